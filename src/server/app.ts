@@ -1,0 +1,52 @@
+import express, { type Express } from 'express';
+import { createApiRouter } from '../api/router';
+import { createScimRouter } from '../scim/router';
+import { pingStore } from '../store';
+import type { AppDeps } from './deps';
+import { httpDuration, httpRequests, registry } from './metrics';
+
+function familyOf(path: string): string {
+  if (path.startsWith('/scim/')) return 'scim';
+  if (path.startsWith('/api/')) return 'api';
+  return 'other';
+}
+
+/** The HTTP service: SCIM, the admin API and the operational endpoints. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const end = httpDuration.startTimer({ family: familyOf(req.path) });
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      end();
+      httpRequests.inc({ family: familyOf(req.path), method: req.method, status: String(res.statusCode) });
+      deps.logger.debug(
+        { method: req.method, path: req.path.replace(/[^/]+@[^/]+/g, '[redacted]'), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await pingStore();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'store unreachable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.use('/scim/v2', createScimRouter(deps));
+  app.use('/api/v1', createApiRouter(deps));
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  return app;
+}

@@ -1,0 +1,27 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, served at /metrics. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+export const httpRequests = new Counter({
+  name: 'audience_sync_http_requests_total',
+  help: 'HTTP requests by route family and status',
+  labelNames: ['family', 'method', 'status'] as const,
+  registers: [registry],
+});
+
+export const httpDuration = new Histogram({
+  name: 'audience_sync_http_request_duration_seconds',
+  help: 'HTTP request latency by route family',
+  labelNames: ['family'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+export const syncRecords = new Counter({
+  name: 'audience_sync_source_changes_total',
+  help: 'Source record changes applied, by connection type and outcome',
+  labelNames: ['type', 'outcome'] as const,
+  registers: [registry],
+});

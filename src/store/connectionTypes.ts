@@ -1,0 +1,13 @@
+export const CONNECTION_TYPES = ['scim', 'sftp', 'hris', 'csv', 'manual'] as const;
+export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+
+export const SCIM_PROVIDERS = ['okta', 'entra', 'onelogin', 'jumpcloud', 'pingfederate', 'cyberark', 'google', 'generic'] as const;
+export type ScimProvider = (typeof SCIM_PROVIDERS)[number];
+
+/** Identity sources can offboard a person (SPEC §3.4). */
+export function isIdentitySource(type: string): boolean {
+  return type === 'scim' || type === 'hris';
+}
+
+export const DEFAULT_PRIORITY: readonly ConnectionType[] = ['hris', 'scim', 'sftp', 'csv', 'manual'];
+export const DEFAULT_MASS_REMOVAL_THRESHOLD = 0.2;

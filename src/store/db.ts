@@ -1,0 +1,75 @@
+import mongoose from 'mongoose';
+import * as models from './models';
+
+export interface StoreCapabilities {
+  /** FerretDB v1 serves only `_id` equality from an index; `$in` and secondary-field queries scan. */
+  ferretdb: boolean;
+  serverVersion: string;
+}
+
+let capabilities: StoreCapabilities = { ferretdb: false, serverVersion: 'unknown' };
+
+export function storeCapabilities(): StoreCapabilities {
+  return capabilities;
+}
+
+export interface ConnectOptions {
+  /** Milliseconds to wait for the server before failing (default 10 s). */
+  serverSelectionTimeoutMS?: number;
+  syncIndexes?: boolean;
+}
+
+/** Connects mongoose, detects the server kind and creates indexes. */
+export async function connectStore(uri: string, opts: ConnectOptions = {}): Promise<StoreCapabilities> {
+  mongoose.set('strictQuery', true);
+  await mongoose.connect(uri, {
+    serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
+    autoIndex: false,
+    maxPoolSize: 20,
+  });
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('store connection has no database');
+  const info = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+  capabilities = { ferretdb: Boolean(info.ferretdbVersion), serverVersion: info.ferretdbVersion ?? info.version ?? 'unknown' };
+  if (opts.syncIndexes !== false) await ensureIndexes();
+  return capabilities;
+}
+
+export async function ensureIndexes(): Promise<void> {
+  for (const m of Object.values(models)) {
+    if (typeof m === 'function' && 'createIndexes' in m) {
+      await (m as unknown as mongoose.Model<unknown>).createIndexes();
+    }
+  }
+}
+
+export async function disconnectStore(): Promise<void> {
+  await mongoose.disconnect();
+}
+
+/** True when the store answers a ping within the timeout. */
+export async function pingStore(timeoutMs = 2000): Promise<boolean> {
+  const db = mongoose.connection.db;
+  if (!db || mongoose.connection.readyState !== 1) return false;
+  try {
+    await Promise.race([
+      db.admin().command({ ping: 1 }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Errors that mean the store is unreachable (callers answer 503 and nothing is acknowledged). */
+export function isStoreUnavailableError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const name = (err as { name?: string }).name ?? '';
+  return /MongoNetworkError|MongoServerSelectionError|MongoNotConnectedError|MongoTopologyClosedError|MongoNetworkTimeoutError|MongoPoolClearedError/.test(name)
+    || (name === 'MongooseServerSelectionError');
+}
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  return Boolean(err && typeof err === 'object' && (err as { code?: number }).code === 11000);
+}

@@ -1,0 +1,437 @@
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import { cleanAttributes, type Attributes } from './attributes';
+import { findByIds, deleteByIds } from './batchRead';
+import { isDuplicateKeyError } from './db';
+import { deriveRecipient, type MergeSettings } from './derive';
+import { normalizeEmail } from './email';
+import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
+import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
+import { loadMergeSettings } from './settings';
+import { stableJson } from './stableJson';
+
+/** A change one connection asserts about one of its people. */
+export type SourceChange =
+  | {
+      op: 'upsert';
+      key: string;
+      /** As received; normalized here. Null or invalid: stored, reported, no recipient. */
+      email: string | null | undefined;
+      active: boolean;
+      attributes?: Record<string, unknown>;
+      /** Group ids; undefined keeps what is stored. */
+      groups?: string[];
+      raw?: unknown;
+      lookup?: Record<string, unknown>;
+      /** Optimistic concurrency: the stored version this change was computed from (0: must not exist yet). */
+      ifVersion?: number;
+    }
+  /** The person leaves an identity source but the offboarding holds (SCIM DELETE, absent from a full HRIS sync). */
+  | { op: 'tombstone'; key: string; ifVersion?: number }
+  /** The person leaves the source entirely (CSV row removed, connection deleted). */
+  | { op: 'delete'; key: string; ifVersion?: number }
+  /** Group membership change for one person, applied to what is stored. */
+  | { op: 'groups'; key: string; add?: string[]; remove?: string[]; set?: string[] };
+
+export type ChangeOutcome = 'created' | 'updated' | 'unchanged' | 'deactivated' | 'removed' | 'missing' | 'conflict';
+
+export interface ChangeResult {
+  key: string;
+  outcome: ChangeOutcome;
+  record: SourceRecordDoc | null;
+  /** True when the record has no usable email (it is stored but makes no recipient). */
+  noEmail?: boolean;
+}
+
+export interface ConnectionRef {
+  _id: string;
+  orgId: string;
+  type: string;
+}
+
+const MAX_ATTEMPTS = 8;
+
+function contributionOf(r: SourceRecordDoc): Contribution {
+  return {
+    sid: r._id,
+    cid: r.connectionId,
+    ct: r.connectionType,
+    a: r.active && !r.deleted,
+    d: r.deleted,
+    s: r.statusSeq,
+    e: r.emailDisplay,
+    at: r.attributes ?? {},
+    g: r.groups ?? [],
+  };
+}
+
+function contentOf(r: Pick<SourceRecordDoc, 'email' | 'emailDisplay' | 'active' | 'deleted' | 'attributes' | 'groups' | 'raw' | 'lookup'>): string {
+  return stableJson([r.email, r.emailDisplay, r.active, r.deleted, r.attributes, r.groups, r.raw ?? null, r.lookup ?? null]);
+}
+
+/** Computes the next state of one source record, or null to delete it. */
+function nextRecord(conn: ConnectionRef, change: SourceChange, prev: SourceRecordDoc | undefined, now: Date):
+  { next: SourceRecordDoc | null; outcome: ChangeOutcome } {
+  const id = sourceRecordId(conn._id, change.key);
+  if ('ifVersion' in change && change.ifVersion !== undefined && (prev?.v ?? 0) !== change.ifVersion) {
+    return { next: prev ?? null, outcome: 'conflict' };
+  }
+  switch (change.op) {
+    case 'upsert': {
+      const display = typeof change.email === 'string' ? change.email.trim() : null;
+      const email = normalizeEmail(display);
+      const attributes: Attributes = cleanAttributes(change.attributes);
+      const groups = change.groups ? [...new Set(change.groups)].sort() : prev?.groups ?? [];
+      const statusChanged = !prev || prev.deleted || prev.active !== change.active;
+      const next: SourceRecordDoc = {
+        _id: id,
+        orgId: conn.orgId,
+        connectionId: conn._id,
+        connectionType: conn.type,
+        key: change.key,
+        email,
+        emailDisplay: email ? display : null,
+        active: change.active,
+        deleted: false,
+        statusSeq: statusChanged ? nextStatusSeq() : prev!.statusSeq,
+        attributes,
+        groups,
+        raw: change.raw,
+        lookup: change.lookup,
+        v: (prev?.v ?? 0) + 1,
+        createdAt: prev?.createdAt ?? now,
+        updatedAt: now,
+      };
+      if (!prev) return { next, outcome: 'created' };
+      if (contentOf(prev) === contentOf(next)) return { next: prev, outcome: 'unchanged' };
+      const outcome = prev.active && !prev.deleted && !next.active ? 'deactivated' : 'updated';
+      return { next, outcome };
+    }
+    case 'groups': {
+      if (!prev || prev.deleted) return { next: prev ?? null, outcome: 'missing' };
+      let groups = change.set ? [...change.set] : [...prev.groups];
+      if (change.add) groups.push(...change.add);
+      if (change.remove) {
+        const drop = new Set(change.remove);
+        groups = groups.filter((g) => !drop.has(g));
+      }
+      groups = [...new Set(groups)].sort();
+      if (stableJson(groups) === stableJson(prev.groups)) return { next: prev, outcome: 'unchanged' };
+      return { next: { ...prev, groups, v: prev.v + 1, updatedAt: now }, outcome: 'updated' };
+    }
+    case 'tombstone': {
+      if (!prev) return { next: null, outcome: 'missing' };
+      if (prev.deleted) return { next: prev, outcome: 'unchanged' };
+      return {
+        next: { ...prev, active: false, deleted: true, statusSeq: nextStatusSeq(), v: prev.v + 1, updatedAt: now },
+        outcome: 'removed',
+      };
+    }
+    case 'delete': {
+      if (!prev) return { next: null, outcome: 'missing' };
+      return { next: null, outcome: 'removed' };
+    }
+  }
+}
+
+interface Planned {
+  change: SourceChange;
+  prev: SourceRecordDoc | undefined;
+  next: SourceRecordDoc | null;
+  outcome: ChangeOutcome;
+}
+
+/**
+ * Applies a batch of changes from one connection: writes the source records, then re-derives the recipients of every
+ * email they touch, in a constant number of round trips per batch. Safe to call concurrently with other ingests: both
+ * source records and recipients are written with version checks, and losers re-read and retry.
+ */
+export async function applySourceChanges(
+  conn: ConnectionRef,
+  changes: SourceChange[],
+  settings?: MergeSettings,
+): Promise<ChangeResult[]> {
+  const results: ChangeResult[] = [];
+  // A key named twice in one batch is applied in order: split into runs of distinct keys.
+  let run: SourceChange[] = [];
+  const seen = new Set<string>();
+  const mergeSettings = settings ?? (await loadMergeSettings(conn.orgId));
+  for (const c of changes) {
+    if (seen.has(c.key)) {
+      results.push(...(await applyDistinct(conn, run, mergeSettings)));
+      run = [];
+      seen.clear();
+    }
+    seen.add(c.key);
+    run.push(c);
+  }
+  if (run.length) results.push(...(await applyDistinct(conn, run, mergeSettings)));
+  return results;
+}
+
+async function applyDistinct(conn: ConnectionRef, changes: SourceChange[], settings: MergeSettings): Promise<ChangeResult[]> {
+  const final = new Map<string, ChangeResult>();
+  let pending = changes;
+  for (let attempt = 0; pending.length && attempt < MAX_ATTEMPTS; attempt++) {
+    const retry = await applyOnce(conn, pending, settings, final);
+    pending = retry;
+  }
+  for (const c of pending) final.set(c.key, { key: c.key, outcome: 'conflict', record: null });
+  return changes.map((c) => final.get(c.key)!);
+}
+
+/** One attempt; returns the changes that lost a race on their source record and must be recomputed. */
+async function applyOnce(
+  conn: ConnectionRef,
+  changes: SourceChange[],
+  settings: MergeSettings,
+  final: Map<string, ChangeResult>,
+): Promise<SourceChange[]> {
+  const now = new Date();
+  const existing = await findByIds(SourceRecord, changes.map((c) => sourceRecordId(conn._id, c.key)));
+  const planned: Planned[] = changes.map((change) => {
+    const prev = existing.get(sourceRecordId(conn._id, change.key));
+    return { change, prev, ...nextRecord(conn, change, prev, now) };
+  });
+
+  const writes = planned.filter((p) => p.outcome !== 'unchanged' && p.outcome !== 'missing' && p.outcome !== 'conflict');
+  for (const p of planned) {
+    if (!writes.includes(p)) {
+      final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
+    }
+  }
+  if (writes.length === 0) return [];
+
+  const emails = new Set<string>();
+  for (const p of writes) {
+    if (p.prev?.email) emails.add(p.prev.email);
+    if (p.next?.email) emails.add(p.next.email);
+  }
+  const journalId = newId();
+  if (emails.size) {
+    await MergeJournal.collection.insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now } as never);
+  }
+
+  const lost = await writeSourceRecords(writes);
+  const won = writes.filter((p) => !lost.has(p));
+  for (const p of won) {
+    final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
+  }
+
+  // Recipients of every email a winning write touched, recomputed from the records as written.
+  const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
+  for (const p of won) {
+    const sid = sourceRecordId(conn._id, p.change.key);
+    for (const email of [p.prev?.email, p.next?.email]) {
+      if (!email) continue;
+      let m = touched.get(email);
+      if (!m) touched.set(email, (m = new Map()));
+      m.set(sid, p.next && p.next.email === email ? p.next : null);
+    }
+  }
+  await updateRecipients(conn.orgId, touched, settings);
+  if (emails.size) await MergeJournal.collection.deleteOne({ _id: journalId } as never);
+  return [...lost].map((p) => p.change);
+}
+
+/** Writes source records with version checks; returns the planned writes that lost a race. */
+async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
+  const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
+  const lost = new Set<Planned>();
+  const inserts = writes.filter((p) => !p.prev && p.next);
+  const updates = writes.filter((p) => p.prev && p.next);
+  const deletes = writes.filter((p) => p.prev && !p.next);
+
+  if (inserts.length) {
+    try {
+      await col.insertMany(inserts.map((p) => p.next!), { ordered: false });
+    } catch (err) {
+      const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (!list.length && !isDuplicateKeyError(err)) throw err;
+      for (const we of list) {
+        if (we.code !== 11000) throw err;
+        lost.add(inserts[we.index]!);
+      }
+    }
+  }
+  const ops: AnyBulkWriteOperation<SourceRecordDoc>[] = [
+    ...updates.map((p) => ({ replaceOne: { filter: { _id: p.prev!._id, v: p.prev!.v }, replacement: p.next! } })),
+    ...deletes.map((p) => ({ deleteOne: { filter: { _id: p.prev!._id, v: p.prev!.v } } })),
+  ];
+  if (ops.length) {
+    const res = await col.bulkWrite(ops, { ordered: false });
+    if (res.matchedCount + res.deletedCount < ops.length) {
+      // Someone else wrote some of these first: find which by reading back.
+      const after = await findByIds(SourceRecord, [...updates, ...deletes].map((p) => p.prev!._id));
+      for (const p of updates) if (after.get(p.prev!._id)?.v !== p.next!.v) lost.add(p);
+      for (const p of deletes) if (after.has(p.prev!._id)) lost.add(p);
+    }
+  }
+  return lost;
+}
+
+/**
+ * Sets, for each email, the contributions of the given source records (null: the record no longer names this email)
+ * and re-derives the recipient. Retries on version conflicts, re-reading the source records so that the newest state
+ * wins whatever the order of concurrent writers.
+ */
+async function updateRecipients(
+  orgId: string,
+  touched: Map<string, Map<string, SourceRecordDoc | null>>,
+  settings: MergeSettings,
+): Promise<void> {
+  let pending = touched;
+  for (let attempt = 0; pending.size; attempt++) {
+    if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
+    const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
+    const current = await findByIds(Recipient, ids);
+    const conflicts = await writeRecipients(orgId, pending, current, settings);
+    if (!conflicts.size) return;
+    // Re-read the records behind the conflicting emails: a concurrent writer may hold a newer state.
+    const sids = new Set<string>();
+    for (const e of conflicts) for (const sid of pending.get(e)!.keys()) sids.add(sid);
+    const fresh = await findByIds(SourceRecord, [...sids]);
+    const next = new Map<string, Map<string, SourceRecordDoc | null>>();
+    for (const e of conflicts) {
+      const m = new Map<string, SourceRecordDoc | null>();
+      for (const sid of pending.get(e)!.keys()) {
+        const r = fresh.get(sid);
+        m.set(sid, r && r.email === e ? r : null);
+      }
+      next.set(e, m);
+    }
+    pending = next;
+  }
+}
+
+/** Returns the emails whose write lost a race. */
+async function writeRecipients(
+  orgId: string,
+  touched: Map<string, Map<string, SourceRecordDoc | null>>,
+  current: Map<string, RecipientDoc>,
+  settings: MergeSettings,
+): Promise<Set<string>> {
+  const col = Recipient.collection as unknown as Collection<RecipientDoc>;
+  const now = new Date();
+  const inserts: RecipientDoc[] = [];
+  const ops: AnyBulkWriteOperation<RecipientDoc>[] = [];
+  const opEmails: string[] = [];
+  const expected = new Map<string, number | null>();
+
+  for (const [email, records] of touched) {
+    const id = recipientId(orgId, email);
+    const prev = current.get(id);
+    const contribs = (prev?.contribs ?? []).filter((c) => !records.has(c.sid));
+    for (const r of records.values()) if (r) contribs.push(contributionOf(r));
+    contribs.sort((a, b) => (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0));
+
+    if (contribs.length === 0) {
+      if (prev) {
+        ops.push({ deleteOne: { filter: { _id: id, v: prev.v } } });
+        opEmails.push(email);
+        expected.set(email, null);
+      }
+      continue;
+    }
+    const d = deriveRecipient(contribs, settings);
+    const doc: RecipientDoc = {
+      _id: id,
+      orgId,
+      email,
+      emailDisplay: d.emailDisplay ?? email,
+      listed: d.listed,
+      status: d.status,
+      firstName: d.firstName,
+      lastName: d.lastName,
+      attributes: d.attributes,
+      groups: d.groups,
+      sources: d.sources,
+      contribs,
+      v: (prev?.v ?? 0) + 1,
+      createdAt: prev?.createdAt ?? now,
+      updatedAt: now,
+    };
+    if (!prev) {
+      inserts.push(doc);
+    } else {
+      if (stableJson({ ...prev, v: 0, updatedAt: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0 })) continue;
+      ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
+      opEmails.push(email);
+      expected.set(email, doc.v);
+    }
+  }
+
+  const conflicts = new Set<string>();
+  if (inserts.length) {
+    try {
+      await col.insertMany(inserts, { ordered: false });
+    } catch (err) {
+      const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (!list.length && !isDuplicateKeyError(err)) throw err;
+      for (const we of list) {
+        if (we.code !== 11000) throw err;
+        conflicts.add(inserts[we.index]!.email);
+      }
+    }
+  }
+  if (ops.length) {
+    const res = await col.bulkWrite(ops, { ordered: false });
+    if (res.matchedCount + res.deletedCount < ops.length) {
+      const after = await findByIds(Recipient, opEmails.map((e) => recipientId(orgId, e)));
+      for (const e of opEmails) {
+        const want = expected.get(e);
+        const got = after.get(recipientId(orgId, e));
+        if (want === null ? got !== undefined : got?.v !== want) conflicts.add(e);
+      }
+    }
+  }
+  return conflicts;
+}
+
+/**
+ * Rebuilds the recipients of the given emails from the source records alone. Used to replay the merge journal after a
+ * crash and after settings change what a connection contributes; idempotent.
+ */
+export async function remergeEmails(orgId: string, emails: string[], settings?: MergeSettings): Promise<void> {
+  if (!emails.length) return;
+  const mergeSettings = settings ?? (await loadMergeSettings(orgId));
+  for (let i = 0; i < emails.length; i += 500) {
+    const chunk = emails.slice(i, i + 500);
+    const records = (await SourceRecord.find({ orgId, email: { $in: chunk } }).lean().exec()) as SourceRecordDoc[];
+    const current = await findByIds(Recipient, chunk.map((e) => recipientId(orgId, e)));
+    const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
+    for (const e of chunk) {
+      const m = new Map<string, SourceRecordDoc | null>();
+      for (const c of current.get(recipientId(orgId, e))?.contribs ?? []) m.set(c.sid, null);
+      touched.set(e, m);
+    }
+    for (const r of records) touched.get(r.email!)?.set(r._id, r);
+    await updateRecipients(orgId, touched, mergeSettings);
+  }
+}
+
+/** Replays journal entries left by an interrupted merge. Returns how many were replayed. */
+export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
+  const cutoff = new Date(Date.now() - olderThanMs);
+  const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } }).lean().exec();
+  for (const e of entries) {
+    await remergeEmails(e.orgId, e.emails);
+    await deleteByIds(MergeJournal, [e._id]);
+  }
+  return entries.length;
+}
+
+/** Re-derives every recipient a connection contributes to (after its attribute set or the priority changed). */
+export async function remergeConnection(orgId: string, connectionId: string): Promise<void> {
+  const settings = await loadMergeSettings(orgId);
+  let batch: string[] = [];
+  for await (const r of SourceRecord.find({ connectionId }, { email: 1 }).lean().cursor()) {
+    if (r.email) batch.push(r.email);
+    if (batch.length >= 500) {
+      await remergeEmails(orgId, batch, settings);
+      batch = [];
+    }
+  }
+  await remergeEmails(orgId, batch, settings);
+}

@@ -1,0 +1,67 @@
+import { Schema, model } from 'mongoose';
+
+export const SYNC_RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'needs_review', 'discarded'] as const;
+export type SyncRunStatus = (typeof SYNC_RUN_STATUSES)[number];
+
+export interface SyncCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  deactivated: number;
+  removed: number;
+  rejected: number;
+}
+
+export interface SyncRunDoc {
+  _id: string;
+  orgId: string;
+  connectionId: string;
+  /** What started it: hris, sftp file, api upload, ... */
+  source: string;
+  mode: 'full' | 'delta';
+  /** e.g. the SFTP file name. */
+  label?: string | null;
+  status: SyncRunStatus;
+  progress: { processed: number; total: number | null };
+  counts: SyncCounts;
+  /** The first row errors (capped); `counts.rejected` has the total. */
+  errors: { line: number | null; reason: string }[];
+  /** Why a run failed or was held. */
+  message?: string | null;
+  /** Mass-removal guard numbers, when a full snapshot was evaluated. */
+  review?: { existing: number; wouldRemove: number; wouldDeactivate: number; threshold: number } | null;
+  startedAt?: Date | null;
+  finishedAt?: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const syncRunSchema = new Schema<SyncRunDoc>(
+  {
+    _id: { type: String, required: true },
+    orgId: { type: String, required: true },
+    connectionId: { type: String, required: true },
+    source: { type: String, required: true },
+    mode: { type: String, enum: ['full', 'delta'], required: true },
+    label: { type: String, default: null },
+    status: { type: String, required: true },
+    progress: { processed: { type: Number, default: 0 }, total: { type: Number, default: null } },
+    counts: {
+      created: { type: Number, default: 0 },
+      updated: { type: Number, default: 0 },
+      unchanged: { type: Number, default: 0 },
+      deactivated: { type: Number, default: 0 },
+      removed: { type: Number, default: 0 },
+      rejected: { type: Number, default: 0 },
+    },
+    errors: { type: Schema.Types.Mixed, default: [] },
+    message: { type: String, default: null },
+    review: { type: Schema.Types.Mixed, default: null },
+    startedAt: { type: Date, default: null },
+    finishedAt: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false, suppressReservedKeysWarning: true },
+);
+syncRunSchema.index({ orgId: 1, connectionId: 1, createdAt: -1 });
+
+export const SyncRun = model<SyncRunDoc>('SyncRun', syncRunSchema, 'sync_runs');

@@ -1,0 +1,33 @@
+import { newId } from './ids';
+import { ApiToken, ROLES, PERMISSIONS, type ApiTokenDoc, type Role } from './models';
+import { hashToken, newToken } from './secrets';
+
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+/** Creates an API token; the token is returned once and only its hash is stored. */
+export async function createApiToken(
+  orgId: string,
+  role: string,
+  permissions: string[] = [],
+  name?: string | null,
+): Promise<{ id: string; token: string; role: Role; permissions: string[] }> {
+  if (!(ROLES as readonly string[]).includes(role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`);
+  for (const p of permissions) {
+    if (!(PERMISSIONS as readonly string[]).includes(p)) throw new ValidationError(`unknown permission "${p}" (known: ${PERMISSIONS.join(', ')})`);
+  }
+  const token = newToken('as');
+  const id = newId();
+  await ApiToken.create({ _id: id, orgId, role: role as Role, permissions, tokenHash: hashToken(token), name: name ?? null });
+  return { id, token, role: role as Role, permissions };
+}
+
+/** Finds the token a bearer value stands for (by its hash: an exact, indexed lookup, so no timing leak on content). */
+export async function findApiToken(token: string): Promise<ApiTokenDoc | null> {
+  if (!token || token.length > 200) return null;
+  return (await ApiToken.findOne({ tokenHash: hashToken(token) }).lean().exec()) as ApiTokenDoc | null;
+}
