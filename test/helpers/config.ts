@@ -1,0 +1,19 @@
+import type { Config } from '../../src/config/config';
+
+/** A configuration for in-process tests (no files written). */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:1/none',
+    HTTP_PORT: 0,
+    SFTP_PORT: 0,
+    PUBLIC_URL: 'http://localhost:8080',
+    SFTP_HOST_KEY: '.data/test_host_key',
+    SECRET_KEY: 'test-secret-key-0123456789',
+    SECRET_KEY_FILE: '.data/test_secret_key',
+    FINCH_BASE_URL: undefined,
+    LOG_LEVEL: 'silent',
+    MAX_BODY_BYTES: 1_048_576,
+    SCIM_RATE_LIMIT_PER_MINUTE: 100_000,
+    ...overrides,
+  };
+}
