@@ -233,6 +233,25 @@ async function applyOnce(
   return [...lost].map((p) => p.change);
 }
 
+/**
+ * Inserts documents unordered; returns the indexes that already existed (another writer created them first), and
+ * rethrows any other error.
+ */
+async function insertAllowingDuplicates<T extends { _id: string }>(col: Collection<T>, docs: T[]): Promise<number[]> {
+  try {
+    await col.insertMany(docs as never[], { ordered: false });
+    return [];
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (!list.length || list.some((we) => we.code !== 11000)) {
+      if (!list.length && isDuplicateKeyError(err) && docs.length === 1) return [0];
+      throw err;
+    }
+    return list.map((we) => we.index);
+  }
+}
+
 /** Writes source records with version checks; returns the planned writes that lost a race. */
 async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
@@ -242,17 +261,7 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const deletes = writes.filter((p) => p.prev && !p.next);
 
   if (inserts.length) {
-    try {
-      await col.insertMany(inserts.map((p) => p.next!), { ordered: false });
-    } catch (err) {
-      const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (!list.length && !isDuplicateKeyError(err)) throw err;
-      for (const we of list) {
-        if (we.code !== 11000) throw err;
-        lost.add(inserts[we.index]!);
-      }
-    }
+    for (const i of await insertAllowingDuplicates(col, inserts.map((p) => p.next!))) lost.add(inserts[i]!);
   }
   const ops: AnyBulkWriteOperation<SourceRecordDoc>[] = [
     ...updates.map((p) => ({ replaceOne: { filter: { _id: p.prev!._id, v: p.prev!.v }, replacement: p.next! } })),
@@ -363,17 +372,7 @@ async function writeRecipients(
 
   const conflicts = new Set<string>();
   if (inserts.length) {
-    try {
-      await col.insertMany(inserts, { ordered: false });
-    } catch (err) {
-      const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (!list.length && !isDuplicateKeyError(err)) throw err;
-      for (const we of list) {
-        if (we.code !== 11000) throw err;
-        conflicts.add(inserts[we.index]!.email);
-      }
-    }
+    for (const i of await insertAllowingDuplicates(col, inserts)) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
     const res = await col.bulkWrite(ops, { ordered: false });
