@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { Group, expandGroups, pageRecipients, type GroupDoc } from '../../store';
+import { principal, requireAccess } from '../auth';
+import { loadOwned } from '../owned';
+import { presentGroup, presentRecipient } from '../present';
+import { decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
+import { ApiError } from '../problem';
+
+const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
+const memberQuery = z.object(pageQuery);
+
+/** Groups from directories and CSV group columns; members include nested groups' members. */
+export function groupRoutes(): Router {
+  const r = Router();
+  r.use(requireAccess('read'));
+  const load = (id: string, orgId: string) => loadOwned(Group as never, id, orgId, 'group') as Promise<GroupDoc>;
+
+  r.get('/', async (req, res) => {
+    const p = principal(req);
+    const q = parseQuery(listQuery, req.query);
+    const filter: Record<string, unknown> = { orgId: p.orgId };
+    if (q.connectionId) filter.connectionId = q.connectionId;
+    const cursor = decodeCursor(q.cursor);
+    if (cursor) filter._id = { $gt: cursor };
+    const docs = (await Group.find(filter).sort({ _id: 1 }).limit(q.limit + 1).lean().exec()) as GroupDoc[];
+    const more = docs.length > q.limit;
+    const items = more ? docs.slice(0, q.limit) : docs;
+    res.json({ items: items.map(presentGroup), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(presentGroup(await load(idParam(req), principal(req).orgId)));
+  });
+
+  r.get('/:id/members', async (req, res) => {
+    const p = principal(req);
+    const group = await load(idParam(req), p.orgId);
+    const q = parseQuery(memberQuery, req.query);
+    const cursor = decodeCursor(q.cursor);
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    const ids = await expandGroups(p.orgId, [group._id]);
+    const page = await pageRecipients({ orgId: p.orgId, listed: true, groups: { $in: ids } }, q.limit, cursor);
+    res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
+  });
+  return r;
+}

@@ -1,0 +1,94 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import {
+  FULL_ATTRIBUTE_SET, Recipient, applySourceChanges, normalizeEmail, pageRecipients, recipientFieldResolver, recipientId, recordAudit,
+  translateFilterText, type RecipientDoc,
+} from '../../store';
+import type { Config } from '../../config/config';
+import { principal, requireAccess } from '../auth';
+import { ensureManualConnection } from '../manualSource';
+import { presentRecipient } from '../present';
+import { ApiError, notFound } from '../problem';
+import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+
+const listQuery = z.object({ ...pageQuery, filter: z.string().max(4096).optional() });
+
+const attributeValue = z.string().max(1000);
+const attributesSchema = z.strictObject({
+  ...Object.fromEntries(FULL_ATTRIBUTE_SET.map((n) => [n, attributeValue.optional()])),
+  custom: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'custom field names use letters, digits, _ and -'), attributeValue).optional(),
+});
+
+const addSchema = z.strictObject({
+  email: z.string().max(320).refine((e) => normalizeEmail(e) !== null, 'not a valid email address'),
+  firstName: z.string().max(200).optional(),
+  lastName: z.string().max(200).optional(),
+  attributes: attributesSchema.optional(),
+});
+
+/** A recipient id is `${orgId}:${email}`; an email alone also names a recipient of the caller's organization. */
+export function recipientIdFor(orgId: string, param: string): string | null {
+  if (param.startsWith(`${orgId}:`)) return param;
+  const email = normalizeEmail(param);
+  return email ? recipientId(orgId, email) : null;
+}
+
+/** A listed recipient of the caller's organization (removed people, whose tombstones remain, do not exist here). */
+export async function loadRecipient(orgId: string, param: string): Promise<RecipientDoc> {
+  const id = recipientIdFor(orgId, param);
+  const doc = id ? ((await Recipient.findOne({ _id: id }).lean().exec()) as RecipientDoc | null) : null;
+  if (!doc || doc.orgId !== orgId || !doc.listed) throw notFound('recipient');
+  return doc;
+}
+
+export function recipientRoutes(json: RequestHandler, config: Config): Router {
+  const r = Router();
+  const env = { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY };
+
+  r.get('/', requireAccess('read'), async (req, res) => {
+    const p = principal(req);
+    const q = parseQuery(listQuery, req.query);
+    const base = { orgId: p.orgId, listed: true };
+    const query = q.filter ? { $and: [base, translateFilterText(q.filter, recipientFieldResolver)] } : base;
+    const cursor = decodeCursor(q.cursor);
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    const page = await pageRecipients(query, q.limit, cursor);
+    res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
+  });
+
+  r.get('/:id', requireAccess('read'), async (req, res) => {
+    res.json(presentRecipient(await loadRecipient(principal(req).orgId, idParam(req))));
+  });
+
+  r.post('/', requireAccess('manage'), json, async (req, res) => {
+    const p = principal(req);
+    const body = parseBody(addSchema, req.body);
+    const email = normalizeEmail(body.email)!;
+    const conn = await ensureManualConnection(p.orgId, env);
+    const attributes: Record<string, unknown> = { ...(body.attributes ?? {}) };
+    if (body.firstName !== undefined) attributes.first_name = body.firstName;
+    if (body.lastName !== undefined) attributes.last_name = body.lastName;
+    const [result] = await applySourceChanges(conn, [
+      { op: 'upsert', key: email, email: body.email.trim(), active: true, attributes, raw: body },
+    ]);
+    if (result!.outcome === 'conflict') throw new ApiError(409, 'conflict', 'this person was changed concurrently; retry');
+    await recordAudit(p.orgId, p.tokenId, 'recipient.manual.add', recipientId(p.orgId, email), { outcome: result!.outcome });
+    const doc = await loadRecipient(p.orgId, recipientId(p.orgId, email));
+    res.status(result!.outcome === 'created' ? 201 : 200).location(`/api/v1/recipients/${encodeURIComponent(doc._id)}`).json(presentRecipient(doc));
+  });
+
+  r.delete('/:id/manual', requireAccess('manage'), async (req, res) => {
+    const p = principal(req);
+    const doc = await loadRecipient(p.orgId, idParam(req));
+    const manual = (doc.contribs ?? []).filter((c) => c.ct === 'manual' && !c.d);
+    if (!manual.length) throw new ApiError(404, 'not-found', 'this recipient has no manual entry');
+    for (const c of manual) {
+      // The source record id is `${connectionId}:${key}`.
+      await applySourceChanges({ _id: c.cid, orgId: p.orgId, type: 'manual' }, [{ op: 'delete', key: c.sid.slice(c.cid.length + 1) }]);
+    }
+    await recordAudit(p.orgId, p.tokenId, 'recipient.manual.remove', doc._id);
+    res.status(204).end();
+  });
+
+  return r;
+}

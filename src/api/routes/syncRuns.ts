@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { Connection, SyncRun, applyHeldRun, discardHeldRun, recordAudit, type ConnectionDoc, type SyncRunDoc } from '../../store';
+import { principal, requireAccess } from '../auth';
+import { loadOwned } from '../owned';
+import { presentSyncRun } from '../present';
+import { ApiError } from '../problem';
+import { decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
+
+const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
+
+/** Sync runs (uploads, SFTP files, HRIS syncs) and the decisions on runs held by the mass-removal guard. */
+export function syncRunRoutes(): Router {
+  const r = Router();
+  r.use(requireAccess('manage'));
+  const load = (id: string, orgId: string) => loadOwned(SyncRun as never, id, orgId, 'sync run') as Promise<SyncRunDoc>;
+
+  r.get('/', async (req, res) => {
+    const p = principal(req);
+    const q = parseQuery(listQuery, req.query);
+    const cursor = decodeCursor(q.cursor);
+    const filter: Record<string, unknown> = { orgId: p.orgId };
+    if (q.connectionId) filter.connectionId = q.connectionId;
+    // Newest first: ids are time-ordered ObjectIds.
+    if (cursor) filter._id = { $lt: cursor };
+    const docs = (await SyncRun.find(filter).sort({ _id: -1 }).limit(q.limit + 1).lean().exec()) as SyncRunDoc[];
+    const more = docs.length > q.limit;
+    const items = more ? docs.slice(0, q.limit) : docs;
+    res.json({ items: items.map(presentSyncRun), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(presentSyncRun(await load(idParam(req), principal(req).orgId)));
+  });
+
+  r.post('/:id/apply', async (req, res) => {
+    const p = principal(req);
+    const run = await load(idParam(req), p.orgId);
+    const conn = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
+    if (!conn || conn.deleting) throw new ApiError(409, 'invalid-state', 'the connection of this sync run was deleted; discard it');
+    const done = await applyHeldRun(run._id, {
+      _id: conn._id, orgId: conn.orgId, type: conn.type, massRemovalThreshold: conn.massRemovalThreshold,
+    });
+    await recordAudit(p.orgId, p.tokenId, 'sync-run.apply', run._id, { connectionId: run.connectionId, counts: done.counts });
+    res.json(presentSyncRun(done));
+  });
+
+  r.post('/:id/discard', async (req, res) => {
+    const p = principal(req);
+    const run = await load(idParam(req), p.orgId);
+    const done = await discardHeldRun(run._id);
+    await recordAudit(p.orgId, p.tokenId, 'sync-run.discard', run._id, { connectionId: run.connectionId });
+    res.json(presentSyncRun(done));
+  });
+
+  return r;
+}

@@ -1,0 +1,55 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { ApiToken, PERMISSIONS, ROLES, createApiToken, recordAudit } from '../../store';
+import { principal, requireAccess } from '../auth';
+import { notFound } from '../problem';
+import { parseBody, idParam } from '../validate';
+
+const createSchema = z.strictObject({
+  role: z.enum(ROLES),
+  permissions: z.array(z.enum(PERMISSIONS)).max(10).default([]),
+  name: z.string().trim().min(1).max(200).optional(),
+});
+
+function present(t: { _id: string; role: string; permissions?: string[]; name?: string | null; createdAt?: Date; lastUsedAt?: Date | null }) {
+  return {
+    id: t._id,
+    role: t.role,
+    permissions: t.permissions ?? [],
+    name: t.name ?? null,
+    createdAt: t.createdAt ? new Date(t.createdAt).toISOString() : null,
+    lastUsedAt: t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : null,
+  };
+}
+
+/** API tokens of the caller's organization: owners only; a new token is shown once. */
+export function tokenRoutes(json: RequestHandler): Router {
+  const r = Router();
+  r.use(requireAccess('owner'));
+
+  r.post('/', json, async (req, res) => {
+    const p = principal(req);
+    const body = parseBody(createSchema, req.body);
+    const created = await createApiToken(p.orgId, body.role, body.permissions, body.name ?? null);
+    await recordAudit(p.orgId, p.tokenId, 'token.create', created.id, { role: created.role, permissions: created.permissions });
+    const doc = await ApiToken.findOne({ _id: created.id }).lean().exec();
+    res.status(201).json({ ...present(doc!), token: created.token });
+  });
+
+  r.get('/', async (req, res) => {
+    const p = principal(req);
+    const docs = await ApiToken.find({ orgId: p.orgId }).lean().exec();
+    docs.sort((a, b) => (a._id < b._id ? -1 : 1));
+    res.json({ items: docs.map(present), nextCursor: null });
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const p = principal(req);
+    const doc = await ApiToken.findOne({ _id: idParam(req) }).lean().exec();
+    if (!doc || doc.orgId !== p.orgId) throw notFound('token');
+    await ApiToken.deleteOne({ _id: doc._id }).exec();
+    await recordAudit(p.orgId, p.tokenId, 'token.delete', doc._id, { role: doc.role });
+    res.status(204).end();
+  });
+  return r;
+}

@@ -1,0 +1,6 @@
+/** The CSV reader shared by API uploads and the SFTP daemon: a library, not an ingest path. */
+export * from './errors';
+export * from './encoding';
+export * from './headers';
+export * from './rows';
+export * from './readCsv';

@@ -1,0 +1,178 @@
+import { once } from 'node:events';
+import { parse, type CsvError, type Info } from 'csv-parse';
+import { decodeChunks, EncodingInspector, type CsvEncoding } from './encoding';
+import { CsvFileError } from './errors';
+import { mapHeaders, type ColumnTarget } from './headers';
+import { rowToChange, type CsvChange } from './rows';
+
+export interface ReadCsvOptions {
+  mode: 'full' | 'delta';
+  /**
+   * The file's encoding, when a caller inspected the whole file first (EncodingInspector). Without it the first
+   * 64 KiB decide, and invalid UTF-8 found later fails the read part-way.
+   */
+  encoding?: CsvEncoding;
+}
+
+/** One data row: the change it asks for, or why it is rejected. `line` is the 1-based line of the file. */
+export type CsvItem = { line: number; change: CsvChange; error?: undefined } | { line: number; error: string; change?: undefined };
+
+const DELIMITERS = [',', ';', '\t', '|'] as const;
+
+/** The delimiter used most often in the header line, outside quotes (comma on ties or when none is found). */
+export function detectDelimiter(firstLine: string): string {
+  const counts = new Map<string, number>(DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const ch of firstLine) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  let best = ',';
+  for (const d of DELIMITERS) if (counts.get(d)! > counts.get(best)!) best = d;
+  return best;
+}
+
+async function* toBuffers(input: AsyncIterable<Buffer | string | Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const c of input) yield typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.isBuffer(c) ? c : Buffer.from(c);
+}
+
+/** Reads the first chunks (up to 64 KiB) so the encoding can be decided, then replays them. */
+async function headAndRest(input: AsyncIterable<Buffer>): Promise<{ head: Buffer[]; rest: AsyncIterator<Buffer>; ended: boolean }> {
+  const it = input[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let n = 0;
+  while (n < EncodingInspector.HEAD_BYTES) {
+    const r = await it.next();
+    if (r.done) return { head, rest: it, ended: true };
+    head.push(r.value);
+    n += r.value.length;
+  }
+  return { head, rest: it, ended: false };
+}
+
+async function* chain(head: Buffer[], rest: AsyncIterator<Buffer>, ended: boolean): AsyncGenerator<Buffer> {
+  yield* head;
+  if (ended) return;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/** Splits decoded text so the header line is known before the parser starts. */
+async function* textWithFirstLine(text: AsyncIterable<string>, onFirstLine: (line: string) => void): AsyncGenerator<string> {
+  let pending = '';
+  let done = false;
+  for await (const s of text) {
+    if (done) {
+      yield s;
+      continue;
+    }
+    pending += s;
+    const nl = pending.search(/\r|\n/);
+    if (nl >= 0 || pending.length > 1_000_000) {
+      onFirstLine(nl >= 0 ? pending.slice(0, nl) : pending);
+      done = true;
+      yield pending;
+      pending = '';
+    }
+  }
+  if (!done) {
+    onFirstLine(pending);
+    if (pending) yield pending;
+  }
+}
+
+/**
+ * Reads a CSV file (a byte stream) into changes for one source, row by row with bounded memory: the encoding and the
+ * delimiter are detected, headers are mapped to the SPEC's attribute names (with common HR-export spellings), and
+ * every data row yields either a change or the reason it is rejected, with its line number. A file that cannot be
+ * read as a whole (binary, undecodable, no email column) throws a CsvFileError.
+ */
+export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array>, opts: ReadCsvOptions): AsyncGenerator<CsvItem> {
+  const { head, rest, ended } = await headAndRest(toBuffers(input));
+  let encoding = opts.encoding;
+  if (!encoding) {
+    const inspector = new EncodingInspector();
+    for (const c of head) inspector.push(c);
+    encoding = inspector.result(ended);
+  }
+
+  let delimiter = ',';
+  const text = textWithFirstLine(decodeChunks(chain(head, rest, ended), encoding), (line) => {
+    delimiter = detectDelimiter(line);
+  });
+
+  // The first decoded text decides the delimiter before the parser is built.
+  const textIt = text[Symbol.asyncIterator]();
+  const first = await textIt.next();
+  if (first.done || !first.value.trim()) throw new CsvFileError('the file is empty');
+
+  const skipped: { line: number; error: string }[] = [];
+  const parser = parse({
+    delimiter,
+    bom: true,
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    max_record_size: 1_000_000,
+    info: true,
+    on_skip: (err: CsvError | undefined) => {
+      const e = err as (CsvError & { lines?: number }) | undefined;
+      skipped.push({ line: e?.lines ?? 0, error: `malformed CSV: ${(e?.message ?? 'unreadable row').replace(/ at line \d+.*$/, '')}` });
+      return undefined;
+    },
+  });
+  const pump = (async () => {
+    try {
+      if (!parser.write(first.value)) await once(parser, 'drain');
+      for (;;) {
+        const r = await textIt.next();
+        if (r.done) break;
+        if (parser.destroyed) return;
+        if (!parser.write(r.value)) await once(parser, 'drain');
+      }
+      parser.end();
+    } catch (err) {
+      parser.destroy(err as Error);
+    }
+  })();
+
+  let headers: string[] | null = null;
+  let columns: ColumnTarget[] = [];
+  let hasGroups = false;
+  try {
+    for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+      while (skipped.length) yield skipped.shift()!;
+      const line = item.info.lines;
+      if (!headers) {
+        headers = item.record.map((h) => h.replace(/^\uFEFF/, ''));
+        columns = mapHeaders(headers);
+        if (!columns.some((c) => c.kind === 'email')) {
+          const shown = headers.slice(0, 12).map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
+          throw new CsvFileError(`the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`);
+        }
+        hasGroups = columns.some((c) => c.kind === 'groups');
+        continue;
+      }
+      // A row of empty fields (spreadsheet exports add them) is no row.
+      if (item.record.every((v) => v.trim() === '')) continue;
+      const res = rowToChange(headers, columns, item.record, hasGroups);
+      if ('error' in res) yield { line, error: res.error };
+      else yield { line, change: res.change };
+    }
+    while (skipped.length) yield skipped.shift()!;
+    if (!headers) throw new CsvFileError('the file has no header row');
+  } catch (err) {
+    if (err instanceof CsvFileError) throw err;
+    const e = err as CsvError & { lines?: number };
+    if (e?.code && String(e.code).startsWith('CSV_')) throw new CsvFileError(`the file is not valid CSV: ${e.message}`);
+    throw err;
+  } finally {
+    if (!parser.destroyed) parser.destroy();
+    await pump;
+  }
+  void opts.mode;
+}
