@@ -1,7 +1,84 @@
-import { Router } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { isStoreUnavailableError, storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
+import { scimAuthenticator } from './auth';
+import { runBulk } from './bulk';
+import type { ScimConnection, ScimContext } from './context';
+import { errorBody, ScimError } from './errors';
+import { send } from './http';
+import { dispatch } from './operations';
+import { scimRateLimiter } from './rateLimit';
 
-/** SCIM 2.0 service provider, mounted at /scim/v2/{connectionId}. */
-export function createScimRouter(_deps: AppDeps): Router {
-  return Router();
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function isStoreDown(err: unknown): boolean {
+  if (isStoreUnavailableError(err)) return true;
+  const msg = err instanceof Error ? err.message : '';
+  return /buffering timed out|client was closed|connection .* closed|Topology is closed/i.test(msg);
+}
+
+/**
+ * SCIM 2.0 service provider, mounted at /scim/v2: `/{connectionId}/Users`, `/Groups`, `/Bulk` and discovery, each
+ * connection with its own bearer token. Every response, errors included, is application/scim+json.
+ */
+export function createScimRouter(deps: AppDeps): Router {
+  const { config, logger } = deps;
+  const router = Router();
+  const authenticate = scimAuthenticator();
+  const limit = scimRateLimiter(config.SCIM_RATE_LIMIT_PER_MINUTE);
+  // Identity providers send application/scim+json, some application/json or nothing useful: parse any body as JSON.
+  const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
+  const storeUp = (_req: Request, _res: Response, next: NextFunction) =>
+    next(storeConnected() ? undefined : new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' }));
+
+  const handle = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const conn = res.locals.scimConnection as ScimConnection;
+      const ctx: ScimContext = {
+        conn,
+        baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, '')}/scim/v2/${conn._id}`,
+        logger: logger.child({ connectionId: conn._id }),
+      };
+      const maxPayloadSize = config.MAX_BODY_BYTES;
+      const result = await dispatch(
+        ctx,
+        {
+          method: req.method,
+          path: req.path,
+          query: req.query as Record<string, unknown>,
+          body: req.body,
+          pre: { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
+          maxPayloadSize,
+        },
+        (body) => runBulk(ctx, body, maxPayloadSize),
+      );
+      send(res, result);
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  router.use('/:connectionId', storeUp, limit, authenticate, parseJson, handle);
+
+  router.use((_req: Request, _res: Response, next: NextFunction) => next(new ScimError(404, 'not found')));
+
+  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let e: ScimError;
+    const type = (err as { type?: string }).type;
+    if (err instanceof ScimError) e = err;
+    else if (type === 'entity.too.large') e = new ScimError(413, `the request body is larger than ${config.MAX_BODY_BYTES} bytes`);
+    else if (type === 'entity.parse.failed') e = new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
+    else if (type === 'encoding.unsupported' || type === 'charset.unsupported') e = new ScimError(415, 'unsupported body encoding');
+    else if (isStoreDown(err)) e = new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' });
+    else {
+      logger.error({ err, method: req.method, path: req.path.replace(/\?.*$/, '') }, 'scim request failed');
+      e = new ScimError(500, 'internal error');
+    }
+    if (e.status >= 500 && e.status !== 500) logger.warn({ status: e.status, method: req.method }, e.message);
+    send(res, { status: e.status, body: errorBody(e.status, e.message, e.scimType), headers: e.headers });
+  });
+  return router;
 }

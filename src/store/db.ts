@@ -47,6 +47,11 @@ export async function disconnectStore(): Promise<void> {
   await mongoose.disconnect();
 }
 
+/** True while the connection to the store is open (requests can fail fast with 503 otherwise, instead of queueing). */
+export function storeConnected(): boolean {
+  return mongoose.connection.readyState === 1;
+}
+
 /** True when the store answers a ping within the timeout. */
 export async function pingStore(timeoutMs = 2000): Promise<boolean> {
   const db = mongoose.connection.db;

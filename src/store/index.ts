@@ -18,3 +18,4 @@ export * from './tokens';
 export * from './connections';
 export * from './audit';
 export * from './batchRead';
+export * from './lookupKeys';

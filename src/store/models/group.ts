@@ -42,5 +42,6 @@ const groupSchema = new Schema<GroupDoc>(
 groupSchema.index({ orgId: 1 });
 groupSchema.index({ connectionId: 1, displayNameLower: 1 });
 groupSchema.index({ connectionId: 1, memberGroups: 1 });
+groupSchema.index({ connectionId: 1, externalId: 1 });
 
 export const Group = model<GroupDoc>('Group', groupSchema, 'groups');

@@ -10,3 +10,4 @@ export * from './apiToken';
 export * from './auditEvent';
 export * from './mergeJournal';
 export * from './stagedRow';
+export * from './lookupKey';

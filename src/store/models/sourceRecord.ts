@@ -54,5 +54,9 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
 sourceRecordSchema.index({ orgId: 1, email: 1 });
 sourceRecordSchema.index({ connectionId: 1, key: 1 });
 sourceRecordSchema.index({ connectionId: 1, groups: 1 });
+// SCIM lookups (userName, externalId, emails.value filters) on a real MongoDB; see src/scim/userSearch.ts.
+sourceRecordSchema.index({ connectionId: 1, 'lookup.userName': 1 });
+sourceRecordSchema.index({ connectionId: 1, 'lookup.externalId': 1 });
+sourceRecordSchema.index({ connectionId: 1, 'lookup.emails.value': 1 });
 
 export const SourceRecord = model<SourceRecordDoc>('SourceRecord', sourceRecordSchema, 'source_records');

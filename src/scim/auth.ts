@@ -1,0 +1,47 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Passport } from 'passport';
+import { Strategy as BearerStrategy } from 'passport-http-bearer';
+import { Connection, tokenMatches } from '../store';
+import type { ScimConnection } from './context';
+import { ScimError } from './errors';
+
+/**
+ * Bearer authentication per connection: the token must be the one of the connection named in the URL. A private
+ * Passport instance keeps this strategy out of the process-wide one.
+ */
+export function scimAuthenticator(): (req: Request, res: Response, next: NextFunction) => void {
+  const passport = new Passport();
+  passport.use(
+    'scim-bearer',
+    new BearerStrategy({ passReqToCallback: true }, (req: Request, token: string, done: (err: unknown, user?: unknown) => void) => {
+      const connectionId = String(req.params.connectionId ?? '');
+      if (!/^[0-9a-f]{24}$/i.test(connectionId) || token.length > 512) return done(null, false);
+      Connection.findOne({ _id: connectionId, type: 'scim' }).lean().exec().then(
+        (conn) => {
+          if (!conn || conn.deleting || !conn.scimTokenHash || !tokenMatches(token, conn.scimTokenHash)) return done(null, false);
+          const user: ScimConnection = {
+            _id: conn._id,
+            orgId: conn.orgId,
+            type: 'scim',
+            provider: conn.provider ?? 'generic',
+            extendedAttributes: Boolean(conn.extendedAttributes),
+          };
+          done(null, user);
+        },
+        (err: unknown) => done(err),
+      );
+    }),
+  );
+  return (req, res, next) => {
+    passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
+      if (err) return next(err);
+      if (!user) {
+        return next(new ScimError(401, 'a valid bearer token for this connection is required', undefined, {
+          'WWW-Authenticate': 'Bearer realm="SCIM"',
+        }));
+      }
+      res.locals.scimConnection = user;
+      next();
+    })(req, res, next);
+  };
+}

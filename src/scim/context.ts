@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+
+/** Everything one request needs, built per request (no request state lives on shared objects). */
+export interface ScimConnection {
+  _id: string;
+  orgId: string;
+  type: 'scim';
+  provider: string;
+  extendedAttributes: boolean;
+}
+
+export interface ScimContext {
+  conn: ScimConnection;
+  /** `{PUBLIC_URL}/scim/v2/{connectionId}` */
+  baseUrl: string;
+  logger: Logger;
+}
+
+export function etagOf(v: number): string {
+  return `W/"${v}"`;
+}
+
+/** Compares an If-Match / If-None-Match header with a version; `*` matches any existing resource. */
+export function etagMatches(header: string | undefined, v: number): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const s = t.trim();
+    return s === '*' || s.replace(/^W\//, '') === `"${v}"`;
+  });
+}
+
+export interface Preconditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}

@@ -1,0 +1,25 @@
+/** SCIM error responses (RFC 7644 §3.12): the error schema, `status` as a string, an optional `scimType`. */
+export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+export type ScimType =
+  | 'invalidFilter' | 'tooMany' | 'uniqueness' | 'mutability' | 'invalidSyntax' | 'invalidPath' | 'noTarget'
+  | 'invalidValue' | 'invalidVers' | 'sensitive';
+
+export class ScimError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly scimType?: ScimType,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ScimError';
+  }
+}
+
+export function errorBody(status: number, detail: string, scimType?: string): Record<string, unknown> {
+  return { schemas: [ERROR_SCHEMA], status: String(status), ...(scimType ? { scimType } : {}), detail };
+}
+
+export const badRequest = (scimType: ScimType, message: string) => new ScimError(400, message, scimType);
+export const notFound = (what: string) => new ScimError(404, `${what} not found`);

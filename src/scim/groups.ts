@@ -1,0 +1,343 @@
+import type { Filter } from 'scim2-parse-filter';
+import type { Collection } from 'mongodb';
+import {
+  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
+  type SourceRecordDoc,
+} from '../store';
+import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
+import { badRequest, notFound, ScimError } from './errors';
+import { groupFieldResolver } from './filterFields';
+import type { ScimResult } from './http';
+import { listParams } from './listParams';
+import { canonicalResource, isObject, NO_EXTENSIONS, type Json } from './normalize';
+import { applyPatch, type PatchOpName, type PatchPath } from './patch';
+import { omits, parseProjection, project, type Projection } from './projection';
+import { GROUP_ATTRS, GROUP_SCHEMA, LIST_SCHEMA } from './schemas';
+import { parseScimFilter, sortPath, translateScimFilter } from './search';
+import { rawOf } from './users';
+
+/** Membership changes go to the merge in batches of this many people. */
+const MEMBER_BATCH = 2000;
+
+function groups(): Collection<GroupDoc> {
+  return Group.collection as unknown as Collection<GroupDoc>;
+}
+
+async function loadGroup(ctx: ScimContext, id: string): Promise<GroupDoc> {
+  const g = await groups().findOne({ _id: id });
+  if (!g || g.connectionId !== ctx.conn._id || g.orgId !== ctx.conn.orgId) throw notFound(`Group ${id}`);
+  return g;
+}
+
+/** Person members are the live source records naming the group; group members are `memberGroups`. */
+async function memberUserKeys(ctx: ScimContext, groupId: string): Promise<string[]> {
+  const docs = await SourceRecord.find({ connectionId: ctx.conn._id, groups: groupId, deleted: false }, { key: 1 }).lean().exec();
+  return docs.map((d) => d.key);
+}
+
+function displayNameOf(resource: Json): string {
+  const d = resource.displayName;
+  if (typeof d !== 'string' || !d.trim()) throw badRequest('invalidValue', '"displayName" is required');
+  return d;
+}
+
+function memberValues(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  return list.map((m) => {
+    const v = isObject(m) ? m[Object.keys(m).find((k) => k.toLowerCase() === 'value') ?? 'value'] : m;
+    if (typeof v !== 'string' || !v) throw badRequest('invalidValue', 'every member needs a string "value"');
+    return v;
+  });
+}
+
+/** Membership as PATCH operations describe it: a full replacement and/or additions and removals. */
+interface MemberDelta {
+  set?: Set<string>;
+  add: Set<string>;
+  remove: Set<string>;
+}
+
+/** `value eq "x"` or a disjunction of them, as the list of x. */
+function memberFilterValues(f: Filter): string[] | null {
+  if (f.op === 'eq' && f.attrPath.toLowerCase() === 'value' && typeof f.compValue === 'string') return [f.compValue];
+  if (f.op === 'or') {
+    const out: string[] = [];
+    for (const part of f.filters) {
+      const v = memberFilterValues(part);
+      if (!v) return null;
+      out.push(...v);
+    }
+    return out;
+  }
+  return null;
+}
+
+function memberInterceptor(delta: MemberDelta) {
+  return (op: PatchOpName, p: PatchPath, value: unknown): boolean => {
+    if (p.urn || p.attr !== 'members') return false;
+    if (p.sub) throw badRequest('invalidPath', 'member sub-attributes cannot be changed; add or remove the member');
+    let values: string[];
+    if (p.filter) {
+      const vs = memberFilterValues(p.filter);
+      if (!vs || op !== 'remove') throw badRequest('invalidPath', 'members filters support remove with members[value eq "id"]');
+      values = vs;
+    } else if (op === 'remove' && (value === undefined || value === null)) {
+      delta.set = new Set();
+      delta.add.clear();
+      delta.remove.clear();
+      return true;
+    } else {
+      values = memberValues(value);
+    }
+    if (op === 'replace' && !p.filter) {
+      delta.set = new Set(values);
+      delta.add.clear();
+      delta.remove.clear();
+      return true;
+    }
+    for (const v of values) {
+      if (op === 'remove') {
+        delta.add.delete(v);
+        delta.remove.add(v);
+        delta.set?.delete(v);
+      } else {
+        delta.remove.delete(v);
+        delta.add.add(v);
+        delta.set?.add(v);
+      }
+    }
+    return true;
+  };
+}
+
+interface MemberPlan {
+  addUsers: string[];
+  removeUsers: string[];
+  addGroups: string[];
+  removeGroups: string[];
+}
+
+/** Turns a delta into concrete changes, refusing unknown members before anything is written. */
+async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: string, delta: MemberDelta): Promise<MemberPlan> {
+  let add = [...delta.add];
+  let remove = [...delta.remove];
+  if (delta.set) {
+    const current = group ? [...(await memberUserKeys(ctx, groupId)), ...group.memberGroups] : [];
+    const cur = new Set(current);
+    add = [...new Set([...delta.set].filter((v) => !cur.has(v)))];
+    remove = current.filter((v) => !delta.set!.has(v));
+  }
+  if (!add.length && !remove.length) return { addUsers: [], removeUsers: [], addGroups: [], removeGroups: [] };
+  // A connection has few groups: classify member values against all of them at once.
+  const groupIds = new Set(
+    (await Group.find({ connectionId: ctx.conn._id }, { _id: 1 }).lean().exec()).map((g) => g._id),
+  );
+  groupIds.add(groupId);
+  const addGroups = add.filter((v) => groupIds.has(v));
+  if (addGroups.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
+  const addUsers = add.filter((v) => !groupIds.has(v));
+  if (addUsers.length) {
+    const found = await findByIds(SourceRecord, addUsers.map((k) => sourceRecordId(ctx.conn._id, k)));
+    const missing = addUsers.filter((k) => {
+      const r = found.get(sourceRecordId(ctx.conn._id, k));
+      return !r || r.deleted;
+    });
+    if (missing.length) {
+      throw badRequest('invalidValue', `${missing.length} member(s) are not users or groups of this connection, e.g. "${missing[0]}"`);
+    }
+  }
+  return {
+    addUsers,
+    addGroups,
+    removeUsers: remove.filter((v) => !groupIds.has(v)),
+    removeGroups: remove.filter((v) => groupIds.has(v)),
+  };
+}
+
+async function applyUserMembers(ctx: ScimContext, groupId: string, plan: MemberPlan): Promise<void> {
+  const changes: SourceChange[] = [
+    ...plan.addUsers.map((key) => ({ op: 'groups' as const, key, add: [groupId] })),
+    ...plan.removeUsers.map((key) => ({ op: 'groups' as const, key, remove: [groupId] })),
+  ];
+  for (let i = 0; i < changes.length; i += MEMBER_BATCH) {
+    await applySourceChanges(ctx.conn, changes.slice(i, i + MEMBER_BATCH));
+  }
+}
+
+function renderGroup(ctx: ScimContext, g: GroupDoc, members: string[] | null, projection: Projection): Json {
+  const raw = rawOf(g);
+  const schemas = new Set<string>(Array.isArray(raw.schemas) ? (raw.schemas as string[]) : []);
+  schemas.add(GROUP_SCHEMA);
+  const out: Json = { ...raw, schemas: [...schemas], id: g._id, displayName: g.displayName };
+  if (members) {
+    const groupSet = new Set(g.memberGroups);
+    out.members = members.map((m) => {
+      const kind = groupSet.has(m) ? 'Group' : 'User';
+      return { value: m, $ref: `${ctx.baseUrl}/${kind}s/${m}`, type: kind };
+    });
+  }
+  out.meta = {
+    resourceType: 'Group',
+    created: g.createdAt.toISOString(),
+    lastModified: g.updatedAt.toISOString(),
+    location: `${ctx.baseUrl}/Groups/${g._id}`,
+    version: etagOf(g.v),
+  };
+  return project(out, projection);
+}
+
+async function renderOne(ctx: ScimContext, g: GroupDoc, projection: Projection): Promise<Json> {
+  const members = omits(projection, 'members') ? null : [...(await memberUserKeys(ctx, g._id)), ...g.memberGroups];
+  return renderGroup(ctx, g, members, projection);
+}
+
+function result(status: number, ctx: ScimContext, g: GroupDoc, body: Json): ScimResult {
+  return { status, body, headers: { ETag: etagOf(g.v), Location: `${ctx.baseUrl}/Groups/${g._id}` } };
+}
+
+function stored(resource: Json): Json {
+  const { members: _members, ...rest } = resource;
+  return rest;
+}
+
+export async function createGroup(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
+  if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
+  const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
+  const displayName = displayNameOf(resource);
+  const id = newUuid();
+  const delta: MemberDelta = { set: new Set(memberValues(resource.members)), add: new Set(), remove: new Set() };
+  const plan = await planMembers(ctx, null, id, delta);
+  const now = new Date();
+  const doc: GroupDoc = {
+    _id: id,
+    orgId: ctx.conn.orgId,
+    connectionId: ctx.conn._id,
+    key: id,
+    displayName,
+    displayNameLower: displayName.toLowerCase(),
+    externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
+    memberGroups: plan.addGroups,
+    raw: JSON.stringify(stored(resource)),
+    v: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await groups().insertOne(doc);
+  await applyUserMembers(ctx, id, plan);
+  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
+  return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
+}
+
+export async function getGroup(ctx: ScimContext, id: string, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  const g = await loadGroup(ctx, id);
+  if (etagMatches(pre.ifNoneMatch, g.v)) return { status: 304, headers: { ETag: etagOf(g.v) } };
+  return result(200, ctx, g, await renderOne(ctx, g, parseProjection(query, NO_EXTENSIONS)));
+}
+
+/** Writes the group document (version-checked), then the membership of its people. */
+async function writeGroup(ctx: ScimContext, g: GroupDoc, resource: Json, delta: MemberDelta, pre: Preconditions): Promise<GroupDoc> {
+  const displayName = displayNameOf(resource);
+  const plan = await planMembers(ctx, g, g._id, delta);
+  const memberGroups = [...new Set([...g.memberGroups.filter((m) => !plan.removeGroups.includes(m)), ...plan.addGroups])];
+  const next: GroupDoc = {
+    ...g,
+    displayName,
+    displayNameLower: displayName.toLowerCase(),
+    externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
+    memberGroups,
+    raw: JSON.stringify(stored(resource)),
+    v: g.v + 1,
+    updatedAt: new Date(),
+  };
+  const res = await groups().replaceOne({ _id: g._id, v: g.v }, next);
+  if (res.matchedCount !== 1) throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
+  await applyUserMembers(ctx, g._id, plan);
+  return next;
+}
+
+export async function replaceGroup(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
+  if (typeof body.id === 'string' && body.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
+  const g = await loadGroup(ctx, id);
+  if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
+  const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
+  const delta: MemberDelta = { set: new Set(memberValues(resource.members)), add: new Set(), remove: new Set() };
+  const next = await writeGroup(ctx, g, resource, delta, pre);
+  return result(200, ctx, next, await renderOne(ctx, next, parseProjection(query, NO_EXTENSIONS)));
+}
+
+/** PATCH answers 204 (Entra expects it), or 200 with the group when the client asks for attributes. */
+export async function patchGroup(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  const g = await loadGroup(ctx, id);
+  if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
+  const delta: MemberDelta = { add: new Set(), remove: new Set() };
+  const patched = applyPatch(rawOf(g), body, {
+    defs: GROUP_ATTRS,
+    ext: NO_EXTENSIONS,
+    id,
+    readOnly: ['id', 'meta'],
+    intercept: memberInterceptor(delta),
+  });
+  const resource = canonicalResource(patched, GROUP_ATTRS, NO_EXTENSIONS);
+  const next = await writeGroup(ctx, g, resource, delta, pre);
+  const projection = parseProjection(query, NO_EXTENSIONS);
+  if (!projection.attributes) return { status: 204, headers: { ETag: etagOf(next.v) } };
+  return result(200, ctx, next, await renderOne(ctx, next, projection));
+}
+
+export async function deleteGroup(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult> {
+  const g = await loadGroup(ctx, id);
+  if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
+  const members = await memberUserKeys(ctx, id);
+  await applyUserMembers(ctx, id, { addUsers: [], removeUsers: members, addGroups: [], removeGroups: [] });
+  await Group.updateMany({ connectionId: ctx.conn._id, memberGroups: id }, { $pull: { memberGroups: id }, $inc: { v: 1 } }).exec();
+  await groups().deleteOne({ _id: id });
+  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id }, 'scim group deleted');
+  return { status: 204 };
+}
+
+/** Group filters: the translator for the group's own attributes; `members.value eq` looks the member up. */
+async function groupQuery(ctx: ScimContext, f: Filter): Promise<MongoQuery> {
+  switch (f.op) {
+    case 'and':
+    case 'or':
+      return { [`$${f.op}`]: await Promise.all(f.filters.map((x) => groupQuery(ctx, x))) };
+    case 'not':
+      return { $nor: [await groupQuery(ctx, f.filter)] };
+    default:
+      break;
+  }
+  const attr = f.attrPath.toLowerCase().replace(/^urn:ietf:params:scim:schemas:core:2\.0:group:/, '');
+  let member: string | undefined;
+  if (f.op === '[]' && attr === 'members') {
+    const vs = memberFilterValues(f.valFilter);
+    if (!vs || vs.length !== 1) throw badRequest('invalidFilter', 'members can be filtered with members[value eq "id"]');
+    member = vs[0];
+  } else if ((attr === 'members' || attr === 'members.value') && f.op === 'eq' && typeof f.compValue === 'string') {
+    member = f.compValue;
+  } else if (attr.startsWith('members')) {
+    throw badRequest('invalidFilter', 'members can be filtered with members.value eq "id"');
+  }
+  if (member === undefined) return translateScimFilter(f, groupFieldResolver);
+  const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, member) }, { groups: 1, deleted: 1 }).lean().exec()) as SourceRecordDoc | null;
+  const ids = rec && !rec.deleted ? rec.groups : [];
+  return { $or: [{ _id: { $in: ids } }, { memberGroups: member }] };
+}
+
+export async function listGroups(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {
+  const p = listParams(query);
+  const projection = parseProjection(query, NO_EXTENSIONS);
+  const scope = { connectionId: ctx.conn._id, orgId: ctx.conn.orgId };
+  const q = p.filter ? { ...scope, $and: [await groupQuery(ctx, parseScimFilter(p.filter))] } : scope;
+  const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, groupFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
+  const [total, docs] = await Promise.all([
+    Group.countDocuments(q).exec(),
+    p.count === 0 ? Promise.resolve([]) : Group.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
+  ]);
+  const resources: Json[] = [];
+  for (const g of docs as GroupDoc[]) resources.push(await renderOne(ctx, g, projection));
+  return {
+    status: 200,
+    body: { schemas: [LIST_SCHEMA], totalResults: total, startIndex: p.startIndex, itemsPerPage: resources.length, Resources: resources },
+  };
+}

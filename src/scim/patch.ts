@@ -1,0 +1,292 @@
+import type { Filter } from 'scim2-parse-filter';
+import { FilterError, parseFilter } from '../store';
+import { badRequest, ScimError } from './errors';
+import { matches } from './evaluate';
+import { canonicalValue, extensionUrn, isObject, type Extensions, type Json } from './normalize';
+import { findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
+
+/**
+ * One PATCH engine (RFC 7644 §3.5.2) for both identity-provider dialects: op names in any case, booleans as strings,
+ * operations without `path` whose value holds dotted or URN-prefixed keys, value-filter paths, Entra's `Add` of a
+ * single-valued attribute (replaces it) and `Replace` of a filtered path that matches nothing (adds the element).
+ */
+export type PatchOpName = 'add' | 'replace' | 'remove';
+
+export interface PatchPath {
+  /** The extension schema holding the attribute; undefined for the core schema. */
+  urn?: string;
+  /** Canonical attribute name; '' when the path names a whole extension. */
+  attr: string;
+  def?: AttrDef;
+  filter?: Filter;
+  filterText?: string;
+  sub?: string;
+  subDef?: AttrDef;
+}
+
+export interface PatchContext {
+  defs: AttrDef[];
+  ext: Extensions;
+  /** The resource's id: a path-less value may repeat it (Okta does), changing it is a mutability error. */
+  id: string;
+  /** Lower-cased attribute names that may not be changed (mutability). */
+  readOnly: string[];
+  /** Handles an operation itself (e.g. group members) when it returns true. */
+  intercept?: (op: PatchOpName, path: PatchPath, value: unknown) => boolean;
+}
+
+const CORE_URN_RE = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;
+
+/** Validates a PatchOp request body; returns its operations. */
+export function patchOperations(body: unknown): { op: PatchOpName; path?: string; value?: unknown }[] {
+  if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a PatchOp object');
+  const schemas = body.schemas;
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.some((s) => String(s).toLowerCase() === PATCH_SCHEMA.toLowerCase()))) {
+    throw badRequest('invalidSyntax', `"schemas" must contain ${PATCH_SCHEMA}`);
+  }
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
+  const ops = key ? body[key] : undefined;
+  if (!Array.isArray(ops) || ops.length === 0) throw badRequest('invalidSyntax', '"Operations" must be a non-empty list');
+  return ops.map((o, i) => {
+    if (!isObject(o)) throw badRequest('invalidSyntax', `operation ${i + 1} must be an object`);
+    const get = (n: string) => o[Object.keys(o).find((k) => k.toLowerCase() === n) ?? n];
+    const name = String(get('op') ?? '').toLowerCase();
+    if (name !== 'add' && name !== 'replace' && name !== 'remove') {
+      throw badRequest('invalidSyntax', `operation ${i + 1}: "op" must be add, replace or remove`);
+    }
+    const path = get('path');
+    if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `operation ${i + 1}: "path" must be a string`);
+    return { op: name as PatchOpName, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
+  });
+}
+
+/** Parses `attr`, `attr.sub`, `attr[filter]`, `attr[filter].sub`, each optionally prefixed by a schema URN. */
+export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'ext'>): PatchPath {
+  let rest = path;
+  let urn: string | undefined;
+  let defs = ctx.defs;
+  if (/^urn:/i.test(path)) {
+    const whole = extensionUrn(path, ctx.ext);
+    if (whole) return { urn: whole, attr: '' };
+    const head = path.split('[')[0]!;
+    const colon = head.lastIndexOf(':');
+    const prefix = path.slice(0, colon);
+    rest = path.slice(colon + 1);
+    if (!CORE_URN_RE.test(prefix)) {
+      urn = extensionUrn(prefix, ctx.ext) ?? prefix;
+      defs = ctx.ext[urn] ?? [];
+    }
+  }
+  const m = /^([^.[\]]+)(?:\[(.*)\])?(?:\.([^.[\]]+))?$/s.exec(rest);
+  if (!m) throw badRequest('invalidPath', `"${path}" is not a valid attribute path`);
+  const def = findAttr(defs, m[1]!);
+  const known = urn !== undefined && !ctx.ext[urn] ? true : Boolean(def);
+  if (!known) throw badRequest('invalidPath', `"${path}" names an unknown attribute`);
+  const out: PatchPath = { urn, attr: def?.name ?? m[1]!, def };
+  if (m[2] !== undefined) {
+    if (def && !def.multiValued) throw badRequest('invalidPath', `"${out.attr}" is not multi-valued; it cannot take a filter`);
+    try {
+      out.filter = parseFilter(m[2]);
+      out.filterText = m[2];
+    } catch (err) {
+      throw badRequest('invalidPath', `"${path}": ${(err as Error).message}`);
+    }
+  }
+  if (m[3] !== undefined) {
+    const subDef = findAttr(def?.subAttributes, m[3]);
+    if (def && !subDef) throw badRequest('invalidPath', `"${out.attr}" has no sub-attribute "${m[3]}"`);
+    out.sub = subDef?.name ?? m[3];
+    out.subDef = subDef;
+  }
+  return out;
+}
+
+/** Applies PATCH operations to a copy of a canonical resource and returns the copy. */
+export function applyPatch(resource: Json, body: unknown, ctx: PatchContext): Json {
+  const ops = patchOperations(body);
+  const doc = structuredClone(resource);
+  for (const op of ops) {
+    if (op.path === undefined) {
+      if (op.op === 'remove') throw badRequest('noTarget', 'a remove operation needs a "path"');
+      if (!isObject(op.value)) throw badRequest('invalidValue', `a ${op.op} without "path" needs an object "value"`);
+      applyPathless(doc, op.op, op.value, ctx);
+    } else {
+      applyAt(doc, op.op, parsePatchPath(op.path, ctx), op.value, ctx);
+    }
+  }
+  return doc;
+}
+
+function applyPathless(doc: Json, op: PatchOpName, value: Json, ctx: PatchContext): void {
+  for (const [k, v] of Object.entries(value)) {
+    const lk = k.toLowerCase();
+    if (lk === 'schemas') continue;
+    if (lk === 'id') {
+      if (v !== ctx.id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
+      continue;
+    }
+    if (lk === 'meta') continue;
+    const urn = extensionUrn(k, ctx.ext);
+    if (urn && isObject(v)) {
+      for (const [ek, ev] of Object.entries(v)) applyAt(doc, op, parsePatchPath(`${urn}:${ek}`, ctx), ev, ctx);
+      continue;
+    }
+    applyAt(doc, op, parsePatchPath(k, ctx), v, ctx);
+  }
+}
+
+function keyOf(obj: Json, name: string): string {
+  return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
+}
+
+function sameItem(a: unknown, b: unknown): boolean {
+  if (isObject(a) && isObject(b) && 'value' in a && 'value' in b) return String(a.value) === String(b.value);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ctx: PatchContext): void {
+  if (!p.urn && ctx.readOnly.includes(p.attr.toLowerCase())) {
+    throw new ScimError(400, `"${p.attr}" is read-only`, 'mutability');
+  }
+  if (ctx.intercept?.(op, p, rawValue)) return;
+  const label = [p.urn, p.attr].filter(Boolean).join(':');
+
+  // The object holding the attribute: the resource itself or an extension object.
+  let container: Json | undefined = doc;
+  if (p.urn) {
+    const k = keyOf(doc, p.urn);
+    if (!isObject(doc[k])) {
+      if (op === 'remove') return;
+      doc[k] = {};
+    }
+    container = doc[k] as Json;
+    if (p.attr === '') {
+      if (op === 'remove') {
+        delete doc[k];
+        return;
+      }
+      if (!isObject(rawValue)) throw badRequest('invalidValue', `"${p.urn}" takes an object`);
+      for (const [ek, ev] of Object.entries(rawValue)) applyAt(doc, op, parsePatchPath(`${p.urn}:${ek}`, ctx), ev, ctx);
+      return;
+    }
+  }
+  const key = keyOf(container, p.attr);
+  const def = p.def;
+  const current = container[key];
+
+  if (op !== 'remove' && rawValue === undefined) throw badRequest('invalidValue', `"${label}": the ${op} operation needs a "value"`);
+
+  if (!p.filter && !p.sub) {
+    if (op === 'remove') {
+      if (def?.required) throw badRequest('invalidValue', `"${label}" is required and cannot be removed`);
+      if (def?.multiValued && rawValue !== undefined && rawValue !== null) {
+        // Entra: {"op":"Remove","path":"members","value":[{"value":"ID"}]} removes only those values.
+        const drop = (Array.isArray(rawValue) ? rawValue : [rawValue]).map((v) => canonicalValue(def, v, label)).flat();
+        if (Array.isArray(current)) container[key] = current.filter((c) => !drop.some((d) => sameItem(c, d)));
+        return;
+      }
+      delete container[key];
+      return;
+    }
+    if (rawValue === null || (Array.isArray(rawValue) && rawValue.length === 0 && op === 'replace')) {
+      if (def?.required) throw badRequest('invalidValue', `"${label}" is required`);
+      delete container[key];
+      return;
+    }
+    const value = canonicalValue(def, rawValue, label);
+    if (def?.multiValued) {
+      const list = value as unknown[];
+      if (op === 'replace') {
+        container[key] = list;
+      } else {
+        const merged = Array.isArray(current) ? [...current] : [];
+        for (const v of list) if (!merged.some((c) => sameItem(c, v))) merged.push(v);
+        container[key] = merged;
+      }
+      return;
+    }
+    if (def?.type === 'complex' && isObject(value)) {
+      container[key] = { ...(isObject(current) ? current : {}), ...value };
+      return;
+    }
+    container[key] = value;
+    return;
+  }
+
+  if (!p.filter && p.sub) {
+    const subLabel = `${label}.${p.sub}`;
+    const subValue = op === 'remove' ? undefined : canonicalValue(p.subDef, rawValue, subLabel);
+    if (def?.multiValued) {
+      const list = Array.isArray(current) ? (current as unknown[]).filter(isObject) : [];
+      if (op !== 'remove' && list.length === 0) {
+        container[key] = [{ [p.sub]: subValue }];
+        return;
+      }
+      for (const el of list) setSub(el, p.sub, subValue, op);
+      return;
+    }
+    if (!isObject(current)) {
+      if (op === 'remove') return;
+      container[key] = {};
+    }
+    setSub(container[key] as Json, p.sub, subValue, op);
+    return;
+  }
+
+  // A value filter: attr[filter] or attr[filter].sub.
+  const list = Array.isArray(current) ? (current as unknown[]) : [];
+  let hits: Json[];
+  try {
+    hits = list.filter((el): el is Json => isObject(el) && matches(p.filter!, el, def?.subAttributes ?? []));
+  } catch (err) {
+    if (err instanceof FilterError) throw badRequest('invalidPath', err.message);
+    throw err;
+  }
+  if (op === 'remove') {
+    if (p.sub) for (const el of hits) delete el[keyOf(el, p.sub)];
+    else container[key] = list.filter((el) => !hits.includes(el as Json));
+    return;
+  }
+  if (p.sub) {
+    const subValue = canonicalValue(p.subDef, rawValue, `${label}.${p.sub}`);
+    if (hits.length === 0) {
+      // Entra: replacing emails[type eq "work"].value when there is no work email adds one.
+      const seed = equalities(p.filter!);
+      if (!seed) throw badRequest('noTarget', `"${label}[${p.filterText}]" matches no value`);
+      container[key] = [...list, canonicalValue({ ...def!, multiValued: false }, { ...seed, [p.sub]: subValue }, label)];
+      return;
+    }
+    for (const el of hits) setSub(el, p.sub, subValue, op);
+    return;
+  }
+  const value = canonicalValue(def ? { ...def, multiValued: false } : undefined, rawValue, label);
+  if (!isObject(value)) throw badRequest('invalidValue', `"${label}[${p.filterText}]" takes an object value`);
+  if (hits.length === 0) {
+    const seed = equalities(p.filter!);
+    if (op === 'replace' || !seed) throw badRequest('noTarget', `"${label}[${p.filterText}]" matches no value`);
+    container[key] = [...list, { ...seed, ...value }];
+    return;
+  }
+  for (const el of hits) Object.assign(el, value);
+}
+
+function setSub(el: Json, sub: string, value: unknown, op: PatchOpName): void {
+  const k = keyOf(el, sub);
+  if (op === 'remove' || value === null) delete el[k];
+  else el[k] = value;
+}
+
+/** `a eq "x" and b eq "y"` as {a: "x", b: "y"}; null for any other filter. */
+function equalities(f: Filter): Json | null {
+  if (f.op === 'eq') return { [f.attrPath]: f.compValue };
+  if (f.op === 'and') {
+    const out: Json = {};
+    for (const part of f.filters) {
+      const e = equalities(part);
+      if (!e) return null;
+      Object.assign(out, e);
+    }
+    return out;
+  }
+  return null;
+}

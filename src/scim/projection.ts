@@ -1,0 +1,90 @@
+import { extensionUrn, isObject, type Extensions, type Json } from './normalize';
+
+/** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5); `id` and `schemas` are always returned. */
+export interface Projection {
+  attributes?: string[][];
+  excluded?: string[][];
+}
+
+const CORE_PREFIX_RE = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i;
+
+function splitPath(p: string, ext: Extensions): string[] {
+  const t = p.trim();
+  if (/^urn:/i.test(t)) {
+    const whole = extensionUrn(t, ext);
+    if (whole) return [whole];
+    if (CORE_PREFIX_RE.test(t)) return t.replace(CORE_PREFIX_RE, '').split('.');
+    const colon = t.lastIndexOf(':');
+    const urn = extensionUrn(t.slice(0, colon), ext) ?? t.slice(0, colon);
+    return [urn, ...t.slice(colon + 1).split('.')];
+  }
+  return t.split('.');
+}
+
+function parseList(v: unknown, ext: Extensions): string[][] | undefined {
+  if (typeof v !== 'string' || !v.trim()) return undefined;
+  return v.split(',').filter((x) => x.trim()).map((x) => splitPath(x, ext));
+}
+
+export function parseProjection(query: Record<string, unknown>, ext: Extensions): Projection {
+  const get = (n: string) => query[Object.keys(query).find((k) => k.toLowerCase() === n.toLowerCase()) ?? n];
+  return { attributes: parseList(get('attributes'), ext), excluded: parseList(get('excludedAttributes'), ext) };
+}
+
+/** True when the projection leaves out the named top-level attribute (so the caller may skip loading it). */
+export function omits(p: Projection, name: string): boolean {
+  const l = name.toLowerCase();
+  if (p.attributes) return !p.attributes.some((a) => a[0]!.toLowerCase() === l);
+  return Boolean(p.excluded?.some((a) => a.length === 1 && a[0]!.toLowerCase() === l));
+}
+
+function keyOf(obj: Json, name: string): string | undefined {
+  return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
+}
+
+function copyPath(src: unknown, dst: Json, path: string[]): void {
+  if (!isObject(src)) return;
+  const k = keyOf(src, path[0]!);
+  if (k === undefined) return;
+  const v = src[k];
+  if (path.length === 1) {
+    dst[k] = v;
+    return;
+  }
+  if (Array.isArray(v)) {
+    const prev = Array.isArray(dst[k]) ? (dst[k] as Json[]) : v.map(() => ({}));
+    v.forEach((el, i) => copyPath(el, prev[i]!, path.slice(1)));
+    dst[k] = prev;
+  } else if (isObject(v)) {
+    const d = isObject(dst[k]) ? (dst[k] as Json) : {};
+    copyPath(v, d, path.slice(1));
+    if (Object.keys(d).length) dst[k] = d;
+  }
+}
+
+function deletePath(obj: unknown, path: string[]): void {
+  if (!isObject(obj)) return;
+  const k = keyOf(obj, path[0]!);
+  if (k === undefined) return;
+  if (path.length === 1) {
+    if (k !== 'id' && k !== 'schemas') delete obj[k];
+    return;
+  }
+  const v = obj[k];
+  if (Array.isArray(v)) for (const el of v) deletePath(el, path.slice(1));
+  else deletePath(v, path.slice(1));
+}
+
+export function project(resource: Json, p: Projection): Json {
+  if (p.attributes) {
+    const out: Json = { schemas: resource.schemas, id: resource.id };
+    for (const path of p.attributes) copyPath(resource, out, path);
+    return out;
+  }
+  if (p.excluded) {
+    const out = structuredClone(resource);
+    for (const path of p.excluded) deletePath(out, path);
+    return out;
+  }
+  return resource;
+}

@@ -1,0 +1,29 @@
+import type { NextFunction, Request, Response } from 'express';
+import { ScimError } from './errors';
+
+/**
+ * A token bucket per connection: `perMinute` requests a minute on average, bursts up to the same number. In memory,
+ * per process (each process of a scale-out limits on its own).
+ */
+export function scimRateLimiter(perMinute: number): (req: Request, res: Response, next: NextFunction) => void {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const ratePerMs = perMinute / 60_000;
+  return (req, _res, next) => {
+    const key = String(req.params.connectionId ?? '');
+    const now = Date.now();
+    const b = buckets.get(key) ?? { tokens: perMinute, at: now };
+    b.tokens = Math.min(perMinute, b.tokens + (now - b.at) * ratePerMs);
+    b.at = now;
+    if (b.tokens < 1) {
+      buckets.set(key, b);
+      const retry = Math.max(1, Math.ceil((1 - b.tokens) / ratePerMs / 1000));
+      return next(new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(retry) }));
+    }
+    b.tokens -= 1;
+    buckets.set(key, b);
+    if (buckets.size > 10_000) {
+      for (const [k, v] of buckets) if (now - v.at > 120_000) buckets.delete(k);
+    }
+    next();
+  };
+}

@@ -1,0 +1,277 @@
+import {
+  applySourceChanges, claimLookupKey, findByIds, Group, isEmail, newUuid, readLookupKey, releaseLookupKey, SourceRecord,
+  sourceRecordId, takeOverLookupKey, type SourceRecordDoc,
+} from '../store';
+import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
+import { badRequest, notFound, ScimError } from './errors';
+import { USER_EXTENSION_KEYS, userFieldResolver } from './filterFields';
+import type { ScimResult } from './http';
+import { listParams, type ListParams } from './listParams';
+import { activeOf, managerRef, primaryEmail, userAttributes } from './mapping';
+import { canonicalResource, isObject, searchDoc, USER_EXTENSIONS, type Json } from './normalize';
+import { applyPatch } from './patch';
+import { omits, parseProjection, project, type Projection } from './projection';
+import { ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA } from './schemas';
+import { eqOn, parseScimFilter, sortPath, translateScimFilter } from './search';
+
+/** A claimed userName whose user never got written (a crash between the two) is taken over after this long. */
+const KEY_STALE_MS = 30_000;
+const MAX_RETRIES = 5;
+
+export function userNameKey(connectionId: string, userName: string): string {
+  return `${connectionId}:userName:${userName.toLowerCase()}`;
+}
+
+export function rawOf(rec: { raw?: unknown }): Json {
+  if (typeof rec.raw === 'string') return JSON.parse(rec.raw) as Json;
+  return isObject(rec.raw) ? rec.raw : {};
+}
+
+function userNameOf(resource: Json): string {
+  const u = resource.userName;
+  if (typeof u !== 'string' || !u.trim()) throw badRequest('invalidValue', '"userName" is required');
+  return u;
+}
+
+/** Reads one live user of this connection. */
+async function loadUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc> {
+  const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, id) }).lean().exec()) as SourceRecordDoc | null;
+  if (!rec || rec.deleted || rec.orgId !== ctx.conn.orgId || rec.connectionType !== 'scim') throw notFound(`User ${id}`);
+  return rec;
+}
+
+async function groupNames(ids: string[]): Promise<Map<string, string>> {
+  const groups = await findByIds(Group, ids);
+  return new Map([...groups.values()].map((g) => [g._id, g.displayName]));
+}
+
+function renderUser(ctx: ScimContext, rec: SourceRecordDoc, names: Map<string, string> | null, projection: Projection): Json {
+  const raw = rawOf(rec);
+  const schemas = new Set<string>(Array.isArray(raw.schemas) ? (raw.schemas as string[]) : []);
+  schemas.add(USER_SCHEMA);
+  if (isObject(raw[ENTERPRISE_SCHEMA])) schemas.add(ENTERPRISE_SCHEMA);
+  const location = `${ctx.baseUrl}/Users/${rec.key}`;
+  const out: Json = { ...raw, schemas: [...schemas], id: rec.key };
+  if (out.active === undefined) out.active = rec.active;
+  if (names && rec.groups.length) {
+    out.groups = rec.groups
+      .filter((g) => names.has(g))
+      .map((g) => ({ value: g, display: names.get(g), $ref: `${ctx.baseUrl}/Groups/${g}`, type: 'direct' }));
+  }
+  out.meta = {
+    resourceType: 'User',
+    created: rec.createdAt.toISOString(),
+    lastModified: rec.updatedAt.toISOString(),
+    location,
+    version: etagOf(rec.v),
+  };
+  return project(out, projection);
+}
+
+async function renderOne(ctx: ScimContext, rec: SourceRecordDoc, projection: Projection): Promise<Json> {
+  const names = omits(projection, 'groups') || !rec.groups.length ? null : await groupNames(rec.groups);
+  return renderUser(ctx, rec, names, projection);
+}
+
+function resourceResult(status: number, ctx: ScimContext, rec: SourceRecordDoc, body: Json): ScimResult {
+  return { status, body, headers: { ETag: etagOf(rec.v), Location: `${ctx.baseUrl}/Users/${rec.key}` } };
+}
+
+/** The upsert the merge needs for a user resource. */
+async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
+  let managerEmail: string | null = null;
+  const ref = managerRef(resource);
+  if (ref && ctx.conn.extendedAttributes) {
+    const mgr = await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, ref) }, { emailDisplay: 1, deleted: 1 }).lean().exec();
+    managerEmail = mgr && !mgr.deleted ? mgr.emailDisplay : isEmail(ref) ? ref : null;
+  }
+  return {
+    op: 'upsert' as const,
+    key: id,
+    email: primaryEmail(resource),
+    active: activeOf(resource),
+    attributes: userAttributes(resource, managerEmail),
+    raw: JSON.stringify(resource),
+    lookup: searchDoc(resource, USER_ATTRS, USER_EXTENSIONS, USER_EXTENSION_KEYS),
+  };
+}
+
+type Claim = { ok: true; claimed: boolean } | { ok: false; holder: SourceRecordDoc };
+
+/** Claims the userName key for `id`; a holder that is gone (deleted, renamed, never written) is taken over. */
+async function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
+  const key = userNameKey(ctx.conn._id, userName);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, id);
+    if (!holder) return { ok: true, claimed: true };
+    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, holder.ref) }).lean().exec()) as SourceRecordDoc | null;
+    const holds = rec && !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
+    if (holds) return { ok: false, holder: rec };
+    if (rec || Date.now() - holder.createdAt.getTime() > KEY_STALE_MS) {
+      if (await takeOverLookupKey(key, holder.ref, id)) return { ok: true, claimed: true };
+      continue;
+    }
+    // Claimed moments ago by a create still in flight: that create wins.
+    throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
+  }
+  throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
+}
+
+/**
+ * Writes a user resource through the merge, keeping the userName key in step. Returns null when a concurrent write
+ * changed the record first (the caller re-reads and retries, or answers 412).
+ */
+async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | null, resource: Json): Promise<SourceRecordDoc | null> {
+  const userName = userNameOf(resource);
+  const oldName = prev ? (rawOf(prev).userName as string | undefined) : undefined;
+  const sameName = oldName !== undefined && oldName.toLowerCase() === userName.toLowerCase();
+  let claimed = false;
+  if (!sameName) {
+    const claim = await claimUserName(ctx, id, userName);
+    if (!claim.ok) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
+    claimed = claim.claimed;
+  }
+  const newKey = userNameKey(ctx.conn._id, userName);
+  try {
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }]);
+    if (!res || res.outcome === 'conflict' || !res.record) {
+      if (claimed) await releaseLookupKey(newKey, id);
+      return null;
+    }
+    if (oldName !== undefined && !sameName) await releaseLookupKey(userNameKey(ctx.conn._id, oldName), id);
+    return res.record;
+  } catch (err) {
+    if (claimed) await releaseLookupKey(newKey, id).catch(() => undefined);
+    throw err;
+  }
+}
+
+function bodyObject(body: unknown): Json {
+  if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
+  return body;
+}
+
+export async function createUser(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
+  const resource = canonicalResource(bodyObject(body), USER_ATTRS, USER_EXTENSIONS);
+  const userName = userNameOf(resource);
+  const id = newUuid();
+  const claim = await claimUserName(ctx, id, userName);
+  const projection = parseProjection(query, USER_EXTENSIONS);
+  if (!claim.ok) {
+    // Okta re-creates a deactivated user with a POST: reactivate the stored one rather than strand it with a 409.
+    if (claim.holder.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
+    const rec = await writeUser(ctx, claim.holder.key, claim.holder, resource);
+    if (!rec) throw new ScimError(409, `userName "${userName}" was changed concurrently`, 'uniqueness');
+    ctx.logger.info({ connectionId: ctx.conn._id, userId: rec.key }, 'scim user reactivated by create');
+    return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
+  }
+  let rec: SourceRecordDoc | null = null;
+  try {
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: 0 }]);
+    rec = res?.record ?? null;
+  } finally {
+    if (!rec) await releaseLookupKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
+  }
+  if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
+  ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user created');
+  return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
+}
+
+export async function getUser(ctx: ScimContext, id: string, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  const rec = await loadUser(ctx, id);
+  if (etagMatches(pre.ifNoneMatch, rec.v)) return { status: 304, headers: { ETag: etagOf(rec.v) } };
+  return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
+}
+
+function checkIfMatch(pre: Preconditions, rec: SourceRecordDoc): void {
+  if (pre.ifMatch && !etagMatches(pre.ifMatch, rec.v)) {
+    throw new ScimError(412, `the resource has changed (its version is ${etagOf(rec.v)})`);
+  }
+}
+
+/** Read, modify, write with optimistic concurrency: retried on a concurrent change unless If-Match pinned a version. */
+async function modifyUser(
+  ctx: ScimContext,
+  id: string,
+  pre: Preconditions,
+  change: (current: Json, rec: SourceRecordDoc) => Json,
+): Promise<SourceRecordDoc> {
+  for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    const rec = await loadUser(ctx, id);
+    checkIfMatch(pre, rec);
+    const next = change(rawOf(rec), rec);
+    const written = await writeUser(ctx, id, rec, next);
+    if (written) return written;
+    if (pre.ifMatch) throw new ScimError(412, 'the resource was changed concurrently');
+  }
+  throw new ScimError(409, 'the resource is being changed concurrently; retry');
+}
+
+export async function replaceUser(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  const input = bodyObject(body);
+  if (typeof input.id === 'string' && input.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
+  const resource = canonicalResource(input, USER_ATTRS, USER_EXTENSIONS);
+  const rec = await modifyUser(ctx, id, pre, () => resource);
+  return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
+}
+
+export async function patchUser(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+  const rec = await modifyUser(ctx, id, pre, (current) => {
+    const patched = applyPatch(current, body, { defs: USER_ATTRS, ext: USER_EXTENSIONS, id, readOnly: ['id', 'meta', 'groups'] });
+    return canonicalResource(patched, USER_ATTRS, USER_EXTENSIONS);
+  });
+  return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
+}
+
+/** SCIM DELETE: the user disappears from SCIM, but a tombstone keeps the person offboarded (SPEC §3.4). */
+export async function deleteUser(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult> {
+  const rec = await loadUser(ctx, id);
+  checkIfMatch(pre, rec);
+  const [res] = await applySourceChanges(ctx.conn, [{ op: 'tombstone', key: id, ifVersion: rec.v }]);
+  if (res?.outcome === 'conflict') throw new ScimError(pre.ifMatch ? 412 : 409, 'the resource was changed concurrently');
+  const userName = rawOf(rec).userName;
+  if (typeof userName === 'string') await releaseLookupKey(userNameKey(ctx.conn._id, userName), id);
+  ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user deleted');
+  return { status: 204 };
+}
+
+async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: number; docs: SourceRecordDoc[] }> {
+  const scope = { connectionId: ctx.conn._id, orgId: ctx.conn.orgId, deleted: false };
+  const ast = p.filter ? parseScimFilter(p.filter) : undefined;
+  // The lookups identity providers make before every create are `_id` reads, whatever the store.
+  const byName = ast ? eqOn(ast, userFieldResolver, 'lookup.userName') : undefined;
+  const byId = ast ? eqOn(ast, userFieldResolver, 'key') : undefined;
+  if (byName !== undefined || byId !== undefined) {
+    let ref = byId;
+    if (byName !== undefined) ref = (await readLookupKey(userNameKey(ctx.conn._id, byName)))?.ref;
+    const rec = ref ? ((await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, ref) }).lean().exec()) as SourceRecordDoc | null) : null;
+    const hit = rec && !rec.deleted && rec.orgId === ctx.conn.orgId &&
+      (byName === undefined || String(rawOf(rec).userName ?? '').toLowerCase() === byName.toLowerCase());
+    const docs = hit ? [rec] : [];
+    return { total: docs.length, docs: docs.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
+  }
+  const q = ast ? { ...scope, $and: [translateScimFilter(ast, userFieldResolver)] } : scope;
+  const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, userFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
+  const [total, docs] = await Promise.all([
+    SourceRecord.countDocuments(q).exec(),
+    p.count === 0 ? Promise.resolve([]) : SourceRecord.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
+  ]);
+  return { total, docs: docs as SourceRecordDoc[] };
+}
+
+export async function listUsers(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {
+  const p = listParams(query);
+  const projection = parseProjection(query, USER_EXTENSIONS);
+  const { total, docs } = await findUsers(ctx, p);
+  const names = omits(projection, 'groups') ? null : await groupNames(docs.flatMap((d) => d.groups));
+  return {
+    status: 200,
+    body: {
+      schemas: [LIST_SCHEMA],
+      totalResults: total,
+      startIndex: p.startIndex,
+      itemsPerPage: docs.length,
+      Resources: docs.map((d) => renderUser(ctx, d, names, projection)),
+    },
+  };
+}
