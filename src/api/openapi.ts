@@ -1,3 +1,229 @@
+import { CONNECTION_TYPES, FULL_ATTRIBUTE_SET, PERMISSIONS, ROLES, SCIM_PROVIDERS, SYNC_RUN_STATUSES } from '../store';
+
+/**
+ * The OpenAPI 3.1 document of the Admin API, kept beside the routes; test/api.matrix.test.ts validates every response
+ * of the route × role matrix against it.
+ */
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const str: Schema = { type: 'string' };
+const nullableStr: Schema = { type: ['string', 'null'] };
+const int: Schema = { type: 'integer', minimum: 0 };
+const obj = (properties: Record<string, Schema>, required = Object.keys(properties), extra: boolean | Schema = false): Schema => ({
+  type: 'object', properties, required, additionalProperties: extra,
+});
+const list = (item: string): Schema => obj({ items: { type: 'array', items: ref(item) }, nextCursor: nullableStr });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+
+const attributes: Schema = {
+  type: 'object',
+  properties: {
+    ...Object.fromEntries(FULL_ATTRIBUTE_SET.map((n) => [n, str])),
+    custom: { type: 'object', additionalProperties: str },
+  },
+  additionalProperties: false,
+};
+const selection: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str } });
+const selectionIn: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str, description: 'recipient ids or emails' } }, []);
+const counts = obj(Object.fromEntries(['created', 'updated', 'unchanged', 'deactivated', 'removed', 'rejected'].map((k) => [k, int])));
+
+const connectionProps: Record<string, Schema> = {
+  id: str,
+  type: { enum: [...CONNECTION_TYPES] },
+  name: str,
+  provider: { type: ['string', 'null'] },
+  extendedAttributes: { type: 'boolean' },
+  massRemovalThreshold: { type: 'number', minimum: 0, maximum: 1 },
+  scimBaseUrl: nullableStr,
+  sftp: { oneOf: [{ type: 'null' }, obj({ username: nullableStr, publicKeys: { type: 'array', items: str } })] },
+  hris: { oneOf: [{ type: 'null' }, obj({ mode: { enum: ['automated', 'assisted'] }, schedule: nullableStr, lastSyncAt: nullableStr })] },
+  createdAt: nullableStr,
+  updatedAt: nullableStr,
+};
+
+const schemas: Record<string, Schema> = {
+  Problem: {
+    type: 'object',
+    description: 'RFC 9457 problem details',
+    properties: { type: str, title: str, status: { type: 'integer' }, detail: str, errors: { type: 'array', items: obj({ path: str, message: str }) }, syncRunId: str },
+    required: ['type', 'title', 'status'],
+  },
+  Token: obj({ id: str, role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: nullableStr, createdAt: nullableStr, lastUsedAt: nullableStr }),
+  TokenCreated: obj({
+    id: str, role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: nullableStr, createdAt: nullableStr,
+    lastUsedAt: nullableStr, token: { type: 'string', description: 'shown once' },
+  }),
+  TokenList: list('Token'),
+  Connection: obj(connectionProps),
+  ConnectionCreated: obj({ ...connectionProps, token: { type: 'string', description: 'scim: the bearer token, shown once' }, password: { type: 'string', description: 'sftp: the password, shown once' } }, Object.keys(connectionProps)),
+  ConnectionList: list('Connection'),
+  RotatedToken: obj({ id: str, scimBaseUrl: str, token: str }),
+  Credentials: obj({ id: str, username: nullableStr, password: str }, ['id']),
+  Recipient: obj({
+    id: str, email: str, emailDisplay: str, firstName: nullableStr, lastName: nullableStr, status: { enum: ['active', 'inactive', 'offboarded'] },
+    attributes, groups: { type: 'array', items: str },
+    sources: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' } }) },
+    createdAt: nullableStr, updatedAt: nullableStr,
+  }),
+  RecipientList: list('Recipient'),
+  SyncRun: obj({
+    id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr, status: { enum: [...SYNC_RUN_STATUSES] },
+    progress: obj({ processed: int, total: { type: ['integer', 'null'] } }), counts,
+    errors: { type: 'array', items: obj({ line: { type: ['integer', 'null'] }, reason: str }) },
+    message: nullableStr,
+    review: { oneOf: [{ type: 'null' }, obj({ existing: int, wouldRemove: int, wouldDeactivate: int, threshold: { type: 'number' } })] },
+    createdAt: nullableStr, startedAt: nullableStr, finishedAt: nullableStr,
+  }),
+  SyncRunList: list('SyncRun'),
+  UploadAccepted: obj({ syncRunId: str }),
+  Group: obj({ id: str, name: str, connectionId: str, memberGroups: { type: 'array', items: str } }),
+  GroupList: list('Group'),
+  Segment: obj({ id: str, name: str, filter: { type: 'string', description: 'SCIM filter syntax' }, createdAt: nullableStr, updatedAt: nullableStr }),
+  SegmentList: list('Segment'),
+  Audience: obj({ id: str, name: str, include: selection, exclude: selection, createdAt: nullableStr, updatedAt: nullableStr }),
+  AudienceList: list('Audience'),
+  Preview: obj({ count: int, sample: { type: 'array', items: ref('Recipient') } }),
+  AuditEvent: obj({ id: str, actor: str, action: str, target: nullableStr, details: {}, createdAt: str }),
+  AuditEventList: list('AuditEvent'),
+};
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const common = {
+  '400': problem('invalid request (body, query, filter or reference)'),
+  '401': problem('missing or invalid token'),
+  '403': problem('the token role does not allow this'),
+  '503': problem('the store is unreachable'),
+};
+const withId = { ...common, '404': problem('no such resource in this organization') };
+const ok = (status: number, schema: string, description = 'OK') => ({ [String(status)]: { description, content: json(ref(schema)) } });
+const noContent = { '204': { description: 'done' } };
+const idParam = [{ name: 'id', in: 'path', required: true, schema: str }];
+const pageParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+  { name: 'cursor', in: 'query', schema: str, description: 'nextCursor of the previous page' },
+];
+const body = (schema: Schema) => ({ required: true, content: json(schema) });
+
+function op(summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { summary, responses, ...extra };
+}
+
+const connectionCreate: Schema = {
+  oneOf: [
+    obj({ type: { const: 'scim' }, name: str, provider: { enum: [...SCIM_PROVIDERS] }, extendedAttributes: { type: 'boolean' }, massRemovalThreshold: { type: 'number' } }, ['type']),
+    obj({ type: { const: 'sftp' }, name: str, publicKeys: { type: 'array', items: str }, massRemovalThreshold: { type: 'number' } }, ['type']),
+    obj({ type: { const: 'hris' }, name: str, accessToken: str, mode: { enum: ['automated', 'assisted'] }, schedule: str, massRemovalThreshold: { type: 'number' } }, ['type', 'accessToken']),
+    obj({ type: { const: 'csv' }, name: str, massRemovalThreshold: { type: 'number' } }, ['type']),
+    obj({ type: { const: 'manual' }, name: str }, ['type']),
+  ],
+};
+
 export function openApiDocument(publicUrl: string): Record<string, unknown> {
-  return { openapi: '3.1.0', info: { title: 'audience-sync Admin API', version: '1' }, servers: [{ url: `${publicUrl}/api/v1` }], paths: {} };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'audience-sync Admin API',
+      version: '1.0.0',
+      description:
+        'Audiences, recipients, CSV uploads and connections. Bearer tokens are scoped to one organization with a role: owners manage tokens; owners and admins manage connections, uploads, sync runs, segments and audiences; members read recipients, groups, segments and audiences with the recipients:read permission. Resources of another organization answer 404. Errors are RFC 9457 problem documents.',
+    },
+    servers: [{ url: `${publicUrl}/api/v1` }],
+    security: [{ bearer: [] }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+    paths: {
+      '/tokens': {
+        post: op('Create an API token (owner); the token is shown once', { ...ok(201, 'TokenCreated'), ...common }, {
+          requestBody: body(obj({ role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: str }, ['role'])),
+        }),
+        get: op('List API tokens (owner)', { ...ok(200, 'TokenList'), ...common }),
+      },
+      '/tokens/{id}': { parameters: idParam, delete: op('Revoke an API token (owner)', { ...noContent, ...withId }) },
+      '/connections': {
+        post: op('Create a connection; secrets (SCIM token, SFTP password) are shown once', { ...ok(201, 'ConnectionCreated'), ...common }, { requestBody: body(connectionCreate) }),
+        get: op('List connections', { ...ok(200, 'ConnectionList'), ...common }),
+      },
+      '/connections/{id}': {
+        parameters: idParam,
+        get: op('Read a connection', { ...ok(200, 'Connection'), ...withId }),
+        patch: op('Change settings: name, extendedAttributes (scim), massRemovalThreshold, schedule and mode (hris)', { ...ok(200, 'Connection'), ...withId }, {
+          requestBody: body(obj({ name: str, extendedAttributes: { type: 'boolean' }, massRemovalThreshold: { type: 'number', minimum: 0, maximum: 1 }, schedule: { type: ['string', 'null'], pattern: '^[1-9][0-9]{0,3}(m|h|d)$' }, mode: { enum: ['automated', 'assisted'] } }, [])),
+        }),
+        delete: op('Delete a connection and everything it asserted', { ...noContent, ...withId }),
+      },
+      '/connections/{id}/rotate-token': { parameters: idParam, post: op('Issue a new SCIM bearer token (scim)', { ...ok(200, 'RotatedToken'), ...withId }) },
+      '/connections/{id}/credentials': {
+        parameters: idParam,
+        post: op('Set SFTP credentials (a new password, public keys) or a new Finch access token (hris)', { ...ok(200, 'Credentials'), ...withId }, {
+          requestBody: body(obj({ password: { const: true }, publicKeys: { type: 'array', items: str }, accessToken: str }, [])),
+        }),
+      },
+      '/connections/{id}/uploads': {
+        parameters: [...idParam, { name: 'mode', in: 'query', required: true, schema: { enum: ['full', 'delta'] } }, { name: 'filename', in: 'query', schema: str }],
+        post: op('Upload a CSV to a csv connection (streamed); processing continues after the answer', {
+          ...ok(202, 'UploadAccepted', 'accepted; follow the sync run'),
+          ...withId,
+          '413': problem('the file is too large'),
+          '415': problem('not a CSV media type'),
+          '422': problem('the file cannot be read as a whole (binary, undecodable, no email column); nothing was applied'),
+        }, { requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } } }),
+      },
+      '/recipients': {
+        get: op('List recipients (SCIM filter over recipient fields and attributes; cursor pagination in id order)', { ...ok(200, 'RecipientList'), ...common }, {
+          parameters: [{ name: 'filter', in: 'query', schema: str, description: 'e.g. department_name eq "Sales" and country eq "US"' }, ...pageParams],
+        }),
+        post: op('Add one individual (a manual source)', { ...ok(201, 'Recipient', 'created'), ...ok(200, 'Recipient', 'the manual entry existed and was updated'), ...common }, {
+          requestBody: body(obj({ email: str, firstName: str, lastName: str, attributes }, ['email'])),
+        }),
+      },
+      '/recipients/{id}': { parameters: idParam, get: op('Read a recipient with its sources and groups (id, or an email)', { ...ok(200, 'Recipient'), ...withId }) },
+      '/recipients/{id}/manual': { parameters: idParam, delete: op('Remove the manual source of a recipient (other sources stay)', { ...noContent, ...withId }) },
+      '/sync-runs': {
+        get: op('List sync runs, newest first', { ...ok(200, 'SyncRunList'), ...common }, { parameters: [{ name: 'connectionId', in: 'query', schema: str }, ...pageParams] }),
+      },
+      '/sync-runs/{id}': { parameters: idParam, get: op('Read a sync run: status, progress, counts, first row errors', { ...ok(200, 'SyncRun'), ...withId }) },
+      '/sync-runs/{id}/apply': { parameters: idParam, post: op('Apply a run held by the mass-removal guard', { ...ok(200, 'SyncRun'), ...withId, '409': problem('the run is not held for review') }) },
+      '/sync-runs/{id}/discard': { parameters: idParam, post: op('Discard a run held by the mass-removal guard', { ...ok(200, 'SyncRun'), ...withId, '409': problem('the run is not held for review') }) },
+      '/groups': { get: op('List groups', { ...ok(200, 'GroupList'), ...common }, { parameters: [{ name: 'connectionId', in: 'query', schema: str }, ...pageParams] }) },
+      '/groups/{id}': { parameters: idParam, get: op('Read a group', { ...ok(200, 'Group'), ...withId }) },
+      '/groups/{id}/members': { parameters: [...idParam, ...pageParams], get: op('Members of a group and of its nested groups', { ...ok(200, 'RecipientList'), ...withId }) },
+      '/segments': {
+        post: op('Create a segment', { ...ok(201, 'Segment'), ...common }, { requestBody: body(obj({ name: str, filter: str })) }),
+        get: op('List segments', { ...ok(200, 'SegmentList'), ...common }, { parameters: pageParams }),
+      },
+      '/segments/{id}': {
+        parameters: idParam,
+        get: op('Read a segment', { ...ok(200, 'Segment'), ...withId }),
+        patch: op('Change a segment', { ...ok(200, 'Segment'), ...withId }, { requestBody: body(obj({ name: str, filter: str }, [])) }),
+        delete: op('Delete a segment no audience uses', { ...noContent, ...withId, '409': problem('audiences use this segment') }),
+      },
+      '/segments/{id}/recipients': { parameters: [...idParam, ...pageParams], get: op('Recipients matching a segment', { ...ok(200, 'RecipientList'), ...withId }) },
+      '/audiences': {
+        post: op('Create an audience', { ...ok(201, 'Audience'), ...common }, { requestBody: body(obj({ name: str, include: selectionIn, exclude: selectionIn }, ['name'])) }),
+        get: op('List audiences', { ...ok(200, 'AudienceList'), ...common }, { parameters: pageParams }),
+      },
+      '/audiences/{id}': {
+        parameters: idParam,
+        get: op('Read an audience', { ...ok(200, 'Audience'), ...withId }),
+        patch: op('Change an audience', { ...ok(200, 'Audience'), ...withId }, { requestBody: body(obj({ name: str, include: selectionIn, exclude: selectionIn }, [])) }),
+        delete: op('Delete an audience', { ...noContent, ...withId }),
+      },
+      '/audiences/{id}/recipients': {
+        parameters: [...idParam, ...pageParams],
+        get: op('The distinct active recipients of an audience; with Accept: text/csv, a streamed CSV of all of them', {
+          '200': { description: 'OK', content: { ...json(ref('RecipientList')), 'text/csv': { schema: { type: 'string' } } } },
+          ...withId,
+        }),
+      },
+      '/audiences/{id}/preview': {
+        parameters: [...idParam, { name: 'sample', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 100, default: 10 } }],
+        get: op('Count and a sample of an audience', { ...ok(200, 'Preview'), ...withId }),
+      },
+      '/audit-events': {
+        get: op('Changes administrators made, newest first', { ...ok(200, 'AuditEventList'), ...common }, {
+          parameters: [{ name: 'action', in: 'query', schema: str }, { name: 'target', in: 'query', schema: str }, ...pageParams],
+        }),
+      },
+    },
+  };
 }
