@@ -4,3 +4,4 @@ export * from './encoding';
 export * from './headers';
 export * from './rows';
 export * from './readCsv';
+export * from './check';

@@ -110,6 +110,8 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
   if (first.done || !first.value.trim()) throw new CsvFileError('the file is empty');
 
   const skipped: { line: number; error: string }[] = [];
+  let lastLine = 0;
+  let unclosedQuote = false;
   const parser = parse({
     delimiter,
     bom: true,
@@ -121,6 +123,11 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     info: true,
     on_skip: (err: CsvError | undefined) => {
       const e = err as (CsvError & { lines?: number }) | undefined;
+      // A quote never closed swallows every row after it: nothing in the file can be trusted to be a row.
+      if (e?.code === 'CSV_QUOTE_NOT_CLOSED') {
+        unclosedQuote = true;
+        return undefined;
+      }
       skipped.push({ line: e?.lines ?? 0, error: `malformed CSV: ${(e?.message ?? 'unreadable row').replace(/ at line \d+.*$/, '')}` });
       return undefined;
     },
@@ -147,6 +154,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       while (skipped.length) yield skipped.shift()!;
       const line = item.info.lines;
+      lastLine = line;
       if (!headers) {
         headers = item.record.map((h) => h.replace(/^\uFEFF/, ''));
         columns = mapHeaders(headers);
@@ -164,6 +172,9 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       else yield { line, change: res.change };
     }
     while (skipped.length) yield skipped.shift()!;
+    if (unclosedQuote) {
+      throw new CsvFileError(`a quoted field opened on line ${lastLine + 1} (or the first line after it that is not blank) is never closed, so the rows after it cannot be read`);
+    }
     if (!headers) throw new CsvFileError('the file has no header row');
   } catch (err) {
     if (err instanceof CsvFileError) throw err;

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CsvFileError, EncodingInspector, readCsv, type CsvItem } from '../../csv';
+import { CsvFileError, EncodingInspector, checkCsvFile, readCsv, type CsvItem } from '../../csv';
 import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
 import { ensureNamedGroups } from '../../store/namedGroups';
 import type { AppDeps } from '../../server/deps';
@@ -81,7 +81,8 @@ export function uploadRoutes(deps: AppDeps): Router {
     let handedOff = false;
     try {
       const inspector = new EncodingInspector();
-      await spool(req, join(dir, 'upload.csv'), inspector);
+      const file = join(dir, 'upload.csv');
+      await spool(req, file, inspector);
       const rejectWhole = async (message: string): Promise<never> => {
         const failed = await (await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label })).fail(message);
         await recordAudit(p.orgId, p.tokenId, 'upload.reject', doc._id, { syncRunId: failed._id, mode: q.mode });
@@ -91,8 +92,9 @@ export function uploadRoutes(deps: AppDeps): Router {
       let first: IteratorResult<CsvItem>;
       try {
         const encoding = inspector.result(true);
-        rows = readCsv(createReadStream(join(dir, 'upload.csv')), { mode: q.mode, encoding })[Symbol.asyncIterator]();
-        // Reading the header now turns a file-level problem into this response, before anything is queued.
+        // A first pass finds file-level problems anywhere in the file; they get this response and nothing is applied.
+        await checkCsvFile(createReadStream(file), { mode: q.mode, encoding });
+        rows = readCsv(createReadStream(file), { mode: q.mode, encoding })[Symbol.asyncIterator]();
         first = await rows.next();
       } catch (err) {
         if (err instanceof CsvFileError) return await rejectWhole(err.message);

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import iconv from 'iconv-lite';
+import request from 'supertest';
+import { waitForBackgroundJobs } from '../src/api/jobs';
+import { closeTestStore, openTestStore } from './helpers/store';
+import { bearer, createOrgWithTokens, makeApp, storeState, upload, uploadAndWait, waitForRun, type Org } from './apiHelpers';
+
+describe('admin API: CSV uploads and sync runs', () => {
+  const app = makeApp();
+  let org: Org;
+  let csvId: string;
+  const people = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => `p${i + from}@example.com,P${i + from},Staff,${i % 2 ? 'Sales' : 'Eng'}`).join('\n');
+
+  before(async () => {
+    await openTestStore('api_upload');
+    org = await createOrgWithTokens('Acme');
+    const res = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'HR export' });
+    csvId = res.body.id;
+  });
+  after(async () => {
+    await waitForBackgroundJobs();
+    await closeTestStore();
+  });
+
+  it('applies a delta file, rejecting bad rows with their line numbers', async () => {
+    const csv = 'Work Email,First Name,Surname,Department,Groups\nann@example.com,Ann,Lee,Sales,Sales;All\nnot-an-email,X,Y,Z,\n,No,Email,Ops,\nbob@example.com,Bob,Ray,Eng,All|Eng\n';
+    const run = await uploadAndWait(app, org.admin, csvId, 'delta', csv);
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.mode, 'delta');
+    assert.deepEqual(run.counts, { created: 2, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 2 });
+    assert.deepEqual(run.errors, [{ line: 3, reason: 'invalid email "not-an-email"' }, { line: 4, reason: 'missing email' }]);
+
+    const ann = await request(app).get('/api/v1/recipients/ann@example.com').set(bearer(org.reader));
+    assert.equal(ann.status, 200);
+    assert.equal(ann.body.attributes.department_name, 'Sales');
+    assert.deepEqual(ann.body.sources, [{ connectionId: csvId, type: 'csv', active: true }]);
+    assert.equal(ann.body.groups.length, 2);
+
+    const groups = await request(app).get('/api/v1/groups').set(bearer(org.reader));
+    assert.deepEqual(groups.body.items.map((g: { name: string }) => g.name).sort(), ['All', 'Eng', 'Sales']);
+    const all = groups.body.items.find((g: { name: string }) => g.name === 'All');
+    const members = await request(app).get(`/api/v1/groups/${all.id}/members`).set(bearer(org.reader));
+    assert.deepEqual(members.body.items.map((r: { email: string }) => r.email), ['ann@example.com', 'bob@example.com']);
+
+    const runs = await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}`).set(bearer(org.admin));
+    assert.equal(runs.body.items[0].id, run.id);
+
+    const removal = await uploadAndWait(app, org.admin, csvId, 'delta', 'email,action\nbob@example.com,delete\n');
+    assert.equal(removal.counts.removed, 1);
+    assert.equal((await request(app).get('/api/v1/recipients/bob@example.com').set(bearer(org.reader))).status, 404);
+  });
+
+  it('reads Windows-1252, UTF-16 and semicolon files', async () => {
+    const latin = iconv.encode('email;first name;last name\nzoe@example.com;Zoë;Gärtner\n', 'win1252');
+    const r1 = await uploadAndWait(app, org.admin, csvId, 'delta', latin);
+    assert.equal(r1.counts.created, 1, JSON.stringify(r1));
+    const zoe = await request(app).get('/api/v1/recipients/zoe@example.com').set(bearer(org.reader));
+    assert.equal(`${zoe.body.firstName} ${zoe.body.lastName}`, 'Zoë Gärtner');
+
+    const u16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('email\tfirst name\nyan@example.com\tYán\n', 'utf16le')]);
+    const r2 = await uploadAndWait(app, org.admin, csvId, 'delta', u16);
+    assert.equal(r2.counts.created, 1, JSON.stringify(r2));
+    assert.equal((await request(app).get('/api/v1/recipients/yan@example.com').set(bearer(org.reader))).body.firstName, 'Yán');
+  });
+
+  it('rejects a binary file, undecodable bytes, an unclosed quote and a file without emails whole, changing nothing', async () => {
+    const beforeState = await storeState(org.id);
+    const cases: [Buffer | string, RegExp][] = [
+      [Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0]), /ZIP archive/],
+      [Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 31 + 7) % 256)), /not a text file/],
+      [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\nq@example.com\n'), Buffer.from([0xff, 0xfe, 0x0a])]), /not valid UTF-8/],
+      ['email,name\nq1@example.com,ok\nq2@example.com,"never closed\nq3@example.com,x\n', /never closed/],
+      ['name,department\nAnn,Sales\n', /no email column/],
+      ['', /empty/],
+    ];
+    for (const [body, reason] of cases) {
+      const res = await upload(app, org.admin, csvId, 'delta', body);
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.type, 'urn:audience-sync:problem:unreadable-file');
+      assert.match(res.body.detail, reason);
+      const run = await request(app).get(`/api/v1/sync-runs/${res.body.syncRunId}`).set(bearer(org.admin));
+      assert.equal(run.body.status, 'failed');
+      assert.match(run.body.message, reason);
+    }
+    await waitForBackgroundJobs();
+    assert.equal(await storeState(org.id), beforeState);
+  });
+
+  it('answers precise errors for a wrong media type, a missing mode and a connection that is not csv', async () => {
+    const beforeState = await storeState(org.id);
+    const json = await upload(app, org.admin, csvId, 'delta', '{"email":"a@b.c"}', 'application/json');
+    assert.equal(json.status, 415);
+    const noMode = await request(app).post(`/api/v1/connections/${csvId}/uploads`).set(bearer(org.admin)).set('Content-Type', 'text/csv').send('email\na@b.co\n');
+    assert.equal(noMode.status, 400);
+    assert.match(noMode.body.detail, /mode must be full/);
+    const manual = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'manual' });
+    const wrong = await upload(app, org.admin, manual.body.id, 'delta', 'email\na@b.co\n');
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.type, 'urn:audience-sync:problem:wrong-connection-type');
+    assert.equal(await storeState(org.id), beforeState);
+  });
+
+  it('holds a full file that would remove more than the threshold until an administrator applies or discards it', async () => {
+    const conn = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'Full HR', massRemovalThreshold: 0.2 });
+    const id = conn.body.id;
+    const header = 'email,first name,title,department\n';
+    const first = await uploadAndWait(app, org.admin, id, 'full', header + people(10));
+    assert.equal(first.status, 'succeeded');
+    assert.equal(first.counts.created, 10);
+
+    // A truncated export: 3 of 10 people.
+    const beforeState = await storeState(org.id);
+    const held = await uploadAndWait(app, org.admin, id, 'full', header + people(3));
+    assert.equal(held.status, 'needs_review');
+    assert.equal(held.review.wouldRemove, 7);
+    assert.match(held.message, /remove 7/);
+    assert.equal(await storeState(org.id), beforeState);
+
+    const discarded = await request(app).post(`/api/v1/sync-runs/${held.id}/discard`).set(bearer(org.admin));
+    assert.equal(discarded.status, 200);
+    assert.equal(discarded.body.status, 'discarded');
+    assert.equal(await storeState(org.id), beforeState);
+    assert.equal((await request(app).post(`/api/v1/sync-runs/${held.id}/apply`).set(bearer(org.admin))).status, 409);
+
+    // Within the threshold (1 of 10 leaves, one joins): applied at once.
+    const small = await uploadAndWait(app, org.admin, id, 'full', header + people(9) + '\nnew@example.com,New,Staff,Eng');
+    assert.equal(small.status, 'succeeded');
+    assert.equal(small.counts.removed, 1);
+    assert.equal(small.counts.created, 1);
+
+    const held2 = await uploadAndWait(app, org.admin, id, 'full', header + people(2));
+    assert.equal(held2.status, 'needs_review');
+    const applied = await request(app).post(`/api/v1/sync-runs/${held2.id}/apply`).set(bearer(org.admin));
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+    assert.equal(applied.body.status, 'succeeded');
+    assert.equal(applied.body.counts.removed, 8);
+    const left = await request(app).get('/api/v1/recipients').query({ filter: `job_title eq "Staff"` }).set(bearer(org.reader));
+    assert.deepEqual(left.body.items.map((r: { email: string }) => r.email), ['p0@example.com', 'p1@example.com']);
+
+    const audit = await request(app).get('/api/v1/audit-events').set(bearer(org.admin));
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
+    assert.ok(actions.includes('sync-run.apply') && actions.includes('sync-run.discard') && actions.includes('upload.create'));
+  });
+
+  it('waits for a run and reports progress while it runs', async () => {
+    const res = await upload(app, org.admin, csvId, 'delta', 'email\nlate@example.com\n');
+    assert.equal(res.status, 202);
+    assert.match(res.headers.location!, /\/api\/v1\/sync-runs\//);
+    const run = await waitForRun(app, org.admin, res.body.syncRunId);
+    assert.equal(run.progress.processed, 1);
+  });
+});
