@@ -73,6 +73,17 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     assert.deepEqual(all.body.items.map((r: { email: string }) => r.email), ['jane@example.com', 'raj@example.com']);
   });
 
+  it('follows the organization attribute priority', async () => {
+    const bad = await request(app).patch('/api/v1/organization').set(bearer(org.admin)).send({ attributePriority: ['csv', 'scim'] });
+    assert.equal(bad.status, 400);
+    const csvFirst = await request(app).patch('/api/v1/organization').set(bearer(org.admin))
+      .send({ attributePriority: ['csv', 'hris', 'scim', 'sftp', 'manual'] });
+    assert.equal(csvFirst.status, 200);
+    assert.equal((await jane()).body.firstName, 'Janet');
+    await request(app).patch('/api/v1/organization').set(bearer(org.admin)).send({ attributePriority: ['hris', 'scim', 'sftp', 'csv', 'manual'] });
+    assert.equal((await jane()).body.firstName, 'Jane');
+  });
+
   it('puts them in an audience of two groups, a segment and the individual once', async () => {
     const groups = await request(app).get('/api/v1/groups').set(bearer(org.reader));
     const ids = groups.body.items.map((g: { id: string }) => g.id);

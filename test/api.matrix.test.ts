@@ -71,6 +71,8 @@ describe('admin API: every route × every kind of caller', () => {
   const rid = () => enc(recipientId(org.id, 'ann@example.com'));
 
   const routes: Route[] = [
+    { method: 'get', template: '/organization', access: 'manage', ok: 200, prepare: async () => ({ path: '/organization', usesId: false }) },
+    { method: 'patch', template: '/organization', access: 'manage', ok: 200, prepare: async () => ({ path: '/organization', body: { name: 'Renamed' }, usesId: false }) },
     { method: 'post', template: '/tokens', access: 'owner', ok: 201, prepare: async () => ({ path: '/tokens', body: { role: 'member' }, usesId: false }) },
     { method: 'get', template: '/tokens', access: 'owner', ok: 200, prepare: async () => ({ path: '/tokens', usesId: false }) },
     {

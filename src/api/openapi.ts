@@ -49,6 +49,7 @@ const schemas: Record<string, Schema> = {
     properties: { type: str, title: str, status: { type: 'integer' }, detail: str, errors: { type: 'array', items: obj({ path: str, message: str }) }, syncRunId: str },
     required: ['type', 'title', 'status'],
   },
+  Organization: obj({ id: str, name: str, attributePriority: { type: 'array', items: { enum: [...CONNECTION_TYPES] } }, maxDirectoryConnections: int }),
   Token: obj({ id: str, role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: nullableStr, createdAt: nullableStr, lastUsedAt: nullableStr }),
   TokenCreated: obj({
     id: str, role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: nullableStr, createdAt: nullableStr,
@@ -132,6 +133,12 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
     security: [{ bearer: [] }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
     paths: {
+      '/organization': {
+        get: op('The organization of the token and its merge settings', { ...ok(200, 'Organization'), ...common }),
+        patch: op('Change the name or the attribute priority (connection types, highest first); people are re-derived', { ...ok(200, 'Organization'), ...common }, {
+          requestBody: body(obj({ name: str, attributePriority: { type: 'array', items: { enum: [...CONNECTION_TYPES] } } }, [])),
+        }),
+      },
       '/tokens': {
         post: op('Create an API token (owner); the token is shown once', { ...ok(201, 'TokenCreated'), ...common }, {
           requestBody: body(obj({ role: { enum: [...ROLES] }, permissions: { type: 'array', items: { enum: [...PERMISSIONS] } }, name: str }, ['role'])),

@@ -7,6 +7,7 @@ import { auditEventRoutes } from './routes/auditEvents';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
 import { groupRoutes } from './routes/groups';
+import { organizationRoutes } from './routes/organization';
 import { recipientRoutes } from './routes/recipients';
 import { segmentRoutes } from './routes/segments';
 import { syncRunRoutes } from './routes/syncRuns';
@@ -25,6 +26,7 @@ export function createApiRouter(deps: AppDeps): Router {
   });
 
   r.use(authenticate);
+  r.use('/organization', organizationRoutes(json));
   r.use('/tokens', tokenRoutes(json));
   r.use('/connections', uploadRoutes(deps), connectionRoutes(json, deps.config));
   r.use('/recipients', recipientRoutes(json, deps.config));
