@@ -14,7 +14,8 @@ FROM node:20-slim
 ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     SFTP_PORT=2222 \
-    SFTP_HOST_KEY=/var/lib/audience-sync/sftp_host_key
+    SFTP_HOST_KEY=/var/lib/audience-sync/sftp_host_key \
+    SECRET_KEY_FILE=/var/lib/audience-sync/secret_key
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
