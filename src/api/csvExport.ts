@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import type { Response } from 'express';
-import { FULL_ATTRIBUTE_SET, type RecipientDoc } from '../store';
+import { FULL_ATTRIBUTE_SET, Recipient, type MongoQuery, type RecipientDoc } from '../store';
 
 const OTHER_ATTRIBUTES = FULL_ATTRIBUTE_SET.filter((n) => n !== 'first_name' && n !== 'last_name');
 export const EXPORT_COLUMNS = ['email', 'first_name', 'last_name', ...OTHER_ATTRIBUTES] as const;
@@ -20,6 +19,19 @@ export function exportRow(r: RecipientDoc): string {
 
 const CHUNK_CHARS = 64 * 1024;
 
+/** Resolves when the response can take more, or is gone; leaves no listeners behind. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /**
  * Streams recipients as RFC 4180 CSV (UTF-8, CRLF), in chunks and honouring backpressure, so memory stays flat
  * whatever the audience size. Stops when the client goes away.
@@ -37,9 +49,24 @@ export async function streamCsv(res: Response, rows: AsyncIterable<RecipientDoc>
     if (buf.length >= CHUNK_CHARS) {
       const ok = res.write(buf);
       buf = '';
-      if (!ok) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!ok) await drained(res);
     }
   }
   if (!res.destroyed) res.end(buf);
   return count;
+}
+
+const EXPORT_PROJECTION = { email: 1, emailDisplay: 1, firstName: 1, lastName: 1, attributes: 1 };
+
+/**
+ * The rows of an export, straight from the driver with only the exported fields (the embedded contributions are the
+ * bulk of a recipient document). No sort: an export is a set, and sorting a large audience costs the server memory.
+ */
+export async function* exportRows(query: MongoQuery, batchSize = 2000): AsyncGenerator<RecipientDoc> {
+  const cursor = Recipient.collection.find(query as never, { projection: EXPORT_PROJECTION, batchSize });
+  try {
+    for await (const doc of cursor) yield doc as unknown as RecipientDoc;
+  } finally {
+    await cursor.close();
+  }
 }

@@ -1,11 +1,11 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  Audience, Group, Recipient, Segment, audienceQuery, newId, pageRecipients, recordAudit, streamRecipients,
+  Audience, Group, Recipient, Segment, audienceQuery, newId, pageRecipients, recordAudit,
   type AudienceDoc, type AudienceSelection, type RecipientDoc,
 } from '../../store';
 import { principal, requireAccess, type Principal } from '../auth';
-import { streamCsv } from '../csvExport';
+import { exportRows, streamCsv } from '../csvExport';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError } from '../problem';
@@ -102,7 +102,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, streamRecipients(query), `audience-${doc._id}.csv`);
+      await streamCsv(res, exportRows(query), `audience-${doc._id}.csv`);
       return;
     }
     const q = parseQuery(listQuery, req.query);

@@ -82,7 +82,13 @@ export function uploadRoutes(deps: AppDeps): Router {
     try {
       const inspector = new EncodingInspector();
       const file = join(dir, 'upload.csv');
-      await spool(req, file, inspector);
+      try {
+        await spool(req, file, inspector);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        // The client went away or the connection broke: nothing was read, nothing is queued.
+        throw new ApiError(400, 'incomplete-upload', 'the upload ended before the whole file arrived');
+      }
       const rejectWhole = async (message: string): Promise<never> => {
         const failed = await (await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label })).fail(message);
         await recordAudit(p.orgId, p.tokenId, 'upload.reject', doc._id, { syncRunId: failed._id, mode: q.mode });
