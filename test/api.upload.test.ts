@@ -144,6 +144,24 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.ok(actions.includes('sync-run.apply') && actions.includes('sync-run.discard') && actions.includes('upload.create'));
   });
 
+  it('keeps, in a full file, the people whose rows were rejected as they were', async () => {
+    const conn = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'Keyed' });
+    const header = 'employee id,email,first name,status\n';
+    const rows = (status3: string, email4: string) => `E1,k1@example.com,K1,active\nE2,k2@example.com,K2,active\nE3,k3@example.com,K3,${status3}\nE4,${email4},K4,active\n`;
+    const first = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('active', 'k4@example.com'));
+    assert.equal(first.counts.created, 4);
+    const second = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('on strike', 'k4-at-example.com'));
+    assert.equal(second.status, 'succeeded', JSON.stringify(second));
+    assert.equal(second.counts.removed, 0);
+    assert.equal(second.counts.rejected, 2);
+    assert.deepEqual(second.errors.map((e: { line: number }) => e.line), [4, 5]);
+    for (const e of ['k3@example.com', 'k4@example.com']) {
+      const r = await request(app).get(`/api/v1/recipients/${e}`).set(bearer(org.reader));
+      assert.equal(r.status, 200);
+      assert.equal(r.body.status, 'active');
+    }
+  });
+
   it('waits for a run and reports progress while it runs', async () => {
     const res = await upload(app, org.admin, csvId, 'delta', 'email\nlate@example.com\n');
     assert.equal(res.status, 202);

@@ -15,7 +15,10 @@ export interface ReadCsvOptions {
 }
 
 /** One data row: the change it asks for, or why it is rejected. `line` is the 1-based line of the file. */
-export type CsvItem = { line: number; change: CsvChange; error?: undefined } | { line: number; error: string; change?: undefined };
+export type CsvItem =
+  | { line: number; change: CsvChange; error?: undefined; key?: undefined }
+  /** `key`: the person a rejected row names, when the row says who it is. */
+  | { line: number; error: string; change?: undefined; key?: string };
 
 const DELIMITERS = [',', ';', '\t', '|'] as const;
 
@@ -168,7 +171,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       // A row of empty fields (spreadsheet exports add them) is no row.
       if (item.record.every((v) => v.trim() === '')) continue;
       const res = rowToChange(headers, columns, item.record, hasGroups);
-      if ('error' in res) yield { line, error: res.error };
+      if ('error' in res) yield res.key === undefined ? { line, error: res.error } : { line, error: res.error, key: res.key };
       else yield { line, change: res.change };
     }
     while (skipped.length) yield skipped.shift()!;

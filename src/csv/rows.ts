@@ -39,7 +39,7 @@ export function rowToChange(
   columns: ColumnTarget[],
   record: string[],
   hasGroups: boolean,
-): { change: CsvChange } | { error: string } {
+): { change: CsvChange } | { error: string; key?: string } {
   if (record.length !== headers.length) {
     return { error: `has ${record.length} field${record.length === 1 ? '' : 's'} but the header has ${headers.length}` };
   }
@@ -70,7 +70,9 @@ export function rowToChange(
   const employeeId = attributes.employee_id;
   if (employeeId && employeeId.length > MAX_KEY_CHARS) return { error: `employee id is longer than ${MAX_KEY_CHARS} characters` };
   const normalized = email ? normalizeEmail(email) : null;
-  if (email && !normalized) return { error: `invalid email ${quote(email)}` };
+  // Who a rejected row was about, when that is known: a full snapshot keeps that person as they were.
+  const rowKey = employeeId ?? normalized ?? undefined;
+  if (email && !normalized) return { error: `invalid email ${quote(email)}`, key: rowKey };
 
   const act = squash(action);
   if (DELETE.has(act)) {
@@ -78,14 +80,14 @@ export function rowToChange(
     if (!key) return { error: 'a delete row needs an email or an employee id' };
     return { change: { op: 'delete', key } };
   }
-  if (!UPSERT.has(act)) return { error: `unknown action ${quote(action)} (use upsert or delete)` };
-  if (!normalized) return { error: 'missing email' };
+  if (!UPSERT.has(act)) return { error: `unknown action ${quote(action)} (use upsert or delete)`, key: rowKey };
+  if (!normalized) return { error: 'missing email', key: rowKey };
 
   let active = true;
   if (status !== null && status !== '') {
     const s = squash(status);
     if (INACTIVE.has(s)) active = false;
-    else if (!ACTIVE.has(s)) return { error: `unknown status ${quote(status)} (use active, inactive or terminated)` };
+    else if (!ACTIVE.has(s)) return { error: `unknown status ${quote(status)} (use active, inactive or terminated)`, key: rowKey };
     // Keep the HR wording (e.g. "On Leave") unless the file has its own employment status column.
     if (!attributes.employment_status) attributes.employment_status = status;
   }
@@ -96,7 +98,7 @@ export function rowToChange(
     for (const part of (groupsCell ?? '').split(/[;|]/)) {
       const name = part.trim();
       if (!name) continue;
-      if (name.length > 200) return { error: `group name ${quote(name)} is longer than 200 characters` };
+      if (name.length > 200) return { error: `group name ${quote(name)} is longer than 200 characters`, key: rowKey };
       if (!seen.has(name.toLowerCase())) seen.set(name.toLowerCase(), name);
     }
     groups = [...seen.values()];

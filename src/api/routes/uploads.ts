@@ -8,7 +8,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CsvFileError, EncodingInspector, checkCsvFile, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
+import { Connection, SnapshotIngest, SourceRecord, recordAudit, sourceRecordId, type ConnectionDoc, type SourceRecordDoc, type SyncConnection } from '../../store';
 import { ensureNamedGroups } from '../../store/namedGroups';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
@@ -39,23 +39,45 @@ async function spool(req: NodeJS.ReadableStream, path: string, inspector: Encodi
   await pipeline(req, meter, createWriteStream(path));
 }
 
+/**
+ * A full file whose row for a person was rejected (a typo in one cell) does not remove that person: what the
+ * connection said about them before is restated unchanged.
+ */
+async function keepAsTheyWere(ingest: SnapshotIngest, conn: SyncConnection, keys: string[]): Promise<void> {
+  for (const key of keys) {
+    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) }).lean().exec()) as SourceRecordDoc | null;
+    if (!rec || rec.deleted) continue;
+    await ingest.add({
+      op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes as Record<string, unknown>,
+      groups: rec.groups, raw: rec.raw, lookup: rec.lookup,
+    });
+  }
+}
+
 /** Feeds the rows of an upload into its sync run; a file-level error fails the run. */
 async function ingestRows(
   ingest: SnapshotIngest, conn: SyncConnection, rows: AsyncIterator<CsvItem>, first: IteratorResult<CsvItem>, logger: Logger,
 ): Promise<void> {
+  const full = ingest.run.mode === 'full';
+  // Full files: people named by rejected rows, and people listed by valid rows.
+  const rejectedKeys = new Set<string>();
+  const listed = new Set<string>();
   try {
     for (let r = first; !r.done; r = await rows.next()) {
       const item = r.value;
       if (item.error !== undefined) {
         ingest.reject(item.line, item.error);
+        if (full && item.key !== undefined) rejectedKeys.add(item.key);
       } else if (item.change.op === 'delete') {
         await ingest.add({ op: 'delete', key: item.change.key }, item.line);
       } else {
         const c = item.change;
+        if (full) listed.add(c.key);
         const groups = c.groups ? await ensureNamedGroups(conn, c.groups) : undefined;
         await ingest.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
       }
     }
+    if (full) await keepAsTheyWere(ingest, conn, [...rejectedKeys].filter((k) => !listed.has(k)));
     const run = await ingest.finish();
     logger.info({ syncRunId: run._id, connectionId: conn._id, status: run.status, counts: run.counts }, 'csv upload processed');
   } catch (err) {
