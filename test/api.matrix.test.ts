@@ -164,6 +164,11 @@ describe('admin API: every route × every kind of caller', () => {
         const want = expected(route, caller, usesId);
         assert.equal(res.status, want, `${caller}: ${route.method.toUpperCase()} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
         checkResponse(route.method, route.template, res);
+        if (caller === 'other' && res.status < 300) {
+          // Another organization's lists and creations never show this organization's data.
+          const text = JSON.stringify(res.body ?? '');
+          for (const id of [org.id, csv._id, scim._id, groupId]) assert.equal(text.includes(id), false, `${path} shows ${id} to another organization`);
+        }
       }
     });
   }
