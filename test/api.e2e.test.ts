@@ -69,6 +69,8 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     // Directory > CSV > manual for the names; the department only the CSV knows.
     assert.equal(res.body.firstName, 'Jane');
     assert.equal(res.body.attributes.department_name, 'Sales');
+    assert.deepEqual(res.body.groupDetails.map((g: { name: string }) => g.name).sort(), ['Engineering', 'Newsletter']);
+    assert.deepEqual(res.body.sourceDetails.map((x: { name: string }) => x.name).sort(), ['Manual entries', 'csv connection', 'scim connection']);
     const all = await request(app).get('/api/v1/recipients').set(bearer(org.reader));
     assert.deepEqual(all.body.items.map((r: { email: string }) => r.email), ['jane@example.com', 'raj@example.com']);
   });

@@ -42,6 +42,13 @@ const connectionProps: Record<string, Schema> = {
   updatedAt: nullableStr,
 };
 
+const recipientProps: Record<string, Schema> = {
+  id: str, email: str, emailDisplay: str, firstName: nullableStr, lastName: nullableStr, status: { enum: ['active', 'inactive', 'offboarded'] },
+  attributes, groups: { type: 'array', items: str },
+  sources: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' } }) },
+  createdAt: nullableStr, updatedAt: nullableStr,
+};
+
 const schemas: Record<string, Schema> = {
   Problem: {
     type: 'object',
@@ -61,13 +68,13 @@ const schemas: Record<string, Schema> = {
   ConnectionList: list('Connection'),
   RotatedToken: obj({ id: str, scimBaseUrl: str, token: str }),
   Credentials: obj({ id: str, username: nullableStr, password: str }, ['id']),
-  Recipient: obj({
-    id: str, email: str, emailDisplay: str, firstName: nullableStr, lastName: nullableStr, status: { enum: ['active', 'inactive', 'offboarded'] },
-    attributes, groups: { type: 'array', items: str },
-    sources: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' } }) },
-    createdAt: nullableStr, updatedAt: nullableStr,
-  }),
+  Recipient: obj(recipientProps),
   RecipientList: list('Recipient'),
+  RecipientDetail: obj({
+    ...recipientProps,
+    groupDetails: { type: 'array', items: obj({ id: str, name: nullableStr, connectionId: nullableStr }) },
+    sourceDetails: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' }, name: nullableStr }) },
+  }),
   SyncRun: obj({
     id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr, status: { enum: [...SYNC_RUN_STATUSES] },
     progress: obj({ processed: int, total: { type: ['integer', 'null'] } }), counts,
@@ -183,7 +190,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
           requestBody: body(obj({ email: str, firstName: str, lastName: str, attributes }, ['email'])),
         }),
       },
-      '/recipients/{id}': { parameters: idParam, get: op('Read a recipient with its sources and groups (id, or an email)', { ...ok(200, 'Recipient'), ...withId }) },
+      '/recipients/{id}': { parameters: idParam, get: op('Read a recipient with its sources and groups, named (id, or an email)', { ...ok(200, 'RecipientDetail'), ...withId }) },
       '/recipients/{id}/manual': { parameters: idParam, delete: op('Remove the manual source of a recipient (other sources stay)', { ...noContent, ...withId }) },
       '/sync-runs': {
         get: op('List sync runs, newest first', { ...ok(200, 'SyncRunList'), ...common }, { parameters: [{ name: 'connectionId', in: 'query', schema: str }, ...pageParams] }),

@@ -69,7 +69,9 @@ export function problemHandler(logger: Logger) {
     if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
       return sendProblem(res, 415, 'unsupported-media-type', 'the request body encoding is not supported');
     }
-    if (isStoreUnavailableError(err)) {
+    // Mongoose queues operations while disconnected and gives up after its buffer timeout: the store is away.
+    const bufferTimeout = (err as Error)?.name === 'MongooseError' && /buffering timed out/.test(String((err as Error).message));
+    if (isStoreUnavailableError(err) || bufferTimeout) {
       logger.warn({ path: req.path }, 'store unavailable');
       return sendProblem(res, 503, 'store-unavailable', 'the store is unreachable; retry later');
     }

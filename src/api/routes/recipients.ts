@@ -1,8 +1,9 @@
 import { Router, type RequestHandler } from 'express';
+import type { Model } from 'mongoose';
 import { z } from 'zod';
 import {
-  FULL_ATTRIBUTE_SET, Recipient, applySourceChanges, normalizeEmail, pageRecipients, recipientFieldResolver, recipientId, recordAudit,
-  translateFilterText, type RecipientDoc,
+  Connection, FULL_ATTRIBUTE_SET, Group, Recipient, applySourceChanges, findByIds, normalizeEmail, pageRecipients, recipientFieldResolver, recipientId, recordAudit,
+  translateFilterText, type ConnectionDoc, type RecipientDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -57,7 +58,16 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
   });
 
   r.get('/:id', requireAccess('read'), async (req, res) => {
-    res.json(presentRecipient(await loadRecipient(principal(req).orgId, idParam(req))));
+    const doc = await loadRecipient(principal(req).orgId, idParam(req));
+    // The detail view names the groups and connections, so a client need not look each one up.
+    const groups = await findByIds(Group, doc.groups ?? []);
+    const conns = await findByIds(Connection as never as Model<ConnectionDoc>, (doc.sources ?? []).map((s) => s.connectionId));
+    const base = presentRecipient(doc);
+    res.json({
+      ...base,
+      groupDetails: base.groups.map((id) => ({ id, name: groups.get(id)?.displayName ?? null, connectionId: groups.get(id)?.connectionId ?? null })),
+      sourceDetails: base.sources.map((s) => ({ ...s, name: conns.get(s.connectionId)?.name ?? null })),
+    });
   });
 
   r.post('/', requireAccess('manage'), json, async (req, res) => {
