@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { closeTestStore, openTestStore } from './helpers/store';
-import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
+import { Audience, Connection, Segment } from '../src/store';
+import { bearer, createOrgWithTokens, makeApp, storeState, type Org } from './apiHelpers';
 
 describe('admin API: authentication, tokens, connections, recipients', () => {
   let org: Org;
@@ -54,6 +55,39 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     assert.equal(wrongMedia.status, 415);
     const big = await request(app).post('/api/v1/segments').set(bearer(org.admin)).send({ name: 'x', filter: 'a'.repeat(1_100_000) });
     assert.equal(big.status, 413);
+  });
+
+  it('changes nothing on bad input: malformed JSON, unknown fields, invalid filters, bad references', async () => {
+    const snapshot = async () =>
+      JSON.stringify([
+        await storeState(org.id),
+        await Connection.countDocuments({ orgId: org.id }).exec(),
+        await Segment.countDocuments({ orgId: org.id }).exec(),
+        await Audience.countDocuments({ orgId: org.id }).exec(),
+      ]);
+    const before = await snapshot();
+    const calls: [string, string, unknown, number, RegExp][] = [
+      ['post', '/api/v1/recipients', '{"email": "a@b.co"', 400, /not valid JSON/],
+      ['post', '/api/v1/recipients', { email: 'a@b.co', nickname: 'A' }, 400, /unknown field.*nickname/],
+      ['post', '/api/v1/recipients', { email: 'a@b.co', attributes: { shoe_size: '9' } }, 400, /unknown field.*shoe_size/],
+      ['post', '/api/v1/recipients', { email: 'a@b.co', firstName: 7 }, 400, /firstName/],
+      ['post', '/api/v1/segments', { name: 'x', filter: 'department_name eq' }, 400, /filter could not be parsed/],
+      ['post', '/api/v1/segments', { name: 'x', filter: 'salary gt 5' }, 400, /salary/],
+      ['post', '/api/v1/audiences', { name: 'x', include: { segments: ['nope'] } }, 400, /segment nope does not exist/],
+      ['post', '/api/v1/audiences', { name: 'x', include: { recipients: ['not an email'] } }, 400, /neither a recipient id nor an email/],
+      ['post', '/api/v1/audiences', { name: 'x', include: { people: [] } }, 400, /unknown field.*people/],
+      ['post', '/api/v1/connections', { type: 'scim', provider: 'ldap' }, 400, /provider/],
+      ['post', '/api/v1/connections', { type: 'hris' }, 400, /accessToken/],
+    ];
+    for (const [method, path, body, status, detail] of calls) {
+      let req = request(app).post(path).set(bearer(org.admin));
+      if (typeof body === 'string') req = req.set('Content-Type', 'application/json');
+      const res = await req.send(body as object);
+      assert.equal(res.status, status, `${method} ${path} ${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`);
+      assert.match(res.headers['content-type']!, /application\/problem\+json/);
+      assert.match(res.body.detail, detail, JSON.stringify(res.body));
+    }
+    assert.equal(await snapshot(), before);
   });
 
   it('manages connections: create with secrets once, read without them, patch, rotate, credentials, delete', async () => {

@@ -59,6 +59,16 @@ async function ingestRows(
   ingest: SnapshotIngest, conn: SyncConnection, rows: AsyncIterator<CsvItem>, first: IteratorResult<CsvItem>, logger: Logger,
 ): Promise<void> {
   const full = ingest.run.mode === 'full';
+  // Group names already ensured in this run: a file names the same few groups on many rows.
+  const ensured = new Map<string, string>();
+  const groupIds = async (names: string[]): Promise<string[]> => {
+    const missing = names.filter((n) => !ensured.has(n.toLowerCase()));
+    if (missing.length) {
+      const ids = await ensureNamedGroups(conn, missing);
+      missing.forEach((n, i) => ensured.set(n.toLowerCase(), ids[i]!));
+    }
+    return names.map((n) => ensured.get(n.toLowerCase())!);
+  };
   // Full files: people named by rejected rows, and people listed by valid rows.
   const rejectedKeys = new Set<string>();
   const listed = new Set<string>();
@@ -73,7 +83,7 @@ async function ingestRows(
       } else {
         const c = item.change;
         if (full) listed.add(c.key);
-        const groups = c.groups ? await ensureNamedGroups(conn, c.groups) : undefined;
+        const groups = c.groups ? await groupIds(c.groups) : undefined;
         await ingest.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
       }
     }
