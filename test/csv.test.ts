@@ -98,6 +98,7 @@ describe('CSV reader', () => {
       'ok@example.com,Ok,active',
       ',Nobody,active',
       'not-an-email,Bad,active',
+      '',
       'x@example.com,"Multi',
       'line",active',
       'y@example.com,Too,active,extra',
@@ -111,10 +112,10 @@ describe('CSV reader', () => {
       [3, 'missing email'],
       [4, 'invalid email "not-an-email"'],
       [6, 'x@example.com'],
-      [7, 'has 4 fields but the header has 3'],
-      [8, 'unknown status "sabbatical-ish" (use active, inactive or terminated)'],
-      [9, 'has 2 fields but the header has 3'],
-      [10, 'last@example.com'],
+      [8, 'has 4 fields but the header has 3'],
+      [9, 'unknown status "sabbatical-ish" (use active, inactive or terminated)'],
+      [10, 'has 2 fields but the header has 3'],
+      [11, 'last@example.com'],
     ]);
   });
 
@@ -133,7 +134,7 @@ describe('CSV reader', () => {
     assert.match(await fileError(random), /not a text file/);
     assert.match(await fileError(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\na@x.com\n'), Buffer.from([0xc3, 0x28])])), /not valid UTF-8/);
     assert.match(await fileError(''), /empty/);
-    assert.match(await fileError('email,name\na@x.com,"unclosed\nc@x.com,fine\n'), /quoted field opened on line 2.*never closed/);
+    assert.match(await fileError('email,name\na@x.com,"unclosed\nc@x.com,fine\n'), /quoted field of the row after line 1 is never closed/);
     assert.match(await fileError('name,department\nAnn,Sales\n'), /no email column.*"name", "department"/);
   });
 

@@ -114,6 +114,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
 
   const skipped: { line: number; error: string }[] = [];
   let lastLine = 0;
+  let lastEmpty = 0;
   let unclosedQuote = false;
   const parser = parse({
     delimiter,
@@ -156,8 +157,10 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
   try {
     for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       while (skipped.length) yield skipped.shift()!;
-      const line = item.info.lines;
-      lastLine = line;
+      // The line a record starts on: a quoted field may span lines, and skipped blank lines come before it.
+      const line = lastLine + 1 + (item.info.empty_lines - lastEmpty);
+      lastLine = item.info.lines;
+      lastEmpty = item.info.empty_lines;
       if (!headers) {
         headers = item.record.map((h) => h.replace(/^\uFEFF/, ''));
         columns = mapHeaders(headers);
@@ -176,7 +179,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     }
     while (skipped.length) yield skipped.shift()!;
     if (unclosedQuote) {
-      throw new CsvFileError(`a quoted field opened on line ${lastLine + 1} (or the first line after it that is not blank) is never closed, so the rows after it cannot be read`);
+      throw new CsvFileError(`a quoted field of the row after line ${lastLine} is never closed, so the rows after it cannot be read`);
     }
     if (!headers) throw new CsvFileError('the file has no header row');
   } catch (err) {
