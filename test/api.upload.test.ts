@@ -65,6 +65,20 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.equal((await request(app).get('/api/v1/recipients/yan@example.com').set(bearer(org.reader))).body.firstName, 'Yán');
   });
 
+  it('follows a declared charset, names the run after the file, and refuses an unknown charset', async () => {
+    // Valid UTF-8 bytes, but the sender says Windows-1252: "Ã©" is what those bytes mean there.
+    const res = await request(app).post(`/api/v1/connections/${csvId}/uploads?mode=delta`).set(bearer(org.admin))
+      .set('Content-Type', 'text/csv; charset=windows-1252').set('Content-Disposition', 'attachment; filename="hr-export.csv"')
+      .send(Buffer.from('email,first name\nrene@example.com,René\n', 'utf8'));
+    assert.equal(res.status, 202);
+    const run = await waitForRun(app, org.admin, res.body.syncRunId);
+    assert.equal(run.label, 'hr-export.csv');
+    assert.equal((await request(app).get('/api/v1/recipients/rene@example.com').set(bearer(org.reader))).body.firstName, 'RenÃ©');
+    const koi = await upload(app, org.admin, csvId, 'delta', 'email\nx@example.com\n', 'text/csv; charset=koi8-r');
+    assert.equal(koi.status, 415);
+    assert.match(koi.body.detail, /koi8-r/);
+  });
+
   it('rejects a binary file, undecodable bytes, an unclosed quote and a file without emails whole, changing nothing', async () => {
     const beforeState = await storeState(org.id);
     const cases: [Buffer | string, RegExp][] = [

@@ -174,7 +174,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
       },
       '/connections/{id}/uploads': {
         parameters: [...idParam, { name: 'mode', in: 'query', required: true, schema: { enum: ['full', 'delta'] } }, { name: 'filename', in: 'query', schema: str }],
-        post: op('Upload a CSV to a csv connection (streamed); processing continues after the answer', {
+        post: op('Upload a CSV to a csv connection (streamed); processing continues after the answer. Encoding: a byte-order mark, else the charset of Content-Type, else UTF-8 when valid, else Windows-1252. Delimiter , ; tab or | (detected). Header aliases map common HR-export columns to the attribute set; unknown columns become custom.<name>; optional status, groups (names separated by ; or |) and action (delete) columns', {
           ...ok(202, 'UploadAccepted', 'accepted; follow the sync run'),
           ...withId,
           '413': problem('the file is too large'),

@@ -78,8 +78,11 @@ export class EncodingInspector {
     return this.bytes;
   }
 
-  /** The encoding to read the whole file with. `complete`: every byte was pushed. */
-  result(complete = true): CsvEncoding {
+  /**
+   * The encoding to read the whole file with. `complete`: every byte was pushed. `declared`: what the sender said
+   * (an HTTP charset); a byte-order mark still wins, and binary content is refused whatever was declared.
+   */
+  result(complete = true, declared?: CsvEncoding): CsvEncoding {
     const head = Buffer.concat(this.head).subarray(0, EncodingInspector.HEAD_BYTES);
     if (this.bytes === 0) throw new CsvFileError('the file is empty');
     if (complete && this.utf8Error === null) {
@@ -101,11 +104,23 @@ export class EncodingInspector {
     } else {
       const sig = SIGNATURES.find((s) => startsWith(head, s.bytes));
       if (sig) throw new CsvFileError(`this is not a CSV file: it looks like ${sig.what}`);
+      if (declared === 'utf16le' || declared === 'utf16be') {
+        if (complete && this.bytes % 2 !== 0) throw new CsvFileError('the file was declared UTF-16 but has an odd number of bytes');
+        return this.checked(head, declared);
+      }
+      if (declared === 'windows1252') {
+        if (this.sawNul) throw new CsvFileError('this is not a text file: it contains NUL bytes (a binary file?)');
+        return this.checked(head, declared);
+      }
       const u16 = this.sawNul ? utf16WithoutBom(head) : null;
       if (u16) encoding = u16;
       else if (this.sawNul) throw new CsvFileError('this is not a text file: it contains NUL bytes (a binary file?)');
       else encoding = this.utf8Error === null ? 'utf8' : 'windows1252';
     }
+    return this.checked(head, encoding);
+  }
+
+  private checked(head: Buffer, encoding: CsvEncoding): CsvEncoding {
     if (looksBinary(decodeHead(head, encoding))) {
       throw new CsvFileError(`this is not a text file: it contains control characters when read as ${encodingLabel(encoding)} (a binary file?)`);
     }
@@ -153,4 +168,19 @@ export async function* decodeChunks(chunks: AsyncIterable<Buffer>, encoding: Csv
   }
   const tail = dec.end();
   if (tail) yield tail;
+}
+
+/**
+ * The encoding an HTTP charset names: undefined for UTF-8 or none (the bytes decide: UTF-8 when valid, else
+ * Windows-1252), null for a charset this reader does not support.
+ */
+export function encodingOfCharset(charset: string | undefined): CsvEncoding | undefined | null {
+  if (!charset) return undefined;
+  const c = charset.trim().toLowerCase().replace(/^"|"$/g, '');
+  if (c === 'utf-8' || c === 'utf8') return undefined;
+  if (c === 'utf-16le') return 'utf16le';
+  if (c === 'utf-16be') return 'utf16be';
+  if (c === 'utf-16') return 'utf16le';
+  if (['windows-1252', 'cp1252', 'iso-8859-1', 'latin1', 'iso-8859-15', 'us-ascii', 'ascii'].includes(c)) return 'windows1252';
+  return null;
 }

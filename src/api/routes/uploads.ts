@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CsvFileError, EncodingInspector, checkCsvFile, readCsv, type CsvItem } from '../../csv';
+import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, readCsv, type CsvItem } from '../../csv';
 import { Connection, SnapshotIngest, SourceRecord, recordAudit, sourceRecordId, type ConnectionDoc, type SourceRecordDoc, type SyncConnection } from '../../store';
 import { ensureNamedGroups } from '../../store/namedGroups';
 import type { AppDeps } from '../../server/deps';
@@ -97,6 +97,11 @@ async function ingestRows(
   }
 }
 
+function dispositionFilename(header: string | undefined): string | undefined {
+  const m = header ? /filename\s*=\s*"?([^";]+)"?/i.exec(header) : null;
+  return m ? m[1]!.trim().slice(0, 255) : undefined;
+}
+
 /** `POST /connections/{id}/uploads?mode=full|delta`: a CSV body for a csv connection → 202 {syncRunId}. */
 export function uploadRoutes(deps: AppDeps): Router {
   const r = Router();
@@ -106,8 +111,11 @@ export function uploadRoutes(deps: AppDeps): Router {
     if (doc.type !== 'csv') throw new ApiError(400, 'wrong-connection-type', `uploads go to csv connections; this one is ${doc.type}`);
     const q = parseQuery(uploadQuery, req.query);
     if (req.is(CSV_TYPES) === false) throw new ApiError(415, 'unsupported-media-type', 'send the file as text/csv');
+    const charset = /;\s*charset\s*=\s*("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2];
+    const declared = encodingOfCharset(charset);
+    if (declared === null) throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
     const conn: SyncConnection = { _id: doc._id, orgId: doc.orgId, type: doc.type, massRemovalThreshold: doc.massRemovalThreshold };
-    const label = q.filename ?? null;
+    const label = q.filename ?? dispositionFilename(req.get('content-disposition')) ?? null;
 
     const dir = await mkdtemp(join(tmpdir(), 'audience-upload-'));
     let handedOff = false;
@@ -129,7 +137,7 @@ export function uploadRoutes(deps: AppDeps): Router {
       let rows: AsyncIterator<CsvItem>;
       let first: IteratorResult<CsvItem>;
       try {
-        const encoding = inspector.result(true);
+        const encoding = inspector.result(true, declared);
         // A first pass finds file-level problems anywhere in the file; they get this response and nothing is applied.
         await checkCsvFile(createReadStream(file), { mode: q.mode, encoding });
         rows = readCsv(createReadStream(file), { mode: q.mode, encoding })[Symbol.asyncIterator]();
