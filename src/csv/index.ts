@@ -5,3 +5,4 @@ export * from './headers';
 export * from './rows';
 export * from './readCsv';
 export * from './check';
+export * from './ingest';

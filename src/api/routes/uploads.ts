@@ -7,9 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, SourceRecord, recordAudit, sourceRecordId, type ConnectionDoc, type SourceRecordDoc, type SyncConnection } from '../../store';
-import { ensureNamedGroups } from '../../store/namedGroups';
+import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
+import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { runInBackground } from '../jobs';
@@ -39,56 +38,12 @@ async function spool(req: NodeJS.ReadableStream, path: string, inspector: Encodi
   await pipeline(req, meter, createWriteStream(path));
 }
 
-/**
- * A full file whose row for a person was rejected (a typo in one cell) does not remove that person: what the
- * connection said about them before is restated unchanged.
- */
-async function keepAsTheyWere(ingest: SnapshotIngest, conn: SyncConnection, keys: string[]): Promise<void> {
-  for (const key of keys) {
-    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) }).lean().exec()) as SourceRecordDoc | null;
-    if (!rec || rec.deleted) continue;
-    await ingest.add({
-      op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes as Record<string, unknown>,
-      groups: rec.groups, raw: rec.raw, lookup: rec.lookup,
-    });
-  }
-}
-
 /** Feeds the rows of an upload into its sync run; a file-level error fails the run. */
 async function ingestRows(
   ingest: SnapshotIngest, conn: SyncConnection, rows: AsyncIterator<CsvItem>, first: IteratorResult<CsvItem>, logger: Logger,
 ): Promise<void> {
-  const full = ingest.run.mode === 'full';
-  // Group names already ensured in this run: a file names the same few groups on many rows.
-  const ensured = new Map<string, string>();
-  const groupIds = async (names: string[]): Promise<string[]> => {
-    const missing = names.filter((n) => !ensured.has(n.toLowerCase()));
-    if (missing.length) {
-      const ids = await ensureNamedGroups(conn, missing);
-      missing.forEach((n, i) => ensured.set(n.toLowerCase(), ids[i]!));
-    }
-    return names.map((n) => ensured.get(n.toLowerCase())!);
-  };
-  // Full files: people named by rejected rows, and people listed by valid rows.
-  const rejectedKeys = new Set<string>();
-  const listed = new Set<string>();
   try {
-    for (let r = first; !r.done; r = await rows.next()) {
-      const item = r.value;
-      if (item.error !== undefined) {
-        ingest.reject(item.line, item.error);
-        if (full && item.key !== undefined) rejectedKeys.add(item.key);
-      } else if (item.change.op === 'delete') {
-        await ingest.add({ op: 'delete', key: item.change.key }, item.line);
-      } else {
-        const c = item.change;
-        if (full) listed.add(c.key);
-        const groups = c.groups ? await groupIds(c.groups) : undefined;
-        await ingest.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
-      }
-    }
-    if (full) await keepAsTheyWere(ingest, conn, [...rejectedKeys].filter((k) => !listed.has(k)));
-    const run = await ingest.finish();
+    const run = await ingestCsvRows(ingest, conn, rows, first);
     logger.info({ syncRunId: run._id, connectionId: conn._id, status: run.status, counts: run.counts }, 'csv upload processed');
   } catch (err) {
     const message = err instanceof CsvFileError ? err.message : 'processing stopped on an internal error; upload the file again';
