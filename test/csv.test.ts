@@ -138,6 +138,17 @@ describe('CSV reader', () => {
     assert.match(await fileError('name,department\nAnn,Sales\n'), /no email column.*"name", "department"/);
   });
 
+  it('stops cleanly when the header is wrong or the reader stops early on a large file', async () => {
+    const big = 'name,department\n' + 'Ann,Sales\n'.repeat(200_000);
+    assert.match(await fileError(big), /no email column/);
+    let n = 0;
+    for await (const item of readCsv(Readable.from([Buffer.from('email\n' + 'a@x.com\n'.repeat(200_000))]), { mode: 'delta' })) {
+      assert.ok(item.change);
+      if (++n === 10) break;
+    }
+    assert.equal(n, 10);
+  });
+
   it('decides the encoding from the whole file when inspected first', () => {
     const insp = new EncodingInspector();
     insp.push(Buffer.from('email\n' + 'a@x.com\n'.repeat(10_000)));

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { decodeChunks, EncodingInspector, type CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';
@@ -136,18 +135,33 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       return undefined;
     },
   });
+  // Resolves when the parser takes more input or is gone (destroyed by a consumer that stopped reading).
+  const writable = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        parser.off('drain', done);
+        parser.off('close', done);
+        resolve();
+      };
+      parser.on('drain', done);
+      parser.on('close', done);
+    });
   const pump = (async () => {
     try {
-      if (!parser.write(first.value)) await once(parser, 'drain');
+      if (!parser.write(first.value)) await writable();
       for (;;) {
+        if (parser.destroyed) return;
         const r = await textIt.next();
         if (r.done) break;
         if (parser.destroyed) return;
-        if (!parser.write(r.value)) await once(parser, 'drain');
+        if (!parser.write(r.value)) await writable();
       }
       parser.end();
     } catch (err) {
       parser.destroy(err as Error);
+    } finally {
+      // Close the input (a file stream) when reading stops early.
+      await textIt.return?.(undefined).catch(() => undefined);
     }
   })();
 
