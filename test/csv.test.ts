@@ -87,6 +87,7 @@ describe('CSV reader', () => {
     expectName(await read(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])));
     expectName(await read(iconv.encode(text, 'utf16-be', { addBOM: true })));
     expectName(await read(iconv.encode(text, 'win1252')));
+    expectName(await read(Buffer.from(text, 'utf16le')));
     // Windows-1252 curly quotes and the euro sign
     const [c] = changes(await read(iconv.encode('email,custom.note\na@x.com,“5 €”\n', 'win1252')));
     assert.equal(c!.op === 'upsert' && c!.attributes.custom?.note, '“5 €”');
