@@ -74,6 +74,7 @@ export function uploadRoutes(deps: AppDeps): Router {
 
     const dir = await mkdtemp(join(tmpdir(), 'audience-upload-'));
     let handedOff = false;
+    let rows: AsyncIterator<CsvItem> | undefined;
     try {
       const inspector = new EncodingInspector();
       const file = join(dir, 'upload.csv');
@@ -89,7 +90,6 @@ export function uploadRoutes(deps: AppDeps): Router {
         await recordAudit(p.orgId, p.tokenId, 'upload.reject', doc._id, { syncRunId: failed._id, mode: q.mode });
         throw new ApiError(422, 'unreadable-file', message, { syncRunId: failed._id });
       };
-      let rows: AsyncIterator<CsvItem>;
       let first: IteratorResult<CsvItem>;
       try {
         const encoding = inspector.result(true, declared);
@@ -104,10 +104,13 @@ export function uploadRoutes(deps: AppDeps): Router {
       const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label });
       await recordAudit(p.orgId, p.tokenId, 'upload.create', doc._id, { syncRunId: ingest.id, mode: q.mode, bytes: inspector.size });
       handedOff = true;
-      runInBackground(ingestRows(ingest, conn, rows, first, deps.logger).finally(() => rm(dir, { recursive: true, force: true })));
+      runInBackground(ingestRows(ingest, conn, rows!, first, deps.logger).finally(() => rm(dir, { recursive: true, force: true })));
       res.status(202).location(`/api/v1/sync-runs/${ingest.id}`).json({ syncRunId: ingest.id });
     } finally {
-      if (!handedOff) await rm(dir, { recursive: true, force: true });
+      if (!handedOff) {
+        await rows?.return?.(undefined).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
   return r;
