@@ -68,6 +68,8 @@ describe('CSV reader', () => {
     });
     assert.deepEqual(items[1]!.change, { op: 'delete', key: 'b@x.com' });
     assert.deepEqual(items[2], { line: 4, error: 'a delete row needs an email or an employee id' });
+    const full = await read('email,action\na@x.com,\nb@x.com,delete\n', 'full');
+    assert.deepEqual(full[1], { line: 3, error: 'a full file removes people by leaving them out; delete rows belong in delta files' });
   });
 
   it('detects ; tab and | delimiters', async () => {

@@ -189,7 +189,9 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       if (item.record.every((v) => v.trim() === '')) continue;
       const res = rowToChange(headers, columns, item.record, hasGroups);
       if ('error' in res) yield res.key === undefined ? { line, error: res.error } : { line, error: res.error, key: res.key };
-      else yield { line, change: res.change };
+      else if (opts.mode === 'full' && res.change.op === 'delete') {
+        yield { line, error: 'a full file removes people by leaving them out; delete rows belong in delta files' };
+      } else yield { line, change: res.change };
     }
     while (skipped.length) yield skipped.shift()!;
     if (unclosedQuote) {
@@ -205,5 +207,4 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     if (!parser.destroyed) parser.destroy();
     await pump;
   }
-  void opts.mode;
 }
