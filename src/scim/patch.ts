@@ -3,7 +3,10 @@ import { FilterError, parseFilter } from '../store';
 import { badRequest, ScimError } from './errors';
 import { matches } from './evaluate';
 import { canonicalValue, extensionUrn, isObject, type Extensions, type Json } from './normalize';
-import { findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
+import { COMMON_ATTRS, findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
+
+/** id, externalId and meta belong to every resource (RFC 7643 §3.1). */
+const COMMON: AttrDef[] = [...COMMON_ATTRS, { name: 'meta', type: 'complex', mutability: 'readOnly' }];
 
 /**
  * One PATCH engine (RFC 7644 §3.5.2) for both identity-provider dialects: op names in any case, booleans as strings,
@@ -79,7 +82,7 @@ export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'e
   }
   const m = /^([^.[\]]+)(?:\[(.*)\])?(?:\.([^.[\]]+))?$/s.exec(rest);
   if (!m) throw badRequest('invalidPath', `"${path}" is not a valid attribute path`);
-  const def = findAttr(defs, m[1]!);
+  const def = findAttr(defs, m[1]!) ?? (urn ? undefined : findAttr(COMMON, m[1]!));
   const known = urn !== undefined && !ctx.ext[urn] ? true : Boolean(def);
   if (!known) throw badRequest('invalidPath', `"${path}" names an unknown attribute`);
   const out: PatchPath = { urn, attr: def?.name ?? m[1]!, def };
