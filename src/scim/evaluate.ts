@@ -1,41 +1,51 @@
 import type { Filter } from 'scim2-parse-filter';
 import { FilterError } from '../store';
 import { findAttr, type AttrDef } from './schemas';
-import { isObject } from './normalize';
+import { isObject, type Extensions } from './normalize';
 
 /**
  * Evaluates a SCIM filter against one value in memory (PATCH value paths such as `emails[type eq "work"]`), with the
  * case rules of the attribute definitions.
  */
-export function matches(filter: Filter, value: unknown, defs: AttrDef[]): boolean {
+export function matches(filter: Filter, value: unknown, defs: AttrDef[], ext: Extensions = {}): boolean {
   switch (filter.op) {
     case 'and':
-      return filter.filters.every((f) => matches(f, value, defs));
+      return filter.filters.every((f) => matches(f, value, defs, ext));
     case 'or':
-      return filter.filters.some((f) => matches(f, value, defs));
+      return filter.filters.some((f) => matches(f, value, defs, ext));
     case 'not':
-      return !matches(filter.filter, value, defs);
+      return !matches(filter.filter, value, defs, ext);
     case '[]': {
-      const { def, values } = lookup(filter.attrPath, value, defs);
+      const { def, values } = lookup(filter.attrPath, value, defs, ext, false);
       return values.some((v) => matches(filter.valFilter, v, def?.subAttributes ?? []));
     }
     case 'pr': {
-      const { values } = lookup(filter.attrPath, value, defs);
+      const { values } = lookup(filter.attrPath, value, defs, ext);
       return values.some((v) => v !== null && v !== undefined && v !== '' && !(isObject(v) && Object.keys(v).length === 0));
     }
     default: {
-      const { def, values } = lookup(filter.attrPath, value, defs);
-      const hit = values.some((v) => compare(filter.op, v, filter.compValue, def));
-      return filter.op === 'ne' ? !values.some((v) => compare('eq', v, filter.compValue, def)) : hit;
+      const { def, values } = lookup(filter.attrPath, value, defs, ext);
+      if (filter.op === 'ne') return !values.some((v) => compare('eq', v, filter.compValue, def));
+      return values.some((v) => compare(filter.op, v, filter.compValue, def));
     }
   }
 }
 
-function lookup(attrPath: string, value: unknown, defs: AttrDef[]): { def: AttrDef | undefined; values: unknown[] } {
+const CORE_PREFIX_RE = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i;
+
+function lookup(attrPath: string, value: unknown, defs: AttrDef[], ext: Extensions = {}, unwrap = true): { def: AttrDef | undefined; values: unknown[] } {
   let current: unknown[] = [value];
   let def: AttrDef | undefined;
   let scope = defs;
-  for (const part of attrPath.split('.')) {
+  let path = attrPath.replace(CORE_PREFIX_RE, '');
+  // An extension attribute (`urn:...:2.0:User:department`): the URN itself holds dots, so step into it first.
+  const urn = Object.keys(ext).find((u) => path.toLowerCase().startsWith(`${u.toLowerCase()}:`));
+  if (urn) {
+    current = isObject(value) && isObject(value[urn]) ? [value[urn]] : [];
+    scope = ext[urn]!;
+    path = path.slice(urn.length + 1);
+  }
+  for (const part of path.split('.')) {
     def = findAttr(scope, part);
     const name = def?.name ?? part;
     const next: unknown[] = [];
@@ -49,7 +59,8 @@ function lookup(attrPath: string, value: unknown, defs: AttrDef[]): { def: AttrD
     current = next;
     scope = def?.subAttributes ?? [];
   }
-  if (def?.type === 'complex' && findAttr(def.subAttributes, 'value')) {
+  // `emails eq "x"` compares the `value` sub-attribute (RFC 7644 §3.4.2.2).
+  if (unwrap && def?.type === 'complex' && findAttr(def.subAttributes, 'value')) {
     current = current.map((c) => (isObject(c) ? c.value : c));
     def = findAttr(def.subAttributes, 'value');
   }

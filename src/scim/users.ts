@@ -1,5 +1,6 @@
+import type { Filter } from 'scim2-parse-filter';
 import {
-  applySourceChanges, claimLookupKey, findByIds, Group, isEmail, newUuid, readLookupKey, releaseLookupKey, SourceRecord,
+  applySourceChanges, FilterError, storeCapabilities, claimLookupKey, findByIds, Group, isEmail, newUuid, readLookupKey, releaseLookupKey, SourceRecord,
   sourceRecordId, takeOverLookupKey, type SourceRecordDoc,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
@@ -11,7 +12,8 @@ import { activeOf, managerRef, primaryEmail, userAttributes } from './mapping';
 import { canonicalResource, isObject, searchDoc, USER_EXTENSIONS, type Json } from './normalize';
 import { applyPatch } from './patch';
 import { omits, parseProjection, project, type Projection } from './projection';
-import { ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA } from './schemas';
+import { COMMON_ATTRS, ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
+import { matches } from './evaluate';
 import { eqOn, parseScimFilter, sortPath, translateScimFilter } from './search';
 
 /** A claimed userName whose user never got written (a crash between the two) is taken over after this long. */
@@ -92,7 +94,8 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
     active: activeOf(resource),
     attributes: userAttributes(resource, managerEmail),
     raw: JSON.stringify(resource),
-    lookup: searchDoc(resource, USER_ATTRS, USER_EXTENSIONS, USER_EXTENSION_KEYS),
+    // `active` defaults to true when omitted: filters must see what GET shows.
+    lookup: { ...searchDoc(resource, USER_ATTRS, USER_EXTENSIONS, USER_EXTENSION_KEYS), active: activeOf(resource) },
   };
 }
 
@@ -250,13 +253,68 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
     const docs = hit ? [rec] : [];
     return { total: docs.length, docs: docs.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
   }
-  const q = ast ? { ...scope, $and: [translateScimFilter(ast, userFieldResolver)] } : scope;
+  const translated = ast ? translateScimFilter(ast, userFieldResolver) : undefined;
+  if (ast && storeCapabilities().ferretdb && hasValueFilter(ast)) return findUsersInMemory(ctx, ast, p);
+  const q = translated ? { ...scope, $and: [translated] } : scope;
   const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, userFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
   const [total, docs] = await Promise.all([
     SourceRecord.countDocuments(q).exec(),
     p.count === 0 ? Promise.resolve([]) : SourceRecord.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
   ]);
   return { total, docs: docs as SourceRecordDoc[] };
+}
+
+const MULTI_VALUED = new Set(USER_ATTRS.filter((d) => d.multiValued).map((d) => d.name.toLowerCase()));
+
+/** Value filters and paths into multi-valued attributes (`emails.type ne "work"`): FerretDB v1 gets these wrong. */
+function hasValueFilter(f: Filter): boolean {
+  if (f.op === '[]') return true;
+  if (f.op === 'and' || f.op === 'or') return f.filters.some(hasValueFilter);
+  if (f.op === 'not') return hasValueFilter(f.filter);
+  if (!('attrPath' in f)) return false;
+  const head = f.attrPath.replace(/^urn:ietf:params:scim:schemas:core:2\.0:user:/i, '').split('.')[0]!.toLowerCase();
+  return MULTI_VALUED.has(head);
+}
+
+/** What a user filter is evaluated against in memory: the resource as GET shows it. */
+const FILTER_DEFS: AttrDef[] = [
+  ...COMMON_ATTRS,
+  ...USER_ATTRS.filter((d) => d.name !== 'groups'),
+  { name: 'groups', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string', caseExact: true }] },
+  { name: 'meta', type: 'complex', subAttributes: [{ name: 'created', type: 'dateTime' }, { name: 'lastModified', type: 'dateTime' }] },
+];
+
+/**
+ * FerretDB v1 answers `$elemMatch` on sub-documents wrongly or not at all, and `$ne` on paths through arrays wrongly, so
+ * such filters (`emails[type eq "work" and value co "@acme.com"]`, `emails.type ne "work"`) are evaluated here, over
+ * the connection's users: FerretDB would scan them for any filter anyway. The filter was translated first, so what the translator refuses is refused here too.
+ */
+async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): Promise<{ total: number; docs: SourceRecordDoc[] }> {
+  const all = (await SourceRecord.find({ connectionId: ctx.conn._id, orgId: ctx.conn.orgId, deleted: false }).lean().exec()) as SourceRecordDoc[];
+  const hits = all.filter((rec) => {
+    const r: Json = { ...rawOf(rec), id: rec.key, active: rec.active, groups: rec.groups.map((value) => ({ value })) };
+    r.meta = { created: rec.createdAt.toISOString(), lastModified: rec.updatedAt.toISOString() };
+    try {
+      return matches(ast, r, FILTER_DEFS, USER_EXTENSIONS);
+    } catch (err) {
+      if (err instanceof FilterError) throw badRequest('invalidFilter', err.message);
+      throw err;
+    }
+  });
+  const keyOf = (rec: SourceRecordDoc): string => {
+    if (!p.sortBy) return '';
+    const path = sortPath(p.sortBy, userFieldResolver).split('.');
+    let v: unknown = rec;
+    for (const part of path) v = Array.isArray(v) ? v.map((x) => (isObject(x) ? x[part] : undefined))[0] : isObject(v) ? v[part] : undefined;
+    return v === undefined || v === null ? '' : String(v);
+  };
+  hits.sort((a, b) => {
+    const ka = keyOf(a);
+    const kb = keyOf(b);
+    const c = ka < kb ? -1 : ka > kb ? 1 : 0;
+    return (p.descending ? -c : c) || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
+  });
+  return { total: hits.length, docs: hits.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
 }
 
 export async function listUsers(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {
