@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { cleanAttributes, type Attributes } from './attributes';
 import { findByIds, deleteByIds } from './batchRead';
-import { isDuplicateKeyError } from './db';
+import { isDuplicateKeyError, storeCapabilities } from './db';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
@@ -49,6 +49,25 @@ export interface ConnectionRef {
 }
 
 const MAX_ATTEMPTS = 8;
+
+/**
+ * FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection open for every update of an `update` command until
+ * the whole command ends (its handler defers each query iterator's close inside the loop), and its pool has 100
+ * connections: one bulkWrite with more than ~100 replaceOne operations hangs the server for good. There, updates are
+ * sent in small commands (FerretDB runs them one by one anyway, so this costs only round trips).
+ */
+const FERRET_UPDATE_CHUNK = 4;
+
+/** bulkWrite (unordered); returns matched + deleted. */
+async function bulkWriteCounted<T extends { _id: string }>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<number> {
+  const chunk = storeCapabilities().ferretdb ? FERRET_UPDATE_CHUNK : ops.length;
+  let n = 0;
+  for (let i = 0; i < ops.length; i += chunk) {
+    const res = await col.bulkWrite(ops.slice(i, i + chunk), { ordered: false });
+    n += res.matchedCount + res.deletedCount;
+  }
+  return n;
+}
 
 function contributionOf(r: SourceRecordDoc): Contribution {
   return {
@@ -268,8 +287,7 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
     ...deletes.map((p) => ({ deleteOne: { filter: { _id: p.prev!._id, v: p.prev!.v } } })),
   ];
   if (ops.length) {
-    const res = await col.bulkWrite(ops, { ordered: false });
-    if (res.matchedCount + res.deletedCount < ops.length) {
+    if ((await bulkWriteCounted(col, ops)) < ops.length) {
       // Someone else wrote some of these first: find which by reading back.
       const after = await findByIds(SourceRecord, [...updates, ...deletes].map((p) => p.prev!._id));
       for (const p of updates) if (after.get(p.prev!._id)?.v !== p.next!.v) lost.add(p);
@@ -375,8 +393,7 @@ async function writeRecipients(
     for (const i of await insertAllowingDuplicates(col, inserts)) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
-    const res = await col.bulkWrite(ops, { ordered: false });
-    if (res.matchedCount + res.deletedCount < ops.length) {
+    if ((await bulkWriteCounted(col, ops)) < ops.length) {
       const after = await findByIds(Recipient, opEmails.map((e) => recipientId(orgId, e)));
       for (const e of opEmails) {
         const want = expected.get(e);
