@@ -1,0 +1,130 @@
+/**
+ * SCIM load generator (not part of `npm test`): the service on loopback against the local store, driven over HTTP.
+ *
+ *   npm run build && node scripts/local-store.js --data .data/bench-scim -- node dist/bench/scim.js \
+ *     [--users 100000] [--creates 500] [--lookups 2000] [--patches 500] [--concurrency 8]
+ *
+ * Measures creates/s, `userName eq` lookups/s with --users stored, and PATCH `active`/s, each with median and p99
+ * latency, next to the raw rate of the equivalent store operations (the merge's upsert, the `_id` reads of a lookup)
+ * measured in the same run.
+ */
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { createApp } from '../src/server/app';
+import {
+  applySourceChanges, claimLookupKey, connectStore, createConnection, createOrganization, disconnectStore, readLookupKey,
+  SourceRecord, sourceRecordId,
+} from '../src/store';
+import { userNameKey } from '../src/scim/users';
+import { loadConfig } from '../src/config/config';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+interface Stats { label: string; n: number; perSec: number; median: number; p99: number }
+
+async function run(label: string, n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Stats> {
+  const lat: number[] = [];
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++;
+      const t = process.hrtime.bigint();
+      await op(i);
+      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  }));
+  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  lat.sort((a, b) => a - b);
+  const at = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+  return { label, n, perSec: n / secs, median: at(0.5), p99: at(0.99) };
+}
+
+async function main(): Promise<void> {
+  const users = arg('users', 100_000);
+  const creates = arg('creates', 500);
+  const lookups = arg('lookups', 2000);
+  const patches = arg('patches', 500);
+  const concurrency = arg('concurrency', 8);
+  const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const, SCIM_RATE_LIMIT_PER_MINUTE: 100_000_000 };
+  await connectStore(config.MONGODB_URI);
+  const app = createApp({ config, logger: pino({ level: 'silent' }) });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const port = (server.address() as AddressInfo).port;
+
+  const org = await createOrganization(`bench ${Date.now()}`);
+  const created = await createConnection({ orgId: org.id, type: 'scim', provider: 'okta' }, { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY });
+  const rawConn = await createConnection({ orgId: org.id, type: 'scim', provider: 'generic' }, { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY });
+  const conn = { _id: created.id, orgId: org.id, type: 'scim' };
+  const raw = { _id: rawConn.id, orgId: org.id, type: 'scim' };
+  const base = `http://127.0.0.1:${port}/scim/v2/${created.id}`;
+  const headers = { Authorization: `Bearer ${created.token}`, 'Content-Type': 'application/scim+json' };
+  const call = async (method: string, path: string, body?: unknown, expect = 200) => {
+    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status !== expect) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+
+  // Seed `users` people straight through the store, the way a SCIM create stores them, in batches.
+  const seedStart = Date.now();
+  const ids: string[] = [];
+  for (let i = 0; i < users; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, users - i) }, (_, j) => ({ key: randomUUID(), userName: `seed${i + j}@bench.example` }));
+    await Promise.all(batch.map((b) => claimLookupKey({ _id: userNameKey(conn._id, b.userName), orgId: org.id, connectionId: conn._id }, b.key)));
+    await applySourceChanges(conn, batch.map((b) => ({
+      op: 'upsert' as const, key: b.key, email: b.userName, active: true,
+      raw: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: b.userName, active: true }),
+      lookup: { userName: b.userName, active: true },
+    })));
+    ids.push(...batch.map((b) => b.key));
+  }
+  const seedSecs = (Date.now() - seedStart) / 1000;
+
+  const results: Stats[] = [];
+  results.push(await run('POST /Users (HTTP)', creates, concurrency, async (i) => {
+    await call('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `new${i}@bench.example`, emails: [{ primary: true, value: `new${i}@bench.example` }] }, 201);
+  }));
+  results.push(await run('merge upsert, one user (store)', creates, concurrency, async (i) => {
+    const key = randomUUID();
+    await claimLookupKey({ _id: userNameKey(raw._id, `raw${i}@bench.example`), orgId: org.id, connectionId: raw._id }, key);
+    await applySourceChanges(raw, [{ op: 'upsert', key, email: `raw${i}@bench.example`, active: true, ifVersion: 0 }]);
+  }));
+  results.push(await run('GET /Users?filter=userName eq (HTTP)', lookups, concurrency, async (i) => {
+    const name = `seed${(i * 7919) % users}@bench.example`;
+    const body = await call('GET', `/Users?filter=${encodeURIComponent(`userName eq "${name.toUpperCase()}"`)}&startIndex=1&count=100`);
+    if (body.totalResults !== 1) throw new Error(`lookup of ${name} found ${String(body.totalResults)}`);
+  }));
+  results.push(await run('lookup key + record by _id (store)', lookups, concurrency, async (i) => {
+    const name = `seed${(i * 7919) % users}@bench.example`;
+    const key = await readLookupKey(userNameKey(conn._id, name));
+    await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key!.ref) }).lean().exec();
+  }));
+  results.push(await run('PATCH active (HTTP)', patches, concurrency, async (i) => {
+    await call('PATCH', `/Users/${ids[i % ids.length]}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: i % 2 === 1 } }] });
+  }));
+  results.push(await run('merge upsert active, existing user (store)', patches, concurrency, async (i) => {
+    const key = ids[(i + patches) % ids.length]!;
+    const rec = await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) }).lean().exec();
+    await applySourceChanges(conn, [{ op: 'upsert', key, email: rec!.email, active: i % 2 === 1, raw: rec!.raw, lookup: rec!.lookup, ifVersion: rec!.v }]);
+  }));
+
+  const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} |`;
+  console.log(`users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}`);
+  console.log('| operation | n | per second | median ms | p99 ms |\n|---|---|---|---|---|');
+  for (const s of results) console.log(fmt(s));
+  const ratio = (a: number, b: number) => `${((results[a]!.perSec / results[b]!.perSec) * 100).toFixed(0)} %`;
+  console.log(`creates at ${ratio(0, 1)} of the raw store rate; patches at ${ratio(4, 5)}; lookup p99 ${results[2]!.p99.toFixed(1)} ms`);
+  server.close();
+  await disconnectStore();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
