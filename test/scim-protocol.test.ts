@@ -148,6 +148,19 @@ describe('SCIM protocol', () => {
       res = await c.patch(`/Users/${id}`, patchOp({ op: 'remove', path: 'emails[type eq "work"].display' })).expect(200);
       assert.equal(res.body.emails[0].display, undefined);
     });
+    test('RFC 7644 §3.5.2.1 path-less add of a multi-valued and a simple attribute; §3.5.2.2 remove by a compound filter', async () => {
+      let res = await c.patch(`/Users/${id}`, patchOp({ op: 'add', value: { emails: [{ value: 'babs@jensen.org', type: 'home' }], nickname: 'Babs' } })).expect(200);
+      assert.equal(res.body.nickName, 'Babs');
+      assert.ok(res.body.emails.some((e: { value: string }) => e.value === 'babs@jensen.org'));
+      res = await c.patch(`/Users/${id}`, patchOp({ op: 'remove', path: 'emails[type eq "home" and value ew "jensen.org"]' })).expect(200);
+      assert.ok(!res.body.emails.some((e: { value: string }) => e.value === 'babs@jensen.org'));
+    });
+    test('RFC 7644 §3.5.2.2 remove of all members of a group', async () => {
+      const g = await c.post('/Groups', { schemas: [GROUP], displayName: 'RFC', members: [{ value: id }] }).expect(201);
+      await c.patch(`/Groups/${g.body.id}`, patchOp({ op: 'remove', path: 'members' })).expect(204);
+      assert.deepEqual((await c.get(`/Groups/${g.body.id}`).expect(200)).body.members, []);
+      await c.del(`/Groups/${g.body.id}`).expect(204);
+    });
     test('attribute names are case-insensitive; op names in any case; booleans as strings', async () => {
       const res = await c.patch(`/Users/${id}`, patchOp(
         { op: 'ADD', path: 'name.FamilyName', value: 'Fam' },
