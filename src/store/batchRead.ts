@@ -3,17 +3,23 @@ import { storeCapabilities } from './db';
 
 const FERRET_CONCURRENCY = 8;
 
+const IN_CHUNK = 1000; // the patched FerretDB pushes down `$in` of at most 1000 ids
+
 /**
- * Reads documents by `_id`. MongoDB serves `$in` from the primary index in one round trip; FerretDB v1 scans the
- * collection for `$in`, but serves a single `_id` equality from its index, so there we issue bounded parallel lookups.
+ * Reads documents by `_id`. MongoDB (and our patched FerretDB build) serve `$in` from the primary index in one round
+ * trip; stock FerretDB v1 scans the collection for `$in` but serves a single `_id` equality from its index, so there we
+ * issue bounded parallel lookups.
  */
 export async function findByIds<T>(model: Model<T>, ids: string[]): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   const unique = [...new Set(ids)];
   if (unique.length === 0) return out;
-  if (!storeCapabilities().ferretdb) {
-    const docs = (await model.find({ _id: { $in: unique } }).lean().exec()) as unknown as (T & { _id: string })[];
-    for (const d of docs) out.set(d._id, d);
+  if (storeCapabilities().idInFromIndex) {
+    for (let i = 0; i < unique.length; i += IN_CHUNK) {
+      const chunk = unique.slice(i, i + IN_CHUNK);
+      const docs = (await model.find({ _id: { $in: chunk } }).lean().exec()) as unknown as (T & { _id: string })[];
+      for (const d of docs) out.set(d._id, d);
+    }
     return out;
   }
   let next = 0;
@@ -28,11 +34,13 @@ export async function findByIds<T>(model: Model<T>, ids: string[]): Promise<Map<
   return out;
 }
 
-/** Deletes documents by `_id` (one `$in` on MongoDB; `_id` equalities on FerretDB, which otherwise scans). */
+/** Deletes documents by `_id` (`$in` where the index serves it; `_id` equalities on stock FerretDB, which otherwise scans). */
 export async function deleteByIds<T>(model: Model<T>, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  if (!storeCapabilities().ferretdb) {
-    await model.deleteMany({ _id: { $in: ids } } as never).exec();
+  if (storeCapabilities().idInFromIndex) {
+    for (let i = 0; i < ids.length; i += IN_CHUNK) {
+      await model.deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } } as never).exec();
+    }
     return;
   }
   for (const id of ids) await model.deleteOne({ _id: id } as never).exec();

@@ -4,10 +4,15 @@ import * as models from './models';
 export interface StoreCapabilities {
   /** FerretDB v1 serves only `_id` equality from an index; `$in` and secondary-field queries scan. */
   ferretdb: boolean;
+  /**
+   * `_id: {$in: [...]}` is served from the `_id` index: always on MongoDB; on FerretDB only in the build that
+   * scripts/ferretdb.sh patches (its buildInfo gitVersion names the patch). Stock FerretDB v1 scans for `$in`.
+   */
+  idInFromIndex: boolean;
   serverVersion: string;
 }
 
-let capabilities: StoreCapabilities = { ferretdb: false, serverVersion: 'unknown' };
+let capabilities: StoreCapabilities = { ferretdb: false, idInFromIndex: true, serverVersion: 'unknown' };
 
 export function storeCapabilities(): StoreCapabilities {
   return capabilities;
@@ -29,8 +34,17 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
   });
   const db = mongoose.connection.db;
   if (!db) throw new Error('store connection has no database');
-  const info = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
-  capabilities = { ferretdb: Boolean(info.ferretdbVersion), serverVersion: info.ferretdbVersion ?? info.version ?? 'unknown' };
+  const info = (await db.admin().command({ buildInfo: 1 })) as {
+    version?: string;
+    ferretdbVersion?: string;
+    gitVersion?: string;
+  };
+  const ferretdb = Boolean(info.ferretdbVersion);
+  capabilities = {
+    ferretdb,
+    idInFromIndex: !ferretdb || /idpushdown/.test(info.gitVersion ?? ''),
+    serverVersion: info.ferretdbVersion ?? info.version ?? 'unknown',
+  };
   if (opts.syncIndexes !== false) await ensureIndexes();
   return capabilities;
 }
