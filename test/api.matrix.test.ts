@@ -173,6 +173,48 @@ describe('admin API: every route × every kind of caller', () => {
     });
   }
 
+  it('answers a method a known path does not have with 405, Allow and a problem; unknown paths stay 404', async () => {
+    const all = ['get', 'post', 'put', 'patch', 'delete'] as const;
+    const templates = [...new Set(routes.map((r) => r.template))];
+    let checked = 0;
+    for (const template of templates) {
+      const has = routes.filter((r) => r.template === template).map((r) => r.method.toUpperCase());
+      const allow = [...has, ...(has.includes('GET') ? ['HEAD'] : []), 'OPTIONS'];
+      const path = `/api/v1${template.replace(/\{id\}/g, 'some-id')}`;
+      for (const method of all.filter((m) => !has.includes(m.toUpperCase()))) {
+        const res = await request(app)[method](path).set(bearer(org.owner)).send({});
+        assert.equal(res.status, 405, `${method.toUpperCase()} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+        assert.deepEqual(res.headers.allow!.split(', ').sort(), allow.sort(), `Allow of ${path}`);
+        assert.match(res.headers['content-type']!, /^application\/problem\+json/);
+        assert.equal(res.body.type, 'urn:audience-sync:problem:method-not-allowed');
+        assert.equal(res.body.status, 405);
+        assert.match(res.body.detail, new RegExp(`${method.toUpperCase()} is not allowed`));
+        checked++;
+      }
+      const options = await request(app).options(path).set(bearer(org.owner));
+      assert.ok(options.status === 200 || options.status === 204, `OPTIONS ${path} → ${options.status}`);
+      assert.deepEqual(options.headers.allow!.split(/, ?/).filter((m) => m !== 'OPTIONS').sort(), allow.filter((m) => m !== 'OPTIONS').sort(), `OPTIONS ${path}`);
+    }
+    assert.ok(checked > 60);
+    // The caller is still authenticated first, and nothing of another organization shows through.
+    assert.equal((await request(app).put('/api/v1/segments')).status, 401);
+    assert.equal((await request(app).put('/api/v1/segments').set(bearer(other.owner))).status, 405);
+    assert.equal((await request(app).put('/api/v1/segments').set(bearer(org.member))).status, 405);
+    // Trailing slash and letter case route like Express routes them.
+    assert.equal((await request(app).put('/api/v1/Segments/').set(bearer(org.owner))).status, 405);
+    // The OpenAPI document is public, and so is its Allow.
+    const doc = await request(app).post('/api/v1/openapi.json');
+    assert.equal(doc.status, 405);
+    assert.equal(doc.headers.allow, 'GET, HEAD, OPTIONS');
+    // Paths the API does not have stay 404.
+    for (const [method, path] of [['get', '/api/v1/nothing'], ['put', '/api/v1/nothing/here'], ['get', '/api/v1/segments/x/y/z'], ['delete', '/api/v1/connections/x/uploads/y']] as const) {
+      const res = await request(app)[method](path).set(bearer(org.owner));
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.equal(res.body.type, 'urn:audience-sync:problem:not-found');
+      assert.equal(res.headers.allow, undefined);
+    }
+  });
+
   it('serves its OpenAPI document without a token, documenting exactly the routes of this matrix', async () => {
     const res = await request(app).get('/api/v1/openapi.json');
     assert.equal(res.status, 200);

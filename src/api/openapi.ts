@@ -134,11 +134,15 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
       title: 'audience-sync Admin API',
       version: '1.0.0',
       description:
-        'Audiences, recipients, CSV uploads and connections. Bearer tokens are scoped to one organization with a role: owners manage tokens; owners and admins manage connections, uploads, sync runs, segments and audiences; members read recipients, groups, segments and audiences with the recipients:read permission. Resources of another organization answer 404. Errors are RFC 9457 problem documents.',
+        'Audiences, recipients, CSV uploads and connections. Bearer tokens are scoped to one organization with a role: owners manage tokens; owners and admins manage connections, uploads, sync runs, segments and audiences; members read recipients, groups, segments and audiences with the recipients:read permission. Resources of another organization answer 404. Errors are RFC 9457 problem documents. A method a documented path does not list answers 405 with an Allow header naming the methods it has (OPTIONS answers 204 with the same header); a path not documented here answers 404.',
     },
     servers: [{ url: `${publicUrl}/api/v1` }],
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas,
+      responses: { MethodNotAllowed: { ...problem('the path exists but not with this method; Allow lists its methods'), headers: { Allow: { schema: str } } } },
+    },
     paths: {
       '/organization': {
         get: op('The organization of the token and its merge settings', { ...ok(200, 'Organization'), ...common }),
