@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import request from 'supertest';
+import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { waitForBackgroundJobs } from '../src/api/jobs';
+import { presentProgress } from '../src/api/present';
+import { ConfigError, parseEnv } from '../src/config/config';
+import { checkResponse } from './apiSchemaCheck';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, storeState, upload, uploadAndWait, waitForRun, type Org } from './apiHelpers';
 
@@ -182,5 +188,106 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.match(res.headers.location!, /\/api\/v1\/sync-runs\//);
     const run = await waitForRun(app, org.admin, res.body.syncRunId);
     assert.equal(run.progress.processed, 1);
+  });
+
+  it('measures progress in rows of the file and bytes of the upload', async () => {
+    const body = Buffer.from('email,first name\n' + people(1200, 5000).split('\n').map((l) => l.split(',').slice(0, 2).join(',')).join('\n') + '\nbad-row,X\n');
+    const res = await upload(app, org.admin, csvId, 'delta', body);
+    assert.equal(res.status, 202);
+    // Right after the answer the run knows what it will read.
+    const early = await request(app).get(`/api/v1/sync-runs/${res.body.syncRunId}`).set(bearer(org.admin));
+    checkResponse('get', '/sync-runs/{id}', early);
+    assert.equal(early.body.progress.total, 1201);
+    assert.equal(early.body.progress.bytesTotal, body.length);
+    if (early.body.status === 'running') assert.ok(early.body.progress.percent <= 99, JSON.stringify(early.body.progress));
+    const run = await waitForRun(app, org.admin, res.body.syncRunId);
+    assert.equal(run.status, 'succeeded');
+    assert.deepEqual(run.progress, { processed: 1201, total: 1201, bytesRead: body.length, bytesTotal: body.length, percent: 100 });
+    assert.equal(run.counts.rejected, 1);
+    const listed = await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}`).set(bearer(org.admin));
+    checkResponse('get', '/sync-runs', listed);
+    assert.deepEqual(listed.body.items[0].progress, run.progress);
+  });
+
+  it('computes percent from rows, else bytes, and never claims 100 before the run succeeded', () => {
+    const run = (status: string, progress: object, input?: object) =>
+      presentProgress({ status, progress, ...(input ? { input } : {}) } as unknown as Parameters<typeof presentProgress>[0]);
+    assert.deepEqual(run('running', { processed: 500, total: null }, { rows: 2000, bytesRead: 900, bytesTotal: 1000 }), {
+      processed: 500, total: 2000, bytesRead: 900, bytesTotal: 1000, percent: 25,
+    });
+    assert.equal(run('running', { processed: 0, total: null }, { bytesRead: 500, bytesTotal: 1000 }).percent, 50);
+    assert.equal(run('running', { processed: 2000, total: null }, { rows: 2000, bytesRead: 1000, bytesTotal: 1000 }).percent, 99);
+    assert.equal(run('failed', { processed: 1000, total: null }, { rows: 4000, bytesRead: 1000, bytesTotal: 4000 }).percent, 25);
+    assert.equal(run('needs_review', { processed: 3, total: null }, { rows: 3, bytesRead: 90, bytesTotal: 90 }).percent, 100);
+    // A full file restates the people of rejected rows: still rows of the file.
+    assert.equal(run('succeeded', { processed: 12, total: null }, { rows: 10, bytesRead: 90, bytesTotal: 90 }).processed, 10);
+    // Runs that read no file (an HRIS sync) have no totals: no percent until they succeed.
+    assert.deepEqual(run('running', { processed: 700, total: null }), { processed: 700, total: null, bytesRead: null, bytesTotal: null, percent: null });
+    assert.equal(run('succeeded', { processed: 700, total: null }).percent, 100);
+  });
+
+  it('refuses a body over MAX_UPLOAD_BYTES with 413, declared or not, and changes nothing', async () => {
+    const small = makeApp({ MAX_UPLOAD_BYTES: 4096 });
+    const beforeState = await storeState(org.id);
+    const runsBefore = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items.length;
+    const auditBefore = (await request(app).get('/api/v1/audit-events?limit=500').set(bearer(org.admin))).body.items.length;
+    const big = 'email,first name\n' + people(400, 9000);
+    assert.ok(big.length > 4096);
+
+    const declared = await upload(small, org.admin, csvId, 'delta', big);
+    assert.equal(declared.status, 413, JSON.stringify(declared.body));
+    assert.match(declared.headers['content-type']!, /^application\/problem\+json/);
+    assert.equal(declared.body.type, 'urn:audience-sync:problem:too-large');
+    assert.match(declared.body.detail, /at most 4096 bytes/);
+    assert.equal(declared.headers.connection, 'close');
+    checkResponse('post', '/connections/{id}/uploads', declared);
+
+    // Chunked, without a Content-Length: found while spooling; the answer still arrives.
+    const server = small.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method: 'POST', path: `/api/v1/connections/${csvId}/uploads?mode=delta`, headers: { ...bearer(org.admin), 'Content-Type': 'text/csv' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, body: text }));
+          },
+        );
+        req.on('error', reject);
+        for (let i = 0; i < 8; i++) req.write(big.slice(i * 1024, (i + 1) * 1024));
+        req.end();
+      });
+      assert.equal(chunked.status, 413, chunked.body);
+      assert.equal(JSON.parse(chunked.body).type, 'urn:audience-sync:problem:too-large');
+    } finally {
+      server.close();
+    }
+
+    // Under the limit, the same server takes it.
+    const fits = await upload(small, org.admin, csvId, 'delta', 'email\nfits@example.com\n');
+    assert.equal(fits.status, 202);
+    await waitForRun(app, org.admin, fits.body.syncRunId);
+    const runsAfter = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items.length;
+    assert.equal(runsAfter, runsBefore + 1, 'only the upload that fits made a sync run');
+    const audit = (await request(app).get('/api/v1/audit-events?limit=500').set(bearer(org.admin))).body.items;
+    assert.equal(audit.length, auditBefore + 1);
+    assert.equal(audit[0].action, 'upload.create');
+    await uploadAndWait(app, org.admin, csvId, 'delta', 'email,action\nfits@example.com,delete\n');
+    assert.equal(await storeState(org.id), beforeState);
+  });
+
+  it('validates MAX_UPLOAD_BYTES and SHUTDOWN_TIMEOUT_SECONDS', () => {
+    const env = { MONGODB_URI: 'mongodb://127.0.0.1/x' };
+    assert.equal(parseEnv(env).MAX_UPLOAD_BYTES, 512 * 1024 * 1024);
+    assert.equal(parseEnv(env).SHUTDOWN_TIMEOUT_SECONDS, 25);
+    assert.equal(parseEnv({ ...env, MAX_UPLOAD_BYTES: '10485760' }).MAX_UPLOAD_BYTES, 10_485_760);
+    for (const bad of ['ten megabytes', '100', '1.5', '-1']) {
+      assert.throws(() => parseEnv({ ...env, MAX_UPLOAD_BYTES: bad }), (e: Error) => e instanceof ConfigError && /MAX_UPLOAD_BYTES/.test(e.message), bad);
+    }
+    for (const bad of ['soon', '-1', '86400']) {
+      assert.throws(() => parseEnv({ ...env, SHUTDOWN_TIMEOUT_SECONDS: bad }), (e: Error) => e instanceof ConfigError && /SHUTDOWN_TIMEOUT_SECONDS/.test(e.message), bad);
+    }
   });
 });

@@ -28,8 +28,8 @@ export async function createOrgWithTokens(name: string): Promise<Org> {
   return { id: org.id, owner: owner.token, admin: admin.token, reader: reader.token, member: member.token };
 }
 
-export function makeApp(): Express {
-  return createApp({ config: testConfig(), logger: createLogger('silent') });
+export function makeApp(overrides: Parameters<typeof testConfig>[0] = {}): Express {
+  return createApp({ config: testConfig(overrides), logger: createLogger('silent') });
 }
 
 export function bearer(token: string): { Authorization: string } {

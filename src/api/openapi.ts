@@ -77,7 +77,20 @@ const schemas: Record<string, Schema> = {
   }),
   SyncRun: obj({
     id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr, status: { enum: [...SYNC_RUN_STATUSES] },
-    progress: obj({ processed: int, total: { type: ['integer', 'null'] } }), counts,
+    progress: {
+      ...obj({
+        processed: { ...int, description: 'rows handled so far (applied, staged or rejected)' },
+        total: { type: ['integer', 'null'], minimum: 0, description: 'rows the input holds, when known before processing (CSV uploads: counted when the file is checked); else null' },
+        bytesRead: { type: ['integer', 'null'], minimum: 0, description: 'bytes of the input read so far, for runs that read a file (CSV uploads); else null' },
+        bytesTotal: { type: ['integer', 'null'], minimum: 0, description: 'size of the input in bytes (CSV uploads: the request body); else null' },
+        percent: {
+          type: ['integer', 'null'], minimum: 0, maximum: 100,
+          description: 'processed of total, else bytesRead of bytesTotal, as a whole percentage; at most 99 until the run succeeds and 100 once it has; null when neither total is known',
+        },
+      }),
+      description: 'How far the run has got',
+    },
+    counts,
     errors: { type: 'array', items: obj({ line: { type: ['integer', 'null'] }, reason: str }) },
     message: nullableStr,
     review: { oneOf: [{ type: 'null' }, obj({ existing: int, wouldRemove: int, wouldDeactivate: int, threshold: { type: 'number' } })] },

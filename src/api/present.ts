@@ -40,6 +40,39 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
 /** Row errors shown on a sync run; `counts.rejected` has the total. */
 export const SHOWN_ERRORS = 100;
 
+/**
+ * What a run reads, stored beside the store's own fields by the ingest path that knows it (API uploads): the input's
+ * size, the bytes read so far and the number of data rows (counted when the file was checked).
+ */
+export interface RunInput {
+  bytesRead?: number | null;
+  bytesTotal?: number | null;
+  rows?: number | null;
+}
+
+const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null);
+
+/**
+ * A run's progress: `processed` rows of `total` (null when the number of rows is not known up front), `bytesRead` of
+ * `bytesTotal` for runs that read a file (null otherwise), and `percent` (0–100, from rows when their total is known,
+ * else from bytes; at most 99 until the run succeeds, 100 once it has; null when neither total is known).
+ */
+export function presentProgress(r: SyncRunDoc & { input?: RunInput | null }) {
+  const total = count(r.input?.rows) ?? count(r.progress?.total);
+  const stored = count(r.progress?.processed) ?? 0;
+  // Rows a full file restates for people whose rows were rejected are not rows of the file.
+  const processed = total === null ? stored : Math.min(stored, total);
+  const bytesTotal = count(r.input?.bytesTotal);
+  const bytesRead = bytesTotal === null ? null : Math.min(count(r.input?.bytesRead) ?? 0, bytesTotal);
+  let ratio: number | null = null;
+  if (total !== null) ratio = total === 0 ? 1 : processed / total;
+  else if (bytesTotal !== null) ratio = bytesTotal === 0 ? 1 : bytesRead! / bytesTotal;
+  let percent = ratio === null ? null : Math.floor(ratio * 100);
+  if (r.status === 'succeeded') percent = 100;
+  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'failed')) percent = Math.min(percent, 99);
+  return { processed, total, bytesRead, bytesTotal, percent };
+}
+
 export function presentSyncRun(r: SyncRunDoc) {
   return {
     id: r._id,
@@ -48,7 +81,7 @@ export function presentSyncRun(r: SyncRunDoc) {
     mode: r.mode,
     label: r.label ?? null,
     status: r.status,
-    progress: { processed: r.progress?.processed ?? 0, total: r.progress?.total ?? null },
+    progress: presentProgress(r),
     counts: {
       created: r.counts?.created ?? 0,
       updated: r.counts?.updated ?? 0,

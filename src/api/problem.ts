@@ -48,6 +48,8 @@ export function sendProblem(res: Response, status: number, slug: string, detail:
   const body: Problem = { type: problemType(slug), title: TITLES[status] ?? 'Error', status, detail, ...ext };
   if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="audience-sync"');
   if (status === 503) res.set('Retry-After', '5');
+  // The rest of a body that is too large is not worth reading: close the connection after the answer.
+  if (status === 413) res.set('Connection', 'close');
   res.status(status).type('application/problem+json').send(JSON.stringify(body));
 }
 

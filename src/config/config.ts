@@ -18,6 +18,17 @@ const schema = z.object({
   FINCH_BASE_URL: z.string().url('FINCH_BASE_URL must be an absolute URL').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  MAX_UPLOAD_BYTES: z.coerce
+    .number({ error: 'MAX_UPLOAD_BYTES must be a number of bytes' })
+    .int('MAX_UPLOAD_BYTES must be a whole number of bytes')
+    .min(1024, 'MAX_UPLOAD_BYTES must be at least 1024 bytes')
+    .max(Number.MAX_SAFE_INTEGER, 'MAX_UPLOAD_BYTES is too large')
+    .default(512 * 1024 * 1024),
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'SHUTDOWN_TIMEOUT_SECONDS must be a number of seconds' })
+    .min(0, 'SHUTDOWN_TIMEOUT_SECONDS must be 0 or more')
+    .max(3600, 'SHUTDOWN_TIMEOUT_SECONDS must be at most 3600')
+    .default(25),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
 });
 

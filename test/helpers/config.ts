@@ -13,6 +13,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     FINCH_BASE_URL: undefined,
     LOG_LEVEL: 'silent',
     MAX_BODY_BYTES: 1_048_576,
+    MAX_UPLOAD_BYTES: 512 * 1024 * 1024,
+    SHUTDOWN_TIMEOUT_SECONDS: 25,
     SCIM_RATE_LIMIT_PER_MINUTE: 100_000,
     ...overrides,
   };
