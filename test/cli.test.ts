@@ -104,6 +104,12 @@ describe('command line and service', () => {
     const port = cli(['serve'], { HTTP_PORT: 'eighty' });
     assert.equal(port.code, 2, port.stderr);
     assert.match(port.stderr, /HTTP_PORT/);
+    const upload = cli(['serve'], { MAX_UPLOAD_BYTES: '10MB' });
+    assert.equal(upload.code, 2, upload.stderr);
+    assert.match(upload.stderr, /MAX_UPLOAD_BYTES/);
+    const grace = cli(['serve'], { SHUTDOWN_TIMEOUT_SECONDS: '-5' });
+    assert.equal(grace.code, 2, grace.stderr);
+    assert.match(grace.stderr, /SHUTDOWN_TIMEOUT_SECONDS/);
     const mongo = cli(['org', 'create', '--name', 'x'], { MONGODB_URI: 'postgres://nope' });
     assert.equal(mongo.code, 2, mongo.stderr);
     assert.match(mongo.stderr, /MONGODB_URI/);
@@ -144,6 +150,113 @@ describe('command line and service', () => {
     }
     assert.equal(await exited, 0, logs);
     assert.match(logs, /"msg":"stopped"/);
+  });
+
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+
+  /** Starts `serve` and waits until it is ready. */
+  const serve = async (env: Record<string, string>) => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'serve', '--roles', 'http,worker'], {
+      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = { logs: '' };
+    child.stdout.on('data', (d) => (out.logs += d));
+    child.stderr.on('data', (d) => (out.logs += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const base = `http://127.0.0.1:${port}`;
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!ready) child.kill('SIGKILL');
+    assert.ok(ready, `service became ready: ${out.logs}`);
+    return { child, base, exited, out };
+  };
+
+  /** An organization with an owner token and a csv connection, made through the CLI and the API of `base`. */
+  const csvConnection = async (base: string) => {
+    const { id: orgId } = cli(['org', 'create', '--name', 'Shutdown', '--json']).json();
+    const { token } = cli(['token', 'create', '--org', orgId, '--role', 'owner', '--json']).json();
+    const auth = { Authorization: `Bearer ${token}` };
+    const conn = await fetch(`${base}/api/v1/connections`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'csv' }) });
+    assert.equal(conn.status, 201);
+    return { auth, connectionId: ((await conn.json()) as { id: string }).id };
+  };
+  const csvOf = (n: number, tag: string) => 'email,first name\n' + Array.from({ length: n }, (_, i) => `${tag}${i}@example.com,P${i}`).join('\n') + '\n';
+  const uploadTo = async (base: string, auth: Record<string, string>, connectionId: string, body: string) => {
+    const res = await fetch(`${base}/api/v1/connections/${connectionId}/uploads?mode=delta`, { method: 'POST', headers: { ...auth, 'Content-Type': 'text/csv' }, body });
+    assert.equal(res.status, 202, await res.clone().text());
+    return ((await res.json()) as { syncRunId: string }).syncRunId;
+  };
+  const syncRun = async (id: string) => (await mongoose.connection.db!.collection('sync_runs').findOne({ _id: id } as never))!;
+
+  test('on SIGTERM, an upload being processed finishes before the store closes, and the process exits 0', async () => {
+    // Runs left running by a process that died are failed at start; a run still being worked on is not.
+    const runs = mongoose.connection.db!.collection('sync_runs');
+    const old = new Date(Date.now() - 10 * 60_000);
+    const base = { orgId: 'o', connectionId: 'c', source: 'api', mode: 'delta', label: null, progress: { processed: 3, total: null }, errors: [], counts: {} };
+    await runs.insertMany([
+      { _id: 'abandoned-run', ...base, status: 'running', createdAt: old, updatedAt: old },
+      { _id: 'abandoned-queued', ...base, status: 'queued', createdAt: old, updatedAt: old },
+      { _id: 'live-run', ...base, status: 'running', createdAt: new Date(), updatedAt: new Date() },
+      { _id: 'held-run', ...base, status: 'needs_review', createdAt: old, updatedAt: old },
+    ] as never[]);
+
+    const svc = await serve({ SHUTDOWN_TIMEOUT_SECONDS: '60' });
+    let runId: string;
+    try {
+      for (const id of ['abandoned-run', 'abandoned-queued']) {
+        const r = await syncRun(id);
+        assert.equal(r.status, 'failed', id);
+        assert.match(r.message, /interrupted: the process running this sync stopped/);
+        assert.ok(r.finishedAt);
+      }
+      assert.equal((await syncRun('live-run')).status, 'running');
+      assert.equal((await syncRun('held-run')).status, 'needs_review');
+      assert.match(svc.out.logs, /abandoned by a stopped process/);
+
+      const { auth, connectionId } = await csvConnection(svc.base);
+      runId = await uploadTo(svc.base, auth, connectionId, csvOf(1500, 'drain'));
+    } finally {
+      svc.child.kill('SIGTERM');
+    }
+    assert.equal(await svc.exited, 0, svc.out.logs);
+    const run = await syncRun(runId);
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.counts.created, 1500);
+    assert.equal(run.input.bytesRead, run.input.bytesTotal);
+    assert.match(svc.out.logs, /waiting for background jobs/);
+    assert.ok(svc.out.logs.indexOf('waiting for background jobs') < svc.out.logs.indexOf('"msg":"stopped"'));
+  });
+
+  test('on SIGTERM, an upload still running after SHUTDOWN_TIMEOUT_SECONDS is failed as interrupted, and the process exits 0', async () => {
+    const svc = await serve({ SHUTDOWN_TIMEOUT_SECONDS: '0' });
+    let runId: string;
+    try {
+      const { auth, connectionId } = await csvConnection(svc.base);
+      runId = await uploadTo(svc.base, auth, connectionId, csvOf(20_000, 'cut'));
+    } finally {
+      svc.child.kill('SIGTERM');
+    }
+    const started = Date.now();
+    assert.equal(await svc.exited, 0, svc.out.logs);
+    assert.ok(Date.now() - started < 20_000, 'stopped promptly');
+    const run = await syncRun(runId);
+    assert.equal(run.status, 'failed', JSON.stringify(run));
+    assert.match(run.message, /interrupted by shutdown/);
+    assert.ok(run.finishedAt);
+    assert.ok(run.progress.processed < 20_000);
+    assert.match(svc.out.logs, /interrupted by shutdown/);
+    assert.match(svc.out.logs, /"msg":"stopped"/);
   });
 
   test('/readyz answers 503 while the store is unreachable', async () => {

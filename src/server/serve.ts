@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
+import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
 import { connectStore, disconnectStore, replayMergeJournal } from '../store';
 import { createApp } from './app';
 import { createLogger } from './logger';
+import { SWEEP_INTERVAL_MS, failAbandonedRuns } from './runRecovery';
 
 export type Role = 'http' | 'sftp' | 'worker';
 export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
@@ -19,12 +21,24 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   const caps = await connectStore(config.MONGODB_URI);
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
 
-  const stops: (() => Promise<void>)[] = [];
+  const stops: ((deadline: number) => Promise<void>)[] = [];
   let httpPort: number | null = null;
 
   if (roles.includes('worker')) {
     const replayed = await replayMergeJournal();
     if (replayed) logger.warn({ replayed }, 'replayed interrupted merges');
+    // Sync runs left queued or running by a process that died (a crash, a SIGKILL) are failed, now and from time to
+    // time (another process's crash, or this one's just before a quick restart, shows only once the run goes silent).
+    const sweep = async () => {
+      const failed = await failAbandonedRuns();
+      if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
+    };
+    await sweep();
+    const timer = setInterval(() => {
+      sweep().catch((err: Error) => logger.warn({ errName: err?.name }, 'abandoned sync run sweep failed'));
+    }, SWEEP_INTERVAL_MS);
+    timer.unref();
+    stops.push(async () => clearInterval(timer));
   }
 
   if (roles.includes('http')) {
@@ -36,15 +50,22 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     const addr = server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
     logger.info({ port: httpPort, publicUrl: config.PUBLIC_URL }, 'http listening');
-    stops.push(
-      () =>
-        new Promise<void>((resolve) => {
-          // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), 10_000).unref();
-        }),
-    );
+    stops.push(async (deadline) => {
+      await new Promise<void>((resolve) => {
+        // Stop accepting, let in-flight requests finish (within the shutdown bound), then close idle keep-alive sockets.
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), Math.max(0, Math.min(10_000, deadline - Date.now()))).unref();
+      });
+      // Uploads answered 202 are still being processed: let them finish within the bound, then stop them and fail
+      // their runs, so no run stays "running" after this process is gone.
+      const pending = backgroundJobCount();
+      if (!pending) return;
+      logger.info({ jobs: pending, waitMs: Math.max(0, deadline - Date.now()) }, 'waiting for background jobs');
+      if (await waitForBackgroundJobs(Math.max(0, deadline - Date.now()))) return;
+      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN);
+      logger.warn({ syncRunIds: interrupted, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'background jobs interrupted by shutdown');
+    });
   }
 
   let stopped = false;
@@ -54,7 +75,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const s of stops.reverse()) await s();
+      // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more.
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+      for (const s of stops.reverse()) await s(deadline);
       await disconnectStore();
       logger.info('stopped');
     },

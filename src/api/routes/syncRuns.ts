@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { Connection, SyncRun, applyHeldRun, discardHeldRun, recordAudit, type ConnectionDoc, type SyncRunDoc } from '../../store';
 import { principal, requireAccess } from '../auth';
+import { keepRunAlive } from '../jobs';
 import { loadOwned } from '../owned';
 import { presentSyncRun } from '../present';
 import { ApiError } from '../problem';
@@ -38,9 +39,11 @@ export function syncRunRoutes(): Router {
     const run = await load(idParam(req), p.orgId);
     const conn = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
     if (!conn || conn.deleting) throw new ApiError(409, 'invalid-state', 'the connection of this sync run was deleted; discard it');
+    // Applying a large snapshot takes a while: keep the run visibly alive so it is not taken for abandoned.
+    const stopHeartbeat = keepRunAlive(run._id);
     const done = await applyHeldRun(run._id, {
       _id: conn._id, orgId: conn.orgId, type: conn.type, massRemovalThreshold: conn.massRemovalThreshold,
-    });
+    }).finally(stopHeartbeat);
     await recordAudit(p.orgId, p.tokenId, 'sync-run.apply', run._id, { connectionId: run.connectionId, counts: done.counts });
     res.json(presentSyncRun(done));
   });
