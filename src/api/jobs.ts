@@ -3,7 +3,7 @@ import { StagedRow, SyncRun, type SyncRunStatus } from '../store';
 /**
  * Work the API started after answering (upload processing). Shutdown waits for it (bounded), tests wait for it, and
  * while a job runs its sync run is kept visibly alive (a heartbeat, with its progress), so that a run whose process
- * died can be told from one that is still being worked on (src/server/runRecovery.ts).
+ * died can be told from one that is still being worked on (src/store/abandonedRuns.ts).
  */
 
 /** Why a run that shutdown stopped failed. */
@@ -29,8 +29,7 @@ export interface BackgroundJobOptions {
 
 /** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
 async function touch(syncRunId: string, extra: Record<string, unknown>, onlyActive: boolean): Promise<void> {
-  // `heartbeatAt` and `input` are not in the store's schema: written as given, read back by lean queries.
-  await SyncRun.updateOne(onlyActive ? { _id: syncRunId, status: { $in: ACTIVE } } : { _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }, { strict: false }).exec();
+  await SyncRun.updateOne(onlyActive ? { _id: syncRunId, status: { $in: ACTIVE } } : { _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
 }
 
 /** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */

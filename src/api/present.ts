@@ -40,16 +40,6 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
 /** Row errors shown on a sync run; `counts.rejected` has the total. */
 export const SHOWN_ERRORS = 100;
 
-/**
- * What a run reads, stored beside the store's own fields by the ingest path that knows it (API uploads): the input's
- * size, the bytes read so far and the number of data rows (counted when the file was checked).
- */
-export interface RunInput {
-  bytesRead?: number | null;
-  bytesTotal?: number | null;
-  rows?: number | null;
-}
-
 const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null);
 
 /**
@@ -57,7 +47,7 @@ const count = (v: unknown): number | null => (typeof v === 'number' && Number.is
  * `bytesTotal` for runs that read a file (null otherwise), and `percent` (0–100, from rows when their total is known,
  * else from bytes; at most 99 until the run succeeds, 100 once it has; null when neither total is known).
  */
-export function presentProgress(r: SyncRunDoc & { input?: RunInput | null }) {
+export function presentProgress(r: SyncRunDoc) {
   const total = count(r.input?.rows) ?? count(r.progress?.total);
   const stored = count(r.progress?.processed) ?? 0;
   // Rows a full file restates for people whose rows were rejected are not rows of the file.

@@ -2,10 +2,9 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
-import { connectStore, disconnectStore, replayMergeJournal } from '../store';
+import { SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { createApp } from './app';
 import { createLogger } from './logger';
-import { SWEEP_INTERVAL_MS, failAbandonedRuns } from './runRecovery';
 
 export type Role = 'http' | 'sftp' | 'worker';
 export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];

@@ -10,6 +10,7 @@ export * from './derive';
 export * from './merge';
 export * from './settings';
 export * from './syncRuns';
+export * from './abandonedRuns';
 export * from './audiences';
 export * from './filter/translate';
 export * from './filter/recipientFields';

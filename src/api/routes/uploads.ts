@@ -8,12 +8,11 @@ import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, SyncRun, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
+import { Connection, SnapshotIngest, SyncRun, recordAudit, type ConnectionDoc, type SyncConnection, type SyncRunInput } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
 import { loadOwned } from '../owned';
-import type { RunInput } from '../present';
 import { ApiError } from '../problem';
 import { idParam, parseQuery } from '../validate';
 
@@ -155,8 +154,8 @@ export function uploadRoutes(deps: AppDeps): Router {
       const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label });
       await recordAudit(p.orgId, p.tokenId, 'upload.create', doc._id, { syncRunId: ingest.id, mode: q.mode, bytes: size });
       // What the run's progress is measured against (see presentSyncRun).
-      const input = (): RunInput => ({ bytesRead: read.bytes, bytesTotal: size, rows: rowCount });
-      await SyncRun.updateOne({ _id: ingest.id }, { $set: { input: input() } }, { strict: false }).exec();
+      const input = (): SyncRunInput => ({ bytesRead: read.bytes, bytesTotal: size, rows: rowCount });
+      await SyncRun.updateOne({ _id: ingest.id }, { $set: { input: input() } }).exec();
       handedOff = true;
       const it = rows!;
       runInBackground(

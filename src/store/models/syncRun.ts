@@ -12,6 +12,12 @@ export interface SyncCounts {
   rejected: number;
 }
 
+export interface SyncRunInput {
+  bytesRead?: number | null;
+  bytesTotal?: number | null;
+  rows?: number | null;
+}
+
 export interface SyncRunDoc {
   _id: string;
   orgId: string;
@@ -22,7 +28,12 @@ export interface SyncRunDoc {
   /** e.g. the SFTP file name. */
   label?: string | null;
   status: SyncRunStatus;
-  progress: { processed: number; total: number | null };
+  /** Rows processed (`applied`: rows of a held run applied so far), of `total` when known up front. */
+  progress: { processed: number; total: number | null; applied?: number | null };
+  /** The file a run reads, when it reads one (uploads): its size, bytes read so far and rows (from the pre-check). */
+  input?: SyncRunInput | null;
+  /** Written while a process works on the run; a queued or running run silent for long was abandoned. */
+  heartbeatAt?: Date | null;
   counts: SyncCounts;
   /** The first row errors (capped); `counts.rejected` has the total. */
   errors: { line: number | null; reason: string }[];
@@ -45,7 +56,16 @@ const syncRunSchema = new Schema<SyncRunDoc>(
     mode: { type: String, enum: ['full', 'delta'], required: true },
     label: { type: String, default: null },
     status: { type: String, required: true },
-    progress: { processed: { type: Number, default: 0 }, total: { type: Number, default: null } },
+    progress: {
+      processed: { type: Number, default: 0 },
+      total: { type: Number, default: null },
+      applied: { type: Number, default: null },
+    },
+    input: {
+      type: new Schema({ bytesRead: Number, bytesTotal: Number, rows: Number }, { _id: false }),
+      default: null,
+    },
+    heartbeatAt: { type: Date, default: null },
     counts: {
       created: { type: Number, default: 0 },
       updated: { type: Number, default: 0 },

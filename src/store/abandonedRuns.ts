@@ -1,4 +1,4 @@
-import { StagedRow, SyncRun, type SyncRunStatus } from '../store';
+import { StagedRow, SyncRun, type SyncRunStatus } from './models';
 
 /** Why a run whose process went away failed. */
 export const ABANDONED_RUN_MESSAGE =
