@@ -59,6 +59,25 @@ export function decodeCursor(cursor: string | undefined): string | null {
   return Buffer.from(cursor, 'base64url').toString('utf8');
 }
 
+/**
+ * One page of a list ordered by `_id` (keyset pagination: the cursor is the last `_id` of the previous page), as the
+ * API's list shape `{items, nextCursor}`. `newestFirst` walks ids downwards (ids are time-ordered).
+ */
+export async function idPage<T extends { _id: string }, P>(
+  model: { find(filter: Record<string, unknown>): { sort(s: Record<string, 1 | -1>): { limit(n: number): { lean(): { exec(): Promise<unknown> } } } } },
+  filter: Record<string, unknown>,
+  q: { limit: number; cursor?: string },
+  present: (doc: T) => P,
+  newestFirst = false,
+): Promise<{ items: P[]; nextCursor: string | null }> {
+  const cursor = decodeCursor(q.cursor);
+  const f = cursor ? { ...filter, _id: { [newestFirst ? '$lt' : '$gt']: cursor } } : filter;
+  const docs = (await model.find(f).sort({ _id: newestFirst ? -1 : 1 }).limit(q.limit + 1).lean().exec()) as T[];
+  const more = docs.length > q.limit;
+  const items = more ? docs.slice(0, q.limit) : docs;
+  return { items: items.map(present), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null };
+}
+
 export const pageQuery = {
   limit: z.coerce.number().int('limit must be an integer').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50),
   cursor: z.string().optional(),

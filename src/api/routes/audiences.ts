@@ -9,7 +9,7 @@ import { exportRows, streamCsv } from '../csvExport';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError } from '../problem';
-import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 import { recipientIdFor } from './recipients';
 
 const ids = z.array(z.string().min(1).max(400)).max(1000);
@@ -63,13 +63,7 @@ export function audienceRoutes(json: RequestHandler): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const cursor = decodeCursor(q.cursor);
-    const f: Record<string, unknown> = { orgId: p.orgId };
-    if (cursor) f._id = { $gt: cursor };
-    const docs = (await Audience.find(f).sort({ _id: 1 }).limit(q.limit + 1).lean().exec()) as AudienceDoc[];
-    const more = docs.length > q.limit;
-    const items = more ? docs.slice(0, q.limit) : docs;
-    res.json({ items: items.map(presentAudience), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+    res.json(await idPage(Audience, { orgId: p.orgId }, q, (d: AudienceDoc) => presentAudience(d)));
   });
 
   r.get('/:id', requireAccess('read'), async (req, res) => {

@@ -4,7 +4,7 @@ import { Group, expandGroups, pageRecipients, type GroupDoc } from '../../store'
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { presentGroup, presentRecipient } from '../present';
-import { decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
+import { idPage, decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
 import { ApiError } from '../problem';
 
 const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
@@ -21,12 +21,7 @@ export function groupRoutes(): Router {
     const q = parseQuery(listQuery, req.query);
     const filter: Record<string, unknown> = { orgId: p.orgId };
     if (q.connectionId) filter.connectionId = q.connectionId;
-    const cursor = decodeCursor(q.cursor);
-    if (cursor) filter._id = { $gt: cursor };
-    const docs = (await Group.find(filter).sort({ _id: 1 }).limit(q.limit + 1).lean().exec()) as GroupDoc[];
-    const more = docs.length > q.limit;
-    const items = more ? docs.slice(0, q.limit) : docs;
-    res.json({ items: items.map(presentGroup), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+    res.json(await idPage(Group, filter, q, (d: GroupDoc) => presentGroup(d)));
   });
 
   r.get('/:id', async (req, res) => {

@@ -5,7 +5,7 @@ import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { presentRecipient, presentSegment } from '../present';
 import { ApiError } from '../problem';
-import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 
 const name = z.string().trim().min(1).max(200);
 const filter = z.string().trim().min(1).max(4096);
@@ -32,13 +32,7 @@ export function segmentRoutes(json: RequestHandler): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const cursor = decodeCursor(q.cursor);
-    const f: Record<string, unknown> = { orgId: p.orgId };
-    if (cursor) f._id = { $gt: cursor };
-    const docs = (await Segment.find(f).sort({ _id: 1 }).limit(q.limit + 1).lean().exec()) as SegmentDoc[];
-    const more = docs.length > q.limit;
-    const items = more ? docs.slice(0, q.limit) : docs;
-    res.json({ items: items.map(presentSegment), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+    res.json(await idPage(Segment, { orgId: p.orgId }, q, (d: SegmentDoc) => presentSegment(d)));
   });
 
   r.get('/:id', requireAccess('read'), async (req, res) => {

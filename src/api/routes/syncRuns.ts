@@ -6,7 +6,7 @@ import { keepRunAlive } from '../jobs';
 import { loadOwned } from '../owned';
 import { presentSyncRun } from '../present';
 import { ApiError } from '../problem';
-import { decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
+import { idPage, pageQuery, parseQuery, idParam } from '../validate';
 
 const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
 
@@ -19,15 +19,10 @@ export function syncRunRoutes(): Router {
   r.get('/', async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const cursor = decodeCursor(q.cursor);
     const filter: Record<string, unknown> = { orgId: p.orgId };
     if (q.connectionId) filter.connectionId = q.connectionId;
     // Newest first: ids are time-ordered ObjectIds.
-    if (cursor) filter._id = { $lt: cursor };
-    const docs = (await SyncRun.find(filter).sort({ _id: -1 }).limit(q.limit + 1).lean().exec()) as SyncRunDoc[];
-    const more = docs.length > q.limit;
-    const items = more ? docs.slice(0, q.limit) : docs;
-    res.json({ items: items.map(presentSyncRun), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null });
+    res.json(await idPage(SyncRun, filter, q, (d: SyncRunDoc) => presentSyncRun(d), true));
   });
 
   r.get('/:id', async (req, res) => {
