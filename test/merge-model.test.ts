@@ -10,6 +10,7 @@ import {
   type SourceChange,
 } from '../src/store';
 import { closeTestStore, openTestStore } from './helpers/store';
+import { mulberry32 } from './helpers/random';
 
 /*
  * Model-based test of the merge: random sequences of source-record changes from four connections (two identity
@@ -20,16 +21,6 @@ import { closeTestStore, openTestStore } from './helpers/store';
 const STEPS = Number(process.env.MERGE_MODEL_STEPS ?? 2000);
 const SEED = Number(process.env.MERGE_MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelRecord {
   email: string | null;
