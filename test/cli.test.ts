@@ -259,6 +259,15 @@ describe('command line and service', () => {
     assert.match(svc.out.logs, /"msg":"stopped"/);
   });
 
+  test('an unknown path answers 404 with a problem document', async () => {
+    const app = createApp({ config: testConfig(), logger: createLogger('silent') });
+    const res = await request(app).get('/no/such/thing');
+    assert.equal(res.status, 404);
+    assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
+    assert.equal(res.body.status, 404);
+    assert.match(res.body.detail, /\/no\/such\/thing/);
+  });
+
   test('/readyz answers 503 while the store is unreachable', async () => {
     const app = createApp({ config: testConfig(), logger: createLogger('silent') });
     assert.equal((await request(app).get('/readyz')).status, 200);

@@ -45,8 +45,11 @@ export function createApp(deps: AppDeps): Express {
   app.use('/scim/v2', createScimRouter(deps));
   app.use('/api/v1', createApiRouter(deps));
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
+  // Outside the SCIM and API routers (which answer in their own error formats): an RFC 9457 problem document.
+  app.use((req, res) => {
+    res.status(404).type('application/problem+json').json({
+      type: 'about:blank', title: 'Not Found', status: 404, detail: `no resource at ${req.path}`,
+    });
   });
   return app;
 }
