@@ -105,6 +105,53 @@ describe('SCIM: Okta dialect', () => {
     assert.equal((await recipient(c.orgId, 'test.user@okta.local'))?.status, 'active');
   });
 
+  test('reactivation by a POST of the same externalId under another userName returns the stored user', async () => {
+    const first = { ...userBody, userName: 'before.rename@okta.local', emails: [{ primary: true, value: 'before.rename@okta.local' }], externalId: '00u-reactivate-1' };
+    const id = (await c.post('/Users', first).expect(201)).body.id;
+    await c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200);
+    assert.equal((await recipient(c.orgId, 'before.rename@okta.local'))?.status, 'offboarded');
+    const res = await c.post('/Users', { ...first, userName: 'after.rename@okta.local', emails: [{ primary: true, value: 'after.rename@okta.local' }] }).expect(201);
+    assert.equal(res.body.id, id);
+    assert.equal(res.body.userName, 'after.rename@okta.local');
+    assert.equal(res.body.active, true);
+    const byExt = await c.get(`/Users${q('externalId eq "00u-reactivate-1"')}`).expect(200);
+    assert.deepEqual(byExt.body.Resources.map((u: { id: string }) => u.id), [id]);
+    assert.equal((await c.get(`/Users${q('userName eq "after.rename@okta.local"')}`).expect(200)).body.Resources[0]?.id, id);
+    assert.equal((await c.get(`/Users${q('userName eq "before.rename@okta.local"')}`).expect(200)).body.totalResults, 0);
+    assert.equal((await recipient(c.orgId, 'after.rename@okta.local'))?.status, 'active');
+    // The old userName is free again.
+    await c.post('/Users', { ...userBody, userName: 'before.rename@okta.local', emails: [{ primary: true, value: 'before.rename@okta.local' }], externalId: '00u-reactivate-2' }).expect(201);
+  });
+
+  test('a POST of a deleted user\'s externalId brings that user back under its id', async () => {
+    const body = { ...userBody, userName: 'deleted.once@okta.local', emails: [{ primary: true, value: 'deleted.once@okta.local' }], externalId: '00u-deleted-1' };
+    const id = (await c.post('/Users', body).expect(201)).body.id;
+    await c.del(`/Users/${id}`).expect(204);
+    await c.get(`/Users/${id}`).expect(404);
+    assert.equal((await recipient(c.orgId, 'deleted.once@okta.local'))?.status, 'offboarded');
+    const res = await c.post('/Users', body).expect(201);
+    assert.equal(res.body.id, id);
+    assert.equal(res.body.active, true);
+    assert.equal((await c.get(`/Users/${id}`).expect(200)).body.active, true);
+    assert.equal((await c.get(`/Users${q('userName eq "deleted.once@okta.local"')}`).expect(200)).body.Resources[0]?.id, id);
+    assert.equal((await recipient(c.orgId, 'deleted.once@okta.local'))?.status, 'active');
+    // Also under a new userName after a second DELETE.
+    await c.del(`/Users/${id}`).expect(204);
+    const again = await c.post('/Users', { ...body, userName: 'deleted.twice@okta.local' }).expect(201);
+    assert.equal(again.body.id, id);
+    assert.equal(again.body.userName, 'deleted.twice@okta.local');
+  });
+
+  test('an active user\'s externalId under another userName is 409 uniqueness, and claims nothing', async () => {
+    const res = await c.post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }] }).expect(409);
+    assert.equal(res.body.scimType, 'uniqueness');
+    assert.equal(res.body.status, '409');
+    assert.match(res.body.detail, /externalId "00ujl29u0le5T6Aj10h7"/);
+    assert.equal((await c.get(`/Users${q('userName eq "someone.else@okta.local"')}`).expect(200)).body.totalResults, 0);
+    assert.equal((await c.get(`/Users${q('externalId eq "00ujl29u0le5T6Aj10h7"')}`).expect(200)).body.Resources[0]?.id, userId);
+    await c.post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }], externalId: '00u-someone-else' }).expect(201);
+  });
+
   test('creates a user inactive: stored, recipient offboarded; never answers active:false for an active user', async () => {
     const res = await c.post('/Users', { ...userBody, userName: 'inactive@okta.local', emails: [{ primary: true, value: 'inactive@okta.local' }], externalId: 'x2', active: false }).expect(201);
     assert.equal(res.body.active, false);

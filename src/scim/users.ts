@@ -24,6 +24,18 @@ export function userNameKey(connectionId: string, userName: string): string {
   return `${connectionId}:userName:${userName.toLowerCase()}`;
 }
 
+/**
+ * The user that last asserted an externalId (case-exact, RFC 7643 §3.1). Unlike the userName key it outlives a DELETE,
+ * so that a POST re-sending a deleted user's externalId finds the tombstone by an `_id` read.
+ */
+export function externalIdKey(connectionId: string, externalId: string): string {
+  return `${connectionId}:externalId:${externalId}`;
+}
+
+function externalIdOf(resource: Json): string | undefined {
+  return typeof resource.externalId === 'string' && resource.externalId ? resource.externalId : undefined;
+}
+
 export function rawOf(rec: { raw?: unknown }): Json {
   if (typeof rec.raw === 'string') return JSON.parse(rec.raw) as Json;
   return isObject(rec.raw) ? rec.raw : {};
@@ -121,6 +133,33 @@ async function claimUserName(ctx: ScimContext, id: string, userName: string): Pr
 }
 
 /**
+ * Claims the externalId key for `target`. Fails with the stored user (live, inactive or a tombstone) that still asserts
+ * this externalId; a holder that no longer does (changed it, never written) is taken over.
+ */
+async function claimExternalId(ctx: ScimContext, target: string, externalId: string): Promise<Claim> {
+  const key = externalIdKey(ctx.conn._id, externalId);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, target);
+    if (!holder) return { ok: true, claimed: true };
+    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, holder.ref) }).lean().exec()) as SourceRecordDoc | null;
+    if (rec && rec.orgId === ctx.conn.orgId && externalIdOf(rawOf(rec)) === externalId) return { ok: false, holder: rec };
+    if (rec || Date.now() - holder.createdAt.getTime() > KEY_STALE_MS) {
+      if (await takeOverLookupKey(key, holder.ref, target)) return { ok: true, claimed: true };
+      continue;
+    }
+    break; // claimed moments ago by a create still in flight: that create wins
+  }
+  throw new ScimError(409, `externalId "${externalId}" is being used by a concurrent create`, 'uniqueness');
+}
+
+/** Points the externalId key at `id` (the latest writer of an externalId is the one a POST reactivates). */
+async function pointExternalId(ctx: ScimContext, externalId: string, id: string): Promise<void> {
+  const key = externalIdKey(ctx.conn._id, externalId);
+  const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, id);
+  if (holder) await takeOverLookupKey(key, holder.ref, id);
+}
+
+/**
  * Writes a user resource through the merge, keeping the userName key in step. Returns null when a concurrent write
  * changed the record first (the caller re-reads and retries, or answers 412).
  */
@@ -142,6 +181,10 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
       return null;
     }
     if (oldName !== undefined && !sameName) await releaseLookupKey(userNameKey(ctx.conn._id, oldName), id);
+    const ext = externalIdOf(resource);
+    const oldExt = prev ? externalIdOf(rawOf(prev)) : undefined;
+    if (ext && ext !== oldExt) await pointExternalId(ctx, ext, id);
+    if (oldExt && oldExt !== ext) await releaseLookupKey(externalIdKey(ctx.conn._id, oldExt), id);
     return res.record;
   } catch (err) {
     if (claimed) await releaseLookupKey(newKey, id).catch(() => undefined);
@@ -154,26 +197,65 @@ function bodyObject(body: unknown): Json {
   return body;
 }
 
+/**
+ * Finds the stored user a POST re-sends, if any: the live holder of its userName, else the user (inactive or a DELETE
+ * tombstone) that asserted its externalId. An active user holding either is a 409 uniqueness error. On return, the
+ * userName key is held by the returned user's id, or by `id` when there is none (a plain create).
+ */
+async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise<SourceRecordDoc | null> {
+  const userName = userNameOf(resource);
+  const nameKey = userNameKey(ctx.conn._id, userName);
+  const claim = await claimUserName(ctx, id, userName);
+  let stored = claim.ok ? null : claim.holder;
+  if (stored?.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
+  const ext = externalIdOf(resource);
+  if (!ext) return stored;
+  try {
+    const byExt = await claimExternalId(ctx, stored?.key ?? id, ext);
+    if (byExt.ok) return stored;
+    const other = byExt.holder;
+    if (other.active && !other.deleted) {
+      throw new ScimError(409, `externalId "${ext}" is already used by the active user "${String(rawOf(other).userName ?? other.key)}" (id ${other.key})`, 'uniqueness');
+    }
+    if (stored) {
+      // The userName names one stored user and the externalId another, inactive one: the userName decides.
+      await takeOverLookupKey(externalIdKey(ctx.conn._id, ext), other.key, stored.key);
+      return stored;
+    }
+    // A deactivated or deleted user re-sent under another userName (or its old one, released by DELETE).
+    if (!(await takeOverLookupKey(nameKey, id, other.key))) throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
+    stored = other;
+    return stored;
+  } catch (err) {
+    if (!stored) await releaseLookupKey(nameKey, id).catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function createUser(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
   const resource = canonicalResource(bodyObject(body), USER_ATTRS, USER_EXTENSIONS);
   const userName = userNameOf(resource);
   const id = newUuid();
-  const claim = await claimUserName(ctx, id, userName);
   const projection = parseProjection(query, USER_EXTENSIONS);
-  if (!claim.ok) {
-    // Okta re-creates a deactivated user with a POST: reactivate the stored one rather than strand it with a 409.
-    if (claim.holder.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
-    const rec = await writeUser(ctx, claim.holder.key, claim.holder, resource);
-    if (!rec) throw new ScimError(409, `userName "${userName}" was changed concurrently`, 'uniqueness');
+  // Okta re-creates a deactivated user with a POST of the same userName or externalId: reactivate the stored one
+  // rather than strand it with a 409 or duplicate it.
+  const stored = await resentUser(ctx, id, resource);
+  if (stored) {
+    const rec = await writeUser(ctx, stored.key, stored, resource);
+    if (!rec) throw new ScimError(409, `user "${userName}" was changed concurrently`, 'uniqueness');
     ctx.logger.info({ connectionId: ctx.conn._id, userId: rec.key }, 'scim user reactivated by create');
     return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
   }
+  const ext = externalIdOf(resource);
   let rec: SourceRecordDoc | null = null;
   try {
     const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: 0 }]);
     rec = res?.record ?? null;
   } finally {
-    if (!rec) await releaseLookupKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
+    if (!rec) {
+      await releaseLookupKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
+      if (ext) await releaseLookupKey(externalIdKey(ctx.conn._id, ext), id).catch(() => undefined);
+    }
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
   ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user created');
