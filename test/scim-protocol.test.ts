@@ -204,13 +204,48 @@ describe('SCIM protocol', () => {
       const u = await c.post('/Users', user('nested@x.com')).expect(201);
       const inner = await c.post('/Groups', { schemas: [GROUP], displayName: 'Inner', members: [{ value: u.body.id }] }).expect(201);
       const outer = await c.post('/Groups', { schemas: [GROUP], displayName: 'Outer', members: [{ value: inner.body.id, type: 'Group' }] }).expect(201);
-      assert.deepEqual(outer.body.members, [{ value: inner.body.id, $ref: `http://localhost:8080${c.base}/Groups/${inner.body.id}`, type: 'Group' }]);
+      assert.deepEqual(outer.body.members, [{ value: inner.body.id, $ref: `http://localhost:8080${c.base}/Groups/${inner.body.id}`, display: 'Inner', type: 'Group' }]);
       assert.deepEqual((await expandGroups(c.orgId, [outer.body.id])).sort(), [inner.body.id, outer.body.id].sort());
       const f = await c.get(`/Groups${q(`members.value eq "${inner.body.id}"`)}`).expect(200);
       assert.deepEqual(f.body.Resources.map((g: { id: string }) => g.id), [outer.body.id]);
       await c.del(`/Groups/${inner.body.id}`).expect(204);
       const o = await c.get(`/Groups/${outer.body.id}`).expect(200);
       assert.deepEqual(o.body.members, []);
+    });
+    test('members carry value, $ref, display and type: display as sent, else the member\'s displayName or userName', async () => {
+      const a = (await c.post('/Users', user('disp.a@x.com', { displayName: 'Ada Lovelace' })).expect(201)).body.id;
+      const b = (await c.post('/Users', user('disp.b@x.com')).expect(201)).body.id;
+      const d = (await c.post('/Users', user('disp.d@x.com', { displayName: 'Dee' })).expect(201)).body.id;
+      const sub = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Sub team' }).expect(201)).body.id;
+      const g = await c.post('/Groups', { schemas: [GROUP], displayName: 'Display', members: [{ value: a, display: 'ada@idp' }, { value: b }, { value: sub }] }).expect(201);
+      type M = { value: string; $ref: string; display?: string; type: string };
+      const byValue = (members: M[]): Record<string, M> => Object.fromEntries(members.map((m) => [m.value, m]));
+      const ref = (kind: string, v: string) => `http://localhost:8080${c.base}/${kind}/${v}`;
+      assert.deepEqual(byValue(g.body.members), {
+        [a]: { value: a, $ref: ref('Users', a), display: 'ada@idp', type: 'User' },
+        [b]: { value: b, $ref: ref('Users', b), display: 'disp.b@x.com', type: 'User' },
+        [sub]: { value: sub, $ref: ref('Groups', sub), display: 'Sub team', type: 'Group' },
+      });
+      // A PATCH add keeps the displays it does not mention and records the ones it sends; $ref is the member's location.
+      await c.patch(`/Groups/${g.body.id}`, patchOp({ op: 'add', path: 'members', value: [{ value: d, display: 'dee@idp' }, { value: a }] })).expect(204);
+      let got = byValue((await c.get(`/Groups/${g.body.id}`).expect(200)).body.members);
+      assert.equal(got[a]!.display, 'ada@idp');
+      assert.equal(got[d]!.display, 'dee@idp');
+      assert.equal((await c.get(got[d]!.$ref.replace(`http://localhost:8080${c.base}`, '')).expect(200)).body.id, d);
+      // Removing a member forgets its display; a replace keeps only what it sends.
+      await c.patch(`/Groups/${g.body.id}`, patchOp({ op: 'remove', path: `members[value eq "${d}"]` })).expect(204);
+      await c.patch(`/Groups/${g.body.id}`, patchOp({ op: 'add', path: 'members', value: [{ value: d }] })).expect(204);
+      got = byValue((await c.get(`/Groups/${g.body.id}`).expect(200)).body.members);
+      assert.equal(got[d]!.display, 'Dee');
+      await c.patch(`/Groups/${g.body.id}`, patchOp({ op: 'replace', path: 'members', value: [{ value: a }, { value: b, display: 'bee@idp' }] })).expect(204);
+      got = byValue((await c.get(`/Groups/${g.body.id}`).expect(200)).body.members);
+      assert.deepEqual(Object.keys(got).sort(), [a, b].sort());
+      assert.equal(got[a]!.display, 'Ada Lovelace');
+      assert.equal(got[b]!.display, 'bee@idp');
+      // PUT sends the whole list.
+      await c.put(`/Groups/${g.body.id}`, { schemas: [GROUP], displayName: 'Display', members: [{ value: a, display: 'A' }] }).expect(200);
+      got = byValue((await c.get(`/Groups/${g.body.id}?attributes=members.display,members.value`).expect(200)).body.members);
+      assert.deepEqual(got, { [a]: { value: a, display: 'A' } });
     });
     test('unknown members are refused with invalidValue and nothing changes', async () => {
       const g = await c.post('/Groups', { schemas: [GROUP], displayName: 'Strict' }).expect(201);

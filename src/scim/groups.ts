@@ -19,11 +19,21 @@ import { rawOf } from './users';
 /** Membership changes go to the merge in batches of this many people. */
 const MEMBER_BATCH = 2000;
 
-function groups(): Collection<GroupDoc> {
-  return Group.collection as unknown as Collection<GroupDoc>;
+/**
+ * Members' `display` as the identity provider sent them are kept on the group document (person members themselves are
+ * held by the source records). Beyond this many, further ones are not kept (GET then shows the member's own name), which
+ * bounds the document well below MongoDB's 16 MB.
+ */
+const MAX_KEPT_DISPLAYS = 50_000;
+
+/** A SCIM group as stored: the foundation's group plus the members' `display` values the provider sent. */
+type ScimGroupDoc = GroupDoc & { memberDisplay?: { v: string; d: string }[] };
+
+function groups(): Collection<ScimGroupDoc> {
+  return Group.collection as unknown as Collection<ScimGroupDoc>;
 }
 
-async function loadGroup(ctx: ScimContext, id: string): Promise<GroupDoc> {
+async function loadGroup(ctx: ScimContext, id: string): Promise<ScimGroupDoc> {
   const g = await groups().findOne({ _id: id });
   if (!g || g.connectionId !== ctx.conn._id || g.orgId !== ctx.conn.orgId) throw notFound(`Group ${id}`);
   return g;
@@ -41,12 +51,19 @@ function displayNameOf(resource: Json): string {
   return d;
 }
 
-function memberValues(value: unknown): string[] {
+interface MemberValue {
+  value: string;
+  display?: string;
+}
+
+function memberList(value: unknown): MemberValue[] {
   const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  const field = (m: Json, name: string) => m[Object.keys(m).find((k) => k.toLowerCase() === name) ?? name];
   return list.map((m) => {
-    const v = isObject(m) ? m[Object.keys(m).find((k) => k.toLowerCase() === 'value') ?? 'value'] : m;
+    const v = isObject(m) ? field(m, 'value') : m;
     if (typeof v !== 'string' || !v) throw badRequest('invalidValue', 'every member needs a string "value"');
-    return v;
+    const d = isObject(m) ? field(m, 'display') : undefined;
+    return typeof d === 'string' && d ? { value: v, display: d } : { value: v };
   });
 }
 
@@ -55,6 +72,16 @@ interface MemberDelta {
   set?: Set<string>;
   add: Set<string>;
   remove: Set<string>;
+  /** `display` of members added or set by this request, as sent. */
+  display: Map<string, string>;
+}
+
+/** The delta a full member list (POST, PUT) describes. */
+function fullDelta(members: unknown): MemberDelta {
+  const list = memberList(members);
+  const display = new Map<string, string>();
+  for (const m of list) if (m.display !== undefined) display.set(m.value, m.display);
+  return { set: new Set(list.map((m) => m.value)), add: new Set(), remove: new Set(), display };
 }
 
 /** `value eq "x"` or a disjunction of them, as the list of x. */
@@ -85,9 +112,13 @@ function memberInterceptor(delta: MemberDelta) {
       delta.set = new Set();
       delta.add.clear();
       delta.remove.clear();
+      delta.display.clear();
       return true;
     } else {
-      values = memberValues(value);
+      const list = memberList(value);
+      values = list.map((m) => m.value);
+      if (op === 'replace') delta.display.clear();
+      if (op !== 'remove') for (const m of list) if (m.display !== undefined) delta.display.set(m.value, m.display);
     }
     if (op === 'replace' && !p.filter) {
       delta.set = new Set(values);
@@ -100,6 +131,7 @@ function memberInterceptor(delta: MemberDelta) {
         delta.add.delete(v);
         delta.remove.add(v);
         delta.set?.delete(v);
+        delta.display.delete(v);
       } else {
         delta.remove.delete(v);
         delta.add.add(v);
@@ -164,16 +196,55 @@ async function applyUserMembers(ctx: ScimContext, groupId: string, plan: MemberP
   }
 }
 
-function renderGroup(ctx: ScimContext, g: GroupDoc, members: string[] | null, projection: Projection): Json {
+/** The `display` values the group keeps after a change: the latest the provider sent, for members still present. */
+function nextDisplays(g: ScimGroupDoc | null, plan: MemberPlan, delta: MemberDelta): { v: string; d: string }[] {
+  // A full member list (PUT, replace of members) says all there is: only the displays it sent are kept.
+  const kept = new Map(delta.set ? [] : (g?.memberDisplay ?? []).map((x) => [x.v, x.d]));
+  for (const v of [...plan.removeUsers, ...plan.removeGroups]) kept.delete(v);
+  for (const [v, d] of delta.display) if (kept.has(v) || kept.size < MAX_KEPT_DISPLAYS) kept.set(v, d);
+  return [...kept].map(([v, d]) => ({ v, d }));
+}
+
+interface Member {
+  value: string;
+  type: 'User' | 'Group';
+  /** The member's own name (a user's displayName or userName, a group's displayName). */
+  name?: string;
+}
+
+function memberName(rec: Pick<SourceRecordDoc, 'raw'>): string | undefined {
+  const raw = rawOf(rec);
+  for (const v of [raw.displayName, raw.userName]) if (typeof v === 'string' && v) return v;
+  return undefined;
+}
+
+/** The group's members with their names, in two queries whatever their number (no read per member). */
+async function loadMembers(ctx: ScimContext, g: GroupDoc): Promise<Member[]> {
+  const [users, nested] = await Promise.all([
+    SourceRecord.find({ connectionId: ctx.conn._id, groups: g._id, deleted: false }, { key: 1, raw: 1 }).lean().exec(),
+    g.memberGroups.length ? findByIds(Group, g.memberGroups) : Promise.resolve(new Map<string, GroupDoc>()),
+  ]);
+  return [
+    ...users.map((u): Member => ({ value: u.key, type: 'User', name: memberName(u) })),
+    ...g.memberGroups.map((m): Member => ({ value: m, type: 'Group', name: nested.get(m)?.displayName })),
+  ];
+}
+
+function renderGroup(ctx: ScimContext, g: ScimGroupDoc, members: Member[] | null, projection: Projection): Json {
   const raw = rawOf(g);
   const schemas = new Set<string>(Array.isArray(raw.schemas) ? (raw.schemas as string[]) : []);
   schemas.add(GROUP_SCHEMA);
   const out: Json = { ...raw, schemas: [...schemas], id: g._id, displayName: g.displayName };
   if (members) {
-    const groupSet = new Set(g.memberGroups);
+    const sent = new Map((g.memberDisplay ?? []).map((x) => [x.v, x.d]));
     out.members = members.map((m) => {
-      const kind = groupSet.has(m) ? 'Group' : 'User';
-      return { value: m, $ref: `${ctx.baseUrl}/${kind}s/${m}`, type: kind };
+      const display = sent.get(m.value) ?? m.name;
+      return {
+        value: m.value,
+        $ref: `${ctx.baseUrl}/${m.type}s/${m.value}`,
+        ...(display !== undefined ? { display } : {}),
+        type: m.type,
+      };
     });
   }
   out.meta = {
@@ -186,12 +257,12 @@ function renderGroup(ctx: ScimContext, g: GroupDoc, members: string[] | null, pr
   return project(out, projection);
 }
 
-async function renderOne(ctx: ScimContext, g: GroupDoc, projection: Projection): Promise<Json> {
-  const members = omits(projection, 'members') ? null : [...(await memberUserKeys(ctx, g._id)), ...g.memberGroups];
+async function renderOne(ctx: ScimContext, g: ScimGroupDoc, projection: Projection): Promise<Json> {
+  const members = omits(projection, 'members') ? null : await loadMembers(ctx, g);
   return renderGroup(ctx, g, members, projection);
 }
 
-function result(status: number, ctx: ScimContext, g: GroupDoc, body: Json): ScimResult {
+function result(status: number, ctx: ScimContext, g: ScimGroupDoc, body: Json): ScimResult {
   return { status, body, headers: { ETag: etagOf(g.v), Location: `${ctx.baseUrl}/Groups/${g._id}` } };
 }
 
@@ -205,10 +276,10 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
   const displayName = displayNameOf(resource);
   const id = newUuid();
-  const delta: MemberDelta = { set: new Set(memberValues(resource.members)), add: new Set(), remove: new Set() };
+  const delta = fullDelta(resource.members);
   const plan = await planMembers(ctx, null, id, delta);
   const now = new Date();
-  const doc: GroupDoc = {
+  const doc: ScimGroupDoc = {
     _id: id,
     orgId: ctx.conn.orgId,
     connectionId: ctx.conn._id,
@@ -217,6 +288,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
     displayNameLower: displayName.toLowerCase(),
     externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
     memberGroups: plan.addGroups,
+    memberDisplay: nextDisplays(null, plan, delta),
     raw: JSON.stringify(stored(resource)),
     v: 1,
     createdAt: now,
@@ -235,16 +307,17 @@ export async function getGroup(ctx: ScimContext, id: string, query: Record<strin
 }
 
 /** Writes the group document (version-checked), then the membership of its people. */
-async function writeGroup(ctx: ScimContext, g: GroupDoc, resource: Json, delta: MemberDelta, pre: Preconditions): Promise<GroupDoc> {
+async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, delta: MemberDelta, pre: Preconditions): Promise<ScimGroupDoc> {
   const displayName = displayNameOf(resource);
   const plan = await planMembers(ctx, g, g._id, delta);
   const memberGroups = [...new Set([...g.memberGroups.filter((m) => !plan.removeGroups.includes(m)), ...plan.addGroups])];
-  const next: GroupDoc = {
+  const next: ScimGroupDoc = {
     ...g,
     displayName,
     displayNameLower: displayName.toLowerCase(),
     externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
     memberGroups,
+    memberDisplay: nextDisplays(g, plan, delta),
     raw: JSON.stringify(stored(resource)),
     v: g.v + 1,
     updatedAt: new Date(),
@@ -261,8 +334,7 @@ export async function replaceGroup(ctx: ScimContext, id: string, body: unknown, 
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
   const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
-  const delta: MemberDelta = { set: new Set(memberValues(resource.members)), add: new Set(), remove: new Set() };
-  const next = await writeGroup(ctx, g, resource, delta, pre);
+  const next = await writeGroup(ctx, g, resource, fullDelta(resource.members), pre);
   return result(200, ctx, next, await renderOne(ctx, next, parseProjection(query, NO_EXTENSIONS)));
 }
 
@@ -270,7 +342,7 @@ export async function replaceGroup(ctx: ScimContext, id: string, body: unknown, 
 export async function patchGroup(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
-  const delta: MemberDelta = { add: new Set(), remove: new Set() };
+  const delta: MemberDelta = { add: new Set(), remove: new Set(), display: new Map() };
   const patched = applyPatch(rawOf(g), body, {
     defs: GROUP_ATTRS,
     ext: NO_EXTENSIONS,
@@ -335,7 +407,7 @@ export async function listGroups(ctx: ScimContext, query: Record<string, unknown
     p.count === 0 ? Promise.resolve([]) : Group.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
   ]);
   const resources: Json[] = [];
-  for (const g of docs as GroupDoc[]) resources.push(await renderOne(ctx, g, projection));
+  for (const g of docs as ScimGroupDoc[]) resources.push(await renderOne(ctx, g, projection));
   return {
     status: 200,
     body: { schemas: [LIST_SCHEMA], totalResults: total, startIndex: p.startIndex, itemsPerPage: resources.length, Resources: resources },
