@@ -1,7 +1,7 @@
 import type { Filter } from 'scim2-parse-filter';
 import type { Collection } from 'mongodb';
 import {
-  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
+  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, storeCapabilities, type GroupDoc, type MongoQuery, type SourceChange,
   type SourceRecordDoc,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
@@ -149,6 +149,23 @@ interface MemberPlan {
   removeGroups: string[];
 }
 
+const IN_CHUNK = 1000;
+
+/** Which of these keys are live users of the connection: `_id` reads of two fields, batched. */
+async function liveUserKeys(ctx: ScimContext, keys: string[]): Promise<Set<string>> {
+  const ids = keys.map((k) => sourceRecordId(ctx.conn._id, k));
+  const live = new Set<string>();
+  if (!storeCapabilities().idInFromIndex) {
+    for (const r of (await findByIds(SourceRecord, ids)).values()) if (!r.deleted) live.add(r.key);
+    return live;
+  }
+  for (let i = 0; i < ids.length; i += IN_CHUNK) {
+    const docs = await SourceRecord.find({ _id: { $in: ids.slice(i, i + IN_CHUNK) } }, { key: 1, deleted: 1 }).lean().exec();
+    for (const r of docs) if (!r.deleted) live.add(r.key);
+  }
+  return live;
+}
+
 /** Turns a delta into concrete changes, refusing unknown members before anything is written. */
 async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: string, delta: MemberDelta): Promise<MemberPlan> {
   let add = [...delta.add];
@@ -169,11 +186,8 @@ async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: st
   if (addGroups.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
   const addUsers = add.filter((v) => !groupIds.has(v));
   if (addUsers.length) {
-    const found = await findByIds(SourceRecord, addUsers.map((k) => sourceRecordId(ctx.conn._id, k)));
-    const missing = addUsers.filter((k) => {
-      const r = found.get(sourceRecordId(ctx.conn._id, k));
-      return !r || r.deleted;
-    });
+    const live = await liveUserKeys(ctx, addUsers);
+    const missing = addUsers.filter((k) => !live.has(k));
     if (missing.length) {
       throw badRequest('invalidValue', `${missing.length} member(s) are not users or groups of this connection, e.g. "${missing[0]}"`);
     }
