@@ -2,23 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { ENTERPRISE, makeApp, q, scimClient, USER, type ScimClient } from './scim/harness';
+import { mulberry32 } from './helpers/random';
 
 /**
  * Filtering (RFC 7644 §3.4.2.2): every operator, case rules per the schema, paging and sorting, and a property test:
  * random filters over random users return exactly what a reference evaluator in this file returns.
  */
 type Json = Record<string, any>;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GIVEN = ['Ann', 'bob', 'Cara', 'dan', 'Eve'];
 const FAMILY = ['Smith', 'jones', 'Brown', 'Ng'];
