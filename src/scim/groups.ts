@@ -33,10 +33,91 @@ function groups(): Collection<ScimGroupDoc> {
   return Group.collection as unknown as Collection<ScimGroupDoc>;
 }
 
+/*
+ * Group writes without transactions (FerretDB v1 has none). A group's person members live on the members' source
+ * records, so a write touches the group document and then many records. To leave nothing half-written after a crash
+ * or a store outage between the two, the write stores its intent in the same insert/replaceOne that changes the group
+ * (`pendingMembers`, or `deleting` for a DELETE, with `pendingSince` for the sweep), applies it, then clears it with an
+ * update conditional on the group's `v` (a later write carries its own intent). Whoever next reads the group (GET,
+ * PUT, PATCH, DELETE, listing and filters) or the worker's start-up sweep finishes an intent left behind. Applying is
+ * idempotent (`groups` ops add or remove one group id), so finishing an intent twice is harmless.
+ */
+
+type Intent = Pick<ScimGroupDoc, '_id' | 'orgId' | 'connectionId' | 'v' | 'pendingMembers' | 'deleting' | 'pendingSince'>;
+
+function hasIntent(g: Intent): boolean {
+  return Boolean(g.pendingSince || g.pendingMembers || g.deleting);
+}
+
+function withoutIntent(g: ScimGroupDoc): ScimGroupDoc {
+  const { pendingMembers: _p, deleting: _d, pendingSince: _s, ...rest } = g;
+  return rest;
+}
+
+/** The intent stored with a write that changes these people's membership (none when it changes no person). */
+function intentOf(plan: MemberPlan, now: Date): Pick<ScimGroupDoc, 'pendingMembers' | 'pendingSince'> {
+  if (!plan.addUsers.length && !plan.removeUsers.length) return {};
+  return { pendingMembers: { add: plan.addUsers, remove: plan.removeUsers }, pendingSince: now };
+}
+
+/** Adds the group to / removes it from these people's source records, in batches. */
+async function applyUserMembers(g: Pick<GroupDoc, '_id' | 'orgId' | 'connectionId'>, add: string[], remove: string[]): Promise<void> {
+  const conn = { _id: g.connectionId, orgId: g.orgId, type: 'scim' };
+  const changes: SourceChange[] = [
+    ...add.map((key) => ({ op: 'groups' as const, key, add: [g._id] })),
+    ...remove.map((key) => ({ op: 'groups' as const, key, remove: [g._id] })),
+  ];
+  for (let i = 0; i < changes.length; i += MEMBER_BATCH) {
+    await applySourceChanges(conn, changes.slice(i, i + MEMBER_BATCH));
+  }
+}
+
+/** Clears an applied intent, unless a later write (a new `v`) has replaced it with its own. */
+async function clearIntent(id: string, v: number): Promise<void> {
+  await groups().updateOne({ _id: id, v }, { $unset: { pendingMembers: '', deleting: '', pendingSince: '' } });
+}
+
+/** Removes a group marked `deleting`: its people, its place in parent groups, then the document itself. */
+async function finishDelete(g: Intent): Promise<void> {
+  const members = await SourceRecord.find({ connectionId: g.connectionId, groups: g._id, deleted: false }, { key: 1 }).lean().exec();
+  await applyUserMembers(g, [], members.map((d) => d.key));
+  await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
+  await groups().deleteOne({ _id: g._id });
+}
+
+/** Finishes the intent a write left on the group; returns the group as it now stands, or null once it is deleted. */
+async function finishIntent(g: ScimGroupDoc): Promise<ScimGroupDoc | null> {
+  if (g.deleting) {
+    await finishDelete(g);
+    return null;
+  }
+  if (g.pendingMembers) await applyUserMembers(g, g.pendingMembers.add ?? [], g.pendingMembers.remove ?? []);
+  await clearIntent(g._id, g.v);
+  return withoutIntent(g);
+}
+
+/** Finishes every intent left pending on groups matching `scope` (e.g. one connection's); returns how many. */
+async function finishPending(scope: Record<string, unknown>): Promise<number> {
+  const left = await groups().find({ ...scope, pendingSince: { $exists: true } }).toArray();
+  for (const g of left) await finishIntent(g);
+  return left.length;
+}
+
+/**
+ * Finishes the group writes a stopped process (a crash, a store outage) left half-done; run when the worker starts.
+ * Returns how many were finished.
+ */
+export async function finishPendingGroupWrites(): Promise<number> {
+  return finishPending({});
+}
+
 async function loadGroup(ctx: ScimContext, id: string): Promise<ScimGroupDoc> {
   const g = await groups().findOne({ _id: id });
   if (!g || g.connectionId !== ctx.conn._id || g.orgId !== ctx.conn.orgId) throw notFound(`Group ${id}`);
-  return g;
+  if (!hasIntent(g)) return g;
+  const done = await finishIntent(g);
+  if (!done) throw notFound(`Group ${id}`);
+  return done;
 }
 
 /** Person members are the live source records naming the group; group members are `memberGroups`. */
@@ -200,16 +281,6 @@ async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: st
   };
 }
 
-async function applyUserMembers(ctx: ScimContext, groupId: string, plan: MemberPlan): Promise<void> {
-  const changes: SourceChange[] = [
-    ...plan.addUsers.map((key) => ({ op: 'groups' as const, key, add: [groupId] })),
-    ...plan.removeUsers.map((key) => ({ op: 'groups' as const, key, remove: [groupId] })),
-  ];
-  for (let i = 0; i < changes.length; i += MEMBER_BATCH) {
-    await applySourceChanges(ctx.conn, changes.slice(i, i + MEMBER_BATCH));
-  }
-}
-
 /** The `display` values the group keeps after a change: the latest the provider sent, for members still present. */
 function nextDisplays(g: ScimGroupDoc | null, plan: MemberPlan, delta: MemberDelta): { v: string; d: string }[] {
   // A full member list (PUT, replace of members) says all there is: only the displays it sent are kept.
@@ -308,8 +379,13 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
     createdAt: now,
     updatedAt: now,
   };
-  await groups().insertOne(doc);
-  await applyUserMembers(ctx, id, plan);
+  // The group and the membership it still has to give its people, in one insert (see finishIntent).
+  const intent = intentOf(plan, now);
+  await groups().insertOne({ ...doc, ...intent });
+  if (intent.pendingMembers) {
+    await applyUserMembers(doc, plan.addUsers, plan.removeUsers);
+    await clearIntent(id, doc.v);
+  }
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -320,13 +396,14 @@ export async function getGroup(ctx: ScimContext, id: string, query: Record<strin
   return result(200, ctx, g, await renderOne(ctx, g, parseProjection(query, NO_EXTENSIONS)));
 }
 
-/** Writes the group document (version-checked), then the membership of its people. */
+/** Writes the group document with its membership intent (version-checked), then the membership of its people. */
 async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, delta: MemberDelta, pre: Preconditions): Promise<ScimGroupDoc> {
   const displayName = displayNameOf(resource);
   const plan = await planMembers(ctx, g, g._id, delta);
   const memberGroups = [...new Set([...g.memberGroups.filter((m) => !plan.removeGroups.includes(m)), ...plan.addGroups])];
+  const now = new Date();
   const next: ScimGroupDoc = {
-    ...g,
+    ...withoutIntent(g),
     displayName,
     displayNameLower: displayName.toLowerCase(),
     externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
@@ -334,11 +411,15 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
     memberDisplay: nextDisplays(g, plan, delta),
     raw: JSON.stringify(stored(resource)),
     v: g.v + 1,
-    updatedAt: new Date(),
+    updatedAt: now,
   };
-  const res = await groups().replaceOne({ _id: g._id, v: g.v }, next);
+  const intent = intentOf(plan, now);
+  const res = await groups().replaceOne({ _id: g._id, v: g.v }, { ...next, ...intent });
   if (res.matchedCount !== 1) throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
-  await applyUserMembers(ctx, g._id, plan);
+  if (intent.pendingMembers) {
+    await applyUserMembers(next, plan.addUsers, plan.removeUsers);
+    await clearIntent(next._id, next.v);
+  }
   return next;
 }
 
@@ -374,10 +455,10 @@ export async function patchGroup(ctx: ScimContext, id: string, body: unknown, qu
 export async function deleteGroup(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult> {
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
-  const members = await memberUserKeys(ctx, id);
-  await applyUserMembers(ctx, id, { addUsers: [], removeUsers: members, addGroups: [], removeGroups: [] });
-  await Group.updateMany({ connectionId: ctx.conn._id, memberGroups: id }, { $pull: { memberGroups: id }, $inc: { v: 1 } }).exec();
-  await groups().deleteOne({ _id: id });
+  // Marked first: from here the group answers 404, and whoever reads it next finishes the delete (see finishIntent).
+  const marked = await groups().updateOne(pre.ifMatch ? { _id: id, v: g.v } : { _id: id }, { $set: { deleting: true, pendingSince: new Date() } });
+  if (marked.matchedCount !== 1) throw pre.ifMatch ? new ScimError(412, 'the resource has changed') : notFound(`Group ${id}`);
+  await finishDelete(g);
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id }, 'scim group deleted');
   return { status: 204 };
 }
@@ -414,7 +495,11 @@ export async function listGroups(ctx: ScimContext, query: Record<string, unknown
   const p = listParams(query);
   const projection = parseProjection(query, NO_EXTENSIONS);
   const scope = { connectionId: ctx.conn._id, orgId: ctx.conn.orgId };
-  const q = p.filter ? { ...scope, $and: [await groupQuery(ctx, parseScimFilter(p.filter))] } : scope;
+  // Writes left half-done are finished first, so members filters and the listing see what the last write said.
+  await finishPending(scope);
+  // A DELETE under way (marked after the line above) is not listed.
+  const visible = { ...scope, deleting: { $ne: true } };
+  const q = p.filter ? { ...visible, $and: [await groupQuery(ctx, parseScimFilter(p.filter))] } : visible;
   const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, groupFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
   const [total, docs] = await Promise.all([
     Group.countDocuments(q).exec(),

@@ -17,6 +17,15 @@ export interface GroupDoc {
   /** Groups that are members of this group (SPEC §2: expanded when audiences resolve). */
   memberGroups: string[];
   raw?: unknown;
+  /**
+   * A SCIM write in progress: the people to add to / remove from the group, written in the same insert/replace as the
+   * group itself and cleared once their source records carry the change (whoever reads the group next finishes it).
+   */
+  pendingMembers?: { add: string[]; remove: string[] };
+  /** A SCIM DELETE in progress: the group answers 404 and is removed by whoever reads it next. */
+  deleting?: boolean;
+  /** Set while `pendingMembers` or `deleting` is, for the recovery sweep (sparse index: unset, never null). */
+  pendingSince?: Date;
   v: number;
   createdAt: Date;
   updatedAt: Date;
@@ -33,6 +42,12 @@ const groupSchema = new Schema<GroupDoc>(
     externalId: { type: String, default: null },
     memberGroups: { type: [String], default: [] },
     raw: { type: Schema.Types.Mixed },
+    pendingMembers: {
+      type: new Schema({ add: [String], remove: [String] }, { _id: false, suppressReservedKeysWarning: true }),
+      default: undefined,
+    },
+    deleting: { type: Boolean, default: undefined },
+    pendingSince: { type: Date, default: undefined },
     v: { type: Number, default: 1 },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
@@ -43,5 +58,6 @@ groupSchema.index({ orgId: 1 });
 groupSchema.index({ connectionId: 1, displayNameLower: 1 });
 groupSchema.index({ connectionId: 1, memberGroups: 1 });
 groupSchema.index({ connectionId: 1, externalId: 1 });
+groupSchema.index({ pendingSince: 1 }, { sparse: true });
 
 export const Group = model<GroupDoc>('Group', groupSchema, 'groups');
