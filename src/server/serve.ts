@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
 import { SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
+import { finishPendingGroupWrites } from '../scim/groups';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -26,6 +27,8 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   if (roles.includes('worker')) {
     const replayed = await replayMergeJournal();
     if (replayed) logger.warn({ replayed }, 'replayed interrupted merges');
+    const finished = await finishPendingGroupWrites();
+    if (finished) logger.warn({ groups: finished }, 'finished SCIM group writes left half-done');
     // Sync runs left queued or running by a process that died (a crash, a SIGKILL) are failed, now and from time to
     // time (another process's crash, or this one's just before a quick restart, shows only once the run goes silent).
     const sweep = async () => {
