@@ -1,5 +1,5 @@
 import type { ScimContext } from './context';
-import { badRequest, errorBody, ScimError } from './errors';
+import { badRequest, errorBody, isStoreDown, ScimError, storeUnavailable } from './errors';
 import type { ScimResult } from './http';
 import { isObject, type Json } from './normalize';
 import { dispatch } from './operations';
@@ -25,7 +25,26 @@ function resolveRefs<T>(value: T, ids: Map<string, string>, missing: Set<string>
   return value;
 }
 
-/** RFC 7644 §3.7: operations in order, `bulkId` references, `failOnErrors`. */
+/** An operation left undone by a store outage earlier in the request. */
+function notAttempted(raw: unknown): Json {
+  const op = isObject(raw) ? raw : {};
+  const bulkId = typeof op.bulkId === 'string' ? op.bulkId : undefined;
+  const err = storeUnavailable();
+  return {
+    method: String(op.method ?? '').toUpperCase(),
+    ...(bulkId ? { bulkId } : {}),
+    status: String(err.status),
+    response: errorBody(err.status, `not attempted: ${err.message}`, err.scimType),
+  };
+}
+
+/**
+ * RFC 7644 §3.7: operations in order, `bulkId` references, `failOnErrors`.
+ *
+ * Operations are not one transaction (the RFC does not ask for one): each is atomic on its own, and those done before
+ * a store outage stay done and are reported with their status. The operation the outage interrupted and every one not
+ * yet attempted are reported with status 503, never as done, so the client retries exactly those.
+ */
 export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: number): Promise<ScimResult> {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a BulkRequest object');
   const schemas = body.schemas;
@@ -39,6 +58,7 @@ export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: n
   const ids = new Map<string, string>();
   const results: Json[] = [];
   let errors = 0;
+  let storeDown = false;
   for (const raw of ops) {
     if (errors >= failOnErrors) break;
     const op = isObject(raw) ? raw : {};
@@ -67,13 +87,21 @@ export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: n
       else if (method !== 'POST') out.location = `${ctx.baseUrl}${path}`;
       if (res.headers?.ETag) out.version = res.headers.ETag;
       out.status = String(res.status);
-    } catch (err) {
-      if (!(err instanceof ScimError)) throw err;
+    } catch (caught) {
+      const down = !(caught instanceof ScimError) && isStoreDown(caught);
+      if (!(caught instanceof ScimError) && !down) throw caught;
+      const err = down ? storeUnavailable() : (caught as ScimError);
       errors++;
       out.status = String(err.status);
       out.response = errorBody(err.status, err.message, err.scimType);
     }
     results.push(out);
+    if (out.status === '503') {
+      storeDown = true;
+      for (const rest of ops.slice(results.length)) results.push(notAttempted(rest));
+      break;
+    }
   }
-  return { status: 200, body: { schemas: [BULK_RESPONSE_SCHEMA], Operations: results } };
+  const headers = storeDown ? storeUnavailable().headers : undefined;
+  return { status: 200, body: { schemas: [BULK_RESPONSE_SCHEMA], Operations: results }, ...(headers ? { headers } : {}) };
 }

@@ -1,3 +1,5 @@
+import { isStoreUnavailableError } from '../store';
+
 /** SCIM error responses (RFC 7644 §3.12): the error schema, `status` as a string, an optional `scimType`. */
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
@@ -23,3 +25,12 @@ export function errorBody(status: number, detail: string, scimType?: string): Re
 
 export const badRequest = (scimType: ScimType, message: string) => new ScimError(400, message, scimType);
 export const notFound = (what: string) => new ScimError(404, `${what} not found`);
+
+/** The store is unreachable (the request answers 503; what was written before stays written). */
+export function isStoreDown(err: unknown): boolean {
+  if (isStoreUnavailableError(err)) return true;
+  const msg = err instanceof Error ? err.message : '';
+  return /buffering timed out|client was closed|connection .* closed|Topology is closed/i.test(msg);
+}
+
+export const storeUnavailable = () => new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' });

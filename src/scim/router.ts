@@ -1,10 +1,10 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { isStoreUnavailableError, storeConnected } from '../store';
+import { storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
 import { scimAuthenticator } from './auth';
 import { runBulk } from './bulk';
 import type { ScimConnection, ScimContext } from './context';
-import { errorBody, ScimError } from './errors';
+import { errorBody, isStoreDown, ScimError, storeUnavailable } from './errors';
 import { send } from './http';
 import { dispatch } from './operations';
 import { scimRateLimiter } from './rateLimit';
@@ -12,12 +12,6 @@ import { scimRateLimiter } from './rateLimit';
 function header(req: Request, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
-}
-
-function isStoreDown(err: unknown): boolean {
-  if (isStoreUnavailableError(err)) return true;
-  const msg = err instanceof Error ? err.message : '';
-  return /buffering timed out|client was closed|connection .* closed|Topology is closed/i.test(msg);
 }
 
 /**
@@ -72,7 +66,7 @@ export function createScimRouter(deps: AppDeps): Router {
     else if (type === 'entity.too.large') e = new ScimError(413, `the request body is larger than ${config.MAX_BODY_BYTES} bytes`);
     else if (type === 'entity.parse.failed') e = new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported') e = new ScimError(415, 'unsupported body encoding');
-    else if (isStoreDown(err)) e = new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' });
+    else if (isStoreDown(err)) e = storeUnavailable();
     else {
       logger.error({ err, method: req.method, path: req.path.replace(/\?.*$/, '') }, 'scim request failed');
       e = new ScimError(500, 'internal error');
