@@ -98,17 +98,18 @@ async function finishIntent(g: ScimGroupDoc): Promise<ScimGroupDoc | null> {
 
 /** Finishes every intent left pending on groups matching `scope` (e.g. one connection's); returns how many. */
 async function finishPending(scope: Record<string, unknown>): Promise<number> {
-  const left = await groups().find({ ...scope, pendingSince: { $exists: true } }).toArray();
+  const left = await groups().find({ pendingSince: { $exists: true }, ...scope }).toArray();
   for (const g of left) await finishIntent(g);
   return left.length;
 }
 
 /**
- * Finishes the group writes a stopped process (a crash, a store outage) left half-done; run when the worker starts.
- * Returns how many were finished.
+ * Finishes the group writes a stopped process (a crash, a store outage) left half-done: all of them when the worker
+ * starts, and from time to time those pending for longer than `olderThanMs` (another process's crash). Finishing a
+ * write that is still in flight is harmless: applying an intent is idempotent. Returns how many were finished.
  */
-export async function finishPendingGroupWrites(): Promise<number> {
-  return finishPending({});
+export async function finishPendingGroupWrites(olderThanMs = 0): Promise<number> {
+  return finishPending(olderThanMs > 0 ? { pendingSince: { $lt: new Date(Date.now() - olderThanMs) } } : {});
 }
 
 async function loadGroup(ctx: ScimContext, id: string): Promise<ScimGroupDoc> {

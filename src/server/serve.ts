@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
-import { SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
+import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
 import { createApp } from './app';
 import { createLogger } from './logger';
@@ -31,9 +31,14 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     if (finished) logger.warn({ groups: finished }, 'finished SCIM group writes left half-done');
     // Sync runs left queued or running by a process that died (a crash, a SIGKILL) are failed, now and from time to
     // time (another process's crash, or this one's just before a quick restart, shows only once the run goes silent).
+    // Likewise merges and SCIM group writes that another process left half-done are finished once they go silent.
     const sweep = async () => {
       const failed = await failAbandonedRuns();
       if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
+      const merges = await replayMergeJournal(STALE_RUN_MS);
+      if (merges) logger.warn({ replayed: merges }, 'replayed merges a stopped process left unfinished');
+      const groupWrites = await finishPendingGroupWrites(STALE_RUN_MS);
+      if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
     };
     await sweep();
     const timer = setInterval(() => {
