@@ -113,43 +113,37 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
 
 type Claim = { ok: true; claimed: boolean } | { ok: false; holder: SourceRecordDoc };
 
-/** Claims the userName key for `id`; a holder that is gone (deleted, renamed, never written) is taken over. */
-async function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
-  const key = userNameKey(ctx.conn._id, userName);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, id);
-    if (!holder) return { ok: true, claimed: true };
-    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, holder.ref) }).lean().exec()) as SourceRecordDoc | null;
-    const holds = rec && !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
-    if (holds) return { ok: false, holder: rec };
-    if (rec || Date.now() - holder.createdAt.getTime() > KEY_STALE_MS) {
-      if (await takeOverLookupKey(key, holder.ref, id)) return { ok: true, claimed: true };
-      continue;
-    }
-    // Claimed moments ago by a create still in flight: that create wins.
-    throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
-  }
-  throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
-}
-
 /**
- * Claims the externalId key for `target`. Fails with the stored user (live, inactive or a tombstone) that still asserts
- * this externalId; a holder that no longer does (changed it, never written) is taken over.
+ * Claims a lookup key for `target`. Fails with the stored user that still `holds` the key's value; a holder that no
+ * longer does (changed it, deleted, never written) is taken over. A key claimed moments ago by a create still in
+ * flight stays with that create: 409.
  */
-async function claimExternalId(ctx: ScimContext, target: string, externalId: string): Promise<Claim> {
-  const key = externalIdKey(ctx.conn._id, externalId);
+async function claimKey(ctx: ScimContext, key: string, target: string, holds: (rec: SourceRecordDoc) => boolean, takenMessage: string): Promise<Claim> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, target);
     if (!holder) return { ok: true, claimed: true };
     const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, holder.ref) }).lean().exec()) as SourceRecordDoc | null;
-    if (rec && rec.orgId === ctx.conn.orgId && externalIdOf(rawOf(rec)) === externalId) return { ok: false, holder: rec };
+    if (rec && holds(rec)) return { ok: false, holder: rec };
     if (rec || Date.now() - holder.createdAt.getTime() > KEY_STALE_MS) {
       if (await takeOverLookupKey(key, holder.ref, target)) return { ok: true, claimed: true };
       continue;
     }
-    break; // claimed moments ago by a create still in flight: that create wins
+    break;
   }
-  throw new ScimError(409, `externalId "${externalId}" is being used by a concurrent create`, 'uniqueness');
+  throw new ScimError(409, takenMessage, 'uniqueness');
+}
+
+/** Claims the userName key for `id`; held only by a live user whose userName still maps to it. */
+function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
+  const key = userNameKey(ctx.conn._id, userName);
+  const holds = (rec: SourceRecordDoc) => !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
+  return claimKey(ctx, key, id, holds, `userName "${userName}" is already taken`);
+}
+
+/** Claims the externalId key for `target`; held by any stored user (live, inactive or a tombstone) still asserting it. */
+function claimExternalId(ctx: ScimContext, target: string, externalId: string): Promise<Claim> {
+  const holds = (rec: SourceRecordDoc) => rec.orgId === ctx.conn.orgId && externalIdOf(rawOf(rec)) === externalId;
+  return claimKey(ctx, externalIdKey(ctx.conn._id, externalId), target, holds, `externalId "${externalId}" is being used by a concurrent create`);
 }
 
 /** Points the externalId key at `id` (the latest writer of an externalId is the one a POST reactivates). */
