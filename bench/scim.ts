@@ -2,7 +2,10 @@
  * SCIM load generator (not part of `npm test`): the service on loopback against the local store, driven over HTTP.
  *
  *   npm run build && node scripts/local-store.js --data .data/bench-scim -- node dist/bench/scim.js \
- *     [--users 100000] [--creates 500] [--lookups 2000] [--patches 500] [--concurrency 8]
+ *     [--users 100000] [--creates 500] [--lookups 2000] [--patches 500] [--concurrency 8] [--in-process]
+ *
+ * The service runs as its own process (`audience-sync serve --roles http`, as deployed), so that the load generator
+ * does not share its event loop; `--in-process` mounts the app in the bench's own process instead.
  *
  * The stored users are seeded through the store (the userName keys and the merge's batched upsert), not over HTTP.
  *
@@ -10,7 +13,9 @@
  * latency, next to the raw rate of the equivalent store operations (the merge's upsert, the `_id` reads of a lookup)
  * measured in the same run.
  */
-import type { AddressInfo } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createApp } from '../src/server/app';
@@ -24,6 +29,33 @@ import { loadConfig } from '../src/config/config';
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Starts `audience-sync serve --roles http` on a free port; resolves once /readyz answers 200. */
+async function startServiceProcess(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const cli = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--roles', 'http'], {
+    env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { port, child };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the service did not become ready within 30 s');
 }
 
 interface Stats { label: string; n: number; perSec: number; median: number; p99: number }
@@ -52,12 +84,25 @@ async function main(): Promise<void> {
   const lookups = arg('lookups', 2000);
   const patches = arg('patches', 500);
   const concurrency = arg('concurrency', 8);
+  const inProcess = process.argv.includes('--in-process');
   const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const, SCIM_RATE_LIMIT_PER_MINUTE: 100_000_000 };
   await connectStore(config.MONGODB_URI);
-  const app = createApp({ config, logger: pino({ level: 'silent' }) });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((r) => server.once('listening', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  let port: number;
+  let stopService: () => Promise<void>;
+  if (inProcess) {
+    const app = createApp({ config, logger: pino({ level: 'silent' }) });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    port = (server.address() as AddressInfo).port;
+    stopService = async () => void server.close();
+  } else {
+    const svc = await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: String(config.SCIM_RATE_LIMIT_PER_MINUTE) });
+    port = svc.port;
+    stopService = async () => {
+      svc.child.kill('SIGTERM');
+      await new Promise((r) => svc.child.once('exit', r));
+    };
+  }
 
   const org = await createOrganization(`bench ${Date.now()}`);
   const created = await createConnection({ orgId: org.id, type: 'scim', provider: 'okta' }, { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY });
@@ -123,13 +168,21 @@ async function main(): Promise<void> {
     await applySourceChanges(conn, [{ op: 'upsert', key, email: rec!.email, active: i % 2 === 1, raw: rec!.raw, lookup: rec!.lookup, ifVersion: rec!.v }]);
   }));
 
+  const ratioOf = (a: number, b: number) => results[a]!.perSec / results[b]!.perSec;
+  const summary = {
+    bench: 'scim', users, concurrency, serviceProcess: !inProcess, seedSeconds: Math.round(seedSecs),
+    results: results.map((r) => ({ ...r, perSec: +r.perSec.toFixed(1), median: +r.median.toFixed(2), p99: +r.p99.toFixed(2) })),
+    createRatio: +ratioOf(0, 1).toFixed(3), patchRatio: +ratioOf(4, 5).toFixed(3), lookupP99Ms: +results[2]!.p99.toFixed(2),
+    targets: { lookupP99Ms: 25, ratio: 0.4 },
+  };
   const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} |`;
-  console.log(`users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}`);
+  console.log(`users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}, service ${inProcess ? 'in the bench process' : 'in its own process'}`);
   console.log('| operation | n | per second | median ms | p99 ms |\n|---|---|---|---|---|');
   for (const s of results) console.log(fmt(s));
   const ratio = (a: number, b: number) => `${((results[a]!.perSec / results[b]!.perSec) * 100).toFixed(0)} %`;
   console.log(`creates at ${ratio(0, 1)} of the raw store rate; patches at ${ratio(4, 5)}; lookup p99 ${results[2]!.p99.toFixed(1)} ms`);
-  server.close();
+  console.log(JSON.stringify(summary)); // the last line: machine-readable
+  await stopService();
   await disconnectStore();
 }
 
