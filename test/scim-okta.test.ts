@@ -61,6 +61,10 @@ describe('SCIM: Okta dialect', () => {
     }
     const res = await c.get(`/Users/${userId}`).expect(200);
     assert.equal(res.body.id, userId);
+    // A trailing slash before the query (some clients build `/Users/?filter=`) is the same list.
+    const slash = await c.get(`/Users/${q('userName eq "test.user@okta.local"')}`).expect(200);
+    assert.equal(slash.body.totalResults, 1);
+    assert.equal(slash.body.Resources[0].id, userId);
   });
 
   test('a second create of the same userName (any case) is 409 uniqueness while the user is active', async () => {
