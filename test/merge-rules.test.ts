@@ -13,6 +13,9 @@ import {
   remergeConnection,
   replayMergeJournal,
   SourceRecord,
+  deleteByIds,
+  findByIds,
+  storeCapabilities,
   type ConnectionRef,
   type RecipientDoc,
 } from '../src/store';
@@ -229,6 +232,38 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(await replayMergeJournal(), 1);
     assert.equal((await recipient(o, 'max@x.io'))!.attributes.city, 'Milan');
     assert.equal(await MergeJournal.countDocuments({}), 0);
+  });
+
+  test('reads and deletes by _id agree with and without $in (MongoDB and patched FerretDB vs stock FerretDB)', async () => {
+    const o = (await createOrganization('Both paths')).id;
+    const csv = await conn(o, 'csv');
+    const emails = Array.from({ length: 30 }, (_, i) => `p${i}@paths.io`);
+    await applySourceChanges(csv, emails.map((e) => up(e, e)));
+    const ids = [...emails.slice(0, 20).map((e) => recipientId(o, e)), recipientId(o, 'missing@paths.io'), recipientId(o, emails[0]!)];
+    const caps = storeCapabilities();
+    const saved = caps.idInFromIndex;
+    const read = async (viaIn: boolean) => {
+      caps.idInFromIndex = viaIn;
+      try {
+        return [...(await findByIds(Recipient, ids)).keys()].sort();
+      } finally {
+        caps.idInFromIndex = saved;
+      }
+    };
+    const viaIn = await read(true);
+    assert.deepEqual(viaIn, await read(false));
+    assert.equal(viaIn.length, 20, 'each stored id once, the missing one absent');
+    for (const viaInDelete of [true, false]) {
+      const victims = viaInDelete ? emails.slice(20, 25) : emails.slice(25, 30);
+      caps.idInFromIndex = viaInDelete;
+      try {
+        await deleteByIds(Recipient, victims.map((e) => recipientId(o, e)));
+      } finally {
+        caps.idInFromIndex = saved;
+      }
+      for (const e of victims) assert.equal(await recipient(o, e), null, `${e} deleted (${viaInDelete ? '$in' : 'one by one'})`);
+    }
+    assert.equal(await Recipient.countDocuments({ orgId: o }), 20);
   });
 
   test('nothing crosses organizations', async () => {
