@@ -1,7 +1,7 @@
 import type { Filter } from 'scim2-parse-filter';
 import type { Collection } from 'mongodb';
 import {
-  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, storeCapabilities, type GroupDoc, type MongoQuery, type SourceChange,
+  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
   type SourceRecordDoc,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
@@ -79,8 +79,7 @@ async function clearIntent(id: string, v: number): Promise<void> {
 
 /** Removes a group marked `deleting`: its people, its place in parent groups, then the document itself. */
 async function finishDelete(g: Intent): Promise<void> {
-  const members = await SourceRecord.find({ connectionId: g.connectionId, groups: g._id, deleted: false }, { key: 1 }).lean().exec();
-  await applyUserMembers(g, [], members.map((d) => d.key));
+  await applyUserMembers(g, [], await memberUserKeys(g.connectionId, g._id));
   await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
   await groups().deleteOne({ _id: g._id });
 }
@@ -122,8 +121,8 @@ async function loadGroup(ctx: ScimContext, id: string): Promise<ScimGroupDoc> {
 }
 
 /** Person members are the live source records naming the group; group members are `memberGroups`. */
-async function memberUserKeys(ctx: ScimContext, groupId: string): Promise<string[]> {
-  const docs = await SourceRecord.find({ connectionId: ctx.conn._id, groups: groupId, deleted: false }, { key: 1 }).lean().exec();
+async function memberUserKeys(connectionId: string, groupId: string): Promise<string[]> {
+  const docs = await SourceRecord.find({ connectionId, groups: groupId, deleted: false }, { key: 1 }).lean().exec();
   return docs.map((d) => d.key);
 }
 
@@ -231,21 +230,10 @@ interface MemberPlan {
   removeGroups: string[];
 }
 
-const IN_CHUNK = 1000;
-
-/** Which of these keys are live users of the connection: `_id` reads of two fields, batched. */
+/** Which of these keys are live users of the connection: batched `_id` reads of two fields. */
 async function liveUserKeys(ctx: ScimContext, keys: string[]): Promise<Set<string>> {
-  const ids = keys.map((k) => sourceRecordId(ctx.conn._id, k));
-  const live = new Set<string>();
-  if (!storeCapabilities().idInFromIndex) {
-    for (const r of (await findByIds(SourceRecord, ids)).values()) if (!r.deleted) live.add(r.key);
-    return live;
-  }
-  for (let i = 0; i < ids.length; i += IN_CHUNK) {
-    const docs = await SourceRecord.find({ _id: { $in: ids.slice(i, i + IN_CHUNK) } }, { key: 1, deleted: 1 }).lean().exec();
-    for (const r of docs) if (!r.deleted) live.add(r.key);
-  }
-  return live;
+  const found = await findByIds(SourceRecord, keys.map((k) => sourceRecordId(ctx.conn._id, k)), { key: 1, deleted: 1 });
+  return new Set([...found.values()].filter((r) => !r.deleted).map((r) => r.key));
 }
 
 /** Turns a delta into concrete changes, refusing unknown members before anything is written. */
@@ -253,7 +241,7 @@ async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: st
   let add = [...delta.add];
   let remove = [...delta.remove];
   if (delta.set) {
-    const current = group ? [...(await memberUserKeys(ctx, groupId)), ...group.memberGroups] : [];
+    const current = group ? [...(await memberUserKeys(ctx.conn._id, groupId)), ...group.memberGroups] : [];
     const cur = new Set(current);
     add = [...new Set([...delta.set].filter((v) => !cur.has(v)))];
     remove = current.filter((v) => !delta.set!.has(v));
@@ -383,10 +371,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   // The group and the membership it still has to give its people, in one insert (see finishIntent).
   const intent = intentOf(plan, now);
   await groups().insertOne({ ...doc, ...intent });
-  if (intent.pendingMembers) {
-    await applyUserMembers(doc, plan.addUsers, plan.removeUsers);
-    await clearIntent(id, doc.v);
-  }
+  if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -417,10 +402,7 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
   const intent = intentOf(plan, now);
   const res = await groups().replaceOne({ _id: g._id, v: g.v }, { ...next, ...intent });
   if (res.matchedCount !== 1) throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
-  if (intent.pendingMembers) {
-    await applyUserMembers(next, plan.addUsers, plan.removeUsers);
-    await clearIntent(next._id, next.v);
-  }
+  if (intent.pendingMembers) await finishIntent({ ...next, ...intent });
   return next;
 }
 

@@ -8,16 +8,16 @@ const IN_CHUNK = 1000; // the patched FerretDB pushes down `$in` of at most 1000
 /**
  * Reads documents by `_id`. MongoDB (and our patched FerretDB build) serve `$in` from the primary index in one round
  * trip; stock FerretDB v1 scans the collection for `$in` but serves a single `_id` equality from its index, so there we
- * issue bounded parallel lookups.
+ * issue bounded parallel lookups. With `projection`, only those fields are read.
  */
-export async function findByIds<T>(model: Model<T>, ids: string[]): Promise<Map<string, T>> {
+export async function findByIds<T>(model: Model<T>, ids: string[], projection?: Record<string, 0 | 1>): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   const unique = [...new Set(ids)];
   if (unique.length === 0) return out;
   if (storeCapabilities().idInFromIndex) {
     for (let i = 0; i < unique.length; i += IN_CHUNK) {
       const chunk = unique.slice(i, i + IN_CHUNK);
-      const docs = (await model.find({ _id: { $in: chunk } }).lean().exec()) as unknown as (T & { _id: string })[];
+      const docs = (await model.find({ _id: { $in: chunk } }, projection).lean().exec()) as unknown as (T & { _id: string })[];
       for (const d of docs) out.set(d._id, d);
     }
     return out;
@@ -26,7 +26,7 @@ export async function findByIds<T>(model: Model<T>, ids: string[]): Promise<Map<
   const worker = async () => {
     while (next < unique.length) {
       const id = unique[next++]!;
-      const doc = (await model.findOne({ _id: id }).lean().exec()) as unknown as T | null;
+      const doc = (await model.findOne({ _id: id }, projection).lean().exec()) as unknown as T | null;
       if (doc) out.set(id, doc);
     }
   };
