@@ -25,24 +25,20 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   let httpPort: number | null = null;
 
   if (roles.includes('worker')) {
-    const replayed = await replayMergeJournal();
-    if (replayed) logger.warn({ replayed }, 'replayed interrupted merges');
-    const finished = await finishPendingGroupWrites();
-    if (finished) logger.warn({ groups: finished }, 'finished SCIM group writes left half-done');
-    // Sync runs left queued or running by a process that died (a crash, a SIGKILL) are failed, now and from time to
-    // time (another process's crash, or this one's just before a quick restart, shows only once the run goes silent).
-    // Likewise merges and SCIM group writes that another process left half-done are finished once they go silent.
-    const sweep = async () => {
+    // What stopped processes left half-done: sync runs left queued or running are failed once silent; merges and SCIM
+    // group writes are finished. At start everything left is finished (`ageMs` 0: no earlier process of this one is
+    // running); every minute after, what another process has left silent for a minute.
+    const sweep = async (ageMs: number) => {
       const failed = await failAbandonedRuns();
       if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
-      const merges = await replayMergeJournal(STALE_RUN_MS);
+      const merges = await replayMergeJournal(ageMs);
       if (merges) logger.warn({ replayed: merges }, 'replayed merges a stopped process left unfinished');
-      const groupWrites = await finishPendingGroupWrites(STALE_RUN_MS);
+      const groupWrites = await finishPendingGroupWrites(ageMs);
       if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
     };
-    await sweep();
+    await sweep(0);
     const timer = setInterval(() => {
-      sweep().catch((err: Error) => logger.warn({ errName: err?.name }, 'abandoned sync run sweep failed'));
+      sweep(STALE_RUN_MS).catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'));
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
