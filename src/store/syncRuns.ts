@@ -1,7 +1,7 @@
 import { isIdentitySource } from './connectionTypes';
 import { newId } from './ids';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
-import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc } from './models';
+import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
 import { loadMergeSettings } from './settings';
 
 export const BATCH_SIZE = 1000;
@@ -17,6 +17,8 @@ export interface StartOptions {
   /** What started the run: `hris`, `sftp`, `api`, ... */
   source: string;
   label?: string | null;
+  /** The file the run reads, when it reads one (its size and rows, known before processing). */
+  input?: SyncRunInput | null;
 }
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
@@ -48,6 +50,7 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
     source: opts.source,
     mode: opts.mode,
     label: opts.label ?? null,
+    input: opts.input ?? null,
     status: 'queued',
     progress: { processed: 0, total: null },
     counts: emptyCounts(),

@@ -8,7 +8,7 @@ import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, SyncRun, recordAudit, type ConnectionDoc, type SyncConnection, type SyncRunInput } from '../../store';
+import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
@@ -151,11 +151,9 @@ export function uploadRoutes(deps: AppDeps): Router {
         if (err instanceof CsvFileError) return await rejectWhole(err.message);
         throw err;
       }
-      const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label });
+      // The run records what its progress is measured against (see presentProgress).
+      const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label, input: { bytesRead: read.bytes, bytesTotal: size, rows: rowCount } });
       await recordAudit(p.orgId, p.tokenId, 'upload.create', doc._id, { syncRunId: ingest.id, mode: q.mode, bytes: size });
-      // What the run's progress is measured against (see presentSyncRun).
-      const input = (): SyncRunInput => ({ bytesRead: read.bytes, bytesTotal: size, rows: rowCount });
-      await SyncRun.updateOne({ _id: ingest.id }, { $set: { input: input() } }).exec();
       handedOff = true;
       const it = rows!;
       runInBackground(
