@@ -1,4 +1,4 @@
-import { StagedRow, SyncRun, type SyncRunStatus } from '../store';
+import { SyncRun, failActiveRun, type SyncRunStatus } from '../store';
 
 /**
  * Work the API started after answering (upload processing). Shutdown waits for it (bounded), tests wait for it, and
@@ -93,12 +93,6 @@ export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, 
   for (const j of stopped) j.abort.abort(reason);
   await waitForBackgroundJobs(graceMs);
   const ids = stopped.map((j) => j.syncRunId).filter((id): id is string => id !== null);
-  for (const id of ids) {
-    const res = await SyncRun.updateOne(
-      { _id: id, status: { $in: ACTIVE } },
-      { $set: { status: 'failed', message: reason, finishedAt: new Date() } },
-    ).exec().catch(() => null);
-    if (res?.modifiedCount) await StagedRow.deleteMany({ runId: id }).exec().catch(() => undefined);
-  }
+  for (const id of ids) await failActiveRun(id, reason).catch(() => false);
   return ids;
 }

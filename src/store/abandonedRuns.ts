@@ -15,6 +15,20 @@ export const SWEEP_INTERVAL_MS = 60_000;
 
 const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
 
+/**
+ * Fails a sync run that is still queued or running (and matches `also`), dropping its staged rows; false when the run
+ * had already ended or no longer matches. For runs whose worker is gone: a crash, or a shutdown that stopped it.
+ */
+export async function failActiveRun(id: string, message: string, also: Record<string, unknown> = {}, now = new Date()): Promise<boolean> {
+  const res = await SyncRun.updateOne(
+    { ...also, _id: id, status: { $in: ACTIVE } },
+    { $set: { status: 'failed', message, finishedAt: now } },
+  ).exec();
+  if (!res.modifiedCount) return false;
+  await StagedRow.deleteMany({ runId: id }).exec();
+  return true;
+}
+
 /** Marks failed the queued or running sync runs nobody has written for `staleMs`; returns their ids. */
 export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
   const cutoff = new Date(now.getTime() - staleMs);
@@ -22,14 +36,7 @@ export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()
   const failed: string[] = [];
   for (const { _id } of stale) {
     // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
-    const res = await SyncRun.updateOne(
-      { _id, status: { $in: ACTIVE }, updatedAt: { $lt: cutoff } },
-      { $set: { status: 'failed', message: ABANDONED_RUN_MESSAGE, finishedAt: now } },
-    ).exec();
-    if (res.modifiedCount) {
-      await StagedRow.deleteMany({ runId: _id }).exec();
-      failed.push(_id);
-    }
+    if (await failActiveRun(_id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) failed.push(_id);
   }
   return failed;
 }
