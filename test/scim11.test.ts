@@ -365,6 +365,17 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     await other.v1.get('/Users').expect(200);
   });
 
+  test('one rate limit per connection across both dialects: 429 in the 1.1 format', async () => {
+    const limited = makeApp({ SCIM_RATE_LIMIT_PER_MINUTE: 5 });
+    const lc = await oktaConnection(limited);
+    for (let i = 0; i < 3; i++) await lc.v2.get('/ServiceProviderConfig').expect(200);
+    for (let i = 0; i < 2; i++) await lc.v1.get('/ServiceProviderConfigs').expect(200);
+    const res = await lc.v1.get('/ServiceProviderConfigs').expect(429);
+    assert.equal(res.body.Errors[0].code, 429);
+    assert.ok(Number(res.headers['retry-after']) >= 1);
+    await lc.v2.get('/ServiceProviderConfig').expect(429);
+  });
+
   test('discovery: /ServiceProviderConfigs and /Schemas in 1.1 form', async () => {
     const spc = await c.v1.get('/ServiceProviderConfigs').expect(200);
     assert.deepEqual(spc.body.schemas, [CORE_V1]);
@@ -381,6 +392,10 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     const ent = await c.v1.get(`/Schemas/${ENTERPRISE_V1}`).expect(200);
     const manager = ent.body.attributes.find((a: Json) => a.name === 'manager');
     assert.deepEqual(manager.subAttributes.map((s: Json) => s.name), ['managerId', 'displayName']);
+    const children = Object.fromEntries(users.body.attributes.filter((a: Json) => a.multiValued).map((a: Json) => [a.name, a.multiValuedAttributeChildName]));
+    assert.equal(children.emails, 'email');
+    assert.equal(children.addresses, 'address');
+    assert.equal(children.roles, 'role');
   });
 });
 

@@ -23,7 +23,7 @@ function attributeV1(def: AttrDef, schema: string): Json {
     required: def.required ?? false,
     caseExact: def.caseExact ?? false,
   };
-  if (def.multiValued) out.multiValuedAttributeChildName = def.name.replace(/(es|s)$/, '') || def.name;
+  if (def.multiValued) out.multiValuedAttributeChildName = def.name.endsWith('sses') ? def.name.slice(0, -2) : def.name.replace(/s$/, '');
   if (def.subAttributes) out.subAttributes = def.subAttributes.filter((s) => s.name !== '$ref').map((s) => attributeV1(s, schema));
   return out;
 }
