@@ -288,16 +288,39 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     assert.equal((await c.v1.get(`/Groups/${groupId}`).expect(200)).body.members.length, 2);
   });
 
-  test('a group description in urn:okta:custom:group:1.0 is accepted', async () => {
+  test('a group description in urn:okta:custom:group:1.0 is accepted and not kept (no schema of ours declares it)', async () => {
     const res = await c.v1.post('/Groups', {
       schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
       displayName: 'Group 10',
       'urn:okta:custom:group:1.0': { description: 'All Users West of the Rockies' },
     }).expect(201);
     assert.equal(res.body.displayName, 'Group 10');
-    assert.ok(res.body.schemas.includes(CORE_V1));
-    const list = await c.v1.get(`/Groups${filterQuery('displayName eq "group 10"')}`).expect(200);
+    assert.deepEqual(res.body.schemas, [CORE_V1]);
+    assert.equal(res.body['urn:okta:custom:group:1.0'], undefined);
+    const renamed = await c.v1.patch(`/Groups/${res.body.id}`, {
+      schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
+      id: res.body.id,
+      displayName: 'Group 11',
+      'urn:okta:custom:group:1.0': { description: 'All Users East of the Rockies' },
+    }).expect(200);
+    assert.deepEqual(Object.keys(renamed.body).sort(), ['displayName', 'id', 'members', 'meta', 'schemas']);
+    const list = await c.v1.get(`/Groups${filterQuery('displayName eq "group 11"')}`).expect(200);
     assert.deepEqual(list.body.Resources.map((g: Json) => g.id), [res.body.id]);
+    await c.v1.del(`/Groups/${res.body.id}`).expect(204);
+  });
+
+  test('an app extension in a PATCH replaces its attributes one by one; .json suffixes are understood', async () => {
+    const ext = 'urn:okta:acme_app:1.0:user:custom';
+    const path = `/Users/${user2Id}`;
+    let res = await c.v1.patch(path, { schemas: [CORE_V1, ext], [ext]: { costCode: 'A1', badge: '7' } }).expect(200);
+    assert.deepEqual(res.body[ext], { costCode: 'A1', badge: '7' });
+    res = await c.v1.patch(path, { schemas: [CORE_V1, ext], [ext]: { badge: '8' } }).expect(200);
+    assert.deepEqual(res.body[ext], { costCode: 'A1', badge: '8' });
+    const json = await c.v1.get(`/Users/${user2Id}.json`).expect(200);
+    assert.deepEqual(json.body, (await c.v1.get(path).expect(200)).body);
+    const list = await c.v1.get(`/Users.json${filterQuery('userName eq "test.user2@okta.local"')}`).expect(200);
+    assert.deepEqual(list.body.Resources.map((u: Json) => u.id), [user2Id]);
+    await c.v1.get('/Users/%E0%A4%A').expect(404);
   });
 
   test('PUT replaces a group\'s name and members', async () => {

@@ -24,8 +24,21 @@ interface V1Request {
 
 const DISCOVERY = new Set(['serviceproviderconfigs', 'serviceproviderconfig', 'schemas', 'resourcetypes']);
 
+/** draft-scim-api-01 §3.1 lets a client ask for JSON with a `.json` suffix on the endpoint or resource. */
+function segments(path: string): string[] {
+  let parts: string[];
+  try {
+    parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  } catch {
+    throw new ScimError(404, 'the path is not valid URL encoding');
+  }
+  const last = parts.length - 1;
+  if (last >= 0 && /\.json$/i.test(parts[last]!)) parts[last] = parts[last]!.slice(0, -5);
+  return parts;
+}
+
 function head(path: string): string {
-  return (path.split('/').filter(Boolean)[0] ?? '').toLowerCase();
+  return (segments(path)[0] ?? '').toLowerCase();
 }
 
 function methodNotAllowed(method: string, path: string): never {
@@ -44,8 +57,7 @@ function readOnlyDoc(r: V1Request, body: () => unknown): ScimResult {
  * translated out.
  */
 async function serve(ctx: ScimContext, r: V1Request): Promise<ScimResult> {
-  const parts = r.path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
-  const [first, id, ...rest] = parts;
+  const [first, id, ...rest] = segments(r.path);
   const resource = (first ?? '').toLowerCase();
   if (rest.length) throw new ScimError(404, `${r.path} not found`);
 

@@ -15,6 +15,8 @@ export const CORE_V1 = 'urn:scim:schemas:core:1.0';
 export const ENTERPRISE_V1 = 'urn:scim:schemas:extension:enterprise:1.0';
 /** Named by the Runscope SPEC test's /Schemas step; discovery lists carry it beside the core URN. */
 export const LIST_V1 = 'urn:scim:schemas:core:1.0:ListResponse';
+/** Okta sends a group's description in this extension; no schema of ours declares it, so it is not kept. */
+export const OKTA_GROUP_V1 = 'urn:okta:custom:group:1.0';
 
 export type Kind = 'User' | 'Group';
 
@@ -32,7 +34,7 @@ function field(obj: Json, name: string): unknown {
 
 function schemasIn(kind: Kind, v: unknown): unknown {
   if (!Array.isArray(v)) return v;
-  const out = v.map((s) => {
+  const out = v.filter((s) => !(typeof s === 'string' && same(s, OKTA_GROUP_V1))).map((s) => {
     if (typeof s !== 'string') return s;
     if (same(s, CORE_V1)) return CORE_V2[kind];
     if (same(s, ENTERPRISE_V1)) return ENTERPRISE_SCHEMA;
@@ -77,6 +79,7 @@ export function resourceIn(kind: Kind, body: unknown): unknown {
   const out: Json = {};
   for (const [k, v] of Object.entries(body)) {
     if (same(k, 'schemas')) out.schemas = schemasIn(kind, v);
+    else if (same(k, OKTA_GROUP_V1)) continue;
     else if (kind === 'User' && same(k, ENTERPRISE_V1)) out[ENTERPRISE_SCHEMA] = enterpriseIn(v);
     else if (Array.isArray(v) && findAttr(ATTRS[kind], k)?.multiValued) out[k] = v.filter((x) => !isDelete(x)).map(withoutOperation);
     else out[k] = v;
@@ -292,10 +295,16 @@ export function patchIn(kind: Kind, body: unknown): { schemas: string[]; Operati
   const single: Json = {};
   const multi: PatchOp[] = [];
   for (const [k, v] of Object.entries(body)) {
-    if (same(k, 'schemas') || same(k, 'meta')) continue;
+    if (same(k, 'schemas') || same(k, 'meta') || same(k, OKTA_GROUP_V1)) continue;
     if (kind === 'User' && same(k, ENTERPRISE_V1)) {
       if (!isObject(v)) throw badRequest('invalidValue', `"${ENTERPRISE_V1}" must be an object`);
       single[ENTERPRISE_SCHEMA] = enterpriseIn(v);
+      continue;
+    }
+    if (/^urn:/i.test(k)) {
+      // Another extension (e.g. an app's custom attributes): its attributes replace one by one, as 2.0 paths.
+      if (!isObject(v)) throw badRequest('invalidValue', `"${k}" must be an object`);
+      for (const [ek, ev] of Object.entries(v)) ops.push({ op: 'replace', path: `${k}:${ek}`, value: ev });
       continue;
     }
     const def = findAttr(ATTRS[kind], k);
