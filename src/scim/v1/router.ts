@@ -110,7 +110,7 @@ async function serveResource(ctx: ScimContext, kind: Kind, id: string | undefine
       // 1.1 PATCH answers with the resource; the 2.0 group PATCH answers 204, so it is read back.
       if (res?.body !== undefined) return one(res);
       const read = await call('GET', path, undefined, projected(r.query) ? query : {});
-      return one({ ...read, headers: { ...read.headers, ...(res?.headers ?? {}) } });
+      return one(read);
     }
     case 'DELETE':
       return call('DELETE', path);
