@@ -95,8 +95,10 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     assert.equal(scim.status, 201, JSON.stringify(scim.body));
     assert.match(scim.body.token, /^scim_/);
     assert.equal(scim.body.scimBaseUrl, `http://localhost:8080/scim/v2/${scim.body.id}`);
+    assert.equal(scim.body.scim11BaseUrl, `http://localhost:8080/scim/v1/${scim.body.id}`);
     const got = await request(app).get(`/api/v1/connections/${scim.body.id}`).set(bearer(org.admin));
     assert.equal(got.status, 200);
+    assert.equal(got.body.scim11BaseUrl, `http://localhost:8080/scim/v1/${scim.body.id}`);
     assert.equal(got.body.token, undefined);
     assert.equal(got.body.provider, 'okta');
     const patched = await request(app).patch(`/api/v1/connections/${scim.body.id}`).set(bearer(org.admin)).send({ extendedAttributes: true, massRemovalThreshold: 0.5 });

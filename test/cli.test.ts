@@ -54,6 +54,8 @@ describe('command line and service', () => {
     const s = scim.json();
     assert.equal(s.type, 'scim');
     assert.equal(s.scimBaseUrl, `https://sync.example.com/scim/v2/${s.id}`);
+    assert.equal(s.scim11BaseUrl, `https://sync.example.com/scim/v1/${s.id}`);
+    assert.deepEqual(Object.keys(s).sort(), ['id', 'scim11BaseUrl', 'scimBaseUrl', 'token', 'type']);
     assert.ok(s.token);
 
     const sftp = cli(['connection', 'create', '--org', orgId, '--type', 'sftp', '--json']);

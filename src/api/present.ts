@@ -1,4 +1,4 @@
-import { scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
+import { scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
 
@@ -27,6 +27,7 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
     extendedAttributes: Boolean(c.extendedAttributes),
     massRemovalThreshold: c.massRemovalThreshold ?? 0.2,
     scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
+    scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,
     hris:
       c.type === 'hris'

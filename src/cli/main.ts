@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
       const { name: _name, ...shape } = created;
       void _name;
       const human = [`created ${created.type} connection ${created.id}`];
-      if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `bearer token (shown once): ${created.token}`);
+      if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`, `bearer token (shown once): ${created.token}`);
       if (created.username) human.push(`SFTP username: ${created.username}`, `password (shown once): ${created.password}`);
       out(json, shape as Record<string, unknown>, human.join('\n'));
       return 0;

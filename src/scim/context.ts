@@ -11,7 +11,7 @@ export interface ScimConnection {
 
 export interface ScimContext {
   conn: ScimConnection;
-  /** `{PUBLIC_URL}/scim/v2/{connectionId}` */
+  /** The base URL of the dialect serving the request: `{PUBLIC_URL}/scim/v2/{connectionId}` (or `/scim/v1/` for Okta's SCIM 1.1) */
   baseUrl: string;
   logger: Logger;
 }

@@ -34,3 +34,17 @@ export function isStoreDown(err: unknown): boolean {
 }
 
 export const storeUnavailable = () => new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' });
+
+/**
+ * What a failure outside the operations (the body parser, the store) answers, whatever the SCIM dialect; undefined for
+ * an unexpected error (the caller logs it and answers 500).
+ */
+export function httpErrorOf(err: unknown, maxBodyBytes: number): ScimError | undefined {
+  if (err instanceof ScimError) return err;
+  const type = (err as { type?: string } | null)?.type;
+  if (type === 'entity.too.large') return new ScimError(413, `the request body is larger than ${maxBodyBytes} bytes`);
+  if (type === 'entity.parse.failed') return new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new ScimError(415, 'unsupported body encoding');
+  if (isStoreDown(err)) return storeUnavailable();
+  return undefined;
+}

@@ -1,12 +1,18 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ScimError } from './errors';
 
+type Buckets = Map<string, { tokens: number; at: number }>;
+
+/** Limiters of the same rate share their buckets: a connection has one budget whether reached through /scim/v2 or /scim/v1. */
+const bucketsByRate = new Map<number, Buckets>();
+
 /**
  * A token bucket per connection: `perMinute` requests a minute on average, bursts up to the same number. In memory,
  * per process (each process of a scale-out limits on its own).
  */
 export function scimRateLimiter(perMinute: number): (req: Request, res: Response, next: NextFunction) => void {
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets: Buckets = bucketsByRate.get(perMinute) ?? new Map();
+  bucketsByRate.set(perMinute, buckets);
   const ratePerMs = perMinute / 60_000;
   return (req, _res, next) => {
     const key = String(req.params.connectionId ?? '');

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { createApiRouter } from '../api/router';
 import { createScimRouter } from '../scim/router';
+import { createScim11Router } from '../scim/v1/router';
 import { pingStore } from '../store';
 import type { AppDeps } from './deps';
 import { httpDuration, httpRequests, registry } from './metrics';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/scim/v2', createScimRouter(deps));
+  app.use('/scim/v1', createScim11Router(deps));
   app.use('/api/v1', createApiRouter(deps));
 
   // Outside the SCIM and API routers (which answer in their own error formats): an RFC 9457 problem document.

@@ -26,6 +26,8 @@ export interface CreatedConnection {
   name: string;
   /** scim */
   scimBaseUrl?: string;
+  /** scim: the same connection in Okta's SCIM 1.1 dialect */
+  scim11BaseUrl?: string;
   token?: string;
   /** sftp */
   username?: string;
@@ -34,6 +36,11 @@ export interface CreatedConnection {
 
 export function scimBaseUrl(publicUrl: string, connectionId: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/scim/v2/${connectionId}`;
+}
+
+/** The same connection's base URL in Okta's SCIM 1.1 dialect (same token, same source records). */
+export function scim11BaseUrl(publicUrl: string, connectionId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/scim/v1/${connectionId}`;
 }
 
 /** Creates a connection; secrets are returned once and stored as hashes (tokens, passwords) or ciphertext (HRIS). */
@@ -77,6 +84,7 @@ export async function createConnection(
     doc.provider = provider;
     doc.scimTokenHash = hashToken(token);
     out.scimBaseUrl = scimBaseUrl(env.publicUrl, id);
+    out.scim11BaseUrl = scim11BaseUrl(env.publicUrl, id);
     out.token = token;
   } else if (type === 'sftp') {
     const username = `sftp-${id.slice(-12)}`;

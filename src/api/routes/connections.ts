@@ -3,7 +3,7 @@ import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import {
   Connection, SCIM_PROVIDERS, createConnection, deleteConnection, encryptSecret, hashPassword, recordAudit, remergeConnection,
-  rotateScimToken, scimBaseUrl, type ConnectionDoc,
+  rotateScimToken, scim11BaseUrl, scimBaseUrl, type ConnectionDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -131,7 +131,7 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
     if (doc.type !== 'scim') throw wrongType('only scim connections have a bearer token to rotate');
     const token = await rotateScimToken(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'connection.rotate-token', doc._id);
-    res.json({ id: doc._id, scimBaseUrl: scimBaseUrl(config.PUBLIC_URL, doc._id), token });
+    res.json({ id: doc._id, scimBaseUrl: scimBaseUrl(config.PUBLIC_URL, doc._id), scim11BaseUrl: scim11BaseUrl(config.PUBLIC_URL, doc._id), token });
   });
 
   r.post('/:id/credentials', json, async (req, res) => {
