@@ -1,4 +1,4 @@
-import { tableResolver, type FieldResolver, type FieldSpec, type FieldType } from '../store';
+import { tableResolver, type FieldResolver, type FieldSpec, type FieldType } from '../filter';
 import { COMMON_ATTRS, ENTERPRISE_ATTRS, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
 
 /** Where searchDoc puts each extension's attributes (keys must not contain dots). */
