@@ -16,8 +16,10 @@ export interface FieldSpec {
   caseExact?: boolean;
   /** A stored lower-cased copy of the value: case-insensitive `eq`, `sw` and ordering then use the index. */
   lowerPath?: string;
-  /** Multi-valued complex attribute: sub-attributes, for `attr[filter]` and `attr.sub`. */
+  /** Complex attribute: sub-attributes, for `attr[filter]` and `attr.sub`. */
   subAttributes?: Record<string, FieldSpec>;
+  /** A list of complex values: whether a sub-attribute is present is asked of each element. */
+  multiValued?: boolean;
 }
 
 /** Resolves an attribute path (as written in the filter; names are case-insensitive) to where it is stored. */
@@ -44,20 +46,22 @@ export function escapeRegex(s: string): string {
 export interface StoredField {
   spec: FieldSpec;
   base: string;
+  /** The complex attribute `spec` is a sub-attribute of. */
+  parent?: FieldSpec;
 }
 
 export function resolveField(attrPath: string, resolve: FieldResolver): StoredField | undefined {
   const direct = resolve(attrPath);
   if (direct) {
     const value = direct.type === 'complex' ? direct.subAttributes?.value : undefined;
-    return value ? { spec: value, base: `${direct.path}.` } : { spec: direct, base: '' };
+    return value ? { spec: value, base: `${direct.path}.`, parent: direct } : { spec: direct, base: '' };
   }
   const split = splitSubAttribute(attrPath);
   if (!split) return undefined;
   const parent = resolve(split.parent);
   const name = split.sub.toLowerCase();
   const sub = parent?.subAttributes ? Object.entries(parent.subAttributes).find(([k]) => k.toLowerCase() === name)?.[1] : undefined;
-  return parent && sub ? { spec: sub, base: `${parent.path}.` } : undefined;
+  return parent && sub ? { spec: sub, base: `${parent.path}.`, parent } : undefined;
 }
 
 function unknownAttribute(attrPath: string): FilterError {
@@ -86,7 +90,11 @@ export function translateFilter(filter: Filter, resolve: FieldResolver): MongoQu
     case 'pr': {
       const field = resolveField(filter.attrPath, resolve);
       if (!field) throw unknownAttribute(filter.attrPath);
-      return { [field.base + field.spec.path]: { $exists: true, $nin: [null, '', []] } };
+      const present = { $exists: true, $nin: [null, '', []] };
+      // Through a list, MongoDB reads an element without the sub-attribute as null, failing `$nin` for the whole list:
+      // ask each element instead (`emails.type pr` holds when one email has a type).
+      if (field.parent?.multiValued) return { [field.parent.path]: { $elemMatch: { [field.spec.path]: present } } };
+      return { [field.base + field.spec.path]: present };
     }
     default: {
       const field = resolveField(filter.attrPath, resolve);

@@ -28,6 +28,7 @@ function specOf(def: AttrDef, path: string, leaf: string): FieldSpec {
   const type = fieldType(def);
   const spec: FieldSpec = { path, type, caseExact: def.caseExact === true };
   if (type === 'string' && !def.caseExact) spec.lowerPath = leaf;
+  if (type === 'complex' && def.multiValued) spec.multiValued = true;
   if (def.subAttributes) {
     spec.subAttributes = {};
     for (const sub of def.subAttributes) {
