@@ -102,6 +102,8 @@ function compare(op: CompareOp, actual: unknown, expected: unknown, def: MemoryA
     throw new FilterError(`"${op}" is not defined for booleans`, 'operator');
   }
   if (typeof expected === 'number' && typeof actual === 'number') return order(op, actual, expected);
+  // A complex value (`name` when it has no `value` sub-attribute) equals, contains or orders with no text.
+  if (typeof actual === 'object') return false;
   let a = textOf(actual);
   let e = textOf(expected);
   if (def?.caseExact !== true) {
@@ -122,9 +124,9 @@ function compare(op: CompareOp, actual: unknown, expected: unknown, def: MemoryA
   }
 }
 
-/** A value as text, as `String()` writes it. */
+/** A scalar as text, as `String()` writes it. */
 function textOf(v: unknown): string {
-  return typeof v === 'string' ? v : String(v as string | number | boolean | object);
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '';
 }
 
 function order<T extends string | number>(op: CompareOp, a: T, e: T): boolean {

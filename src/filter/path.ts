@@ -71,9 +71,9 @@ export function parsePatchTarget(path: string, extensionUrns: readonly string[] 
   const bracket = path.indexOf('[');
   const head = bracket < 0 ? path : path.slice(0, bracket);
   const tail = bracket < 0 ? '' : path.slice(bracket);
-  const { urn, knownUrn, names } = parseAttrPath(head, extensionUrns);
-  if (names.length === 0 && !tail) return { urn, knownUrn, attr: '' };
+  const { names, ...schema } = parseAttrPath(head, extensionUrns);
+  if (names.length === 0 && !tail) return { ...schema, attr: '' };
   const m = /^([^.[\]]+)(?:\[(.*)\])?(?:\.([^.[\]]+))?$/s.exec(names.join('.') + tail);
   if (!m?.[1]) return undefined;
-  return { urn, knownUrn, attr: m[1], ...(m[2] !== undefined ? { filter: m[2] } : {}), ...(m[3] !== undefined ? { sub: m[3] } : {}) };
+  return { ...schema, attr: m[1], ...(m[2] !== undefined ? { filter: m[2] } : {}), ...(m[3] !== undefined ? { sub: m[3] } : {}) };
 }

@@ -1,5 +1,5 @@
 import { tableResolver, type FieldResolver, type FieldSpec, type FieldType } from '../filter';
-import { COMMON_ATTRS, ENTERPRISE_ATTRS, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
+import { ENTERPRISE_ATTRS, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
 
 /** Where searchDoc puts each extension's attributes (keys must not contain dots). */
 export const USER_EXTENSION_KEYS: Record<string, string> = { [ENTERPRISE_SCHEMA]: 'ent' };
@@ -58,7 +58,6 @@ function commonTable(schemaUrn: string): Record<string, FieldSpec> {
     t[`${p}meta.created`] = created;
     t[`${p}meta.lastModified`] = modified;
   }
-  void COMMON_ATTRS;
   return t;
 }
 

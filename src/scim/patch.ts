@@ -1,6 +1,6 @@
 import { FilterError, matches, parseFilter, parsePatchTarget, type Filter } from '../filter';
 import { badRequest, ScimError } from './errors';
-import { canonicalValue, extensionUrn, isObject, type Extensions, type Json } from './normalize';
+import { canonicalValue, extensionUrn, isObject, scalarText, type Extensions, type Json } from './normalize';
 import { COMMON_ATTRS, findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
 
 /** id, externalId and meta belong to every resource (RFC 7643 §3.1). */
@@ -49,13 +49,13 @@ export function patchOperations(body: unknown): { op: PatchOpName; path?: string
   return ops.map((o, i) => {
     if (!isObject(o)) throw badRequest('invalidSyntax', `operation ${i + 1} must be an object`);
     const get = (n: string) => o[Object.keys(o).find((k) => k.toLowerCase() === n) ?? n];
-    const name = String(get('op') ?? '').toLowerCase();
+    const name = scalarText(get('op')).toLowerCase();
     if (name !== 'add' && name !== 'replace' && name !== 'remove') {
       throw badRequest('invalidSyntax', `operation ${i + 1}: "op" must be add, replace or remove`);
     }
     const path = get('path');
     if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `operation ${i + 1}: "path" must be a string`);
-    return { op: name as PatchOpName, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
+    return { op: name, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
   });
 }
 
@@ -187,7 +187,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       if (op === 'replace') {
         container[key] = list;
       } else {
-        const merged = Array.isArray(current) ? [...current] : [];
+        const merged = Array.isArray(current) ? [...(current as unknown[])] : [];
         for (const v of list) if (!merged.some((c) => sameItem(c, v))) merged.push(v);
         container[key] = merged;
       }

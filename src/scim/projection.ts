@@ -48,7 +48,7 @@ function copyPath(src: unknown, dst: Json, path: string[]): void {
     v.forEach((el, i) => copyPath(el, prev[i]!, path.slice(1)));
     dst[k] = prev;
   } else if (isObject(v)) {
-    const d = isObject(dst[k]) ? (dst[k] as Json) : {};
+    const d = isObject(dst[k]) ? dst[k] : {};
     copyPath(v, d, path.slice(1));
     if (Object.keys(d).length) dst[k] = d;
   }

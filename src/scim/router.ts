@@ -42,7 +42,7 @@ export function createScimRouter(deps: AppDeps): Router {
         {
           method: req.method,
           path: req.path,
-          query: req.query as Record<string, unknown>,
+          query: req.query,
           body: req.body,
           pre: { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
           maxPayloadSize,

@@ -6,7 +6,20 @@ import { FULL_ATTRIBUTE_SET } from '../../../src/store/attributes';
 describe('CSV header mapping', () => {
   test('common HR export spellings map to the SPEC attribute names, whatever the case and punctuation', () => {
     assert.deepEqual(
-      mapHeaders(['Work Email', 'First Name', 'SURNAME', 'Job-Title', 'Dept.', 'Hire Date', 'Reports To', 'ZIP', 'Employee No.', 'Status', 'Groups', 'Action']),
+      mapHeaders([
+        'Work Email',
+        'First Name',
+        'SURNAME',
+        'Job-Title',
+        'Dept.',
+        'Hire Date',
+        'Reports To',
+        'ZIP',
+        'Employee No.',
+        'Status',
+        'Groups',
+        'Action',
+      ]),
       [
         { kind: 'email' },
         { kind: 'attribute', name: 'first_name' },
@@ -26,7 +39,10 @@ describe('CSV header mapping', () => {
 
   test('every SPEC attribute name is recognised as written', () => {
     const mapped = mapHeaders([...FULL_ATTRIBUTE_SET]);
-    assert.deepEqual(mapped, FULL_ATTRIBUTE_SET.map((name) => ({ kind: 'attribute', name })));
+    assert.deepEqual(
+      mapped,
+      FULL_ATTRIBUTE_SET.map((name) => ({ kind: 'attribute', name })),
+    );
   });
 
   test('a second column for a taken target, unknown, explicit custom and repeated columns become custom fields with unique names; blanks are ignored', () => {

@@ -73,14 +73,28 @@ function shown(u: User): Json {
 
 const quote = (s: string) => `"${s}"`;
 const STRING_PATHS = [
-  'userName', 'displayName', 'title', 'name.givenName', 'name.familyName', 'emails', 'emails.value', 'emails.type',
-  `${USER_SCHEMA}:userName`, `${USER_SCHEMA}:emails.type`, `${ENTERPRISE_SCHEMA}:department`, 'id', 'externalId', 'groups',
+  'userName',
+  'displayName',
+  'title',
+  'name.givenName',
+  'name.familyName',
+  'emails',
+  'emails.value',
+  'emails.type',
+  `${USER_SCHEMA}:userName`,
+  `${USER_SCHEMA}:emails.type`,
+  `${ENTERPRISE_SCHEMA}:department`,
+  'id',
+  'externalId',
+  'groups',
   'groups.value',
 ];
 const BOOLEAN_PATHS = ['active', 'emails.primary'];
 const STRING_OPS = ['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le'];
 
-const stringTest = fc.tuple(fc.constantFrom(...STRING_PATHS), fc.constantFrom(...STRING_OPS), text).map(([p, op, v]) => `${p} ${op} ${quote(v)}`);
+const stringTest = fc
+  .tuple(fc.constantFrom(...STRING_PATHS), fc.constantFrom(...STRING_OPS), text)
+  .map(([p, op, v]) => `${p} ${op} ${quote(v)}`);
 const boolValue = fc.constantFrom('true', 'false', '"True"', '"false"');
 const boolTest = fc.tuple(fc.constantFrom(...BOOLEAN_PATHS), fc.constantFrom('eq', 'ne'), boolValue).map(([p, op, v]) => `${p} ${op} ${v}`);
 const presence = fc.constantFrom(...STRING_PATHS, ...BOOLEAN_PATHS, 'name').map((p) => `${p} pr`);
@@ -146,5 +160,4 @@ describe('filter backends agree', () => {
     assert.ok(compared > 1000, `only ${compared} comparisons`);
     assert.ok(selected > compared / 20 && selected < compared * 0.95, `${selected} of ${compared} selected`);
   });
-
 });

@@ -82,6 +82,9 @@ describe('in-memory backend', () => {
   });
 
   test('operators a type does not define are refused', () => {
-    assert.throws(() => m('active gt true'), (err) => err instanceof FilterError && err.reason === 'operator');
+    assert.throws(
+      () => m('active gt true'),
+      (err) => err instanceof FilterError && err.reason === 'operator',
+    );
   });
 });

@@ -1,7 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FilterError, escapeRegex, resolveField, tableResolver, translateFilterText, type FieldSpec, type FilterErrorReason,
+  FilterError,
+  escapeRegex,
+  resolveField,
+  tableResolver,
+  translateFilterText,
+  type FieldSpec,
+  type FilterErrorReason,
 } from '../../../src/filter';
 
 /** A table with every kind of field the translator distinguishes. */

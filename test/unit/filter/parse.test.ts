@@ -38,7 +38,11 @@ describe('filter parser', () => {
   });
 
   test('empty, over-long and malformed filters are refused as syntax errors', () => {
-    for (const text of ['', '   ']) assert.deepEqual(refusal(() => parseFilter(text)), { reason: 'syntax', message: 'the filter is empty' });
+    for (const text of ['', '   '])
+      assert.deepEqual(
+        refusal(() => parseFilter(text)),
+        { reason: 'syntax', message: 'the filter is empty' },
+      );
     const long = `a eq "${'x'.repeat(MAX_FILTER_LENGTH)}"`;
     assert.equal(refusal(() => parseFilter(long)).message, `the filter is longer than ${MAX_FILTER_LENGTH} characters`);
     // Exactly at the limit is parsed.

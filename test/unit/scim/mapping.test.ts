@@ -14,7 +14,11 @@ describe('SCIM user mapping', () => {
     assert.equal(primaryEmail({ userName: 'u@x.example', emails: emails.slice(0, 2) }), 'work@x.example');
     assert.equal(primaryEmail({ userName: 'u@x.example', emails: emails.slice(0, 1) }), 'u@x.example');
     assert.equal(primaryEmail({ userName: 'not-an-email', emails: emails.slice(0, 1) }), null);
-    assert.equal(primaryEmail({ userName: 'u@x.example', emails: [{ value: ' ', primary: true }] }), 'u@x.example', 'a blank primary is skipped');
+    assert.equal(
+      primaryEmail({ userName: 'u@x.example', emails: [{ value: ' ', primary: true }] }),
+      'u@x.example',
+      'a blank primary is skipped',
+    );
     assert.equal(primaryEmail({ emails: 'garbage' }), null);
   });
 
@@ -34,7 +38,15 @@ describe('SCIM user mapping', () => {
       preferredLanguage: 'nb',
       addresses: [
         { type: 'home', locality: 'Home town' },
-        { type: 'work', formatted: '1 Main St, Oslo', streetAddress: '1 Main St', locality: 'Oslo', region: 'Oslo', postalCode: '0150', country: 'NO' },
+        {
+          type: 'work',
+          formatted: '1 Main St, Oslo',
+          streetAddress: '1 Main St',
+          locality: 'Oslo',
+          region: 'Oslo',
+          postalCode: '0150',
+          country: 'NO',
+        },
       ],
       [ENTERPRISE_SCHEMA]: {
         employeeNumber: '701984',
@@ -67,7 +79,10 @@ describe('SCIM user mapping', () => {
   });
 
   test('missing, blank and malformed values map to nothing', () => {
-    const attrs = userAttributes({ name: 'x', title: ' ', addresses: [{ type: 'home', locality: 'Home town' }], [ENTERPRISE_SCHEMA]: 'x' }, null);
+    const attrs = userAttributes(
+      { name: 'x', title: ' ', addresses: [{ type: 'home', locality: 'Home town' }], [ENTERPRISE_SCHEMA]: 'x' },
+      null,
+    );
     assert.deepEqual(Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)), { city: 'Home town' });
     assert.equal(managerRef({ [ENTERPRISE_SCHEMA]: { manager: { value: '' } } }), undefined);
     assert.equal(managerRef({}), undefined);

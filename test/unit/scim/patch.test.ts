@@ -6,7 +6,11 @@ import { applyPatch, parsePatchPath, patchOperations, type PatchContext, type Pa
 import { ENTERPRISE_SCHEMA, GROUP_ATTRS, PATCH_SCHEMA, USER_ATTRS, USER_SCHEMA } from '../../../src/scim/schemas';
 
 const ctx: PatchContext = { defs: USER_ATTRS, ext: USER_EXTENSIONS, id: 'u1', readOnly: ['id', 'meta', 'groups'] };
-const op = (o: string, path: string | undefined, value?: unknown) => ({ op: o, ...(path !== undefined ? { path } : {}), ...(value !== undefined ? { value } : {}) });
+const op = (o: string, path: string | undefined, value?: unknown) => ({
+  op: o,
+  ...(path !== undefined ? { path } : {}),
+  ...(value !== undefined ? { value } : {}),
+});
 const body = (...ops: unknown[]) => ({ schemas: [PATCH_SCHEMA], Operations: ops });
 const patch = (resource: Json, ...ops: unknown[]) => applyPatch(resource, body(...ops), ctx);
 
@@ -87,15 +91,24 @@ describe('PATCH engine', () => {
 
   test('multi-valued attributes: add merges without duplicates, replace swaps, remove with a value drops only those', () => {
     const added = patch(user(), op('add', 'emails', [{ value: 'babs@home.example', type: 'home' }, { value: 'new@x.example' }]));
-    assert.deepEqual((added.emails as Json[]).map((e) => e.value), ['bjensen@example.com', 'babs@home.example', 'new@x.example']);
+    assert.deepEqual(
+      (added.emails as Json[]).map((e) => e.value),
+      ['bjensen@example.com', 'babs@home.example', 'new@x.example'],
+    );
     const replaced = patch(user(), op('replace', 'emails', [{ value: 'only@x.example' }]));
     assert.deepEqual(replaced.emails, [{ value: 'only@x.example' }]);
     const dropped = patch(user(), op('remove', 'emails', [{ value: 'babs@home.example' }]));
-    assert.deepEqual((dropped.emails as Json[]).map((e) => e.value), ['bjensen@example.com']);
+    assert.deepEqual(
+      (dropped.emails as Json[]).map((e) => e.value),
+      ['bjensen@example.com'],
+    );
     const cleared = patch(user(), op('replace', 'emails', []));
     assert.equal(cleared.emails, undefined);
     const subs = patch(user(), op('replace', 'emails.type', 'other'));
-    assert.deepEqual((subs.emails as Json[]).map((e) => e.type), ['other', 'other']);
+    assert.deepEqual(
+      (subs.emails as Json[]).map((e) => e.type),
+      ['other', 'other'],
+    );
     const seeded = patch(user(), op('add', 'phoneNumbers[type eq "mobile"]', { value: '+4712345678' }));
     assert.deepEqual(seeded.phoneNumbers, [{ type: 'mobile', value: '+4712345678' }]);
     const removedExt = patch(user(), op('remove', ENTERPRISE_SCHEMA));
@@ -127,15 +140,24 @@ describe('PATCH engine', () => {
       if (status === 200) {
         // Matching several elements is fine: each gets the value.
         const out = applyPatch(user(), b, ctx);
-        assert.deepEqual((out.emails as Json[]).map((e) => e.value), ['x', 'x']);
+        assert.deepEqual(
+          (out.emails as Json[]).map((e) => e.value),
+          ['x', 'x'],
+        );
         continue;
       }
-      assert.deepEqual(refusal(() => applyPatch(user(), b, ctx)), { status, scimType }, JSON.stringify(b));
+      assert.deepEqual(
+        refusal(() => applyPatch(user(), b, ctx)),
+        { status, scimType },
+        JSON.stringify(b),
+      );
     }
   });
 
   test('operations are validated whatever the case of their keys; paths are trimmed', () => {
-    assert.deepEqual(patchOperations({ operations: [{ OP: 'Add', PATH: ' title ', VALUE: 'x' }] }), [{ op: 'add', path: 'title', value: 'x' }]);
+    assert.deepEqual(patchOperations({ operations: [{ OP: 'Add', PATH: ' title ', VALUE: 'x' }] }), [
+      { op: 'add', path: 'title', value: 'x' },
+    ]);
     assert.deepEqual(patchOperations({ Operations: [{ op: 'remove', path: '' }] }), [{ op: 'remove', path: undefined, value: undefined }]);
   });
 
@@ -168,7 +190,10 @@ describe('PATCH engine', () => {
       body(op('add', 'members', [{ value: 'u1' }]), op('remove', 'members[value eq "u2"]'), op('replace', 'displayName', 'Team 2')),
       { defs: GROUP_ATTRS, ext: {}, id: 'g1', readOnly: ['id', 'meta'], intercept },
     );
-    assert.deepEqual(seen, [['add', 'members', undefined], ['remove', 'members', 'value eq "u2"']]);
+    assert.deepEqual(seen, [
+      ['add', 'members', undefined],
+      ['remove', 'members', 'value eq "u2"'],
+    ]);
     assert.deepEqual(out, { ...group, displayName: 'Team 2' });
   });
 });

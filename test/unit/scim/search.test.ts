@@ -24,13 +24,25 @@ describe('SCIM search over stored users and groups', () => {
     assert.equal(sortPath('meta.lastModified', userFieldResolver), 'updatedAt');
     assert.equal(sortPath('id', userFieldResolver), 'key');
     assert.equal(sortPath('displayName', groupFieldResolver), 'displayNameLower');
-    assert.deepEqual(scimError(() => sortPath('name', userFieldResolver)), [400, 'invalidValue']);
-    assert.deepEqual(scimError(() => sortPath('nosuch', userFieldResolver)), [400, 'invalidValue']);
+    assert.deepEqual(
+      scimError(() => sortPath('name', userFieldResolver)),
+      [400, 'invalidValue'],
+    );
+    assert.deepEqual(
+      scimError(() => sortPath('nosuch', userFieldResolver)),
+      [400, 'invalidValue'],
+    );
   });
 
   test('filters refused by the parser or the translator answer 400 invalidFilter', () => {
-    assert.deepEqual(scimError(() => parseScimFilter('userName eq')), [400, 'invalidFilter']);
-    assert.deepEqual(scimError(() => translateScimFilter(parseScimFilter('password eq "x"'), userFieldResolver)), [400, 'invalidFilter']);
+    assert.deepEqual(
+      scimError(() => parseScimFilter('userName eq')),
+      [400, 'invalidFilter'],
+    );
+    assert.deepEqual(
+      scimError(() => translateScimFilter(parseScimFilter('password eq "x"'), userFieldResolver)),
+      [400, 'invalidFilter'],
+    );
     assert.deepEqual(translateScimFilter(parseScimFilter('USERNAME eq "BJensen"'), userFieldResolver), { 'lookup.userName': 'bjensen' });
   });
 

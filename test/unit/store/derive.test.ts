@@ -62,7 +62,10 @@ describe('merge rules (deriveRecipient)', () => {
     assert.equal(r.firstName, 'Hris');
     assert.equal(r.lastName, 'Doe');
     assert.equal(r.emailDisplay, 'PAT@example.com', 'the spelling of the highest-priority source');
-    const csvFirst = deriveRecipient([c('csv1', { at: { first_name: 'Csv' } }), c('hris1', { at: { first_name: 'Hris' } })], settings({ priority: ['csv', 'hris'] }));
+    const csvFirst = deriveRecipient(
+      [c('csv1', { at: { first_name: 'Csv' } }), c('hris1', { at: { first_name: 'Hris' } })],
+      settings({ priority: ['csv', 'hris'] }),
+    );
     assert.equal(csvFirst.firstName, 'Csv', 'priority is configurable');
   });
 
