@@ -20,12 +20,12 @@ export interface ResourceType {
   /** Extension schemas a resource may carry (none is required). */
   extensions: readonly string[];
   /** GET on the endpoint, or POST to `.search` with the query in the body. */
-  list(ctx: ScimContext, query: Query): Promise<ScimResult>;
-  create(ctx: ScimContext, body: unknown, query: Query): Promise<ScimResult>;
-  get(ctx: ScimContext, id: string, query: Query, pre: Preconditions): Promise<ScimResult>;
-  replace(ctx: ScimContext, id: string, body: unknown, query: Query, pre: Preconditions): Promise<ScimResult>;
-  patch(ctx: ScimContext, id: string, body: unknown, query: Query, pre: Preconditions): Promise<ScimResult>;
-  remove(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult>;
+  list: (ctx: ScimContext, query: Query) => Promise<ScimResult>;
+  create: (ctx: ScimContext, body: unknown, query: Query) => Promise<ScimResult>;
+  get: (ctx: ScimContext, id: string, query: Query, pre: Preconditions) => Promise<ScimResult>;
+  replace: (ctx: ScimContext, id: string, body: unknown, query: Query, pre: Preconditions) => Promise<ScimResult>;
+  patch: (ctx: ScimContext, id: string, body: unknown, query: Query, pre: Preconditions) => Promise<ScimResult>;
+  remove: (ctx: ScimContext, id: string, pre: Preconditions) => Promise<ScimResult>;
 }
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [

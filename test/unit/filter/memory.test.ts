@@ -81,6 +81,12 @@ describe('in-memory backend', () => {
     assert.equal(m('urn:example:x:department ne "sales"'), true);
   });
 
+  test('a complex value without a value sub-attribute compares with no text', () => {
+    for (const f of ['name eq "[object Object]"', 'name co "object"', 'name gt ""', 'name ne "x"']) {
+      assert.equal(m(f), f.includes(' ne '), f);
+    }
+  });
+
   test('operators a type does not define are refused', () => {
     assert.throws(
       () => m('active gt true'),
