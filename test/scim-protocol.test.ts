@@ -329,5 +329,26 @@ describe('SCIM protocol', () => {
       const lc2 = await scimClient(limited);
       await lc2.get('/ServiceProviderConfig').expect(200);
     });
+
+    test("an unauthenticated flood at a connection does not spend its identity provider's budget", async () => {
+      const perMinute = 5;
+      const limited = makeApp({ SCIM_RATE_LIMIT_PER_MINUTE: perMinute });
+      const idp = await scimClient(limited);
+      const other = await scimClient(limited);
+      // Four times the budget, without a token, with a wrong one and with another connection's token.
+      const flood: number[] = [];
+      for (let i = 0; i < perMinute * 4; i++) {
+        const r = request(limited).get(`${idp.base}/Users`);
+        if (i % 3 === 1) r.set('Authorization', 'Bearer not-the-token');
+        if (i % 3 === 2) r.set('Authorization', `Bearer ${other.token}`);
+        flood.push((await r).status);
+      }
+      assert.deepEqual([...new Set(flood)], [401]);
+      // The identity provider still has its whole budget, and the limit still applies to it.
+      const statuses: number[] = [];
+      for (let i = 0; i < perMinute; i++) statuses.push((await idp.get('/Users')).status);
+      assert.deepEqual(statuses, Array<number>(perMinute).fill(200));
+      await idp.get('/Users').expect(429);
+    });
   });
 });

@@ -33,7 +33,7 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
     }),
   );
   return (req, res, next) => {
-    passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
+    const authenticate = passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
       if (err) return next(err);
       if (!user) {
         return next(new ScimError(401, 'a valid bearer token for this connection is required', undefined, {
@@ -42,6 +42,7 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
       }
       res.locals.scimConnection = user;
       next();
-    })(req, res, next);
+    }) as (req: Request, res: Response, next: NextFunction) => void;
+    authenticate(req, res, next);
   };
 }

@@ -1,7 +1,7 @@
 import type { ScimContext } from './context';
 import { badRequest, errorBody, isStoreDown, ScimError, storeUnavailable } from './errors';
 import type { ScimResult } from './http';
-import { isObject, type Json } from './normalize';
+import { isObject, scalarText, type Json } from './normalize';
 import { dispatch } from './operations';
 import { BULK_MAX_OPERATIONS, BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from './schemas';
 
@@ -16,7 +16,7 @@ function resolveRefs<T>(value: T, ids: Map<string, string>, missing: Set<string>
       return id ?? whole;
     }) as T;
   }
-  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, ids, missing)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => resolveRefs(v, ids, missing)) as T;
   if (isObject(value)) {
     const out: Json = {};
     for (const [k, v] of Object.entries(value)) out[k] = resolveRefs(v, ids, missing);
@@ -31,7 +31,7 @@ function notAttempted(raw: unknown): Json {
   const bulkId = typeof op.bulkId === 'string' ? op.bulkId : undefined;
   const err = storeUnavailable();
   return {
-    method: String(op.method ?? '').toUpperCase(),
+    method: scalarText(op.method).toUpperCase(),
     ...(bulkId ? { bulkId } : {}),
     status: String(err.status),
     response: errorBody(err.status, `not attempted: ${err.message}`, err.scimType),
@@ -62,7 +62,7 @@ export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: n
   for (const raw of ops) {
     if (errors >= failOnErrors) break;
     const op = isObject(raw) ? raw : {};
-    const method = String(op.method ?? '').toUpperCase();
+    const method = scalarText(op.method).toUpperCase();
     const bulkId = typeof op.bulkId === 'string' ? op.bulkId : undefined;
     const out: Json = { method, ...(bulkId ? { bulkId } : {}) };
     try {

@@ -1,5 +1,5 @@
-import { tableResolver, type FieldResolver, type FieldSpec, type FieldType } from '../store';
-import { COMMON_ATTRS, ENTERPRISE_ATTRS, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
+import { tableResolver, type FieldResolver, type FieldSpec, type FieldType } from '../filter';
+import { ENTERPRISE_ATTRS, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
 
 /** Where searchDoc puts each extension's attributes (keys must not contain dots). */
 export const USER_EXTENSION_KEYS: Record<string, string> = { [ENTERPRISE_SCHEMA]: 'ent' };
@@ -28,6 +28,7 @@ function specOf(def: AttrDef, path: string, leaf: string): FieldSpec {
   const type = fieldType(def);
   const spec: FieldSpec = { path, type, caseExact: def.caseExact === true };
   if (type === 'string' && !def.caseExact) spec.lowerPath = leaf;
+  if (type === 'complex' && def.multiValued) spec.multiValued = true;
   if (def.subAttributes) {
     spec.subAttributes = {};
     for (const sub of def.subAttributes) {
@@ -57,7 +58,6 @@ function commonTable(schemaUrn: string): Record<string, FieldSpec> {
     t[`${p}meta.created`] = created;
     t[`${p}meta.lastModified`] = modified;
   }
-  void COMMON_ATTRS;
   return t;
 }
 

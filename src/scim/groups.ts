@@ -1,4 +1,4 @@
-import type { Filter } from 'scim2-parse-filter';
+import { stripCoreSchema, type Filter } from '../filter';
 import type { Collection } from 'mongodb';
 import {
   applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
@@ -457,7 +457,7 @@ async function groupQuery(ctx: ScimContext, f: Filter): Promise<MongoQuery> {
     default:
       break;
   }
-  const attr = f.attrPath.toLowerCase().replace(/^urn:ietf:params:scim:schemas:core:2\.0:group:/, '');
+  const attr = stripCoreSchema(f.attrPath, GROUP_SCHEMA).toLowerCase();
   let member: string | undefined;
   if (f.op === '[]' && attr === 'members') {
     const vs = memberFilterValues(f.valFilter);

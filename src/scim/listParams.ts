@@ -1,4 +1,5 @@
 import { badRequest } from './errors';
+import { scalarText } from './normalize';
 import { MAX_RESULTS } from './schemas';
 
 /** Query parameters of a list or .search request (RFC 7644 §3.4.2), names case-insensitive. */
@@ -18,7 +19,7 @@ export function param(query: Record<string, unknown>, name: string): unknown {
 
 function int(v: unknown, name: string): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(String(v).trim());
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
   if (!Number.isFinite(n)) throw badRequest('invalidValue', `"${name}" must be an integer`);
   return Math.trunc(n);
 }
@@ -29,7 +30,7 @@ export function listParams(query: Record<string, unknown>): ListParams {
   const startIndex = Math.max(1, int(param(query, 'startIndex'), 'startIndex') ?? 1);
   const count = Math.min(MAX_RESULTS, Math.max(0, int(param(query, 'count'), 'count') ?? MAX_RESULTS));
   const sortBy = param(query, 'sortBy');
-  const sortOrder = String(param(query, 'sortOrder') ?? 'ascending').toLowerCase();
+  const sortOrder = scalarText(param(query, 'sortOrder') ?? 'ascending').toLowerCase();
   if (sortOrder !== 'ascending' && sortOrder !== 'descending') throw badRequest('invalidValue', '"sortOrder" must be ascending or descending');
   return {
     filter: filter && filter.trim() ? filter : undefined,

@@ -42,7 +42,7 @@ export function userAttributes(user: Json, managerEmail: string | null): Record<
     addresses.find((a) => a.primary === true) ??
     addresses[0] ??
     {};
-  const ent = isObject(user[ENTERPRISE_SCHEMA]) ? (user[ENTERPRISE_SCHEMA] as Json) : {};
+  const ent = isObject(user[ENTERPRISE_SCHEMA]) ? user[ENTERPRISE_SCHEMA] : {};
   const manager = isObject(ent.manager) ? ent.manager : {};
   return {
     first_name: str(name.givenName),

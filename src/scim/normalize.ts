@@ -12,6 +12,11 @@ export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A scalar as `String()` writes it; '' for anything else (null, undefined, objects, lists). */
+export function scalarText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '';
+}
+
 /** Entra sends booleans as "True"/"False". */
 export function coerceBoolean(v: unknown, name: string): boolean {
   if (typeof v === 'boolean') return v;

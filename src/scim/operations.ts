@@ -1,10 +1,9 @@
 import type { Preconditions, ScimContext } from './context';
 import { ScimError } from './errors';
-import { createGroup, deleteGroup, getGroup, listGroups, patchGroup, replaceGroup } from './groups';
 import type { ScimResult } from './http';
 import { isObject } from './normalize';
-import { resourceTypeDocs, schemaDocs, serviceProviderConfig, LIST_SCHEMA } from './schemas';
-import { createUser, deleteUser, getUser, listUsers, patchUser, replaceUser } from './users';
+import { resourceTypeAt, resourceTypeDocs, type ResourceType } from './resourceTypes';
+import { schemaDocs, serviceProviderConfig, LIST_SCHEMA } from './schemas';
 
 export interface ScimRequest {
   method: string;
@@ -27,6 +26,31 @@ function methodNotAllowed(method: string, path: string): never {
   throw new ScimError(405, `${method} is not supported on ${path}`);
 }
 
+/** The operations on a resource type's endpoint: `/{endpoint}`, `/{endpoint}/.search` and `/{endpoint}/{id}`. */
+function routeResource(ctx: ScimContext, type: ResourceType, r: ScimRequest, m: string, id: string | undefined): Promise<ScimResult> {
+  if (!id) {
+    if (m === 'GET') return type.list(ctx, r.query);
+    if (m === 'POST') return type.create(ctx, r.body, r.query);
+    return methodNotAllowed(m, r.path);
+  }
+  if (id === '.search') {
+    if (m !== 'POST') methodNotAllowed(m, r.path);
+    return type.list(ctx, isObject(r.body) ? r.body : {});
+  }
+  switch (m) {
+    case 'GET':
+      return type.get(ctx, id, r.query, r.pre);
+    case 'PUT':
+      return type.replace(ctx, id, r.body, r.query, r.pre);
+    case 'PATCH':
+      return type.patch(ctx, id, r.body, r.query, r.pre);
+    case 'DELETE':
+      return type.remove(ctx, id, r.pre);
+    default:
+      return methodNotAllowed(m, r.path);
+  }
+}
+
 /** Routes one SCIM operation; shared by the HTTP router and /Bulk. */
 export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: unknown) => Promise<ScimResult>): Promise<ScimResult> {
   const parts = r.path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
@@ -34,7 +58,6 @@ export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: u
   const m = r.method.toUpperCase();
   const resource = (head ?? '').toLowerCase();
   if (rest.length) throw new ScimError(404, `${r.path} not found`);
-  const searchBody = () => (isObject(r.body) ? r.body : {});
 
   switch (resource) {
     case 'serviceproviderconfig':
@@ -50,54 +73,13 @@ export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: u
       if (!doc) throw new ScimError(404, `${r.path} not found`);
       return { status: 200, body: doc };
     }
-    case 'users':
-      if (!id) {
-        if (m === 'GET') return listUsers(ctx, r.query);
-        if (m === 'POST') return createUser(ctx, r.body, r.query);
-        methodNotAllowed(m, r.path);
-      }
-      if (id === '.search') {
-        if (m !== 'POST') methodNotAllowed(m, r.path);
-        return listUsers(ctx, searchBody());
-      }
-      switch (m) {
-        case 'GET':
-          return getUser(ctx, id, r.query, r.pre);
-        case 'PUT':
-          return replaceUser(ctx, id, r.body, r.query, r.pre);
-        case 'PATCH':
-          return patchUser(ctx, id, r.body, r.query, r.pre);
-        case 'DELETE':
-          return deleteUser(ctx, id, r.pre);
-        default:
-          return methodNotAllowed(m, r.path);
-      }
-    case 'groups':
-      if (!id) {
-        if (m === 'GET') return listGroups(ctx, r.query);
-        if (m === 'POST') return createGroup(ctx, r.body, r.query);
-        methodNotAllowed(m, r.path);
-      }
-      if (id === '.search') {
-        if (m !== 'POST') methodNotAllowed(m, r.path);
-        return listGroups(ctx, searchBody());
-      }
-      switch (m) {
-        case 'GET':
-          return getGroup(ctx, id, r.query, r.pre);
-        case 'PUT':
-          return replaceGroup(ctx, id, r.body, r.query, r.pre);
-        case 'PATCH':
-          return patchGroup(ctx, id, r.body, r.query, r.pre);
-        case 'DELETE':
-          return deleteGroup(ctx, id, r.pre);
-        default:
-          return methodNotAllowed(m, r.path);
-      }
     case 'bulk':
       if (m !== 'POST' || id || !bulk) methodNotAllowed(m, r.path);
       return bulk(r.body);
-    default:
-      throw new ScimError(404, `${r.path} not found`);
+    default: {
+      const type = resourceTypeAt(resource);
+      if (!type) throw new ScimError(404, `${r.path} not found`);
+      return routeResource(ctx, type, r, m, id);
+    }
   }
 }

@@ -1,8 +1,6 @@
-import type { Filter } from 'scim2-parse-filter';
-import { FilterError, parseFilter } from '../store';
+import { FilterError, matches, parseFilter, parsePatchTarget, type Filter } from '../filter';
 import { badRequest, ScimError } from './errors';
-import { matches } from './evaluate';
-import { canonicalValue, extensionUrn, isObject, type Extensions, type Json } from './normalize';
+import { canonicalValue, extensionUrn, isObject, scalarText, type Extensions, type Json } from './normalize';
 import { COMMON_ATTRS, findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
 
 /** id, externalId and meta belong to every resource (RFC 7643 §3.1). */
@@ -38,8 +36,6 @@ export interface PatchContext {
   intercept?: (op: PatchOpName, path: PatchPath, value: unknown) => boolean;
 }
 
-const CORE_URN_RE = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;
-
 /** Validates a PatchOp request body; returns its operations. */
 export function patchOperations(body: unknown): { op: PatchOpName; path?: string; value?: unknown }[] {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a PatchOp object');
@@ -53,52 +49,41 @@ export function patchOperations(body: unknown): { op: PatchOpName; path?: string
   return ops.map((o, i) => {
     if (!isObject(o)) throw badRequest('invalidSyntax', `operation ${i + 1} must be an object`);
     const get = (n: string) => o[Object.keys(o).find((k) => k.toLowerCase() === n) ?? n];
-    const name = String(get('op') ?? '').toLowerCase();
+    const name = scalarText(get('op')).toLowerCase();
     if (name !== 'add' && name !== 'replace' && name !== 'remove') {
       throw badRequest('invalidSyntax', `operation ${i + 1}: "op" must be add, replace or remove`);
     }
     const path = get('path');
     if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `operation ${i + 1}: "path" must be a string`);
-    return { op: name as PatchOpName, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
+    return { op: name, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
   });
 }
 
 /** Parses `attr`, `attr.sub`, `attr[filter]`, `attr[filter].sub`, each optionally prefixed by a schema URN. */
 export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'ext'>): PatchPath {
-  let rest = path;
-  let urn: string | undefined;
-  let defs = ctx.defs;
-  if (/^urn:/i.test(path)) {
-    const whole = extensionUrn(path, ctx.ext);
-    if (whole) return { urn: whole, attr: '' };
-    const head = path.split('[')[0]!;
-    const colon = head.lastIndexOf(':');
-    const prefix = path.slice(0, colon);
-    rest = path.slice(colon + 1);
-    if (!CORE_URN_RE.test(prefix)) {
-      urn = extensionUrn(prefix, ctx.ext) ?? prefix;
-      defs = ctx.ext[urn] ?? [];
-    }
-  }
-  const m = /^([^.[\]]+)(?:\[(.*)\])?(?:\.([^.[\]]+))?$/s.exec(rest);
-  if (!m) throw badRequest('invalidPath', `"${path}" is not a valid attribute path`);
-  const def = findAttr(defs, m[1]!) ?? (urn ? undefined : findAttr(COMMON, m[1]!));
-  const known = urn !== undefined && !ctx.ext[urn] ? true : Boolean(def);
+  const vp = parsePatchTarget(path, Object.keys(ctx.ext));
+  if (!vp) throw badRequest('invalidPath', `"${path}" is not a valid attribute path`);
+  const { urn, attr } = vp;
+  // A whole extension (`urn:...:enterprise:2.0:User`); a path under an unknown schema is kept as sent.
+  if (vp.knownUrn && attr === '') return { urn, attr: '' };
+  const defs = urn === undefined ? ctx.defs : (ctx.ext[urn] ?? []);
+  const def = findAttr(defs, attr) ?? (urn ? undefined : findAttr(COMMON, attr));
+  const known = urn !== undefined && !vp.knownUrn ? true : Boolean(def);
   if (!known) throw badRequest('invalidPath', `"${path}" names an unknown attribute`);
-  const out: PatchPath = { urn, attr: def?.name ?? m[1]!, def };
-  if (m[2] !== undefined) {
+  const out: PatchPath = { urn, attr: def?.name ?? attr, def };
+  if (vp.filter !== undefined) {
     if (def && !def.multiValued) throw badRequest('invalidPath', `"${out.attr}" is not multi-valued; it cannot take a filter`);
     try {
-      out.filter = parseFilter(m[2]);
-      out.filterText = m[2];
+      out.filter = parseFilter(vp.filter);
+      out.filterText = vp.filter;
     } catch (err) {
-      throw badRequest('invalidPath', `"${path}": ${(err as Error).message}`);
+      throw badRequest('invalidPath', `"${path}": ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  if (m[3] !== undefined) {
-    const subDef = findAttr(def?.subAttributes, m[3]);
-    if (def && !subDef) throw badRequest('invalidPath', `"${out.attr}" has no sub-attribute "${m[3]}"`);
-    out.sub = subDef?.name ?? m[3];
+  if (vp.sub !== undefined) {
+    const subDef = findAttr(def?.subAttributes, vp.sub);
+    if (def && !subDef) throw badRequest('invalidPath', `"${out.attr}" has no sub-attribute "${vp.sub}"`);
+    out.sub = subDef?.name ?? vp.sub;
     out.subDef = subDef;
   }
   return out;
@@ -202,7 +187,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       if (op === 'replace') {
         container[key] = list;
       } else {
-        const merged = Array.isArray(current) ? [...current] : [];
+        const merged = Array.isArray(current) ? [...(current as unknown[])] : [];
         for (const v of list) if (!merged.some((c) => sameItem(c, v))) merged.push(v);
         container[key] = merged;
       }

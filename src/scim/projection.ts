@@ -1,4 +1,5 @@
-import { extensionUrn, isObject, type Extensions, type Json } from './normalize';
+import { parseAttrPath } from '../filter';
+import { isObject, type Extensions, type Json } from './normalize';
 
 /** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5); `id` and `schemas` are always returned. */
 export interface Projection {
@@ -6,19 +7,10 @@ export interface Projection {
   excluded?: string[][];
 }
 
-const CORE_PREFIX_RE = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i;
-
+/** An attribute path as the keys to step through: an extension's attributes sit under its URN. */
 function splitPath(p: string, ext: Extensions): string[] {
-  const t = p.trim();
-  if (/^urn:/i.test(t)) {
-    const whole = extensionUrn(t, ext);
-    if (whole) return [whole];
-    if (CORE_PREFIX_RE.test(t)) return t.replace(CORE_PREFIX_RE, '').split('.');
-    const colon = t.lastIndexOf(':');
-    const urn = extensionUrn(t.slice(0, colon), ext) ?? t.slice(0, colon);
-    return [urn, ...t.slice(colon + 1).split('.')];
-  }
-  return t.split('.');
+  const { urn, names } = parseAttrPath(p.trim(), Object.keys(ext));
+  return urn === undefined ? names : [urn, ...names];
 }
 
 function parseList(v: unknown, ext: Extensions): string[][] | undefined {
@@ -56,7 +48,7 @@ function copyPath(src: unknown, dst: Json, path: string[]): void {
     v.forEach((el, i) => copyPath(el, prev[i]!, path.slice(1)));
     dst[k] = prev;
   } else if (isObject(v)) {
-    const d = isObject(dst[k]) ? (dst[k] as Json) : {};
+    const d = isObject(dst[k]) ? dst[k] : {};
     copyPath(v, d, path.slice(1));
     if (Object.keys(d).length) dst[k] = d;
   }

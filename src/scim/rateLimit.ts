@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { ScimConnection } from './context';
 import { ScimError } from './errors';
 
 type Buckets = Map<string, { tokens: number; at: number }>;
@@ -8,14 +9,17 @@ const bucketsByRate = new Map<number, Buckets>();
 
 /**
  * A token bucket per connection: `perMinute` requests a minute on average, bursts up to the same number. In memory,
- * per process (each process of a scale-out limits on its own).
+ * per process (each process of a scale-out limits on its own). Runs after authentication and keys on the authenticated
+ * connection, so only requests carrying its token spend its budget.
  */
 export function scimRateLimiter(perMinute: number): (req: Request, res: Response, next: NextFunction) => void {
   const buckets: Buckets = bucketsByRate.get(perMinute) ?? new Map();
   bucketsByRate.set(perMinute, buckets);
   const ratePerMs = perMinute / 60_000;
-  return (req, _res, next) => {
-    const key = String(req.params.connectionId ?? '');
+  return (_req, res, next) => {
+    const conn = res.locals.scimConnection as ScimConnection | undefined;
+    if (!conn) return next(new ScimError(500, 'rate limiting needs an authenticated connection'));
+    const key = conn._id;
     const now = Date.now();
     const b = buckets.get(key) ?? { tokens: perMinute, at: now };
     b.tokens = Math.min(perMinute, b.tokens + (now - b.at) * ratePerMs);

@@ -42,7 +42,7 @@ export function createScimRouter(deps: AppDeps): Router {
         {
           method: req.method,
           path: req.path,
-          query: req.query as Record<string, unknown>,
+          query: req.query,
           body: req.body,
           pre: { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
           maxPayloadSize,
@@ -55,7 +55,9 @@ export function createScimRouter(deps: AppDeps): Router {
     }
   };
 
-  router.use('/:connectionId', storeUp, limit, authenticate, parseJson, handle);
+  // Authenticate first: the request budget is the identity provider's, and only its token may spend it (a caller who
+  // merely knows the connection id gets 401s, never the provider's 429s).
+  router.use('/:connectionId', storeUp, authenticate, limit, parseJson, handle);
 
   router.use((_req: Request, _res: Response, next: NextFunction) => next(new ScimError(404, 'not found')));
 

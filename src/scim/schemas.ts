@@ -162,31 +162,6 @@ export function schemaDocs(base: string) {
   ];
 }
 
-export function resourceTypeDocs(base: string) {
-  return [
-    {
-      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
-      id: 'User',
-      name: 'User',
-      endpoint: '/Users',
-      description: 'User Account',
-      schema: USER_SCHEMA,
-      schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }],
-      meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/User` },
-    },
-    {
-      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
-      id: 'Group',
-      name: 'Group',
-      endpoint: '/Groups',
-      description: 'Group',
-      schema: GROUP_SCHEMA,
-      schemaExtensions: [],
-      meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Group` },
-    },
-  ];
-}
-
 export const MAX_RESULTS = 1000;
 export const BULK_MAX_OPERATIONS = 1000;
 

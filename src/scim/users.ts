@@ -13,7 +13,7 @@ import { canonicalResource, isObject, searchDoc, USER_EXTENSIONS, type Json } fr
 import { applyPatch } from './patch';
 import { omits, parseProjection, project, type Projection } from './projection';
 import { COMMON_ATTRS, ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
-import { matches } from './evaluate';
+import { matches, stripCoreSchema } from '../filter';
 import { eqOn, parseScimFilter, sortPath, translateScimFilter } from './search';
 
 /** A claimed userName whose user never got written (a crash between the two) is taken over after this long. */
@@ -348,7 +348,7 @@ function hasValueFilter(f: Filter): boolean {
   if (f.op === 'and' || f.op === 'or') return f.filters.some(hasValueFilter);
   if (f.op === 'not') return hasValueFilter(f.filter);
   if (!('attrPath' in f)) return false;
-  const head = f.attrPath.replace(/^urn:ietf:params:scim:schemas:core:2\.0:user:/i, '').split('.')[0]!.toLowerCase();
+  const head = stripCoreSchema(f.attrPath, USER_SCHEMA).split('.')[0]!.toLowerCase();
   return MULTI_VALUED.has(head);
 }
 

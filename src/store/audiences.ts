@@ -1,5 +1,5 @@
-import { translateFilterText, FilterError, type MongoQuery } from './filter/translate';
-import { recipientFieldResolver } from './filter/recipientFields';
+import { translateFilterText, FilterError, type MongoQuery } from '../filter';
+import { recipientFieldResolver } from './recipientFields';
 import { Group, Recipient, Segment, type AudienceSelection, type RecipientDoc } from './models';
 
 /** Expands groups to themselves and every group nested in them, cycle-safe. */

@@ -12,8 +12,9 @@ export * from './settings';
 export * from './syncRuns';
 export * from './abandonedRuns';
 export * from './audiences';
-export * from './filter/translate';
-export * from './filter/recipientFields';
+// Segment filters are SCIM filters (src/filter); what the store's operations raise and return:
+export { FilterError, type MongoQuery } from '../filter';
+export * from './recipientFields';
 export * from './organizations';
 export * from './tokens';
 export * from './connections';

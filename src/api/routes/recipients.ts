@@ -3,8 +3,9 @@ import type { Model } from 'mongoose';
 import { z } from 'zod';
 import {
   Connection, FULL_ATTRIBUTE_SET, Group, Recipient, applySourceChanges, findByIds, normalizeEmail, pageRecipients, recipientFieldResolver, recipientId, recordAudit,
-  translateFilterText, type ConnectionDoc, type RecipientDoc,
+  type ConnectionDoc, type RecipientDoc,
 } from '../../store';
+import { translateFilterText } from '../../filter';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
 import { ensureManualConnection } from '../manualSource';

@@ -1,5 +1,5 @@
-import { FULL_ATTRIBUTE_SET } from '../attributes';
-import { tableResolver, type FieldResolver, type FieldSpec } from './translate';
+import { tableResolver, type FieldResolver, type FieldSpec } from '../filter';
+import { FULL_ATTRIBUTE_SET } from './attributes';
 
 /** Recipient fields a segment filter may name: the SPEC's attribute names, `custom.<name>`, and a few of our own. */
 const table: Record<string, FieldSpec> = {
