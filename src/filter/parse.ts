@@ -6,6 +6,8 @@ import { parse, type Filter } from 'scim2-parse-filter';
  * and the comparisons hold `attrPath` and `compValue`.
  */
 export type { AttrExp, Compare, Filter, LogExp, NotFilter, Suffix, ValuePath } from 'scim2-parse-filter';
+/** A filter tree written back as filter text (the SCIM 1.1 edge rewrites attribute paths and re-serializes). */
+export { stringify as stringifyFilter } from 'scim2-parse-filter';
 
 /** The comparison operators of RFC 7644 §3.4.2.2 (`pr` and the logical ones aside). */
 export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';

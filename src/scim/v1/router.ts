@@ -173,7 +173,7 @@ export function createScim11Router(deps: AppDeps): Router {
     }
   };
 
-  router.use('/:connectionId', storeUp, limit, authenticate, parseBody, handle);
+  router.use('/:connectionId', storeUp, authenticate, limit, parseBody, handle);
 
   router.use((_req: Request, _res: Response, next: NextFunction) => next(new ScimError(404, 'not found')));
 

@@ -1,4 +1,4 @@
-import { stringify, type Filter } from 'scim2-parse-filter';
+import { stringifyFilter as stringify, type Filter } from '../../filter';
 import { badRequest } from '../errors';
 import { isObject, type Json } from '../normalize';
 import { ENTERPRISE_SCHEMA, findAttr, GROUP_ATTRS, GROUP_SCHEMA, PATCH_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from '../schemas';
