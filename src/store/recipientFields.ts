@@ -12,7 +12,7 @@ const table: Record<string, FieldSpec> = {
 };
 for (const name of FULL_ATTRIBUTE_SET) table[name] = { path: `attributes.${name}`, type: 'string' };
 
-const CUSTOM_RE = /^custom\.([A-Za-z0-9_\-]{1,64})$/;
+const CUSTOM_RE = /^custom\.([A-Za-z0-9_-]{1,64})$/;
 
 export const recipientFieldResolver: FieldResolver = tableResolver(table, (attrPath) => {
   const m = CUSTOM_RE.exec(attrPath);
