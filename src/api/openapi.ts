@@ -169,7 +169,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         }),
         get: op('List API tokens (owner)', { ...ok(200, 'TokenList'), ...common }),
       },
-      '/tokens/{id}': { parameters: idParam, delete: op('Revoke an API token (owner)', { ...noContent, ...withId }) },
+      '/tokens/{id}': { parameters: idParam, delete: op('Revoke an API token (owner); the last owner token of the organization cannot be revoked', { ...noContent, ...withId, '409': problem('this is the last owner token of the organization; create another owner token first') }) },
       '/connections': {
         post: op('Create a connection; secrets (SCIM token, SFTP password) are shown once', { ...ok(201, 'ConnectionCreated'), ...common }, { requestBody: body(connectionCreate) }),
         get: op('List connections', { ...ok(200, 'ConnectionList'), ...common }),
