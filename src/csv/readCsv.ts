@@ -1,7 +1,7 @@
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { decodeChunks, EncodingInspector, type CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';
-import { mapHeaders, type ColumnTarget } from './headers';
+import { planColumns, type ColumnMapping, type ColumnPlan, type ColumnTarget } from './headers';
 import { rowToChange, type CsvChange } from './rows';
 
 export interface ReadCsvOptions {
@@ -11,6 +11,10 @@ export interface ReadCsvOptions {
    * 64 KiB decide, and invalid UTF-8 found later fails the read part-way.
    */
   encoding?: CsvEncoding;
+  /** The connection's explicit column mapping (header → target); headers it does not name are detected. */
+  mapping?: ColumnMapping | null;
+  /** Called once with the columns chosen for the header row (the dry run reports them). */
+  onColumns?: (plan: ColumnPlan, delimiter: string) => void;
 }
 
 /** One data row: the change it asks for, or why it is rejected. `line` is the 1-based line of the file. */
@@ -177,7 +181,14 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       lastEmpty = item.info.empty_lines;
       if (!headers) {
         headers = item.record.map((h) => h.replace(/^\uFEFF/, ''));
-        columns = mapHeaders(headers);
+        const plan = planColumns(headers, opts.mapping);
+        columns = plan.columns;
+        opts.onColumns?.(plan, delimiter);
+        if (plan.ambiguousEmail) {
+          throw new CsvFileError(
+            `ambiguous email columns: ${plan.ambiguousEmail.map((h) => JSON.stringify(h.slice(0, 40))).join(', ')}; map one of them to email in the connection's column mapping`,
+          );
+        }
         if (!columns.some((c) => c.kind === 'email')) {
           const shown = headers.slice(0, 12).map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
           throw new CsvFileError(`the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`);

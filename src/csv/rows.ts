@@ -20,8 +20,8 @@ export type CsvChange =
 export const MAX_FIELD_CHARS = 2000;
 const MAX_KEY_CHARS = 256;
 
-const ACTIVE = new Set(['active', 'a', 'yes', 'y', 'true', '1', 'employed', 'current', 'enabled', 'onleave', 'leave', 'leaveofabsence', 'loa', 'paidleave', 'unpaidleave', 'probation', 'new', 'hired', 'rehired']);
-const INACTIVE = new Set(['inactive', 'i', 'no', 'n', 'false', '0', 'terminated', 'term', 'termed', 'disabled', 'former', 'left', 'resigned', 'retired', 'deceased', 'separated', 'offboarded', 'suspended', 'deactivated', 'ended']);
+const ACTIVE = new Set(['active', 'a', 'yes', 'y', 'true', '1', 'employed', 'current', 'enabled', 'onleave', 'leave', 'leaveofabsence', 'loa', 'paidleave', 'unpaidleave', 'probation', 'new', 'hired', 'rehired', 'onboarding', 'gardenleave', 'activeemployee', 'working']);
+const INACTIVE = new Set(['inactive', 'i', 'no', 'n', 'false', '0', 'terminated', 'term', 'termed', 'disabled', 'former', 'left', 'resigned', 'retired', 'deceased', 'separated', 'offboarded', 'suspended', 'deactivated', 'ended', 'inactiveemployee', 'formeremployee', 'leaver', 'exited', 'dismissed']);
 const UPSERT = new Set(['', 'upsert', 'add', 'create', 'update', 'insert', 'modify', 'change', 'active']);
 const DELETE = new Set(['delete', 'remove', 'deleted', 'removed', 'drop']);
 
@@ -90,6 +90,10 @@ export function rowToChange(
     else if (!ACTIVE.has(s)) return { error: `unknown status ${quote(status)} (use active, inactive or terminated)`, key: rowKey };
     // Keep the HR wording (e.g. "On Leave") unless the file has its own employment status column.
     if (!attributes.employment_status) attributes.employment_status = status;
+  } else if (status === null && attributes.employment_status && INACTIVE.has(squash(attributes.employment_status))) {
+    // No status column: an employment status that says the person left (BambooHR, Rippling: "Terminated") makes them
+    // inactive; any other wording (Full-Time, Part-Time, ...) says nothing about whether they are active.
+    active = false;
   }
 
   let groups: string[] | undefined;
