@@ -219,6 +219,28 @@ describe('CSV headers of real HR exports', () => {
     assert.equal('Badge' in c.raw, false, 'an ignored column is not kept');
   });
 
+  it('reads status codes and wordings of HR exports; T means terminated except in a yes/no Active column', async () => {
+    const read = async (csv: string) => {
+      const out: [number, boolean | string][] = [];
+      for await (const i of readCsv(Readable.from([csv]), { mode: 'delta' })) out.push([i.line, i.error ?? (i.change!.op === 'upsert' && i.change!.active)]);
+      return out;
+    };
+    assert.deepEqual(await read('Email,Employee Status\na@x.co,A\nb@x.co,T\nc@x.co,L\nd@x.co,Terminated - Voluntary\ne@x.co,Leave of Absence (Paid)\nf@x.co,Garden leave\ng@x.co,Inactive Employee\nh@x.co,Sabbatical\n'), [
+      [2, true], [3, false], [4, true], [5, false], [6, true], [7, true], [8, false], [9, 'unknown status "Sabbatical" (use active, inactive or terminated)'],
+    ]);
+    assert.deepEqual(await read('Email,Is Active\na@x.co,T\nb@x.co,F\nc@x.co,Yes\n'), [[2, true], [3, false], [4, true]]);
+    // Without a status column, an employment status saying the person left (BambooHR, UKG's T) makes them inactive.
+    assert.deepEqual(await read('Email,Employment Status\na@x.co,Full-Time\nb@x.co,Terminated\nc@x.co,T\nd@x.co,\n'), [[2, true], [3, false], [4, false], [5, true]]);
+  });
+
+  it('reads German (Personio) headers and ADP\'s Hire/Rehire Date', () => {
+    const targets = planColumns(['Personalnummer', 'Vorname', 'Nachname', 'E-Mail', 'Abteilung', 'Position', 'Vorgesetzter', 'Eintrittsdatum', 'Kostenstelle', 'Status', 'Hire/Rehire Date'])
+      .choices.map((c) => c.target);
+    assert.deepEqual(targets, ['employee_id', 'first_name', 'last_name', 'email', 'department_name', 'job_title', 'manager_name', 'employment_start_date', 'cost_center_name', 'status', 'custom:hire_rehire_date']);
+    assert.deepEqual(planColumns(['Email', 'Hire/Rehire Date']).choices.map((c) => c.target), ['email', 'employment_start_date']);
+    assert.deepEqual(planColumns(['Email', 'Rehire Date']).choices.map((c) => c.target), ['email', 'custom:rehire_date']);
+  });
+
   it('still maps every header spelling it matched before word matching', () => {
     const before: Record<string, string[]> = {
       email: ['Email', 'Email Address', 'Work Email', 'Work Email Address', 'Business Email', 'Primary Email', 'Mail', 'Email (Work)', 'Company Email', 'Office Email', 'User Email'],

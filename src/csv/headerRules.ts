@@ -88,8 +88,8 @@ const RULES: Rule[] = [
   { target: 'job_title', need: [['job']], score: 1.75, ok: ['profile', 'name', 'role'], not: ['id', 'number', 'code', 'status', 'date', 'start', 'effective', 'level', 'family', 'grade', 'category', 'type', 'class', 'classification', 'function'] },
   {
     target: 'employment_start_date', need: [['hire', 'start', 'joining', 'joined', 'commencement', 'employment'], ['date']], score: 3,
-    adjust: { original: -0.5, hire: 0.2, last: 0, latest: 0, recent: 0, most: 0 },
-    not: ['end', 'termination', 'term', 'rehire', 'position', 'job', 'benefit', 'leave', 'probation', 'review', 'pay', 'payroll', 'coverage', 'birth', 'status', 'contract', 'assignment'],
+    adjust: { original: -0.5, hire: 0.2, rehire: -0.5, last: 0, latest: 0, recent: 0, most: 0 },
+    not: ['end', 'termination', 'term', 'position', 'job', 'benefit', 'leave', 'probation', 'review', 'pay', 'payroll', 'coverage', 'birth', 'status', 'contract', 'assignment'],
   },
   { target: 'employment_start_date', need: [['seniority'], ['date']], score: 1.75 },
   { target: 'employment_status', need: [['employment'], ['status']], score: 3 },

@@ -18,6 +18,15 @@ const REWRITE: Record<string, string[]> = {
   centre: ['center'], ctr: ['center'], postcode: ['postal'], zipcode: ['zip'],
   mail: ['email'], hired: ['hire'], doh: ['hire', 'date'], dob: ['birth', 'date'],
   given: ['first'], surname: ['last', 'name'], nickname: ['nick', 'name'],
+  // German (Personio and other DACH exports) and French headers.
+  vorname: ['first', 'name'], nachname: ['last', 'name'], familienname: ['last', 'name'], rufname: ['preferred', 'name'],
+  mitarbeiter: ['employee'], personalnummer: ['employee', 'number'], mitarbeiternummer: ['employee', 'number'],
+  abteilung: ['department'], vorgesetzter: ['manager'], vorgesetzte: ['manager'], fuhrungskraft: ['manager'],
+  eintrittsdatum: ['hire', 'date'], kostenstelle: ['cost', 'center'], stellenbezeichnung: ['job', 'title'],
+  jobtitel: ['job', 'title'], berufsbezeichnung: ['job', 'title'], sprache: ['language'], plz: ['postal'],
+  postleitzahl: ['postal'], stadt: ['city'], land: ['country'], geschaftlich: ['work'], geschaftliche: ['work'],
+  privat: ['personal'], private: ['personal'], beschaftigungsart: ['employment', 'type'], prenom: ['first', 'name'],
+  courriel: ['email'], departement: ['department'], responsable: ['manager'],
 };
 
 /** Two words read as one (after rewriting): `e mail`, `reports to`, `personal data` (a Workday category, not a modifier). */

@@ -1,5 +1,6 @@
 import { isAttributeName, type AttributeName } from '../store/attributes';
 import { headerKey, scoreHeader, type DetectTarget } from './headerRules';
+import { headerWords } from './headerWords';
 
 export { headerKey } from './headerRules';
 export { headerWords } from './headerWords';
@@ -9,7 +10,8 @@ export type ColumnTarget =
   | { kind: 'email' }
   | { kind: 'attribute'; name: AttributeName }
   | { kind: 'custom'; name: string }
-  | { kind: 'status' }
+  /** `yesNo`: an `Active` / `Is Active` column, whose T and F mean true and false (elsewhere T means terminated). */
+  | { kind: 'status'; yesNo?: boolean }
   | { kind: 'groups' }
   | { kind: 'action' }
   | { kind: 'ignore' };
@@ -70,8 +72,9 @@ export function formatColumnTarget(t: ColumnTarget): string {
   return t.kind;
 }
 
-function targetOf(d: DetectTarget): ColumnTarget {
-  return d === 'email' || d === 'status' || d === 'groups' || d === 'action' ? { kind: d } : { kind: 'attribute', name: d };
+function targetOf(d: DetectTarget, header: string): ColumnTarget {
+  if (d === 'status') return headerWords(header).includes('active') ? { kind: 'status', yesNo: true } : { kind: 'status' };
+  return d === 'email' || d === 'groups' || d === 'action' ? { kind: d } : { kind: 'attribute', name: d };
 }
 
 /** The target a column takes away from the others (custom and ignore take none). */
@@ -156,7 +159,7 @@ export function planColumns(headers: string[], mapping?: ColumnMapping | null): 
       }
       continue;
     }
-    columns[first.i] = targetOf(target);
+    columns[first.i] = targetOf(target, headers[first.i]!);
     claimed.add(target);
     for (const c of list.slice(1)) notes.set(c.i, `${JSON.stringify(headers[first.i]!.trim())} is a better ${target} column`);
   }
