@@ -239,7 +239,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         parameters: idParam,
         get: op('The explicit column mapping of a csv or sftp connection', { ...ok(200, 'ColumnMapping'), ...withId }),
         put: op('Replace the column mapping of a csv or sftp connection ({} clears it); it overrides header detection for the headers it names', { ...ok(200, 'ColumnMapping'), ...withId }, {
-          requestBody: body(obj({ mapping: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, maxProperties: 500 } })),
+          requestBody: body(obj({ mapping: { type: 'object', propertyNames: { minLength: 1, maxLength: 200 }, additionalProperties: { type: 'string', minLength: 1 }, maxProperties: 500 } })),
         }),
       },
       '/recipients': {
