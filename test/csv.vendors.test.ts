@@ -241,6 +241,22 @@ describe('CSV headers of real HR exports', () => {
     assert.deepEqual(planColumns(['Email', 'Rehire Date']).choices.map((c) => c.target), ['email', 'custom:rehire_date']);
   });
 
+  it('skips a report title and run date above the header row (delimiter from the header, lines kept)', async () => {
+    const items: CsvItem[] = [];
+    const csv = 'Employee Census Report\r\nRun date: 30/11/2026 07:00\r\n\r\nEmployee ID;Work Email;First Name\r\n1;ann@x.co;Ann\r\n2;bob@x.co;Bob\r\n';
+    let header: string[] = [];
+    for await (const i of readCsv(Readable.from([csv]), { mode: 'full', onColumns: (p, d) => (header = [...p.choices.map((c) => c.target), d]) })) items.push(i);
+    assert.deepEqual(header, ['employee_id', 'email', 'first_name', ';']);
+    assert.deepEqual(items.map((i) => [i.line, i.change?.key]), [[5, '1'], [6, '2']]);
+    // A first row of several cells without an email column is the header: refused at once, as before.
+    try {
+      for await (const _ of readCsv(Readable.from(['Name,Department,Title\nEmail,Work Email,Manager Email\n']), { mode: 'full' })) void _;
+      assert.fail('expected the file to be refused');
+    } catch (err) {
+      assert.match(String(err), /no email column \(found "Name", "Department", "Title"\)/);
+    }
+  });
+
   it('still maps every header spelling it matched before word matching', () => {
     const before: Record<string, string[]> = {
       email: ['Email', 'Email Address', 'Work Email', 'Work Email Address', 'Business Email', 'Primary Email', 'Mail', 'Email (Work)', 'Company Email', 'Office Email', 'User Email'],
