@@ -190,6 +190,8 @@ describe('CSV headers of real HR exports', () => {
       assert.ok(err instanceof CsvFileError);
       assert.match(err.message, /^ambiguous email columns: "Email", "E-mail"/);
     }
+    // The same header twice cannot be mapped apart: the first is used, as before.
+    assert.deepEqual(planColumns(['Email', 'Name', 'Email']).choices.map((c) => c.target), ['email', 'custom:name', 'custom:email']);
     // A mapping resolves it.
     const items: CsvItem[] = [];
     for await (const i of readCsv(Readable.from(['Email,E-mail,Name\na@x.com,b@x.com,A\n']), { mode: 'delta', mapping: { 'E-mail': 'email' } })) items.push(i);

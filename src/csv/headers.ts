@@ -151,8 +151,16 @@ export function planColumns(headers: string[], mapping?: ColumnMapping | null): 
     list.sort((a, b) => b.score - a.score);
     const [first, second] = list;
     if (!first) continue;
+    const tied = list.filter((c) => c.score === first.score);
+    // The same header twice cannot be told apart by a mapping either: the first of them is used (as before).
+    const duplicates = tied.every((c) => headers[c.i]!.trim() === headers[first.i]!.trim());
+    if (second && second.score === first.score && duplicates) {
+      for (const c of list.slice(1)) notes.set(c.i, `the same header as column ${first.i + 1}, which is used`);
+      columns[first.i] = targetOf(target, headers[first.i]!);
+      claimed.add(target);
+      continue;
+    }
     if (second && second.score === first.score) {
-      const tied = list.filter((c) => c.score === first.score);
       if (target === 'email') ambiguousEmail = tied.map((c) => headers[c.i]!.trim());
       for (const c of tied) {
         notes.set(c.i, `ambiguous: ${tied.filter((o) => o !== c).map((o) => JSON.stringify(headers[o.i]!.trim())).join(', ')} ${tied.length > 2 ? 'are' : 'is'} an equally good ${target} column; map one`);
