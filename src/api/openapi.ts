@@ -27,7 +27,7 @@ const attributes: Schema = {
 const selection: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str } });
 const selectionIn: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str, description: 'recipient ids or emails' } }, []);
 /** A column target as a mapping names it. */
-const COLUMN_TARGET_PATTERN = `^(email|status|groups|action|ignore|custom:[a-z0-9_]{1,64}|${FULL_ATTRIBUTE_SET.join('|')})$`;
+const COLUMN_TARGET_PATTERN = `^(email|status|groups|action|ignore|custom:[a-z0-9_]+|${FULL_ATTRIBUTE_SET.join('|')})$`;
 const counts = obj(Object.fromEntries(['created', 'updated', 'unchanged', 'deactivated', 'removed', 'rejected'].map((k) => [k, int])));
 
 const connectionProps: Record<string, Schema> = {
