@@ -15,7 +15,7 @@ const CALLERS: Caller[] = ['none', 'member', 'other', 'reader', 'admin', 'owner'
 type Access = 'owner' | 'manage' | 'read';
 
 interface Route {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** The OpenAPI path template. */
   template: string;
   access: Access;
@@ -95,6 +95,11 @@ describe('admin API: every route × every kind of caller', () => {
     {
       method: 'post', template: '/connections/{id}/uploads', access: 'manage', ok: 202,
       prepare: async () => ({ path: `/connections/${csv._id}/uploads?mode=delta`, csv: 'email,first name\nzed@example.com,Zed\n', usesId: true }),
+    },
+    { method: 'get', template: '/connections/{id}/column-mapping', access: 'manage', ok: 200, prepare: async () => ({ path: `/connections/${csv._id}/column-mapping`, usesId: true }) },
+    {
+      method: 'put', template: '/connections/{id}/column-mapping', access: 'manage', ok: 200,
+      prepare: async () => ({ path: `/connections/${csv._id}/column-mapping`, body: { mapping: { 'E-mail': 'email', Team: 'custom:team' } }, usesId: true }),
     },
     { method: 'get', template: '/recipients', access: 'read', ok: 200, prepare: async () => ({ path: '/recipients?filter=department_name%20eq%20%22Sales%22', usesId: false }) },
     { method: 'get', template: '/recipients/{id}', access: 'read', ok: 200, prepare: async () => ({ path: `/recipients/${rid()}`, usesId: true }) },

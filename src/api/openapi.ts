@@ -26,6 +26,8 @@ const attributes: Schema = {
 };
 const selection: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str } });
 const selectionIn: Schema = obj({ groups: { type: 'array', items: str }, segments: { type: 'array', items: str }, recipients: { type: 'array', items: str, description: 'recipient ids or emails' } }, []);
+/** A column target as a mapping names it. */
+const COLUMN_TARGET_PATTERN = `^(email|status|groups|action|ignore|custom:[a-z0-9_]+|${FULL_ATTRIBUTE_SET.join('|')})$`;
 const counts = obj(Object.fromEntries(['created', 'updated', 'unchanged', 'deactivated', 'removed', 'rejected'].map((k) => [k, int])));
 
 const connectionProps: Record<string, Schema> = {
@@ -99,6 +101,36 @@ const schemas: Record<string, Schema> = {
   }),
   SyncRunList: list('SyncRun'),
   UploadAccepted: obj({ syncRunId: str }),
+  ColumnMapping: obj({
+    connectionId: str,
+    mapping: {
+      type: 'object',
+      additionalProperties: { type: 'string', pattern: COLUMN_TARGET_PATTERN },
+      description: 'CSV header → email | status | groups | action | ignore | custom:<name> | an attribute name; headers not named are detected',
+    },
+  }),
+  UploadDryRun: obj({
+    dryRun: { const: true },
+    connectionId: str,
+    mode: { enum: ['full', 'delta'] },
+    encoding: str,
+    delimiter: str,
+    columns: {
+      type: 'array',
+      items: obj(
+        { header: str, target: { type: 'string', pattern: COLUMN_TARGET_PATTERN }, how: { enum: ['explicit', 'detected', 'ignored'] }, note: str },
+        ['header', 'target', 'how'],
+      ),
+      description: 'every column of the file, in order: its target and how it was chosen (the connection mapping, detection by its words, or no header)',
+    },
+    unusedMapping: { type: 'array', items: str, description: 'mapping entries naming no header of this file' },
+    counts: { ...obj(Object.fromEntries(['rows', 'created', 'updated', 'unchanged', 'deactivated', 'removed', 'rejected'].map((k) => [k, int]))), description: 'what the sync run would count (rows: data rows read)' },
+    rejectedRows: { type: 'array', items: obj({ line: { type: ['integer', 'null'] }, reason: str }), description: 'the first rejected rows' },
+    guard: obj({
+      held: { type: 'boolean', description: 'the mass-removal guard would hold the run for review' },
+      reason: nullableStr, existing: int, wouldRemove: int, wouldDeactivate: int, threshold: { type: 'number' },
+    }),
+  }),
   Group: obj({ id: str, name: str, connectionId: str, memberGroups: { type: 'array', items: str } }),
   GroupList: list('Group'),
   Segment: obj({ id: str, name: str, filter: { type: 'string', description: 'SCIM filter syntax' }, createdAt: nullableStr, updatedAt: nullableStr }),
@@ -170,7 +202,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         }),
         get: op('List API tokens (owner)', { ...ok(200, 'TokenList'), ...common }),
       },
-      '/tokens/{id}': { parameters: idParam, delete: op('Revoke an API token (owner)', { ...noContent, ...withId }) },
+      '/tokens/{id}': { parameters: idParam, delete: op('Revoke an API token (owner); the last owner token of the organization cannot be revoked', { ...noContent, ...withId, '409': problem('this is the last owner token of the organization; create another owner token first') }) },
       '/connections': {
         post: op('Create a connection; secrets (SCIM token, SFTP password) are shown once', { ...ok(201, 'ConnectionCreated'), ...common }, { requestBody: body(connectionCreate) }),
         get: op('List connections', { ...ok(200, 'ConnectionList'), ...common }),
@@ -191,14 +223,25 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         }),
       },
       '/connections/{id}/uploads': {
-        parameters: [...idParam, { name: 'mode', in: 'query', required: true, schema: { enum: ['full', 'delta'] } }, { name: 'filename', in: 'query', schema: str }],
-        post: op('Upload a CSV to a csv connection (streamed); processing continues after the answer. Encoding: a byte-order mark, else the charset of Content-Type, else UTF-8 when valid, else Windows-1252. Delimiter , ; tab or | (detected). Header aliases map common HR-export columns to the attribute set; unknown columns become custom.<name>; optional status, groups (names separated by ; or |) and action (delete) columns', {
+        parameters: [
+          ...idParam, { name: 'mode', in: 'query', required: true, schema: { enum: ['full', 'delta'] } }, { name: 'filename', in: 'query', schema: str },
+          { name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] }, description: 'true: answer 200 with what the upload would do and change nothing (also on sftp connections)' },
+        ],
+        post: op('Upload a CSV to a csv connection (streamed); processing continues after the answer. Encoding: a byte-order mark, else the charset of Content-Type, else UTF-8 when valid, else Windows-1252. Delimiter , ; tab or | (detected). Headers are matched to the attribute set by their words (Workday, BambooHR, ADP, UKG, Rippling, HiBob, Personio, Gusto, Paylocity, Namely exports; the best column for a target wins, ties take nothing and tied email columns refuse the file), after the connection column mapping (PUT /connections/{id}/column-mapping); unknown columns become custom.<name>; optional status, groups (names separated by ; or |) and action (delete) columns', {
           ...ok(202, 'UploadAccepted', 'accepted; follow the sync run'),
+          ...ok(200, 'UploadDryRun', 'dryRun=true: the columns, counts, first rejected rows and the guard verdict; nothing was stored'),
           ...withId,
           '413': problem('the file is too large'),
           '415': problem('not a CSV media type'),
-          '422': problem('the file cannot be read as a whole (binary, undecodable, no email column); nothing was applied'),
+          '422': problem('the file cannot be read as a whole (binary, undecodable, no email column, ambiguous email columns); nothing was applied'),
         }, { requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } } }),
+      },
+      '/connections/{id}/column-mapping': {
+        parameters: idParam,
+        get: op('The explicit column mapping of a csv or sftp connection', { ...ok(200, 'ColumnMapping'), ...withId }),
+        put: op('Replace the column mapping of a csv or sftp connection ({} clears it); it overrides header detection for the headers it names', { ...ok(200, 'ColumnMapping'), ...withId }, {
+          requestBody: body(obj({ mapping: { type: 'object', propertyNames: { minLength: 1, maxLength: 200 }, additionalProperties: { type: 'string', minLength: 1 }, maxProperties: 500 } })),
+        }),
       },
       '/recipients': {
         get: op('List recipients (SCIM filter over recipient fields and attributes; cursor pagination in id order)', { ...ok(200, 'RecipientList'), ...common }, {

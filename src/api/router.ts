@@ -4,6 +4,7 @@ import { authenticate } from './auth';
 import { openApiDocument } from './openapi';
 import { ApiError, problemHandler } from './problem';
 import { auditEventRoutes } from './routes/auditEvents';
+import { columnMappingRoutes } from './routes/columnMapping';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
 import { groupRoutes } from './routes/groups';
@@ -64,7 +65,7 @@ export function createApiRouter(deps: AppDeps): Router {
   r.use(authenticate);
   r.use('/organization', organizationRoutes(json));
   r.use('/tokens', tokenRoutes(json));
-  r.use('/connections', uploadRoutes(deps), connectionRoutes(json, deps.config));
+  r.use('/connections', uploadRoutes(deps), columnMappingRoutes(json), connectionRoutes(json, deps.config));
   r.use('/recipients', recipientRoutes(json, deps.config));
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
+import { connectionMapping } from './columnMapping';
 import {
   connectStore,
   createApiToken,
@@ -24,6 +25,8 @@ Usage:
   audience-sync connection create --org ORG --type sftp [--name N] [--public-key FILE] [--json]
   audience-sync connection create --org ORG --type hris --access-token TOKEN [--mode automated|assisted] [--name N] [--json]
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
+  audience-sync connection mapping ID [--set 'Header=target' ...] [--file mapping.json] [--clear] [--json]
+      (csv/sftp column mapping; target: email|status|groups|action|ignore|custom:<name>|an attribute; 'Header=' removes one)
 
 Every command reads MONGODB_URI. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
 
@@ -67,6 +70,9 @@ async function main(argv: string[]): Promise<number> {
       'public-key': { type: 'string', multiple: true },
       'access-token': { type: 'string' },
       mode: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      file: { type: 'string' },
+      clear: { type: 'boolean', default: false },
     },
   });
   const [cmd, sub] = positionals;
@@ -140,6 +146,14 @@ async function main(argv: string[]): Promise<number> {
       if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`, `bearer token (shown once): ${created.token}`);
       if (created.username) human.push(`SFTP username: ${created.username}`, `password (shown once): ${created.password}`);
       out(json, shape as Record<string, unknown>, human.join('\n'));
+      return 0;
+    }
+    case 'connection mapping': {
+      const id = positionals[2];
+      if (!id) throw new UsageError('connection mapping needs the connection id');
+      const res = await withStore(config, () => connectionMapping({ connectionId: id, set: values.set ?? [], file: values.file, clear: Boolean(values.clear) }));
+      const lines = Object.entries(res.mapping).map(([h, t]) => `${JSON.stringify(h)} → ${t}`);
+      out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
       return 0;
     }
     case 'sync':

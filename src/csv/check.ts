@@ -1,5 +1,4 @@
-import type { CsvEncoding } from './encoding';
-import { readCsv } from './readCsv';
+import { readCsv, type ReadCsvOptions } from './readCsv';
 
 /**
  * Reads a whole file once without applying anything, so that a file-level problem found late (an unclosed quote,
@@ -7,7 +6,7 @@ import { readCsv } from './readCsv';
  */
 export async function checkCsvFile(
   input: AsyncIterable<Buffer | string | Uint8Array>,
-  opts: { mode: 'full' | 'delta'; encoding?: CsvEncoding },
+  opts: Pick<ReadCsvOptions, 'mode' | 'encoding' | 'mapping'>,
 ): Promise<{ rows: number; rejected: number }> {
   let rows = 0;
   let rejected = 0;

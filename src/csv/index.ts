@@ -6,3 +6,5 @@ export * from './rows';
 export * from './readCsv';
 export * from './check';
 export * from './ingest';
+export * from './columnMapping';
+export * from './dryRun';

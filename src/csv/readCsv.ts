@@ -1,7 +1,7 @@
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { decodeChunks, EncodingInspector, type CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';
-import { mapHeaders, type ColumnTarget } from './headers';
+import { planColumns, type ColumnMapping, type ColumnPlan, type ColumnTarget } from './headers';
 import { rowToChange, type CsvChange } from './rows';
 
 export interface ReadCsvOptions {
@@ -11,6 +11,10 @@ export interface ReadCsvOptions {
    * 64 KiB decide, and invalid UTF-8 found later fails the read part-way.
    */
   encoding?: CsvEncoding;
+  /** The connection's explicit column mapping (header → target); headers it does not name are detected. */
+  mapping?: ColumnMapping | null;
+  /** Called once with the columns chosen for the header row (the dry run reports them). */
+  onColumns?: (plan: ColumnPlan, delimiter: string) => void;
 }
 
 /** One data row: the change it asks for, or why it is rejected. `line` is the 1-based line of the file. */
@@ -62,26 +66,44 @@ async function* chain(head: Buffer[], rest: AsyncIterator<Buffer>, ended: boolea
   }
 }
 
-/** Splits decoded text so the header line is known before the parser starts. */
-async function* textWithFirstLine(text: AsyncIterable<string>, onFirstLine: (line: string) => void): AsyncGenerator<string> {
+/** Lines a report may put above its header row (a title, a run date) and that are looked at for the header. */
+export const MAX_PREAMBLE_ROWS = 10;
+
+/**
+ * The delimiter of the first line that has one (a report title above the header has none), else of the first line.
+ */
+export function detectDelimiterOfLines(lines: string[]): string {
+  for (const line of lines) {
+    let quoted = false;
+    for (const ch of line) {
+      if (ch === '"') quoted = !quoted;
+      else if (!quoted && (DELIMITERS as readonly string[]).includes(ch)) return detectDelimiter(line);
+    }
+  }
+  return detectDelimiter(lines[0] ?? '');
+}
+
+/** Splits decoded text so the first lines (the header, and any lines above it) are known before the parser starts. */
+async function* textWithFirstLines(text: AsyncIterable<string>, onFirstLines: (lines: string[]) => void): AsyncGenerator<string> {
   let pending = '';
   let done = false;
+  const lines = (t: string) => t.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
   for await (const s of text) {
     if (done) {
       yield s;
       continue;
     }
     pending += s;
-    const nl = pending.search(/\r|\n/);
-    if (nl >= 0 || pending.length > 1_000_000) {
-      onFirstLine(nl >= 0 ? pending.slice(0, nl) : pending);
+    const found = lines(pending);
+    if (found.length > MAX_PREAMBLE_ROWS || pending.length > 1_000_000) {
+      onFirstLines(found.slice(0, MAX_PREAMBLE_ROWS));
       done = true;
       yield pending;
       pending = '';
     }
   }
   if (!done) {
-    onFirstLine(pending);
+    onFirstLines(lines(pending));
     if (pending) yield pending;
   }
 }
@@ -102,8 +124,8 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
   }
 
   let delimiter = ',';
-  const text = textWithFirstLine(decodeChunks(chain(head, rest, ended), encoding), (line) => {
-    delimiter = detectDelimiter(line);
+  const text = textWithFirstLines(decodeChunks(chain(head, rest, ended), encoding), (lines) => {
+    delimiter = detectDelimiterOfLines(lines);
   });
 
   // The first decoded text decides the delimiter before the parser is built.
@@ -168,6 +190,13 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
   let headers: string[] | null = null;
   let columns: ColumnTarget[] = [];
   let hasGroups = false;
+  /** The first record, when it has no email column: it is the header unless a later record (a report title above it) is. */
+  let firstRecord: string[] | null = null;
+  let looked = 0;
+  const noEmailColumn = (record: string[]) => {
+    const shown = record.slice(0, 12).map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
+    return new CsvFileError(`the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`);
+  };
   try {
     for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       while (skipped.length) yield skipped.shift()!;
@@ -176,11 +205,22 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
       lastLine = item.info.lines;
       lastEmpty = item.info.empty_lines;
       if (!headers) {
-        headers = item.record.map((h) => h.replace(/^\uFEFF/, ''));
-        columns = mapHeaders(headers);
-        if (!columns.some((c) => c.kind === 'email')) {
-          const shown = headers.slice(0, 12).map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
-          throw new CsvFileError(`the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`);
+        const record = item.record.map((h) => h.replace(/^\uFEFF/, ''));
+        const plan = planColumns(record, opts.mapping);
+        if (!plan.ambiguousEmail && !plan.columns.some((c) => c.kind === 'email')) {
+          // Reports put a title or a run date (a row of one or two cells) above the header: look a few rows further.
+          firstRecord ??= record;
+          const preambleLike = record.filter((v) => v.trim() !== '').length <= 2;
+          if (!preambleLike || ++looked >= MAX_PREAMBLE_ROWS) throw noEmailColumn(firstRecord);
+          continue;
+        }
+        headers = record;
+        columns = plan.columns;
+        opts.onColumns?.(plan, delimiter);
+        if (plan.ambiguousEmail) {
+          throw new CsvFileError(
+            `ambiguous email columns: ${plan.ambiguousEmail.map((h) => JSON.stringify(h.slice(0, 40))).join(', ')}; map one of them to email in the connection's column mapping`,
+          );
         }
         hasGroups = columns.some((c) => c.kind === 'groups');
         continue;
@@ -197,7 +237,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     if (unclosedQuote) {
       throw new CsvFileError(`a quoted field of the row after line ${lastLine} is never closed, so the rows after it cannot be read`);
     }
-    if (!headers) throw new CsvFileError('the file has no header row');
+    if (!headers) throw firstRecord ? noEmailColumn(firstRecord) : new CsvFileError('the file has no header row');
   } catch (err) {
     if (err instanceof CsvFileError) throw err;
     const e = err as CsvError & { lines?: number };

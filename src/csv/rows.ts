@@ -20,10 +20,31 @@ export type CsvChange =
 export const MAX_FIELD_CHARS = 2000;
 const MAX_KEY_CHARS = 256;
 
-const ACTIVE = new Set(['active', 'a', 'yes', 'y', 'true', '1', 'employed', 'current', 'enabled', 'onleave', 'leave', 'leaveofabsence', 'loa', 'paidleave', 'unpaidleave', 'probation', 'new', 'hired', 'rehired']);
-const INACTIVE = new Set(['inactive', 'i', 'no', 'n', 'false', '0', 'terminated', 'term', 'termed', 'disabled', 'former', 'left', 'resigned', 'retired', 'deceased', 'separated', 'offboarded', 'suspended', 'deactivated', 'ended']);
+const ACTIVE = new Set(['active', 'a', 'yes', 'y', 'true', '1', 'employed', 'current', 'enabled', 'onleave', 'leave', 'leaveofabsence', 'loa', 'paidleave', 'unpaidleave', 'probation', 'new', 'hired', 'rehired', 'onboarding', 'gardenleave', 'activeemployee', 'working']);
+const INACTIVE = new Set(['inactive', 'i', 'no', 'n', 'false', '0', 'terminated', 'term', 'termed', 'disabled', 'former', 'left', 'resigned', 'retired', 'deceased', 'separated', 'offboarded', 'suspended', 'deactivated', 'ended', 'inactiveemployee', 'formeremployee', 'leaver', 'exited', 'dismissed']);
 const UPSERT = new Set(['', 'upsert', 'add', 'create', 'update', 'insert', 'modify', 'change', 'active']);
 const DELETE = new Set(['delete', 'remove', 'deleted', 'removed', 'drop']);
+
+/**
+ * Reads a status cell: true (active), false (inactive) or null (unknown). A whole value is looked up first, then its
+ * first word (`Terminated - Voluntary`, `Leave of Absence (Paid)`). One-letter codes: `A`/`L` (active, leave) and `T`
+ * (terminated) as HR systems export them (UKG, Paylocity), except in a yes/no column (`Active`, `Is Active`), where
+ * `T`/`F` are true and false.
+ */
+export function readStatus(value: string, yesNoColumn = false): boolean | null {
+  const s = squash(value);
+  if (yesNoColumn && (s === 't' || s === 'f')) return s === 't';
+  if (s === 'l') return true;
+  if (s === 't') return false;
+  if (INACTIVE.has(s)) return false;
+  if (ACTIVE.has(s)) return true;
+  const first = squash(value.trim().split(/[\s\-–—(/:,]+/)[0] ?? '');
+  if (first && first !== s && first.length > 1) {
+    if (INACTIVE.has(first)) return false;
+    if (ACTIVE.has(first)) return true;
+  }
+  return null;
+}
 
 function squash(v: string): string {
   return v.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -45,6 +66,7 @@ export function rowToChange(
   }
   let email = '';
   let status: string | null = null;
+  let yesNoStatus = false;
   let action = '';
   let groupsCell: string | null = null;
   const attributes: Attributes = {};
@@ -58,7 +80,7 @@ export function rowToChange(
     if (value.length > MAX_FIELD_CHARS) return { error: `${quote(headers[i]!)} is longer than ${MAX_FIELD_CHARS} characters` };
     switch (col.kind) {
       case 'email': email = value; break;
-      case 'status': status = value; break;
+      case 'status': status = value; yesNoStatus = col.yesNo === true; break;
       case 'action': action = value; break;
       case 'groups': groupsCell = value; break;
       case 'attribute': if (value) attributes[col.name] = value; break;
@@ -85,11 +107,15 @@ export function rowToChange(
 
   let active = true;
   if (status !== null && status !== '') {
-    const s = squash(status);
-    if (INACTIVE.has(s)) active = false;
-    else if (!ACTIVE.has(s)) return { error: `unknown status ${quote(status)} (use active, inactive or terminated)`, key: rowKey };
+    const read = readStatus(status, yesNoStatus);
+    if (read === null) return { error: `unknown status ${quote(status)} (use active, inactive or terminated)`, key: rowKey };
+    active = read;
     // Keep the HR wording (e.g. "On Leave") unless the file has its own employment status column.
     if (!attributes.employment_status) attributes.employment_status = status;
+  } else if (status === null && attributes.employment_status && readStatus(attributes.employment_status) === false) {
+    // No status column: an employment status that says the person left (BambooHR, Rippling: "Terminated") makes them
+    // inactive; any other wording (Full-Time, Part-Time, ...) says nothing about whether they are active.
+    active = false;
   }
 
   let groups: string[] | undefined;

@@ -21,3 +21,7 @@ export * from './connections';
 export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
+export * from './tokenRevocation';
+export * from './columnMappings';
+export * from './massRemovalGuard';
+export * from './snapshotPreview';

@@ -87,8 +87,8 @@ function contentOf(r: Pick<SourceRecordDoc, 'email' | 'emailDisplay' | 'active' 
   return stableJson([r.email, r.emailDisplay, r.active, r.deleted, r.attributes, r.groups, r.raw ?? null, r.lookup ?? null]);
 }
 
-/** Computes the next state of one source record, or null to delete it. */
-function nextRecord(conn: ConnectionRef, change: SourceChange, prev: SourceRecordDoc | undefined, now: Date):
+/** Computes the next state of one source record, or null to delete it (also used by dry runs: snapshotPreview.ts). */
+export function nextRecord(conn: ConnectionRef, change: SourceChange, prev: SourceRecordDoc | undefined, now: Date):
   { next: SourceRecordDoc | null; outcome: ChangeOutcome } {
   const id = sourceRecordId(conn._id, change.key);
   if ('ifVersion' in change && change.ifVersion !== undefined && (prev?.v ?? 0) !== change.ifVersion) {

@@ -1,4 +1,5 @@
 import { isIdentitySource } from './connectionTypes';
+import { massRemovalVerdict } from './massRemovalGuard';
 import { newId } from './ids';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
@@ -211,19 +212,10 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     if (!seen.has(key)) wouldRemove++;
   }
   const threshold = conn.massRemovalThreshold ?? 0.2;
-  const base = Math.max(existing.size, 1);
   const review = { existing: existing.size, wouldRemove, wouldDeactivate, threshold };
-  if (!force && existing.size > 0 && (wouldRemove + wouldDeactivate) / base > threshold) {
-    await SyncRun.updateOne(
-      { _id: runId },
-      {
-        $set: {
-          status: 'needs_review',
-          review,
-          message: `this full snapshot would remove ${wouldRemove} and deactivate ${wouldDeactivate} of ${existing.size} people (more than ${Math.round(threshold * 100)} %); apply or discard it`,
-        },
-      },
-    ).exec();
+  const verdict = massRemovalVerdict(review);
+  if (!force && verdict.held) {
+    await SyncRun.updateOne({ _id: runId }, { $set: { status: 'needs_review', review, message: `${verdict.reason}; apply or discard it` } }).exec();
     return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
   }
   void existingActive;

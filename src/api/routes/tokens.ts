@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { ApiToken, PERMISSIONS, ROLES, createApiToken, recordAudit } from '../../store';
+import { ApiToken, LastOwnerTokenError, PERMISSIONS, ROLES, createApiToken, recordAudit, revokeApiToken } from '../../store';
 import { principal, requireAccess } from '../auth';
-import { notFound } from '../problem';
+import { ApiError, notFound } from '../problem';
 import { parseBody, idParam } from '../validate';
 
 const createSchema = z.strictObject({
@@ -45,9 +45,15 @@ export function tokenRoutes(json: RequestHandler): Router {
 
   r.delete('/:id', async (req, res) => {
     const p = principal(req);
-    const doc = await ApiToken.findOne({ _id: idParam(req) }).lean().exec();
-    if (!doc || doc.orgId !== p.orgId) throw notFound('token');
-    await ApiToken.deleteOne({ _id: doc._id }).exec();
+    let doc;
+    try {
+      doc = await revokeApiToken(p.orgId, idParam(req));
+    } catch (err) {
+      // Revoking the last owner token would lock the organization out of the API.
+      if (err instanceof LastOwnerTokenError) throw new ApiError(409, 'last-owner-token', err.message);
+      throw err;
+    }
+    if (!doc) throw notFound('token');
     await recordAudit(p.orgId, p.tokenId, 'token.delete', doc._id, { role: doc.role });
     res.status(204).end();
   });

@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
+import { CsvFileError, EncodingInspector, checkCsvFile, dryRunCsv, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
+import { Connection, SnapshotIngest, readColumnMapping, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
@@ -21,6 +21,8 @@ const CSV_TYPES = ['text/csv', 'application/csv', 'text/plain', 'application/vnd
 const uploadQuery = z.object({
   mode: z.enum(['full', 'delta'], { error: 'mode must be full (the file lists everyone) or delta (only the rows it names)' }),
   filename: z.string().max(255).optional(),
+  /** true: answer what the upload would do (columns, counts, rejected rows, the guard's verdict) and change nothing. */
+  dryRun: z.enum(['true', 'false'], { error: 'dryRun is true or false' }).optional(),
 });
 
 const tooLarge = (limit: number) => new ApiError(413, 'too-large', `an upload may be at most ${limit} bytes (MAX_UPLOAD_BYTES)`, { maxBytes: limit });
@@ -107,14 +109,19 @@ export function uploadRoutes(deps: AppDeps): Router {
   r.post('/:id/uploads', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
     const doc = (await loadOwned(Connection as never, idParam(req), p.orgId, 'connection')) as ConnectionDoc;
-    if (doc.type !== 'csv') throw new ApiError(400, 'wrong-connection-type', `uploads go to csv connections; this one is ${doc.type}`);
     const q = parseQuery(uploadQuery, req.query);
+    const dryRun = q.dryRun === 'true';
+    // A dry run also lets an administrator try a file on an sftp connection before its first drop.
+    if (doc.type !== 'csv' && !(dryRun && doc.type === 'sftp')) {
+      throw new ApiError(400, 'wrong-connection-type', `uploads go to csv connections${dryRun ? ' (dry runs also to sftp connections)' : ''}; this one is ${doc.type}`);
+    }
     if (req.is(CSV_TYPES) === false) throw new ApiError(415, 'unsupported-media-type', 'send the file as text/csv');
     const charset = /;\s*charset\s*=\s*("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2];
     const declared = encodingOfCharset(charset);
     if (declared === null) throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
     const conn: SyncConnection = { _id: doc._id, orgId: doc.orgId, type: doc.type, massRemovalThreshold: doc.massRemovalThreshold };
     const label = q.filename ?? dispositionFilename(req.get('content-disposition')) ?? null;
+    const mapping = (await readColumnMapping(p.orgId, doc._id))?.mapping ?? {};
     // A declared length over the limit is refused before a byte is read.
     const declaredLength = Number(req.get('content-length'));
     if (Number.isFinite(declaredLength) && declaredLength > limit) throw tooLarge(limit);
@@ -133,6 +140,16 @@ export function uploadRoutes(deps: AppDeps): Router {
         // The client went away or the connection broke: nothing was read, nothing is queued.
         throw new ApiError(400, 'incomplete-upload', 'the upload ended before the whole file arrived');
       }
+      if (dryRun) {
+        // Nothing is stored: no sync run, no audit event; a file-level problem is answered like an upload's, without a run.
+        try {
+          res.json(await dryRunCsv(conn, createReadStream(file), { mode: q.mode, encoding: inspector.result(true, declared), mapping }));
+        } catch (err) {
+          if (err instanceof CsvFileError) throw new ApiError(422, 'unreadable-file', err.message);
+          throw err;
+        }
+        return;
+      }
       const rejectWhole = async (message: string): Promise<never> => {
         const failed = await (await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label })).fail(message);
         await recordAudit(p.orgId, p.tokenId, 'upload.reject', doc._id, { syncRunId: failed._id, mode: q.mode });
@@ -144,8 +161,8 @@ export function uploadRoutes(deps: AppDeps): Router {
       try {
         const encoding = inspector.result(true, declared);
         // A first pass finds file-level problems anywhere in the file; they get this response and nothing is applied.
-        rowCount = (await checkCsvFile(createReadStream(file), { mode: q.mode, encoding })).rows;
-        rows = readCsv(counted(createReadStream(file), read), { mode: q.mode, encoding })[Symbol.asyncIterator]();
+        rowCount = (await checkCsvFile(createReadStream(file), { mode: q.mode, encoding, mapping })).rows;
+        rows = readCsv(counted(createReadStream(file), read), { mode: q.mode, encoding, mapping })[Symbol.asyncIterator]();
         first = await rows.next();
       } catch (err) {
         if (err instanceof CsvFileError) return await rejectWhole(err.message);

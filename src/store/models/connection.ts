@@ -27,6 +27,8 @@ const connectionSchema = new Schema(
       schedule: { type: String },
       lastSyncAt: { type: Date },
     },
+    /** csv and sftp: the administrator's column mapping (header → target), in order; see src/store/columnMappings.ts. */
+    columnMapping: { type: [{ _id: false, header: { type: String, required: true }, target: { type: String, required: true } }], default: undefined },
     deleting: { type: Boolean, default: false },
   },
   { timestamps: true, versionKey: false },
