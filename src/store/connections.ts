@@ -4,7 +4,7 @@ import { newId } from './ids';
 import { applySourceChanges } from './merge';
 import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
 import { encryptSecret, hashPassword, hashToken, newToken } from './secrets';
-import { ValidationError } from './tokens';
+import { ValidationError } from './errors';
 
 export interface CreateConnectionInput {
   orgId: string;

@@ -1,7 +1,8 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { cleanAttributes, type Attributes } from './attributes';
 import { findByIds, deleteByIds } from './batchRead';
-import { isDuplicateKeyError, storeCapabilities } from './db';
+import { storeCapabilities } from './db';
+import { isDuplicateKeyError } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';

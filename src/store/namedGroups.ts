@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isDuplicateKeyError } from './db';
+import { isDuplicateKeyError } from './errors';
 import type { ConnectionRef } from './merge';
 import { Group } from './models';
 

@@ -1,4 +1,5 @@
 import { isIdentitySource } from './connectionTypes';
+import { InvalidStateError, NotFoundError } from './errors';
 import { newId } from './ids';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
@@ -22,12 +23,6 @@ export interface StartOptions {
 }
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
-
-export class SyncRunError extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
 
 function emptyCounts(): SyncCounts {
   return { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
@@ -191,7 +186,7 @@ async function removeMissing(conn: SyncConnection, keep: Map<string, unknown>, c
  */
 export async function evaluateAndApply(runId: string, conn: SyncConnection, force: boolean): Promise<SyncRunDoc> {
   const run = (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc | null;
-  if (!run) throw new SyncRunError('sync run not found', 404);
+  if (!run) throw new NotFoundError('sync run not found');
 
   const existing = new Map<string, boolean>();
   for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1, active: 1 }).lean().cursor()) {
@@ -253,7 +248,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
 /** Applies a run held by the mass-removal guard. */
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
   const claimed = await SyncRun.findOneAndUpdate({ _id: runId, status: 'needs_review' }, { $set: { status: 'running' } }).lean().exec();
-  if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be applied', 409);
+  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be applied');
   return evaluateAndApply(runId, conn, true);
 }
 
@@ -263,7 +258,7 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
     { _id: runId, status: 'needs_review' },
     { $set: { status: 'discarded', finishedAt: new Date() } },
   ).lean().exec();
-  if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be discarded', 409);
+  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
   await StagedRow.deleteMany({ runId }).exec();
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }

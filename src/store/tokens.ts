@@ -1,13 +1,8 @@
+import { ValidationError } from './errors';
 import { newId } from './ids';
 import { ApiToken, ROLES, PERMISSIONS, type ApiTokenDoc, type Role } from './models';
 import { hashToken, newToken } from './secrets';
 
-export class ValidationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 /** Creates an API token; the token is returned once and only its hash is stored. */
 export async function createApiToken(
