@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { Group, Recipient, newId, recipientId } from '../src/store';
+import { newId, recipientId } from '../src/store';
+import { Group, Recipient } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
 

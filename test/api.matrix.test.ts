@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import {
-  Audience, Segment, SnapshotIngest, applySourceChanges, createApiToken, createConnection, newId, recipientId, type ConnectionRef,
+  SnapshotIngest, applySourceChanges, createApiToken, createConnection, newId, recipientId, type ConnectionRef,
 } from '../src/store';
+import { Audience, Segment } from '../src/store/models';
 import { ensureNamedGroups } from '../src/store/namedGroups';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';

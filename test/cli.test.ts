@@ -7,7 +7,8 @@ import mongoose from 'mongoose';
 import request from 'supertest';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
-import { ApiToken, Connection, decryptSecret, disconnectStore, hashToken, passwordMatches } from '../src/store';
+import { decryptSecret, disconnectStore, hashToken, passwordMatches } from '../src/store';
+import { ApiToken, Connection } from '../src/store/models';
 import { testConfig } from './helpers/config';
 import { closeTestStore, openTestStore } from './helpers/store';
 

@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges,
-  Connection,
-  createConnection,
-  createOrganization,
-  deleteConnection,
-  MergeJournal,
-  Organization,
-  Recipient,
-  recipientId,
-  remergeConnection,
-  replayMergeJournal,
-  SourceRecord,
-  deleteByIds,
-  findByIds,
-  storeCapabilities,
-  type ConnectionRef,
-  type RecipientDoc,
+  applySourceChanges, createConnection, createOrganization, deleteConnection, recipientId, remergeConnection, replayMergeJournal, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
 } from '../src/store';
+import { Connection, MergeJournal, Organization, Recipient, SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };

@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { connectStore, disconnectStore, SourceRecord } from '../src/store';
+import { connectStore, disconnectStore } from '../src/store';
+import { SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { makeApp, q, recipient, scimClient, USER, type ScimClient } from './scim/harness';
 

@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applyHeldRun,
-  createConnection,
-  createOrganization,
-  discardHeldRun,
-  Recipient,
-  SnapshotIngest,
-  SourceRecord,
-  StagedRow,
-  InvalidStateError,
-  type SyncConnection,
+  applyHeldRun, createConnection, createOrganization, discardHeldRun, SnapshotIngest, InvalidStateError, type SyncConnection,
 } from '../src/store';
+import { Recipient, SourceRecord, StagedRow } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const env = { publicUrl: 'http://localhost', secretKey: 'sync-secret-key-000000' };

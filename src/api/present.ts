@@ -1,4 +1,4 @@
-import { scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
+import { DEFAULT_MASS_REMOVAL_THRESHOLD, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
 
@@ -25,7 +25,7 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
     name: c.name,
     provider: c.type === 'scim' ? (c.provider ?? 'generic') : null,
     extendedAttributes: Boolean(c.extendedAttributes),
-    massRemovalThreshold: c.massRemovalThreshold ?? 0.2,
+    massRemovalThreshold: c.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
     scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,
     hris:

@@ -1,4 +1,4 @@
-import { FULL_ATTRIBUTE_SET, type AttributeName } from '../store/attributes';
+import { FULL_ATTRIBUTE_SET, type AttributeName } from '../store';
 
 /** What a column of a CSV holds. */
 export type ColumnTarget =

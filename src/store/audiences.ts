@@ -1,6 +1,6 @@
 import { translateFilterText, FilterError, type MongoQuery } from './filter/translate';
 import { recipientFieldResolver } from './filter/recipientFields';
-import { Group, Recipient, Segment, type AudienceSelection, type RecipientDoc } from './models';
+import { Audience, Group, Recipient, Segment, type AudienceDoc, type AudienceSelection, type RecipientDoc } from './models';
 
 /** Expands groups to themselves and every group nested in them, cycle-safe. */
 export async function expandGroups(orgId: string, groupIds: string[]): Promise<string[]> {
@@ -69,4 +69,29 @@ export async function* streamRecipients(query: MongoQuery, batchSize = 1000): As
   for await (const doc of Recipient.find(query).sort({ _id: 1 }).lean().batchSize(batchSize).cursor()) {
     yield doc as RecipientDoc;
   }
+}
+
+/** One audience by id (callers check its organization), or null. */
+export async function getAudience(id: string): Promise<AudienceDoc | null> {
+  return Audience.findOne({ _id: id }).lean<AudienceDoc>().exec();
+}
+
+export async function createAudience(doc: AudienceDoc): Promise<AudienceDoc> {
+  await Audience.create(doc);
+  return doc;
+}
+
+export async function updateAudience(
+  id: string,
+  update: { name?: string; include?: AudienceSelection; exclude?: AudienceSelection },
+): Promise<AudienceDoc | null> {
+  const set: Partial<AudienceDoc> = { updatedAt: new Date() };
+  if (update.name !== undefined) set.name = update.name;
+  if (update.include) set.include = update.include;
+  if (update.exclude) set.exclude = update.exclude;
+  return Audience.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<AudienceDoc>().exec();
+}
+
+export async function deleteAudience(id: string): Promise<boolean> {
+  return (await Audience.deleteOne({ _id: id }).exec()).deletedCount === 1;
 }

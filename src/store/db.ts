@@ -80,3 +80,11 @@ export async function pingStore(timeoutMs = 2000): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Drops the connected database with everything in it. For tests and throwaway environments only (each test file
+ * connects to a database of its own).
+ */
+export async function dropStoreDatabase(): Promise<void> {
+  await mongoose.connection.db?.dropDatabase();
+}

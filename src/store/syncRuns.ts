@@ -1,9 +1,12 @@
 import { isIdentitySource } from './connectionTypes';
+import { rawCollection } from './collections';
+import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import { InvalidStateError, NotFoundError } from './errors';
 import { newId } from './ids';
+import type { MergeSettings } from './derive';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
-import { loadMergeSettings } from './settings';
+import { mergeSettingsFor } from './settings';
 
 export const BATCH_SIZE = 1000;
 /** Row errors kept on a sync run; `counts.rejected` has the total. */
@@ -69,7 +72,7 @@ export class SnapshotIngest {
   private seq = 0;
   private staging = false;
   private keysSeen = new Map<string, number | null>();
-  private settings: Awaited<ReturnType<typeof loadMergeSettings>> | undefined;
+  private settings: MergeSettings | undefined;
 
   private constructor(readonly run: SyncRunDoc, readonly conn: SyncConnection) {}
 
@@ -80,7 +83,7 @@ export class SnapshotIngest {
       const any = await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec();
       ingest.staging = Boolean(any);
     }
-    ingest.settings = await loadMergeSettings(conn.orgId);
+    ingest.settings = await mergeSettingsFor(conn);
     await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: new Date() } }).exec();
     return ingest;
   }
@@ -120,7 +123,7 @@ export class SnapshotIngest {
     if (!batch.length) return;
     if (this.staging) {
       const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
-      await StagedRow.collection.insertMany(rows as never[], { ordered: false });
+      await rawCollection(StagedRow).insertMany(rows, { ordered: false });
     } else {
       tally(this.counts, await applySourceChanges(this.conn, batch, this.settings));
     }
@@ -205,7 +208,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     if (active) existingActive++;
     if (!seen.has(key)) wouldRemove++;
   }
-  const threshold = conn.massRemovalThreshold ?? 0.2;
+  const threshold = conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD;
   const base = Math.max(existing.size, 1);
   const review = { existing: existing.size, wouldRemove, wouldDeactivate, threshold };
   if (!force && existing.size > 0 && (wouldRemove + wouldDeactivate) / base > threshold) {
@@ -225,7 +228,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
 
   await SyncRun.updateOne({ _id: runId }, { $set: { status: 'running', review } }).exec();
   const counts: SyncCounts = { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 };
-  const settings = await loadMergeSettings(conn.orgId);
+  const settings = await mergeSettingsFor(conn);
   let batch: RowChange[] = [];
   let processed = 0;
   const flush = async () => {
@@ -243,6 +246,27 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   await StagedRow.deleteMany({ runId }).exec();
   await SyncRun.updateOne({ _id: runId }, { $set: { status: 'succeeded', counts, finishedAt: new Date(), message: null } }).exec();
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
+}
+
+/** One sync run by id (callers check its organization), or null. */
+export async function getSyncRun(id: string): Promise<SyncRunDoc | null> {
+  return SyncRun.findOne({ _id: id }).lean<SyncRunDoc>().exec();
+}
+
+/** What a heartbeat records besides the time: progress through the run's input. */
+export interface SyncRunHeartbeat {
+  /** Bytes of the input read so far. */
+  bytesRead?: number;
+}
+
+/**
+ * Marks a sync run as still being worked on (its `updatedAt` moves, so the abandoned-run sweep leaves it alone), with
+ * the progress given. `onlyActive`: only while the run is queued or running.
+ */
+export async function heartbeatSyncRun(id: string, progress: SyncRunHeartbeat = {}, onlyActive = true): Promise<void> {
+  const set: Record<string, unknown> = { heartbeatAt: new Date() };
+  if (progress.bytesRead !== undefined) set['input.bytesRead'] = progress.bytesRead;
+  await SyncRun.updateOne(onlyActive ? { _id: id, status: { $in: ['queued', 'running'] } } : { _id: id }, { $set: set }).exec();
 }
 
 /** Applies a run held by the mass-removal guard. */

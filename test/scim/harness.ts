@@ -2,7 +2,8 @@ import request from 'supertest';
 import type { Express } from 'express';
 import pino from 'pino';
 import { createApp } from '../../src/server/app';
-import { createConnection, createOrganization, Recipient, type RecipientDoc } from '../../src/store';
+import { createConnection, createOrganization, type RecipientDoc } from '../../src/store';
+import { Recipient } from '../../src/store/models';
 import type { Config } from '../../src/config/config';
 import { testConfig } from '../helpers/config';
 

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { ApiToken, PERMISSIONS, ROLES, createApiToken, recordAudit } from '../../store';
+import { PERMISSIONS, ROLES, createApiToken, deleteApiToken, getApiToken, listApiTokens, recordAudit } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { notFound } from '../problem';
 import { parseBody, idParam } from '../validate';
@@ -32,22 +32,22 @@ export function tokenRoutes(json: RequestHandler): Router {
     const body = parseBody(createSchema, req.body);
     const created = await createApiToken(p.orgId, body.role, body.permissions, body.name ?? null);
     await recordAudit(p.orgId, p.tokenId, 'token.create', created.id, { role: created.role, permissions: created.permissions });
-    const doc = await ApiToken.findOne({ _id: created.id }).lean().exec();
-    res.status(201).json({ ...present(doc!), token: created.token });
+    const doc = await getApiToken(created.id);
+    if (!doc) throw notFound('token');
+    res.status(201).json({ ...present(doc), token: created.token });
   });
 
   r.get('/', async (req, res) => {
     const p = principal(req);
-    const docs = await ApiToken.find({ orgId: p.orgId }).lean().exec();
-    docs.sort((a, b) => (a._id < b._id ? -1 : 1));
+    const docs = await listApiTokens(p.orgId);
     res.json({ items: docs.map(present), nextCursor: null });
   });
 
   r.delete('/:id', async (req, res) => {
     const p = principal(req);
-    const doc = await ApiToken.findOne({ _id: idParam(req) }).lean().exec();
+    const doc = await getApiToken(idParam(req));
     if (!doc || doc.orgId !== p.orgId) throw notFound('token');
-    await ApiToken.deleteOne({ _id: doc._id }).exec();
+    await deleteApiToken(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'token.delete', doc._id, { role: doc.role });
     res.status(204).end();
   });

@@ -8,7 +8,7 @@ import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CsvFileError, EncodingInspector, checkCsvFile, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
+import { SnapshotIngest, findConnection, recordAudit, syncConnectionOf, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
@@ -71,7 +71,7 @@ function stoppable<T>(it: AsyncIterator<T>, signal: AbortSignal): AsyncIterator<
       signal.throwIfAborted();
       return it.next();
     },
-    return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value: undefined as never }),
+    return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
   };
 }
 
@@ -106,14 +106,14 @@ export function uploadRoutes(deps: AppDeps): Router {
   const limit = deps.config.MAX_UPLOAD_BYTES;
   r.post('/:id/uploads', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
-    const doc = (await loadOwned(Connection as never, idParam(req), p.orgId, 'connection')) as ConnectionDoc;
+    const doc = await loadOwned(findConnection, idParam(req), p.orgId, 'connection');
     if (doc.type !== 'csv') throw new ApiError(400, 'wrong-connection-type', `uploads go to csv connections; this one is ${doc.type}`);
     const q = parseQuery(uploadQuery, req.query);
     if (req.is(CSV_TYPES) === false) throw new ApiError(415, 'unsupported-media-type', 'send the file as text/csv');
     const charset = /;\s*charset\s*=\s*("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2];
     const declared = encodingOfCharset(charset);
     if (declared === null) throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
-    const conn: SyncConnection = { _id: doc._id, orgId: doc.orgId, type: doc.type, massRemovalThreshold: doc.massRemovalThreshold };
+    const conn: SyncConnection = syncConnectionOf(doc);
     const label = q.filename ?? dispositionFilename(req.get('content-disposition')) ?? null;
     // A declared length over the limit is refused before a byte is read.
     const declaredLength = Number(req.get('content-length'));
@@ -158,7 +158,7 @@ export function uploadRoutes(deps: AppDeps): Router {
       const it = rows!;
       runInBackground(
         (signal) => ingestRows(ingest, conn, it, first, deps.logger, signal).finally(() => rm(dir, { recursive: true, force: true })),
-        { syncRunId: ingest.id, progress: () => ({ 'input.bytesRead': read.bytes }) },
+        { syncRunId: ingest.id, progress: () => ({ bytesRead: read.bytes }) },
       );
       res.status(202).location(`/api/v1/sync-runs/${ingest.id}`).json({ syncRunId: ingest.id });
     } finally {
