@@ -1,21 +1,25 @@
+import { findByIds } from './batchRead';
 import { translateFilterText, FilterError, type MongoQuery } from './filter/translate';
 import { recipientFieldResolver } from './filter/recipientFields';
 import { Audience, Group, Recipient, Segment, type AudienceDoc, type AudienceSelection, type RecipientDoc } from './models';
 
-/** Expands groups to themselves and every group nested in them, cycle-safe. */
+/**
+ * Expands groups to themselves and every group nested in them, cycle-safe: one batched `_id` read per level of nesting
+ * (findByIds: `$in` where the store serves it from the index), not one read per group.
+ */
 export async function expandGroups(orgId: string, groupIds: string[]): Promise<string[]> {
   const seen = new Set<string>();
   let frontier = [...new Set(groupIds)];
   while (frontier.length) {
-    const next: string[] = [];
+    for (const id of frontier) seen.add(id);
+    const docs = await findByIds(Group, frontier, { orgId: 1, memberGroups: 1 });
+    const next = new Set<string>();
     for (const id of frontier) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const g = await Group.findOne({ _id: id }, { orgId: 1, memberGroups: 1 }).lean().exec();
+      const g = docs.get(id);
       if (!g || g.orgId !== orgId) continue;
-      for (const child of g.memberGroups ?? []) if (!seen.has(child)) next.push(child);
+      for (const child of g.memberGroups ?? []) if (!seen.has(child)) next.add(child);
     }
-    frontier = next;
+    frontier = [...next];
   }
   return [...seen];
 }
