@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, createConnection, createOrganization, deleteConnection, recipientId, remergeConnection, replayMergeJournal, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
+  applySourceChanges, createConnection, createOrganization, deleteConnection, recipientId, replayMergeJournal, updateConnection, updateOrganizationSettings, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
 } from '../src/store';
-import { Connection, MergeJournal, Organization, Recipient, SourceRecord } from '../src/store/models';
+import { MergeJournal, Recipient, SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
@@ -146,8 +146,9 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(r!.attributes.job_title, 'HRIS title');
     assert.equal(r!.attributes.city, 'Paris', 'empty values do not win');
     assert.equal(r!.attributes.custom?.shirt, 'L');
-    await Organization.updateOne({ _id: o }, { $set: { attributePriority: ['manual', 'csv', 'sftp', 'scim', 'hris'] } });
-    await remergeConnection(o, manual._id);
+    const change = await updateOrganizationSettings(o, { attributePriority: ['manual', 'csv', 'sftp', 'scim', 'hris'] });
+    assert.ok(change.remerge, 'a new priority calls for a re-merge');
+    await change.remerge();
     r = await recipient(o, 'jo@x.io');
     assert.equal(r!.attributes.job_title, 'Manual title');
   });
@@ -161,8 +162,9 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(r!.attributes.department_name, undefined);
     assert.equal(r!.attributes.custom, undefined);
     assert.deepEqual(r!.groups, ['g1']);
-    await Connection.updateOne({ _id: scim._id }, { $set: { extendedAttributes: true } });
-    await remergeConnection(o, scim._id);
+    const change = await updateConnection(scim._id, { extendedAttributes: true });
+    assert.ok(change.remerge, 'extended attributes call for a re-merge');
+    await change.remerge();
     r = await recipient(o, 'kim@x.io');
     assert.equal(r!.attributes.department_name, 'R&D');
   });
