@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   ABANDONED_RUN_MESSAGE, MIN_RUN_SILENCE_MS, SnapshotIngest, applySourceChanges, createConnection, createOrganization, getRecipient, getSyncRun,
-  recipientId, sweepStore, type SyncConnection,
+  recipientId, sweepStore, updateConnection, updateOrganizationSettings, type SyncConnection,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
 import { MergeJournal, SourceRecord, StagedRow, SyncRun } from '../src/store/models';
@@ -64,5 +64,32 @@ describe('sweepStore', () => {
     assert.equal((await sweepStore(0)).replayedMerges, 1);
     assert.equal((await getRecipient(recipientId(orgId, 'max@sweep.io')))?.attributes.city, 'Milan');
     assert.equal(await MergeJournal.countDocuments({}).exec(), 0);
+  });
+
+  test('re-merges owed by settings changes: done by the job that answers them, else by the sweep', async () => {
+    const o = (await createOrganization('Owed')).id;
+    const scim = await createConnection({ orgId: o, type: 'scim' }, env);
+    const file = await createConnection({ orgId: o, type: 'csv' }, env);
+    await applySourceChanges({ _id: scim.id, orgId: o, type: 'scim' }, [{ op: 'upsert', key: 'u1', email: 'ida@owed.io', active: true, attributes: { first_name: 'Ida', job_title: 'Pilot' } }]);
+    await applySourceChanges({ _id: file.id, orgId: o, type: 'csv' }, [{ op: 'upsert', key: 'ida@owed.io', email: 'ida@owed.io', active: true, attributes: { first_name: 'Idabel' } }]);
+    const ida = async () => getRecipient(recipientId(o, 'ida@owed.io'));
+    assert.equal((await ida())?.attributes.job_title, undefined);
+
+    // The process that changed the settings stopped before its background re-merge ran.
+    assert.ok((await updateConnection(scim.id, { extendedAttributes: true })).remerge);
+    assert.ok((await updateOrganizationSettings(o, { attributePriority: ['csv', 'hris', 'scim', 'sftp', 'manual'] })).remerge);
+    assert.equal((await ida())?.attributes.job_title, undefined);
+    assert.equal((await ida())?.firstName, 'Ida');
+    assert.equal((await sweepStore(60_000)).owedRemerges, 0, 'a change moments ago may still be re-merging');
+    assert.equal((await sweepStore(0)).owedRemerges, 2);
+    assert.equal((await ida())?.attributes.job_title, 'Pilot');
+    assert.equal((await ida())?.firstName, 'Idabel');
+    assert.equal((await sweepStore(0)).owedRemerges, 0);
+
+    // A re-merge that ran clears its debt: nothing is left for the sweep.
+    const change = await updateConnection(scim.id, { extendedAttributes: false });
+    await change.remerge?.();
+    assert.equal((await ida())?.attributes.job_title, undefined);
+    assert.equal((await sweepStore(0)).owedRemerges, 0);
   });
 });

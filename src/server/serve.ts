@@ -32,6 +32,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       if (done.failedRuns.length) logger.warn({ syncRunIds: done.failedRuns }, 'failed sync runs abandoned by a stopped process');
       if (done.replayedMerges) logger.warn({ replayed: done.replayedMerges }, 'replayed merges a stopped process left unfinished');
       if (done.finishedGroupWrites) logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
+      if (done.owedRemerges) logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
     };
     await sweep(0);
     const timer = setInterval(() => {

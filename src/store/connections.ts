@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
 import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
-import { applySourceChanges, remergeConnection, type ConnectionRef } from './merge';
+import { applySourceChanges, type ConnectionRef } from './merge';
 import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
+import { payConnectionRemerge } from './remerge';
 import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from './secrets';
 import { invalidateMergeSettings } from './settings';
 import type { SyncConnection } from './syncRuns';
@@ -209,6 +210,10 @@ export async function updateConnection(id: string, update: ConnectionUpdate): Pr
   if (update.hris?.schedule === null) unset['hris.schedule'] = 1;
   else if (update.hris?.schedule !== undefined) set['hris.schedule'] = update.hris.schedule;
   if (update.hris?.mode !== undefined) set['hris.mode'] = update.hris.mode;
+  // What a directory contributes depends on extendedAttributes: the re-merge it owes is recorded with the change.
+  const contributesDifferently = update.extendedAttributes !== undefined && update.extendedAttributes !== Boolean(before.extendedAttributes);
+  const since = new Date();
+  if (contributesDifferently) set.remergeSince = since;
   const ops: Record<string, unknown> = {};
   if (Object.keys(set).length) ops.$set = set;
   if (Object.keys(unset).length) ops.$unset = unset;
@@ -216,9 +221,8 @@ export async function updateConnection(id: string, update: ConnectionUpdate): Pr
     ? await Connection.findOneAndUpdate({ _id: id }, ops, { returnDocument: 'after' }).lean<ConnectionDoc>().exec()
     : before;
   if (!after) throw new NotFoundError('connection not found');
-  const contributesDifferently = update.extendedAttributes !== undefined && update.extendedAttributes !== Boolean(before.extendedAttributes);
   if (contributesDifferently) invalidateMergeSettings(before.orgId);
-  return { value: after, remerge: contributesDifferently ? () => remergeConnection(before.orgId, id) : null };
+  return { value: after, remerge: contributesDifferently ? () => payConnectionRemerge(before.orgId, id, since) : null };
 }
 
 /** Issues a new SFTP password (returned once, stored hashed) and/or replaces the accepted public keys. */

@@ -35,3 +35,4 @@ export * from './manualEntries';
 export * from './scimUsers';
 export * from './scimGroups';
 export * from './recovery';
+export * from './remerge';

@@ -3,8 +3,8 @@ import { NotFoundError, ValidationError } from './errors';
 import { newId } from './ids';
 import { CONNECTION_TYPES } from './connectionTypes';
 import type { SettingsChange } from './connections';
-import { remergeConnection } from './merge';
-import { Connection, Organization } from './models';
+import { Organization } from './models';
+import { payOrganizationRemerge } from './remerge';
 import { invalidateMergeSettings } from './settings';
 
 export async function createOrganization(name: string): Promise<{ id: string; name: string }> {
@@ -66,15 +66,12 @@ export async function updateOrganizationSettings(orgId: string, update: Organiza
     }
     set.attributePriority = p;
   }
+  const reordered = update.attributePriority !== undefined && update.attributePriority.join() !== before.attributePriority.join();
+  // The re-merge a new priority owes is recorded with it, so that it is done even if this process stops first.
+  const since = new Date();
+  if (reordered) set.remergeSince = since;
   if (Object.keys(set).length) await Organization.updateOne({ _id: orgId }, { $set: set }).exec();
   invalidateMergeSettings(orgId);
   const after = (await getOrganization(orgId)) ?? before;
-  const reordered = update.attributePriority !== undefined && update.attributePriority.join() !== before.attributePriority.join();
-  return { value: after, remerge: reordered ? () => remergeOrganization(orgId) : null };
-}
-
-/** Re-derives every person of an organization (after its attribute priority changed). */
-export async function remergeOrganization(orgId: string): Promise<void> {
-  const conns = await Connection.find({ orgId }, { _id: 1 }).lean().exec();
-  for (const c of conns) await remergeConnection(orgId, c._id);
+  return { value: after, remerge: reordered ? () => payOrganizationRemerge(orgId, since) : null };
 }

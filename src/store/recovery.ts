@@ -1,5 +1,6 @@
 import { failAbandonedRuns } from './abandonedRuns';
 import { replayMergeJournal } from './merge';
+import { finishOwedRemerges } from './remerge';
 import { finishPendingGroupWrites } from './scimGroups';
 
 /**
@@ -17,6 +18,8 @@ export interface SweepReport {
   replayedMerges: number;
   /** SCIM group writes finished (the membership their intent named applied, or the delete completed). */
   finishedGroupWrites: number;
+  /** Re-merges owed by settings changes (attribute priority, extended attributes) that were run. */
+  owedRemerges: number;
 }
 
 /**
@@ -25,7 +28,8 @@ export interface SweepReport {
  * earlier work of its own can still be running) and every minute with a minute.
  * - sync runs left queued or running: failed (src/store/abandonedRuns.ts; silent for at least MIN_RUN_SILENCE_MS);
  * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts);
- * - SCIM group-write intents: finished (src/store/scimGroups.ts).
+ * - SCIM group-write intents: finished (src/store/scimGroups.ts);
+ * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts).
  * SCIM userName/externalId key claims need no sweep: a claim whose user was never written is taken over by the next
  * claim of that key once SCIM_KEY_STALE_MS old (src/store/scimUsers.ts claimScimKey), and until then it hides nothing.
  * Every step is idempotent, so a sweep may run beside the work it looks at, and in several processes at once.
@@ -34,5 +38,6 @@ export async function sweepStore(ageMs: number): Promise<SweepReport> {
   const failedRuns = await failAbandonedRuns(Math.max(ageMs, MIN_RUN_SILENCE_MS));
   const replayedMerges = await replayMergeJournal(ageMs);
   const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
-  return { failedRuns, replayedMerges, finishedGroupWrites };
+  const owedRemerges = await finishOwedRemerges(ageMs);
+  return { failedRuns, replayedMerges, finishedGroupWrites, owedRemerges };
 }

@@ -35,6 +35,8 @@ export interface ConnectionDoc {
   hris?: HrisSettings | null;
   /** Set while the connection is being deleted: it no longer serves anything. */
   deleting: boolean;
+  /** Set while a settings change's re-merge of the connection's people is owed (cleared when done; the sweep finishes it). */
+  remergeSince?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -66,6 +68,7 @@ const connectionSchema = new Schema<ConnectionDoc>(
       lastSyncAt: { type: Date },
     },
     deleting: { type: Boolean, default: false },
+    remergeSince: { type: Date, default: undefined },
   },
   { timestamps: true, versionKey: false },
 );

@@ -7,6 +7,8 @@ export interface OrganizationDoc {
   /** Connection types, highest priority first (SPEC §3.5). */
   attributePriority: string[];
   maxDirectoryConnections: number;
+  /** Set while a settings change's re-merge of every person is owed (cleared when done; the sweep finishes it). */
+  remergeSince?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -18,6 +20,7 @@ const organizationSchema = new Schema<OrganizationDoc>(
     /** Connection types, highest priority first (SPEC §3.5). */
     attributePriority: { type: [String], default: () => [...DEFAULT_PRIORITY] },
     maxDirectoryConnections: { type: Number, default: DEFAULT_MAX_DIRECTORY_CONNECTIONS },
+    remergeSince: { type: Date, default: undefined },
   },
   { timestamps: true, versionKey: false },
 );
