@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, createConnection, createOrganization, deleteConnection, recipientId, replayMergeJournal, updateConnection, updateOrganizationSettings, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
+  applySourceChanges, getRecipient, createConnection, createOrganization, deleteConnection, recipientId, replayMergeJournal, updateConnection, updateOrganizationSettings, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
 } from '../src/store';
+import { rawCollection } from '../src/store/collections';
 import { MergeJournal, Recipient, SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
@@ -14,7 +15,7 @@ async function conn(orgId: string, type: string, extra: Record<string, unknown> 
 }
 
 async function recipient(orgId: string, email: string): Promise<RecipientDoc | null> {
-  return (await Recipient.findOne({ _id: recipientId(orgId, email) }).lean().exec()) as RecipientDoc | null;
+  return getRecipient(recipientId(orgId, email));
 }
 
 const up = (key: string, email: string | null, active = true, attributes: Record<string, unknown> = {}, groups?: string[]) =>
@@ -214,7 +215,7 @@ describe('merge rules (SPEC §3)', () => {
     await applySourceChanges(csv, [up('max@x.io', 'max@x.io', true, { city: 'Rome' })]);
     // Simulate a crash between the two writes: the source record changed, the recipient did not.
     await SourceRecord.updateOne({ _id: `${csv._id}:max@x.io` }, { $set: { 'attributes.city': 'Milan' } });
-    await MergeJournal.collection.insertOne({ _id: 'j1', orgId: o, emails: ['max@x.io'], createdAt: new Date() } as never);
+    await rawCollection(MergeJournal).insertOne({ _id: 'j1', orgId: o, emails: ['max@x.io'], createdAt: new Date() });
     assert.equal((await recipient(o, 'max@x.io'))!.attributes.city, 'Rome');
     assert.equal(await replayMergeJournal(), 1);
     assert.equal((await recipient(o, 'max@x.io'))!.attributes.city, 'Milan');
