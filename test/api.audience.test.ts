@@ -25,9 +25,9 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
     groupA = newId();
     groupB = newId();
     const now = new Date();
-    for (const [id, name] of [[groupA, 'A'], [groupB, 'B']]) {
+    for (const [id, name] of [[groupA, 'A'], [groupB, 'B']] as [string, string][]) {
       await rawCollection(Group).insertOne({
-        _id: id, orgId: org.id, connectionId: 'c', key: name!.toLowerCase(), displayName: name, displayNameLower: name!.toLowerCase(),
+        _id: id, orgId: org.id, connectionId: 'c', key: name.toLowerCase(), displayName: name, displayNameLower: name.toLowerCase(),
         externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
       });
     }

@@ -3,6 +3,7 @@ import { findByIds } from './batchRead';
 import type { MongoQuery } from './filter/translate';
 import { applySourceChanges, type ConnectionRef, type SourceChange } from './merge';
 import { Group, SourceRecord, type GroupDoc, type SourceRecordDoc } from './models';
+import { sourceRecordId } from './ids';
 import { findSourceRecord } from './sourceRecords';
 
 /**
@@ -130,7 +131,7 @@ export async function scimGroupIds(conn: ConnectionRef): Promise<Set<string>> {
 
 /** Which of these keys are live users of the connection: batched `_id` reads of two fields. */
 export async function liveScimUserKeys(conn: ConnectionRef, keys: string[]): Promise<Set<string>> {
-  const found = await findByIds(SourceRecord, keys.map((k) => `${conn._id}:${k}`), { key: 1, deleted: 1 });
+  const found = await findByIds(SourceRecord, keys.map((k) => sourceRecordId(conn._id, k)), { key: 1, deleted: 1 });
   return new Set([...found.values()].filter((r) => !r.deleted).map((r) => r.key));
 }
 
