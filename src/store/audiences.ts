@@ -29,6 +29,17 @@ export function segmentQuery(filter: string): MongoQuery {
   return translateFilterText(filter, recipientFieldResolver);
 }
 
+/** The listed recipients of an organization, optionally narrowed by a filter over recipient fields (SCIM syntax). */
+export function listedRecipientsQuery(orgId: string, filter?: string): MongoQuery {
+  const base = { orgId, listed: true };
+  return filter ? { $and: [base, translateFilterText(filter, recipientFieldResolver)] } : base;
+}
+
+/** The listed recipients in a group or any group nested in it. */
+export async function groupRecipientsQuery(orgId: string, groupId: string): Promise<MongoQuery> {
+  return { orgId, listed: true, groups: { $in: await expandGroups(orgId, [groupId]) } };
+}
+
 async function selectionClauses(orgId: string, sel: AudienceSelection): Promise<MongoQuery[]> {
   const clauses: MongoQuery[] = [];
   if (sel.groups.length) clauses.push({ groups: { $in: await expandGroups(orgId, sel.groups) } });

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { expandGroups, getGroup, pageRecipients } from '../../store';
+import { getGroup, groupRecipientsQuery, pageRecipients } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { presentGroup, presentRecipient } from '../present';
@@ -34,8 +34,7 @@ export function groupRoutes(): Router {
     const q = parseQuery(memberQuery, req.query);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
-    const ids = await expandGroups(p.orgId, [group._id]);
-    const page = await pageRecipients({ orgId: p.orgId, listed: true, groups: { $in: ids } }, q.limit, cursor);
+    const page = await pageRecipients(await groupRecipientsQuery(p.orgId, group._id), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
   return r;

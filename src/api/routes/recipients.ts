@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  FULL_ATTRIBUTE_SET, addManualEntry, findConnections, findGroups, getRecipient, normalizeEmail, pageRecipients, recipientFieldResolver,
-  recipientId, recordAudit, removeManualEntries, translateFilterText, type RecipientDoc,
+  FULL_ATTRIBUTE_SET, addManualEntry, findConnections, findGroups, getRecipient, listedRecipientsQuery, normalizeEmail, pageRecipients,
+  recipientId, recordAudit, removeManualEntries, type RecipientDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -47,8 +47,7 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const base = { orgId: p.orgId, listed: true };
-    const query = q.filter ? { $and: [base, translateFilterText(q.filter, recipientFieldResolver)] } : base;
+    const query = listedRecipientsQuery(p.orgId, q.filter);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);

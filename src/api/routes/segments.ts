@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  audiencesUsingSegment, createSegment, deleteSegment, getSegment, pageRecipients, recordAudit, segmentQuery, updateSegment,
+  audiencesUsingSegment, createSegment, deleteSegment, getSegment, listedRecipientsQuery, pageRecipients, recordAudit, updateSegment,
 } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
@@ -66,7 +66,7 @@ export function segmentRoutes(json: RequestHandler): Router {
     const q = parseQuery(listQuery, req.query);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
-    const page = await pageRecipients({ $and: [{ orgId: p.orgId, listed: true }, segmentQuery(doc.filter)] }, q.limit, cursor);
+    const page = await pageRecipients(listedRecipientsQuery(p.orgId, doc.filter), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
   return r;
