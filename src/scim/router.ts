@@ -1,10 +1,10 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { storeConnected } from '../store';
+import { StoreUnavailableError, storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
 import { scimAuthenticator } from './auth';
 import { runBulk } from './bulk';
 import type { ScimConnection, ScimContext } from './context';
-import { errorBody, ScimError, storeUnavailable, toScimError } from './errors';
+import { errorBody, ScimError, toScimError } from './errors';
 import { send } from './http';
 import { dispatch } from './operations';
 import { scimRateLimiter } from './rateLimit';
@@ -26,7 +26,7 @@ export function createScimRouter(deps: AppDeps): Router {
   // Identity providers send application/scim+json, some application/json or nothing useful: parse any body as JSON.
   const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
   const storeUp = (_req: Request, _res: Response, next: NextFunction) =>
-    next(storeConnected() ? undefined : storeUnavailable());
+    next(storeConnected() ? undefined : new StoreUnavailableError('the store is not connected'));
 
   const handle = async (req: Request, res: Response, next: NextFunction) => {
     try {
