@@ -24,8 +24,9 @@ import { streamCsv } from '../src/api/csvExport';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import {
-  Audience, Group, Recipient, Segment, audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId, storeCapabilities,
+  audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId, storeCapabilities,
 } from '../src/store';
+import { Audience, Group, Recipient, Segment } from '../src/store/models';
 import type { Config } from '../src/config/config';
 
 const argv = process.argv.slice(2);

@@ -24,17 +24,9 @@
 import { writeFileSync } from 'node:fs';
 import mongoose from 'mongoose';
 import {
-  applySourceChanges,
-  connectStore,
-  createConnection,
-  createOrganization,
-  disconnectStore,
-  Recipient,
-  SourceRecord,
-  storeCapabilities,
-  type ConnectionRef,
-  type SourceChange,
+  applySourceChanges, connectStore, createConnection, createOrganization, disconnectStore, storeCapabilities, type ConnectionRef, type SourceChange,
 } from '../src/store';
+import { Recipient, SourceRecord } from '../src/store/models';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
 
 const argv = process.argv.slice(2);

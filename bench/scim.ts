@@ -20,10 +20,10 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createApp } from '../src/server/app';
 import {
-  applySourceChanges, claimLookupKey, connectStore, createConnection, createOrganization, disconnectStore, LookupKey, readLookupKey,
-  SourceRecord, sourceRecordId,
+  applySourceChanges, claimLookupKey, connectStore, createConnection, createOrganization, disconnectStore, readLookupKey, sourceRecordId,
 } from '../src/store';
-import { userNameKey } from '../src/scim/users';
+import { LookupKey, SourceRecord } from '../src/store/models';
+import { userNameKey } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
 function arg(name: string, dflt: number): number {

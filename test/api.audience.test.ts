@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { Group, Recipient, newId, recipientId } from '../src/store';
+import { newId, recipientId, type RecipientDoc } from '../src/store';
+import { rawCollection } from '../src/store/collections';
+import { Group, Recipient } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
 
@@ -23,15 +25,15 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
     groupA = newId();
     groupB = newId();
     const now = new Date();
-    for (const [id, name] of [[groupA, 'A'], [groupB, 'B']]) {
-      await Group.collection.insertOne({
-        _id: id, orgId: org.id, connectionId: 'c', key: name!.toLowerCase(), displayName: name, displayNameLower: name!.toLowerCase(),
+    for (const [id, name] of [[groupA, 'A'], [groupB, 'B']] as [string, string][]) {
+      await rawCollection(Group).insertOne({
+        _id: id, orgId: org.id, connectionId: 'c', key: name.toLowerCase(), displayName: name, displayNameLower: name.toLowerCase(),
         externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
-      } as never);
+      });
     }
     // Written directly (this test is about reading): i%4 0 → A, 1 → B, 2 → A and B, 3 → Sales segment only.
     expected = new Set();
-    const docs = [];
+    const docs: RecipientDoc[] = [];
     for (let i = 0; i < N; i++) {
       const email = `p${String(i).padStart(5, '0')}@example.com`;
       const status = i % 50 === 7 ? 'inactive' : i % 50 === 9 ? 'offboarded' : 'active';
@@ -44,7 +46,7 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
         lastName: attributes.last_name, attributes, groups, sources: [], contribs: [], v: 1, createdAt: now, updatedAt: now,
       });
     }
-    await Recipient.collection.insertMany(docs as never[]);
+    await rawCollection(Recipient).insertMany(docs);
   });
   after(closeTestStore);
 

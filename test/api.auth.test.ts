@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { closeTestStore, openTestStore } from './helpers/store';
-import { Audience, Connection, Segment } from '../src/store';
+import { Audience, Connection, Segment } from '../src/store/models';
 import { bearer, createOrgWithTokens, makeApp, storeState, type Org } from './apiHelpers';
 
 describe('admin API: authentication, tokens, connections, recipients', () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { AuditEvent, Connection, StagedRow, SyncRun, createConnection } from '../src/store';
+import { createConnection } from '../src/store';
+import { AuditEvent, Connection, StagedRow, SyncRun } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, storeState, upload, uploadAndWait, type Org } from './apiHelpers';
 import { checkResponse } from './apiSchemaCheck';

@@ -81,8 +81,12 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     const csvFirst = await request(app).patch('/api/v1/organization').set(bearer(org.admin))
       .send({ attributePriority: ['csv', 'hris', 'scim', 'sftp', 'manual'] });
     assert.equal(csvFirst.status, 200);
+    assert.deepEqual(csvFirst.body.attributePriority, ['csv', 'hris', 'scim', 'sftp', 'manual']);
+    // The re-merge the change calls for runs after the answer, as a background job.
+    await waitForBackgroundJobs();
     assert.equal((await jane()).body.firstName, 'Janet');
     await request(app).patch('/api/v1/organization').set(bearer(org.admin)).send({ attributePriority: ['hris', 'scim', 'sftp', 'csv', 'manual'] });
+    await waitForBackgroundJobs();
     assert.equal((await jane()).body.firstName, 'Jane');
   });
 

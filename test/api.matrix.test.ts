@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import {
-  Audience, Segment, SnapshotIngest, applySourceChanges, createApiToken, createConnection, newId, recipientId, type ConnectionRef,
+  SnapshotIngest, applySourceChanges, createApiToken, createAudience, createConnection, createSegment, ensureNamedGroups, newId, recipientId,
+  type ConnectionRef,
 } from '../src/store';
-import { ensureNamedGroups } from '../src/store/namedGroups';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
 import { checkResponse } from './apiSchemaCheck';
@@ -39,16 +39,13 @@ describe('admin API: every route × every kind of caller', () => {
     return { _id: c.id, orgId: org.id, type };
   };
   const segment = async () => {
-    const id = newId();
-    const now = new Date();
-    await Segment.create({ _id: id, orgId: org.id, name: 'Sales', filter: 'department_name eq "Sales"', createdAt: now, updatedAt: now });
-    return id;
+    return (await createSegment(org.id, { name: 'Sales', filter: 'department_name eq "Sales"' }))._id;
   };
   const audience = async () => {
     const id = newId();
     const now = new Date();
     const sel = { groups: [groupId], segments: [], recipients: [] };
-    await Audience.create({ _id: id, orgId: org.id, name: 'All', include: sel, exclude: { groups: [], segments: [], recipients: [] }, createdAt: now, updatedAt: now });
+    await createAudience({ _id: id, orgId: org.id, name: 'All', include: sel, exclude: { groups: [], segments: [], recipients: [] }, createdAt: now, updatedAt: now });
     return id;
   };
   /** A full snapshot held by the mass-removal guard. */

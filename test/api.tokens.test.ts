@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { ApiToken, createApiToken, createOrganization } from '../src/store';
+import { createApiToken, createOrganization } from '../src/store';
+import { ApiToken } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, makeApp } from './apiHelpers';
 import { checkResponse } from './apiSchemaCheck';

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import { waitForBackgroundJobs } from '../src/api/jobs';
-import { Recipient, SourceRecord, Group, createApiToken, createOrganization } from '../src/store';
+import { createApiToken, createOrganization } from '../src/store';
+import { Recipient, SourceRecord, Group } from '../src/store/models';
 import { testConfig } from './helpers/config';
 
 /** Helpers shared by the Admin API tests (test/api*.test.ts). */

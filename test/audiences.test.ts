@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges,
-  audienceQuery,
-  createConnection,
-  createOrganization,
-  expandGroups,
-  FilterError,
-  Group,
-  newId,
-  pageRecipients,
-  recipientId,
-  Segment,
-  segmentQuery,
-  streamRecipients,
-  type ConnectionRef,
+  applySourceChanges, audienceQuery, createConnection, createOrganization, expandGroups, FilterError, newId, pageRecipients, recipientId, segmentQuery, streamRecipients, type ConnectionRef,
 } from '../src/store';
+import { Group, Segment } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const env = { publicUrl: 'http://localhost', secretKey: 'aud-secret-key-0000000' };

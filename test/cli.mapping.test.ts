@@ -4,7 +4,8 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AuditEvent, createConnection, createOrganization, readColumnMapping } from '../src/store';
+import { createConnection, createOrganization, readColumnMapping } from '../src/store';
+import { AuditEvent } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');

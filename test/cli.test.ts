@@ -7,7 +7,9 @@ import mongoose from 'mongoose';
 import request from 'supertest';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
-import { ApiToken, Connection, decryptSecret, disconnectStore, hashToken, passwordMatches } from '../src/store';
+import { decryptSecret, disconnectStore, hashToken, passwordMatches } from '../src/store';
+import { rawCollection } from '../src/store/collections';
+import { ApiToken, Connection, SyncRun } from '../src/store/models';
 import { testConfig } from './helpers/config';
 import { closeTestStore, openTestStore } from './helpers/store';
 
@@ -73,18 +75,18 @@ describe('command line and service', () => {
     const tokenDoc = await raw.collection('api_tokens').findOne({ orgId });
     assert.equal(tokenDoc!.tokenHash, hashToken(token));
     assert.ok(!JSON.stringify(tokenDoc).includes(token));
-    const scimDoc = await raw.collection('connections').findOne({ _id: s.id } as never);
+    const scimDoc = await rawCollection(Connection).findOne({ _id: s.id });
     assert.equal(scimDoc!.scimTokenHash, hashToken(s.token));
     assert.ok(!JSON.stringify(scimDoc).includes(s.token));
-    const sftpDoc = await raw.collection('connections').findOne({ _id: f.id } as never);
+    const sftpDoc = await rawCollection(Connection).findOne({ _id: f.id });
     assert.ok(!JSON.stringify(sftpDoc).includes(f.password));
-    assert.ok(passwordMatches(f.password, sftpDoc!.sftp.passwordHash));
-    assert.ok(!passwordMatches('wrong', sftpDoc!.sftp.passwordHash));
-    const hrisDoc = await raw.collection('connections').findOne({ _id: h.id } as never);
+    assert.ok(passwordMatches(f.password, sftpDoc!.sftp!.passwordHash!));
+    assert.ok(!passwordMatches('wrong', sftpDoc!.sftp!.passwordHash!));
+    const hrisDoc = await rawCollection(Connection).findOne({ _id: h.id });
     assert.ok(!JSON.stringify(hrisDoc).includes('finch-secret-token'));
-    assert.equal(hrisDoc!.hris.mode, 'assisted');
-    assert.equal(decryptSecret(hrisDoc!.hris.accessTokenEnc, SECRET_KEY), 'finch-secret-token');
-    assert.throws(() => decryptSecret(hrisDoc!.hris.accessTokenEnc, 'another-key-0123456789'));
+    assert.equal(hrisDoc!.hris!.mode, 'assisted');
+    assert.equal(decryptSecret(hrisDoc!.hris!.accessTokenEnc!, SECRET_KEY), 'finch-secret-token');
+    assert.throws(() => decryptSecret(hrisDoc!.hris!.accessTokenEnc!, 'another-key-0123456789'));
     assert.equal(await ApiToken.countDocuments({ orgId }), 1);
     assert.equal(await Connection.countDocuments({ orgId }), 3);
   });
@@ -199,11 +201,11 @@ describe('command line and service', () => {
     assert.equal(res.status, 202, await res.clone().text());
     return ((await res.json()) as { syncRunId: string }).syncRunId;
   };
-  const syncRun = async (id: string) => (await mongoose.connection.db!.collection('sync_runs').findOne({ _id: id } as never))!;
+  const syncRun = async (id: string) => (await rawCollection(SyncRun).findOne({ _id: id }))!;
 
   test('on SIGTERM, an upload being processed finishes before the store closes, and the process exits 0', async () => {
     // Runs left running by a process that died are failed at start; a run still being worked on is not.
-    const runs = mongoose.connection.db!.collection('sync_runs');
+    const runs = mongoose.connection.db!.collection<{ _id: string } & Record<string, unknown>>('sync_runs');
     const old = new Date(Date.now() - 10 * 60_000);
     const base = { orgId: 'o', connectionId: 'c', source: 'api', mode: 'delta', label: null, progress: { processed: 3, total: null }, errors: [], counts: {} };
     await runs.insertMany([
@@ -211,7 +213,7 @@ describe('command line and service', () => {
       { _id: 'abandoned-queued', ...base, status: 'queued', createdAt: old, updatedAt: old },
       { _id: 'live-run', ...base, status: 'running', createdAt: new Date(), updatedAt: new Date() },
       { _id: 'held-run', ...base, status: 'needs_review', createdAt: old, updatedAt: old },
-    ] as never[]);
+    ]);
 
     const svc = await serve({ SHUTDOWN_TIMEOUT_SECONDS: '60' });
     let runId: string;
@@ -219,7 +221,7 @@ describe('command line and service', () => {
       for (const id of ['abandoned-run', 'abandoned-queued']) {
         const r = await syncRun(id);
         assert.equal(r.status, 'failed', id);
-        assert.match(r.message, /interrupted: the process running this sync stopped/);
+        assert.match(r.message ?? '', /interrupted: the process running this sync stopped/);
         assert.ok(r.finishedAt);
       }
       assert.equal((await syncRun('live-run')).status, 'running');
@@ -235,6 +237,7 @@ describe('command line and service', () => {
     const run = await syncRun(runId);
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     assert.equal(run.counts.created, 1500);
+    assert.ok(run.input);
     assert.equal(run.input.bytesRead, run.input.bytesTotal);
     assert.match(svc.out.logs, /waiting for background jobs/);
     assert.ok(svc.out.logs.indexOf('waiting for background jobs') < svc.out.logs.indexOf('"msg":"stopped"'));
@@ -254,7 +257,7 @@ describe('command line and service', () => {
     assert.ok(Date.now() - started < 20_000, 'stopped promptly');
     const run = await syncRun(runId);
     assert.equal(run.status, 'failed', JSON.stringify(run));
-    assert.match(run.message, /interrupted by shutdown/);
+    assert.match(run.message ?? '', /interrupted by shutdown/);
     assert.ok(run.finishedAt);
     assert.ok(run.progress.processed < 20_000);
     assert.match(svc.out.logs, /interrupted by shutdown/);

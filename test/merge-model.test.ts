@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  applySourceChanges,
-  createConnection,
-  createOrganization,
-  Recipient,
-  type ConnectionRef,
-  type RecipientDoc,
-  type SourceChange,
+  applySourceChanges, createConnection, createOrganization, type ConnectionRef, type RecipientDoc, type SourceChange,
 } from '../src/store';
+import { Recipient } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { mulberry32 } from './helpers/random';
 

@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges,
-  Connection,
-  createConnection,
-  createOrganization,
-  deleteConnection,
-  MergeJournal,
-  Organization,
-  Recipient,
-  recipientId,
-  remergeConnection,
-  replayMergeJournal,
-  SourceRecord,
-  deleteByIds,
-  findByIds,
-  storeCapabilities,
-  type ConnectionRef,
-  type RecipientDoc,
+  applySourceChanges, getRecipient, createConnection, createOrganization, deleteConnection, recipientId, replayMergeJournal, updateConnection, updateOrganizationSettings, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
 } from '../src/store';
+import { rawCollection } from '../src/store/collections';
+import { MergeJournal, Recipient, SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
@@ -29,7 +15,7 @@ async function conn(orgId: string, type: string, extra: Record<string, unknown> 
 }
 
 async function recipient(orgId: string, email: string): Promise<RecipientDoc | null> {
-  return (await Recipient.findOne({ _id: recipientId(orgId, email) }).lean().exec()) as RecipientDoc | null;
+  return getRecipient(recipientId(orgId, email));
 }
 
 const up = (key: string, email: string | null, active = true, attributes: Record<string, unknown> = {}, groups?: string[]) =>
@@ -161,8 +147,9 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(r!.attributes.job_title, 'HRIS title');
     assert.equal(r!.attributes.city, 'Paris', 'empty values do not win');
     assert.equal(r!.attributes.custom?.shirt, 'L');
-    await Organization.updateOne({ _id: o }, { $set: { attributePriority: ['manual', 'csv', 'sftp', 'scim', 'hris'] } });
-    await remergeConnection(o, manual._id);
+    const change = await updateOrganizationSettings(o, { attributePriority: ['manual', 'csv', 'sftp', 'scim', 'hris'] });
+    assert.ok(change.remerge, 'a new priority calls for a re-merge');
+    await change.remerge();
     r = await recipient(o, 'jo@x.io');
     assert.equal(r!.attributes.job_title, 'Manual title');
   });
@@ -176,8 +163,9 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(r!.attributes.department_name, undefined);
     assert.equal(r!.attributes.custom, undefined);
     assert.deepEqual(r!.groups, ['g1']);
-    await Connection.updateOne({ _id: scim._id }, { $set: { extendedAttributes: true } });
-    await remergeConnection(o, scim._id);
+    const change = await updateConnection(scim._id, { extendedAttributes: true });
+    assert.ok(change.remerge, 'extended attributes call for a re-merge');
+    await change.remerge();
     r = await recipient(o, 'kim@x.io');
     assert.equal(r!.attributes.department_name, 'R&D');
   });
@@ -227,7 +215,7 @@ describe('merge rules (SPEC §3)', () => {
     await applySourceChanges(csv, [up('max@x.io', 'max@x.io', true, { city: 'Rome' })]);
     // Simulate a crash between the two writes: the source record changed, the recipient did not.
     await SourceRecord.updateOne({ _id: `${csv._id}:max@x.io` }, { $set: { 'attributes.city': 'Milan' } });
-    await MergeJournal.collection.insertOne({ _id: 'j1', orgId: o, emails: ['max@x.io'], createdAt: new Date() } as never);
+    await rawCollection(MergeJournal).insertOne({ _id: 'j1', orgId: o, emails: ['max@x.io'], createdAt: new Date() });
     assert.equal((await recipient(o, 'max@x.io'))!.attributes.city, 'Rome');
     assert.equal(await replayMergeJournal(), 1);
     assert.equal((await recipient(o, 'max@x.io'))!.attributes.city, 'Milan');

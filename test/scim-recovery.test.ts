@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
-import { connectStore, disconnectStore, Group, SourceRecord } from '../src/store';
-import { finishPendingGroupWrites } from '../src/scim/groups';
+import { connectStore, disconnectStore, sweepStore } from '../src/store';
+import { Group, SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { GROUP, makeApp, patchOp, q, recipient, scimClient, USER, type ScimClient } from './scim/harness';
 
@@ -100,10 +100,10 @@ describe('SCIM recovery of half-done group writes', () => {
     // Left alone until the worker's sweep finishes it (and nothing is left for a second sweep).
     const bySweep = await crashedCreate('Crashed by sweep', [d.id]);
     assert.deepEqual(await recordGroups(d.id), []);
-    assert.ok((await finishPendingGroupWrites()) >= 1);
+    assert.ok((await sweepStore(0)).finishedGroupWrites >= 1);
     assert.deepEqual(await recordGroups(d.id), [bySweep]);
     assert.deepEqual(await recipientGroups(d.email), [bySweep]);
-    assert.equal(await finishPendingGroupWrites(), 0);
+    assert.equal((await sweepStore(0)).finishedGroupWrites, 0);
     const stored = await Group.findOne({ _id: bySweep }).lean().exec();
     assert.equal(stored?.pendingMembers, undefined);
     assert.equal(stored?.pendingSince, undefined);
@@ -123,7 +123,7 @@ describe('SCIM recovery of half-done group writes', () => {
     assert.deepEqual(await recipientGroups(a.email), []);
     assert.deepEqual(await recipientGroups(b.email), [g1]);
 
-    await finishPendingGroupWrites();
+    await sweepStore(0);
     assert.deepEqual(await recipientGroups(d.email), []);
     assert.deepEqual(await recipientGroups(e.email), [g2]);
     assert.deepEqual(await memberValues(g2), [e.id]);
@@ -155,7 +155,7 @@ describe('SCIM recovery of half-done group writes', () => {
 
     await crashDelete(bySweep);
     assert.deepEqual(await recordGroups(d.id), [bySweep]);
-    await finishPendingGroupWrites();
+    await sweepStore(0);
     assert.equal(await Group.findOne({ _id: bySweep }).lean().exec(), null);
     assert.deepEqual(await recordGroups(d.id), []);
     assert.deepEqual(await recipientGroups(d.email), []);
@@ -185,7 +185,7 @@ describe('SCIM recovery of half-done group writes', () => {
     await withOutageAfterGroupWrite(async () => {
       await c.put(`/Groups/${g2}`, { schemas: [GROUP], displayName: 'Outage 2', members: [{ value: e.id }] }).expect(503);
     });
-    await finishPendingGroupWrites();
+    await sweepStore(0);
     assert.deepEqual(await recipientGroups(d.email), []);
     assert.deepEqual(await recipientGroups(e.email), [g2]);
     assert.deepEqual(await memberValues(g2), [e.id]);

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { connectStore, disconnectStore, SourceRecord } from '../src/store';
+import { connectStore, disconnectStore, findSourceRecord } from '../src/store';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { makeApp, q, recipient, scimClient, USER, type ScimClient } from './scim/harness';
 
@@ -16,10 +16,10 @@ describe('SCIM tenancy and concurrency', () => {
     dbName = await openTestStore('scim_tenancy');
     server = app.listen(0);
     await new Promise<void>((r) => server.once('listening', () => r()));
-    const a1 = await scimClient(server as never);
-    const a2 = await scimClient(server as never, { orgId: a1.orgId });
-    const b1 = await scimClient(server as never);
-    const b2 = await scimClient(server as never, { orgId: b1.orgId });
+    const a1 = await scimClient(server as unknown as Parameters<typeof scimClient>[0]);
+    const a2 = await scimClient(server as unknown as Parameters<typeof scimClient>[0], { orgId: a1.orgId });
+    const b1 = await scimClient(server as unknown as Parameters<typeof scimClient>[0]);
+    const b2 = await scimClient(server as unknown as Parameters<typeof scimClient>[0], { orgId: b1.orgId });
     conns.push(a1, a2, b1, b2);
     void (server.address() as AddressInfo);
   });
@@ -36,7 +36,7 @@ describe('SCIM tenancy and concurrency', () => {
     }));
     assert.deepEqual(results.filter((r) => r.status !== 201), []);
     for (const { i, c, id } of results) {
-      const rec = await SourceRecord.findOne({ _id: `${c.connectionId}:${id}` }).lean().exec();
+      const rec = await findSourceRecord(c.connectionId, id);
       assert.equal(rec?.orgId, c.orgId, `user ${i}`);
       assert.equal(rec?.connectionId, c.connectionId);
       const email = `user${i}@c${conns.indexOf(c)}.example`;

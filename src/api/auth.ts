@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { ApiToken, findApiToken, type ApiTokenDoc, type Role } from '../store';
+import { findApiToken, touchApiToken, type ApiTokenDoc, type Role } from '../store';
 import { ApiError } from './problem';
 
 /** Who is calling: the token's organization, role and permissions (never the token itself). */
@@ -34,7 +34,7 @@ export async function authenticate(req: Request, _res: Response, next: NextFunct
 function touch(doc: ApiTokenDoc): void {
   const last = doc.lastUsedAt ? new Date(doc.lastUsedAt).getTime() : 0;
   if (Date.now() - last < LAST_USED_EVERY_MS) return;
-  ApiToken.updateOne({ _id: doc._id }, { $set: { lastUsedAt: new Date() } }).exec().catch(() => undefined);
+  touchApiToken(doc._id).catch(() => undefined);
 }
 
 export function principal(req: Request): Principal {

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { FULL_ATTRIBUTE_SET, Recipient, type MongoQuery, type RecipientDoc } from '../store';
+import { FULL_ATTRIBUTE_SET, type ExportedRecipient } from '../store';
 
 const OTHER_ATTRIBUTES = FULL_ATTRIBUTE_SET.filter((n) => n !== 'first_name' && n !== 'last_name');
 export const EXPORT_COLUMNS = ['email', 'first_name', 'last_name', ...OTHER_ATTRIBUTES] as const;
@@ -10,7 +10,7 @@ function cell(v: string | null | undefined): string {
   return NEEDS_QUOTES.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-export function exportRow(r: RecipientDoc): string {
+export function exportRow(r: ExportedRecipient): string {
   const a = (r.attributes ?? {}) as Record<string, string | undefined>;
   let line = `${cell(r.emailDisplay || r.email)},${cell(r.firstName)},${cell(r.lastName)}`;
   for (const n of OTHER_ATTRIBUTES) line += `,${cell(a[n])}`;
@@ -36,7 +36,7 @@ function drained(res: Response): Promise<void> {
  * Streams recipients as RFC 4180 CSV (UTF-8, CRLF), in chunks and honouring backpressure, so memory stays flat
  * whatever the audience size. Stops when the client goes away.
  */
-export async function streamCsv(res: Response, rows: AsyncIterable<RecipientDoc>, filename: string): Promise<number> {
+export async function streamCsv(res: Response, rows: AsyncIterable<ExportedRecipient>, filename: string): Promise<number> {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
@@ -54,19 +54,4 @@ export async function streamCsv(res: Response, rows: AsyncIterable<RecipientDoc>
   }
   if (!res.destroyed) res.end(buf);
   return count;
-}
-
-const EXPORT_PROJECTION = { email: 1, emailDisplay: 1, firstName: 1, lastName: 1, attributes: 1 };
-
-/**
- * The rows of an export, straight from the driver with only the exported fields (the embedded contributions are the
- * bulk of a recipient document). No sort: an export is a set, and sorting a large audience costs the server memory.
- */
-export async function* exportRows(query: MongoQuery, batchSize = 2000): AsyncGenerator<RecipientDoc> {
-  const cursor = Recipient.collection.find(query as never, { projection: EXPORT_PROJECTION, batchSize });
-  try {
-    for await (const doc of cursor) yield doc as unknown as RecipientDoc;
-  } finally {
-    await cursor.close();
-  }
 }

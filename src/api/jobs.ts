@@ -1,4 +1,5 @@
-import { SyncRun, failActiveRun, type SyncRunStatus } from '../store';
+import type { Logger } from 'pino';
+import { failActiveRun, heartbeatSyncRun, type SyncRunHeartbeat } from '../store';
 
 /**
  * Work the API started after answering (upload processing). Shutdown waits for it (bounded), tests wait for it, and
@@ -11,8 +12,6 @@ export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finish
 /** How often a running job writes its heartbeat and progress. */
 export const HEARTBEAT_MS = 1_000;
 
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
-
 interface Job {
   done: Promise<void>;
   syncRunId: string | null;
@@ -23,19 +22,14 @@ const jobs = new Set<Job>();
 export interface BackgroundJobOptions {
   /** The sync run the job works on: heartbeated while the job runs, failed if shutdown stops the job. */
   syncRunId?: string;
-  /** Fields written with each heartbeat and once more at the end (e.g. `input.bytesRead`). */
-  progress?: () => Record<string, unknown>;
-}
-
-/** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
-async function touch(syncRunId: string, extra: Record<string, unknown>, onlyActive: boolean): Promise<void> {
-  await SyncRun.updateOne(onlyActive ? { _id: syncRunId, status: { $in: ACTIVE } } : { _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
+  /** Progress written with each heartbeat and once more at the end (e.g. the bytes of the input read so far). */
+  progress?: () => SyncRunHeartbeat;
 }
 
 /** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
-export function keepRunAlive(syncRunId: string, progress?: () => Record<string, unknown>): () => void {
+export function keepRunAlive(syncRunId: string, progress?: () => SyncRunHeartbeat): () => void {
   const timer = setInterval(() => {
-    touch(syncRunId, progress?.() ?? {}, true).catch(() => undefined);
+    heartbeatSyncRun(syncRunId, progress?.() ?? {}, true).catch(() => undefined);
   }, HEARTBEAT_MS);
   timer.unref();
   return () => clearInterval(timer);
@@ -56,12 +50,27 @@ export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) 
       // A job records its own failure on its run; nothing to add here.
     } finally {
       stop();
-      if (syncRunId && opts.progress) await touch(syncRunId, opts.progress(), false).catch(() => undefined);
+      if (syncRunId && opts.progress) await heartbeatSyncRun(syncRunId, opts.progress(), false).catch(() => undefined);
     }
   };
   const job: Job = { syncRunId, abort, done: Promise.resolve() };
   job.done = run().finally(() => jobs.delete(job));
   jobs.add(job);
+}
+
+/**
+ * Runs a re-merge a settings change called for (it visits every person it concerns, so it is not done inside the
+ * request); a failure is logged (ids only). A re-merge that did not finish is redone by the next change of the setting.
+ */
+export function remergeInBackground(remerge: (() => Promise<void>) | null, logger: Logger, what: Record<string, string>): void {
+  if (!remerge) return;
+  runInBackground(async () => {
+    try {
+      await remerge();
+    } catch (err) {
+      logger.error({ ...what, errName: (err as Error)?.name }, 're-merge after a settings change failed');
+    }
+  });
 }
 
 /** How many background jobs are running. */

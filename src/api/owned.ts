@@ -1,12 +1,11 @@
-import type { Model } from 'mongoose';
 import { notFound } from './problem';
 
 /**
- * Loads a document of the caller's organization by `_id` (an index lookup on every MongoDB-compatible server).
- * Another organization's document answers 404, exactly like a missing one.
+ * Loads a document of the caller's organization by `_id` with one of the store's finders (an index lookup on every
+ * MongoDB-compatible server). Another organization's document answers 404, exactly like a missing one.
  */
-export async function loadOwned<T extends { orgId: string }>(model: Model<T>, id: string, orgId: string, what: string): Promise<T> {
-  const doc = (await model.findOne({ _id: id } as never).lean().exec()) as T | null;
+export async function loadOwned<T extends { orgId: string }>(find: (id: string) => Promise<T | null>, id: string, orgId: string, what: string): Promise<T> {
+  const doc = await find(id);
   if (!doc || doc.orgId !== orgId) throw notFound(what);
   return doc;
 }

@@ -1,4 +1,7 @@
-import { scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
+import {
+  DEFAULT_MASS_REMOVAL_THRESHOLD, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc,
+  type SyncRunDoc,
+} from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
 
@@ -25,7 +28,7 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
     name: c.name,
     provider: c.type === 'scim' ? (c.provider ?? 'generic') : null,
     extendedAttributes: Boolean(c.extendedAttributes),
-    massRemovalThreshold: c.massRemovalThreshold ?? 0.2,
+    massRemovalThreshold: c.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
     scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
     scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,

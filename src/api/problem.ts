@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { FilterError, SyncRunError, ValidationError, isStoreUnavailableError } from '../store';
+import {
+  ConflictError, FilterError, InvalidStateError, NotFoundError, ValidationError, isStoreUnavailable,
+} from '../store';
 
 /** RFC 9457 problem details. `type` is a URN naming the problem, so clients can branch on it. */
 export interface Problem {
@@ -62,8 +64,11 @@ export function problemHandler(logger: Logger) {
     }
     if (err instanceof ApiError) return sendProblem(res, err.status, err.slug, err.message, err.extensions);
     if (err instanceof FilterError) return sendProblem(res, 400, 'invalid-filter', err.message);
+    // The store's errors, mapped once.
     if (err instanceof ValidationError) return sendProblem(res, 400, 'invalid-value', err.message);
-    if (err instanceof SyncRunError) return sendProblem(res, err.status, err.status === 409 ? 'invalid-state' : 'not-found', err.message);
+    if (err instanceof NotFoundError) return sendProblem(res, 404, 'not-found', err.message);
+    if (err instanceof InvalidStateError) return sendProblem(res, 409, 'invalid-state', err.message);
+    if (err instanceof ConflictError) return sendProblem(res, 409, 'conflict', err.message);
     const e = err as { type?: string; status?: number; expose?: boolean };
     // body-parser errors
     if (e?.type === 'entity.parse.failed') return sendProblem(res, 400, 'malformed-json', 'the request body is not valid JSON');
@@ -71,9 +76,7 @@ export function problemHandler(logger: Logger) {
     if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
       return sendProblem(res, 415, 'unsupported-media-type', 'the request body encoding is not supported');
     }
-    // Mongoose queues operations while disconnected and gives up after its buffer timeout: the store is away.
-    const bufferTimeout = (err as Error)?.name === 'MongooseError' && /buffering timed out/.test(String((err as Error).message));
-    if (isStoreUnavailableError(err) || bufferTimeout) {
+    if (isStoreUnavailable(err)) {
       logger.warn({ path: req.path }, 'store unavailable');
       return sendProblem(res, 503, 'store-unavailable', 'the store is unreachable; retry later');
     }

@@ -63,9 +63,9 @@ export function createApiRouter(deps: AppDeps): Router {
   r.all('/openapi.json', methodNotAllowed(() => ['GET', 'HEAD', 'OPTIONS']), problemHandler(deps.logger));
 
   r.use(authenticate);
-  r.use('/organization', organizationRoutes(json));
+  r.use('/organization', organizationRoutes(json, deps.logger));
   r.use('/tokens', tokenRoutes(json));
-  r.use('/connections', uploadRoutes(deps), columnMappingRoutes(json), connectionRoutes(json, deps.config));
+  r.use('/connections', uploadRoutes(deps), columnMappingRoutes(json), connectionRoutes(json, deps.config, deps.logger));
   r.use('/recipients', recipientRoutes(json, deps.config));
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());

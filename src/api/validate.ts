@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { pageById, type Listed } from '../store';
 import { ApiError } from './problem';
 
 /** JSON bodies: parsed with the configured size limit; a body in another media type is refused (415). */
@@ -63,19 +64,16 @@ export function decodeCursor(cursor: string | undefined): string | null {
  * One page of a list ordered by `_id` (keyset pagination: the cursor is the last `_id` of the previous page), as the
  * API's list shape `{items, nextCursor}`. `newestFirst` walks ids downwards (ids are time-ordered).
  */
-export async function idPage<T extends { _id: string }, P>(
-  model: { find(filter: Record<string, unknown>): { sort(s: Record<string, 1 | -1>): { limit(n: number): { lean(): { exec(): Promise<unknown> } } } } },
-  filter: Record<string, unknown>,
+export async function idPage<K extends keyof Listed, P>(
+  kind: K,
+  where: Partial<Record<keyof Listed[K] & string, string>>,
   q: { limit: number; cursor?: string },
-  present: (doc: T) => P,
+  present: (doc: Listed[K]) => P,
   newestFirst = false,
 ): Promise<{ items: P[]; nextCursor: string | null }> {
-  const cursor = decodeCursor(q.cursor);
-  const f = cursor ? { ...filter, _id: { [newestFirst ? '$lt' : '$gt']: cursor } } : filter;
-  const docs = (await model.find(f).sort({ _id: newestFirst ? -1 : 1 }).limit(q.limit + 1).lean().exec()) as T[];
-  const more = docs.length > q.limit;
-  const items = more ? docs.slice(0, q.limit) : docs;
-  return { items: items.map(present), nextCursor: more ? encodeCursor(items[items.length - 1]!._id) : null };
+  const { items, more } = await pageById(kind, where, { limit: q.limit, after: decodeCursor(q.cursor), newestFirst });
+  const last = items[items.length - 1];
+  return { items: items.map(present), nextCursor: more && last ? encodeCursor(last._id) : null };
 }
 
 export const pageQuery = {

@@ -10,8 +10,8 @@ import {
   createConnection,
   createOrganization,
   disconnectStore,
+  organizationExists,
   recordAudit,
-  Organization,
   ValidationError,
 } from '../store';
 
@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
       const orgId = requireOpt(values, 'org');
       const role = requireOpt(values, 'role');
       const res = await withStore(config, async () => {
-        if (!(await Organization.exists({ _id: orgId }))) throw new ValidationError(`organization ${orgId} does not exist`);
+        if (!(await organizationExists(orgId))) throw new ValidationError(`organization ${orgId} does not exist`);
         const t = await createApiToken(orgId, role, values.permission ?? []);
         await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions });
         return t;

@@ -1,5 +1,4 @@
-import { SnapshotIngest, SourceRecord, sourceRecordId, type SourceRecordDoc, type SyncConnection, type SyncRunDoc } from '../store';
-import { ensureNamedGroups } from '../store/namedGroups';
+import { ensureNamedGroups, findSourceRecord, SnapshotIngest, type SyncConnection, type SyncRunDoc } from '../store';
 import type { CsvItem } from './readCsv';
 
 /**
@@ -8,7 +7,7 @@ import type { CsvItem } from './readCsv';
  */
 async function keepAsTheyWere(ingest: SnapshotIngest, conn: SyncConnection, keys: string[]): Promise<void> {
   for (const key of keys) {
-    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) }).lean().exec()) as SourceRecordDoc | null;
+    const rec = await findSourceRecord(conn._id, key);
     if (!rec || rec.deleted) continue;
     await ingest.add({
       op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes as Record<string, unknown>,

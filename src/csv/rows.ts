@@ -1,5 +1,4 @@
-import type { Attributes } from '../store/attributes';
-import { normalizeEmail } from '../store/email';
+import { normalizeEmail, type Attributes } from '../store';
 import type { ColumnTarget } from './headers';
 
 /** What one CSV row asks of its source; `key` is the employee id when present, else the normalized email. */

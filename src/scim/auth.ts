@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Passport } from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import { Connection, tokenMatches } from '../store';
+import { authenticateScimConnection } from '../store';
 import type { ScimConnection } from './context';
 import { ScimError } from './errors';
 
@@ -16,9 +16,9 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
     new BearerStrategy({ passReqToCallback: true }, (req: Request, token: string, done: (err: unknown, user?: unknown) => void) => {
       const connectionId = String(req.params.connectionId ?? '');
       if (!/^[0-9a-f]{24}$/i.test(connectionId) || token.length > 512) return done(null, false);
-      Connection.findOne({ _id: connectionId, type: 'scim' }).lean().exec().then(
+      authenticateScimConnection(connectionId, token).then(
         (conn) => {
-          if (!conn || conn.deleting || !conn.scimTokenHash || !tokenMatches(token, conn.scimTokenHash)) return done(null, false);
+          if (!conn) return done(null, false);
           const user: ScimConnection = {
             _id: conn._id,
             orgId: conn.orgId,

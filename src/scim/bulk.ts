@@ -1,5 +1,5 @@
 import type { ScimContext } from './context';
-import { badRequest, errorBody, isStoreDown, ScimError, storeUnavailable } from './errors';
+import { badRequest, errorBody, ScimError, storeUnavailable, toScimError } from './errors';
 import type { ScimResult } from './http';
 import { isObject, scalarText, type Json } from './normalize';
 import { dispatch } from './operations';
@@ -88,9 +88,8 @@ export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: n
       if (res.headers?.ETag) out.version = res.headers.ETag;
       out.status = String(res.status);
     } catch (caught) {
-      const down = !(caught instanceof ScimError) && isStoreDown(caught);
-      if (!(caught instanceof ScimError) && !down) throw caught;
-      const err = down ? storeUnavailable() : (caught as ScimError);
+      const err = toScimError(caught);
+      if (!err) throw caught;
       errors++;
       out.status = String(err.status);
       out.response = errorBody(err.status, err.message, err.scimType);

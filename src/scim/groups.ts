@@ -1,8 +1,8 @@
 import { stripCoreSchema, type Filter } from '../filter';
-import type { Collection } from 'mongodb';
 import {
-  applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
-  type SourceRecordDoc,
+  deleteScimGroup, finishPendingScimGroups, insertScimGroup, liveScimUserKeys, newUuid, readScimGroup, replaceScimGroup, scimGroupIds,
+  scimGroupMembers, scimGroupsOfUser, scimGroupUserKeys, searchScimGroups, withoutIntent, type GroupDoc, type MongoQuery,
+  type ScimGroupDoc, type ScimGroupMembers, type ScimGroupUser,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
@@ -16,9 +16,6 @@ import { GROUP_ATTRS, GROUP_SCHEMA, LIST_SCHEMA } from './schemas';
 import { parseScimFilter, sortPath, translateScimFilter } from './search';
 import { rawOf } from './users';
 
-/** Membership changes go to the merge in batches of this many people. */
-const MEMBER_BATCH = 2000;
-
 /**
  * Members' `display` as the identity provider sent them are kept on the group document (person members themselves are
  * held by the source records). Beyond this many, further ones are not kept (GET then shows the member's own name), which
@@ -26,104 +23,15 @@ const MEMBER_BATCH = 2000;
  */
 const MAX_KEPT_DISPLAYS = 50_000;
 
-/** A SCIM group as stored: the foundation's group plus the members' `display` values the provider sent. */
-type ScimGroupDoc = GroupDoc & { memberDisplay?: { v: string; d: string }[] };
-
-function groups(): Collection<ScimGroupDoc> {
-  return Group.collection as unknown as Collection<ScimGroupDoc>;
-}
-
 /*
- * Group writes without transactions (FerretDB v1 has none). A group's person members live on the members' source
- * records, so a write touches the group document and then many records. To leave nothing half-written after a crash
- * or a store outage between the two, the write stores its intent in the same insert/replaceOne that changes the group
- * (`pendingMembers`, or `deleting` for a DELETE, with `pendingSince` for the sweep), applies it, then clears it with an
- * update conditional on the group's `v` (a later write carries its own intent). Whoever next reads the group (GET,
- * PUT, PATCH, DELETE, listing and filters) or the worker's start-up sweep finishes an intent left behind. Applying is
- * idempotent (`groups` ops add or remove one group id), so finishing an intent twice is harmless.
+ * Storage, including the intents that make a group write and its members' records one recoverable unit, is
+ * src/store/scimGroups.ts; this module is the protocol over it.
  */
-
-type Intent = Pick<ScimGroupDoc, '_id' | 'orgId' | 'connectionId' | 'v' | 'pendingMembers' | 'deleting' | 'pendingSince'>;
-
-function hasIntent(g: Intent): boolean {
-  return Boolean(g.pendingSince || g.pendingMembers || g.deleting);
-}
-
-function withoutIntent(g: ScimGroupDoc): ScimGroupDoc {
-  const { pendingMembers: _p, deleting: _d, pendingSince: _s, ...rest } = g;
-  return rest;
-}
-
-/** The intent stored with a write that changes these people's membership (none when it changes no person). */
-function intentOf(plan: MemberPlan, now: Date): Pick<ScimGroupDoc, 'pendingMembers' | 'pendingSince'> {
-  if (!plan.addUsers.length && !plan.removeUsers.length) return {};
-  return { pendingMembers: { add: plan.addUsers, remove: plan.removeUsers }, pendingSince: now };
-}
-
-/** Adds the group to / removes it from these people's source records, in batches. */
-async function applyUserMembers(g: Pick<GroupDoc, '_id' | 'orgId' | 'connectionId'>, add: string[], remove: string[]): Promise<void> {
-  const conn = { _id: g.connectionId, orgId: g.orgId, type: 'scim' };
-  const changes: SourceChange[] = [
-    ...add.map((key) => ({ op: 'groups' as const, key, add: [g._id] })),
-    ...remove.map((key) => ({ op: 'groups' as const, key, remove: [g._id] })),
-  ];
-  for (let i = 0; i < changes.length; i += MEMBER_BATCH) {
-    await applySourceChanges(conn, changes.slice(i, i + MEMBER_BATCH));
-  }
-}
-
-/** Clears an applied intent, unless a later write (a new `v`) has replaced it with its own. */
-async function clearIntent(id: string, v: number): Promise<void> {
-  await groups().updateOne({ _id: id, v }, { $unset: { pendingMembers: '', deleting: '', pendingSince: '' } });
-}
-
-/** Removes a group marked `deleting`: its people, its place in parent groups, then the document itself. */
-async function finishDelete(g: Intent): Promise<void> {
-  await applyUserMembers(g, [], await memberUserKeys(g.connectionId, g._id));
-  await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
-  await groups().deleteOne({ _id: g._id });
-}
-
-/** Finishes the intent a write left on the group; returns the group as it now stands, or null once it is deleted. */
-async function finishIntent(g: ScimGroupDoc): Promise<ScimGroupDoc | null> {
-  if (g.deleting) {
-    await finishDelete(g);
-    return null;
-  }
-  if (g.pendingMembers) await applyUserMembers(g, g.pendingMembers.add ?? [], g.pendingMembers.remove ?? []);
-  await clearIntent(g._id, g.v);
-  return withoutIntent(g);
-}
-
-/** Finishes every intent left pending on groups matching `scope` (e.g. one connection's); returns how many. */
-async function finishPending(scope: Record<string, unknown>): Promise<number> {
-  const left = await groups().find({ pendingSince: { $exists: true }, ...scope }).toArray();
-  for (const g of left) await finishIntent(g);
-  return left.length;
-}
-
-/**
- * Finishes the group writes a stopped process (a crash, a store outage) left half-done: all of them when the worker
- * starts, and from time to time those pending for longer than `olderThanMs` (another process's crash). Finishing a
- * write that is still in flight is harmless: applying an intent is idempotent. Returns how many were finished.
- */
-export async function finishPendingGroupWrites(olderThanMs = 0): Promise<number> {
-  return finishPending(olderThanMs > 0 ? { pendingSince: { $lt: new Date(Date.now() - olderThanMs) } } : {});
-}
 
 async function loadGroup(ctx: ScimContext, id: string): Promise<ScimGroupDoc> {
-  const g = await groups().findOne({ _id: id });
-  if (!g || g.connectionId !== ctx.conn._id || g.orgId !== ctx.conn.orgId) throw notFound(`Group ${id}`);
-  if (!hasIntent(g)) return g;
-  const done = await finishIntent(g);
-  if (!done) throw notFound(`Group ${id}`);
-  return done;
-}
-
-/** Person members are the live source records naming the group; group members are `memberGroups`. */
-async function memberUserKeys(connectionId: string, groupId: string): Promise<string[]> {
-  const docs = await SourceRecord.find({ connectionId, groups: groupId, deleted: false }, { key: 1 }).lean().exec();
-  return docs.map((d) => d.key);
+  const g = await readScimGroup(ctx.conn, id);
+  if (!g) throw notFound(`Group ${id}`);
+  return g;
 }
 
 function displayNameOf(resource: Json): string {
@@ -230,33 +138,25 @@ interface MemberPlan {
   removeGroups: string[];
 }
 
-/** Which of these keys are live users of the connection: batched `_id` reads of two fields. */
-async function liveUserKeys(ctx: ScimContext, keys: string[]): Promise<Set<string>> {
-  const found = await findByIds(SourceRecord, keys.map((k) => sourceRecordId(ctx.conn._id, k)), { key: 1, deleted: 1 });
-  return new Set([...found.values()].filter((r) => !r.deleted).map((r) => r.key));
-}
-
 /** Turns a delta into concrete changes, refusing unknown members before anything is written. */
 async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: string, delta: MemberDelta): Promise<MemberPlan> {
   let add = [...delta.add];
   let remove = [...delta.remove];
   if (delta.set) {
-    const current = group ? [...(await memberUserKeys(ctx.conn._id, groupId)), ...group.memberGroups] : [];
+    const current = group ? [...(await scimGroupUserKeys(ctx.conn._id, groupId)), ...group.memberGroups] : [];
     const cur = new Set(current);
     add = [...new Set([...delta.set].filter((v) => !cur.has(v)))];
     remove = current.filter((v) => !delta.set!.has(v));
   }
   if (!add.length && !remove.length) return { addUsers: [], removeUsers: [], addGroups: [], removeGroups: [] };
   // A connection has few groups: classify member values against all of them at once.
-  const groupIds = new Set(
-    (await Group.find({ connectionId: ctx.conn._id }, { _id: 1 }).lean().exec()).map((g) => g._id),
-  );
+  const groupIds = await scimGroupIds(ctx.conn);
   groupIds.add(groupId);
   const addGroups = add.filter((v) => groupIds.has(v));
   if (addGroups.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
   const addUsers = add.filter((v) => !groupIds.has(v));
   if (addUsers.length) {
-    const live = await liveUserKeys(ctx, addUsers);
+    const live = await liveScimUserKeys(ctx.conn, addUsers);
     const missing = addUsers.filter((k) => !live.has(k));
     if (missing.length) {
       throw badRequest('invalidValue', `${missing.length} member(s) are not users or groups of this connection, e.g. "${missing[0]}"`);
@@ -286,21 +186,17 @@ interface Member {
   name?: string;
 }
 
-function memberName(rec: Pick<SourceRecordDoc, 'raw'>): string | undefined {
+function memberName(rec: Pick<ScimGroupUser, 'raw'>): string | undefined {
   const raw = rawOf(rec);
   for (const v of [raw.displayName, raw.userName]) if (typeof v === 'string' && v) return v;
   return undefined;
 }
 
-/** The group's members with their names, in two queries whatever their number (no read per member). */
-async function loadMembers(ctx: ScimContext, g: GroupDoc): Promise<Member[]> {
-  const [users, nested] = await Promise.all([
-    SourceRecord.find({ connectionId: ctx.conn._id, groups: g._id, deleted: false }, { key: 1, raw: 1 }).lean().exec(),
-    g.memberGroups.length ? findByIds(Group, g.memberGroups) : Promise.resolve(new Map<string, GroupDoc>()),
-  ]);
+/** A group's members with their names, from the members read for its page (src/store/scimGroups.ts scimGroupMembers). */
+function membersOf(g: GroupDoc, read: ScimGroupMembers): Member[] {
   return [
-    ...users.map((u): Member => ({ value: u.key, type: 'User', name: memberName(u) })),
-    ...g.memberGroups.map((m): Member => ({ value: m, type: 'Group', name: nested.get(m)?.displayName })),
+    ...(read.users.get(g._id) ?? []).map((u): Member => ({ value: u.key, type: 'User', name: memberName(u) })),
+    ...g.memberGroups.map((m): Member => ({ value: m, type: 'Group', name: read.nested.get(m)?.displayName })),
   ];
 }
 
@@ -331,9 +227,15 @@ function renderGroup(ctx: ScimContext, g: ScimGroupDoc, members: Member[] | null
   return project(out, projection);
 }
 
+/** Renders a page of groups (or one): their members are read in two queries for the whole page, not per group. */
+async function renderPage(ctx: ScimContext, page: ScimGroupDoc[], projection: Projection): Promise<Json[]> {
+  const read = omits(projection, 'members') ? null : await scimGroupMembers(ctx.conn, page);
+  return page.map((g) => renderGroup(ctx, g, read ? membersOf(g, read) : null, projection));
+}
+
 async function renderOne(ctx: ScimContext, g: ScimGroupDoc, projection: Projection): Promise<Json> {
-  const members = omits(projection, 'members') ? null : await loadMembers(ctx, g);
-  return renderGroup(ctx, g, members, projection);
+  const [out] = await renderPage(ctx, [g], projection);
+  return out!;
 }
 
 function result(status: number, ctx: ScimContext, g: ScimGroupDoc, body: Json): ScimResult {
@@ -368,10 +270,8 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
     createdAt: now,
     updatedAt: now,
   };
-  // The group and the membership it still has to give its people, in one insert (see finishIntent).
-  const intent = intentOf(plan, now);
-  await groups().insertOne({ ...doc, ...intent });
-  if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
+  // The group and the membership it still has to give its people, in one insert (the store's intent protocol).
+  await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers });
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -399,10 +299,9 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
     v: g.v + 1,
     updatedAt: now,
   };
-  const intent = intentOf(plan, now);
-  const res = await groups().replaceOne({ _id: g._id, v: g.v }, { ...next, ...intent });
-  if (res.matchedCount !== 1) throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
-  if (intent.pendingMembers) await finishIntent({ ...next, ...intent });
+  if (!(await replaceScimGroup(g.v, next, { add: plan.addUsers, remove: plan.removeUsers }))) {
+    throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
+  }
   return next;
 }
 
@@ -438,10 +337,10 @@ export async function patchGroup(ctx: ScimContext, id: string, body: unknown, qu
 export async function deleteGroup(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult> {
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
-  // Marked first: from here the group answers 404, and whoever reads it next finishes the delete (see finishIntent).
-  const marked = await groups().updateOne(pre.ifMatch ? { _id: id, v: g.v } : { _id: id }, { $set: { deleting: true, pendingSince: new Date() } });
-  if (marked.matchedCount !== 1) throw pre.ifMatch ? new ScimError(412, 'the resource has changed') : notFound(`Group ${id}`);
-  await finishDelete(g);
+  // Marked first: from here the group answers 404, and whoever reads it next finishes the delete.
+  if (!(await deleteScimGroup(g, pre.ifMatch ? g.v : undefined))) {
+    throw pre.ifMatch ? new ScimError(412, 'the resource has changed') : notFound(`Group ${id}`);
+  }
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id }, 'scim group deleted');
   return { status: 204 };
 }
@@ -469,27 +368,19 @@ async function groupQuery(ctx: ScimContext, f: Filter): Promise<MongoQuery> {
     throw badRequest('invalidFilter', 'members can be filtered with members.value eq "id"');
   }
   if (member === undefined) return translateScimFilter(f, groupFieldResolver);
-  const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, member) }, { groups: 1, deleted: 1 }).lean().exec()) as SourceRecordDoc | null;
-  const ids = rec && !rec.deleted ? rec.groups : [];
+  const ids = await scimGroupsOfUser(ctx.conn, member);
   return { $or: [{ _id: { $in: ids } }, { memberGroups: member }] };
 }
 
 export async function listGroups(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {
   const p = listParams(query);
   const projection = parseProjection(query, NO_EXTENSIONS);
-  const scope = { connectionId: ctx.conn._id, orgId: ctx.conn.orgId };
   // Writes left half-done are finished first, so members filters and the listing see what the last write said.
-  await finishPending(scope);
-  // A DELETE under way (marked after the line above) is not listed.
-  const visible = { ...scope, deleting: { $ne: true } };
-  const q = p.filter ? { ...visible, $and: [await groupQuery(ctx, parseScimFilter(p.filter))] } : visible;
+  await finishPendingScimGroups(ctx.conn);
+  const q = p.filter ? await groupQuery(ctx, parseScimFilter(p.filter)) : undefined;
   const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, groupFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
-  const [total, docs] = await Promise.all([
-    Group.countDocuments(q).exec(),
-    p.count === 0 ? Promise.resolve([]) : Group.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
-  ]);
-  const resources: Json[] = [];
-  for (const g of docs as ScimGroupDoc[]) resources.push(await renderOne(ctx, g, projection));
+  const { total, docs } = await searchScimGroups(ctx.conn, q, { sort, skip: p.startIndex - 1, limit: p.count });
+  const resources = await renderPage(ctx, docs, projection);
   return {
     status: 200,
     body: { schemas: [LIST_SCHEMA], totalResults: total, startIndex: p.startIndex, itemsPerPage: resources.length, Resources: resources },

@@ -1,10 +1,10 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { storeConnected } from '../store';
+import { StoreUnavailableError, storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
 import { scimAuthenticator } from './auth';
 import { runBulk } from './bulk';
 import type { ScimConnection, ScimContext } from './context';
-import { errorBody, isStoreDown, ScimError, storeUnavailable } from './errors';
+import { errorBody, ScimError, toScimError } from './errors';
 import { send } from './http';
 import { dispatch } from './operations';
 import { scimRateLimiter } from './rateLimit';
@@ -26,7 +26,7 @@ export function createScimRouter(deps: AppDeps): Router {
   // Identity providers send application/scim+json, some application/json or nothing useful: parse any body as JSON.
   const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
   const storeUp = (_req: Request, _res: Response, next: NextFunction) =>
-    next(storeConnected() ? undefined : new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' }));
+    next(storeConnected() ? undefined : new StoreUnavailableError('the store is not connected'));
 
   const handle = async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -64,11 +64,11 @@ export function createScimRouter(deps: AppDeps): Router {
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let e: ScimError;
     const type = (err as { type?: string }).type;
-    if (err instanceof ScimError) e = err;
+    const mapped = toScimError(err);
+    if (mapped) e = mapped;
     else if (type === 'entity.too.large') e = new ScimError(413, `the request body is larger than ${config.MAX_BODY_BYTES} bytes`);
     else if (type === 'entity.parse.failed') e = new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported') e = new ScimError(415, 'unsupported body encoding');
-    else if (isStoreDown(err)) e = storeUnavailable();
     else {
       logger.error({ err, method: req.method, path: req.path.replace(/\?.*$/, '') }, 'scim request failed');
       e = new ScimError(500, 'internal error');

@@ -1,7 +1,8 @@
 import type { Filter } from 'scim2-parse-filter';
 import {
-  applySourceChanges, FilterError, storeCapabilities, claimLookupKey, findByIds, Group, isEmail, newUuid, readLookupKey, releaseLookupKey, SourceRecord,
-  sourceRecordId, takeOverLookupKey, type SourceRecordDoc,
+  allScimUsers, applySourceChanges, claimScimKey, externalIdKey, FilterError, findGroups, findScimUser, findSourceRecord, isEmail, newUuid,
+  pointScimKey, releaseScimKey, scimUserHoldingKey, searchScimUsers, storeCapabilities, takeOverScimKey, userNameKey, type KeyClaim,
+  type SourceRecordDoc,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
@@ -16,21 +17,7 @@ import { COMMON_ATTRS, ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA, 
 import { matches, stripCoreSchema } from '../filter';
 import { eqOn, parseScimFilter, sortPath, translateScimFilter } from './search';
 
-/** A claimed userName whose user never got written (a crash between the two) is taken over after this long. */
-const KEY_STALE_MS = 30_000;
 const MAX_RETRIES = 5;
-
-export function userNameKey(connectionId: string, userName: string): string {
-  return `${connectionId}:userName:${userName.toLowerCase()}`;
-}
-
-/**
- * The user that last asserted an externalId (case-exact, RFC 7643 §3.1). Unlike the userName key it outlives a DELETE,
- * so that a POST re-sending a deleted user's externalId finds the tombstone by an `_id` read.
- */
-export function externalIdKey(connectionId: string, externalId: string): string {
-  return `${connectionId}:externalId:${externalId}`;
-}
 
 function externalIdOf(resource: Json): string | undefined {
   return typeof resource.externalId === 'string' && resource.externalId ? resource.externalId : undefined;
@@ -49,13 +36,13 @@ function userNameOf(resource: Json): string {
 
 /** Reads one live user of this connection. */
 async function loadUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc> {
-  const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, id) }).lean().exec()) as SourceRecordDoc | null;
-  if (!rec || rec.deleted || rec.orgId !== ctx.conn.orgId || rec.connectionType !== 'scim') throw notFound(`User ${id}`);
+  const rec = await findScimUser(ctx.conn, id);
+  if (!rec) throw notFound(`User ${id}`);
   return rec;
 }
 
 async function groupNames(ids: string[]): Promise<Map<string, string>> {
-  const groups = await findByIds(Group, ids);
+  const groups = await findGroups(ids, { displayName: 1 });
   return new Map([...groups.values()].map((g) => [g._id, g.displayName]));
 }
 
@@ -96,7 +83,7 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
   let managerEmail: string | null = null;
   const ref = managerRef(resource);
   if (ref && ctx.conn.extendedAttributes) {
-    const mgr = await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, ref) }, { emailDisplay: 1, deleted: 1 }).lean().exec();
+    const mgr = await findSourceRecord(ctx.conn._id, ref);
     managerEmail = mgr && !mgr.deleted ? mgr.emailDisplay : isEmail(ref) ? ref : null;
   }
   return {
@@ -111,25 +98,16 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
   };
 }
 
-type Claim = { ok: true; claimed: boolean } | { ok: false; holder: SourceRecordDoc };
+type Claim = { ok: true } | { ok: false; holder: SourceRecordDoc };
 
 /**
- * Claims a lookup key for `target`. Fails with the stored user that still `holds` the key's value; a holder that no
- * longer does (changed it, deleted, never written) is taken over. A key claimed moments ago by a create still in
- * flight stays with that create: 409.
+ * Claims a lookup key for `target` (src/store/scimUsers.ts claimScimKey). Fails with the stored user that still
+ * `holds` the key's value; a key claimed moments ago by a create still in flight stays with that create: 409.
  */
 async function claimKey(ctx: ScimContext, key: string, target: string, holds: (rec: SourceRecordDoc) => boolean, takenMessage: string): Promise<Claim> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, target);
-    if (!holder) return { ok: true, claimed: true };
-    const rec = (await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, holder.ref) }).lean().exec()) as SourceRecordDoc | null;
-    if (rec && holds(rec)) return { ok: false, holder: rec };
-    if (rec || Date.now() - holder.createdAt.getTime() > KEY_STALE_MS) {
-      if (await takeOverLookupKey(key, holder.ref, target)) return { ok: true, claimed: true };
-      continue;
-    }
-    break;
-  }
+  const claim: KeyClaim = await claimScimKey(ctx.conn, key, target, holds);
+  if (claim.ok) return claim;
+  if (claim.holder) return { ok: false, holder: claim.holder };
   throw new ScimError(409, takenMessage, 'uniqueness');
 }
 
@@ -148,9 +126,7 @@ function claimExternalId(ctx: ScimContext, target: string, externalId: string): 
 
 /** Points the externalId key at `id` (the latest writer of an externalId is the one a POST reactivates). */
 async function pointExternalId(ctx: ScimContext, externalId: string, id: string): Promise<void> {
-  const key = externalIdKey(ctx.conn._id, externalId);
-  const holder = await claimLookupKey({ _id: key, orgId: ctx.conn.orgId, connectionId: ctx.conn._id }, id);
-  if (holder) await takeOverLookupKey(key, holder.ref, id);
+  await pointScimKey(ctx.conn, externalIdKey(ctx.conn._id, externalId), id);
 }
 
 /**
@@ -165,23 +141,23 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
   if (!sameName) {
     const claim = await claimUserName(ctx, id, userName);
     if (!claim.ok) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
-    claimed = claim.claimed;
+    claimed = true;
   }
   const newKey = userNameKey(ctx.conn._id, userName);
   try {
     const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }]);
     if (!res || res.outcome === 'conflict' || !res.record) {
-      if (claimed) await releaseLookupKey(newKey, id);
+      if (claimed) await releaseScimKey(newKey, id);
       return null;
     }
-    if (oldName !== undefined && !sameName) await releaseLookupKey(userNameKey(ctx.conn._id, oldName), id);
+    if (oldName !== undefined && !sameName) await releaseScimKey(userNameKey(ctx.conn._id, oldName), id);
     const ext = externalIdOf(resource);
     const oldExt = prev ? externalIdOf(rawOf(prev)) : undefined;
     if (ext && ext !== oldExt) await pointExternalId(ctx, ext, id);
-    if (oldExt && oldExt !== ext) await releaseLookupKey(externalIdKey(ctx.conn._id, oldExt), id);
+    if (oldExt && oldExt !== ext) await releaseScimKey(externalIdKey(ctx.conn._id, oldExt), id);
     return res.record;
   } catch (err) {
-    if (claimed) await releaseLookupKey(newKey, id).catch(() => undefined);
+    if (claimed) await releaseScimKey(newKey, id).catch(() => undefined);
     throw err;
   }
 }
@@ -213,15 +189,15 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
     }
     if (stored) {
       // The userName names one stored user and the externalId another, inactive one: the userName decides.
-      await takeOverLookupKey(externalIdKey(ctx.conn._id, ext), other.key, stored.key);
+      await takeOverScimKey(externalIdKey(ctx.conn._id, ext), other.key, stored.key);
       return stored;
     }
     // A deactivated or deleted user re-sent under another userName (or its old one, released by DELETE).
-    if (!(await takeOverLookupKey(nameKey, id, other.key))) throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
+    if (!(await takeOverScimKey(nameKey, id, other.key))) throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
     stored = other;
     return stored;
   } catch (err) {
-    if (!stored) await releaseLookupKey(nameKey, id).catch(() => undefined);
+    if (!stored) await releaseScimKey(nameKey, id).catch(() => undefined);
     throw err;
   }
 }
@@ -247,8 +223,8 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
     rec = res?.record ?? null;
   } finally {
     if (!rec) {
-      await releaseLookupKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
-      if (ext) await releaseLookupKey(externalIdKey(ctx.conn._id, ext), id).catch(() => undefined);
+      await releaseScimKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
+      if (ext) await releaseScimKey(externalIdKey(ctx.conn._id, ext), id).catch(() => undefined);
     }
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
@@ -309,21 +285,20 @@ export async function deleteUser(ctx: ScimContext, id: string, pre: Precondition
   const [res] = await applySourceChanges(ctx.conn, [{ op: 'tombstone', key: id, ifVersion: rec.v }]);
   if (res?.outcome === 'conflict') throw new ScimError(pre.ifMatch ? 412 : 409, 'the resource was changed concurrently');
   const userName = rawOf(rec).userName;
-  if (typeof userName === 'string') await releaseLookupKey(userNameKey(ctx.conn._id, userName), id);
+  if (typeof userName === 'string') await releaseScimKey(userNameKey(ctx.conn._id, userName), id);
   ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user deleted');
   return { status: 204 };
 }
 
 async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: number; docs: SourceRecordDoc[] }> {
-  const scope = { connectionId: ctx.conn._id, orgId: ctx.conn.orgId, deleted: false };
   const ast = p.filter ? parseScimFilter(p.filter) : undefined;
   // The lookups identity providers make before every create are `_id` reads, whatever the store.
   const byName = ast ? eqOn(ast, userFieldResolver, 'lookup.userName') : undefined;
   const byId = ast ? eqOn(ast, userFieldResolver, 'key') : undefined;
   if (byName !== undefined || byId !== undefined) {
-    let ref = byId;
-    if (byName !== undefined) ref = (await readLookupKey(userNameKey(ctx.conn._id, byName)))?.ref;
-    const rec = ref ? ((await SourceRecord.findOne({ _id: sourceRecordId(ctx.conn._id, ref) }).lean().exec()) as SourceRecordDoc | null) : null;
+    const rec = byName !== undefined
+      ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
+      : byId !== undefined ? await findSourceRecord(ctx.conn._id, byId) : null;
     const hit = rec && !rec.deleted && rec.orgId === ctx.conn.orgId &&
       (byName === undefined || String(rawOf(rec).userName ?? '').toLowerCase() === byName.toLowerCase());
     const docs = hit ? [rec] : [];
@@ -331,13 +306,8 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
   }
   const translated = ast ? translateScimFilter(ast, userFieldResolver) : undefined;
   if (ast && storeCapabilities().ferretdb && hasValueFilter(ast)) return findUsersInMemory(ctx, ast, p);
-  const q = translated ? { ...scope, $and: [translated] } : scope;
   const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, userFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
-  const [total, docs] = await Promise.all([
-    SourceRecord.countDocuments(q).exec(),
-    p.count === 0 ? Promise.resolve([]) : SourceRecord.find(q).sort(sort).skip(p.startIndex - 1).limit(p.count).lean().exec(),
-  ]);
-  return { total, docs: docs as SourceRecordDoc[] };
+  return searchScimUsers(ctx.conn, translated, { sort, skip: p.startIndex - 1, limit: p.count });
 }
 
 const MULTI_VALUED = new Set(USER_ATTRS.filter((d) => d.multiValued).map((d) => d.name.toLowerCase()));
@@ -366,7 +336,7 @@ const FILTER_DEFS: AttrDef[] = [
  * the connection's users: FerretDB would scan them for any filter anyway. The filter was translated first, so what the translator refuses is refused here too.
  */
 async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): Promise<{ total: number; docs: SourceRecordDoc[] }> {
-  const all = (await SourceRecord.find({ connectionId: ctx.conn._id, orgId: ctx.conn.orgId, deleted: false }).lean().exec()) as SourceRecordDoc[];
+  const all = await allScimUsers(ctx.conn);
   const hits = all.filter((rec) => {
     const r: Json = { ...rawOf(rec), id: rec.key, active: rec.active, groups: rec.groups.map((value) => ({ value })) };
     r.meta = { created: rec.createdAt.toISOString(), lastModified: rec.updatedAt.toISOString() };

@@ -2,8 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
-import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
-import { finishPendingGroupWrites } from '../scim/groups';
+import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, sweepStore } from '../store';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -25,16 +24,15 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   let httpPort: number | null = null;
 
   if (roles.includes('worker')) {
-    // What stopped processes left half-done: sync runs left queued or running are failed once silent; merges and SCIM
-    // group writes are finished. At start everything left is finished (`ageMs` 0: no earlier process of this one is
-    // running); every minute after, what another process has left silent for a minute.
+    // What stopped processes left half-done (src/store/recovery.ts): at start everything left (age 0: no earlier
+    // process of this one is running; sync runs still get their minimum silence, see MIN_RUN_SILENCE_MS); every minute
+    // after, what another process has left silent for a minute.
     const sweep = async (ageMs: number) => {
-      const failed = await failAbandonedRuns();
-      if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
-      const merges = await replayMergeJournal(ageMs);
-      if (merges) logger.warn({ replayed: merges }, 'replayed merges a stopped process left unfinished');
-      const groupWrites = await finishPendingGroupWrites(ageMs);
-      if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
+      const done = await sweepStore(ageMs);
+      if (done.failedRuns.length) logger.warn({ syncRunIds: done.failedRuns }, 'failed sync runs abandoned by a stopped process');
+      if (done.replayedMerges) logger.warn({ replayed: done.replayedMerges }, 'replayed merges a stopped process left unfinished');
+      if (done.finishedGroupWrites) logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
+      if (done.owedRemerges) logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
     };
     await sweep(0);
     const timer = setInterval(() => {

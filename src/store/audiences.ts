@@ -1,21 +1,25 @@
+import { findByIds } from './batchRead';
 import { translateFilterText, FilterError, type MongoQuery } from '../filter';
 import { recipientFieldResolver } from './recipientFields';
-import { Group, Recipient, Segment, type AudienceSelection, type RecipientDoc } from './models';
+import { Audience, Group, Recipient, Segment, type AudienceDoc, type AudienceSelection, type RecipientDoc } from './models';
 
-/** Expands groups to themselves and every group nested in them, cycle-safe. */
+/**
+ * Expands groups to themselves and every group nested in them, cycle-safe: one batched `_id` read per level of nesting
+ * (findByIds: `$in` where the store serves it from the index), not one read per group.
+ */
 export async function expandGroups(orgId: string, groupIds: string[]): Promise<string[]> {
   const seen = new Set<string>();
   let frontier = [...new Set(groupIds)];
   while (frontier.length) {
-    const next: string[] = [];
+    for (const id of frontier) seen.add(id);
+    const docs = await findByIds(Group, frontier, { orgId: 1, memberGroups: 1 });
+    const next = new Set<string>();
     for (const id of frontier) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const g = await Group.findOne({ _id: id }, { orgId: 1, memberGroups: 1 }).lean().exec();
+      const g = docs.get(id);
       if (!g || g.orgId !== orgId) continue;
-      for (const child of g.memberGroups ?? []) if (!seen.has(child)) next.push(child);
+      for (const child of g.memberGroups ?? []) if (!seen.has(child)) next.add(child);
     }
-    frontier = next;
+    frontier = [...next];
   }
   return [...seen];
 }
@@ -23,6 +27,17 @@ export async function expandGroups(orgId: string, groupIds: string[]): Promise<s
 /** Translates a segment's filter for recipients of one organization. */
 export function segmentQuery(filter: string): MongoQuery {
   return translateFilterText(filter, recipientFieldResolver);
+}
+
+/** The listed recipients of an organization, optionally narrowed by a filter over recipient fields (SCIM syntax). */
+export function listedRecipientsQuery(orgId: string, filter?: string): MongoQuery {
+  const base = { orgId, listed: true };
+  return filter ? { $and: [base, translateFilterText(filter, recipientFieldResolver)] } : base;
+}
+
+/** The listed recipients in a group or any group nested in it. */
+export async function groupRecipientsQuery(orgId: string, groupId: string): Promise<MongoQuery> {
+  return { orgId, listed: true, groups: { $in: await expandGroups(orgId, [groupId]) } };
 }
 
 async function selectionClauses(orgId: string, sel: AudienceSelection): Promise<MongoQuery[]> {
@@ -69,4 +84,29 @@ export async function* streamRecipients(query: MongoQuery, batchSize = 1000): As
   for await (const doc of Recipient.find(query).sort({ _id: 1 }).lean().batchSize(batchSize).cursor()) {
     yield doc as RecipientDoc;
   }
+}
+
+/** One audience by id (callers check its organization), or null. */
+export async function getAudience(id: string): Promise<AudienceDoc | null> {
+  return Audience.findOne({ _id: id }).lean<AudienceDoc>().exec();
+}
+
+export async function createAudience(doc: AudienceDoc): Promise<AudienceDoc> {
+  await Audience.create(doc);
+  return doc;
+}
+
+export async function updateAudience(
+  id: string,
+  update: { name?: string; include?: AudienceSelection; exclude?: AudienceSelection },
+): Promise<AudienceDoc | null> {
+  const set: Partial<AudienceDoc> = { updatedAt: new Date() };
+  if (update.name !== undefined) set.name = update.name;
+  if (update.include) set.include = update.include;
+  if (update.exclude) set.exclude = update.exclude;
+  return Audience.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<AudienceDoc>().exec();
+}
+
+export async function deleteAudience(id: string): Promise<boolean> {
+  return (await Audience.deleteOne({ _id: id }).exec()).deletedCount === 1;
 }

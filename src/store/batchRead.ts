@@ -1,4 +1,6 @@
+import type { Collection } from 'mongodb';
 import type { Model } from 'mongoose';
+import { rawCollection } from './collections';
 import { storeCapabilities } from './db';
 
 const FERRET_CONCURRENCY = 8;
@@ -35,13 +37,14 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
 }
 
 /** Deletes documents by `_id` (`$in` where the index serves it; `_id` equalities on stock FerretDB, which otherwise scans). */
-export async function deleteByIds<T>(model: Model<T>, ids: string[]): Promise<void> {
+export async function deleteByIds<T extends { _id: string }>(model: Model<T>, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
+  const col = rawCollection(model) as unknown as Collection<{ _id: string }>;
   if (storeCapabilities().idInFromIndex) {
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
-      await model.deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } } as never).exec();
+      await col.deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
     }
     return;
   }
-  for (const id of ids) await model.deleteOne({ _id: id } as never).exec();
+  for (const id of ids) await col.deleteOne({ _id: id });
 }

@@ -8,6 +8,3 @@ export type ScimProvider = (typeof SCIM_PROVIDERS)[number];
 export function isIdentitySource(type: string): boolean {
   return type === 'scim' || type === 'hris';
 }
-
-export const DEFAULT_PRIORITY: readonly ConnectionType[] = ['hris', 'scim', 'sftp', 'csv', 'manual'];
-export const DEFAULT_MASS_REMOVAL_THRESHOLD = 0.2;

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
+import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
-import { applySourceChanges } from './merge';
+import { applySourceChanges, type ConnectionRef } from './merge';
 import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
-import { encryptSecret, hashPassword, hashToken, newToken } from './secrets';
-import { ValidationError } from './tokens';
+import { payConnectionRemerge } from './remerge';
+import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from './secrets';
+import { invalidateMergeSettings } from './settings';
+import type { SyncConnection } from './syncRuns';
+import { findByIds } from './batchRead';
+import { NotFoundError, ValidationError } from './errors';
 
 export interface CreateConnectionInput {
   orgId: string;
@@ -18,6 +23,8 @@ export interface CreateConnectionInput {
   /** hris */
   accessToken?: string;
   mode?: 'automated' | 'assisted';
+  /** hris: interval between automatic syncs (e.g. `24h`). */
+  schedule?: string;
 }
 
 export interface CreatedConnection {
@@ -76,7 +83,7 @@ export async function createConnection(
       throw new ValidationError(`provider must be one of ${SCIM_PROVIDERS.join(', ')}`);
     }
     const existing = await Connection.countDocuments({ orgId: input.orgId, type: 'scim' }).exec();
-    const limit = org.maxDirectoryConnections ?? 2;
+    const limit = org.maxDirectoryConnections ?? DEFAULT_MAX_DIRECTORY_CONNECTIONS;
     if (existing >= limit) {
       throw new ValidationError(`this organization already has ${existing} directory connections (the limit is ${limit})`);
     }
@@ -96,9 +103,10 @@ export async function createConnection(
     if (!input.accessToken) throw new ValidationError('an hris connection needs the Finch access token (--access-token)');
     const mode = input.mode ?? 'automated';
     if (mode !== 'automated' && mode !== 'assisted') throw new ValidationError('mode must be automated or assisted');
-    doc.hris = { mode, accessTokenEnc: encryptSecret(input.accessToken, env.secretKey) };
+    doc.hris = { mode, accessTokenEnc: encryptSecret(input.accessToken, env.secretKey), ...(input.schedule ? { schedule: input.schedule } : {}) };
   }
   await Connection.create(doc);
+  invalidateMergeSettings(input.orgId);
   return out;
 }
 
@@ -137,5 +145,111 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
   if (runIds.length) await StagedRow.deleteMany({ runId: { $in: runIds } }).exec();
   await SyncRun.updateMany({ connectionId, status: 'needs_review' }, { $set: { status: 'discarded' } }).exec();
   await Connection.deleteOne({ _id: connectionId }).exec();
+  invalidateMergeSettings(conn.orgId);
   return true;
+}
+
+/** One connection by id (whatever its organization: callers check ownership), or null. */
+export async function findConnection(id: string): Promise<ConnectionDoc | null> {
+  return Connection.findOne({ _id: id }).lean<ConnectionDoc>().exec();
+}
+
+/** Connections by id (for names in detail views); missing ones are left out. */
+export async function findConnections(ids: string[]): Promise<Map<string, ConnectionDoc>> {
+  return findByIds(Connection, ids);
+}
+
+/** An organization's connections, oldest first, without those being deleted. */
+export async function listConnections(orgId: string, type?: ConnectionType): Promise<ConnectionDoc[]> {
+  const docs = await Connection.find({ orgId, deleting: { $ne: true }, ...(type ? { type } : {}) }).lean<ConnectionDoc[]>().exec();
+  return docs.sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+}
+
+/** What the merge needs to know about a connection. */
+export function connectionRef(doc: Pick<ConnectionDoc, '_id' | 'orgId' | 'type'>): ConnectionRef {
+  return { _id: doc._id, orgId: doc.orgId, type: doc.type };
+}
+
+/** What a sync run needs to know about a connection (the merge's reference and the mass-removal threshold). */
+export function syncConnectionOf(doc: Pick<ConnectionDoc, '_id' | 'orgId' | 'type' | 'massRemovalThreshold'>): SyncConnection {
+  return { ...connectionRef(doc), massRemovalThreshold: doc.massRemovalThreshold };
+}
+
+/**
+ * The SCIM connection a bearer token opens, or null (no such connection, being deleted, or another token). The token
+ * is compared by hash in constant time.
+ */
+export async function authenticateScimConnection(connectionId: string, token: string): Promise<ConnectionDoc | null> {
+  const conn = await Connection.findOne({ _id: connectionId, type: 'scim' }).lean<ConnectionDoc>().exec();
+  if (!conn || conn.deleting || !conn.scimTokenHash || !tokenMatches(token, conn.scimTokenHash)) return null;
+  return conn;
+}
+
+/** A change to a connection's settings; `undefined` leaves a field as it is, `schedule: null` removes the schedule. */
+export interface ConnectionUpdate {
+  name?: string;
+  extendedAttributes?: boolean;
+  massRemovalThreshold?: number;
+  hris?: { schedule?: string | null; mode?: 'automated' | 'assisted' };
+}
+
+/** A settings change and the re-merge it calls for, if any (run it in the background: it visits every person). */
+export interface SettingsChange<T> {
+  value: T;
+  remerge: (() => Promise<void>) | null;
+}
+
+/**
+ * Updates a connection's settings. A change of `extendedAttributes` changes what a directory contributes: the
+ * returned `remerge` re-derives its people (the caller runs it, e.g. as a background job).
+ */
+export async function updateConnection(id: string, update: ConnectionUpdate): Promise<SettingsChange<ConnectionDoc>> {
+  const before = await findConnection(id);
+  if (!before || before.deleting) throw new NotFoundError('connection not found');
+  const threshold = update.massRemovalThreshold;
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
+    throw new ValidationError('massRemovalThreshold must be a fraction between 0 and 1');
+  }
+  const set: Record<string, unknown> = {};
+  const unset: Record<string, 1> = {};
+  if (update.name !== undefined) set.name = update.name;
+  if (threshold !== undefined) set.massRemovalThreshold = threshold;
+  if (update.extendedAttributes !== undefined) set.extendedAttributes = update.extendedAttributes;
+  if (update.hris?.schedule === null) unset['hris.schedule'] = 1;
+  else if (update.hris?.schedule !== undefined) set['hris.schedule'] = update.hris.schedule;
+  if (update.hris?.mode !== undefined) set['hris.mode'] = update.hris.mode;
+  // What a directory contributes depends on extendedAttributes: the re-merge it owes is recorded with the change.
+  const contributesDifferently = update.extendedAttributes !== undefined && update.extendedAttributes !== Boolean(before.extendedAttributes);
+  const since = new Date();
+  if (contributesDifferently) set.remergeSince = since;
+  const ops: Record<string, unknown> = {};
+  if (Object.keys(set).length) ops.$set = set;
+  if (Object.keys(unset).length) ops.$unset = unset;
+  const after = Object.keys(ops).length
+    ? await Connection.findOneAndUpdate({ _id: id }, ops, { returnDocument: 'after' }).lean<ConnectionDoc>().exec()
+    : before;
+  if (!after) throw new NotFoundError('connection not found');
+  if (contributesDifferently) invalidateMergeSettings(before.orgId);
+  return { value: after, remerge: contributesDifferently ? () => payConnectionRemerge(before.orgId, id, since) : null };
+}
+
+/** Issues a new SFTP password (returned once, stored hashed) and/or replaces the accepted public keys. */
+export async function setSftpCredentials(id: string, change: { newPassword?: boolean; publicKeys?: string[] }): Promise<{ password?: string }> {
+  const set: Record<string, unknown> = {};
+  const out: { password?: string } = {};
+  if (change.newPassword) {
+    out.password = randomBytes(18).toString('base64url');
+    set['sftp.passwordHash'] = hashPassword(out.password);
+  }
+  if (change.publicKeys) set['sftp.publicKeys'] = change.publicKeys.map((k) => k.trim());
+  if (!Object.keys(set).length) return out;
+  const res = await Connection.updateOne({ _id: id, type: 'sftp' }, { $set: set }).exec();
+  if (res.matchedCount === 0) throw new NotFoundError('sftp connection not found');
+  return out;
+}
+
+/** Replaces an HRIS connection's Finch access token (stored encrypted with `secretKey`). */
+export async function setHrisAccessToken(id: string, accessToken: string, secretKey: string): Promise<void> {
+  const res = await Connection.updateOne({ _id: id, type: 'hris' }, { $set: { 'hris.accessTokenEnc': encryptSecret(accessToken, secretKey) } }).exec();
+  if (res.matchedCount === 0) throw new NotFoundError('hris connection not found');
 }

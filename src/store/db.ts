@@ -81,14 +81,10 @@ export async function pingStore(timeoutMs = 2000): Promise<boolean> {
   }
 }
 
-/** Errors that mean the store is unreachable (callers answer 503 and nothing is acknowledged). */
-export function isStoreUnavailableError(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const name = (err as { name?: string }).name ?? '';
-  return /MongoNetworkError|MongoServerSelectionError|MongoNotConnectedError|MongoTopologyClosedError|MongoNetworkTimeoutError|MongoPoolClearedError/.test(name)
-    || (name === 'MongooseServerSelectionError');
-}
-
-export function isDuplicateKeyError(err: unknown): boolean {
-  return Boolean(err && typeof err === 'object' && (err as { code?: number }).code === 11000);
+/**
+ * Drops the connected database with everything in it. For tests and throwaway environments only (each test file
+ * connects to a database of its own).
+ */
+export async function dropStoreDatabase(): Promise<void> {
+  await mongoose.connection.db?.dropDatabase();
 }

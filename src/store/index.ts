@@ -1,5 +1,10 @@
-/** The recipient store: models, the one merge, audience resolution and the filter translator. */
-export * from './models';
+/**
+ * The recipient store: its operations (the one merge, sync runs, audiences, connections, ...), the shapes of what it
+ * keeps, and its errors. The mongoose models are not part of it: see src/store/README.md.
+ */
+export * from './types';
+export * from './errors';
+export * from './defaults';
 export * from './db';
 export * from './email';
 export * from './ids';
@@ -25,3 +30,14 @@ export * from './tokenRevocation';
 export * from './columnMappings';
 export * from './massRemovalGuard';
 export * from './snapshotPreview';
+export * from './namedGroups';
+export * from './sourceRecords';
+export * from './groups';
+export * from './segments';
+export * from './recipients';
+export * from './lists';
+export * from './manualEntries';
+export * from './scimUsers';
+export * from './scimGroups';
+export * from './recovery';
+export * from './remerge';

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import { isDuplicateKeyError } from './db';
+import { isDuplicateKeyError } from './errors';
 import { LookupKey, type LookupKeyDoc } from './models/lookupKey';
 
 function col(): Collection<LookupKeyDoc> {

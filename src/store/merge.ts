@@ -1,12 +1,14 @@
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, OptionalUnlessRequiredId } from 'mongodb';
+import { rawCollection } from './collections';
 import { cleanAttributes, type Attributes } from './attributes';
 import { findByIds, deleteByIds } from './batchRead';
-import { isDuplicateKeyError, storeCapabilities } from './db';
+import { storeCapabilities } from './db';
+import { isDuplicateKeyError } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
-import { loadMergeSettings } from './settings';
+import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { stableJson } from './stableJson';
 
 /** A change one connection asserts about one of its people. */
@@ -173,7 +175,7 @@ export async function applySourceChanges(
   // A key named twice in one batch is applied in order: split into runs of distinct keys.
   let run: SourceChange[] = [];
   const seen = new Set<string>();
-  const mergeSettings = settings ?? (await loadMergeSettings(conn.orgId));
+  const mergeSettings = settings ?? (await mergeSettingsFor(conn));
   for (const c of changes) {
     if (seen.has(c.key)) {
       results.push(...(await applyDistinct(conn, run, mergeSettings)));
@@ -227,7 +229,7 @@ async function applyOnce(
   }
   const journalId = newId();
   if (emails.size) {
-    await MergeJournal.collection.insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now } as never);
+    await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
   }
 
   const lost = await writeSourceRecords(writes);
@@ -248,7 +250,7 @@ async function applyOnce(
     }
   }
   await updateRecipients(conn.orgId, touched, settings);
-  if (emails.size) await MergeJournal.collection.deleteOne({ _id: journalId } as never);
+  if (emails.size) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
   return [...lost].map((p) => p.change);
 }
 
@@ -256,9 +258,9 @@ async function applyOnce(
  * Inserts documents unordered; returns the indexes that already existed (another writer created them first), and
  * rethrows any other error.
  */
-async function insertAllowingDuplicates<T extends { _id: string }>(col: Collection<T>, docs: T[]): Promise<number[]> {
+async function insertAllowingDuplicates<T extends { _id: string }>(col: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<number[]> {
   try {
-    await col.insertMany(docs as never[], { ordered: false });
+    await col.insertMany(docs, { ordered: false });
     return [];
   } catch (err) {
     const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
@@ -411,7 +413,7 @@ async function writeRecipients(
  */
 export async function remergeEmails(orgId: string, emails: string[], settings?: MergeSettings): Promise<void> {
   if (!emails.length) return;
-  const mergeSettings = settings ?? (await loadMergeSettings(orgId));
+  const mergeSettings = settings ?? (await loadMergeSettings(orgId, { fresh: true }));
   for (let i = 0; i < emails.length; i += 500) {
     const chunk = emails.slice(i, i + 500);
     const records = (await SourceRecord.find({ orgId, email: { $in: chunk } }).lean().exec()) as SourceRecordDoc[];
@@ -440,7 +442,7 @@ export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
 
 /** Re-derives every recipient a connection contributes to (after its attribute set or the priority changed). */
 export async function remergeConnection(orgId: string, connectionId: string): Promise<void> {
-  const settings = await loadMergeSettings(orgId);
+  const settings = await loadMergeSettings(orgId, { fresh: true });
   let batch: string[] = [];
   for await (const r of SourceRecord.find({ connectionId }, { email: 1 }).lean().cursor()) {
     if (r.email) batch.push(r.email);

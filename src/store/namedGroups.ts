@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { isDuplicateKeyError } from './db';
+import { isDuplicateKeyError } from './errors';
 import type { ConnectionRef } from './merge';
+import { rawCollection } from './collections';
 import { Group } from './models';
 
 /**
@@ -21,10 +22,10 @@ export async function ensureNamedGroups(conn: ConnectionRef, names: string[]): P
     const now = new Date();
     const display = name.trim();
     try {
-      await Group.collection.insertOne({
+      await rawCollection(Group).insertOne({
         _id: id, orgId: conn.orgId, connectionId: conn._id, key: display.toLowerCase(), displayName: display,
         displayNameLower: display.toLowerCase(), externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
-      } as never);
+      });
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }

@@ -1,3 +1,4 @@
+import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import { findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
 import { massRemovalVerdict, type MassRemovalReview } from './massRemovalGuard';
@@ -93,7 +94,7 @@ export class SnapshotPreview {
     await this.flush();
     let wouldRemove = 0;
     if (this.mode === 'full') for (const key of this.existing.keys()) if (!this.keysSeen.has(key)) wouldRemove++;
-    const review: MassRemovalReview = { existing: this.existing.size, wouldRemove, wouldDeactivate: this.wouldDeactivate, threshold: this.conn.massRemovalThreshold ?? 0.2 };
+    const review: MassRemovalReview = { existing: this.existing.size, wouldRemove, wouldDeactivate: this.wouldDeactivate, threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD };
     const verdict = this.mode === 'full' ? massRemovalVerdict(review) : { held: false, reason: null };
     // The counts are those of applying the file (after an administrator's "apply" when the guard holds it).
     this.counts.removed += wouldRemove;

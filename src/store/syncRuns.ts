@@ -1,9 +1,13 @@
 import { isIdentitySource } from './connectionTypes';
+import { rawCollection } from './collections';
+import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
+import { InvalidStateError, NotFoundError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
 import { newId } from './ids';
+import type { MergeSettings } from './derive';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
-import { loadMergeSettings } from './settings';
+import { mergeSettingsFor } from './settings';
 
 export const BATCH_SIZE = 1000;
 /** Row errors kept on a sync run; `counts.rejected` has the total. */
@@ -23,12 +27,6 @@ export interface StartOptions {
 }
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
-
-export class SyncRunError extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
 
 function emptyCounts(): SyncCounts {
   return { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
@@ -75,7 +73,7 @@ export class SnapshotIngest {
   private seq = 0;
   private staging = false;
   private keysSeen = new Map<string, number | null>();
-  private settings: Awaited<ReturnType<typeof loadMergeSettings>> | undefined;
+  private settings: MergeSettings | undefined;
 
   private constructor(readonly run: SyncRunDoc, readonly conn: SyncConnection) {}
 
@@ -86,7 +84,7 @@ export class SnapshotIngest {
       const any = await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec();
       ingest.staging = Boolean(any);
     }
-    ingest.settings = await loadMergeSettings(conn.orgId);
+    ingest.settings = await mergeSettingsFor(conn);
     await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: new Date() } }).exec();
     return ingest;
   }
@@ -126,7 +124,7 @@ export class SnapshotIngest {
     if (!batch.length) return;
     if (this.staging) {
       const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
-      await StagedRow.collection.insertMany(rows as never[], { ordered: false });
+      await rawCollection(StagedRow).insertMany(rows, { ordered: false });
     } else {
       tally(this.counts, await applySourceChanges(this.conn, batch, this.settings));
     }
@@ -192,7 +190,7 @@ async function removeMissing(conn: SyncConnection, keep: Map<string, unknown>, c
  */
 export async function evaluateAndApply(runId: string, conn: SyncConnection, force: boolean): Promise<SyncRunDoc> {
   const run = (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc | null;
-  if (!run) throw new SyncRunError('sync run not found', 404);
+  if (!run) throw new NotFoundError('sync run not found');
 
   const existing = new Map<string, boolean>();
   for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1, active: 1 }).lean().cursor()) {
@@ -211,7 +209,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     if (active) existingActive++;
     if (!seen.has(key)) wouldRemove++;
   }
-  const threshold = conn.massRemovalThreshold ?? 0.2;
+  const threshold = conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD;
   const review = { existing: existing.size, wouldRemove, wouldDeactivate, threshold };
   const verdict = massRemovalVerdict(review);
   if (!force && verdict.held) {
@@ -222,7 +220,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
 
   await SyncRun.updateOne({ _id: runId }, { $set: { status: 'running', review } }).exec();
   const counts: SyncCounts = { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 };
-  const settings = await loadMergeSettings(conn.orgId);
+  const settings = await mergeSettingsFor(conn);
   let batch: RowChange[] = [];
   let processed = 0;
   const flush = async () => {
@@ -242,10 +240,31 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }
 
+/** One sync run by id (callers check its organization), or null. */
+export async function getSyncRun(id: string): Promise<SyncRunDoc | null> {
+  return SyncRun.findOne({ _id: id }).lean<SyncRunDoc>().exec();
+}
+
+/** What a heartbeat records besides the time: progress through the run's input. */
+export interface SyncRunHeartbeat {
+  /** Bytes of the input read so far. */
+  bytesRead?: number;
+}
+
+/**
+ * Marks a sync run as still being worked on (its `updatedAt` moves, so the abandoned-run sweep leaves it alone), with
+ * the progress given. `onlyActive`: only while the run is queued or running.
+ */
+export async function heartbeatSyncRun(id: string, progress: SyncRunHeartbeat = {}, onlyActive = true): Promise<void> {
+  const set: Record<string, unknown> = { heartbeatAt: new Date() };
+  if (progress.bytesRead !== undefined) set['input.bytesRead'] = progress.bytesRead;
+  await SyncRun.updateOne(onlyActive ? { _id: id, status: { $in: ['queued', 'running'] } } : { _id: id }, { $set: set }).exec();
+}
+
 /** Applies a run held by the mass-removal guard. */
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
   const claimed = await SyncRun.findOneAndUpdate({ _id: runId, status: 'needs_review' }, { $set: { status: 'running' } }).lean().exec();
-  if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be applied', 409);
+  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be applied');
   return evaluateAndApply(runId, conn, true);
 }
 
@@ -255,7 +274,7 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
     { _id: runId, status: 'needs_review' },
     { $set: { status: 'discarded', finishedAt: new Date() } },
   ).lean().exec();
-  if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be discarded', 409);
+  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
   await StagedRow.deleteMany({ runId }).exec();
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }

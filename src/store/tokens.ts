@@ -1,13 +1,8 @@
+import { ValidationError } from './errors';
 import { newId } from './ids';
 import { ApiToken, ROLES, PERMISSIONS, type ApiTokenDoc, type Role } from './models';
 import { hashToken, newToken } from './secrets';
 
-export class ValidationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 /** Creates an API token; the token is returned once and only its hash is stored. */
 export async function createApiToken(
@@ -30,4 +25,25 @@ export async function createApiToken(
 export async function findApiToken(token: string): Promise<ApiTokenDoc | null> {
   if (!token || token.length > 200) return null;
   return (await ApiToken.findOne({ tokenHash: hashToken(token) }).lean().exec()) as ApiTokenDoc | null;
+}
+
+/** One API token by id (callers check its organization), or null. */
+export async function getApiToken(id: string): Promise<ApiTokenDoc | null> {
+  return ApiToken.findOne({ _id: id }).lean<ApiTokenDoc>().exec();
+}
+
+/** An organization's API tokens, oldest first (hashes included: callers present them without). */
+export async function listApiTokens(orgId: string): Promise<ApiTokenDoc[]> {
+  const docs = await ApiToken.find({ orgId }).lean<ApiTokenDoc[]>().exec();
+  return docs.sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+}
+
+/** Revokes an API token; false when there was none. */
+export async function deleteApiToken(id: string): Promise<boolean> {
+  return (await ApiToken.deleteOne({ _id: id }).exec()).deletedCount === 1;
+}
+
+/** Records that a token was used now. */
+export async function touchApiToken(id: string, at = new Date()): Promise<void> {
+  await ApiToken.updateOne({ _id: id }, { $set: { lastUsedAt: at } }).exec();
 }

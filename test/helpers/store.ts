@@ -1,5 +1,4 @@
-import mongoose from 'mongoose';
-import { connectStore, disconnectStore } from '../../src/store';
+import { connectStore, disconnectStore, dropStoreDatabase } from '../../src/store';
 
 /**
  * Connects the store to a fresh database of the test server (MONGODB_URI, set by `npm test`) for one test file.
@@ -17,7 +16,7 @@ export async function openTestStore(label: string): Promise<string> {
 
 export async function closeTestStore(): Promise<void> {
   try {
-    await mongoose.connection.db?.dropDatabase();
+    await dropStoreDatabase();
   } finally {
     await disconnectStore();
   }

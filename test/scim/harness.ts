@@ -2,7 +2,7 @@ import request from 'supertest';
 import type { Express } from 'express';
 import pino from 'pino';
 import { createApp } from '../../src/server/app';
-import { createConnection, createOrganization, Recipient, type RecipientDoc } from '../../src/store';
+import { createConnection, createOrganization, getRecipient, recipientId, type RecipientDoc } from '../../src/store';
 import type { Config } from '../../src/config/config';
 import { testConfig } from '../helpers/config';
 
@@ -56,7 +56,7 @@ export async function scimClient(
 }
 
 export async function recipient(orgId: string, email: string): Promise<RecipientDoc | null> {
-  return (await Recipient.findOne({ _id: `${orgId}:${email.toLowerCase()}` }).lean().exec()) as RecipientDoc | null;
+  return getRecipient(recipientId(orgId, email.toLowerCase()));
 }
 
 export function patchOp(...ops: { op: string; path?: string; value?: unknown }[]) {

@@ -1,14 +1,14 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  Audience, Group, Recipient, Segment, audienceQuery, newId, pageRecipients, recordAudit,
-  type AudienceDoc, type AudienceSelection, type RecipientDoc,
+  audienceQuery, countRecipients, createAudience, deleteAudience, exportRecipients, findGroups, findSegments, getAudience, newId,
+  pageRecipients, recordAudit, sampleRecipients, updateAudience, type AudienceDoc, type AudienceSelection,
 } from '../../store';
 import { principal, requireAccess, type Principal } from '../auth';
-import { exportRows, streamCsv } from '../csvExport';
+import { streamCsv } from '../csvExport';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
-import { ApiError } from '../problem';
+import { ApiError, notFound } from '../problem';
 import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 import { recipientIdFor } from './recipients';
 
@@ -23,13 +23,13 @@ const previewQuery = z.object({ sample: z.coerce.number().int().min(0).max(100).
 
 /** Checks that every group and segment named belongs to the organization; recipients may be given by email. */
 async function resolveSelection(p: Principal, sel: AudienceSelection, where: string): Promise<AudienceSelection> {
+  // One batched read per kind; the first missing reference (in the order given) is the one reported.
+  const [groups, segments] = await Promise.all([findGroups(sel.groups, { orgId: 1 }), findSegments(sel.segments, { orgId: 1 })]);
   for (const g of sel.groups) {
-    const doc = await Group.findOne({ _id: g }, { orgId: 1 }).lean().exec();
-    if (!doc || doc.orgId !== p.orgId) throw new ApiError(400, 'invalid-reference', `${where}.groups: group ${g} does not exist`);
+    if (groups.get(g)?.orgId !== p.orgId) throw new ApiError(400, 'invalid-reference', `${where}.groups: group ${g} does not exist`);
   }
   for (const s of sel.segments) {
-    const doc = await Segment.findOne({ _id: s }, { orgId: 1 }).lean().exec();
-    if (!doc || doc.orgId !== p.orgId) throw new ApiError(400, 'invalid-reference', `${where}.segments: segment ${s} does not exist`);
+    if (segments.get(s)?.orgId !== p.orgId) throw new ApiError(400, 'invalid-reference', `${where}.segments: segment ${s} does not exist`);
   }
   const recipients = sel.recipients.map((r) => {
     const id = recipientIdFor(p.orgId, r);
@@ -42,7 +42,7 @@ async function resolveSelection(p: Principal, sel: AudienceSelection, where: str
 /** Audiences: groups ∪ segments ∪ individuals − exclusions, resolved by the store to distinct active recipients. */
 export function audienceRoutes(json: RequestHandler): Router {
   const r = Router();
-  const load = (id: string, orgId: string) => loadOwned(Audience as never, id, orgId, 'audience') as Promise<AudienceDoc>;
+  const load = (id: string, orgId: string) => loadOwned(getAudience, id, orgId, 'audience');
   const queryOf = (a: AudienceDoc) => audienceQuery(a.orgId, a.include ?? emptySel(), a.exclude ?? emptySel());
 
   r.post('/', requireAccess('manage'), json, async (req, res) => {
@@ -55,7 +55,7 @@ export function audienceRoutes(json: RequestHandler): Router {
       exclude: await resolveSelection(p, body.exclude ?? emptySel(), 'exclude'),
       createdAt: now, updatedAt: now,
     };
-    await Audience.create(doc);
+    await createAudience(doc);
     await recordAudit(p.orgId, p.tokenId, 'audience.create', doc._id, { name: doc.name });
     res.status(201).location(`/api/v1/audiences/${doc._id}`).json(presentAudience(doc));
   });
@@ -63,7 +63,7 @@ export function audienceRoutes(json: RequestHandler): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    res.json(await idPage(Audience, { orgId: p.orgId }, q, (d: AudienceDoc) => presentAudience(d)));
+    res.json(await idPage('audiences', { orgId: p.orgId }, q, presentAudience));
   });
 
   r.get('/:id', requireAccess('read'), async (req, res) => {
@@ -74,19 +74,20 @@ export function audienceRoutes(json: RequestHandler): Router {
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
     const body = parseBody(patchSchema, req.body);
-    const set: Record<string, unknown> = { updatedAt: new Date() };
-    if (body.name !== undefined) set.name = body.name;
-    if (body.include) set.include = await resolveSelection(p, body.include, 'include');
-    if (body.exclude) set.exclude = await resolveSelection(p, body.exclude, 'exclude');
-    await Audience.updateOne({ _id: doc._id }, { $set: set }).exec();
+    const updated = await updateAudience(doc._id, {
+      name: body.name,
+      include: body.include ? await resolveSelection(p, body.include, 'include') : undefined,
+      exclude: body.exclude ? await resolveSelection(p, body.exclude, 'exclude') : undefined,
+    });
+    if (!updated) throw notFound('audience');
     await recordAudit(p.orgId, p.tokenId, 'audience.update', doc._id, { fields: Object.keys(body) });
-    res.json(presentAudience(await load(doc._id, p.orgId)));
+    res.json(presentAudience(updated));
   });
 
   r.delete('/:id', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
-    await Audience.deleteOne({ _id: doc._id }).exec();
+    await deleteAudience(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'audience.delete', doc._id, { name: doc.name });
     res.status(204).end();
   });
@@ -96,7 +97,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, exportRows(query), `audience-${doc._id}.csv`);
+      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`);
       return;
     }
     const q = parseQuery(listQuery, req.query);
@@ -112,8 +113,8 @@ export function audienceRoutes(json: RequestHandler): Router {
     const q = parseQuery(previewQuery, req.query);
     const query = await queryOf(doc);
     const [count, sample] = await Promise.all([
-      Recipient.countDocuments(query).exec(),
-      q.sample ? (Recipient.find(query).sort({ _id: 1 }).limit(q.sample).lean().exec() as Promise<RecipientDoc[]>) : Promise.resolve([]),
+      countRecipients(query),
+      sampleRecipients(query, q.sample),
     ]);
     res.json({ count, sample: sample.map(presentRecipient) });
   });

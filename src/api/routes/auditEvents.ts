@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AuditEvent, type AuditEventDoc } from '../../store';
+import type { AuditEventDoc } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { idPage, pageQuery, parseQuery } from '../validate';
 
@@ -12,10 +12,10 @@ export function auditEventRoutes(): Router {
   r.get('/', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const filter: Record<string, unknown> = { orgId: p.orgId };
+    const filter: { orgId: string; action?: string; target?: string } = { orgId: p.orgId };
     if (q.action) filter.action = q.action;
     if (q.target) filter.target = q.target;
-    res.json(await idPage(AuditEvent, filter, q, (e: AuditEventDoc) => ({
+    res.json(await idPage('auditEvents', filter, q, (e: AuditEventDoc) => ({
       id: e._id, actor: e.actor, action: e.action, target: e.target ?? null, details: e.details ?? null, createdAt: new Date(e.createdAt).toISOString(),
     }), true));
   });

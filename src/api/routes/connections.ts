@@ -1,17 +1,18 @@
 import { Router, type RequestHandler } from 'express';
 import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
+import type { Logger } from 'pino';
 import {
-  Connection, SCIM_PROVIDERS, createConnection, deleteConnection, encryptSecret, hashPassword, recordAudit, remergeConnection,
-  rotateScimToken, scim11BaseUrl, scimBaseUrl, type ConnectionDoc,
+  SCIM_PROVIDERS, createConnection, deleteConnection, findConnection, listConnections, recordAudit, rotateScimToken, scim11BaseUrl,
+  scimBaseUrl, setHrisAccessToken, setSftpCredentials, updateConnection,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
+import { remergeInBackground } from '../jobs';
 import { loadOwned } from '../owned';
 import { presentConnection } from '../present';
 import { ApiError } from '../problem';
 import { parseBody, idParam } from '../validate';
-import { randomBytes } from 'node:crypto';
 
 const name = z.string().trim().min(1).max(200);
 const threshold = z.number().min(0, 'massRemovalThreshold is a fraction between 0 and 1').max(1, 'massRemovalThreshold is a fraction between 0 and 1');
@@ -51,19 +52,16 @@ function wrongType(detail: string): ApiError {
 }
 
 /** Connections of the caller's organization: owners and admins. */
-export function connectionRoutes(json: RequestHandler, config: Config): Router {
+export function connectionRoutes(json: RequestHandler, config: Config, logger: Logger): Router {
   const r = Router();
   r.use(requireAccess('manage'));
   const env = { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY };
-  const load = (id: string, orgId: string) => loadOwned(Connection as never, id, orgId, 'connection') as Promise<ConnectionDoc>;
+  const load = (id: string, orgId: string) => loadOwned(findConnection, id, orgId, 'connection');
 
   r.post('/', json, async (req, res) => {
     const p = principal(req);
     const body = parseBody(createSchema, req.body);
-    const created = await createConnection({ ...body, orgId: p.orgId } as never, env);
-    if (body.type === 'hris' && body.schedule) {
-      await Connection.updateOne({ _id: created.id }, { $set: { 'hris.schedule': body.schedule } }).exec();
-    }
+    const created = await createConnection({ ...body, orgId: p.orgId }, env);
     await recordAudit(p.orgId, p.tokenId, 'connection.create', created.id, { type: created.type });
     const doc = await load(created.id, p.orgId);
     const secrets: Record<string, string> = {};
@@ -74,8 +72,7 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
 
   r.get('/', async (req, res) => {
     const p = principal(req);
-    const docs = (await Connection.find({ orgId: p.orgId, deleting: { $ne: true } }).lean().exec()) as ConnectionDoc[];
-    docs.sort((a, b) => (a._id < b._id ? -1 : 1));
+    const docs = await listConnections(p.orgId);
     res.json({ items: docs.map((d) => presentConnection(d, config.PUBLIC_URL)), nextCursor: null });
   });
 
@@ -88,33 +85,21 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
     const body = parseBody(patchSchema, req.body);
-    const set: Record<string, unknown> = {};
-    const unset: Record<string, 1> = {};
-    if (body.name !== undefined) set.name = body.name;
-    if (body.massRemovalThreshold !== undefined) {
-      if (doc.type === 'manual') throw wrongType('manual connections have no full snapshots to guard');
-      set.massRemovalThreshold = body.massRemovalThreshold;
+    if (body.massRemovalThreshold !== undefined && doc.type === 'manual') throw wrongType('manual connections have no full snapshots to guard');
+    if (body.extendedAttributes !== undefined && doc.type !== 'scim') {
+      throw wrongType('extendedAttributes applies to scim connections (the others sync the full set)');
     }
-    if (body.extendedAttributes !== undefined) {
-      if (doc.type !== 'scim') throw wrongType('extendedAttributes applies to scim connections (the others sync the full set)');
-      set.extendedAttributes = body.extendedAttributes;
-    }
-    if (body.schedule !== undefined || body.mode !== undefined) {
-      if (doc.type !== 'hris') throw wrongType('schedule and mode apply to hris connections');
-      if (body.schedule === null) unset['hris.schedule'] = 1;
-      else if (body.schedule !== undefined) set['hris.schedule'] = body.schedule;
-      if (body.mode !== undefined) set['hris.mode'] = body.mode;
-    }
-    const update: Record<string, unknown> = {};
-    if (Object.keys(set).length) update.$set = set;
-    if (Object.keys(unset).length) update.$unset = unset;
-    if (Object.keys(update).length) await Connection.updateOne({ _id: doc._id }, update).exec();
-    // What a directory contributes depends on extendedAttributes: re-derive its people.
-    if (body.extendedAttributes !== undefined && body.extendedAttributes !== Boolean(doc.extendedAttributes)) {
-      await remergeConnection(p.orgId, doc._id);
-    }
+    if ((body.schedule !== undefined || body.mode !== undefined) && doc.type !== 'hris') throw wrongType('schedule and mode apply to hris connections');
+    const change = await updateConnection(doc._id, {
+      name: body.name,
+      massRemovalThreshold: body.massRemovalThreshold,
+      extendedAttributes: body.extendedAttributes,
+      hris: doc.type === 'hris' ? { schedule: body.schedule, mode: body.mode } : undefined,
+    });
+    // What a directory contributes depends on extendedAttributes: its people are re-derived, after the answer.
+    remergeInBackground(change.remerge, logger, { orgId: p.orgId, connectionId: doc._id });
     await recordAudit(p.orgId, p.tokenId, 'connection.update', doc._id, { fields: Object.keys(body) });
-    res.json(presentConnection(await load(doc._id, p.orgId), config.PUBLIC_URL));
+    res.json(presentConnection(change.value, config.PUBLIC_URL));
   });
 
   r.delete('/:id', async (req, res) => {
@@ -142,19 +127,13 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
     if (doc.type === 'sftp') {
       if (body.accessToken !== undefined) throw wrongType('accessToken applies to hris connections');
       if (!body.password && !body.publicKeys) throw new ApiError(400, 'invalid-body', 'send "password": true for a new password, "publicKeys", or both');
-      const set: Record<string, unknown> = {};
-      if (body.password) {
-        const password = randomBytes(18).toString('base64url');
-        set['sftp.passwordHash'] = hashPassword(password);
-        out.password = password;
-      }
-      if (body.publicKeys) set['sftp.publicKeys'] = body.publicKeys.map((k) => k.trim());
-      await Connection.updateOne({ _id: doc._id }, { $set: set }).exec();
+      const { password } = await setSftpCredentials(doc._id, { newPassword: body.password, publicKeys: body.publicKeys });
+      if (password !== undefined) out.password = password;
       out.username = doc.sftp?.username ?? null;
     } else if (doc.type === 'hris') {
       if (body.password || body.publicKeys) throw wrongType('password and publicKeys apply to sftp connections');
       if (!body.accessToken) throw new ApiError(400, 'invalid-body', 'send the new Finch "accessToken"');
-      await Connection.updateOne({ _id: doc._id }, { $set: { 'hris.accessTokenEnc': encryptSecret(body.accessToken, config.SECRET_KEY) } }).exec();
+      await setHrisAccessToken(doc._id, body.accessToken, config.SECRET_KEY);
     } else {
       throw wrongType(doc.type === 'scim' ? 'scim connections rotate their token with POST /connections/{id}/rotate-token' : `${doc.type} connections have no credentials`);
     }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { Group, expandGroups, pageRecipients, type GroupDoc } from '../../store';
+import { getGroup, groupRecipientsQuery, pageRecipients } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { presentGroup, presentRecipient } from '../present';
@@ -14,14 +14,14 @@ const memberQuery = z.object(pageQuery);
 export function groupRoutes(): Router {
   const r = Router();
   r.use(requireAccess('read'));
-  const load = (id: string, orgId: string) => loadOwned(Group as never, id, orgId, 'group') as Promise<GroupDoc>;
+  const load = (id: string, orgId: string) => loadOwned(getGroup, id, orgId, 'group');
 
   r.get('/', async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const filter: Record<string, unknown> = { orgId: p.orgId };
+    const filter: { orgId: string; connectionId?: string } = { orgId: p.orgId };
     if (q.connectionId) filter.connectionId = q.connectionId;
-    res.json(await idPage(Group, filter, q, (d: GroupDoc) => presentGroup(d)));
+    res.json(await idPage('groups', filter, q, presentGroup));
   });
 
   r.get('/:id', async (req, res) => {
@@ -34,8 +34,7 @@ export function groupRoutes(): Router {
     const q = parseQuery(memberQuery, req.query);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
-    const ids = await expandGroups(p.orgId, [group._id]);
-    const page = await pageRecipients({ orgId: p.orgId, listed: true, groups: { $in: ids } }, q.limit, cursor);
+    const page = await pageRecipients(await groupRecipientsQuery(p.orgId, group._id), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
   return r;

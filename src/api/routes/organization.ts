@@ -1,7 +1,9 @@
 import { Router, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CONNECTION_TYPES, Connection, DEFAULT_PRIORITY, Organization, recordAudit, remergeConnection } from '../../store';
+import { CONNECTION_TYPES, getOrganization, recordAudit, updateOrganizationSettings } from '../../store';
 import { principal, requireAccess } from '../auth';
+import { remergeInBackground } from '../jobs';
 import { notFound } from '../problem';
 import { parseBody } from '../validate';
 
@@ -15,18 +17,13 @@ const patchSchema = z.strictObject({
 });
 
 async function present(orgId: string) {
-  const org = await Organization.findOne({ _id: orgId }).lean().exec();
+  const org = await getOrganization(orgId);
   if (!org) throw notFound('organization');
-  return {
-    id: org._id,
-    name: org.name,
-    attributePriority: org.attributePriority?.length ? org.attributePriority : [...DEFAULT_PRIORITY],
-    maxDirectoryConnections: org.maxDirectoryConnections ?? 2,
-  };
+  return org;
 }
 
 /** The caller's organization and its merge settings (attribute priority): owners and admins. */
-export function organizationRoutes(json: RequestHandler): Router {
+export function organizationRoutes(json: RequestHandler, logger: Logger): Router {
   const r = Router();
   r.use(requireAccess('manage'));
   r.get('/', async (req, res) => {
@@ -35,15 +32,11 @@ export function organizationRoutes(json: RequestHandler): Router {
   r.patch('/', json, async (req, res) => {
     const p = principal(req);
     const body = parseBody(patchSchema, req.body);
-    const before = await present(p.orgId);
-    if (Object.keys(body).length) await Organization.updateOne({ _id: p.orgId }, { $set: body }).exec();
-    // Attributes are merged by priority: re-derive every person of the organization when it changes.
-    if (body.attributePriority && body.attributePriority.join() !== before.attributePriority.join()) {
-      const conns = await Connection.find({ orgId: p.orgId }, { _id: 1 }).lean().exec();
-      for (const c of conns) await remergeConnection(p.orgId, c._id);
-    }
+    const change = await updateOrganizationSettings(p.orgId, body);
+    // Attributes are merged by priority: every person of the organization is re-derived, after the answer.
+    remergeInBackground(change.remerge, logger, { orgId: p.orgId });
     await recordAudit(p.orgId, p.tokenId, 'organization.update', p.orgId, { fields: Object.keys(body) });
-    res.json(await present(p.orgId));
+    res.json(change.value);
   });
   return r;
 }

@@ -1,14 +1,11 @@
 import { Router, type RequestHandler } from 'express';
-import type { Model } from 'mongoose';
 import { z } from 'zod';
 import {
-  Connection, FULL_ATTRIBUTE_SET, Group, Recipient, applySourceChanges, findByIds, normalizeEmail, pageRecipients, recipientFieldResolver, recipientId, recordAudit,
-  type ConnectionDoc, type RecipientDoc,
+  FULL_ATTRIBUTE_SET, addManualEntry, findConnections, findGroups, getRecipient, listedRecipientsQuery, normalizeEmail, pageRecipients,
+  recipientId, recordAudit, removeManualEntries, type RecipientDoc,
 } from '../../store';
-import { translateFilterText } from '../../filter';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
-import { ensureManualConnection } from '../manualSource';
 import { presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
 import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
@@ -38,7 +35,7 @@ export function recipientIdFor(orgId: string, param: string): string | null {
 /** A listed recipient of the caller's organization (removed people, whose tombstones remain, do not exist here). */
 export async function loadRecipient(orgId: string, param: string): Promise<RecipientDoc> {
   const id = recipientIdFor(orgId, param);
-  const doc = id ? ((await Recipient.findOne({ _id: id }).lean().exec()) as RecipientDoc | null) : null;
+  const doc = id ? await getRecipient(id) : null;
   if (!doc || doc.orgId !== orgId || !doc.listed) throw notFound('recipient');
   return doc;
 }
@@ -50,8 +47,7 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const base = { orgId: p.orgId, listed: true };
-    const query = q.filter ? { $and: [base, translateFilterText(q.filter, recipientFieldResolver)] } : base;
+    const query = listedRecipientsQuery(p.orgId, q.filter);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);
@@ -61,8 +57,10 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
   r.get('/:id', requireAccess('read'), async (req, res) => {
     const doc = await loadRecipient(principal(req).orgId, idParam(req));
     // The detail view names the groups and connections, so a client need not look each one up.
-    const groups = await findByIds(Group, doc.groups ?? []);
-    const conns = await findByIds(Connection as never as Model<ConnectionDoc>, (doc.sources ?? []).map((s) => s.connectionId));
+    const [groups, conns] = await Promise.all([
+      findGroups(doc.groups ?? []),
+      findConnections((doc.sources ?? []).map((s) => s.connectionId)),
+    ]);
     const base = presentRecipient(doc);
     res.json({
       ...base,
@@ -75,28 +73,20 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     const p = principal(req);
     const body = parseBody(addSchema, req.body);
     const email = normalizeEmail(body.email)!;
-    const conn = await ensureManualConnection(p.orgId, env);
     const attributes: Record<string, unknown> = { ...(body.attributes ?? {}) };
     if (body.firstName !== undefined) attributes.first_name = body.firstName;
     if (body.lastName !== undefined) attributes.last_name = body.lastName;
-    const [result] = await applySourceChanges(conn, [
-      { op: 'upsert', key: email, email: body.email.trim(), active: true, attributes, raw: body },
-    ]);
-    if (result!.outcome === 'conflict') throw new ApiError(409, 'conflict', 'this person was changed concurrently; retry');
-    await recordAudit(p.orgId, p.tokenId, 'recipient.manual.add', recipientId(p.orgId, email), { outcome: result!.outcome });
+    const outcome = await addManualEntry(p.orgId, { key: email, email: body.email.trim(), attributes, raw: body }, env);
+    if (outcome === 'conflict') throw new ApiError(409, 'conflict', 'this person was changed concurrently; retry');
+    await recordAudit(p.orgId, p.tokenId, 'recipient.manual.add', recipientId(p.orgId, email), { outcome });
     const doc = await loadRecipient(p.orgId, recipientId(p.orgId, email));
-    res.status(result!.outcome === 'created' ? 201 : 200).location(`/api/v1/recipients/${encodeURIComponent(doc._id)}`).json(presentRecipient(doc));
+    res.status(outcome === 'created' ? 201 : 200).location(`/api/v1/recipients/${encodeURIComponent(doc._id)}`).json(presentRecipient(doc));
   });
 
   r.delete('/:id/manual', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
     const doc = await loadRecipient(p.orgId, idParam(req));
-    const manual = (doc.contribs ?? []).filter((c) => c.ct === 'manual' && !c.d);
-    if (!manual.length) throw new ApiError(404, 'not-found', 'this recipient has no manual entry');
-    for (const c of manual) {
-      // The source record id is `${connectionId}:${key}`.
-      await applySourceChanges({ _id: c.cid, orgId: p.orgId, type: 'manual' }, [{ op: 'delete', key: c.sid.slice(c.cid.length + 1) }]);
-    }
+    if (!(await removeManualEntries(doc))) throw new ApiError(404, 'not-found', 'this recipient has no manual entry');
     await recordAudit(p.orgId, p.tokenId, 'recipient.manual.remove', doc._id);
     res.status(204).end();
   });

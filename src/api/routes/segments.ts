@@ -1,10 +1,12 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { Audience, Segment, newId, pageRecipients, recordAudit, segmentQuery, type SegmentDoc } from '../../store';
+import {
+  audiencesUsingSegment, createSegment, deleteSegment, getSegment, listedRecipientsQuery, pageRecipients, recordAudit, updateSegment,
+} from '../../store';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { presentRecipient, presentSegment } from '../present';
-import { ApiError } from '../problem';
+import { ApiError, notFound } from '../problem';
 import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 
 const name = z.string().trim().min(1).max(200);
@@ -16,15 +18,12 @@ const listQuery = z.object(pageQuery);
 /** Saved filters over recipient fields, in SCIM filter syntax; checked by the store's one translator when saved. */
 export function segmentRoutes(json: RequestHandler): Router {
   const r = Router();
-  const load = (id: string, orgId: string) => loadOwned(Segment as never, id, orgId, 'segment') as Promise<SegmentDoc>;
+  const load = (id: string, orgId: string) => loadOwned(getSegment, id, orgId, 'segment');
 
   r.post('/', requireAccess('manage'), json, async (req, res) => {
     const p = principal(req);
     const body = parseBody(createSchema, req.body);
-    segmentQuery(body.filter);
-    const now = new Date();
-    const doc: SegmentDoc = { _id: newId(), orgId: p.orgId, name: body.name, filter: body.filter, createdAt: now, updatedAt: now };
-    await Segment.create(doc);
+    const doc = await createSegment(p.orgId, body);
     await recordAudit(p.orgId, p.tokenId, 'segment.create', doc._id, { name: doc.name });
     res.status(201).location(`/api/v1/segments/${doc._id}`).json(presentSegment(doc));
   });
@@ -32,7 +31,7 @@ export function segmentRoutes(json: RequestHandler): Router {
   r.get('/', requireAccess('read'), async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    res.json(await idPage(Segment, { orgId: p.orgId }, q, (d: SegmentDoc) => presentSegment(d)));
+    res.json(await idPage('segments', { orgId: p.orgId }, q, presentSegment));
   });
 
   r.get('/:id', requireAccess('read'), async (req, res) => {
@@ -43,22 +42,20 @@ export function segmentRoutes(json: RequestHandler): Router {
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
     const body = parseBody(patchSchema, req.body);
-    if (body.filter !== undefined) segmentQuery(body.filter);
-    const set = { ...body, updatedAt: new Date() };
-    await Segment.updateOne({ _id: doc._id }, { $set: set }).exec();
+    const updated = await updateSegment(doc._id, body);
+    if (!updated) throw notFound('segment');
     await recordAudit(p.orgId, p.tokenId, 'segment.update', doc._id, { fields: Object.keys(body) });
-    res.json(presentSegment(await load(doc._id, p.orgId)));
+    res.json(presentSegment(updated));
   });
 
   r.delete('/:id', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
-    const users = await Audience.find({ orgId: p.orgId }, { include: 1, exclude: 1 }).lean().exec();
-    const using = users.filter((a) => a.include?.segments?.includes(doc._id) || a.exclude?.segments?.includes(doc._id)).map((a) => a._id);
+    const using = await audiencesUsingSegment(p.orgId, doc._id);
     if (using.length) {
       throw new ApiError(409, 'in-use', `audiences use this segment; remove it from them first`, { audiences: using });
     }
-    await Segment.deleteOne({ _id: doc._id }).exec();
+    await deleteSegment(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'segment.delete', doc._id, { name: doc.name });
     res.status(204).end();
   });
@@ -69,7 +66,7 @@ export function segmentRoutes(json: RequestHandler): Router {
     const q = parseQuery(listQuery, req.query);
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
-    const page = await pageRecipients({ $and: [{ orgId: p.orgId, listed: true }, segmentQuery(doc.filter)] }, q.limit, cursor);
+    const page = await pageRecipients(listedRecipientsQuery(p.orgId, doc.filter), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
   return r;

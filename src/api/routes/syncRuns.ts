@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { Connection, SyncRun, applyHeldRun, discardHeldRun, recordAudit, type ConnectionDoc, type SyncRunDoc } from '../../store';
+import { applyHeldRun, discardHeldRun, findConnection, getSyncRun, recordAudit, syncConnectionOf } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { keepRunAlive } from '../jobs';
 import { loadOwned } from '../owned';
@@ -14,15 +14,15 @@ const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).opt
 export function syncRunRoutes(): Router {
   const r = Router();
   r.use(requireAccess('manage'));
-  const load = (id: string, orgId: string) => loadOwned(SyncRun as never, id, orgId, 'sync run') as Promise<SyncRunDoc>;
+  const load = (id: string, orgId: string) => loadOwned(getSyncRun, id, orgId, 'sync run');
 
   r.get('/', async (req, res) => {
     const p = principal(req);
     const q = parseQuery(listQuery, req.query);
-    const filter: Record<string, unknown> = { orgId: p.orgId };
+    const filter: { orgId: string; connectionId?: string } = { orgId: p.orgId };
     if (q.connectionId) filter.connectionId = q.connectionId;
     // Newest first: ids are time-ordered ObjectIds.
-    res.json(await idPage(SyncRun, filter, q, (d: SyncRunDoc) => presentSyncRun(d), true));
+    res.json(await idPage('syncRuns', filter, q, presentSyncRun, true));
   });
 
   r.get('/:id', async (req, res) => {
@@ -32,13 +32,11 @@ export function syncRunRoutes(): Router {
   r.post('/:id/apply', async (req, res) => {
     const p = principal(req);
     const run = await load(idParam(req), p.orgId);
-    const conn = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
+    const conn = await findConnection(run.connectionId);
     if (!conn || conn.deleting) throw new ApiError(409, 'invalid-state', 'the connection of this sync run was deleted; discard it');
     // Applying a large snapshot takes a while: keep the run visibly alive so it is not taken for abandoned.
     const stopHeartbeat = keepRunAlive(run._id);
-    const done = await applyHeldRun(run._id, {
-      _id: conn._id, orgId: conn.orgId, type: conn.type, massRemovalThreshold: conn.massRemovalThreshold,
-    }).finally(stopHeartbeat);
+    const done = await applyHeldRun(run._id, syncConnectionOf(conn)).finally(stopHeartbeat);
     await recordAudit(p.orgId, p.tokenId, 'sync-run.apply', run._id, { connectionId: run.connectionId, counts: done.counts });
     res.json(presentSyncRun(done));
   });

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { ApiToken, LastOwnerTokenError, PERMISSIONS, ROLES, createApiToken, recordAudit, revokeApiToken } from '../../store';
+import { LastOwnerTokenError, PERMISSIONS, ROLES, createApiToken, getApiToken, listApiTokens, recordAudit, revokeApiToken } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { ApiError, notFound } from '../problem';
 import { parseBody, idParam } from '../validate';
@@ -32,14 +32,14 @@ export function tokenRoutes(json: RequestHandler): Router {
     const body = parseBody(createSchema, req.body);
     const created = await createApiToken(p.orgId, body.role, body.permissions, body.name ?? null);
     await recordAudit(p.orgId, p.tokenId, 'token.create', created.id, { role: created.role, permissions: created.permissions });
-    const doc = await ApiToken.findOne({ _id: created.id }).lean().exec();
-    res.status(201).json({ ...present(doc!), token: created.token });
+    const doc = await getApiToken(created.id);
+    if (!doc) throw notFound('token');
+    res.status(201).json({ ...present(doc), token: created.token });
   });
 
   r.get('/', async (req, res) => {
     const p = principal(req);
-    const docs = await ApiToken.find({ orgId: p.orgId }).lean().exec();
-    docs.sort((a, b) => (a._id < b._id ? -1 : 1));
+    const docs = await listApiTokens(p.orgId);
     res.json({ items: docs.map(present), nextCursor: null });
   });
 

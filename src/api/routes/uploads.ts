@@ -8,7 +8,7 @@ import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CsvFileError, EncodingInspector, checkCsvFile, dryRunCsv, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { Connection, SnapshotIngest, readColumnMapping, recordAudit, type ConnectionDoc, type SyncConnection } from '../../store';
+import { SnapshotIngest, findConnection, readColumnMapping, recordAudit, syncConnectionOf, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
@@ -73,7 +73,7 @@ function stoppable<T>(it: AsyncIterator<T>, signal: AbortSignal): AsyncIterator<
       signal.throwIfAborted();
       return it.next();
     },
-    return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value: undefined as never }),
+    return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
   };
 }
 
@@ -108,7 +108,7 @@ export function uploadRoutes(deps: AppDeps): Router {
   const limit = deps.config.MAX_UPLOAD_BYTES;
   r.post('/:id/uploads', requireAccess('manage'), async (req, res) => {
     const p = principal(req);
-    const doc = (await loadOwned(Connection as never, idParam(req), p.orgId, 'connection')) as ConnectionDoc;
+    const doc = await loadOwned(findConnection, idParam(req), p.orgId, 'connection');
     const q = parseQuery(uploadQuery, req.query);
     const dryRun = q.dryRun === 'true';
     // A dry run also lets an administrator try a file on an sftp connection before its first drop.
@@ -119,7 +119,7 @@ export function uploadRoutes(deps: AppDeps): Router {
     const charset = /;\s*charset\s*=\s*("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2];
     const declared = encodingOfCharset(charset);
     if (declared === null) throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
-    const conn: SyncConnection = { _id: doc._id, orgId: doc.orgId, type: doc.type, massRemovalThreshold: doc.massRemovalThreshold };
+    const conn: SyncConnection = syncConnectionOf(doc);
     const label = q.filename ?? dispositionFilename(req.get('content-disposition')) ?? null;
     const mapping = (await readColumnMapping(p.orgId, doc._id))?.mapping ?? {};
     // A declared length over the limit is refused before a byte is read.
@@ -175,7 +175,7 @@ export function uploadRoutes(deps: AppDeps): Router {
       const it = rows!;
       runInBackground(
         (signal) => ingestRows(ingest, conn, it, first, deps.logger, signal).finally(() => rm(dir, { recursive: true, force: true })),
-        { syncRunId: ingest.id, progress: () => ({ 'input.bytesRead': read.bytes }) },
+        { syncRunId: ingest.id, progress: () => ({ bytesRead: read.bytes }) },
       );
       res.status(202).location(`/api/v1/sync-runs/${ingest.id}`).json({ syncRunId: ingest.id });
     } finally {

@@ -1,7 +1,49 @@
-import { Schema, model, type InferSchemaType } from 'mongoose';
-import { CONNECTION_TYPES } from '../connectionTypes';
+import { Schema, model } from 'mongoose';
+import { CONNECTION_TYPES, type ConnectionType } from '../connectionTypes';
+import { DEFAULT_MASS_REMOVAL_THRESHOLD } from '../defaults';
 
-const connectionSchema = new Schema(
+export interface SftpSettings {
+  username?: string | null;
+  passwordHash?: string | null;
+  /** OpenSSH public key lines accepted besides the password. */
+  publicKeys?: string[];
+}
+
+export interface HrisSettings {
+  mode?: 'automated' | 'assisted' | null;
+  /** Finch access token, AES-256-GCM ciphertext. */
+  accessTokenEnc?: string | null;
+  /** Interval between automatic syncs (e.g. `24h`). */
+  schedule?: string | null;
+  lastSyncAt?: Date | null;
+}
+
+export interface ConnectionDoc {
+  _id: string;
+  orgId: string;
+  type: ConnectionType;
+  name: string;
+  /** SCIM: identity provider dialect. */
+  provider?: string | null;
+  /** Directory connections sync the full attribute set only when this is on (SPEC §3.6). */
+  extendedAttributes: boolean;
+  /** Fraction of a source's people a full snapshot may remove or offboard before it is held (SPEC §3.8). */
+  massRemovalThreshold: number;
+  /** SCIM bearer token hash (SHA-256). */
+  scimTokenHash?: string | null;
+  sftp?: SftpSettings | null;
+  hris?: HrisSettings | null;
+  /** Set while the connection is being deleted: it no longer serves anything. */
+  deleting: boolean;
+  /** csv and sftp: the administrator's column mapping (header → target), in order; see src/store/columnMappings.ts. */
+  columnMapping?: { header: string; target: string }[];
+  /** Set while a settings change's re-merge of the connection's people is owed (cleared when done; the sweep finishes it). */
+  remergeSince?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const connectionSchema = new Schema<ConnectionDoc>(
   {
     _id: { type: String, required: true },
     orgId: { type: String, required: true },
@@ -12,7 +54,7 @@ const connectionSchema = new Schema(
     /** Directory connections sync the full attribute set only when this is on (SPEC §3.6). */
     extendedAttributes: { type: Boolean, default: false },
     /** Fraction of a source's people a full snapshot may remove or offboard before it is held (SPEC §3.8). */
-    massRemovalThreshold: { type: Number, default: 0.2 },
+    massRemovalThreshold: { type: Number, default: DEFAULT_MASS_REMOVAL_THRESHOLD },
     /** SCIM bearer token hash (SHA-256). */
     scimTokenHash: { type: String },
     sftp: {
@@ -30,6 +72,7 @@ const connectionSchema = new Schema(
     /** csv and sftp: the administrator's column mapping (header → target), in order; see src/store/columnMappings.ts. */
     columnMapping: { type: [{ _id: false, header: { type: String, required: true }, target: { type: String, required: true } }], default: undefined },
     deleting: { type: Boolean, default: false },
+    remergeSince: { type: Date, default: undefined },
   },
   { timestamps: true, versionKey: false },
 );
@@ -37,5 +80,4 @@ connectionSchema.index({ orgId: 1, type: 1 });
 connectionSchema.index({ scimTokenHash: 1 }, { sparse: true });
 connectionSchema.index({ 'sftp.username': 1 }, { sparse: true });
 
-export type ConnectionDoc = InferSchemaType<typeof connectionSchema> & { _id: string };
-export const Connection = model('Connection', connectionSchema, 'connections');
+export const Connection = model<ConnectionDoc>('Connection', connectionSchema, 'connections');

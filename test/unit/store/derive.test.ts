@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_PRIORITY } from '../../../src/store/connectionTypes';
+import { DEFAULT_PRIORITY } from '../../../src/store/defaults';
 import { deriveRecipient, type MergeSettings } from '../../../src/store/derive';
 import type { Contribution } from '../../../src/store/models/recipient';
 

@@ -1,0 +1,117 @@
+/**
+ * bench/groups — a page of SCIM groups with their members (GET /scim/v2/{id}/Groups?count=P), in this process, against
+ * the same store's raw reads of the same members measured in the same run: one query for the whole page (what the
+ * listing does since the reads were batched) and one query per group (what it did before).
+ *
+ *   npm run build && node scripts/local-store.js --ephemeral -- node dist/bench/groups.js [--users 5000] [--groups 100] [--pages 5]
+ *
+ * Seeds U users of one SCIM connection, each in 2 of G groups, through the merge; one fresh database, dropped at the end.
+ * One JSON line per measurement on stdout; progress on stderr.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import {
+  applySourceChanges, connectStore, createConnection, createOrganization, disconnectStore, dropStoreDatabase, findByIds, insertScimGroup,
+  storeCapabilities,
+} from '../src/store';
+import { Group, SourceRecord } from '../src/store/models';
+import { createApp } from '../src/server/app';
+import { createLogger } from '../src/server/logger';
+import { testConfig } from '../test/helpers/config';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, dflt: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : dflt;
+};
+const USERS = flag('users', 5000);
+const GROUPS = flag('groups', 100);
+const PAGES = flag('pages', 5);
+
+const log = (msg: string) => process.stderr.write(`bench:groups ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
+
+async function timed(n: number, work: () => Promise<unknown>): Promise<{ perSecond: number; medianMs: number }> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await work();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  ms.sort((a, b) => a - b);
+  const total = ms.reduce((a, b) => a + b, 0);
+  return { perSecond: Math.round((n / total) * 1000 * 100) / 100, medianMs: Math.round((ms[Math.floor(n / 2)] ?? 0) * 10) / 10 };
+}
+
+async function main(): Promise<void> {
+  const base = process.env.MONGODB_URI;
+  if (!base) throw new Error('MONGODB_URI is not set (run through scripts/local-store.js)');
+  const url = new URL(base);
+  url.pathname = `/bench_groups_${process.pid}`;
+  const caps = await connectStore(url.toString());
+  try {
+    const org = await createOrganization('Bench groups');
+    const env = { publicUrl: 'http://127.0.0.1', secretKey: 'bench-secret-key-0123456789' };
+    const conn = await createConnection({ orgId: org.id, type: 'scim' }, env);
+    const ref = { _id: conn.id, orgId: org.id, type: 'scim' };
+    const groupIds = Array.from({ length: GROUPS }, () => randomUUID());
+    const now = new Date();
+    for (const [i, id] of groupIds.entries()) {
+      await insertScimGroup({
+        _id: id, orgId: org.id, connectionId: conn.id, key: id, displayName: `Group ${i}`, displayNameLower: `group ${i}`,
+        externalId: null, memberGroups: i ? [groupIds[i - 1]!] : [], raw: JSON.stringify({ displayName: `Group ${i}` }), v: 1, createdAt: now, updatedAt: now,
+      }, { add: [], remove: [] });
+    }
+    log(`seeding ${USERS} users in ${GROUPS} groups (${caps.ferretdb ? 'FerretDB' : 'MongoDB'} ${caps.serverVersion}, $in by _id from index: ${caps.idInFromIndex})`);
+    for (let i = 0; i < USERS; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, USERS - i) }, (_, j) => {
+        const n = i + j;
+        const userName = `u${n}@bench.example`;
+        return {
+          op: 'upsert' as const, key: randomUUID(), email: userName, active: true, attributes: { first_name: `U${n}` },
+          groups: [groupIds[n % GROUPS]!, groupIds[(n * 7 + 3) % GROUPS]!], raw: JSON.stringify({ userName, displayName: `User ${n}` }),
+        };
+      });
+      await applySourceChanges(ref, batch);
+    }
+
+    const app = createApp({ config: testConfig(), logger: createLogger('silent') });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const page = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/scim/v2/${conn.id}/Groups?count=${GROUPS}`, { headers: { Authorization: `Bearer ${conn.token}` } });
+      const body = (await res.json()) as { Resources: { members?: unknown[] }[] };
+      if (res.status !== 200 || body.Resources.length !== GROUPS) throw new Error(`listing answered ${res.status}`);
+      return body;
+    };
+    const members = (await page()).Resources.reduce((n, g) => n + (g.members?.length ?? 0), 0);
+    log(`a page of ${GROUPS} groups holds ${members} members`);
+    const http = await timed(PAGES, page);
+    const batched = await timed(PAGES, async () => {
+      await SourceRecord.find({ connectionId: conn.id, groups: { $in: groupIds }, deleted: false }, { key: 1, raw: 1, groups: 1 }).lean().exec();
+      await findByIds(Group, groupIds, { displayName: 1 });
+    });
+    const perGroup = await timed(PAGES, async () => {
+      for (const id of groupIds) {
+        await SourceRecord.find({ connectionId: conn.id, groups: id, deleted: false }, { key: 1, raw: 1 }).lean().exec();
+        await Group.find({ _id: { $in: [id] } }, { displayName: 1 }).lean().exec();
+      }
+    });
+    server.close();
+    const common = { users: USERS, groups: GROUPS, members, store: caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`, idInFromIndex: storeCapabilities().idInFromIndex };
+    emit({ bench: 'groups', measure: 'GET /Groups page (HTTP)', pagesPerSecond: http.perSecond, medianMs: http.medianMs, ...common });
+    emit({ bench: 'groups', measure: 'store: members of the page, one query', pagesPerSecond: batched.perSecond, medianMs: batched.medianMs, ...common });
+    emit({ bench: 'groups', measure: 'store: members of the page, one query per group', pagesPerSecond: perGroup.perSecond, medianMs: perGroup.medianMs, ...common });
+  } finally {
+    await dropStoreDatabase().catch(() => undefined);
+    await disconnectStore();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:groups failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,35 @@
+import type { MongoQuery } from '../filter';
+import { Recipient, type RecipientDoc } from './models';
+
+/** One recipient by id (`${orgId}:${email}`; callers check the organization and `listed`), or null. */
+export async function getRecipient(id: string): Promise<RecipientDoc | null> {
+  return Recipient.findOne({ _id: id }).lean<RecipientDoc>().exec();
+}
+
+/** How many recipients match a query (from audienceQuery, segmentQuery, ...). */
+export async function countRecipients(query: MongoQuery): Promise<number> {
+  return Recipient.countDocuments(query).exec();
+}
+
+/** The first `n` recipients matching a query, in `_id` order. */
+export async function sampleRecipients(query: MongoQuery, n: number): Promise<RecipientDoc[]> {
+  if (n <= 0) return [];
+  return Recipient.find(query).sort({ _id: 1 }).limit(n).lean<RecipientDoc[]>().exec();
+}
+
+/** The fields of a recipient an export needs. */
+export type ExportedRecipient = Pick<RecipientDoc, '_id' | 'email' | 'emailDisplay' | 'firstName' | 'lastName' | 'attributes'>;
+const EXPORT_PROJECTION = { email: 1, emailDisplay: 1, firstName: 1, lastName: 1, attributes: 1 };
+
+/**
+ * The recipients of an export, straight from the driver with only the exported fields (the embedded contributions are
+ * the bulk of a recipient document). No sort: an export is a set, and sorting a large audience costs the server memory.
+ */
+export async function* exportRecipients(query: MongoQuery, batchSize = 2000): AsyncGenerator<ExportedRecipient> {
+  const cursor = Recipient.collection.find<ExportedRecipient>(query, { projection: EXPORT_PROJECTION, batchSize });
+  try {
+    for await (const doc of cursor) yield doc;
+  } finally {
+    await cursor.close();
+  }
+}

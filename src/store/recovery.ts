@@ -1,0 +1,43 @@
+import { failAbandonedRuns } from './abandonedRuns';
+import { replayMergeJournal } from './merge';
+import { finishOwedRemerges } from './remerge';
+import { finishPendingGroupWrites } from './scimGroups';
+
+/**
+ * A sync run is never taken for abandoned sooner than this, whatever age a sweep is given: a run being worked on is
+ * written at least every few seconds (progress after each batch, a heartbeat every second for API jobs), and another
+ * process (`--roles`) may be working on it while this one starts. A sweep at start (age 0) thus fails the runs a
+ * stopped process left, without failing those a running one is busy with.
+ */
+export const MIN_RUN_SILENCE_MS = 15_000;
+
+export interface SweepReport {
+  /** Sync runs failed because the process working on them stopped. */
+  failedRuns: string[];
+  /** Merges replayed from the journal (recipients caught up with source records already written). */
+  replayedMerges: number;
+  /** SCIM group writes finished (the membership their intent named applied, or the delete completed). */
+  finishedGroupWrites: number;
+  /** Re-merges owed by settings changes (attribute priority, extended attributes) that were run. */
+  owedRemerges: number;
+}
+
+/**
+ * All of the store's recovery, in one sweep: what stopped processes (a crash, a SIGKILL, a store outage mid-write)
+ * left half-done and silent for `ageMs`. The worker role runs it at start with age 0 (everything left, since no
+ * earlier work of its own can still be running) and every minute with a minute.
+ * - sync runs left queued or running: failed (src/store/abandonedRuns.ts; silent for at least MIN_RUN_SILENCE_MS);
+ * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts);
+ * - SCIM group-write intents: finished (src/store/scimGroups.ts);
+ * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts).
+ * SCIM userName/externalId key claims need no sweep: a claim whose user was never written is taken over by the next
+ * claim of that key once SCIM_KEY_STALE_MS old (src/store/scimUsers.ts claimScimKey), and until then it hides nothing.
+ * Every step is idempotent, so a sweep may run beside the work it looks at, and in several processes at once.
+ */
+export async function sweepStore(ageMs: number): Promise<SweepReport> {
+  const failedRuns = await failAbandonedRuns(Math.max(ageMs, MIN_RUN_SILENCE_MS));
+  const replayedMerges = await replayMergeJournal(ageMs);
+  const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
+  const owedRemerges = await finishOwedRemerges(ageMs);
+  return { failedRuns, replayedMerges, finishedGroupWrites, owedRemerges };
+}

@@ -1,0 +1,100 @@
+import { claimLookupKey, readLookupKey, releaseLookupKey, takeOverLookupKey } from './lookupKeys';
+import type { MongoQuery } from '../filter';
+import type { ConnectionRef } from './merge';
+import { SourceRecord, type SourceRecordDoc } from './models';
+import { findSourceRecord } from './sourceRecords';
+
+/**
+ * Storage of SCIM users: a SCIM user is a source record of a `scim` connection (its key is the SCIM id, its `raw` the
+ * resource as received), and its userName and externalId are claimed as lookup keys (src/store/lookupKeys.ts) so
+ * that uniqueness holds without transactions and the lookups identity providers make before every create are `_id`
+ * reads. The protocol (what a resource means, which errors to answer) is src/scim/users.ts.
+ */
+
+/** A claimed key whose user never got written (a crash between the two) is taken over after this long. */
+export const SCIM_KEY_STALE_MS = 30_000;
+
+export function userNameKey(connectionId: string, userName: string): string {
+  return `${connectionId}:userName:${userName.toLowerCase()}`;
+}
+
+/**
+ * The user that last asserted an externalId (case-exact, RFC 7643 §3.1). Unlike the userName key it outlives a DELETE,
+ * so that a POST re-sending a deleted user's externalId finds the tombstone by an `_id` read.
+ */
+export function externalIdKey(connectionId: string, externalId: string): string {
+  return `${connectionId}:externalId:${externalId}`;
+}
+
+/** A live (not deleted) user of this SCIM connection, or null. */
+export async function findScimUser(conn: ConnectionRef, id: string): Promise<SourceRecordDoc | null> {
+  const rec = await findSourceRecord(conn._id, id);
+  if (!rec || rec.deleted || rec.orgId !== conn.orgId || rec.connectionType !== 'scim') return null;
+  return rec;
+}
+
+/** The stored user (live, inactive or a tombstone) a lookup key points at, or null. */
+export async function scimUserHoldingKey(connectionId: string, keyId: string): Promise<SourceRecordDoc | null> {
+  const ref = (await readLookupKey(keyId))?.ref;
+  return ref ? findSourceRecord(connectionId, ref) : null;
+}
+
+/** A claim: made (the key is `target`'s now), or refused with the stored user still holding it (null: a create in flight). */
+export type KeyClaim = { ok: true } | { ok: false; holder: SourceRecordDoc | null };
+
+/**
+ * Claims a lookup key for `target`. Refused with the stored user that still `holds` the key's value; a holder that no
+ * longer does (changed it, deleted, never written) is taken over. A key claimed moments ago by a create still in
+ * flight stays with that create (refused, holder null). Part of the store's recovery: a key left by a crash between
+ * claim and write is taken over once SCIM_KEY_STALE_MS old, by the next claim.
+ */
+export async function claimScimKey(
+  conn: ConnectionRef,
+  key: string,
+  target: string,
+  holds: (rec: SourceRecordDoc) => boolean,
+): Promise<KeyClaim> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const holder = await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
+    if (!holder) return { ok: true };
+    const rec = await findSourceRecord(conn._id, holder.ref);
+    if (rec && holds(rec)) return { ok: false, holder: rec };
+    if (rec || Date.now() - holder.createdAt.getTime() > SCIM_KEY_STALE_MS) {
+      if (await takeOverLookupKey(key, holder.ref, target)) return { ok: true };
+      continue;
+    }
+    break;
+  }
+  return { ok: false, holder: null };
+}
+
+/** Points a key at `target` whoever held it (the latest writer of an externalId is the one a POST reactivates). */
+export async function pointScimKey(conn: ConnectionRef, key: string, target: string): Promise<void> {
+  const holder = await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
+  if (holder) await takeOverLookupKey(key, holder.ref, target);
+}
+
+/** Hands a key over from `fromRef` to `toRef`, if `fromRef` still holds it. */
+export const takeOverScimKey = takeOverLookupKey;
+/** Releases a key if `ref` holds it. */
+export const releaseScimKey = releaseLookupKey;
+
+/** A page of a SCIM connection's live users matching a query (from the filter translator), with the total. */
+export async function searchScimUsers(
+  conn: ConnectionRef,
+  query: MongoQuery | undefined,
+  page: { sort: Record<string, 1 | -1>; skip: number; limit: number },
+): Promise<{ total: number; docs: SourceRecordDoc[] }> {
+  const scope = { connectionId: conn._id, orgId: conn.orgId, deleted: false };
+  const q = query ? { ...scope, $and: [query] } : scope;
+  const [total, docs] = await Promise.all([
+    SourceRecord.countDocuments(q).exec(),
+    page.limit === 0 ? Promise.resolve([]) : SourceRecord.find(q).sort(page.sort).skip(page.skip).limit(page.limit).lean<SourceRecordDoc[]>().exec(),
+  ]);
+  return { total, docs };
+}
+
+/** Every live user of a SCIM connection (for filters evaluated in memory, where the store cannot serve them). */
+export async function allScimUsers(conn: ConnectionRef): Promise<SourceRecordDoc[]> {
+  return SourceRecord.find({ connectionId: conn._id, orgId: conn.orgId, deleted: false }).lean<SourceRecordDoc[]>().exec();
+}
