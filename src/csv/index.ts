@@ -6,3 +6,4 @@ export * from './rows';
 export * from './readCsv';
 export * from './check';
 export * from './ingest';
+export * from './fileRun';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
-import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
+import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../store';
 import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
 import { createApp } from './app';
