@@ -7,3 +7,4 @@ export * from './readCsv';
 export * from './check';
 export * from './ingest';
 export * from './fileRun';
+export * from './fileQueue';

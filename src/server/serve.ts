@@ -4,6 +4,9 @@ import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../store';
 import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
+import { startFileQueue, type FileQueue } from '../csv';
+import { startSftpServer } from '../sftp';
+import { sftpFiles } from './metrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -12,6 +15,7 @@ export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
 
 export interface RunningService {
   httpPort: number | null;
+  sftpPort: number | null;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -23,6 +27,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
 
   const stops: ((deadline: number) => Promise<void>)[] = [];
   let httpPort: number | null = null;
+  let sftpPort: number | null = null;
 
   if (roles.includes('worker')) {
     // What stopped processes left half-done: sync runs left queued or running are failed once silent; merges and SCIM
@@ -42,6 +47,26 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
+  }
+
+  // Stored files (SFTP uploads) are claimed from the queue by the worker role.
+  let fileQueue: FileQueue | null = null;
+  if (roles.includes('worker')) {
+    const queue = startFileQueue({
+      logger,
+      onFinished: (run) => sftpFiles.inc({ outcome: run.message?.startsWith('duplicate') ? 'duplicate' : run.status }),
+    });
+    fileQueue = queue;
+    stops.push(async (deadline) => queue.stop(deadline));
+  }
+
+  if (roles.includes('sftp')) {
+    const sftp = await startSftpServer({
+      port: config.SFTP_PORT, host: config.SFTP_HOST, hostKeyPath: config.SFTP_HOST_KEY, logger,
+      onQueued: () => fileQueue?.poke(),
+    });
+    sftpPort = sftp.port;
+    stops.push(async () => sftp.close());
   }
 
   if (roles.includes('http')) {
@@ -74,6 +99,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   let stopped = false;
   return {
     httpPort,
+    sftpPort,
     logger,
     async stop() {
       if (stopped) return;

@@ -21,3 +21,7 @@ export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
 export * from './jobs';
+export * from './files';
+export * from './accountFiles';
+export * from './fileRuns';
+export * from './serviceInfo';

@@ -1,4 +1,5 @@
 import { failActiveRun } from './abandonedRuns';
+import { requeueStoredRun } from './fileRuns';
 import { SyncRun, type SyncRunStatus } from './models';
 
 /**
@@ -18,6 +19,7 @@ interface Job {
   done: Promise<void>;
   syncRunId: string | null;
   abort: AbortController;
+  requeue: boolean;
 }
 const jobs = new Set<Job>();
 
@@ -26,6 +28,8 @@ export interface BackgroundJobOptions {
   syncRunId?: string;
   /** Fields written with each heartbeat and once more at the end (e.g. `input.bytesRead`). */
   progress?: () => Record<string, unknown>;
+  /** The run's input is a stored file: shutdown puts the run back in the queue instead of failing it. */
+  requeueOnInterrupt?: boolean;
 }
 
 /** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
@@ -60,7 +64,7 @@ export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) 
       if (syncRunId && opts.progress) await touch(syncRunId, opts.progress(), false).catch(() => undefined);
     }
   };
-  const job: Job = { syncRunId, abort, done: Promise.resolve() };
+  const job: Job = { syncRunId, abort, requeue: Boolean(opts.requeueOnInterrupt), done: Promise.resolve() };
   job.done = run().finally(() => jobs.delete(job));
   jobs.add(job);
 }
@@ -94,6 +98,10 @@ export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, 
   for (const j of stopped) j.abort.abort(reason);
   await waitForBackgroundJobs(graceMs);
   const ids = stopped.map((j) => j.syncRunId).filter((id): id is string => id !== null);
-  for (const id of ids) await failActiveRun(id, reason).catch(() => false);
+  for (const j of stopped) {
+    if (!j.syncRunId) continue;
+    if (j.requeue) await requeueStoredRun(j.syncRunId).catch(() => false);
+    else await failActiveRun(j.syncRunId, reason).catch(() => false);
+  }
   return ids;
 }

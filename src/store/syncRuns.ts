@@ -1,3 +1,4 @@
+import { refreshFileResult } from './accountFiles';
 import { isIdentitySource } from './connectionTypes';
 import { newId } from './ids';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
@@ -92,6 +93,13 @@ export class SnapshotIngest {
 
   get id(): string {
     return this.run._id;
+  }
+
+  /** Records what the run's input turned out to hold (e.g. the rows a file's check counted). */
+  async setInput(input: Partial<SyncRunInput>): Promise<void> {
+    const set: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(input)) set[`input.${k}`] = v;
+    await SyncRun.updateOne({ _id: this.run._id }, { $set: set }).exec();
   }
 
   /** Records a rejected row (it changes nothing). */
@@ -254,7 +262,10 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
   const claimed = await SyncRun.findOneAndUpdate({ _id: runId, status: 'needs_review' }, { $set: { status: 'running' } }).lean().exec();
   if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be applied', 409);
-  return evaluateAndApply(runId, conn, true);
+  const done = await evaluateAndApply(runId, conn, true);
+  // An SFTP file's result file says what became of it.
+  await refreshFileResult(runId);
+  return done;
 }
 
 /** Discards a run held by the mass-removal guard: nothing it staged is applied. */
@@ -265,5 +276,6 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
   ).lean().exec();
   if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be discarded', 409);
   await StagedRow.deleteMany({ runId }).exec();
+  await refreshFileResult(runId);
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }

@@ -3,7 +3,7 @@ import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import {
   Connection, SCIM_PROVIDERS, createConnection, deleteConnection, encryptSecret, hashPassword, recordAudit, remergeConnection,
-  rotateScimToken, scimBaseUrl, type ConnectionDoc,
+  rotateScimToken, scimBaseUrl, sftpHostKey, type ConnectionDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -81,7 +81,13 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
 
   r.get('/:id', async (req, res) => {
     const doc = await load(idParam(req), principal(req).orgId);
-    res.json(presentConnection(doc, config.PUBLIC_URL));
+    const out = presentConnection(doc, config.PUBLIC_URL);
+    // SFTP: the host key clients should expect (published by the running SFTP daemon).
+    if (doc.type === 'sftp' && out.sftp) {
+      const host = await sftpHostKey();
+      Object.assign(out.sftp, { hostKeyFingerprint: host?.fingerprint ?? null, port: host?.port ?? config.SFTP_PORT });
+    }
+    res.json(out);
   });
 
   r.patch('/:id', json, async (req, res) => {
