@@ -20,7 +20,7 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
   let port: number;
 
   const recipientsOf = async (token: string) => {
-    const res = await request(app).get('/api/v1/recipients?limit=1000').set(bearer(token));
+    const res = await request(app).get('/api/v1/recipients?limit=500').set(bearer(token));
     return res.body.items as { email: string; status: string; attributes: Record<string, string>; sources: { connectionId: string }[] }[];
   };
   const fetchFile = async (remote: string): Promise<string> => {
@@ -97,7 +97,8 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
   it('ssh2 fastPut (many out-of-order writes) and a temporary name renamed at the end', async () => {
     const big = join(tmp.dir, 'fast.csv');
     // ~1 MB: fastPut sends 32 KiB writes, up to 64 at a time.
-    writeFileSync(big, csvPeople(15_000, 1000, () => 'Fast'));
+    const pad = 'x'.repeat(400);
+    writeFileSync(big, ['email,first name,notes', ...Array.from({ length: 2500 }, (_, i) => `fast${i}@example.com,F${i},${pad}`)].join('\n') + '\n');
     const { client, sftp } = await ssh2Client(port, acct.username, { privateKey: readFileSync(key.path) });
     try {
       await new Promise<void>((res, rej) => sftp.fastPut(big, '/inbox/delta/fast.csv', { concurrency: 64, chunkSize: 32768 }, (e) => (e ? rej(e) : res())));
@@ -113,7 +114,7 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
       client.end();
     }
     const fast = await waitForFileRun(app, org.admin, acct.id, 'fast.csv');
-    assert.equal(fast.counts.created, 15_000);
+    assert.equal(fast.counts.created, 2500);
     const renamed = await waitForFileRun(app, org.admin, acct.id, 'renamed.csv');
     assert.equal(renamed.counts.created, 1);
     assert.equal((await request(app).get('/api/v1/recipients/ren@example.com').set(bearer(org.reader))).status, 200);
@@ -153,20 +154,30 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
   });
 
   it('a full file the guard holds says so; applying it through the API updates the result file', async () => {
+    const guarded = await sftpConnection(org.id, [key.publicKey]);
+    const whole = join(tmp.dir, 'whole.csv');
+    writeFileSync(whole, csvPeople(10, 500));
+    assert.equal((await openSsh(port, guarded.username, `put ${whole} /inbox/full/whole.csv`, { key: key.path })).code, 0);
+    assert.equal((await waitForFileRun(app, org.admin, guarded.id, 'whole.csv')).status, 'succeeded');
     const file = join(tmp.dir, 'truncated.csv');
-    writeFileSync(file, csvPeople(5));
-    assert.equal((await openSsh(port, acct.username, `put ${file} /inbox/full/truncated.csv`, { key: key.path })).code, 0);
-    const run = await waitForFileRun(app, org.admin, acct.id, 'truncated.csv');
+    writeFileSync(file, csvPeople(5, 500));
+    assert.equal((await openSsh(port, guarded.username, `put ${file} /inbox/full/truncated.csv`, { key: key.path })).code, 0);
+    const run = await waitForFileRun(app, org.admin, guarded.id, 'truncated.csv');
     assert.equal(run.status, 'needs_review');
-    const held = JSON.parse(await fetchFile('/results/truncated.csv.result.json'));
+    const fetchGuarded = async (remote: string) => {
+      const local = join(tmp.dir, `g-${Date.now()}`);
+      assert.equal((await openSsh(port, guarded.username, `get ${remote} ${local}`, { key: key.path })).code, 0);
+      return readFileSync(local, 'utf8');
+    };
+    const held = JSON.parse(await fetchGuarded('/results/truncated.csv.result.json'));
     assert.equal(held.heldForReview, true);
     assert.equal(held.status, 'needs_review');
     const applied = await request(app).post(`/api/v1/sync-runs/${run.id}/apply`).set(bearer(org.admin));
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
-    const after = JSON.parse(await fetchFile('/results/truncated.csv.result.json'));
+    const after = JSON.parse(await fetchGuarded('/results/truncated.csv.result.json'));
     assert.equal(after.status, 'succeeded');
     assert.equal(after.heldForReview, false);
-    assert.ok(after.counts.removed > 0);
+    assert.equal(after.counts.removed, 5);
   });
 
   it('paths never leave the account tree; uploads elsewhere are refused; another account sees nothing of this one', async () => {

@@ -30,7 +30,7 @@ export async function claimStoredRun(worker: string): Promise<SyncRunDoc | null>
     const claimed = (await SyncRun.findOneAndUpdate(
       { _id: c._id, status: 'queued' },
       { $set: { status: 'running', claimedBy: worker, heartbeatAt: now, startedAt: now } },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean().exec()) as SyncRunDoc | null;
     if (claimed) return claimed;
   }
