@@ -71,7 +71,17 @@ export class Upload {
     }
   }
 
+  /** A refused write spoils the file: its CLOSE fails too and nothing of it is kept. */
   async write(offset: number, data: Buffer): Promise<void> {
+    try {
+      await this.writeAt(offset, data);
+    } catch (err) {
+      this.failed ??= err as Error;
+      throw err;
+    }
+  }
+
+  private async writeAt(offset: number, data: Buffer): Promise<void> {
     if (this.failed) throw this.failed;
     if (this.ended) throw new UploadError('the file is already closed');
     if (offset + data.length > this.limits.maxBytes) {
