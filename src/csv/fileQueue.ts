@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
-  SnapshotIngest, claimStoredRun, completeStoredFile, endedRunsWithoutResult, findDuplicateRun, finishDuplicateRun, keepRunAlive,
+  SnapshotIngest, claimStoredRun, completeStoredFile, endedRunsWithoutResult, findDuplicateRun, finishDuplicateRun,
   loadSyncConnection, readStoredFile, requeueAbandonedStoredRuns, requeueStoredRun, runInBackground, waitForBackgroundJobs, interruptBackgroundJobs, type SyncRunDoc,
 } from '../store';
 import type { CsvEncoding } from './encoding';
@@ -80,7 +80,6 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     return finish(ended, new Map(), null);
   }
   const ready = prepared;
-  const stop = keepRunAlive(run._id, () => ({ 'input.bytesRead': ready.read.bytes }));
   try {
     const ingest = await SnapshotIngest.start(conn, { mode: run.mode, source: run.source }, { ...run, input: { ...input, rows: ready.rows } });
     await ingestStoredRows(ingest, ready.rows);
@@ -89,7 +88,6 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     if (ended === null) return null;
     return await finish(ended, rejected, file);
   } finally {
-    stop();
     await ready.close();
   }
 }
@@ -115,25 +113,37 @@ export function startFileQueue(opts: FileQueueOptions): FileQueue {
       if (requeued.length) opts.logger.warn({ syncRunIds: requeued }, 'stored files whose process stopped are queued again');
       for (const run of await endedRunsWithoutResult(30_000)) await completeStoredFile(run, null);
     }
-    const run = await claimStoredRun(worker);
-    if (!run) return false;
-    opts.logger.info({ syncRunId: run._id, connectionId: run.connectionId, file: run.input?.name }, 'sftp file claimed');
+    const claim = await claimStoredRun(worker);
+    if (!claim) return false;
+    const run = claim.run;
+    opts.logger.info({ syncRunId: run._id, connectionId: run.connectionId, file: run.input?.name, claim: claim.token }, 'sftp file claimed');
     let result: Promise<void> = Promise.resolve();
     runInBackground(
       (signal) => {
         result = processStoredRun(run, opts.logger, signal).then(
-          (ended) => {
-            if (ended) opts.onFinished?.(ended);
+          async (ended) => {
+            if (ended) {
+              await claim.release();
+              opts.onFinished?.(ended);
+            } else {
+              // Stopped by shutdown: back to the queue for the next worker.
+              claim.stopHeartbeat();
+              await requeueStoredRun(run._id).catch(() => false);
+              await claim.release().catch(() => undefined);
+            }
           },
           async (err: Error) => {
             // A store outage or a bug: the file is still stored, so the run goes back to the queue.
             opts.logger.error({ syncRunId: run._id, errName: err?.name, err: err?.message }, 'sftp file processing stopped; queued again');
+            claim.stopHeartbeat();
             await requeueStoredRun(run._id).catch(() => false);
+            await claim.release().catch(() => undefined);
           },
         );
         return result;
       },
-      { syncRunId: run._id, requeueOnInterrupt: true },
+      // The claim carries the heartbeat (see src/store/fileRuns.ts); the run is written only by its processing.
+      { syncRunId: run._id, requeueOnInterrupt: true, heartbeat: false },
     );
     await new Promise<void>((r) => setImmediate(r));
     await result;

@@ -285,3 +285,11 @@ export async function finishDuplicateRun(run: SyncRunDoc, of: SyncRunDoc): Promi
   await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'discarded', message, finishedAt: new Date() } }).exec();
   return (await SyncRun.findOne({ _id: run._id }).lean().exec()) as SyncRunDoc;
 }
+
+/** Deletes every file of an account (entries and bytes): part of deleting its connection. */
+export async function deleteAccountFiles(connectionId: string): Promise<number> {
+  const entries = (await FileEntry.find({ connectionId }, { fileId: 1 }).lean().exec()) as Pick<FileEntryDoc, '_id' | 'fileId'>[];
+  for (const e of entries) await deleteStoredFile(e.fileId);
+  await FileEntry.deleteMany({ connectionId }).exec();
+  return entries.length;
+}

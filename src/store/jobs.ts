@@ -30,6 +30,8 @@ export interface BackgroundJobOptions {
   progress?: () => Record<string, unknown>;
   /** The run's input is a stored file: shutdown puts the run back in the queue instead of failing it. */
   requeueOnInterrupt?: boolean;
+  /** false: the job keeps its own heartbeat elsewhere (stored-file claims); the run is not touched. */
+  heartbeat?: boolean;
 }
 
 /** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
@@ -53,7 +55,7 @@ export function keepRunAlive(syncRunId: string, progress?: () => Record<string, 
 export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
   const abort = new AbortController();
   const syncRunId = opts.syncRunId ?? null;
-  const stop = syncRunId ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
+  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
   const run = async () => {
     try {
       await (typeof work === 'function' ? work(abort.signal) : work);
