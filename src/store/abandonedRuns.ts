@@ -1,4 +1,5 @@
 import { requeueAbandonedStoredRuns } from './fileRuns';
+import { lastHeartbeat } from './jobs';
 import { StagedRow, SyncRun, type SyncRunStatus } from './models';
 
 /** Why a run whose process went away failed. */
@@ -43,6 +44,9 @@ export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()
   ).lean().exec()) as { _id: string }[];
   const failed: string[] = [];
   for (const { _id } of stale) {
+    // A job that heartbeats elsewhere (src/store/jobs.ts) is alive while its heartbeat is recent.
+    const beat = await lastHeartbeat(_id);
+    if (beat && beat >= cutoff) continue;
     // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
     if (await failActiveRun(_id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) failed.push(_id);
   }

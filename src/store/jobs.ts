@@ -1,6 +1,7 @@
+import mongoose from 'mongoose';
 import { failActiveRun } from './abandonedRuns';
 import { requeueStoredRun } from './fileRuns';
-import { SyncRun, type SyncRunStatus } from './models';
+import { SyncRun } from './models';
 
 /**
  * Background work on sync runs (API upload processing after the 202, stored files claimed by a worker). Shutdown waits for it (bounded), tests wait for it, and
@@ -13,7 +14,6 @@ export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finish
 /** How often a running job writes its heartbeat and progress. */
 export const HEARTBEAT_MS = 1_000;
 
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
 
 interface Job {
   done: Promise<void>;
@@ -26,7 +26,7 @@ const jobs = new Set<Job>();
 export interface BackgroundJobOptions {
   /** The sync run the job works on: heartbeated while the job runs, failed if shutdown stops the job. */
   syncRunId?: string;
-  /** Fields written with each heartbeat and once more at the end (e.g. `input.bytesRead`). */
+  /** Fields written on the run once the job is done (e.g. `input.bytesRead`). */
   progress?: () => Record<string, unknown>;
   /** The run's input is a stored file: shutdown puts the run back in the queue instead of failing it. */
   requeueOnInterrupt?: boolean;
@@ -34,18 +34,42 @@ export interface BackgroundJobOptions {
   heartbeat?: boolean;
 }
 
-/** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
-async function touch(syncRunId: string, extra: Record<string, unknown>, onlyActive: boolean): Promise<void> {
-  await SyncRun.updateOne(onlyActive ? { _id: syncRunId, status: { $in: ACTIVE } } : { _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
+/**
+ * Heartbeats go to their own collection, never to the run: on FerretDB an update is a read then a replace of the
+ * document, so a heartbeat racing the job's final write ("succeeded") could put the run back to "running" for good.
+ * The abandoned-run sweep reads both (src/store/abandonedRuns.ts).
+ */
+function heartbeats() {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('the store is not connected');
+  return db.collection<{ _id: string; at: Date }>('run_heartbeats');
+}
+
+async function beat(syncRunId: string): Promise<void> {
+  await heartbeats().updateOne({ _id: syncRunId }, { $set: { at: new Date() } }, { upsert: true });
+}
+
+/** When the run's worker last showed it was alive, if it keeps a heartbeat. */
+export async function lastHeartbeat(syncRunId: string): Promise<Date | null> {
+  return (await heartbeats().findOne({ _id: syncRunId }))?.at ?? null;
+}
+
+/** Records progress on a run once its job is done (no other write to the run can race it then). */
+async function recordProgress(syncRunId: string, extra: Record<string, unknown>): Promise<void> {
+  await SyncRun.updateOne({ _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
 }
 
 /** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
-export function keepRunAlive(syncRunId: string, progress?: () => Record<string, unknown>): () => void {
+export function keepRunAlive(syncRunId: string): () => void {
+  beat(syncRunId).catch(() => undefined);
   const timer = setInterval(() => {
-    touch(syncRunId, progress?.() ?? {}, true).catch(() => undefined);
+    beat(syncRunId).catch(() => undefined);
   }, HEARTBEAT_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    heartbeats().deleteOne({ _id: syncRunId }).catch(() => undefined);
+  };
 }
 
 /**
@@ -55,7 +79,7 @@ export function keepRunAlive(syncRunId: string, progress?: () => Record<string, 
 export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
   const abort = new AbortController();
   const syncRunId = opts.syncRunId ?? null;
-  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
+  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId) : () => undefined;
   const run = async () => {
     try {
       await (typeof work === 'function' ? work(abort.signal) : work);
@@ -63,7 +87,7 @@ export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) 
       // A job records its own failure on its run; nothing to add here.
     } finally {
       stop();
-      if (syncRunId && opts.progress) await touch(syncRunId, opts.progress(), false).catch(() => undefined);
+      if (syncRunId && opts.progress) await recordProgress(syncRunId, opts.progress()).catch(() => undefined);
     }
   };
   const job: Job = { syncRunId, abort, requeue: Boolean(opts.requeueOnInterrupt), done: Promise.resolve() };
