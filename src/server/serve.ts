@@ -6,7 +6,7 @@ import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAba
 import { finishPendingGroupWrites } from '../scim/groups';
 import { startFileQueue, type FileQueue } from '../csv';
 import { startSftpServer } from '../sftp';
-import { sftpFiles } from './metrics';
+import { sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -64,6 +64,11 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     const sftp = await startSftpServer({
       port: config.SFTP_PORT, host: config.SFTP_HOST, hostKeyPath: config.SFTP_HOST_KEY, logger,
       onQueued: () => fileQueue?.poke(),
+      metrics: {
+        login: (outcome) => sftpLogins.inc({ outcome }),
+        ban: (kind) => sftpBans.inc({ kind }),
+        received: (bytes) => sftpBytesReceived.inc(bytes),
+      },
     });
     sftpPort = sftp.port;
     stops.push(async () => sftp.close());

@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server, type AuthContext, type Connection } from 'ssh2';
 import { findSftpAccount, liveConnectionIds, passwordMatches, recordAudit, recordSftpHostKey, type SftpAccount } from '../store';
-import { sftpBans, sftpBytesReceived, sftpLogins } from '../server/metrics';
 import { matchingKey, parseAuthorizedKeys } from './auth';
 import { Defender, type DefenderOptions } from './defender';
 import { loadOrCreateHostKey } from './hostKey';
@@ -25,7 +24,17 @@ export interface SftpServerOptions {
   accountCheckMs?: number;
   /** A file was queued for processing (the worker of this process can look now). */
   onQueued?: (runId: string) => void;
+  /** Counters the service exports (`/metrics`); the daemon itself keeps none. */
+  metrics?: SftpMetrics;
 }
+
+export interface SftpMetrics {
+  login(outcome: 'success' | 'failure' | 'banned' | 'limited'): void;
+  ban(kind: 'address' | 'username'): void;
+  received(bytes: number): void;
+}
+
+const NO_METRICS: SftpMetrics = { login: () => undefined, ban: () => undefined, received: () => undefined };
 
 export interface SftpServer {
   port: number;
@@ -48,6 +57,7 @@ interface Live {
 /** Starts the SSH server that serves SFTP to the `sftp` connections' accounts (`serve --roles sftp`). */
 export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServer> {
   const { logger } = opts;
+  const metrics = opts.metrics ?? NO_METRICS;
   const hostKey = loadOrCreateHostKey(opts.hostKeyPath);
   const defender = new Defender(opts.defender);
   const limits: SessionLimits = {
@@ -68,7 +78,7 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
     const log = logger.child({ sftp: true, address });
     const ban = defender.addressBan(address);
     if (ban > 0) {
-      sftpLogins.inc({ outcome: 'banned' });
+      metrics.login('banned');
       log.warn({ banSeconds: Math.ceil(ban / 1000) }, 'sftp connection from a banned address refused');
       client.on('error', () => undefined);
       client.end();
@@ -77,7 +87,7 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
     const me: Live = { client, address, account: null, closers: [] };
     live.add(me);
     if (countBy((l) => l.address === address) > maxPerAddress) {
-      sftpLogins.inc({ outcome: 'limited' });
+      metrics.login('limited');
       log.warn('sftp connection refused: too many sessions from this address');
       live.delete(me);
       client.on('error', () => undefined);
@@ -97,11 +107,11 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
     let accountFor: { username: string; account: Promise<SftpAccount | null> } | null = null;
 
     const failed = (ctx: AuthContext, account: SftpAccount | null, score = 1) => {
-      sftpLogins.inc({ outcome: 'failure' });
+      metrics.login('failure');
       log.warn({ username: ctx.username, method: ctx.method, knownUser: Boolean(account) }, 'sftp login failed');
       if (account) void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login.failure', account.connectionId, { address, method: ctx.method }).catch(() => undefined);
       for (const b of defender.fail(ctx.username, address, score)) {
-        sftpBans.inc({ kind: b.key.startsWith('a:') ? 'address' : 'username' });
+        metrics.ban(b.key.startsWith('a:') ? 'address' : 'username');
         log.warn({ banned: b.key.startsWith('a:') ? 'address' : 'username', username: ctx.username, banSeconds: Math.ceil(b.banMs / 1000) }, 'sftp defender ban');
       }
       ctx.reject(['publickey', 'password']);
@@ -112,7 +122,7 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
       activity();
       void (async () => {
         if (defender.addressBan(address) > 0 || defender.userBan(ctx.username) > 0) {
-          sftpLogins.inc({ outcome: 'banned' });
+          metrics.login('banned');
           ctx.reject();
           client.end();
           return;
@@ -139,14 +149,14 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
 
     const succeed = (ctx: AuthContext, account: SftpAccount) => {
       if (countBy((l) => l.account?.connectionId === account.connectionId) >= maxPerAccount) {
-        sftpLogins.inc({ outcome: 'limited' });
+        metrics.login('limited');
         log.warn({ username: ctx.username }, 'sftp login refused: too many sessions for this account');
         ctx.reject();
         client.end();
         return;
       }
       me.account = account;
-      sftpLogins.inc({ outcome: 'success' });
+      metrics.login('success');
       log.info({ username: ctx.username, method: ctx.method, connectionId: account.connectionId }, 'sftp login');
       void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login', account.connectionId, { address, method: ctx.method }).catch(() => undefined);
       ctx.accept();
@@ -164,7 +174,7 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
             logger: log.child({ username: account.username, connectionId: account.connectionId }),
             activity,
             queued: (runId) => opts.onQueued?.(runId),
-            received: (bytes) => sftpBytesReceived.inc(bytes),
+            received: (bytes) => metrics.received(bytes),
           });
           me.closers.push(s.close);
           sftp.on('close', () => void s.close());

@@ -65,8 +65,3 @@ export async function deleteStoredFile(id: string): Promise<void> {
   }
 }
 
-/** The metadata stored with a file (e.g. how its bytes read); empty for a missing file. */
-export async function storedFileMetadata(id: string): Promise<Record<string, unknown>> {
-  const doc = await mongoose.connection.db?.collection(`${BUCKET}.files`).findOne({ _id: new mongoose.mongo.ObjectId(id) });
-  return (doc as { metadata?: Record<string, unknown> } | null)?.metadata ?? {};
-}

@@ -7,6 +7,7 @@ import request from 'supertest';
 import { Client, utils } from 'ssh2';
 import { startFileQueue, type FileQueue } from '../../src/csv';
 import { createLogger } from '../../src/server/logger';
+import { sftpBans, sftpBytesReceived, sftpLogins } from '../../src/server/metrics';
 import { startSftpServer, type SftpServer, type SftpServerOptions } from '../../src/sftp';
 import { createConnection } from '../../src/store';
 import { bearer } from '../apiHelpers';
@@ -47,7 +48,12 @@ export interface Daemon {
 export async function startDaemon(hostKeyPath: string, opts: Partial<SftpServerOptions> = {}, withQueue = true): Promise<Daemon> {
   const logger = createLogger('silent');
   const queue = withQueue ? startFileQueue({ logger, pollMs: 200 }) : { poke: () => undefined, stop: async () => undefined };
-  const server = await startSftpServer({ port: 0, host: '127.0.0.1', hostKeyPath, logger, onQueued: () => queue.poke(), ...opts });
+  const metrics = {
+    login: (outcome: string) => sftpLogins.inc({ outcome }),
+    ban: (kind: string) => sftpBans.inc({ kind }),
+    received: (bytes: number) => sftpBytesReceived.inc(bytes),
+  };
+  const server = await startSftpServer({ port: 0, host: '127.0.0.1', hostKeyPath, logger, onQueued: () => queue.poke(), metrics, ...opts });
   return {
     server, queue,
     async stop() {
