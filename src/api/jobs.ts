@@ -1,62 +1,11 @@
 import type { Logger } from 'pino';
-import { failActiveRun, heartbeatSyncRun, type SyncRunHeartbeat } from '../store';
+import { runInBackground } from '../store';
 
-/**
- * Work the API started after answering (upload processing). Shutdown waits for it (bounded), tests wait for it, and
- * while a job runs its sync run is kept visibly alive (a heartbeat, with its progress), so that a run whose process
- * died can be told from one that is still being worked on (src/store/abandonedRuns.ts).
- */
-
-/** Why a run that shutdown stopped failed. */
-export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finished; upload the file again';
-/** How often a running job writes its heartbeat and progress. */
-export const HEARTBEAT_MS = 1_000;
-
-interface Job {
-  done: Promise<void>;
-  syncRunId: string | null;
-  abort: AbortController;
-}
-const jobs = new Set<Job>();
-
-export interface BackgroundJobOptions {
-  /** The sync run the job works on: heartbeated while the job runs, failed if shutdown stops the job. */
-  syncRunId?: string;
-  /** Progress written with each heartbeat and once more at the end (e.g. the bytes of the input read so far). */
-  progress?: () => SyncRunHeartbeat;
-}
-
-/** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
-export function keepRunAlive(syncRunId: string, progress?: () => SyncRunHeartbeat): () => void {
-  const timer = setInterval(() => {
-    heartbeatSyncRun(syncRunId, progress?.() ?? {}, true).catch(() => undefined);
-  }, HEARTBEAT_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
-/**
- * Runs `work` after the response was sent. `work` gets an AbortSignal that shutdown raises when its wait is over; a
- * job should stop at the next row and fail its run with the signal's reason.
- */
-export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
-  const abort = new AbortController();
-  const syncRunId = opts.syncRunId ?? null;
-  const stop = syncRunId ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
-  const run = async () => {
-    try {
-      await (typeof work === 'function' ? work(abort.signal) : work);
-    } catch {
-      // A job records its own failure on its run; nothing to add here.
-    } finally {
-      stop();
-      if (syncRunId && opts.progress) await heartbeatSyncRun(syncRunId, opts.progress(), false).catch(() => undefined);
-    }
-  };
-  const job: Job = { syncRunId, abort, done: Promise.resolve() };
-  job.done = run().finally(() => jobs.delete(job));
-  jobs.add(job);
-}
+/** The background-job runner lives in the store (shared by API uploads and the SFTP file queue); kept for old imports. */
+export {
+  INTERRUPTED_BY_SHUTDOWN, HEARTBEAT_MS, backgroundJobCount, interruptBackgroundJobs, keepRunAlive, runInBackground, waitForBackgroundJobs,
+} from '../store';
+export type { BackgroundJobOptions } from '../store';
 
 /**
  * Runs a re-merge a settings change called for (it visits every person it concerns, so it is not done inside the
@@ -71,37 +20,4 @@ export function remergeInBackground(remerge: (() => Promise<void>) | null, logge
       logger.error({ ...what, errName: (err as Error)?.name }, 're-merge after a settings change failed');
     }
   });
-}
-
-/** How many background jobs are running. */
-export function backgroundJobCount(): number {
-  return jobs.size;
-}
-
-/** Waits until no background job runs (jobs started meanwhile included), at most `timeoutMs`; true when none is left. */
-export async function waitForBackgroundJobs(timeoutMs = Infinity): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (jobs.size) {
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = Number.isFinite(left) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, left))) : new Promise<void>(() => undefined);
-    await Promise.race([Promise.allSettled([...jobs].map((j) => j.done)), expired]);
-    clearTimeout(timer);
-  }
-  return true;
-}
-
-/**
- * Stops the jobs still running: raises their abort signal, gives them `graceMs` to stop and fail their runs with
- * `reason`, then marks the runs of jobs that did not stop failed with `reason` too (their staged rows are dropped), so
- * no run is left "running" by a process that is going away. Returns the ids of the runs that were stopped.
- */
-export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, graceMs = 5_000): Promise<string[]> {
-  const stopped = [...jobs];
-  for (const j of stopped) j.abort.abort(reason);
-  await waitForBackgroundJobs(graceMs);
-  const ids = stopped.map((j) => j.syncRunId).filter((id): id is string => id !== null);
-  for (const id of ids) await failActiveRun(id, reason).catch(() => false);
-  return ids;
 }

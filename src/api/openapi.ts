@@ -39,7 +39,13 @@ const connectionProps: Record<string, Schema> = {
   massRemovalThreshold: { type: 'number', minimum: 0, maximum: 1 },
   scimBaseUrl: nullableStr,
   scim11BaseUrl: { type: ['string', 'null'], description: "scim: the same connection in Okta's SCIM 1.1 dialect" },
-  sftp: { oneOf: [{ type: 'null' }, obj({ username: nullableStr, publicKeys: { type: 'array', items: str } })] },
+  sftp: {
+    oneOf: [{ type: 'null' }, obj({
+      username: nullableStr, publicKeys: { type: 'array', items: str },
+      hostKeyFingerprint: { type: ['string', 'null'], description: 'detail only: SHA256 fingerprint of the SFTP host key (null before the SFTP daemon first started)' },
+      port: { type: 'integer', description: 'detail only: the SFTP port' },
+    }, ['username', 'publicKeys'])],
+  },
   hris: { oneOf: [{ type: 'null' }, obj({ mode: { enum: ['automated', 'assisted'] }, schedule: nullableStr, lastSyncAt: nullableStr })] },
   createdAt: nullableStr,
   updatedAt: nullableStr,

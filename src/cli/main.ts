@@ -122,7 +122,9 @@ async function main(argv: string[]): Promise<number> {
     case 'connection create': {
       const orgId = requireOpt(values, 'org');
       const type = requireOpt(values, 'type');
-      const publicKeys = (values['public-key'] ?? []).map((f) => readFileSync(f, 'utf8').trim());
+      // A key file may be an authorized_keys file: one key per line (comments and blank lines skipped).
+      const publicKeys = (values['public-key'] ?? []).flatMap((f) =>
+        readFileSync(f, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
       const created = await withStore(config, async () => {
         const c = await createConnection(
           {

@@ -13,6 +13,8 @@ const schema = z.object({
   SFTP_PORT: port('SFTP_PORT', 2222),
   PUBLIC_URL: z.string().url('PUBLIC_URL must be an absolute URL such as https://sync.example.com').optional(),
   SFTP_HOST_KEY: z.string().min(1).default('.data/sftp_host_key'),
+  /** The address the SFTP server binds (default: every interface). */
+  SFTP_HOST: z.string().min(1).optional(),
   SECRET_KEY: z.string().min(16, 'SECRET_KEY must be at least 16 characters').optional(),
   SECRET_KEY_FILE: z.string().default('.data/secret_key'),
   FINCH_BASE_URL: z.string().url('FINCH_BASE_URL must be an absolute URL').optional(),

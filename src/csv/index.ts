@@ -8,3 +8,5 @@ export * from './check';
 export * from './ingest';
 export * from './columnMapping';
 export * from './dryRun';
+export * from './fileRun';
+export * from './fileQueue';

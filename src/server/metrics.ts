@@ -25,3 +25,30 @@ export const syncRecords = new Counter({
   labelNames: ['type', 'outcome'] as const,
   registers: [registry],
 });
+
+export const sftpLogins = new Counter({
+  name: 'audience_sync_sftp_logins_total',
+  help: 'SFTP login attempts by outcome (success, failure, banned, limited)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const sftpBytesReceived = new Counter({
+  name: 'audience_sync_sftp_received_bytes_total',
+  help: 'Bytes of files uploaded over SFTP and stored',
+  registers: [registry],
+});
+
+export const sftpFiles = new Counter({
+  name: 'audience_sync_sftp_files_total',
+  help: 'SFTP files processed, by outcome (succeeded, needs_review, failed, duplicate)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const sftpBans = new Counter({
+  name: 'audience_sync_sftp_bans_total',
+  help: 'Bans of a username or source address by the SFTP brute-force defender',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});

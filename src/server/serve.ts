@@ -1,8 +1,13 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
-import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
-import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, sweepStore } from '../store';
+import {
+  INTERRUPTED_BY_SHUTDOWN, STALE_RUN_MS, SWEEP_INTERVAL_MS, backgroundJobCount, connectStore, disconnectStore, interruptBackgroundJobs, sweepStore,
+  waitForBackgroundJobs,
+} from '../store';
+import { startFileQueue, type FileQueue } from '../csv';
+import { startSftpServer } from '../sftp';
+import { sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -11,6 +16,7 @@ export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
 
 export interface RunningService {
   httpPort: number | null;
+  sftpPort: number | null;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -22,6 +28,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
 
   const stops: ((deadline: number) => Promise<void>)[] = [];
   let httpPort: number | null = null;
+  let sftpPort: number | null = null;
 
   if (roles.includes('worker')) {
     // What stopped processes left half-done (src/store/recovery.ts): at start everything left (age 0: no earlier
@@ -40,6 +47,31 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
+  }
+
+  // Stored files (SFTP uploads) are claimed from the queue by the worker role.
+  let fileQueue: FileQueue | null = null;
+  if (roles.includes('worker')) {
+    const queue = startFileQueue({
+      logger,
+      onFinished: (run) => sftpFiles.inc({ outcome: run.message?.startsWith('duplicate') ? 'duplicate' : run.status }),
+    });
+    fileQueue = queue;
+    stops.push(async (deadline) => queue.stop(deadline));
+  }
+
+  if (roles.includes('sftp')) {
+    const sftp = await startSftpServer({
+      port: config.SFTP_PORT, host: config.SFTP_HOST, hostKeyPath: config.SFTP_HOST_KEY, logger,
+      onQueued: () => fileQueue?.poke(),
+      metrics: {
+        login: (outcome) => sftpLogins.inc({ outcome }),
+        ban: (kind) => sftpBans.inc({ kind }),
+        received: (bytes) => sftpBytesReceived.inc(bytes),
+      },
+    });
+    sftpPort = sftp.port;
+    stops.push(async () => sftp.close());
   }
 
   if (roles.includes('http')) {
@@ -72,6 +104,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   let stopped = false;
   return {
     httpPort,
+    sftpPort,
     logger,
     async stop() {
       if (stopped) return;

@@ -1,3 +1,5 @@
+import { requeueAbandonedStoredRuns } from './fileRuns';
+import { lastHeartbeat } from './jobs';
 import { StagedRow, SyncRun, type SyncRunStatus } from './models';
 
 /** Why a run whose process went away failed. */
@@ -29,12 +31,22 @@ export async function failActiveRun(id: string, message: string, also: Record<st
   return true;
 }
 
-/** Marks failed the queued or running sync runs nobody has written for `staleMs`; returns their ids. */
+/**
+ * Marks failed the queued or running sync runs nobody has written for `staleMs`; returns their ids. Runs whose input
+ * is a stored file are not failed: a queued one waits for a worker, and a running one goes back to the queue
+ * (src/store/fileRuns.ts), since its file is still there.
+ */
 export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
   const cutoff = new Date(now.getTime() - staleMs);
-  const stale = (await SyncRun.find({ status: { $in: ACTIVE }, updatedAt: { $lt: cutoff } }, { _id: 1 }).lean().exec()) as { _id: string }[];
+  await requeueAbandonedStoredRuns(Math.min(staleMs, STALE_RUN_MS), now);
+  const stale = (await SyncRun.find(
+    { status: { $in: ACTIVE }, updatedAt: { $lt: cutoff }, 'input.fileId': null }, { _id: 1 },
+  ).lean().exec()) as { _id: string }[];
   const failed: string[] = [];
   for (const { _id } of stale) {
+    // A job that heartbeats elsewhere (src/store/jobs.ts) is alive while its heartbeat is recent.
+    const beat = await lastHeartbeat(_id);
+    if (beat && beat >= cutoff) continue;
     // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
     if (await failActiveRun(_id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) failed.push(_id);
   }

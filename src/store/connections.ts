@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { deleteAccountFiles } from './accountFiles';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
 import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
@@ -144,6 +145,8 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
   const runIds = (await SyncRun.find({ connectionId }, { _id: 1 }).lean().exec()).map((r) => r._id);
   if (runIds.length) await StagedRow.deleteMany({ runId: { $in: runIds } }).exec();
   await SyncRun.updateMany({ connectionId, status: 'needs_review' }, { $set: { status: 'discarded' } }).exec();
+  // SFTP: the account's files (inbox, results, archive) and their bytes.
+  if (conn.type === 'sftp') await deleteAccountFiles(connectionId);
   await Connection.deleteOne({ _id: connectionId }).exec();
   invalidateMergeSettings(conn.orgId);
   return true;

@@ -41,3 +41,8 @@ export * from './scimUsers';
 export * from './scimGroups';
 export * from './recovery';
 export * from './remerge';
+export * from './jobs';
+export * from './files';
+export * from './accountFiles';
+export * from './fileRuns';
+export * from './serviceInfo';

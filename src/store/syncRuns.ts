@@ -1,3 +1,4 @@
+import { refreshFileResult } from './accountFiles';
 import { isIdentitySource } from './connectionTypes';
 import { rawCollection } from './collections';
 import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
@@ -91,6 +92,13 @@ export class SnapshotIngest {
 
   get id(): string {
     return this.run._id;
+  }
+
+  /** Records what the run's input turned out to hold (e.g. the rows a file's check counted). */
+  async setInput(input: Partial<SyncRunInput>): Promise<void> {
+    const set: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(input)) set[`input.${k}`] = v;
+    await SyncRun.updateOne({ _id: this.run._id }, { $set: set }).exec();
   }
 
   /** Records a rejected row (it changes nothing). */
@@ -265,7 +273,10 @@ export async function heartbeatSyncRun(id: string, progress: SyncRunHeartbeat = 
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
   const claimed = await SyncRun.findOneAndUpdate({ _id: runId, status: 'needs_review' }, { $set: { status: 'running' } }).lean().exec();
   if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be applied');
-  return evaluateAndApply(runId, conn, true);
+  const done = await evaluateAndApply(runId, conn, true);
+  // An SFTP file's result file says what became of it.
+  await refreshFileResult(runId);
+  return done;
 }
 
 /** Discards a run held by the mass-removal guard: nothing it staged is applied. */
@@ -276,5 +287,6 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
   ).lean().exec();
   if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
   await StagedRow.deleteMany({ runId }).exec();
+  await refreshFileResult(runId);
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }

@@ -12,3 +12,4 @@ export type { Contribution, RecipientDoc, RecipientStatus } from './models/recip
 export type { SegmentDoc } from './models/segment';
 export type { SourceRecordDoc } from './models/sourceRecord';
 export { SYNC_RUN_STATUSES, type SyncCounts, type SyncRunDoc, type SyncRunInput, type SyncRunStatus } from './models/syncRun';
+export type { FileEntryDoc } from './models/fileEntry';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import {
   SCIM_PROVIDERS, createConnection, deleteConnection, findConnection, listConnections, recordAudit, rotateScimToken, scim11BaseUrl,
-  scimBaseUrl, setHrisAccessToken, setSftpCredentials, updateConnection,
+  scimBaseUrl, setHrisAccessToken, setSftpCredentials, sftpHostKey, updateConnection,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -78,7 +78,13 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
 
   r.get('/:id', async (req, res) => {
     const doc = await load(idParam(req), principal(req).orgId);
-    res.json(presentConnection(doc, config.PUBLIC_URL));
+    const out = presentConnection(doc, config.PUBLIC_URL);
+    // SFTP: the host key clients should expect (published by the running SFTP daemon).
+    if (doc.type === 'sftp' && out.sftp) {
+      const host = await sftpHostKey();
+      Object.assign(out.sftp, { hostKeyFingerprint: host?.fingerprint ?? null, port: host?.port ?? config.SFTP_PORT });
+    }
+    res.json(out);
   });
 
   r.patch('/:id', json, async (req, res) => {

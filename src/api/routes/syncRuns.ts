@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { applyHeldRun, discardHeldRun, findConnection, getSyncRun, recordAudit, syncConnectionOf } from '../../store';
 import { principal, requireAccess } from '../auth';
-import { keepRunAlive } from '../jobs';
+import { keepRunAlive } from '../../store';
 import { loadOwned } from '../owned';
 import { presentSyncRun } from '../present';
 import { ApiError } from '../problem';

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
-import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CsvFileError, EncodingInspector, checkCsvFile, dryRunCsv, encodingOfCharset, ingestCsvRows, readCsv, type CsvItem } from '../../csv';
-import { SnapshotIngest, findConnection, readColumnMapping, recordAudit, syncConnectionOf, type SyncConnection } from '../../store';
+import {
+  CsvFileError, EncodingInspector, dryRunCsv, encodingOfCharset, failInterrupted, ingestPreparedFile, prepareCsvFile, type PreparedFile, type StoredCsv,
+} from '../../csv';
+import { SnapshotIngest, findConnection, readColumnMapping, recordAudit, runInBackground, syncConnectionOf, type SyncConnection } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
-import { INTERRUPTED_BY_SHUTDOWN, runInBackground } from '../jobs';
 import { loadOwned } from '../owned';
 import { ApiError } from '../problem';
 import { idParam, parseQuery } from '../validate';
@@ -58,45 +58,6 @@ async function spool(req: Request, path: string, inspector: EncodingInspector, l
   return size;
 }
 
-/** Counts the bytes the reader takes from a file. */
-async function* counted(input: AsyncIterable<Buffer>, counter: { bytes: number }): AsyncGenerator<Buffer> {
-  for await (const chunk of input) {
-    counter.bytes += chunk.length;
-    yield chunk;
-  }
-}
-
-/** Rows that stop coming once `signal` is raised (shutdown): the next read throws. */
-function stoppable<T>(it: AsyncIterator<T>, signal: AbortSignal): AsyncIterator<T> {
-  return {
-    next: () => {
-      signal.throwIfAborted();
-      return it.next();
-    },
-    return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
-  };
-}
-
-/** Feeds the rows of an upload into its sync run; a file-level error fails the run. */
-async function ingestRows(
-  ingest: SnapshotIngest, conn: SyncConnection, rows: AsyncIterator<CsvItem>, first: IteratorResult<CsvItem>, logger: Logger, signal: AbortSignal,
-): Promise<void> {
-  try {
-    const run = await ingestCsvRows(ingest, conn, stoppable(rows, signal), first);
-    logger.info({ syncRunId: run._id, connectionId: conn._id, status: run.status, counts: run.counts }, 'csv upload processed');
-  } catch (err) {
-    await rows.return?.(undefined).catch(() => undefined);
-    if (signal.aborted) {
-      logger.warn({ syncRunId: ingest.id, connectionId: conn._id }, 'csv upload interrupted by shutdown');
-      await ingest.fail(typeof signal.reason === 'string' ? signal.reason : INTERRUPTED_BY_SHUTDOWN).catch(() => undefined);
-      return;
-    }
-    const message = err instanceof CsvFileError ? err.message : 'processing stopped on an internal error; upload the file again';
-    logger[err instanceof CsvFileError ? 'info' : 'error']({ syncRunId: ingest.id, errName: (err as Error)?.name }, 'csv upload failed');
-    await ingest.fail(message).catch(() => undefined);
-  }
-}
-
 function dispositionFilename(header: string | undefined): string | undefined {
   const m = header ? /filename\s*=\s*"?([^";]+)"?/i.exec(header) : null;
   return m ? m[1]!.trim().slice(0, 255) : undefined;
@@ -128,7 +89,7 @@ export function uploadRoutes(deps: AppDeps): Router {
 
     const dir = await mkdtemp(join(tmpdir(), 'audience-upload-'));
     let handedOff = false;
-    let rows: AsyncIterator<CsvItem> | undefined;
+    let prepared: PreparedFile | undefined;
     try {
       const inspector = new EncodingInspector();
       const file = join(dir, 'upload.csv');
@@ -155,32 +116,34 @@ export function uploadRoutes(deps: AppDeps): Router {
         await recordAudit(p.orgId, p.tokenId, 'upload.reject', doc._id, { syncRunId: failed._id, mode: q.mode });
         throw new ApiError(422, 'unreadable-file', message, { syncRunId: failed._id });
       };
-      let first: IteratorResult<CsvItem>;
-      let rowCount: number;
-      const read = { bytes: 0 };
       try {
-        const encoding = inspector.result(true, declared);
+        const stored: StoredCsv = { open: () => createReadStream(file), bytes: size, encoding: inspector.result(true, declared) };
         // A first pass finds file-level problems anywhere in the file; they get this response and nothing is applied.
-        rowCount = (await checkCsvFile(createReadStream(file), { mode: q.mode, encoding, mapping })).rows;
-        rows = readCsv(counted(createReadStream(file), read), { mode: q.mode, encoding, mapping })[Symbol.asyncIterator]();
-        first = await rows.next();
+        prepared = await prepareCsvFile(stored, q.mode, mapping);
       } catch (err) {
         if (err instanceof CsvFileError) return await rejectWhole(err.message);
         throw err;
       }
+      const ready = prepared;
       // The run records what its progress is measured against (see presentProgress).
-      const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label, input: { bytesRead: read.bytes, bytesTotal: size, rows: rowCount } });
+      const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label, input: { bytesRead: ready.read.bytes, bytesTotal: size, rows: ready.rows } });
       await recordAudit(p.orgId, p.tokenId, 'upload.create', doc._id, { syncRunId: ingest.id, mode: q.mode, bytes: size });
       handedOff = true;
-      const it = rows!;
       runInBackground(
-        (signal) => ingestRows(ingest, conn, it, first, deps.logger, signal).finally(() => rm(dir, { recursive: true, force: true })),
-        { syncRunId: ingest.id, progress: () => ({ bytesRead: read.bytes }) },
+        async (signal) => {
+          try {
+            const run = await ingestPreparedFile(ingest, conn, ready, { logger: deps.logger, signal, what: 'csv upload' });
+            if (run === null) await failInterrupted(ingest, signal);
+          } finally {
+            await rm(dir, { recursive: true, force: true });
+          }
+        },
+        { syncRunId: ingest.id, progress: () => ({ 'input.bytesRead': ready.read.bytes }) },
       );
       res.status(202).location(`/api/v1/sync-runs/${ingest.id}`).json({ syncRunId: ingest.id });
     } finally {
       if (!handedOff) {
-        await rows?.return?.(undefined).catch(() => undefined);
+        await prepared?.close();
         await rm(dir, { recursive: true, force: true });
       }
     }

@@ -61,6 +61,8 @@ const connectionSchema = new Schema<ConnectionDoc>(
       username: { type: String },
       passwordHash: { type: String },
       publicKeys: { type: [String], default: undefined },
+      /** Largest file the account may upload (bytes); unset: the daemon's default (2 GiB). */
+      maxFileBytes: { type: Number },
     },
     hris: {
       mode: { type: String, enum: ['automated', 'assisted'] },

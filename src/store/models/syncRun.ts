@@ -16,6 +16,17 @@ export interface SyncRunInput {
   bytesRead?: number | null;
   bytesTotal?: number | null;
   rows?: number | null;
+  /** A file kept in the store (GridFS, SFTP uploads): a queued run with one is claimed and processed by a worker. */
+  fileId?: string | null;
+  /** The file's name and folder in its account's tree (`inbox/full`), and its SHA-256 (duplicates are not applied). */
+  name?: string | null;
+  dir?: string | null;
+  sha256?: string | null;
+  /** How the bytes read (decided as they arrived), or why the file cannot be read as text. */
+  encoding?: string | null;
+  encodingError?: string | null;
+  /** When the result file was written back to the account. */
+  resultAt?: Date | null;
 }
 
 export interface SyncRunDoc {
@@ -34,6 +45,8 @@ export interface SyncRunDoc {
   input?: SyncRunInput | null;
   /** Written while a process works on the run; a queued or running run silent for long was abandoned. */
   heartbeatAt?: Date | null;
+  /** Stored-input runs: the process that claimed the run (compare-and-set from queued). */
+  claimedBy?: string | null;
   counts: SyncCounts;
   /** The first row errors (capped); `counts.rejected` has the total. */
   errors: { line: number | null; reason: string }[];
@@ -62,10 +75,17 @@ const syncRunSchema = new Schema<SyncRunDoc>(
       applied: { type: Number, default: null },
     },
     input: {
-      type: new Schema({ bytesRead: Number, bytesTotal: Number, rows: Number }, { _id: false }),
+      type: new Schema(
+        {
+          bytesRead: Number, bytesTotal: Number, rows: Number, fileId: String, name: String, dir: String, sha256: String,
+          encoding: String, encodingError: String, resultAt: Date,
+        },
+        { _id: false },
+      ),
       default: null,
     },
     heartbeatAt: { type: Date, default: null },
+    claimedBy: { type: String, default: null },
     counts: {
       created: { type: Number, default: 0 },
       updated: { type: Number, default: 0 },

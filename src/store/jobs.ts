@@ -1,0 +1,133 @@
+import mongoose from 'mongoose';
+import { failActiveRun } from './abandonedRuns';
+import { requeueStoredRun } from './fileRuns';
+import { SyncRun } from './models';
+
+/**
+ * Background work on sync runs (API upload processing after the 202, stored files claimed by a worker). Shutdown waits for it (bounded), tests wait for it, and
+ * while a job runs its sync run is kept visibly alive (a heartbeat, with its progress), so that a run whose process
+ * died can be told from one that is still being worked on (src/store/abandonedRuns.ts).
+ */
+
+/** Why a run that shutdown stopped failed. */
+export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finished; upload the file again';
+/** How often a running job writes its heartbeat and progress. */
+export const HEARTBEAT_MS = 1_000;
+
+
+interface Job {
+  done: Promise<void>;
+  syncRunId: string | null;
+  abort: AbortController;
+  requeue: boolean;
+}
+const jobs = new Set<Job>();
+
+export interface BackgroundJobOptions {
+  /** The sync run the job works on: heartbeated while the job runs, failed if shutdown stops the job. */
+  syncRunId?: string;
+  /** Fields written on the run once the job is done (e.g. `input.bytesRead`). */
+  progress?: () => Record<string, unknown>;
+  /** The run's input is a stored file: shutdown puts the run back in the queue instead of failing it. */
+  requeueOnInterrupt?: boolean;
+  /** false: the job keeps its own heartbeat elsewhere (stored-file claims); the run is not touched. */
+  heartbeat?: boolean;
+}
+
+/**
+ * Heartbeats go to their own collection, never to the run: on FerretDB an update is a read then a replace of the
+ * document, so a heartbeat racing the job's final write ("succeeded") could put the run back to "running" for good.
+ * The abandoned-run sweep reads both (src/store/abandonedRuns.ts).
+ */
+function heartbeats() {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('the store is not connected');
+  return db.collection<{ _id: string; at: Date }>('run_heartbeats');
+}
+
+async function beat(syncRunId: string): Promise<void> {
+  await heartbeats().updateOne({ _id: syncRunId }, { $set: { at: new Date() } }, { upsert: true });
+}
+
+/** When the run's worker last showed it was alive, if it keeps a heartbeat. */
+export async function lastHeartbeat(syncRunId: string): Promise<Date | null> {
+  return (await heartbeats().findOne({ _id: syncRunId }))?.at ?? null;
+}
+
+/** Records progress on a run once its job is done (no other write to the run can race it then). */
+async function recordProgress(syncRunId: string, extra: Record<string, unknown>): Promise<void> {
+  await SyncRun.updateOne({ _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
+}
+
+/** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
+export function keepRunAlive(syncRunId: string): () => void {
+  beat(syncRunId).catch(() => undefined);
+  const timer = setInterval(() => {
+    beat(syncRunId).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    heartbeats().deleteOne({ _id: syncRunId }).catch(() => undefined);
+  };
+}
+
+/**
+ * Runs `work` after the response was sent. `work` gets an AbortSignal that shutdown raises when its wait is over; a
+ * job should stop at the next row and fail its run with the signal's reason.
+ */
+export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
+  const abort = new AbortController();
+  const syncRunId = opts.syncRunId ?? null;
+  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId) : () => undefined;
+  const run = async () => {
+    try {
+      await (typeof work === 'function' ? work(abort.signal) : work);
+    } catch {
+      // A job records its own failure on its run; nothing to add here.
+    } finally {
+      stop();
+      if (syncRunId && opts.progress) await recordProgress(syncRunId, opts.progress()).catch(() => undefined);
+    }
+  };
+  const job: Job = { syncRunId, abort, requeue: Boolean(opts.requeueOnInterrupt), done: Promise.resolve() };
+  job.done = run().finally(() => jobs.delete(job));
+  jobs.add(job);
+}
+
+/** How many background jobs are running. */
+export function backgroundJobCount(): number {
+  return jobs.size;
+}
+
+/** Waits until no background job runs (jobs started meanwhile included), at most `timeoutMs`; true when none is left. */
+export async function waitForBackgroundJobs(timeoutMs = Infinity): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (jobs.size) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = Number.isFinite(left) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, left))) : new Promise<void>(() => undefined);
+    await Promise.race([Promise.allSettled([...jobs].map((j) => j.done)), expired]);
+    clearTimeout(timer);
+  }
+  return true;
+}
+
+/**
+ * Stops the jobs still running: raises their abort signal, gives them `graceMs` to stop and fail their runs with
+ * `reason`, then marks the runs of jobs that did not stop failed with `reason` too (their staged rows are dropped), so
+ * no run is left "running" by a process that is going away. Returns the ids of the runs that were stopped.
+ */
+export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, graceMs = 5_000): Promise<string[]> {
+  const stopped = [...jobs];
+  for (const j of stopped) j.abort.abort(reason);
+  await waitForBackgroundJobs(graceMs);
+  const ids = stopped.map((j) => j.syncRunId).filter((id): id is string => id !== null);
+  for (const j of stopped) {
+    if (!j.syncRunId) continue;
+    if (j.requeue) await requeueStoredRun(j.syncRunId).catch(() => false);
+    else await failActiveRun(j.syncRunId, reason).catch(() => false);
+  }
+  return ids;
+}

@@ -1,0 +1,26 @@
+import mongoose from 'mongoose';
+
+/** Facts a running service publishes for the others sharing the store (e.g. the SFTP host key's fingerprint). */
+interface ServiceInfoDoc {
+  _id: string;
+  value: Record<string, unknown>;
+  updatedAt: Date;
+}
+
+function collection() {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('the store is not connected');
+  return db.collection<ServiceInfoDoc>('service_info');
+}
+
+/** Records the SFTP host key the daemon serves (shown by the API's connection detail). */
+export async function recordSftpHostKey(info: { fingerprint: string; algorithm: string; port: number }): Promise<void> {
+  await collection().updateOne({ _id: 'sftp_host_key' }, { $set: { value: info, updatedAt: new Date() } }, { upsert: true });
+}
+
+export async function sftpHostKey(): Promise<{ fingerprint: string; algorithm: string; port: number } | null> {
+  const doc = await collection().findOne({ _id: 'sftp_host_key' });
+  const v = doc?.value;
+  if (!v || typeof v.fingerprint !== 'string') return null;
+  return { fingerprint: v.fingerprint, algorithm: String(v.algorithm ?? ''), port: Number(v.port ?? 0) };
+}
