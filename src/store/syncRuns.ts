@@ -22,6 +22,13 @@ export interface StartOptions {
 }
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
+/** A staged marker: the person is still in the snapshot but this run has nothing new to say about them. */
+interface RetainRow {
+  op: 'retain';
+  key: string;
+}
+type StagedChange = RowChange | RetainRow;
+const isRowChange = (c: StagedChange): c is RowChange => c.op !== 'retain';
 
 export class SyncRunError extends Error {
   constructor(message: string, readonly status: number) {
@@ -67,7 +74,7 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
  * snapshot of an empty source cannot remove anyone, so it is applied as it streams, without staging.
  */
 export class SnapshotIngest {
-  private buffer: RowChange[] = [];
+  private buffer: StagedChange[] = [];
   private counts = emptyCounts();
   private errors: { line: number | null; reason: string }[] = [];
   private processed = 0;
@@ -92,6 +99,26 @@ export class SnapshotIngest {
 
   get id(): string {
     return this.run._id;
+  }
+
+  /**
+   * Reports a problem with a row that is still applied (e.g. a person stored without a usable email): counted as
+   * rejected and listed with the errors, without counting the row twice as processed.
+   */
+  flag(line: number | null, reason: string): void {
+    this.counts.rejected++;
+    if (this.errors.length < MAX_STORED_ERRORS) this.errors.push({ line, reason });
+  }
+
+  /**
+   * Full snapshots: the person is still listed, but this run cannot say what about them (their details could not be
+   * read); what the source asserted before stays as it is, and they are not taken for gone.
+   */
+  async retain(key: string, line: number | null = null): Promise<void> {
+    if (this.run.mode !== 'full' || this.keysSeen.has(key)) return;
+    this.keysSeen.set(key, line);
+    if (this.staging) this.buffer.push({ op: 'retain', key });
+    if (this.buffer.length >= BATCH_SIZE) await this.flush();
   }
 
   /** Records a rejected row (it changes nothing). */
@@ -127,7 +154,8 @@ export class SnapshotIngest {
       const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
       await StagedRow.collection.insertMany(rows as never[], { ordered: false });
     } else {
-      tally(this.counts, await applySourceChanges(this.conn, batch, this.settings));
+      const changes = batch.filter(isRowChange);
+      if (changes.length) tally(this.counts, await applySourceChanges(this.conn, changes, this.settings));
     }
     await this.saveProgress();
   }
@@ -135,7 +163,7 @@ export class SnapshotIngest {
   private async saveProgress(extra: Record<string, unknown> = {}): Promise<void> {
     await SyncRun.updateOne(
       { _id: this.run._id },
-      { $set: { progress: { processed: this.processed, total: null }, counts: this.counts, errors: this.errors, ...extra } },
+      { $set: { 'progress.processed': this.processed, 'progress.total': null, counts: this.counts, errors: this.errors, ...extra } },
     ).exec();
   }
 
@@ -200,7 +228,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   const seen = new Map<string, null>();
   let wouldDeactivate = 0;
   for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    const rec = row.record as RowChange;
+    const rec = row.record as StagedChange;
     seen.set(rec.key, null);
     if (rec.op === 'upsert' && !rec.active && existing.get(rec.key) === true) wouldDeactivate++;
   }
@@ -240,7 +268,9 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     await SyncRun.updateOne({ _id: runId }, { $set: { counts, 'progress.applied': processed } }).exec();
   };
   for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    batch.push(row.record as RowChange);
+    const rec = row.record as StagedChange;
+    if (rec.op === 'retain') continue;
+    batch.push(rec);
     if (batch.length >= BATCH_SIZE) await flush();
   }
   if (batch.length) await flush();

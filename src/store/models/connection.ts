@@ -26,6 +26,20 @@ const connectionSchema = new Schema(
       accessTokenEnc: { type: String },
       schedule: { type: String },
       lastSyncAt: { type: Date },
+      /** Finch answered 401 (reauthenticate_user / invalid token): syncs stop until a new access token is given. */
+      needsReauth: { type: Boolean, default: false },
+      reauthReason: { type: String },
+      /** When the scheduler runs this connection next (set after every run, with jitter). */
+      nextSyncAt: { type: Date },
+      /** A webhook asked for a sync at this time (debounced: each event moves it). */
+      webhookSyncAt: { type: Date },
+      lastRunId: { type: String },
+      lastRunStatus: { type: String },
+      /** Finch's /introspect answer from the last run (provider, products, connection status), and its ids. */
+      introspection: { type: Schema.Types.Mixed },
+      introspectedAt: { type: Date },
+      finchConnectionId: { type: String },
+      finchCompanyId: { type: String },
     },
     deleting: { type: Boolean, default: false },
   },
@@ -34,6 +48,7 @@ const connectionSchema = new Schema(
 connectionSchema.index({ orgId: 1, type: 1 });
 connectionSchema.index({ scimTokenHash: 1 }, { sparse: true });
 connectionSchema.index({ 'sftp.username': 1 }, { sparse: true });
+connectionSchema.index({ 'hris.finchConnectionId': 1 }, { sparse: true });
 
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema> & { _id: string };
 export const Connection = model('Connection', connectionSchema, 'connections');
