@@ -21,7 +21,7 @@ export async function acquireLease(name: string, holder: string, ttlMs: number, 
     const doc = (await Lease.findOneAndUpdate(
       { _id: name, $or: [{ expiresAt: { $lte: now } }, { holder }] },
       { $set: { holder, acquiredAt: now, heartbeatAt: now, expiresAt } },
-      { upsert: true, new: true },
+      { upsert: true, returnDocument: 'after' },
     ).lean().exec()) as LeaseDoc | null;
     return doc?.holder === holder;
   } catch (err) {
