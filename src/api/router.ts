@@ -7,6 +7,7 @@ import { auditEventRoutes } from './routes/auditEvents';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
 import { groupRoutes } from './routes/groups';
+import { hrisSyncRoutes } from './routes/hrisSync';
 import { organizationRoutes } from './routes/organization';
 import { recipientRoutes } from './routes/recipients';
 import { segmentRoutes } from './routes/segments';
@@ -64,7 +65,7 @@ export function createApiRouter(deps: AppDeps): Router {
   r.use(authenticate);
   r.use('/organization', organizationRoutes(json));
   r.use('/tokens', tokenRoutes(json));
-  r.use('/connections', uploadRoutes(deps), connectionRoutes(json, deps.config));
+  r.use('/connections', uploadRoutes(deps), hrisSyncRoutes(), connectionRoutes(json, deps.config));
   r.use('/recipients', recipientRoutes(json, deps.config));
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());

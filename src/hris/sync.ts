@@ -102,7 +102,15 @@ interface Progress {
  * Runs one sync of a connection under its lease. `runId`: a queued run (on demand) to take. Returns null when another
  * process holds the connection's lease (a run is already going on).
  */
-export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: { runId?: string; label?: string } = {}): Promise<HrisRunResult | null> {
+export interface RunOptions {
+  /** A queued (on-demand) run to take. */
+  runId?: string;
+  label?: string;
+  /** Checked once the lease is held: false skips the run (another process ran the connection meanwhile). */
+  stillDue?: (conn: HrisConnection) => boolean;
+}
+
+export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: RunOptions = {}): Promise<HrisRunResult | null> {
   const holder = deps.holder ?? leaseHolderId();
   const leaseMs = deps.config.HRIS_LEASE_SECONDS * 1000;
   const lease = hrisSyncLeaseName(connectionId);
@@ -131,6 +139,7 @@ export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: { 
       const run = opts.runId ? await loadSyncRun(opts.runId) : null;
       return run ? { run, outcome: 'failed', calls: 0, rateLimited: 0 } : null;
     }
+    if (!opts.runId && opts.stillDue && !opts.stillDue(conn)) return null;
     runId = await takeRun(conn, opts);
     if (!runId) return null;
     const startedAt = new Date();

@@ -4,6 +4,7 @@ import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
 import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
+import { startHrisScheduler } from '../hris/scheduler';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -42,6 +43,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
+    // HRIS syncs through Finch: scheduled, on demand (queued by the API) and webhook-requested.
+    const hris = startHrisScheduler({ config, logger });
+    stops.push(async () => hris.stop());
   }
 
   if (roles.includes('http')) {

@@ -232,3 +232,9 @@ export async function recordWebhookDelivery(eventId: string, source: string, kee
 export function hrisSyncLeaseName(connectionId: string): string {
   return `hris-sync:${connectionId}`;
 }
+
+/** A connection's organization and type (to tell "not an hris connection" from "no such connection"). */
+export async function connectionKind(id: string): Promise<{ orgId: string; type: string } | null> {
+  const c = (await Connection.findOne({ _id: id, deleting: { $ne: true } }, { orgId: 1, type: 1 }).lean().exec()) as { orgId: string; type: string } | null;
+  return c ? { orgId: c.orgId, type: c.type } : null;
+}

@@ -3,7 +3,7 @@ import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import {
   Connection, SCIM_PROVIDERS, createConnection, deleteConnection, encryptSecret, hashPassword, recordAudit, remergeConnection,
-  rotateScimToken, scimBaseUrl, type ConnectionDoc,
+  rotateScimToken, scimBaseUrl, readLease, hrisSyncLeaseName, type ConnectionDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -81,7 +81,8 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
 
   r.get('/:id', async (req, res) => {
     const doc = await load(idParam(req), principal(req).orgId);
-    res.json(presentConnection(doc, config.PUBLIC_URL));
+    const lease = doc.type === 'hris' ? await readLease(hrisSyncLeaseName(doc._id)) : null;
+    res.json(presentConnection(doc, config.PUBLIC_URL, lease));
   });
 
   r.patch('/:id', json, async (req, res) => {
@@ -154,7 +155,11 @@ export function connectionRoutes(json: RequestHandler, config: Config): Router {
     } else if (doc.type === 'hris') {
       if (body.password || body.publicKeys) throw wrongType('password and publicKeys apply to sftp connections');
       if (!body.accessToken) throw new ApiError(400, 'invalid-body', 'send the new Finch "accessToken"');
-      await Connection.updateOne({ _id: doc._id }, { $set: { 'hris.accessTokenEnc': encryptSecret(body.accessToken, config.SECRET_KEY) } }).exec();
+      // A new token is the answer to needs_reauth: the scheduler tries it at once (a refusal sets the flag again).
+      await Connection.updateOne(
+        { _id: doc._id },
+        { $set: { 'hris.accessTokenEnc': encryptSecret(body.accessToken, config.SECRET_KEY), 'hris.needsReauth': false, 'hris.nextSyncAt': new Date() } },
+      ).exec();
     } else {
       throw wrongType(doc.type === 'scim' ? 'scim connections rotate their token with POST /connections/{id}/rotate-token' : `${doc.type} connections have no credentials`);
     }
