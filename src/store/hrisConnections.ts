@@ -96,12 +96,14 @@ export async function listHrisConnections(): Promise<HrisConnection[]> {
 
 /** The hris connections Finch's webhook ids point at (Finch connection id first, else its company id). */
 export async function findHrisConnectionsByFinchIds(ids: { connectionId?: string | null; companyId?: string | null }): Promise<HrisConnection[]> {
-  const or: Record<string, string>[] = [];
-  if (ids.connectionId) or.push({ 'hris.finchConnectionId': ids.connectionId });
-  if (ids.companyId) or.push({ 'hris.finchCompanyId': ids.companyId });
-  if (!or.length) return [];
-  const docs = (await Connection.find({ type: 'hris', $or: or }).lean().exec()) as RawConnection[];
-  return docs.map(toHris).filter((c): c is HrisConnection => c !== null);
+  const find = async (filter: Record<string, string>) =>
+    ((await Connection.find({ type: 'hris', ...filter }).lean().exec()) as RawConnection[]).map(toHris).filter((c): c is HrisConnection => c !== null);
+  // The connection id names one connection; a company may have several (one per provider), so it is only the fallback.
+  if (ids.connectionId) {
+    const byConnection = await find({ 'hris.finchConnectionId': ids.connectionId });
+    if (byConnection.length) return byConnection;
+  }
+  return ids.companyId ? find({ 'hris.finchCompanyId': ids.companyId }) : [];
 }
 
 export async function setHrisNextSyncAt(id: string, at: Date): Promise<void> {

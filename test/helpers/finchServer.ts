@@ -54,8 +54,8 @@ export class FinchServer {
   latencyMs: number;
   ratePerMinute: number;
   rateLimitRetryAfter: string | null;
-  connectionId = randomUUID();
-  companyId = randomUUID();
+  connectionId: string = randomUUID();
+  companyId: string = randomUUID();
   providerId = 'bamboo_hr';
   /** Products answering 202 data_sync_in_progress. */
   pending = new Set<Product>();
