@@ -75,6 +75,15 @@ export class FinchServer {
   /** Largest batch (ids per request) and page size asked for. */
   maxBatch = 0;
   private starts = new Map<Product, number[]>();
+  private byId: { list: FakeEmployee[]; length: number; map: Map<string, FakeEmployee> } | null = null;
+
+  /** Employees by id, rebuilt when the list is replaced or changes length. */
+  private index(): Map<string, FakeEmployee> {
+    if (!this.byId || this.byId.list !== this.employees || this.byId.length !== this.employees.length) {
+      this.byId = { list: this.employees, length: this.employees.length, map: new Map(this.employees.map((e) => [e.id, e])) };
+    }
+    return this.byId.map;
+  }
   private server: Server | null = null;
   url = '';
 
@@ -204,7 +213,7 @@ export class FinchServer {
       case 'employment': {
         const requests = body.requests ?? [];
         this.maxBatch = Math.max(this.maxBatch, requests.length);
-        const byId = new Map(this.employees.map((e) => [e.id, e]));
+        const byId = this.index();
         const responses = requests.map(({ individual_id }) => {
           const e = byId.get(individual_id);
           if (!e || this.itemErrors[product].has(individual_id)) {
