@@ -10,7 +10,7 @@ import { startHrisScheduler, type HrisScheduler } from '../src/hris/scheduler';
 import { runHrisSync } from '../src/hris/sync';
 import { createApp } from '../src/server/app';
 import {
-  Connection, Recipient, SyncRun, createApiToken, createConnection, createOrganization, hrisSyncLeaseName, loadHrisConnection, readLease,
+  Connection, Recipient, SyncRun, createApiToken, failAbandonedRuns, createConnection, createOrganization, hrisSyncLeaseName, loadHrisConnection, readLease,
   type RecipientDoc, type SyncRunDoc,
 } from '../src/store';
 import { testConfig } from './helpers/config';
@@ -149,7 +149,7 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
   });
 
   test('a process killed mid-run: the lease expires and the next run starts clean', async () => {
-    server.employees = makeEmployees(40, 'crash.example', 'crash');
+    server.employees = makeEmployees(80, 'crash.example', 'crash');
     const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
     server.latencyMs = 300;
     server.resetCounters();
@@ -161,6 +161,10 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       await until('the child to be reading the directory', async () => (server.calls.directory ?? 0) >= 2, 30_000);
+      // A live run heartbeats: the abandoned-run sweep (here with a 2.5 s silence instead of 60 s) leaves it alone.
+      await sleep(2600);
+      assert.deepEqual(await failAbandonedRuns(2500), [], 'a running sync is not taken for abandoned');
+      assert.ok((server.calls.directory ?? 0) < 16, 'still mid-run when killed');
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     } finally {
@@ -178,12 +182,12 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     await until('the lease to expire', async () => (await readLease(hrisSyncLeaseName(id))) === null, 10_000);
     const next = await runHrisSync(id, deps);
     assert.equal(next?.outcome, 'succeeded', next?.run.message ?? '');
-    assert.equal(next.run.counts.created, 40, 'the new run starts clean: the killed run had applied nothing');
+    assert.equal(next.run.counts.created, 80, 'the new run starts clean: the killed run had applied nothing');
     const runs = await hrisRuns(id);
     assert.equal(runs.length, 2);
     assert.equal(runs[0]!.status, 'failed');
     assert.match(runs[0]!.message ?? '', /interrupted/);
-    assert.equal(await Recipient.countDocuments({ orgId, email: /@crash\.example$/, status: 'active' }), 40);
+    assert.equal(await Recipient.countDocuments({ orgId, email: /@crash\.example$/, status: 'active' }), 80);
   });
 
   test('webhooks: forged, stale and replayed deliveries are refused; a burst of valid events makes one debounced sync', async () => {

@@ -117,13 +117,14 @@ export function createFinchClient(accessTokenEnc: string, secretKey: string, set
     const outer = init?.signal ?? undefined;
     for (let attempt = 1; ; attempt++) {
       const signals = [AbortSignal.timeout(settings.timeoutMs), outer, settings.signal].filter((s): s is AbortSignal => Boolean(s));
-      await limiter.acquire(settings.signal);
+      const answered = await limiter.acquire(settings.signal);
       const started = Date.now();
       stats.calls++;
       let res: Response;
       try {
         res = await fetch(url, { ...init, signal: AbortSignal.any(signals) });
       } catch (err) {
+        answered();
         const durationMs = Date.now() - started;
         stats.byStatus.error = (stats.byStatus.error ?? 0) + 1;
         settings.onCall?.({ product, status: 'error', durationMs, requestId: null });
@@ -134,6 +135,7 @@ export function createFinchClient(accessTokenEnc: string, secretKey: string, set
         await sleep(backoffMs(attempt, base, maxBackoff), settings.signal);
         continue;
       }
+      answered();
       const durationMs = Date.now() - started;
       const requestId = res.headers.get('finch-request-id');
       stats.byStatus[String(res.status)] = (stats.byStatus[String(res.status)] ?? 0) + 1;

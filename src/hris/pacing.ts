@@ -5,7 +5,8 @@
  * started within the last `windowMs` (plus a small margin for latency between us and Finch's clock).
  */
 export class RollingWindowLimiter {
-  private starts: number[] = [];
+  /** One entry per request in the window: when its response came (Infinity while it is in flight). */
+  private entries: { t: number }[] = [];
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -13,28 +14,38 @@ export class RollingWindowLimiter {
     readonly windowMs: number,
     private readonly marginMs = 250,
     private readonly now: () => number = Date.now,
+    private readonly inFlightPollMs = 20,
   ) {}
 
-  /** Resolves when a request may start (in call order); the start is counted then. */
-  acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a request may start (in call order), with a function to call when its response arrives. The window
+   * of a request is anchored at that response, not at the start: Finch counts a request when it arrives, which is
+   * somewhere between the two, so anchoring at the response never lets `limit + 1` arrivals into 60 s, however long
+   * the request took to get there.
+   */
+  acquire(signal?: AbortSignal): Promise<() => void> {
     const turn = this.queue.then(() => this.waitForSlot(signal));
     // The next caller waits for this one, whether it got its slot or was stopped.
-    this.queue = turn.catch(() => undefined);
+    this.queue = turn.then(() => undefined, () => undefined);
     return turn;
   }
 
-  private async waitForSlot(signal?: AbortSignal): Promise<void> {
+  private async waitForSlot(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       signal?.throwIfAborted();
-      const now = this.now();
-      const horizon = now - this.windowMs - this.marginMs;
-      while (this.starts.length && this.starts[0]! <= horizon) this.starts.shift();
-      if (this.starts.length < this.limit) {
-        this.starts.push(now);
-        return;
+      const horizon = this.now() - this.windowMs - this.marginMs;
+      this.entries = this.entries.filter((e) => e.t > horizon);
+      if (this.entries.length < this.limit) {
+        const entry = { t: Infinity };
+        this.entries.push(entry);
+        return () => {
+          entry.t = this.now();
+        };
       }
-      const oldest = this.starts[0]!;
-      await sleep(oldest - horizon + 1, signal);
+      let oldest = Infinity;
+      for (const e of this.entries) if (e.t < oldest) oldest = e.t;
+      // Every slot is in flight: wait for a response to anchor one.
+      await sleep(Number.isFinite(oldest) ? oldest - horizon + 1 : this.inFlightPollMs, signal);
     }
   }
 }

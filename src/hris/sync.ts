@@ -151,6 +151,8 @@ export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: Ru
       startedAt,
       nextSyncAt: nextSyncAt(conn, result.outcome, new Date(), deps.config),
       reachedFinch: result.outcome === 'succeeded' || result.outcome === 'needs_review',
+      // A failure before Finch answered anything (no token, store error) says nothing about the token either.
+      tokenAccepted: result.outcome === 'succeeded' || result.outcome === 'needs_review' || result.outcome === 'pending',
     });
     log.info({ syncRunId: runId, outcome: result.outcome, counts: result.run.counts, calls: result.calls, rateLimited: result.rateLimited }, 'hris sync finished');
     return result;

@@ -131,8 +131,10 @@ export interface HrisRunEnd {
   status: SyncRunStatus;
   startedAt: Date;
   nextSyncAt: Date;
-  /** Data was read from Finch (succeeded or held for review): the access token works. */
+  /** Data was read from Finch (succeeded or held for review). */
   reachedFinch: boolean;
+  /** Finch accepted the access token (any outcome but needs_reauth): clears needs_reauth. */
+  tokenAccepted: boolean;
 }
 
 /** Records how a run ended on its connection: last run, next run; a working token clears needs_reauth. */
@@ -142,10 +144,8 @@ export async function recordHrisRunEnd(id: string, end: HrisRunEnd, now = new Da
     'hris.lastRunStatus': end.status,
     'hris.nextSyncAt': end.nextSyncAt,
   };
-  if (end.reachedFinch) {
-    set['hris.needsReauth'] = false;
-    set['hris.lastSyncAt'] = now;
-  }
+  if (end.tokenAccepted) set['hris.needsReauth'] = false;
+  if (end.reachedFinch) set['hris.lastSyncAt'] = now;
   await Connection.updateOne({ _id: id, type: 'hris' }, { $set: set }).exec();
   // Webhook requests that arrived before the run started are served by it; later ones keep their timer.
   await Connection.updateOne(
