@@ -148,6 +148,40 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     }
   });
 
+  test('service processes: an http-only instance never polls; two worker instances run a due connection exactly once', async () => {
+    server.employees = makeEmployees(30, 'roles.example', 'roles');
+    server.latencyMs = 20;
+    const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
+    const children: ReturnType<typeof spawn>[] = [];
+    const start = (roles: string) => {
+      const child = spawn(process.execPath, [CLI, 'serve', '--roles', roles], {
+        env: {
+          ...process.env, MONGODB_URI: uri, SECRET_KEY: config.SECRET_KEY, FINCH_BASE_URL: server.url, HTTP_PORT: '0', LOG_LEVEL: 'warn',
+          HRIS_POLL_SECONDS: '0.2', HRIS_JITTER_SECONDS: '0',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      children.push(child);
+      return new Promise<number | null>((resolve) => child.once('exit', resolve));
+    };
+    try {
+      const httpExit = start('http');
+      await sleep(2500);
+      assert.equal((await hrisRuns(id)).length, 0, 'the http role does not sync');
+      const exits = [httpExit, start('worker'), start('worker')];
+      const run = await until('the run', async () => (await hrisRuns(id)).find(finished), 30_000);
+      assert.equal(run.status, 'succeeded', run.message ?? '');
+      await sleep(1500);
+      assert.equal((await hrisRuns(id)).length, 1, 'exactly one run across the two workers');
+      for (const c of children) c.kill('SIGTERM');
+      assert.deepEqual(await Promise.all(exits), [0, 0, 0], 'every instance stops cleanly');
+    } finally {
+      server.latencyMs = 0;
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    }
+  });
+
   test('a process killed mid-run: the lease expires and the next run starts clean', async () => {
     server.employees = makeEmployees(80, 'crash.example', 'crash');
     const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
