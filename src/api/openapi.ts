@@ -92,8 +92,8 @@ const schemas: Record<string, Schema> = {
     progress: {
       ...obj({
         processed: { ...int, description: 'rows handled so far (applied, staged or rejected); HRIS syncs: people read in the current phase' },
-        phase: { type: ['string', 'null'], description: 'HRIS syncs: introspect, directory, individuals, employments or merge; else null' },
-        pages: { type: ['integer', 'null'], minimum: 0, description: 'HRIS syncs: directory pages fetched; else null' },
+        phase: { type: ['string', 'null'], description: 'HRIS syncs only: introspect, directory, individuals, employments or merge' },
+        pages: { type: ['integer', 'null'], minimum: 0, description: 'HRIS syncs only: directory pages fetched' },
         total: { type: ['integer', 'null'], minimum: 0, description: 'rows the input holds, when known before processing (CSV uploads: counted when the file is checked); else null' },
         bytesRead: { type: ['integer', 'null'], minimum: 0, description: 'bytes of the input read so far, for runs that read a file (CSV uploads); else null' },
         bytesTotal: { type: ['integer', 'null'], minimum: 0, description: 'size of the input in bytes (CSV uploads: the request body); else null' },
@@ -101,7 +101,7 @@ const schemas: Record<string, Schema> = {
           type: ['integer', 'null'], minimum: 0, maximum: 100,
           description: 'processed of total, else bytesRead of bytesTotal, as a whole percentage; at most 99 until the run succeeds and 100 once it has; null when neither total is known',
         },
-      }),
+      }, ['processed', 'total', 'bytesRead', 'bytesTotal', 'percent']),
       description: 'How far the run has got',
     },
     counts,

@@ -85,7 +85,8 @@ export function presentSyncRun(r: SyncRunDoc) {
     mode: r.mode,
     label: r.label ?? null,
     status: r.status,
-    progress: { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null },
+    // HRIS syncs also say which phase they are in and how many directory pages they fetched.
+    progress: r.source === 'hris' ? { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null } : presentProgress(r),
     counts: {
       created: r.counts?.created ?? 0,
       updated: r.counts?.updated ?? 0,
