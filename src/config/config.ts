@@ -17,7 +17,9 @@ const schema = z.object({
   SECRET_KEY_FILE: z.string().default('.data/secret_key'),
   FINCH_BASE_URL: z.string().url('FINCH_BASE_URL must be an absolute URL').optional(),
   /** Finch's webhook signing secret (base64, from the Finch dashboard); unset: POST /webhooks/finch answers 503. */
-  FINCH_WEBHOOK_SECRET: z.string().min(1).optional(),
+  FINCH_WEBHOOK_SECRET: z.string().min(1)
+    .refine((v) => Buffer.from(v, 'base64').toString('base64') === v, 'FINCH_WEBHOOK_SECRET must be the base64 secret Finch shows')
+    .optional(),
   /** One Finch request may be held for minutes while Finch reads the HRIS. */
   FINCH_TIMEOUT_SECONDS: z.coerce.number({ error: 'FINCH_TIMEOUT_SECONDS must be a number of seconds' }).positive().max(3600).default(300),
   FINCH_MAX_ATTEMPTS: z.coerce.number({ error: 'FINCH_MAX_ATTEMPTS must be a whole number' }).int().min(1).max(20).default(6),
