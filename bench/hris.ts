@@ -39,12 +39,13 @@ function log(msg: string): void {
 /** insertMany of the documents one merged person costs (a source record and a recipient), batches of 1000. */
 async function rawRate(orgId: string, connectionId: string): Promise<number> {
   const db = mongoose.connection.db!;
-  const records = db.collection<Record<string, unknown>>('bench_raw_records');
-  const recipients = db.collection<Record<string, unknown>>('bench_raw_recipients');
+  type RawDoc = { _id: string } & Record<string, unknown>;
+  const records = db.collection<RawDoc>('bench_raw_records');
+  const recipients = db.collection<RawDoc>('bench_raw_recipients');
   const t0 = performance.now();
   for (let start = 0; start < RAW_DOCS; start += 1000) {
-    const recs: Record<string, unknown>[] = [];
-    const reps: Record<string, unknown>[] = [];
+    const recs: RawDoc[] = [];
+    const reps: RawDoc[] = [];
     for (let i = start; i < Math.min(RAW_DOCS, start + 1000); i++) {
       const now = new Date();
       const email = `raw${i}@corp.example`;
@@ -57,8 +58,8 @@ async function rawRate(orgId: string, connectionId: string): Promise<number> {
       recs.push({ _id: `${connectionId}:raw-${i}`, orgId, connectionId, connectionType: 'hris', key: `raw-${i}`, email, emailDisplay: email, active: true, deleted: false, statusSeq: i, attributes, groups: [], v: 1, createdAt: now, updatedAt: now });
       reps.push({ _id: `${orgId}:${email}`, orgId, email, emailDisplay: email, listed: true, status: 'active', attributes, groups: [], sources: [{ connectionId, type: 'hris', active: true }], createdAt: now, updatedAt: now });
     }
-    await records.insertMany(recs as never[], { ordered: false });
-    await recipients.insertMany(reps as never[], { ordered: false });
+    await records.insertMany(recs, { ordered: false });
+    await recipients.insertMany(reps, { ordered: false });
   }
   const secs = (performance.now() - t0) / 1000;
   await records.drop();
