@@ -64,6 +64,7 @@ describe('HRIS sync through Finch (the real SDK against a local Finch-compatible
     assert.equal(second?.outcome, 'succeeded', second?.run.message ?? '');
     assert.equal(second.run.counts.deactivated, 3, 'terminated, ended, retired');
     assert.equal(second.run.counts.removed, 1, 'gone from the directory');
+    assert.ok(second.run.startedAt && second.run.finishedAt && second.run.startedAt <= second.run.finishedAt);
     let p = await people(orgId);
     assert.equal(p.get('p1@co.example')?.status, 'offboarded');
     assert.equal(p.get('p2@co.example')?.status, 'offboarded', 'an end date in the past offboards');

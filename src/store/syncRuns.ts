@@ -93,7 +93,8 @@ export class SnapshotIngest {
       ingest.staging = Boolean(any);
     }
     ingest.settings = await loadMergeSettings(conn.orgId);
-    await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: new Date() } }).exec();
+    // A run that started earlier (an HRIS sync reads Finch before it ingests) keeps its start time.
+    await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: run.startedAt ?? new Date() } }).exec();
     return ingest;
   }
 
