@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { utils } from 'ssh2';
 import { writeFileSync, chmodSync } from 'node:fs';
+import { loadConfig } from '../src/config/config';
 import { startFileQueue } from '../src/csv';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
@@ -157,11 +158,10 @@ async function main(): Promise<void> {
   const queue = startFileQueue({ logger, pollMs: 200 });
   const server = await startSftpServer({ port: 0, host: '127.0.0.1', hostKeyPath: join(dir, 'host_key'), logger, onQueued: () => queue.poke() });
   const app = createApp({
-    config: {
-      MONGODB_URI: url.toString(), HTTP_PORT: 0, SFTP_PORT: 0, PUBLIC_URL: 'http://localhost', SFTP_HOST_KEY: join(dir, 'host_key'),
-      SECRET_KEY: 'bench-secret-key-0123456789', SECRET_KEY_FILE: join(dir, 'secret'), FINCH_BASE_URL: undefined, LOG_LEVEL: 'warn',
-      MAX_BODY_BYTES: 1_048_576, MAX_UPLOAD_BYTES: 4 * 1024 ** 3, SHUTDOWN_TIMEOUT_SECONDS: 25, SCIM_RATE_LIMIT_PER_MINUTE: 1200,
-    },
+    config: loadConfig({
+      MONGODB_URI: url.toString(), HTTP_PORT: '0', SFTP_PORT: '0', PUBLIC_URL: 'http://localhost', SFTP_HOST_KEY: join(dir, 'host_key'),
+      SECRET_KEY: 'bench-secret-key-0123456789', SECRET_KEY_FILE: join(dir, 'secret'), LOG_LEVEL: 'warn', MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
+    }),
     logger,
   });
   const http = app.listen(0, '127.0.0.1');

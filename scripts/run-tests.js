@@ -75,9 +75,11 @@ function main(argv) {
   // Stack traces point at the .ts sources (tsconfig emits source maps); NODE_OPTIONS reaches
   // the per-file test processes too.
   const nodeOptions = [process.env.NODE_OPTIONS, '--enable-source-maps'].filter(Boolean).join(' ');
+  // Tests talk to loopback only: a service a test starts with the worker role syncs the hris connections it finds, so
+  // Finch's base URL defaults to a closed loopback port (tests that sync point it at their local Finch server).
   const child = spawn(process.execPath, args, {
     stdio: 'inherit',
-    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, FINCH_BASE_URL: process.env.FINCH_BASE_URL || 'http://127.0.0.1:9/' },
   });
   const forward = (sig) => child.kill(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, forward);

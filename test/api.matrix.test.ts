@@ -35,7 +35,7 @@ describe('admin API: every route × every kind of caller', () => {
   const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
 
   const conn = async (type: string) => {
-    const c = await createConnection({ orgId: org.id, type }, env);
+    const c = await createConnection({ orgId: org.id, type, accessToken: type === 'hris' ? 'finch-token' : undefined }, env);
     return { _id: c.id, orgId: org.id, type };
   };
   const segment = async () => {
@@ -88,6 +88,10 @@ describe('admin API: every route × every kind of caller', () => {
     {
       method: 'post', template: '/connections/{id}/credentials', access: 'manage', ok: 200,
       prepare: async () => ({ path: `/connections/${(await conn('sftp'))._id}/credentials`, body: { password: true }, usesId: true }),
+    },
+    {
+      method: 'post', template: '/connections/{id}/sync', access: 'manage', ok: 202,
+      prepare: async () => ({ path: `/connections/${(await conn('hris'))._id}/sync`, usesId: true }),
     },
     {
       method: 'post', template: '/connections/{id}/uploads', access: 'manage', ok: 202,

@@ -46,7 +46,19 @@ const connectionProps: Record<string, Schema> = {
       port: { type: 'integer', description: 'detail only: the SFTP port' },
     }, ['username', 'publicKeys'])],
   },
-  hris: { oneOf: [{ type: 'null' }, obj({ mode: { enum: ['automated', 'assisted'] }, schedule: nullableStr, lastSyncAt: nullableStr })] },
+  hris: {
+    oneOf: [{ type: 'null' }, obj({
+      mode: { enum: ['automated', 'assisted'] }, schedule: nullableStr, lastSyncAt: nullableStr,
+      needsReauth: { type: 'boolean', description: 'Finch refused the access token (401): syncs wait for a new token (POST /connections/{id}/credentials)' },
+      reauthReason: nullableStr,
+      lastRun: { oneOf: [{ type: 'null' }, obj({ id: str, status: nullableStr })] },
+      nextSyncAt: { ...nullableStr, description: 'when the scheduler runs this connection next (with jitter)' },
+      lease: { oneOf: [{ type: 'null' }, obj({ holder: str, acquiredAt: nullableStr, expiresAt: nullableStr })], description: 'the process running a sync now (GET /connections/{id} only)' },
+      introspection: {
+        oneOf: [{ type: 'null' }, { type: 'object', description: "Finch's /introspect answer from the last run: providerId, products, connectionStatus, ..." }],
+      },
+    })],
+  },
   createdAt: nullableStr,
   updatedAt: nullableStr,
 };
@@ -88,7 +100,9 @@ const schemas: Record<string, Schema> = {
     id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr, status: { enum: [...SYNC_RUN_STATUSES] },
     progress: {
       ...obj({
-        processed: { ...int, description: 'rows handled so far (applied, staged or rejected)' },
+        processed: { ...int, description: 'rows handled so far (applied, staged or rejected); HRIS syncs: people read in the current phase' },
+        phase: { type: ['string', 'null'], description: 'HRIS syncs only: introspect, directory, individuals, employments or merge' },
+        pages: { type: ['integer', 'null'], minimum: 0, description: 'HRIS syncs only: directory pages fetched' },
         total: { type: ['integer', 'null'], minimum: 0, description: 'rows the input holds, when known before processing (CSV uploads: counted when the file is checked); else null' },
         bytesRead: { type: ['integer', 'null'], minimum: 0, description: 'bytes of the input read so far, for runs that read a file (CSV uploads); else null' },
         bytesTotal: { type: ['integer', 'null'], minimum: 0, description: 'size of the input in bytes (CSV uploads: the request body); else null' },
@@ -96,7 +110,7 @@ const schemas: Record<string, Schema> = {
           type: ['integer', 'null'], minimum: 0, maximum: 100,
           description: 'processed of total, else bytesRead of bytesTotal, as a whole percentage; at most 99 until the run succeeds and 100 once it has; null when neither total is known',
         },
-      }),
+      }, ['processed', 'total', 'bytesRead', 'bytesTotal', 'percent']),
       description: 'How far the run has got',
     },
     counts,
@@ -220,6 +234,15 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
           requestBody: body(obj({ name: str, extendedAttributes: { type: 'boolean' }, massRemovalThreshold: { type: 'number', minimum: 0, maximum: 1 }, schedule: { type: ['string', 'null'], pattern: '^[1-9][0-9]{0,3}(m|h|d)$' }, mode: { enum: ['automated', 'assisted'] } }, [])),
         }),
         delete: op('Delete a connection and everything it asserted', { ...noContent, ...withId }),
+      },
+      '/connections/{id}/sync': {
+        parameters: idParam,
+        post: op('Start an on-demand sync of an automated hris connection (the worker runs it; follow the sync run)', {
+          ...ok(202, 'UploadAccepted', 'queued (or the run already queued or running); follow the sync run'),
+          ...withId,
+          '400': problem('not an hris connection'),
+          '409': problem('assisted connections have no on-demand sync'),
+        }),
       },
       '/connections/{id}/rotate-token': { parameters: idParam, post: op('Issue a new SCIM bearer token (scim)', { ...ok(200, 'RotatedToken'), ...withId }) },
       '/connections/{id}/credentials': {

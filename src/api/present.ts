@@ -1,6 +1,6 @@
 import {
-  DEFAULT_MASS_REMOVAL_THRESHOLD, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc,
-  type SyncRunDoc,
+  DEFAULT_MASS_REMOVAL_THRESHOLD, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type LeaseInfo, type RecipientDoc,
+  type SegmentDoc, type SyncRunDoc,
 } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
@@ -21,7 +21,24 @@ export function presentRecipient(r: RecipientDoc) {
   };
 }
 
-export function presentConnection(c: ConnectionDoc, publicUrl: string) {
+/** The hris block of a connection: mode and schedule, its runs, needs_reauth, Finch's cached /introspect answer. */
+function presentHris(c: ConnectionDoc, lease: LeaseInfo | null | undefined) {
+  const h = c.hris;
+  return {
+    mode: h?.mode ?? 'automated',
+    schedule: h?.schedule ?? null,
+    lastSyncAt: h?.lastSyncAt ? iso(h.lastSyncAt) : null,
+    needsReauth: Boolean(h?.needsReauth),
+    reauthReason: h?.needsReauth ? (h?.reauthReason ?? null) : null,
+    lastRun: h?.lastRunId ? { id: h.lastRunId, status: h.lastRunStatus ?? null } : null,
+    nextSyncAt: h?.nextSyncAt ? iso(h.nextSyncAt) : null,
+    lease: lease ? { holder: lease.holder, acquiredAt: iso(lease.acquiredAt), expiresAt: iso(lease.expiresAt) } : null,
+    introspection: h?.introspection ? { ...(h.introspection as Record<string, unknown>), checkedAt: h.introspectedAt ? iso(h.introspectedAt) : null } : null,
+  };
+}
+
+/** `lease`: the holder of a running HRIS sync, when the caller looked it up (a connection's detail). */
+export function presentConnection(c: ConnectionDoc, publicUrl: string, lease?: LeaseInfo | null) {
   return {
     id: c._id,
     type: c.type,
@@ -32,10 +49,7 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string) {
     scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
     scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,
-    hris:
-      c.type === 'hris'
-        ? { mode: c.hris?.mode ?? 'automated', schedule: c.hris?.schedule ?? null, lastSyncAt: c.hris?.lastSyncAt ? iso(c.hris.lastSyncAt) : null }
-        : null,
+    hris: c.type === 'hris' ? presentHris(c, lease) : null,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
@@ -75,7 +89,8 @@ export function presentSyncRun(r: SyncRunDoc) {
     mode: r.mode,
     label: r.label ?? null,
     status: r.status,
-    progress: presentProgress(r),
+    // HRIS syncs also say which phase they are in and how many directory pages they fetched.
+    progress: r.source === 'hris' ? { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null } : presentProgress(r),
     counts: {
       created: r.counts?.created ?? 0,
       updated: r.counts?.updated ?? 0,

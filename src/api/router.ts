@@ -8,6 +8,7 @@ import { columnMappingRoutes } from './routes/columnMapping';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
 import { groupRoutes } from './routes/groups';
+import { hrisSyncRoutes } from './routes/hrisSync';
 import { organizationRoutes } from './routes/organization';
 import { recipientRoutes } from './routes/recipients';
 import { segmentRoutes } from './routes/segments';
@@ -65,7 +66,7 @@ export function createApiRouter(deps: AppDeps): Router {
   r.use(authenticate);
   r.use('/organization', organizationRoutes(json, deps.logger));
   r.use('/tokens', tokenRoutes(json));
-  r.use('/connections', uploadRoutes(deps), columnMappingRoutes(json), connectionRoutes(json, deps.config, deps.logger));
+  r.use('/connections', uploadRoutes(deps), hrisSyncRoutes(), columnMappingRoutes(json), connectionRoutes(json, deps.config, deps.logger));
   r.use('/recipients', recipientRoutes(json, deps.config));
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
 import { connectionMapping } from './columnMapping';
+import { createLogger } from '../server/logger';
+import { presentSyncRun } from '../api/present';
+import { runHrisSync } from '../hris/sync';
 import {
   connectStore,
   createApiToken,
@@ -13,6 +17,10 @@ import {
   organizationExists,
   recordAudit,
   ValidationError,
+  connectionKind,
+  findActiveHrisRun,
+  loadHrisConnection,
+  loadSyncRun,
 } from '../store';
 
 const USAGE = `audience-sync — keeps an organization's email audience in step with its directory, HR system and CSV files
@@ -27,6 +35,8 @@ Usage:
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
   audience-sync connection mapping ID [--set 'Header=target' ...] [--file mapping.json] [--clear] [--json]
       (csv/sftp column mapping; target: email|status|groups|action|ignore|custom:<name>|an attribute; 'Header=' removes one)
+
+  audience-sync sync CONNECTION_ID        runs one HRIS sync now (automated hris connections), prints the finished run
 
 Every command reads MONGODB_URI. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
 
@@ -49,6 +59,44 @@ async function withStore<T>(config: Config, fn: () => Promise<T>): Promise<T> {
   } finally {
     await disconnectStore();
   }
+}
+
+/**
+ * `sync ID`: runs one HRIS sync in this process under the connection's lease and prints the finished run. When another
+ * process is running the connection, waits for that run and prints it. Exit 0 when the run succeeded, was held for
+ * review or is pending (Finch not ready); 1 when it failed (needs_reauth included).
+ */
+async function syncCommand(config: Config, id: string | undefined, json: boolean): Promise<number> {
+  if (!id) throw new UsageError('sync needs the id of an hris connection');
+  // Logs go to stderr: stdout carries the run.
+  const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pino.destination(2));
+  const run = await withStore(config, async () => {
+    const kind = await connectionKind(id);
+    if (!kind) throw new ValidationError(`connection ${id} does not exist`);
+    if (kind.type !== 'hris') throw new ValidationError(`connection ${id} is a ${kind.type} connection; only hris connections sync through Finch`);
+    const conn = await loadHrisConnection(id);
+    if (conn?.mode === 'assisted') throw new ValidationError('assisted connections sync on their weekly schedule only; there is no on-demand sync');
+    const deadline = Date.now() + 24 * 3600_000;
+    while (Date.now() < deadline) {
+      const res = await runHrisSync(id, { config, logger }, { label: 'cli' });
+      if (res) return res.run;
+      // Another process holds the lease: follow its run to the end.
+      const active = await findActiveHrisRun(id);
+      if (active) {
+        for (;;) {
+          const r = await loadSyncRun(active._id);
+          if (!r || (r.status !== 'queued' && r.status !== 'running')) return r;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    return null;
+  });
+  if (!run) throw new Error('no sync run could be started or followed');
+  const shown = presentSyncRun(run);
+  out(json, shown, JSON.stringify(shown, null, 2));
+  return run.status === 'failed' ? 1 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -158,9 +206,8 @@ async function main(argv: string[]): Promise<number> {
       out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
       return 0;
     }
-    case 'sync':
-      throw new UsageError('`sync` runs an HRIS sync; the HRIS poller is not part of this build yet');
     default:
+      if (cmd === 'sync') return syncCommand(config, sub, json);
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);
   }
 }

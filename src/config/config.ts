@@ -18,6 +18,25 @@ const schema = z.object({
   SECRET_KEY: z.string().min(16, 'SECRET_KEY must be at least 16 characters').optional(),
   SECRET_KEY_FILE: z.string().default('.data/secret_key'),
   FINCH_BASE_URL: z.string().url('FINCH_BASE_URL must be an absolute URL').optional(),
+  /** Finch's webhook signing secret (base64, from the Finch dashboard); unset: POST /webhooks/finch answers 503. */
+  FINCH_WEBHOOK_SECRET: z.string().min(1)
+    .refine((v) => Buffer.from(v, 'base64').toString('base64') === v, 'FINCH_WEBHOOK_SECRET must be the base64 secret Finch shows')
+    .optional(),
+  /** One Finch request may be held for minutes while Finch reads the HRIS. */
+  FINCH_TIMEOUT_SECONDS: z.coerce.number({ error: 'FINCH_TIMEOUT_SECONDS must be a number of seconds' }).positive().max(3600).default(300),
+  FINCH_MAX_ATTEMPTS: z.coerce.number({ error: 'FINCH_MAX_ATTEMPTS must be a whole number' }).int().min(1).max(20).default(6),
+  /** Finch's per-product request limit (requests initiated per rolling minute, per application); our pacing stays under it. */
+  FINCH_RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'FINCH_RATE_LIMIT_PER_MINUTE must be a whole number' }).int().min(1).max(100_000).default(20),
+  FINCH_PAGE_SIZE: z.coerce.number({ error: 'FINCH_PAGE_SIZE must be a whole number' }).int().min(1).max(10_000).default(5000),
+  FINCH_BATCH_SIZE: z.coerce.number({ error: 'FINCH_BATCH_SIZE must be a whole number' }).int().min(1).max(5000).default(1000),
+  /** How often the worker's HRIS scheduler looks for due connections and queued on-demand runs. */
+  HRIS_POLL_SECONDS: z.coerce.number({ error: 'HRIS_POLL_SECONDS must be a number of seconds' }).positive().max(3600).default(5),
+  /** A sync's lease lasts this long without a heartbeat (heartbeats come every third of it). */
+  HRIS_LEASE_SECONDS: z.coerce.number({ error: 'HRIS_LEASE_SECONDS must be a number of seconds' }).positive().max(3600).default(90),
+  HRIS_PENDING_RETRY_SECONDS: z.coerce.number({ error: 'HRIS_PENDING_RETRY_SECONDS must be a number of seconds' }).positive().default(900),
+  HRIS_WEBHOOK_DEBOUNCE_SECONDS: z.coerce.number({ error: 'HRIS_WEBHOOK_DEBOUNCE_SECONDS must be a number of seconds' }).min(0).default(60),
+  /** Scheduled syncs start up to this much later than due, at random, so connections do not all start at once. */
+  HRIS_JITTER_SECONDS: z.coerce.number({ error: 'HRIS_JITTER_SECONDS must be a number of seconds' }).min(0).default(1800),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   MAX_UPLOAD_BYTES: z.coerce

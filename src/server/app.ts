@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { createApiRouter } from '../api/router';
+import { createFinchWebhookRouter } from '../hris/webhooks';
 import { createScimRouter } from '../scim/router';
 import { createScim11Router } from '../scim/v1/router';
 import { pingStore } from '../store';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
+  app.use('/webhooks/finch', createFinchWebhookRouter(deps));
   app.use('/scim/v2', createScimRouter(deps));
   app.use('/scim/v1', createScim11Router(deps));
   app.use('/api/v1', createApiRouter(deps));

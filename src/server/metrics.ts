@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { hrisMetrics } from '../hris/metrics';
 
 /** Prometheus metrics, served at /metrics. */
 export const registry = new Registry();
@@ -52,3 +53,7 @@ export const sftpBans = new Counter({
   labelNames: ['kind'] as const,
   registers: [registry],
 });
+registry.registerMetric(hrisMetrics.runs);
+registry.registerMetric(hrisMetrics.calls);
+registry.registerMetric(hrisMetrics.callDuration);
+registry.registerMetric(hrisMetrics.needsReauth);

@@ -8,6 +8,7 @@ import {
 import { startFileQueue, type FileQueue } from '../csv';
 import { startSftpServer } from '../sftp';
 import { sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
+import { startHrisScheduler } from '../hris/scheduler';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -47,6 +48,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
+    // HRIS syncs through Finch: scheduled, on demand (queued by the API) and webhook-requested.
+    const hris = startHrisScheduler({ config, logger });
+    stops.push(async () => hris.stop());
   }
 
   // Stored files (SFTP uploads) are claimed from the queue by the worker role.

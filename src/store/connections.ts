@@ -253,6 +253,10 @@ export async function setSftpCredentials(id: string, change: { newPassword?: boo
 
 /** Replaces an HRIS connection's Finch access token (stored encrypted with `secretKey`). */
 export async function setHrisAccessToken(id: string, accessToken: string, secretKey: string): Promise<void> {
-  const res = await Connection.updateOne({ _id: id, type: 'hris' }, { $set: { 'hris.accessTokenEnc': encryptSecret(accessToken, secretKey) } }).exec();
+  // A new token is the answer to needs_reauth: the scheduler tries it at once (a refusal sets the flag again).
+  const res = await Connection.updateOne(
+    { _id: id, type: 'hris' },
+    { $set: { 'hris.accessTokenEnc': encryptSecret(accessToken, secretKey), 'hris.needsReauth': false, 'hris.nextSyncAt': new Date() } },
+  ).exec();
   if (res.matchedCount === 0) throw new NotFoundError('hris connection not found');
 }

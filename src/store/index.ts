@@ -46,3 +46,5 @@ export * from './files';
 export * from './accountFiles';
 export * from './fileRuns';
 export * from './serviceInfo';
+export * from './leases';
+export * from './hrisConnections';

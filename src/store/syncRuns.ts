@@ -28,6 +28,13 @@ export interface StartOptions {
 }
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
+/** A staged marker: the person is still in the snapshot but this run has nothing new to say about them. */
+interface RetainRow {
+  op: 'retain';
+  key: string;
+}
+type StagedChange = RowChange | RetainRow;
+const isRowChange = (c: StagedChange): c is RowChange => c.op !== 'retain';
 
 function emptyCounts(): SyncCounts {
   return { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
@@ -67,7 +74,7 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
  * snapshot of an empty source cannot remove anyone, so it is applied as it streams, without staging.
  */
 export class SnapshotIngest {
-  private buffer: RowChange[] = [];
+  private buffer: StagedChange[] = [];
   private counts = emptyCounts();
   private errors: { line: number | null; reason: string }[] = [];
   private processed = 0;
@@ -86,7 +93,8 @@ export class SnapshotIngest {
       ingest.staging = Boolean(any);
     }
     ingest.settings = await mergeSettingsFor(conn);
-    await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: new Date() } }).exec();
+    // A run that started earlier (an HRIS sync reads Finch before it ingests) keeps its start time.
+    await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: run.startedAt ?? new Date() } }).exec();
     return ingest;
   }
 
@@ -99,6 +107,26 @@ export class SnapshotIngest {
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(input)) set[`input.${k}`] = v;
     await SyncRun.updateOne({ _id: this.run._id }, { $set: set }).exec();
+  }
+
+  /**
+   * Reports a problem with a row that is still applied (e.g. a person stored without a usable email): counted as
+   * rejected and listed with the errors, without counting the row twice as processed.
+   */
+  flag(line: number | null, reason: string): void {
+    this.counts.rejected++;
+    if (this.errors.length < MAX_STORED_ERRORS) this.errors.push({ line, reason });
+  }
+
+  /**
+   * Full snapshots: the person is still listed, but this run cannot say what about them (their details could not be
+   * read); what the source asserted before stays as it is, and they are not taken for gone.
+   */
+  async retain(key: string, line: number | null = null): Promise<void> {
+    if (this.run.mode !== 'full' || this.keysSeen.has(key)) return;
+    this.keysSeen.set(key, line);
+    if (this.staging) this.buffer.push({ op: 'retain', key });
+    if (this.buffer.length >= BATCH_SIZE) await this.flush();
   }
 
   /** Records a rejected row (it changes nothing). */
@@ -134,7 +162,8 @@ export class SnapshotIngest {
       const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
       await rawCollection(StagedRow).insertMany(rows, { ordered: false });
     } else {
-      tally(this.counts, await applySourceChanges(this.conn, batch, this.settings));
+      const changes = batch.filter(isRowChange);
+      if (changes.length) tally(this.counts, await applySourceChanges(this.conn, changes, this.settings));
     }
     await this.saveProgress();
   }
@@ -142,7 +171,7 @@ export class SnapshotIngest {
   private async saveProgress(extra: Record<string, unknown> = {}): Promise<void> {
     await SyncRun.updateOne(
       { _id: this.run._id },
-      { $set: { progress: { processed: this.processed, total: null }, counts: this.counts, errors: this.errors, ...extra } },
+      { $set: { 'progress.processed': this.processed, 'progress.total': null, counts: this.counts, errors: this.errors, ...extra } },
     ).exec();
   }
 
@@ -207,7 +236,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   const seen = new Map<string, null>();
   let wouldDeactivate = 0;
   for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    const rec = row.record as RowChange;
+    const rec = row.record as StagedChange;
     seen.set(rec.key, null);
     if (rec.op === 'upsert' && !rec.active && existing.get(rec.key) === true) wouldDeactivate++;
   }
@@ -238,7 +267,9 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     await SyncRun.updateOne({ _id: runId }, { $set: { counts, 'progress.applied': processed } }).exec();
   };
   for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    batch.push(row.record as RowChange);
+    const rec = row.record as StagedChange;
+    if (rec.op === 'retain') continue;
+    batch.push(rec);
     if (batch.length >= BATCH_SIZE) await flush();
   }
   if (batch.length) await flush();
@@ -251,22 +282,6 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
 /** One sync run by id (callers check its organization), or null. */
 export async function getSyncRun(id: string): Promise<SyncRunDoc | null> {
   return SyncRun.findOne({ _id: id }).lean<SyncRunDoc>().exec();
-}
-
-/** What a heartbeat records besides the time: progress through the run's input. */
-export interface SyncRunHeartbeat {
-  /** Bytes of the input read so far. */
-  bytesRead?: number;
-}
-
-/**
- * Marks a sync run as still being worked on (its `updatedAt` moves, so the abandoned-run sweep leaves it alone), with
- * the progress given. `onlyActive`: only while the run is queued or running.
- */
-export async function heartbeatSyncRun(id: string, progress: SyncRunHeartbeat = {}, onlyActive = true): Promise<void> {
-  const set: Record<string, unknown> = { heartbeatAt: new Date() };
-  if (progress.bytesRead !== undefined) set['input.bytesRead'] = progress.bytesRead;
-  await SyncRun.updateOne(onlyActive ? { _id: id, status: { $in: ['queued', 'running'] } } : { _id: id }, { $set: set }).exec();
 }
 
 /** Applies a run held by the mass-removal guard. */

@@ -3,8 +3,8 @@ import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import {
-  SCIM_PROVIDERS, createConnection, deleteConnection, findConnection, listConnections, recordAudit, rotateScimToken, scim11BaseUrl,
-  scimBaseUrl, setHrisAccessToken, setSftpCredentials, sftpHostKey, updateConnection,
+  SCIM_PROVIDERS, createConnection, deleteConnection, findConnection, hrisSyncLeaseName, listConnections, readLease, recordAudit, rotateScimToken,
+  scim11BaseUrl, scimBaseUrl, setHrisAccessToken, setSftpCredentials, sftpHostKey, updateConnection,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -78,7 +78,8 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
 
   r.get('/:id', async (req, res) => {
     const doc = await load(idParam(req), principal(req).orgId);
-    const out = presentConnection(doc, config.PUBLIC_URL);
+    const lease = doc.type === 'hris' ? await readLease(hrisSyncLeaseName(doc._id)) : null;
+    const out = presentConnection(doc, config.PUBLIC_URL, lease);
     // SFTP: the host key clients should expect (published by the running SFTP daemon).
     if (doc.type === 'sftp' && out.sftp) {
       const host = await sftpHostKey();

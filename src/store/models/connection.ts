@@ -16,6 +16,20 @@ export interface HrisSettings {
   /** Interval between automatic syncs (e.g. `24h`). */
   schedule?: string | null;
   lastSyncAt?: Date | null;
+  /** Finch answered 401 (reauthenticate_user / invalid token): syncs stop until a new access token is given. */
+  needsReauth?: boolean;
+  reauthReason?: string | null;
+  /** When the scheduler runs this connection next (set after every run, with jitter). */
+  nextSyncAt?: Date | null;
+  /** A webhook asked for a sync at this time (debounced: each event moves it). */
+  webhookSyncAt?: Date | null;
+  lastRunId?: string | null;
+  lastRunStatus?: string | null;
+  /** Finch's /introspect answer from the last run (provider, products, connection status), and its ids. */
+  introspection?: Record<string, unknown> | null;
+  introspectedAt?: Date | null;
+  finchConnectionId?: string | null;
+  finchCompanyId?: string | null;
 }
 
 export interface ConnectionDoc {
@@ -70,6 +84,20 @@ const connectionSchema = new Schema<ConnectionDoc>(
       accessTokenEnc: { type: String },
       schedule: { type: String },
       lastSyncAt: { type: Date },
+      /** Finch answered 401 (reauthenticate_user / invalid token): syncs stop until a new access token is given. */
+      needsReauth: { type: Boolean, default: false },
+      reauthReason: { type: String },
+      /** When the scheduler runs this connection next (set after every run, with jitter). */
+      nextSyncAt: { type: Date },
+      /** A webhook asked for a sync at this time (debounced: each event moves it). */
+      webhookSyncAt: { type: Date },
+      lastRunId: { type: String },
+      lastRunStatus: { type: String },
+      /** Finch's /introspect answer from the last run (provider, products, connection status), and its ids. */
+      introspection: { type: Schema.Types.Mixed },
+      introspectedAt: { type: Date },
+      finchConnectionId: { type: String },
+      finchCompanyId: { type: String },
     },
     /** csv and sftp: the administrator's column mapping (header → target), in order; see src/store/columnMappings.ts. */
     columnMapping: { type: [{ _id: false, header: { type: String, required: true }, target: { type: String, required: true } }], default: undefined },
@@ -81,5 +109,6 @@ const connectionSchema = new Schema<ConnectionDoc>(
 connectionSchema.index({ orgId: 1, type: 1 });
 connectionSchema.index({ scimTokenHash: 1 }, { sparse: true });
 connectionSchema.index({ 'sftp.username': 1 }, { sparse: true });
+connectionSchema.index({ 'hris.finchConnectionId': 1 }, { sparse: true });
 
 export const Connection = model<ConnectionDoc>('Connection', connectionSchema, 'connections');

@@ -1,6 +1,10 @@
 import { Schema, model } from 'mongoose';
 
-export const SYNC_RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'needs_review', 'discarded'] as const;
+/**
+ * `pending`: an HRIS sync that found the provider's data not ready yet (Finch answered 202 `data_sync_in_progress`):
+ * nothing changed, and the connection is retried later. It ends the run like `succeeded` or `failed` do.
+ */
+export const SYNC_RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'needs_review', 'discarded', 'pending'] as const;
 export type SyncRunStatus = (typeof SYNC_RUN_STATUSES)[number];
 
 export interface SyncCounts {
@@ -40,7 +44,14 @@ export interface SyncRunDoc {
   label?: string | null;
   status: SyncRunStatus;
   /** Rows processed (`applied`: rows of a held run applied so far), of `total` when known up front. */
-  progress: { processed: number; total: number | null; applied?: number | null };
+  progress: {
+    processed: number;
+    total: number | null;
+    applied?: number | null;
+    /** HRIS syncs: the phase (introspect, directory, individuals, employments, merge) and directory pages fetched. */
+    phase?: string | null;
+    pages?: number | null;
+  };
   /** The file a run reads, when it reads one (uploads): its size, bytes read so far and rows (from the pre-check). */
   input?: SyncRunInput | null;
   /** Written while a process works on the run; a queued or running run silent for long was abandoned. */
@@ -73,6 +84,8 @@ const syncRunSchema = new Schema<SyncRunDoc>(
       processed: { type: Number, default: 0 },
       total: { type: Number, default: null },
       applied: { type: Number, default: null },
+      phase: { type: String, default: null },
+      pages: { type: Number, default: null },
     },
     input: {
       type: new Schema(

@@ -1,0 +1,42 @@
+import { Schema, model } from 'mongoose';
+
+/** A named lease: who holds it and until when (see src/store/leases.ts). */
+export interface LeaseDoc {
+  _id: string;
+  holder: string;
+  acquiredAt: Date;
+  heartbeatAt: Date;
+  expiresAt: Date;
+}
+
+const leaseSchema = new Schema<LeaseDoc>(
+  {
+    _id: { type: String, required: true },
+    holder: { type: String, required: true },
+    acquiredAt: { type: Date, required: true },
+    heartbeatAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+export const Lease = model<LeaseDoc>('Lease', leaseSchema, 'leases');
+
+/** Webhook deliveries already accepted (their event ids), so a replayed delivery is refused. */
+export interface WebhookDeliveryDoc {
+  _id: string;
+  source: string;
+  receivedAt: Date;
+}
+
+const webhookDeliverySchema = new Schema<WebhookDeliveryDoc>(
+  {
+    _id: { type: String, required: true },
+    source: { type: String, required: true },
+    receivedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+webhookDeliverySchema.index({ receivedAt: 1 });
+
+export const WebhookDelivery = model<WebhookDeliveryDoc>('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries');
