@@ -139,8 +139,9 @@ async function rawReadsAndUpdates(): Promise<number> {
     await b.find({ _id: { $in: ids.map((i) => `raw-r-${i}`) } as never }).toArray();
     const changed = ids.filter((i) => i % 10 === 0);
     if (changed.length) {
-      await a.bulkWrite(changed.map((i) => ({ updateOne: { filter: { _id: `raw-s-${i}` }, update: { $set: { 'attributes.department_name': 'Changed', updatedAt: new Date() } } } })) as never[], { ordered: false });
-      await b.bulkWrite(changed.map((i) => ({ updateOne: { filter: { _id: `raw-r-${i}` }, update: { $set: { 'attributes.department_name': 'Changed', updatedAt: new Date() } } } })) as never[], { ordered: false });
+      const set = { $set: { 'attributes.department_name': 'Changed', updatedAt: new Date() } };
+      await a.updateMany({ _id: { $in: changed.map((i) => `raw-s-${i}`) } } as never, set);
+      await b.updateMany({ _id: { $in: changed.map((i) => `raw-r-${i}`) } } as never, set);
     }
   }
   return RAW_ROWS / ((performance.now() - t) / 1000);
