@@ -1,4 +1,4 @@
-import { SyncRun, failActiveRun, type SyncRunStatus } from '../store';
+import { failActiveRun, recordRunInput, touchRun } from '../store';
 
 /**
  * Work the API started after answering (upload processing). Shutdown waits for it (bounded), tests wait for it, and
@@ -10,8 +10,6 @@ import { SyncRun, failActiveRun, type SyncRunStatus } from '../store';
 export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finished; upload the file again';
 /** How often a running job writes its heartbeat and progress. */
 export const HEARTBEAT_MS = 1_000;
-
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
 
 interface Job {
   done: Promise<void>;
@@ -27,15 +25,23 @@ export interface BackgroundJobOptions {
   progress?: () => Record<string, unknown>;
 }
 
-/** Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. */
+/**
+ * Marks a sync run as still being worked on (its `updatedAt` moves); with `extra`, records progress too. Only while the
+ * run is active, never its status, and in order with the run's other writes (src/store/syncRunState.ts).
+ */
 async function touch(syncRunId: string, extra: Record<string, unknown>, onlyActive: boolean): Promise<void> {
-  await SyncRun.updateOne(onlyActive ? { _id: syncRunId, status: { $in: ACTIVE } } : { _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
+  if (onlyActive) await touchRun(syncRunId, extra);
+  else await recordRunInput(syncRunId, extra);
 }
 
 /** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
 export function keepRunAlive(syncRunId: string, progress?: () => Record<string, unknown>): () => void {
+  let inFlight = false;
   const timer = setInterval(() => {
-    touch(syncRunId, progress?.() ?? {}, true).catch(() => undefined);
+    // One heartbeat at a time: a slow store must not pile them up behind the run's other writes.
+    if (inFlight) return;
+    inFlight = true;
+    touch(syncRunId, progress?.() ?? {}, true).catch(() => undefined).finally(() => (inFlight = false));
   }, HEARTBEAT_MS);
   timer.unref();
   return () => clearInterval(timer);

@@ -57,10 +57,20 @@ export function presentProgress(r: SyncRunDoc) {
   let ratio: number | null = null;
   if (total !== null) ratio = total === 0 ? 1 : processed / total;
   else if (bytesTotal !== null) ratio = bytesTotal === 0 ? 1 : bytesRead! / bytesTotal;
+  // A full snapshot is read (and staged) first, then applied: reading is the first half of its progress, the apply the
+  // second, so percent keeps moving while a large snapshot is applied.
+  const applyTotal = count(r.progress?.applyTotal);
+  const applied = applyTotal === null ? null : Math.min(count(r.progress?.applied) ?? 0, applyTotal);
+  const applying = r.status === 'applying' || r.phase === 'apply' || r.phase === 'guard';
+  if (r.mode === 'full' && r.status !== 'needs_review') {
+    const applyRatio = applyTotal === null || applied === null ? 0 : applyTotal === 0 ? 1 : applied / applyTotal;
+    if (applying || r.status === 'applying') ratio = 0.5 + 0.5 * applyRatio;
+    else if (ratio !== null && (r.status === 'running' || r.status === 'queued')) ratio = 0.5 * ratio;
+  }
   let percent = ratio === null ? null : Math.floor(ratio * 100);
-  if (r.status === 'succeeded') percent = 100;
-  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'failed')) percent = Math.min(percent, 99);
-  return { processed, total, bytesRead, bytesTotal, percent };
+  if (r.status === 'succeeded' || r.status === 'completed_with_errors' || r.status === 'applied') percent = 100;
+  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'applying' || r.status === 'failed')) percent = Math.min(percent, 99);
+  return { processed, total, bytesRead, bytesTotal, percent, applied, applyTotal };
 }
 
 export function presentSyncRun(r: SyncRunDoc) {
@@ -71,6 +81,7 @@ export function presentSyncRun(r: SyncRunDoc) {
     mode: r.mode,
     label: r.label ?? null,
     status: r.status,
+    phase: r.phase ?? null,
     progress: presentProgress(r),
     counts: {
       created: r.counts?.created ?? 0,

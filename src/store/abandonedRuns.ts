@@ -1,4 +1,6 @@
-import { StagedRow, SyncRun, type SyncRunStatus } from './models';
+import { StagedRow, SyncRun, type SyncRunDoc } from './models';
+import { readRun, serialized } from './syncRunState';
+import { resumeApply, settleInterruptedDelta } from './syncRuns';
 
 /** Why a run whose process went away failed. */
 export const ABANDONED_RUN_MESSAGE =
@@ -13,30 +15,61 @@ export const STALE_RUN_MS = 60_000;
 /** How often the worker role looks for abandoned runs after its start. */
 export const SWEEP_INTERVAL_MS = 60_000;
 
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
-
 /**
  * Fails a sync run that is still queued or running (and matches `also`), dropping its staged rows; false when the run
- * had already ended or no longer matches. For runs whose worker is gone: a crash, or a shutdown that stopped it.
+ * had already ended, no longer matches, or is applying a full snapshot (an apply is never cut: it finishes, or
+ * `resumeApply` finishes it). For runs whose worker is gone: a crash, or a shutdown that stopped it.
  */
 export async function failActiveRun(id: string, message: string, also: Record<string, unknown> = {}, now = new Date()): Promise<boolean> {
-  const res = await SyncRun.updateOne(
-    { ...also, _id: id, status: { $in: ACTIVE } },
-    { $set: { status: 'failed', message, finishedAt: now } },
-  ).exec();
+  const run = await readRun(id);
+  if (!run || run.phase === 'apply') return false;
+  // A delta run applies as it reads: its counts include what its last, interrupted batch wrote.
+  const counts = run.mode === 'delta' && run.journal?.pending ? await settleInterruptedDelta(run) : run.counts;
+  const res = await serialized(id, () =>
+    SyncRun.updateOne(
+      { ...also, _id: id, status: { $in: ['queued', 'running'] }, phase: { $ne: 'apply' } },
+      { $set: { status: 'failed', message, finishedAt: now, counts, journal: null, phase: null } },
+    ).exec(),
+  );
   if (!res.modifiedCount) return false;
   await StagedRow.deleteMany({ runId: id }).exec();
   return true;
 }
 
-/** Marks failed the queued or running sync runs nobody has written for `staleMs`; returns their ids. */
-export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
+export interface SweptRuns {
+  failed: string[];
+  resumed: string[];
+}
+
+/**
+ * Ends the active sync runs nobody has written for `staleMs`: runs that were applying a full snapshot are resumed from
+ * their journal and end as they would have; the others are failed. Returns the ids of both.
+ */
+export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<SweptRuns> {
   const cutoff = new Date(now.getTime() - staleMs);
-  const stale = (await SyncRun.find({ status: { $in: ACTIVE }, updatedAt: { $lt: cutoff } }, { _id: 1 }).lean().exec()) as { _id: string }[];
-  const failed: string[] = [];
-  for (const { _id } of stale) {
+  const stale = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] }, updatedAt: { $lt: cutoff } }).lean().exec()) as SyncRunDoc[];
+  const out: SweptRuns = { failed: [], resumed: [] };
+  for (const run of stale) {
+    if (run.status === 'applying' || run.phase === 'apply') {
+      // Claim it (conditional on the same silence), so that two sweeping processes do not both resume it.
+      const claimed = await serialized(run._id, () =>
+        SyncRun.updateOne(
+          { _id: run._id, status: run.status, updatedAt: { $lt: cutoff } },
+          { $set: { heartbeatAt: now, resumed: (run.resumed ?? 0) + 1 } },
+        ).exec(),
+      );
+      if (!claimed.modifiedCount) continue;
+      await resumeApply(run._id);
+      out.resumed.push(run._id);
+      continue;
+    }
     // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
-    if (await failActiveRun(_id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) failed.push(_id);
+    if (await failActiveRun(run._id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) out.failed.push(run._id);
   }
-  return failed;
+  return out;
+}
+
+/** Marks failed (or resumes, when they were applying) the active sync runs nobody has written for `staleMs`; returns the failed ids. */
+export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
+  return (await sweepAbandonedRuns(staleMs, now)).failed;
 }

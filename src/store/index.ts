@@ -20,3 +20,5 @@ export * from './connections';
 export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
+export * from './syncRunState';
+export * from './syncRunItems';

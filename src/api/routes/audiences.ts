@@ -5,7 +5,7 @@ import {
   type AudienceDoc, type AudienceSelection, type RecipientDoc,
 } from '../../store';
 import { principal, requireAccess, type Principal } from '../auth';
-import { exportRows, streamCsv } from '../csvExport';
+import { exportRows, streamCsv, wantsBom } from '../csvExport';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError } from '../problem';
@@ -96,7 +96,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, exportRows(query), `audience-${doc._id}.csv`);
+      await streamCsv(res, exportRows(query), `audience-${doc._id}.csv`, { bom: wantsBom(req.query as Record<string, unknown>) });
       return;
     }
     const q = parseQuery(listQuery, req.query);

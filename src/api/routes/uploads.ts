@@ -79,6 +79,7 @@ function stoppable<T>(it: AsyncIterator<T>, signal: AbortSignal): AsyncIterator<
 async function ingestRows(
   ingest: SnapshotIngest, conn: SyncConnection, rows: AsyncIterator<CsvItem>, first: IteratorResult<CsvItem>, logger: Logger, signal: AbortSignal,
 ): Promise<void> {
+  ingest.signal = signal;
   try {
     const run = await ingestCsvRows(ingest, conn, stoppable(rows, signal), first);
     logger.info({ syncRunId: run._id, connectionId: conn._id, status: run.status, counts: run.counts }, 'csv upload processed');
