@@ -93,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
       });
+      // Stopped: nothing left may keep the process (and its port or data folder) alive for long.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
       return 0;
     }
     case 'org create': {

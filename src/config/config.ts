@@ -30,12 +30,26 @@ const schema = z.object({
     .max(3600, 'SHUTDOWN_TIMEOUT_SECONDS must be at most 3600')
     .default(25),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
+  /** Bind address of the HTTP server (default: every interface). */
+  HTTP_HOST: z.string().regex(/^[0-9A-Za-z.:%_-]{1,255}$/, 'HTTP_HOST must be an address or host name such as 127.0.0.1 or ::').optional(),
+  /** A sync run silent this long is taken for abandoned by the worker's sweep (failed, or its apply resumed). */
+  SYNC_RUN_STALE_SECONDS: z.coerce
+    .number({ error: 'SYNC_RUN_STALE_SECONDS must be a number of seconds' })
+    .int('SYNC_RUN_STALE_SECONDS must be a whole number of seconds')
+    .min(3, 'SYNC_RUN_STALE_SECONDS must be at least 3 (runs write a heartbeat every second)')
+    .max(86_400, 'SYNC_RUN_STALE_SECONDS must be at most 86400')
+    .optional(),
 });
 
 export type Env = z.infer<typeof schema>;
 export interface Config extends Omit<Env, 'PUBLIC_URL' | 'SECRET_KEY'> {
   PUBLIC_URL: string;
   SECRET_KEY: string;
+  /**
+   * Where SECRET_KEY came from: the environment, a SECRET_KEY_FILE the operator named, or the development key kept in
+   * the default file (created on first start), which `serve` announces with a warning at every start.
+   */
+  SECRET_KEY_SOURCE?: 'env' | 'file' | 'development';
 }
 
 export class ConfigError extends Error {
@@ -59,14 +73,22 @@ export function parseEnv(env: NodeJS.ProcessEnv = process.env): Env {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(env);
   let secret = e.SECRET_KEY;
+  let source: Config['SECRET_KEY_SOURCE'] = 'env';
   if (!secret) {
+    // SECRET_KEY_FILE named by the operator (a mounted secret) must exist and hold a key; the default file is the
+    // development key, created on first start.
+    const named = Boolean(env.SECRET_KEY_FILE);
+    source = named ? 'file' : 'development';
     if (existsSync(e.SECRET_KEY_FILE)) {
       secret = readFileSync(e.SECRET_KEY_FILE, 'utf8').trim();
+      if (secret.length < 16) throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} must hold a key of at least 16 characters`);
+    } else if (named) {
+      throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} does not exist`);
     } else {
       mkdirSync(dirname(e.SECRET_KEY_FILE), { recursive: true });
       secret = randomBytes(32).toString('hex');
       writeFileSync(e.SECRET_KEY_FILE, secret + '\n', { mode: 0o600 });
     }
   }
-  return { ...e, SECRET_KEY: secret, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };
+  return { ...e, SECRET_KEY: secret, SECRET_KEY_SOURCE: source, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };
 }

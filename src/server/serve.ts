@@ -2,13 +2,22 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
-import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
+import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, replayMergeJournal, sweepAbandonedRuns } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
 export type Role = 'http' | 'sftp' | 'worker';
 export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
+
+/**
+ * Load balancers keep idle connections open for 60 s (AWS ALB) or so: the server keeps them longer, so that it never
+ * closes a connection the balancer is about to reuse (the request would fail). headersTimeout must exceed it.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const HEADERS_TIMEOUT_MS = 66_000;
+/** What stopping may take beyond SHUTDOWN_TIMEOUT_SECONDS (recording interrupted runs, closing the store). */
+export const SHUTDOWN_MARGIN_MS = 8_000;
 
 export interface RunningService {
   httpPort: number | null;
@@ -18,6 +27,9 @@ export interface RunningService {
 
 /** Starts the service roles; resolves once they listen. */
 export async function startService(config: Config, roles: readonly Role[] = ALL_ROLES, logger = createLogger(config.LOG_LEVEL)): Promise<RunningService> {
+  if (config.SECRET_KEY_SOURCE === 'development') {
+    logger.warn({ secretKeyFile: config.SECRET_KEY_FILE }, 'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production');
+  }
   const caps = await connectStore(config.MONGODB_URI);
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
 
@@ -28,18 +40,28 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     // What stopped processes left half-done: sync runs left queued or running are failed once silent; merges and SCIM
     // group writes are finished. At start everything left is finished (`ageMs` 0: no earlier process of this one is
     // running); every minute after, what another process has left silent for a minute.
+    const staleMs = (config.SYNC_RUN_STALE_SECONDS ?? STALE_RUN_MS / 1000) * 1000;
     const sweep = async (ageMs: number) => {
-      const failed = await failAbandonedRuns();
+      const { failed, resumed } = await sweepAbandonedRuns(staleMs);
+      logger.debug({ failed, resumed, staleMs }, 'swept sync runs');
       if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
+      if (resumed.length) logger.warn({ syncRunIds: resumed }, 'finished the apply of sync runs a stopped process left applying');
       const merges = await replayMergeJournal(ageMs);
       if (merges) logger.warn({ replayed: merges }, 'replayed merges a stopped process left unfinished');
       const groupWrites = await finishPendingGroupWrites(ageMs);
       if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
     };
     await sweep(0);
+    // Merges and group writes are judged by their own age (a minute); sync runs by SYNC_RUN_STALE_SECONDS. One sweep
+    // at a time: a sweep that resumes an apply can take longer than the interval.
+    let sweeping = false;
     const timer = setInterval(() => {
-      sweep(STALE_RUN_MS).catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'));
-    }, SWEEP_INTERVAL_MS);
+      if (sweeping) return;
+      sweeping = true;
+      sweep(STALE_RUN_MS)
+        .catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'))
+        .finally(() => (sweeping = false));
+    }, Math.min(SWEEP_INTERVAL_MS, staleMs));
     timer.unref();
     stops.push(async () => clearInterval(timer));
   }
@@ -47,12 +69,14 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   if (roles.includes('http')) {
     const app = createApp({ config, logger });
     const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.HTTP_PORT, () => resolve(s));
+      const s = config.HTTP_HOST ? app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(s)) : app.listen(config.HTTP_PORT, () => resolve(s));
       s.once('error', reject);
     });
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
     const addr = server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
-    logger.info({ port: httpPort, publicUrl: config.PUBLIC_URL }, 'http listening');
+    logger.info({ port: httpPort, host: config.HTTP_HOST ?? null, publicUrl: config.PUBLIC_URL }, 'http listening');
     stops.push(async (deadline) => {
       await new Promise<void>((resolve) => {
         // Stop accepting, let in-flight requests finish (within the shutdown bound), then close idle keep-alive sockets.
@@ -66,7 +90,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       if (!pending) return;
       logger.info({ jobs: pending, waitMs: Math.max(0, deadline - Date.now()) }, 'waiting for background jobs');
       if (await waitForBackgroundJobs(Math.max(0, deadline - Date.now()))) return;
-      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN);
+      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN, 4_000);
       logger.warn({ syncRunIds: interrupted, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'background jobs interrupted by shutdown');
     });
   }
@@ -78,10 +102,20 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     async stop() {
       if (stopped) return;
       stopped = true;
-      // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more.
+      // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more,
+      // and past that margin the process exits anyway (an orchestrator's grace period is not ours to overrun).
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-      for (const s of stops.reverse()) await s(deadline);
-      await disconnectStore();
+      const watchdog = setTimeout(() => {
+        logger.error({ timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown took too long; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000 + SHUTDOWN_MARGIN_MS);
+      watchdog.unref();
+      try {
+        for (const s of stops.reverse()) await s(deadline);
+        await disconnectStore();
+      } finally {
+        clearTimeout(watchdog);
+      }
       logger.info('stopped');
     },
   };

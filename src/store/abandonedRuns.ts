@@ -1,5 +1,5 @@
 import { StagedRow, SyncRun, type SyncRunDoc } from './models';
-import { readRun, serialized } from './syncRunState';
+import { isRunLive, readRun, serialized } from './syncRunState';
 import { resumeApply, settleInterruptedDelta } from './syncRuns';
 
 /** Why a run whose process went away failed. */
@@ -50,6 +50,7 @@ export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date(
   const stale = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] }, updatedAt: { $lt: cutoff } }).lean().exec()) as SyncRunDoc[];
   const out: SweptRuns = { failed: [], resumed: [] };
   for (const run of stale) {
+    if (isRunLive(run._id)) continue;
     if (run.status === 'applying' || run.phase === 'apply') {
       // Claim it (conditional on the same silence), so that two sweeping processes do not both resume it.
       const claimed = await serialized(run._id, () =>

@@ -96,3 +96,21 @@ export async function writeRunInfo(runId: string, set: RunFields): Promise<void>
 export async function readRun(runId: string): Promise<SyncRunDoc | null> {
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc | null;
 }
+
+/**
+ * Runs this process is working on right now. The sweep never takes one of them for abandoned, however slow its store
+ * writes are (it judges other processes' runs by their silence alone).
+ */
+const live = new Set<string>();
+
+export function markRunLive(runId: string): void {
+  live.add(runId);
+}
+
+export function markRunDone(runId: string): void {
+  live.delete(runId);
+}
+
+export function isRunLive(runId: string): boolean {
+  return live.has(runId);
+}

@@ -19,7 +19,7 @@ import {
   type SyncRunStatus,
 } from './models';
 import { loadMergeSettings } from './settings';
-import { readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
+import { markRunDone, markRunLive, readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
 
 export const BATCH_SIZE = 1000;
 /** Row errors kept on a sync run's document; all of them are in sync_run_items, `counts.rejected` has the total. */
@@ -173,6 +173,7 @@ export class SnapshotIngest {
   static async start(conn: SyncConnection, opts: StartOptions, existingRun?: SyncRunDoc): Promise<SnapshotIngest> {
     const run = existingRun ?? (await createSyncRun(conn, opts));
     const ingest = new SnapshotIngest(run, conn);
+    markRunLive(run._id);
     ingest.settings = await loadMergeSettings(conn.orgId);
     if (run.mode === 'full') ingest.phase = 'read';
     await transitionRun(run._id, 'running', { startedAt: new Date(), phase: ingest.phase });
@@ -242,6 +243,14 @@ export class SnapshotIngest {
 
   /** Ends the input. Returns the run as stored (succeeded, completed_with_errors, failed, or needs_review). */
   async finish(): Promise<SyncRunDoc> {
+    try {
+      return await this.finishRun();
+    } finally {
+      markRunDone(this.run._id);
+    }
+  }
+
+  private async finishRun(): Promise<SyncRunDoc> {
     await this.flush();
     if (this.accepted === 0 && this.counts.rejected > 0) return this.fail(EVERY_ROW_REJECTED);
     if (this.run.mode === 'full') {
@@ -260,6 +269,7 @@ export class SnapshotIngest {
    * already applying is not failed (it is never left half-applied): it is left to finish, or to `resumeApply`.
    */
   async fail(message: string): Promise<SyncRunDoc> {
+    markRunDone(this.run._id);
     const stored = await readRun(this.run._id);
     if (stored?.phase === 'apply' || stored?.status === 'applying') return stored;
     await this.flushErrors().catch(() => undefined);
@@ -433,7 +443,12 @@ export async function resumeApply(runId: string): Promise<SyncRunDoc | null> {
     await StagedRow.deleteMany({ runId }).exec();
     return readRun(runId);
   }
-  return finishApply(run, { _id: c._id, orgId: c.orgId, type: c.type, massRemovalThreshold: c.massRemovalThreshold });
+  markRunLive(runId);
+  try {
+    return await finishApply(run, { _id: c._id, orgId: c.orgId, type: c.type, massRemovalThreshold: c.massRemovalThreshold });
+  } finally {
+    markRunDone(runId);
+  }
 }
 
 /**
@@ -453,7 +468,12 @@ export async function applyHeldRun(runId: string, conn: SyncConnection): Promise
   if (!(await transitionRun(runId, 'applying', { message: null }))) {
     throw new SyncRunError('only a sync run held for review (needs_review) can be applied', 409);
   }
-  return evaluateAndApply(runId, conn, true);
+  markRunLive(runId);
+  try {
+    return await evaluateAndApply(runId, conn, true);
+  } finally {
+    markRunDone(runId);
+  }
 }
 
 /** Discards a run held by the mass-removal guard: nothing it staged is applied. */
