@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
+import { watchParent } from '../server/parentWatch';
 import {
   connectStore,
   createApiToken,
@@ -83,15 +84,20 @@ async function main(argv: string[]): Promise<number> {
       for (const r of roles) if (!(ALL_ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role "${r}" (roles: ${ALL_ROLES.join(', ')})`);
       const service = await startService(config, roles as Role[]);
       await new Promise<void>((resolve) => {
+        let stopping = false;
         const shutdown = (signal: string) => {
+          // A second signal (Ctrl-C reaches the whole process group, and npm forwards it too) changes nothing.
+          if (stopping) return;
+          stopping = true;
           service.logger.info({ signal }, 'shutting down');
-          service.stop().then(resolve, (err) => {
-            service.logger.error({ err }, 'shutdown failed');
+          service.stop().then(resolve, (err: Error) => {
+            service.logger.error({ errName: err?.name, errMessage: err?.message }, 'shutdown failed');
             resolve();
           });
         };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.on('SIGTERM', () => shutdown('SIGTERM'));
+        process.on('SIGINT', () => shutdown('SIGINT'));
+        watchParent(() => shutdown('parent process gone'));
       });
       // Stopped: nothing left may keep the process (and its port or data folder) alive for long.
       setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();

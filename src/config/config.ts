@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 const port = (name: string, dflt: number) =>
@@ -70,8 +70,25 @@ export function parseEnv(env: NodeJS.ProcessEnv = process.env): Env {
 }
 
 /** Like parseEnv, plus the defaults that need the file system (a development SECRET_KEY kept on first start). */
+/**
+ * The URI of the local store `npm start` runs, when it is running: scripts/local-store.js writes it to
+ * `.data/local-store.json` (AUDIENCE_SYNC_DATA_DIR), so CLI commands run beside the service find the same store.
+ */
+export function localStoreUri(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const file = join(env.AUDIENCE_SYNC_DATA_DIR || '.data', 'local-store.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { uri?: unknown; pid?: unknown; running?: unknown };
+    if (state.running !== true || typeof state.uri !== 'string' || typeof state.pid !== 'number') return undefined;
+    process.kill(state.pid, 0); // throws when the process that runs the store is gone
+    return state.uri;
+  } catch {
+    return undefined;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const e = parseEnv(env);
+  const local = env.MONGODB_URI ? undefined : localStoreUri(env);
+  const e = parseEnv(local ? { ...env, MONGODB_URI: local } : env);
   let secret = e.SECRET_KEY;
   let source: Config['SECRET_KEY_SOURCE'] = 'env';
   if (!secret) {
