@@ -118,7 +118,7 @@ const schemas: Record<string, Schema> = {
   Audience: obj({ id: str, name: str, include: selection, exclude: selection, createdAt: nullableStr, updatedAt: nullableStr }),
   AudienceList: list('Audience'),
   Preview: obj({ count: int, sample: { type: 'array', items: ref('Recipient') } }),
-  AuditEvent: obj({ id: str, actor: str, action: str, target: nullableStr, details: {}, createdAt: str }),
+  AuditEvent: obj({ id: str, actor: { type: 'string', description: 'who made the change: the API token\'s name when it has one, else its id, or cli' }, actorId: { type: 'string', description: 'the API token id, or cli' }, action: str, target: nullableStr, details: {}, createdAt: str }),
   AuditEventList: list('AuditEvent'),
 };
 

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
 import { watchParent } from '../server/parentWatch';
+import { NotFoundError, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand } from './commands/operator';
 import {
   connectStore,
   createApiToken,
@@ -20,13 +21,15 @@ const USAGE = `audience-sync — keeps an organization's email audience in step 
 Usage:
   audience-sync serve [--roles http,sftp,worker]
   audience-sync org create --name NAME [--json]
-  audience-sync token create --org ORG --role owner|admin|member [--permission recipients:read] [--json]
+  audience-sync token create --org ORG --role owner|admin|member [--permission recipients:read] [--name NAME] [--json]
   audience-sync connection create --org ORG --type scim --provider okta|entra|generic|... [--name N] [--extended-attributes] [--json]
   audience-sync connection create --org ORG --type sftp [--name N] [--public-key FILE] [--json]
   audience-sync connection create --org ORG --type hris --access-token TOKEN [--mode automated|assisted] [--name N] [--json]
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
+${OPERATOR_USAGE.map((l) => `  ${l}`).join('\n')}
 
-Every command reads MONGODB_URI. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
+Every command reads MONGODB_URI (unset: the local store \`npm start\` runs, from .data/local-store.json). Listing
+commands never print a secret. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
 
 class UsageError extends Error {}
 
@@ -72,8 +75,11 @@ async function main(argv: string[]): Promise<number> {
   });
   const [cmd, sub] = positionals;
   if (values.help || !cmd) {
-    process.stdout.write(USAGE + '\n');
-    return cmd ? 0 : 2;
+    // `--help` on a command shows its usage lines (all of them for an unknown one); it always exits 0.
+    const prefix = ['audience-sync', cmd, sub].filter(Boolean).join(' ');
+    const lines = USAGE.split('\n').filter((l) => l.trim().startsWith(prefix + ' ') || l.trim() === prefix);
+    process.stdout.write((cmd && lines.length ? `Usage:\n${lines.join('\n')}` : USAGE) + '\n');
+    return values.help ? 0 : 2;
   }
   const config = loadConfig();
   const json = Boolean(values.json);
@@ -112,13 +118,17 @@ async function main(argv: string[]): Promise<number> {
     case 'token create': {
       const orgId = requireOpt(values, 'org');
       const role = requireOpt(values, 'role');
+      // A member reads synced data only with a permission: a member token without one could do nothing.
+      if (role === 'member' && !(values.permission ?? []).length) {
+        throw new UsageError('a member token without --permission can read nothing; add --permission recipients:read');
+      }
       const res = await withStore(config, async () => {
         if (!(await Organization.exists({ _id: orgId }))) throw new ValidationError(`organization ${orgId} does not exist`);
-        const t = await createApiToken(orgId, role, values.permission ?? []);
-        await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions });
+        const t = await createApiToken(orgId, role, values.permission ?? [], values.name ?? null);
+        await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions, name: values.name ?? null });
         return t;
       });
-      out(json, { token: res.token, id: res.id, role: res.role, permissions: res.permissions }, `token (shown once): ${res.token}`);
+      out(json, { token: res.token, id: res.id, role: res.role, permissions: res.permissions, name: values.name ?? null }, `token (shown once): ${res.token}`);
       return 0;
     }
     case 'connection create': {
@@ -152,8 +162,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sync':
       throw new UsageError('`sync` runs an HRIS sync; the HRIS poller is not part of this build yet');
-    default:
+    default: {
+      const code = await runOperatorCommand(config, { positionals, org: values.org, json });
+      if (code !== null) return code;
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+    }
   }
 }
 
@@ -162,9 +175,12 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof NotFoundError) {
+      process.stderr.write(`audience-sync: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof ConfigError || err instanceof UsageError || err instanceof OperatorUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`audience-sync: ${(err as Error).message}\n`);
-      if (err instanceof UsageError) process.stderr.write(`run \`audience-sync --help\` for usage\n`);
+      if (err instanceof UsageError || err instanceof OperatorUsageError) process.stderr.write(`run \`audience-sync --help\` for usage\n`);
       process.exitCode = 2;
     } else if (err instanceof ValidationError) {
       process.stderr.write(`audience-sync: ${err.message}\n`);

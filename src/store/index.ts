@@ -22,3 +22,4 @@ export * from './batchRead';
 export * from './lookupKeys';
 export * from './syncRunState';
 export * from './syncRunItems';
+export * from './operator';
