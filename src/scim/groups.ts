@@ -372,7 +372,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   const intent = intentOf(plan, now);
   await groups().insertOne({ ...doc, ...intent });
   if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
-  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
+  ctx.logger.info({ groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
 
@@ -442,7 +442,7 @@ export async function deleteGroup(ctx: ScimContext, id: string, pre: Preconditio
   const marked = await groups().updateOne(pre.ifMatch ? { _id: id, v: g.v } : { _id: id }, { $set: { deleting: true, pendingSince: new Date() } });
   if (marked.matchedCount !== 1) throw pre.ifMatch ? new ScimError(412, 'the resource has changed') : notFound(`Group ${id}`);
   await finishDelete(g);
-  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id }, 'scim group deleted');
+  ctx.logger.info({ groupId: id }, 'scim group deleted');
   return { status: 204 };
 }
 

@@ -19,6 +19,13 @@ export const HEADERS_TIMEOUT_MS = 66_000;
 /** What stopping may take beyond SHUTDOWN_TIMEOUT_SECONDS (recording interrupted runs, closing the store). */
 export const SHUTDOWN_MARGIN_MS = 8_000;
 
+/** Applies the service's connection timeouts to an HTTP server (keep-alive longer than load balancers' idle time). */
+export function configureHttpServer(server: Server): Server {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  return server;
+}
+
 export interface RunningService {
   httpPort: number | null;
   logger: Logger;
@@ -72,8 +79,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       const s = config.HTTP_HOST ? app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(s)) : app.listen(config.HTTP_PORT, () => resolve(s));
       s.once('error', reject);
     });
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    configureHttpServer(server);
     const addr = server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
     logger.info({ port: httpPort, host: config.HTTP_HOST ?? null, publicUrl: config.PUBLIC_URL }, 'http listening');
