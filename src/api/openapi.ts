@@ -74,6 +74,16 @@ const schemas: Record<string, Schema> = {
     ...recipientProps,
     groupDetails: { type: 'array', items: obj({ id: str, name: nullableStr, connectionId: nullableStr }) },
     sourceDetails: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' }, name: nullableStr }) },
+    contributions: {
+      type: 'array',
+      description: 'what every source says about the person, tombstones included; the latest status asserted by an identity source (scim, hris) decides offboarding',
+      items: obj({
+        connectionId: str, connectionName: nullableStr, type: { enum: [...CONNECTION_TYPES] }, key: str, active: { type: 'boolean' },
+        tombstone: { type: 'boolean', description: 'the source removed the person (SCIM DELETE, absent from a full HRIS directory) and the offboarding holds' },
+        identitySource: { type: 'boolean' }, statusAssertedAt: nullableStr,
+        latestIdentityAssertion: { type: 'boolean', description: 'the latest status an identity source asserted: it decides whether the person is offboarded' },
+      }),
+    },
   }),
   SyncRun: obj({
     id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr,

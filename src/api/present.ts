@@ -1,4 +1,4 @@
-import { scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
+import { isIdentitySource, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type RecipientDoc, type SegmentDoc, type SyncRunDoc } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
 
@@ -16,6 +16,28 @@ export function presentRecipient(r: RecipientDoc) {
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
   };
+}
+
+/**
+ * What every source says about a recipient, tombstones included (a SCIM DELETE or an absence from a full HRIS
+ * directory leaves one), so an administrator can see why someone is offboarded: the status is decided by the latest
+ * status an identity source asserted (`latestIdentityAssertion`), SPEC §3.4.
+ */
+export function presentContributions(r: RecipientDoc, connectionNames: Map<string, string | null>) {
+  const contribs = r.contribs ?? [];
+  let latest: (typeof contribs)[number] | undefined;
+  for (const c of contribs) if (isIdentitySource(c.ct) && (!latest || c.s > latest.s)) latest = c;
+  return contribs.map((c) => ({
+    connectionId: c.cid,
+    connectionName: connectionNames.get(c.cid) ?? null,
+    type: c.ct,
+    key: c.sid.startsWith(`${c.cid}:`) ? c.sid.slice(c.cid.length + 1) : c.sid,
+    active: Boolean(c.a),
+    tombstone: Boolean(c.d),
+    identitySource: isIdentitySource(c.ct),
+    statusAssertedAt: Number.isFinite(c.s) && c.s > 0 ? new Date(Math.floor(c.s / 1000)).toISOString() : null,
+    latestIdentityAssertion: latest === c,
+  }));
 }
 
 export function presentConnection(c: ConnectionDoc, publicUrl: string) {

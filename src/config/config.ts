@@ -70,6 +70,9 @@ export function parseEnv(env: NodeJS.ProcessEnv = process.env): Env {
 }
 
 /** Like parseEnv, plus the defaults that need the file system (a development SECRET_KEY kept on first start). */
+/** Marks a generated development key (SECRET_KEY_FILE created on first start). */
+export const DEV_KEY_PREFIX = 'dev-';
+
 /**
  * The URI of the local store `npm start` runs, when it is running: scripts/local-store.js writes it to
  * `.data/local-store.json` (AUDIENCE_SYNC_DATA_DIR), so CLI commands run beside the service find the same store.
@@ -92,19 +95,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let secret = e.SECRET_KEY;
   let source: Config['SECRET_KEY_SOURCE'] = 'env';
   if (!secret) {
-    // SECRET_KEY_FILE named by the operator (a mounted secret) must exist and hold a key; the default file is the
-    // development key, created on first start.
-    const named = Boolean(env.SECRET_KEY_FILE);
-    source = named ? 'file' : 'development';
+    // SECRET_KEY_FILE: a file holding the key (a mounted secret). When it does not exist, a development key is
+    // generated there on first start, marked `dev-` so that every later start still announces it (serve warns).
     if (existsSync(e.SECRET_KEY_FILE)) {
       secret = readFileSync(e.SECRET_KEY_FILE, 'utf8').trim();
       if (secret.length < 16) throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} must hold a key of at least 16 characters`);
-    } else if (named) {
-      throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} does not exist`);
+      source = secret.startsWith(DEV_KEY_PREFIX) || !env.SECRET_KEY_FILE ? 'development' : 'file';
     } else {
       mkdirSync(dirname(e.SECRET_KEY_FILE), { recursive: true });
-      secret = randomBytes(32).toString('hex');
+      secret = DEV_KEY_PREFIX + randomBytes(32).toString('hex');
       writeFileSync(e.SECRET_KEY_FILE, secret + '\n', { mode: 0o600 });
+      source = 'development';
     }
   }
   return { ...e, SECRET_KEY: secret, SECRET_KEY_SOURCE: source, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };

@@ -8,7 +8,7 @@ import {
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
 import { ensureManualConnection } from '../manualSource';
-import { presentRecipient } from '../present';
+import { presentContributions, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
 import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 
@@ -61,12 +61,15 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     const doc = await loadRecipient(principal(req).orgId, idParam(req));
     // The detail view names the groups and connections, so a client need not look each one up.
     const groups = await findByIds(Group, doc.groups ?? []);
-    const conns = await findByIds(Connection as never as Model<ConnectionDoc>, (doc.sources ?? []).map((s) => s.connectionId));
+    const conns = await findByIds(Connection as never as Model<ConnectionDoc>, [
+      ...new Set([...(doc.sources ?? []).map((s) => s.connectionId), ...(doc.contribs ?? []).map((c) => c.cid)]),
+    ]);
     const base = presentRecipient(doc);
     res.json({
       ...base,
       groupDetails: base.groups.map((id) => ({ id, name: groups.get(id)?.displayName ?? null, connectionId: groups.get(id)?.connectionId ?? null })),
       sourceDetails: base.sources.map((s) => ({ ...s, name: conns.get(s.connectionId)?.name ?? null })),
+      contributions: presentContributions(doc, new Map([...conns].map(([id, c]) => [id, c.name ?? null]))),
     });
   });
 
