@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import {
   EVERY_ROW_REJECTED,
@@ -12,6 +13,8 @@ import {
   createOrganization,
   failAbandonedRuns,
   failActiveRun,
+  markRunDone,
+  ownerGone,
   predictSourceChanges,
   readRun,
   sweepAbandonedRuns,
@@ -99,6 +102,16 @@ describe('sync runs: status moves only forward, heartbeats never win over the fi
     assert.equal(await failActiveRun(held._id, 'x'), false, 'a held run is not failed by shutdown');
     assert.equal(await transitionRun(held._id, 'discarded'), true);
     assert.equal(await transitionRun(held._id, 'applying'), false, 'discarded is final');
+  });
+
+  test('a run whose process (on this host) is gone is abandoned at once; a live or foreign owner is judged by silence', () => {
+    const host = hostname();
+    assert.equal(ownerGone(null), false);
+    assert.equal(ownerGone({ host: 'another-host', pid: 1, since: 0 }), false);
+    assert.equal(ownerGone({ host, pid: process.pid, since: Math.round(Date.now() - process.uptime() * 1000) }), false, 'this process');
+    assert.equal(ownerGone({ host, pid: process.pid, since: 1 }), true, 'an earlier process with the same pid (a restarted container)');
+    assert.equal(ownerGone({ host, pid: process.ppid, since: 0 }), false, 'a live process');
+    assert.equal(ownerGone({ host, pid: 2 ** 22 + 12345, since: 0 }), true, 'no such process');
   });
 });
 
@@ -238,6 +251,8 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
       $set: { journal: { cursor: 0, pending: { keys: predicted.map((p) => p.key), versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq: null, op: 'rows' } } },
     }).exec();
     await applySourceChanges(conn, batch.slice(0, 80));
+    assert.deepEqual(await failAbandonedRuns(0, FUTURE()), [], 'this process still works on it');
+    markRunDone(ingest.id); // the process that worked on it is gone
     assert.deepEqual(await failAbandonedRuns(0, FUTURE()), [ingest.id]);
     const run = (await readRun(ingest.id))!;
     assert.equal(run.status, 'failed');

@@ -48,8 +48,8 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     // group writes are finished. At start everything left is finished (`ageMs` 0: no earlier process of this one is
     // running); every minute after, what another process has left silent for a minute.
     const staleMs = (config.SYNC_RUN_STALE_SECONDS ?? STALE_RUN_MS / 1000) * 1000;
-    const sweep = async (ageMs: number) => {
-      const { failed, resumed } = await sweepAbandonedRuns(staleMs);
+    const sweep = async (ageMs: number, resume = true) => {
+      const { failed, resumed } = await sweepAbandonedRuns(staleMs, new Date(), { resume });
       logger.debug({ failed, resumed, staleMs }, 'swept sync runs');
       if (failed.length) logger.warn({ syncRunIds: failed }, 'failed sync runs abandoned by a stopped process');
       if (resumed.length) logger.warn({ syncRunIds: resumed }, 'finished the apply of sync runs a stopped process left applying');
@@ -58,17 +58,21 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       const groupWrites = await finishPendingGroupWrites(ageMs);
       if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
     };
-    await sweep(0);
+    // Before serving: fail abandoned runs, replay merges. Applies to resume (which can take minutes) go on in the
+    // background right after, so the service answers (and /healthz passes) meanwhile.
+    await sweep(0, false);
     // Merges and group writes are judged by their own age (a minute); sync runs by SYNC_RUN_STALE_SECONDS. One sweep
     // at a time: a sweep that resumes an apply can take longer than the interval.
     let sweeping = false;
-    const timer = setInterval(() => {
+    const runSweep = () => {
       if (sweeping) return;
       sweeping = true;
       sweep(STALE_RUN_MS)
         .catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'))
         .finally(() => (sweeping = false));
-    }, Math.min(SWEEP_INTERVAL_MS, staleMs));
+    };
+    runSweep();
+    const timer = setInterval(runSweep, Math.min(SWEEP_INTERVAL_MS, staleMs));
     timer.unref();
     stops.push(async () => clearInterval(timer));
   }

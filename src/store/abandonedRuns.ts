@@ -1,5 +1,5 @@
 import { StagedRow, SyncRun, type SyncRunDoc } from './models';
-import { isRunLive, readRun, serialized } from './syncRunState';
+import { PROCESS_OWNER, isRunLive, ownerGone, readRun, serialized } from './syncRunState';
 import { resumeApply, settleInterruptedDelta } from './syncRuns';
 
 /** Why a run whose process went away failed. */
@@ -42,21 +42,27 @@ export interface SweptRuns {
 }
 
 /**
- * Ends the active sync runs nobody has written for `staleMs`: runs that were applying a full snapshot are resumed from
- * their journal and end as they would have; the others are failed. Returns the ids of both.
+ * Ends the active sync runs nobody has written for `staleMs` (or whose process on this host is gone): runs that were
+ * applying a full snapshot are resumed from their journal and end as they would have (unless `resume` is false); the
+ * others are failed. Returns the ids of both.
  */
-export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<SweptRuns> {
+export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date(), opts: { resume?: boolean } = {}): Promise<SweptRuns> {
   const cutoff = new Date(now.getTime() - staleMs);
-  const stale = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] }, updatedAt: { $lt: cutoff } }).lean().exec()) as SyncRunDoc[];
+  const active = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] } }).lean().exec()) as SyncRunDoc[];
+  // Silent for staleMs, or worked on by a process of this host that is gone (a restart need not wait for the silence).
+  const stale = active.filter((r) => new Date(r.updatedAt).getTime() < cutoff.getTime() || ownerGone(r.owner));
   const out: SweptRuns = { failed: [], resumed: [] };
   for (const run of stale) {
     if (isRunLive(run._id)) continue;
+    // Every write below is conditional on the run not having been written since it was read.
+    const unchanged = { updatedAt: run.updatedAt };
     if (run.status === 'applying' || run.phase === 'apply') {
-      // Claim it (conditional on the same silence), so that two sweeping processes do not both resume it.
+      if (opts.resume === false) continue;
+      // Claim it, so that two sweeping processes do not both resume it.
       const claimed = await serialized(run._id, () =>
         SyncRun.updateOne(
-          { _id: run._id, status: run.status, updatedAt: { $lt: cutoff } },
-          { $set: { heartbeatAt: now, resumed: (run.resumed ?? 0) + 1 } },
+          { _id: run._id, status: run.status, ...unchanged },
+          { $set: { heartbeatAt: now, resumed: (run.resumed ?? 0) + 1, owner: PROCESS_OWNER } },
         ).exec(),
       );
       if (!claimed.modifiedCount) continue;
@@ -64,8 +70,7 @@ export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date(
       out.resumed.push(run._id);
       continue;
     }
-    // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
-    if (await failActiveRun(run._id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) out.failed.push(run._id);
+    if (await failActiveRun(run._id, ABANDONED_RUN_MESSAGE, unchanged, now)) out.failed.push(run._id);
   }
   return out;
 }

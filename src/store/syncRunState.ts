@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { SyncRun, type SyncRunDoc, type SyncRunStatus } from './models';
 
 /**
@@ -113,4 +114,27 @@ export function markRunDone(runId: string): void {
 
 export function isRunLive(runId: string): boolean {
   return live.has(runId);
+}
+
+/** This process, as recorded on the runs it works on. */
+export const PROCESS_OWNER: { host: string; pid: number; since: number } = {
+  host: hostname(),
+  pid: process.pid,
+  since: Math.round(Date.now() - process.uptime() * 1000),
+};
+
+/**
+ * True when the process a run names as its owner is certainly gone: it ran on this host and its pid is not alive, or
+ * the pid is this process's but from an earlier start (a restarted container keeps pid 1). Anything else (another
+ * host, a pid now used by another process) is judged by the run's silence alone.
+ */
+export function ownerGone(owner: SyncRunDoc['owner']): boolean {
+  if (!owner || owner.host !== PROCESS_OWNER.host || typeof owner.pid !== 'number') return false;
+  if (owner.pid === PROCESS_OWNER.pid) return Math.abs(owner.since - PROCESS_OWNER.since) > 1_000;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

@@ -19,7 +19,7 @@ import {
   type SyncRunStatus,
 } from './models';
 import { loadMergeSettings } from './settings';
-import { markRunDone, markRunLive, readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
+import { PROCESS_OWNER, markRunDone, markRunLive, readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
 
 export const BATCH_SIZE = 1000;
 /** Row errors kept on a sync run's document; all of them are in sync_run_items, `counts.rejected` has the total. */
@@ -176,7 +176,7 @@ export class SnapshotIngest {
     markRunLive(run._id);
     ingest.settings = await loadMergeSettings(conn.orgId);
     if (run.mode === 'full') ingest.phase = 'read';
-    await transitionRun(run._id, 'running', { startedAt: new Date(), phase: ingest.phase });
+    await transitionRun(run._id, 'running', { startedAt: new Date(), phase: ingest.phase, owner: PROCESS_OWNER });
     return ingest;
   }
 
@@ -465,7 +465,7 @@ export async function settleInterruptedDelta(run: SyncRunDoc): Promise<SyncCount
 
 /** Applies a run held by the mass-removal guard. */
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
-  if (!(await transitionRun(runId, 'applying', { message: null }))) {
+  if (!(await transitionRun(runId, 'applying', { message: null, owner: PROCESS_OWNER }))) {
     throw new SyncRunError('only a sync run held for review (needs_review) can be applied', 409);
   }
   markRunLive(runId);

@@ -66,6 +66,8 @@ export interface SyncRunDoc {
   phase?: SyncRunPhase | null;
   /** Apply journal (see ApplyJournal). */
   journal?: ApplyJournal | null;
+  /** The process working on the run (host, pid, process start): a run whose process is gone is abandoned at once. */
+  owner?: { host: string; pid: number; since: number } | null;
   /** Times a run's apply was resumed after its process stopped. */
   resumed?: number | null;
   /** Rows processed (`applied`: rows of a held run applied so far), of `total` when known up front. */
@@ -101,6 +103,7 @@ const syncRunSchema = new Schema<SyncRunDoc>(
     phase: { type: String, default: null },
     journal: { type: Schema.Types.Mixed, default: null },
     resumed: { type: Number, default: 0 },
+    owner: { type: Schema.Types.Mixed, default: null },
     progress: {
       processed: { type: Number, default: 0 },
       total: { type: Number, default: null },
