@@ -119,28 +119,63 @@ function isAlive(pid) {
   }
 }
 
-/** Refuse to run two FerretDB instances on the same data directory. */
-function claimPidFile(pidFile) {
+/** The command line of a live process, or null. */
+function cmdlineOf(pid) {
   try {
-    const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
-    if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-      let cmd = '';
-      try {
-        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        cmd = 'ferretdb'; // no /proc: assume it is ours
-      }
-      if (cmd.includes('ferretdb')) {
-        throw new LocalStoreError(
-          `another FerretDB (pid ${pid}) is already using ${path.dirname(pidFile)}; ` +
-            `stop it (kill ${pid}) or use a different --data directory`,
-        );
-      }
-    }
-  } catch (e) {
-    if (e instanceof LocalStoreError) throw e;
-    // missing or unreadable pid file: nothing running
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return null;
   }
+}
+
+/**
+ * Refuse to run two FerretDB instances on the same data directory. The pid file names FerretDB and the process that
+ * started it; a FerretDB whose starter is gone (killed with SIGKILL, so it could not stop it) is an orphan holding the
+ * data directory and its port: it is stopped here.
+ */
+async function claimPidFile(pidFile) {
+  let pid = 0;
+  let owner = 0;
+  try {
+    [pid, owner] = fs.readFileSync(pidFile, 'utf8').trim().split(/\s+/).map((n) => Number.parseInt(n, 10) || 0);
+  } catch {
+    return; // missing or unreadable pid file: nothing running
+  }
+  if (!(pid > 0 && pid !== process.pid && isAlive(pid))) return;
+  const cmd = cmdlineOf(pid) ?? 'ferretdb'; // no /proc: assume it is ours
+  if (!cmd.includes('ferretdb')) return;
+  if (owner > 0 && !isAlive(owner)) {
+    note(`stopping FerretDB pid ${pid}, left running on ${path.dirname(pidFile)} by a stopped process (pid ${owner})`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+    for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
+    if (isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+      for (let i = 0; i < 20 && isAlive(pid); i++) await sleep(100);
+    }
+    return;
+  }
+  throw new LocalStoreError(
+    `another FerretDB (pid ${pid}) is already using ${path.dirname(pidFile)}; ` +
+      `stop it (kill ${pid}) or use a different --data directory`,
+  );
+}
+
+/** Where a persistent local store records its URI while it runs, for CLI commands run beside `npm start`. */
+function stateFileOf(dataDir) {
+  return path.join(dataDir, 'local-store.json');
+}
+
+/** The port the store of this data directory used last, when it is free again (a stable port across restarts). */
+async function lastPort(dataDir) {
+  try {
+    const { port } = JSON.parse(fs.readFileSync(stateFileOf(dataDir), 'utf8'));
+    if (Number.isInteger(port) && port > 0 && !(await canConnect(port))) return port;
+  } catch {}
+  return null;
 }
 
 /**
@@ -163,7 +198,8 @@ async function startLocalStore(opts = {}) {
   fs.mkdirSync(sqliteDir, { recursive: true });
   const logFile = path.join(dataDir, 'ferretdb.log');
   const pidFile = path.join(dataDir, 'ferretdb.pid');
-  if (!opts.ephemeral) claimPidFile(pidFile);
+  if (!opts.ephemeral) await claimPidFile(pidFile);
+  const preferredPort = opts.ephemeral ? null : await lastPort(dataDir);
 
   const removeData = () => {
     if (opts.ephemeral) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -171,7 +207,7 @@ async function startLocalStore(opts = {}) {
 
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
+    const port = attempt === 1 && preferredPort ? preferredPort : await freePort();
     const logFd = fs.openSync(logFile, 'a');
     fs.writeSync(logFd, `\n=== ${new Date().toISOString()} local-store: starting ferretdb on 127.0.0.1:${port}\n`);
     const child = spawn(
@@ -238,6 +274,7 @@ async function startLocalStore(opts = {}) {
       }
       process.removeListener('exit', onExit);
       fs.rmSync(pidFile, { force: true });
+      if (!opts.ephemeral) writeState(false);
     };
     let stopping = null;
     const stop = () => {
@@ -256,10 +293,19 @@ async function startLocalStore(opts = {}) {
       await sleep(100);
     }
 
+    const uri = `mongodb://127.0.0.1:${port}/${database}`;
+    // The URI (and port, reused next time when free) for CLI commands run while the store runs; `running` false once
+    // stopped. The CLI reads it when MONGODB_URI is unset (src/config/config.ts).
+    const writeState = (running) => {
+      try {
+        fs.writeFileSync(stateFileOf(dataDir), JSON.stringify({ uri, port, pid: process.pid, ferretdbPid: child.pid, running }) + '\n');
+      } catch {}
+    };
     if (ready) {
-      if (child.pid) fs.writeFileSync(pidFile, `${child.pid}\n`);
+      if (child.pid) fs.writeFileSync(pidFile, `${child.pid} ${process.pid}\n`);
+      if (!opts.ephemeral) writeState(true);
       return {
-        uri: `mongodb://127.0.0.1:${port}/${database}`,
+        uri,
         port,
         pid: child.pid,
         dataDir,
@@ -412,7 +458,8 @@ async function main(argv) {
 
   let result;
   try {
-    result = await runChild(cmd, args, { ...process.env, MONGODB_URI: store.uri });
+    // AUDIENCE_SYNC_PARENT_PID: the service stops itself if this process disappears (SIGKILL), instead of living on.
+    result = await runChild(cmd, args, { ...process.env, MONGODB_URI: store.uri, AUDIENCE_SYNC_PARENT_PID: String(process.pid) });
   } finally {
     store.stopping = true;
     await store.stop();

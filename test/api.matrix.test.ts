@@ -111,6 +111,8 @@ describe('admin API: every route × every kind of caller', () => {
     },
     { method: 'get', template: '/sync-runs', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs?connectionId=${csv._id}`, usesId: false }) },
     { method: 'get', template: '/sync-runs/{id}', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs/${await heldRun()}`, usesId: true }) },
+    { method: 'get', template: '/sync-runs/{id}/errors', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs/${await heldRun()}/errors`, usesId: true }) },
+    { method: 'get', template: '/sync-runs/{id}/review', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs/${await heldRun()}/review`, usesId: true }) },
     { method: 'post', template: '/sync-runs/{id}/apply', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs/${await heldRun()}/apply`, usesId: true }) },
     { method: 'post', template: '/sync-runs/{id}/discard', access: 'manage', ok: 200, prepare: async () => ({ path: `/sync-runs/${await heldRun()}/discard`, usesId: true }) },
     { method: 'get', template: '/groups', access: 'read', ok: 200, prepare: async () => ({ path: '/groups', usesId: false }) },

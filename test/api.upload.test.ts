@@ -33,7 +33,7 @@ describe('admin API: CSV uploads and sync runs', () => {
   it('applies a delta file, rejecting bad rows with their line numbers', async () => {
     const csv = 'Work Email,First Name,Surname,Department,Groups\nann@example.com,Ann,Lee,Sales,Sales;All\nnot-an-email,X,Y,Z,\n,No,Email,Ops,\nbob@example.com,Bob,Ray,Eng,All|Eng\n';
     const run = await uploadAndWait(app, org.admin, csvId, 'delta', csv);
-    assert.equal(run.status, 'succeeded');
+    assert.equal(run.status, 'completed_with_errors');
     assert.equal(run.mode, 'delta');
     assert.deepEqual(run.counts, { created: 2, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 2 });
     assert.deepEqual(run.errors, [{ line: 3, reason: 'invalid email "not-an-email"' }, { line: 4, reason: 'missing email' }]);
@@ -154,7 +154,7 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.equal(held2.status, 'needs_review');
     const applied = await request(app).post(`/api/v1/sync-runs/${held2.id}/apply`).set(bearer(org.admin));
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
-    assert.equal(applied.body.status, 'succeeded');
+    assert.equal(applied.body.status, 'applied');
     assert.equal(applied.body.counts.removed, 8);
     const left = await request(app).get('/api/v1/recipients').query({ filter: `job_title eq "Staff"` }).set(bearer(org.reader));
     assert.deepEqual(left.body.items.map((r: { email: string }) => r.email), ['p0@example.com', 'p1@example.com']);
@@ -171,7 +171,7 @@ describe('admin API: CSV uploads and sync runs', () => {
     const first = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('active', 'k4@example.com'));
     assert.equal(first.counts.created, 4);
     const second = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('on strike', 'k4-at-example.com'));
-    assert.equal(second.status, 'succeeded', JSON.stringify(second));
+    assert.equal(second.status, 'completed_with_errors', JSON.stringify(second));
     assert.equal(second.counts.removed, 0);
     assert.equal(second.counts.rejected, 2);
     assert.deepEqual(second.errors.map((e: { line: number }) => e.line), [4, 5]);
@@ -201,8 +201,8 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.equal(early.body.progress.bytesTotal, body.length);
     if (early.body.status === 'running') assert.ok(early.body.progress.percent <= 99, JSON.stringify(early.body.progress));
     const run = await waitForRun(app, org.admin, res.body.syncRunId);
-    assert.equal(run.status, 'succeeded');
-    assert.deepEqual(run.progress, { processed: 1201, total: 1201, bytesRead: body.length, bytesTotal: body.length, percent: 100 });
+    assert.equal(run.status, 'completed_with_errors');
+    assert.deepEqual(run.progress, { processed: 1201, total: 1201, bytesRead: body.length, bytesTotal: body.length, percent: 100, applied: null, applyTotal: null });
     assert.equal(run.counts.rejected, 1);
     const listed = await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}`).set(bearer(org.admin));
     checkResponse('get', '/sync-runs', listed);
@@ -213,7 +213,7 @@ describe('admin API: CSV uploads and sync runs', () => {
     const run = (status: string, progress: object, input?: object) =>
       presentProgress({ status, progress, ...(input ? { input } : {}) } as unknown as Parameters<typeof presentProgress>[0]);
     assert.deepEqual(run('running', { processed: 500, total: null }, { rows: 2000, bytesRead: 900, bytesTotal: 1000 }), {
-      processed: 500, total: 2000, bytesRead: 900, bytesTotal: 1000, percent: 25,
+      processed: 500, total: 2000, bytesRead: 900, bytesTotal: 1000, percent: 25, applied: null, applyTotal: null,
     });
     assert.equal(run('running', { processed: 0, total: null }, { bytesRead: 500, bytesTotal: 1000 }).percent, 50);
     assert.equal(run('running', { processed: 2000, total: null }, { rows: 2000, bytesRead: 1000, bytesTotal: 1000 }).percent, 99);
@@ -222,7 +222,7 @@ describe('admin API: CSV uploads and sync runs', () => {
     // A full file restates the people of rejected rows: still rows of the file.
     assert.equal(run('succeeded', { processed: 12, total: null }, { rows: 10, bytesRead: 90, bytesTotal: 90 }).processed, 10);
     // Runs that read no file (an HRIS sync) have no totals: no percent until they succeed.
-    assert.deepEqual(run('running', { processed: 700, total: null }), { processed: 700, total: null, bytesRead: null, bytesTotal: null, percent: null });
+    assert.deepEqual(run('running', { processed: 700, total: null }), { processed: 700, total: null, bytesRead: null, bytesTotal: null, percent: null, applied: null, applyTotal: null });
     assert.equal(run('succeeded', { processed: 700, total: null }).percent, 100);
   });
 

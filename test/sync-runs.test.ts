@@ -72,7 +72,7 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
     assert.equal((await getRecipient(recipientId(conn.orgId, 'p0@x.io')))?.attributes.city, undefined);
 
     const applied = await applyHeldRun(held._id, conn);
-    assert.equal(applied.status, 'succeeded');
+    assert.equal(applied.status, 'applied');
     assert.equal(applied.counts.removed, 3);
     assert.equal(Object.keys(await statuses(conn.orgId)).length, 7);
     assert.equal((await getRecipient(recipientId(conn.orgId, 'p0@x.io')))?.attributes.city, 'New');

@@ -5,9 +5,28 @@ const OTHER_ATTRIBUTES = FULL_ATTRIBUTE_SET.filter((n) => n !== 'first_name' && 
 export const EXPORT_COLUMNS = ['email', 'first_name', 'last_name', ...OTHER_ATTRIBUTES] as const;
 
 const NEEDS_QUOTES = /[",\r\n]/;
-function cell(v: string | null | undefined): string {
+/** A cell a spreadsheet would run as a formula: it starts with = + - @, a tab or a carriage return (OWASP CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV cell (RFC 4180). A value a spreadsheet would take for a formula is neutralised as OWASP's CSV-injection
+ * guidance says: prefixed with a single quote and quoted, so Excel and LibreOffice show it as text.
+ */
+export function cell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '';
-  return NEEDS_QUOTES.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v;
+  let s = String(v);
+  const formula = typeof v === 'string' && FORMULA_START.test(s);
+  if (formula) s = `'${s}`;
+  return formula || NEEDS_QUOTES.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The UTF-8 byte-order mark Excel needs to read a CSV as UTF-8 (`?bom=true`). */
+export const UTF8_BOM = '\uFEFF';
+
+/** True when the request asks for an Excel-compatible export (`?bom=true` or `?bom=1`). */
+export function wantsBom(query: Record<string, unknown>): boolean {
+  const v = query.bom;
+  return v === 'true' || v === '1';
 }
 
 export function exportRow(r: ExportedRecipient): string {
@@ -36,15 +55,26 @@ function drained(res: Response): Promise<void> {
  * Streams recipients as RFC 4180 CSV (UTF-8, CRLF), in chunks and honouring backpressure, so memory stays flat
  * whatever the audience size. Stops when the client goes away.
  */
-export async function streamCsv(res: Response, rows: AsyncIterable<ExportedRecipient>, filename: string): Promise<number> {
+export async function streamCsv(res: Response, rows: AsyncIterable<ExportedRecipient>, filename: string, opts: { bom?: boolean } = {}): Promise<number> {
+  return streamCsvLines(res, EXPORT_COLUMNS, mapRows(rows, exportRow), filename, opts);
+}
+
+async function* mapRows<T>(rows: AsyncIterable<T>, fn: (r: T) => string): AsyncGenerator<string> {
+  for await (const r of rows) yield fn(r);
+}
+
+/** Streams CSV lines (each ending in CRLF) under a header row; with `bom`, the file starts with a UTF-8 BOM. */
+export async function streamCsvLines(
+  res: Response, header: readonly string[], lines: AsyncIterable<string>, filename: string, opts: { bom?: boolean } = {},
+): Promise<number> {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
-  let buf = EXPORT_COLUMNS.join(',') + '\r\n';
+  let buf = (opts.bom ? UTF8_BOM : '') + header.map(cell).join(',') + '\r\n';
   let count = 0;
-  for await (const r of rows) {
+  for await (const line of lines) {
     if (res.destroyed) break;
-    buf += exportRow(r);
+    buf += line;
     count++;
     if (buf.length >= CHUNK_CHARS) {
       const ok = res.write(buf);

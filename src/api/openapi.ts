@@ -1,4 +1,4 @@
-import { CONNECTION_TYPES, FULL_ATTRIBUTE_SET, PERMISSIONS, ROLES, SCIM_PROVIDERS, SYNC_RUN_STATUSES } from '../store';
+import { CONNECTION_TYPES, FULL_ATTRIBUTE_SET, PERMISSIONS, ROLES, SCIM_PROVIDERS, SYNC_RUN_PHASES, SYNC_RUN_STATUSES } from '../store';
 
 /**
  * The OpenAPI 3.1 document of the Admin API, kept beside the routes; test/api.matrix.test.ts validates every response
@@ -95,9 +95,24 @@ const schemas: Record<string, Schema> = {
     ...recipientProps,
     groupDetails: { type: 'array', items: obj({ id: str, name: nullableStr, connectionId: nullableStr }) },
     sourceDetails: { type: 'array', items: obj({ connectionId: str, type: { enum: [...CONNECTION_TYPES] }, active: { type: 'boolean' }, name: nullableStr }) },
+    contributions: {
+      type: 'array',
+      description: 'what every source says about the person, tombstones included; the latest status asserted by an identity source (scim, hris) decides offboarding',
+      items: obj({
+        connectionId: str, connectionName: nullableStr, type: { enum: [...CONNECTION_TYPES] }, key: str, active: { type: 'boolean' },
+        tombstone: { type: 'boolean', description: 'the source removed the person (SCIM DELETE, absent from a full HRIS directory) and the offboarding holds' },
+        identitySource: { type: 'boolean' }, statusAssertedAt: nullableStr,
+        latestIdentityAssertion: { type: 'boolean', description: 'the latest status an identity source asserted: it decides whether the person is offboarded' },
+      }),
+    },
   }),
   SyncRun: obj({
-    id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr, status: { enum: [...SYNC_RUN_STATUSES] },
+    id: str, connectionId: str, source: str, mode: { enum: ['full', 'delta'] }, label: nullableStr,
+    status: {
+      enum: [...SYNC_RUN_STATUSES],
+      description: 'queued → running → succeeded | completed_with_errors (applied; some rows rejected) | failed (e.g. every row was rejected, or interrupted before its apply) | needs_review → applying → applied, or needs_review → discarded; pending (HRIS: the provider\'s data was not ready, nothing changed). Only forward',
+    },
+    phase: { oneOf: [{ type: 'null' }, { enum: [...SYNC_RUN_PHASES] }], description: 'a running full snapshot: read, stage, guard or apply (an interrupted apply resumes after restart)' },
     progress: {
       ...obj({
         processed: { ...int, description: 'rows handled so far (applied, staged or rejected); HRIS syncs: people read in the current phase' },
@@ -108,18 +123,26 @@ const schemas: Record<string, Schema> = {
         bytesTotal: { type: ['integer', 'null'], minimum: 0, description: 'size of the input in bytes (CSV uploads: the request body); else null' },
         percent: {
           type: ['integer', 'null'], minimum: 0, maximum: 100,
-          description: 'processed of total, else bytesRead of bytesTotal, as a whole percentage; at most 99 until the run succeeds and 100 once it has; null when neither total is known',
+          description: 'processed of total, else bytesRead of bytesTotal, as a whole percentage (a full snapshot: reading is the first half, the apply the second); at most 99 until the run ends applied (succeeded, completed_with_errors, applied) and 100 once it has; null when neither total is known',
         },
+        applied: { type: ['integer', 'null'], minimum: 0, description: 'full snapshots: staged rows applied so far; else null' },
+        applyTotal: { type: ['integer', 'null'], minimum: 0, description: 'full snapshots: staged rows to apply, once reading ended; else null' },
       }, ['processed', 'total', 'bytesRead', 'bytesTotal', 'percent']),
       description: 'How far the run has got',
     },
     counts,
-    errors: { type: 'array', items: obj({ line: { type: ['integer', 'null'] }, reason: str }) },
+    errors: { type: 'array', items: obj({ line: { type: ['integer', 'null'] }, reason: str }), description: 'the first 100 row errors; GET /sync-runs/{id}/errors has all of them' },
     message: nullableStr,
     review: { oneOf: [{ type: 'null' }, obj({ existing: int, wouldRemove: int, wouldDeactivate: int, threshold: { type: 'number' } })] },
     createdAt: nullableStr, startedAt: nullableStr, finishedAt: nullableStr,
   }),
   SyncRunList: list('SyncRun'),
+  SyncRunReview: obj({
+    status: { enum: [...SYNC_RUN_STATUSES] },
+    review: { oneOf: [{ type: 'null' }, obj({ existing: int, wouldRemove: int, wouldDeactivate: int, threshold: { type: 'number' } })] },
+    items: { type: 'array', items: obj({ key: str, email: nullableStr, change: { enum: ['remove', 'deactivate'] } }) },
+    nextCursor: nullableStr,
+  }),
   UploadAccepted: obj({ syncRunId: str }),
   ColumnMapping: obj({
     connectionId: str,
@@ -158,7 +181,7 @@ const schemas: Record<string, Schema> = {
   Audience: obj({ id: str, name: str, include: selection, exclude: selection, createdAt: nullableStr, updatedAt: nullableStr }),
   AudienceList: list('Audience'),
   Preview: obj({ count: int, sample: { type: 'array', items: ref('Recipient') } }),
-  AuditEvent: obj({ id: str, actor: str, action: str, target: nullableStr, details: {}, createdAt: str }),
+  AuditEvent: obj({ id: str, actor: { type: 'string', description: 'who made the change: the API token\'s name when it has one, else its id, or cli' }, actorId: { type: 'string', description: 'the API token id, or cli' }, action: str, target: nullableStr, details: {}, createdAt: str }),
   AuditEventList: list('AuditEvent'),
 };
 
@@ -286,6 +309,14 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         get: op('List sync runs, newest first', { ...ok(200, 'SyncRunList'), ...common }, { parameters: [{ name: 'connectionId', in: 'query', schema: str }, ...pageParams] }),
       },
       '/sync-runs/{id}': { parameters: idParam, get: op('Read a sync run: status, progress, counts, first row errors', { ...ok(200, 'SyncRun'), ...withId }) },
+      '/sync-runs/{id}/errors': {
+        parameters: [...idParam, { name: 'bom', in: 'query', schema: { enum: ['true', 'false', '1', '0'] }, description: 'true: start with a UTF-8 byte-order mark (Excel)' }],
+        get: op('Every row error of a run as a streamed CSV (line, reason)', { '200': { description: 'OK', content: { 'text/csv': { schema: { type: 'string' } } } }, ...withId }),
+      },
+      '/sync-runs/{id}/review': {
+        parameters: [...idParam, ...pageParams],
+        get: op('Who a run held by the mass-removal guard would remove or deactivate (paged)', { ...ok(200, 'SyncRunReview'), ...withId }),
+      },
       '/sync-runs/{id}/apply': { parameters: idParam, post: op('Apply a run held by the mass-removal guard', { ...ok(200, 'SyncRun'), ...withId, '409': problem('the run is not held for review') }) },
       '/sync-runs/{id}/discard': { parameters: idParam, post: op('Discard a run held by the mass-removal guard', { ...ok(200, 'SyncRun'), ...withId, '409': problem('the run is not held for review') }) },
       '/groups': { get: op('List groups', { ...ok(200, 'GroupList'), ...common }, { parameters: [{ name: 'connectionId', in: 'query', schema: str }, ...pageParams] }) },
@@ -313,8 +344,8 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         delete: op('Delete an audience', { ...noContent, ...withId }),
       },
       '/audiences/{id}/recipients': {
-        parameters: [...idParam, ...pageParams],
-        get: op('The distinct active recipients of an audience; with Accept: text/csv, a streamed CSV of all of them', {
+        parameters: [...idParam, ...pageParams, { name: 'bom', in: 'query', schema: { enum: ['true', 'false', '1', '0'] }, description: 'CSV: true starts the file with a UTF-8 byte-order mark (Excel)' }],
+        get: op('The distinct active recipients of an audience; with Accept: text/csv, a streamed CSV of all of them (cells that a spreadsheet would run as formulas, starting with = + - @ tab or CR, are prefixed with \' and quoted)', {
           '200': { description: 'OK', content: { ...json(ref('RecipientList')), 'text/csv': { schema: { type: 'string' } } } },
           ...withId,
         }),

@@ -1,6 +1,6 @@
 import {
-  DEFAULT_MASS_REMOVAL_THRESHOLD, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type LeaseInfo, type RecipientDoc,
-  type SegmentDoc, type SyncRunDoc,
+  DEFAULT_MASS_REMOVAL_THRESHOLD, isIdentitySource, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type LeaseInfo,
+  type RecipientDoc, type SegmentDoc, type SyncRunDoc,
 } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
@@ -19,6 +19,28 @@ export function presentRecipient(r: RecipientDoc) {
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
   };
+}
+
+/**
+ * What every source says about a recipient, tombstones included (a SCIM DELETE or an absence from a full HRIS
+ * directory leaves one), so an administrator can see why someone is offboarded: the status is decided by the latest
+ * status an identity source asserted (`latestIdentityAssertion`), SPEC §3.4.
+ */
+export function presentContributions(r: RecipientDoc, connectionNames: Map<string, string | null>) {
+  const contribs = r.contribs ?? [];
+  let latest: (typeof contribs)[number] | undefined;
+  for (const c of contribs) if (isIdentitySource(c.ct) && (!latest || c.s > latest.s)) latest = c;
+  return contribs.map((c) => ({
+    connectionId: c.cid,
+    connectionName: connectionNames.get(c.cid) ?? null,
+    type: c.ct,
+    key: c.sid.startsWith(`${c.cid}:`) ? c.sid.slice(c.cid.length + 1) : c.sid,
+    active: Boolean(c.a),
+    tombstone: Boolean(c.d),
+    identitySource: isIdentitySource(c.ct),
+    statusAssertedAt: Number.isFinite(c.s) && c.s > 0 ? new Date(Math.floor(c.s / 1000)).toISOString() : null,
+    latestIdentityAssertion: latest === c,
+  }));
 }
 
 /** The hris block of a connection: mode and schedule, its runs, needs_reauth, Finch's cached /introspect answer. */
@@ -75,10 +97,20 @@ export function presentProgress(r: SyncRunDoc) {
   let ratio: number | null = null;
   if (total !== null) ratio = total === 0 ? 1 : processed / total;
   else if (bytesTotal !== null) ratio = bytesTotal === 0 ? 1 : bytesRead! / bytesTotal;
+  // A full snapshot is read (and staged) first, then applied: reading is the first half of its progress, the apply the
+  // second, so percent keeps moving while a large snapshot is applied.
+  const applyTotal = count(r.progress?.applyTotal);
+  const applied = applyTotal === null ? null : Math.min(count(r.progress?.applied) ?? 0, applyTotal);
+  const applying = r.status === 'applying' || r.phase === 'apply' || r.phase === 'guard';
+  if (r.mode === 'full' && r.status !== 'needs_review') {
+    const applyRatio = applyTotal === null || applied === null ? 0 : applyTotal === 0 ? 1 : applied / applyTotal;
+    if (applying || r.status === 'applying') ratio = 0.5 + 0.5 * applyRatio;
+    else if (ratio !== null && (r.status === 'running' || r.status === 'queued')) ratio = 0.5 * ratio;
+  }
   let percent = ratio === null ? null : Math.floor(ratio * 100);
-  if (r.status === 'succeeded') percent = 100;
-  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'failed')) percent = Math.min(percent, 99);
-  return { processed, total, bytesRead, bytesTotal, percent };
+  if (r.status === 'succeeded' || r.status === 'completed_with_errors' || r.status === 'applied') percent = 100;
+  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'applying' || r.status === 'failed')) percent = Math.min(percent, 99);
+  return { processed, total, bytesRead, bytesTotal, percent, applied, applyTotal };
 }
 
 export function presentSyncRun(r: SyncRunDoc) {
@@ -89,6 +121,7 @@ export function presentSyncRun(r: SyncRunDoc) {
     mode: r.mode,
     label: r.label ?? null,
     status: r.status,
+    phase: r.phase ?? null,
     // HRIS syncs also say which phase they are in and how many directory pages they fetched.
     progress: r.source === 'hris' ? { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null } : presentProgress(r),
     counts: {

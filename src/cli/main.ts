@@ -8,6 +8,8 @@ import { connectionMapping } from './columnMapping';
 import { createLogger } from '../server/logger';
 import { presentSyncRun } from '../api/present';
 import { runHrisSync } from '../hris/sync';
+import { watchParent } from '../server/parentWatch';
+import { NotFoundError, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand } from './commands/operator';
 import {
   connectStore,
   createApiToken,
@@ -28,7 +30,7 @@ const USAGE = `audience-sync — keeps an organization's email audience in step 
 Usage:
   audience-sync serve [--roles http,sftp,worker]
   audience-sync org create --name NAME [--json]
-  audience-sync token create --org ORG --role owner|admin|member [--permission recipients:read] [--json]
+  audience-sync token create --org ORG --role owner|admin|member [--permission recipients:read] [--name NAME] [--json]
   audience-sync connection create --org ORG --type scim --provider okta|entra|generic|... [--name N] [--extended-attributes] [--json]
   audience-sync connection create --org ORG --type sftp [--name N] [--public-key FILE] [--json]
   audience-sync connection create --org ORG --type hris --access-token TOKEN [--mode automated|assisted] [--name N] [--json]
@@ -37,8 +39,10 @@ Usage:
       (csv/sftp column mapping; target: email|status|groups|action|ignore|custom:<name>|an attribute; 'Header=' removes one)
 
   audience-sync sync CONNECTION_ID        runs one HRIS sync now (automated hris connections), prints the finished run
+${OPERATOR_USAGE.map((l) => `  ${l}`).join('\n')}
 
-Every command reads MONGODB_URI. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
+Every command reads MONGODB_URI (unset: the local store \`npm start\` runs, from .data/local-store.json). Listing
+commands never print a secret. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
 
 class UsageError extends Error {}
 
@@ -125,8 +129,11 @@ async function main(argv: string[]): Promise<number> {
   });
   const [cmd, sub] = positionals;
   if (values.help || !cmd) {
-    process.stdout.write(USAGE + '\n');
-    return cmd ? 0 : 2;
+    // `--help` on a command shows its usage lines (all of them for an unknown one); it always exits 0.
+    const prefix = ['audience-sync', cmd, sub].filter(Boolean).join(' ');
+    const lines = USAGE.split('\n').filter((l) => l.trim().startsWith(prefix + ' ') || l.trim() === prefix);
+    process.stdout.write((cmd && lines.length ? `Usage:\n${lines.join('\n')}` : USAGE) + '\n');
+    return values.help ? 0 : 2;
   }
   const config = loadConfig();
   const json = Boolean(values.json);
@@ -137,16 +144,23 @@ async function main(argv: string[]): Promise<number> {
       for (const r of roles) if (!(ALL_ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role "${r}" (roles: ${ALL_ROLES.join(', ')})`);
       const service = await startService(config, roles as Role[]);
       await new Promise<void>((resolve) => {
+        let stopping = false;
         const shutdown = (signal: string) => {
+          // A second signal (Ctrl-C reaches the whole process group, and npm forwards it too) changes nothing.
+          if (stopping) return;
+          stopping = true;
           service.logger.info({ signal }, 'shutting down');
-          service.stop().then(resolve, (err) => {
-            service.logger.error({ err }, 'shutdown failed');
+          service.stop().then(resolve, (err: Error) => {
+            service.logger.error({ errName: err?.name, errMessage: err?.message }, 'shutdown failed');
             resolve();
           });
         };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.on('SIGTERM', () => shutdown('SIGTERM'));
+        process.on('SIGINT', () => shutdown('SIGINT'));
+        watchParent(() => shutdown('parent process gone'));
       });
+      // Stopped: nothing left may keep the process (and its port or data folder) alive for long.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
       return 0;
     }
     case 'org create': {
@@ -158,13 +172,17 @@ async function main(argv: string[]): Promise<number> {
     case 'token create': {
       const orgId = requireOpt(values, 'org');
       const role = requireOpt(values, 'role');
+      // A member reads synced data only with a permission: a member token without one could do nothing.
+      if (role === 'member' && !(values.permission ?? []).length) {
+        throw new UsageError('a member token without --permission can read nothing; add --permission recipients:read');
+      }
       const res = await withStore(config, async () => {
         if (!(await organizationExists(orgId))) throw new ValidationError(`organization ${orgId} does not exist`);
-        const t = await createApiToken(orgId, role, values.permission ?? []);
-        await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions });
+        const t = await createApiToken(orgId, role, values.permission ?? [], values.name ?? null);
+        await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions, name: values.name ?? null });
         return t;
       });
-      out(json, { token: res.token, id: res.id, role: res.role, permissions: res.permissions }, `token (shown once): ${res.token}`);
+      out(json, { token: res.token, id: res.id, role: res.role, permissions: res.permissions, name: values.name ?? null }, `token (shown once): ${res.token}`);
       return 0;
     }
     case 'connection create': {
@@ -206,9 +224,12 @@ async function main(argv: string[]): Promise<number> {
       out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
       return 0;
     }
-    default:
+    default: {
       if (cmd === 'sync') return syncCommand(config, sub, json);
+      const code = await runOperatorCommand(config, { positionals, org: values.org, json });
+      if (code !== null) return code;
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+    }
   }
 }
 
@@ -217,9 +238,12 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof NotFoundError) {
+      process.stderr.write(`audience-sync: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof ConfigError || err instanceof UsageError || err instanceof OperatorUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`audience-sync: ${(err as Error).message}\n`);
-      if (err instanceof UsageError) process.stderr.write(`run \`audience-sync --help\` for usage\n`);
+      if (err instanceof UsageError || err instanceof OperatorUsageError) process.stderr.write(`run \`audience-sync --help\` for usage\n`);
       process.exitCode = 2;
     } else if (err instanceof ValidationError) {
       process.stderr.write(`audience-sync: ${err.message}\n`);

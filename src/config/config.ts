@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 const port = (name: string, dflt: number) =>
@@ -51,12 +51,26 @@ const schema = z.object({
     .max(3600, 'SHUTDOWN_TIMEOUT_SECONDS must be at most 3600')
     .default(25),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
+  /** Bind address of the HTTP server (default: every interface). */
+  HTTP_HOST: z.string().regex(/^[0-9A-Za-z.:%_-]{1,255}$/, 'HTTP_HOST must be an address or host name such as 127.0.0.1 or ::').optional(),
+  /** A sync run silent this long is taken for abandoned by the worker's sweep (failed, or its apply resumed). */
+  SYNC_RUN_STALE_SECONDS: z.coerce
+    .number({ error: 'SYNC_RUN_STALE_SECONDS must be a number of seconds' })
+    .int('SYNC_RUN_STALE_SECONDS must be a whole number of seconds')
+    .min(3, 'SYNC_RUN_STALE_SECONDS must be at least 3 (runs write a heartbeat every second)')
+    .max(86_400, 'SYNC_RUN_STALE_SECONDS must be at most 86400')
+    .optional(),
 });
 
 export type Env = z.infer<typeof schema>;
 export interface Config extends Omit<Env, 'PUBLIC_URL' | 'SECRET_KEY'> {
   PUBLIC_URL: string;
   SECRET_KEY: string;
+  /**
+   * Where SECRET_KEY came from: the environment, a SECRET_KEY_FILE the operator named, or the development key kept in
+   * the default file (created on first start), which `serve` announces with a warning at every start.
+   */
+  SECRET_KEY_SOURCE?: 'env' | 'file' | 'development';
 }
 
 export class ConfigError extends Error {
@@ -77,17 +91,43 @@ export function parseEnv(env: NodeJS.ProcessEnv = process.env): Env {
 }
 
 /** Like parseEnv, plus the defaults that need the file system (a development SECRET_KEY kept on first start). */
+/** Marks a generated development key (SECRET_KEY_FILE created on first start). */
+export const DEV_KEY_PREFIX = 'dev-';
+
+/**
+ * The URI of the local store `npm start` runs, when it is running: scripts/local-store.js writes it to
+ * `.data/local-store.json` (AUDIENCE_SYNC_DATA_DIR), so CLI commands run beside the service find the same store.
+ */
+export function localStoreUri(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const file = join(env.AUDIENCE_SYNC_DATA_DIR || '.data', 'local-store.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { uri?: unknown; pid?: unknown; running?: unknown };
+    if (state.running !== true || typeof state.uri !== 'string' || typeof state.pid !== 'number') return undefined;
+    process.kill(state.pid, 0); // throws when the process that runs the store is gone
+    return state.uri;
+  } catch {
+    return undefined;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const e = parseEnv(env);
+  const local = env.MONGODB_URI ? undefined : localStoreUri(env);
+  const e = parseEnv(local ? { ...env, MONGODB_URI: local } : env);
   let secret = e.SECRET_KEY;
+  let source: Config['SECRET_KEY_SOURCE'] = 'env';
   if (!secret) {
+    // SECRET_KEY_FILE: a file holding the key (a mounted secret). When it does not exist, a development key is
+    // generated there on first start, marked `dev-` so that every later start still announces it (serve warns).
     if (existsSync(e.SECRET_KEY_FILE)) {
       secret = readFileSync(e.SECRET_KEY_FILE, 'utf8').trim();
+      if (secret.length < 16) throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} must hold a key of at least 16 characters`);
+      source = secret.startsWith(DEV_KEY_PREFIX) || !env.SECRET_KEY_FILE ? 'development' : 'file';
     } else {
       mkdirSync(dirname(e.SECRET_KEY_FILE), { recursive: true });
-      secret = randomBytes(32).toString('hex');
+      secret = DEV_KEY_PREFIX + randomBytes(32).toString('hex');
       writeFileSync(e.SECRET_KEY_FILE, secret + '\n', { mode: 0o600 });
+      source = 'development';
     }
   }
-  return { ...e, SECRET_KEY: secret, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };
+  return { ...e, SECRET_KEY: secret, SECRET_KEY_SOURCE: source, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };
 }

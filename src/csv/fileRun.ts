@@ -100,6 +100,9 @@ export async function ingestPreparedFile(
   ingest: SnapshotIngest, conn: SyncConnection, file: PreparedFile, opts: IngestFileOptions,
 ): Promise<SyncRunDoc | null> {
   const what = opts.what ?? 'csv file';
+  // Shutdown stops the reading at the next row and an apply at the next batch (the apply is then resumed from its
+  // journal after restart, never left half-done).
+  ingest.signal = opts.signal;
   let rows = stoppable(file.it, opts.signal);
   if (opts.rejected) rows = noting(rows, opts.rejected, opts.maxNoted ?? 10_000);
   if (opts.rejected && file.first.done === false && file.first.value.error !== undefined) opts.rejected.set(file.first.value.line, file.first.value.error);

@@ -56,6 +56,7 @@ export async function ingestCsvRows(
       await ingest.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
     }
   }
-  if (full) await keepAsTheyWere(ingest, conn, [...rejectedKeys].filter((k) => !listed.has(k)));
+  // A file without one valid row restates no one: its run fails as "every row was rejected".
+  if (full && listed.size) await keepAsTheyWere(ingest, conn, [...rejectedKeys].filter((k) => !listed.has(k)));
   return ingest.finish();
 }

@@ -272,7 +272,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   };
   // The group and the membership it still has to give its people, in one insert (the store's intent protocol).
   await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers });
-  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
+  ctx.logger.info({ groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
 
@@ -341,7 +341,7 @@ export async function deleteGroup(ctx: ScimContext, id: string, pre: Preconditio
   if (!(await deleteScimGroup(g, pre.ifMatch ? g.v : undefined))) {
     throw pre.ifMatch ? new ScimError(412, 'the resource has changed') : notFound(`Group ${id}`);
   }
-  ctx.logger.info({ connectionId: ctx.conn._id, groupId: id }, 'scim group deleted');
+  ctx.logger.info({ groupId: id }, 'scim group deleted');
   return { status: 204 };
 }
 

@@ -213,7 +213,7 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
   if (stored) {
     const rec = await writeUser(ctx, stored.key, stored, resource);
     if (!rec) throw new ScimError(409, `user "${userName}" was changed concurrently`, 'uniqueness');
-    ctx.logger.info({ connectionId: ctx.conn._id, userId: rec.key }, 'scim user reactivated by create');
+    ctx.logger.info({ userId: rec.key }, 'scim user reactivated by create');
     return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
   }
   const ext = externalIdOf(resource);
@@ -228,7 +228,7 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
     }
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
-  ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user created');
+  ctx.logger.info({ userId: id }, 'scim user created');
   return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
 }
 
@@ -286,7 +286,7 @@ export async function deleteUser(ctx: ScimContext, id: string, pre: Precondition
   if (res?.outcome === 'conflict') throw new ScimError(pre.ifMatch ? 412 : 409, 'the resource was changed concurrently');
   const userName = rawOf(rec).userName;
   if (typeof userName === 'string') await releaseScimKey(userNameKey(ctx.conn._id, userName), id);
-  ctx.logger.info({ connectionId: ctx.conn._id, userId: id }, 'scim user deleted');
+  ctx.logger.info({ userId: id }, 'scim user deleted');
   return { status: 204 };
 }
 

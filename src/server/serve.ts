@@ -15,6 +15,22 @@ import { createLogger } from './logger';
 export type Role = 'http' | 'sftp' | 'worker';
 export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
 
+/**
+ * Load balancers keep idle connections open for 60 s (AWS ALB) or so: the server keeps them longer, so that it never
+ * closes a connection the balancer is about to reuse (the request would fail). headersTimeout must exceed it.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const HEADERS_TIMEOUT_MS = 66_000;
+/** What stopping may take beyond SHUTDOWN_TIMEOUT_SECONDS (recording interrupted runs, closing the store). */
+export const SHUTDOWN_MARGIN_MS = 8_000;
+
+/** Applies the service's connection timeouts to an HTTP server (keep-alive longer than load balancers' idle time). */
+export function configureHttpServer(server: Server): Server {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  return server;
+}
+
 export interface RunningService {
   httpPort: number | null;
   sftpPort: number | null;
@@ -24,6 +40,9 @@ export interface RunningService {
 
 /** Starts the service roles; resolves once they listen. */
 export async function startService(config: Config, roles: readonly Role[] = ALL_ROLES, logger = createLogger(config.LOG_LEVEL)): Promise<RunningService> {
+  if (config.SECRET_KEY_SOURCE === 'development') {
+    logger.warn({ secretKeyFile: config.SECRET_KEY_FILE }, 'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production');
+  }
   const caps = await connectStore(config.MONGODB_URI);
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
 
@@ -32,20 +51,34 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   let sftpPort: number | null = null;
 
   if (roles.includes('worker')) {
-    // What stopped processes left half-done (src/store/recovery.ts): at start everything left (age 0: no earlier
-    // process of this one is running; sync runs still get their minimum silence, see MIN_RUN_SILENCE_MS); every minute
-    // after, what another process has left silent for a minute.
-    const sweep = async (ageMs: number) => {
-      const done = await sweepStore(ageMs);
+    // What stopped processes left half-done (src/store/recovery.ts): merges and SCIM group writes judged by `ageMs`
+    // (everything at start, a minute of silence after); sync runs by SYNC_RUN_STALE_SECONDS of silence, or at once when
+    // the process of this host that owned them is gone.
+    const staleMs = (config.SYNC_RUN_STALE_SECONDS ?? STALE_RUN_MS / 1000) * 1000;
+    const sweep = async (ageMs: number, resume = true) => {
+      const done = await sweepStore(ageMs, { runStaleMs: staleMs, resume });
       if (done.failedRuns.length) logger.warn({ syncRunIds: done.failedRuns }, 'failed sync runs abandoned by a stopped process');
+      if (done.resumedRuns.length) logger.warn({ syncRunIds: done.resumedRuns }, 'finished the apply of sync runs a stopped process left applying');
+      if (done.requeuedRuns.length) logger.warn({ syncRunIds: done.requeuedRuns }, 'queued again stored files a stopped process left half-processed');
       if (done.replayedMerges) logger.warn({ replayed: done.replayedMerges }, 'replayed merges a stopped process left unfinished');
       if (done.finishedGroupWrites) logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
       if (done.owedRemerges) logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
     };
-    await sweep(0);
-    const timer = setInterval(() => {
-      sweep(STALE_RUN_MS).catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'));
-    }, SWEEP_INTERVAL_MS);
+    // Before serving: fail abandoned runs, replay merges. Applies to resume (which can take minutes) go on in the
+    // background right after, so the service answers (and /healthz passes) meanwhile.
+    await sweep(0, false);
+    // Merges and group writes are judged by their own age (a minute); sync runs by SYNC_RUN_STALE_SECONDS. One sweep
+    // at a time: a sweep that resumes an apply can take longer than the interval.
+    let sweeping = false;
+    const runSweep = () => {
+      if (sweeping) return;
+      sweeping = true;
+      sweep(STALE_RUN_MS)
+        .catch((err: Error) => logger.warn({ errName: err?.name }, 'sweep of work left by stopped processes failed'))
+        .finally(() => (sweeping = false));
+    };
+    runSweep();
+    const timer = setInterval(runSweep, Math.min(SWEEP_INTERVAL_MS, staleMs));
     timer.unref();
     stops.push(async () => clearInterval(timer));
     // HRIS syncs through Finch: scheduled, on demand (queued by the API) and webhook-requested.
@@ -81,12 +114,13 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   if (roles.includes('http')) {
     const app = createApp({ config, logger });
     const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.HTTP_PORT, () => resolve(s));
+      const s = config.HTTP_HOST ? app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(s)) : app.listen(config.HTTP_PORT, () => resolve(s));
       s.once('error', reject);
     });
+    configureHttpServer(server);
     const addr = server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
-    logger.info({ port: httpPort, publicUrl: config.PUBLIC_URL }, 'http listening');
+    logger.info({ port: httpPort, host: config.HTTP_HOST ?? null, publicUrl: config.PUBLIC_URL }, 'http listening');
     stops.push(async (deadline) => {
       await new Promise<void>((resolve) => {
         // Stop accepting, let in-flight requests finish (within the shutdown bound), then close idle keep-alive sockets.
@@ -100,7 +134,7 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       if (!pending) return;
       logger.info({ jobs: pending, waitMs: Math.max(0, deadline - Date.now()) }, 'waiting for background jobs');
       if (await waitForBackgroundJobs(Math.max(0, deadline - Date.now()))) return;
-      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN);
+      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN, 4_000);
       logger.warn({ syncRunIds: interrupted, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'background jobs interrupted by shutdown');
     });
   }
@@ -113,10 +147,20 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     async stop() {
       if (stopped) return;
       stopped = true;
-      // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more.
+      // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more,
+      // and past that margin the process exits anyway (an orchestrator's grace period is not ours to overrun).
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-      for (const s of stops.reverse()) await s(deadline);
-      await disconnectStore();
+      const watchdog = setTimeout(() => {
+        logger.error({ timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown took too long; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000 + SHUTDOWN_MARGIN_MS);
+      watchdog.unref();
+      try {
+        for (const s of stops.reverse()) await s(deadline);
+        await disconnectStore();
+      } finally {
+        clearTimeout(watchdog);
+      }
       logger.info('stopped');
     },
   };

@@ -1,6 +1,7 @@
 import { requeueAbandonedStoredRuns } from './fileRuns';
-import { lastHeartbeat } from './jobs';
-import { StagedRow, SyncRun, type SyncRunStatus } from './models';
+import { StagedRow, SyncRun, type SyncRunDoc } from './models';
+import { PROCESS_OWNER, isRunLive, ownerGone, readRun, serialized } from './syncRunState';
+import { resumeApply, settleInterruptedDelta } from './syncRuns';
 
 /** Why a run whose process went away failed. */
 export const ABANDONED_RUN_MESSAGE =
@@ -15,40 +16,72 @@ export const STALE_RUN_MS = 60_000;
 /** How often the worker role looks for abandoned runs after its start. */
 export const SWEEP_INTERVAL_MS = 60_000;
 
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
-
 /**
  * Fails a sync run that is still queued or running (and matches `also`), dropping its staged rows; false when the run
- * had already ended or no longer matches. For runs whose worker is gone: a crash, or a shutdown that stopped it.
+ * had already ended, no longer matches, or is applying a full snapshot (an apply is never cut: it finishes, or
+ * `resumeApply` finishes it). For runs whose worker is gone: a crash, or a shutdown that stopped it.
  */
 export async function failActiveRun(id: string, message: string, also: Record<string, unknown> = {}, now = new Date()): Promise<boolean> {
-  const res = await SyncRun.updateOne(
-    { ...also, _id: id, status: { $in: ACTIVE } },
-    { $set: { status: 'failed', message, finishedAt: now } },
-  ).exec();
+  const run = await readRun(id);
+  if (!run || run.phase === 'apply') return false;
+  // A delta run applies as it reads: its counts include what its last, interrupted batch wrote.
+  const counts = run.mode === 'delta' && run.journal?.pending ? await settleInterruptedDelta(run) : run.counts;
+  const res = await serialized(id, () =>
+    SyncRun.updateOne(
+      { ...also, _id: id, status: { $in: ['queued', 'running'] }, phase: { $ne: 'apply' } },
+      { $set: { status: 'failed', message, finishedAt: now, counts, journal: null, phase: null } },
+    ).exec(),
+  );
   if (!res.modifiedCount) return false;
   await StagedRow.deleteMany({ runId: id }).exec();
   return true;
 }
 
+export interface SweptRuns {
+  failed: string[];
+  resumed: string[];
+  /** Stored-input runs (SFTP files) put back in the queue: their file is still there, so they are processed again. */
+  requeued: string[];
+}
+
 /**
- * Marks failed the queued or running sync runs nobody has written for `staleMs`; returns their ids. Runs whose input
- * is a stored file are not failed: a queued one waits for a worker, and a running one goes back to the queue
- * (src/store/fileRuns.ts), since its file is still there.
+ * Ends the active sync runs nobody has written for `staleMs` (or whose process on this host is gone): runs that were
+ * applying a full snapshot are resumed from their journal and end as they would have (unless `resume` is false); runs
+ * whose input is a stored file go back to the queue when their worker's claim went silent (src/store/fileRuns.ts); the
+ * others are failed. Returns the ids of each.
  */
-export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
+export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date(), opts: { resume?: boolean } = {}): Promise<SweptRuns> {
   const cutoff = new Date(now.getTime() - staleMs);
-  await requeueAbandonedStoredRuns(Math.min(staleMs, STALE_RUN_MS), now);
-  const stale = (await SyncRun.find(
-    { status: { $in: ACTIVE }, updatedAt: { $lt: cutoff }, 'input.fileId': null }, { _id: 1 },
-  ).lean().exec()) as { _id: string }[];
-  const failed: string[] = [];
-  for (const { _id } of stale) {
-    // A job that heartbeats elsewhere (src/store/jobs.ts) is alive while its heartbeat is recent.
-    const beat = await lastHeartbeat(_id);
-    if (beat && beat >= cutoff) continue;
-    // Conditional on the same silence, so a run that came back to life meanwhile is left alone.
-    if (await failActiveRun(_id, ABANDONED_RUN_MESSAGE, { updatedAt: { $lt: cutoff } }, now)) failed.push(_id);
+  const active = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] } }).lean().exec()) as SyncRunDoc[];
+  // Silent for staleMs, or worked on by a process of this host that is gone (a restart need not wait for the silence).
+  const stale = active.filter((r) => new Date(r.updatedAt).getTime() < cutoff.getTime() || ownerGone(r.owner));
+  const out: SweptRuns = { failed: [], resumed: [], requeued: await requeueAbandonedStoredRuns(Math.min(staleMs, STALE_RUN_MS), now) };
+  for (const run of stale) {
+    if (isRunLive(run._id) || out.requeued.includes(run._id)) continue;
+    // Every write below is conditional on the run not having been written since it was read.
+    const unchanged = { updatedAt: run.updatedAt };
+    if (run.status === 'applying' || run.phase === 'apply') {
+      if (opts.resume === false) continue;
+      // Claim it, so that two sweeping processes do not both resume it.
+      const claimed = await serialized(run._id, () =>
+        SyncRun.updateOne(
+          { _id: run._id, status: run.status, ...unchanged },
+          { $set: { heartbeatAt: now, resumed: (run.resumed ?? 0) + 1, owner: PROCESS_OWNER } },
+        ).exec(),
+      );
+      if (!claimed.modifiedCount) continue;
+      await resumeApply(run._id);
+      out.resumed.push(run._id);
+      continue;
+    }
+    // A stored file waits in the queue, or is re-queued by its silent claim above: never failed for silence.
+    if (run.input?.fileId) continue;
+    if (await failActiveRun(run._id, ABANDONED_RUN_MESSAGE, unchanged, now)) out.failed.push(run._id);
   }
-  return failed;
+  return out;
+}
+
+/** Marks failed (or resumes, when they were applying) the active sync runs nobody has written for `staleMs`; returns the failed ids. */
+export async function failAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date()): Promise<string[]> {
+  return (await sweepAbandonedRuns(staleMs, now)).failed;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { isDuplicateKeyError } from './errors';
-import { StagedRow, SyncRun, type SyncRunDoc } from './models';
+import { StagedRow, SyncRun, SyncRunItem, type SyncRunDoc } from './models';
+import { PROCESS_OWNER, serialized, transitionRun } from './syncRunState';
 
 /**
  * The queue of stored-input runs: a sync run whose input is a file kept in the store (`input.fileId`, SFTP uploads)
@@ -72,8 +73,8 @@ export async function claimStoredRun(worker: string): Promise<ClaimedRun | null>
       throw err;
     }
     const now = new Date();
-    const res = await SyncRun.updateOne({ _id: c._id, status: 'queued' }, { $set: { status: 'running', claimedBy: token, heartbeatAt: now, startedAt: now } }).exec();
-    if (!res.modifiedCount) {
+    const claimed = await transitionRun(c._id, 'running', { claimedBy: token, heartbeatAt: now, startedAt: now, owner: PROCESS_OWNER });
+    if (!claimed) {
       await claims().deleteOne({ _id: c._id, token });
       continue;
     }
@@ -91,18 +92,25 @@ export async function claimStoredRun(worker: string): Promise<ClaimedRun | null>
 }
 
 /** Puts a claimed stored-input run back in the queue from scratch (its staged rows dropped); false if it had moved on. */
+/**
+ * The one backward move of a run's status (src/store/syncRunState.ts): running → queued, for a stored file whose worker
+ * went away before the apply phase (an apply is resumed from its journal instead, never redone).
+ */
 export async function requeueStoredRun(id: string, also: Record<string, unknown> = {}): Promise<boolean> {
-  const res = await SyncRun.updateOne(
-    { ...also, ...STORED, _id: id, status: 'running' },
-    {
-      $set: {
-        status: 'queued', claimedBy: null, progress: { processed: 0, total: null }, 'input.bytesRead': 0, errors: [], message: null, review: null,
-        counts: { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 },
+  const res = await serialized(id, () =>
+    SyncRun.updateOne(
+      { ...also, ...STORED, _id: id, status: 'running', phase: { $ne: 'apply' } },
+      {
+        $set: {
+          status: 'queued', claimedBy: null, progress: { processed: 0, total: null }, 'input.bytesRead': 0, errors: [], message: null, review: null,
+          counts: { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 }, phase: null, journal: null, owner: null,
+        },
       },
-    },
-  ).exec();
+    ).exec(),
+  );
   if (!res.modifiedCount) return false;
   await StagedRow.deleteMany({ runId: id }).exec();
+  await SyncRunItem.deleteMany({ runId: id }).exec();
   return true;
 }
 

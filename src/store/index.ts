@@ -48,3 +48,6 @@ export * from './fileRuns';
 export * from './serviceInfo';
 export * from './leases';
 export * from './hrisConnections';
+export * from './syncRunState';
+export * from './syncRunItems';
+export * from './operator';

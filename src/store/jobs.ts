@@ -1,7 +1,6 @@
-import mongoose from 'mongoose';
 import { failActiveRun } from './abandonedRuns';
 import { requeueStoredRun } from './fileRuns';
-import { SyncRun } from './models';
+import { touchRun, writeRunInfo } from './syncRunState';
 
 /**
  * Background work on sync runs (API upload processing after the 202, stored files claimed by a worker). Shutdown waits for it (bounded), tests wait for it, and
@@ -26,7 +25,7 @@ const jobs = new Set<Job>();
 export interface BackgroundJobOptions {
   /** The sync run the job works on: heartbeated while the job runs, failed if shutdown stops the job. */
   syncRunId?: string;
-  /** Fields written on the run once the job is done (e.g. `input.bytesRead`). */
+  /** Fields written with each heartbeat and once more when the job is done (e.g. `input.bytesRead`). */
   progress?: () => Record<string, unknown>;
   /** The run's input is a stored file: shutdown puts the run back in the queue instead of failing it. */
   requeueOnInterrupt?: boolean;
@@ -35,41 +34,22 @@ export interface BackgroundJobOptions {
 }
 
 /**
- * Heartbeats go to their own collection, never to the run: on FerretDB an update is a read then a replace of the
- * document, so a heartbeat racing the job's final write ("succeeded") could put the run back to "running" for good.
- * The abandoned-run sweep reads both (src/store/abandonedRuns.ts).
+ * A heartbeat is a write to the run that is conditional on the run being active and never carries a status, and it
+ * goes through the run's per-process write queue (src/store/syncRunState.ts): on FerretDB an update is a read then a
+ * replace of the document, so a heartbeat overlapping the job's final write ("succeeded") could otherwise put the run
+ * back to "running". One heartbeat at a time: a slow store must not pile them up behind the run's other writes.
  */
-function heartbeats() {
-  const db = mongoose.connection.db;
-  if (!db) throw new Error('the store is not connected');
-  return db.collection<{ _id: string; at: Date }>('run_heartbeats');
-}
-
-async function beat(syncRunId: string): Promise<void> {
-  await heartbeats().updateOne({ _id: syncRunId }, { $set: { at: new Date() } }, { upsert: true });
-}
-
-/** When the run's worker last showed it was alive, if it keeps a heartbeat. */
-export async function lastHeartbeat(syncRunId: string): Promise<Date | null> {
-  return (await heartbeats().findOne({ _id: syncRunId }))?.at ?? null;
-}
-
-/** Records progress on a run once its job is done (no other write to the run can race it then). */
-async function recordProgress(syncRunId: string, extra: Record<string, unknown>): Promise<void> {
-  await SyncRun.updateOne({ _id: syncRunId }, { $set: { heartbeatAt: new Date(), ...extra } }).exec();
-}
-
-/** Keeps a sync run's heartbeat going until the returned function is called (for work done inside a request). */
-export function keepRunAlive(syncRunId: string): () => void {
-  beat(syncRunId).catch(() => undefined);
+export function keepRunAlive(syncRunId: string, progress?: () => Record<string, unknown>): () => void {
+  let inFlight = false;
   const timer = setInterval(() => {
-    beat(syncRunId).catch(() => undefined);
+    if (inFlight) return;
+    inFlight = true;
+    touchRun(syncRunId, progress?.() ?? {})
+      .catch(() => undefined)
+      .finally(() => (inFlight = false));
   }, HEARTBEAT_MS);
   timer.unref();
-  return () => {
-    clearInterval(timer);
-    heartbeats().deleteOne({ _id: syncRunId }).catch(() => undefined);
-  };
+  return () => clearInterval(timer);
 }
 
 /**
@@ -79,7 +59,7 @@ export function keepRunAlive(syncRunId: string): () => void {
 export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
   const abort = new AbortController();
   const syncRunId = opts.syncRunId ?? null;
-  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId) : () => undefined;
+  const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
   const run = async () => {
     try {
       await (typeof work === 'function' ? work(abort.signal) : work);
@@ -87,7 +67,8 @@ export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) 
       // A job records its own failure on its run; nothing to add here.
     } finally {
       stop();
-      if (syncRunId && opts.progress) await recordProgress(syncRunId, opts.progress()).catch(() => undefined);
+      // Progress recorded once more at the end, whatever the run's status now (e.g. the bytes of the input read).
+      if (syncRunId && opts.progress) await writeRunInfo(syncRunId, opts.progress()).catch(() => undefined);
     }
   };
   const job: Job = { syncRunId, abort, requeue: Boolean(opts.requeueOnInterrupt), done: Promise.resolve() };

@@ -189,6 +189,16 @@ export async function applySourceChanges(
   return results;
 }
 
+/** What applying `changes` (distinct keys) would do to each source record now, without writing: its version and outcome. */
+export async function predictSourceChanges(conn: ConnectionRef, changes: SourceChange[]): Promise<{ key: string; v: number; outcome: ChangeOutcome }[]> {
+  const existing = await findByIds(SourceRecord, changes.map((c) => sourceRecordId(conn._id, c.key)));
+  const now = new Date();
+  return changes.map((change) => {
+    const prev = existing.get(sourceRecordId(conn._id, change.key));
+    return { key: change.key, v: prev?.v ?? 0, outcome: nextRecord(conn, change, prev, now).outcome };
+  });
+}
+
 async function applyDistinct(conn: ConnectionRef, changes: SourceChange[], settings: MergeSettings): Promise<ChangeResult[]> {
   const final = new Map<string, ChangeResult>();
   let pending = changes;

@@ -1,4 +1,4 @@
-import { failAbandonedRuns } from './abandonedRuns';
+import { sweepAbandonedRuns } from './abandonedRuns';
 import { replayMergeJournal } from './merge';
 import { finishOwedRemerges } from './remerge';
 import { finishPendingGroupWrites } from './scimGroups';
@@ -14,6 +14,10 @@ export const MIN_RUN_SILENCE_MS = 15_000;
 export interface SweepReport {
   /** Sync runs failed because the process working on them stopped. */
   failedRuns: string[];
+  /** Sync runs whose apply phase a stopped process left: finished from their apply journal. */
+  resumedRuns: string[];
+  /** Stored files (SFTP) whose worker stopped before applying: back in the queue. */
+  requeuedRuns: string[];
   /** Merges replayed from the journal (recipients caught up with source records already written). */
   replayedMerges: number;
   /** SCIM group writes finished (the membership their intent named applied, or the delete completed). */
@@ -26,7 +30,9 @@ export interface SweepReport {
  * All of the store's recovery, in one sweep: what stopped processes (a crash, a SIGKILL, a store outage mid-write)
  * left half-done and silent for `ageMs`. The worker role runs it at start with age 0 (everything left, since no
  * earlier work of its own can still be running) and every minute with a minute.
- * - sync runs left queued or running: failed (src/store/abandonedRuns.ts; silent for at least MIN_RUN_SILENCE_MS);
+ * - sync runs left active (src/store/abandonedRuns.ts; silent for `runStaleMs`, by default at least MIN_RUN_SILENCE_MS,
+ *   or owned by a process of this host that is gone): applies resumed from their journal (unless `resume` is false),
+ *   stored files re-queued, the others failed;
  * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts);
  * - SCIM group-write intents: finished (src/store/scimGroups.ts);
  * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts).
@@ -34,10 +40,10 @@ export interface SweepReport {
  * claim of that key once SCIM_KEY_STALE_MS old (src/store/scimUsers.ts claimScimKey), and until then it hides nothing.
  * Every step is idempotent, so a sweep may run beside the work it looks at, and in several processes at once.
  */
-export async function sweepStore(ageMs: number): Promise<SweepReport> {
-  const failedRuns = await failAbandonedRuns(Math.max(ageMs, MIN_RUN_SILENCE_MS));
+export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; resume?: boolean } = {}): Promise<SweepReport> {
+  const runs = await sweepAbandonedRuns(opts.runStaleMs ?? Math.max(ageMs, MIN_RUN_SILENCE_MS), new Date(), { resume: opts.resume });
   const replayedMerges = await replayMergeJournal(ageMs);
   const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
   const owedRemerges = await finishOwedRemerges(ageMs);
-  return { failedRuns, replayedMerges, finishedGroupWrites, owedRemerges };
+  return { failedRuns: runs.failed, resumedRuns: runs.resumed, requeuedRuns: runs.requeued, replayedMerges, finishedGroupWrites, owedRemerges };
 }

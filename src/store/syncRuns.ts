@@ -1,18 +1,37 @@
 import { refreshFileResult } from './accountFiles';
-import { isIdentitySource } from './connectionTypes';
+import { findByIds } from './batchRead';
 import { rawCollection } from './collections';
+import { isIdentitySource } from './connectionTypes';
 import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
+import type { MergeSettings } from './derive';
 import { InvalidStateError, NotFoundError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
-import { newId } from './ids';
-import type { MergeSettings } from './derive';
-import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
-import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
+import { newId, sourceRecordId } from './ids';
+import { applySourceChanges, predictSourceChanges, type ChangeOutcome, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
+import {
+  Connection,
+  SourceRecord,
+  StagedRow,
+  SyncRun,
+  SyncRunItem,
+  syncRunItemId,
+  type ApplyJournal,
+  type SyncCounts,
+  type ConnectionDoc,
+  type SyncRunDoc,
+  type SyncRunInput,
+  type SyncRunItemDoc,
+  type SyncRunPhase,
+  type SyncRunStatus,
+} from './models';
 import { mergeSettingsFor } from './settings';
+import { PROCESS_OWNER, markRunDone, markRunLive, readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
 
 export const BATCH_SIZE = 1000;
-/** Row errors kept on a sync run; `counts.rejected` has the total. */
-export const MAX_STORED_ERRORS = 1000;
+/** Row errors kept on a sync run's document; all of them are in sync_run_items, `counts.rejected` has the total. */
+export const MAX_STORED_ERRORS = 100;
+/** Why a run whose every row was rejected failed. */
+export const EVERY_ROW_REJECTED = 'every row was rejected; nothing was applied (the errors say why, row by row)';
 
 export interface SyncConnection extends ConnectionRef {
   massRemovalThreshold?: number | null;
@@ -36,16 +55,34 @@ interface RetainRow {
 type StagedChange = RowChange | RetainRow;
 const isRowChange = (c: StagedChange): c is RowChange => c.op !== 'retain';
 
+/** Thrown into a run's worker when the run stopped being active under it (failed by shutdown or by the sweep). */
+export class SyncRunNotActiveError extends InvalidStateError {
+  constructor(runId: string) {
+    super(`sync run ${runId} is no longer active`);
+  }
+}
+
 function emptyCounts(): SyncCounts {
   return { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
 }
 
-function tally(counts: SyncCounts, results: ChangeResult[]): void {
-  for (const r of results) {
-    if (r.outcome === 'created' || r.outcome === 'updated' || r.outcome === 'unchanged' || r.outcome === 'deactivated' || r.outcome === 'removed') {
-      counts[r.outcome]++;
-    }
+function count(counts: SyncCounts, outcome: ChangeOutcome | string): void {
+  if (outcome === 'created' || outcome === 'updated' || outcome === 'unchanged' || outcome === 'deactivated' || outcome === 'removed') {
+    counts[outcome]++;
   }
+}
+
+function tally(counts: SyncCounts, results: ChangeResult[]): void {
+  for (const r of results) count(counts, r.outcome);
+}
+
+/** The status a run that applied its changes ends with. */
+function endStatus(counts: SyncCounts): SyncRunStatus {
+  return counts.rejected > 0 ? 'completed_with_errors' : 'succeeded';
+}
+
+async function mustWrite(runId: string, set: RunFields): Promise<void> {
+  if (!(await writeActiveRun(runId, set))) throw new SyncRunNotActiveError(runId);
 }
 
 export async function createSyncRun(conn: SyncConnection, opts: StartOptions): Promise<SyncRunDoc> {
@@ -59,6 +96,8 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
     label: opts.label ?? null,
     input: opts.input ?? null,
     status: 'queued',
+    phase: null,
+    journal: null,
     progress: { processed: 0, total: null },
     counts: emptyCounts(),
     errors: [],
@@ -69,32 +108,85 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
 }
 
 /**
+ * Applies one batch of changes under the run's apply journal: the batch's keys, their versions and predicted outcomes
+ * are written to the run first, the counts after. If the process stops in between, `settlePending` later counts
+ * exactly the changes of the batch that were written (by their versions), so the run's counts match what changed.
+ */
+async function journaledApply(
+  runId: string,
+  conn: SyncConnection,
+  batch: SourceChange[],
+  counts: SyncCounts,
+  journal: ApplyJournal,
+  op: 'rows' | 'remove',
+  toSeq: number | null,
+  settings: MergeSettings | undefined,
+  commit: RunFields = {},
+): Promise<ChangeResult[]> {
+  const predicted = await predictSourceChanges(conn, batch);
+  journal.pending = { keys: predicted.map((p) => p.key), versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq, op };
+  await mustWrite(runId, { journal });
+  const results = await applySourceChanges(conn, batch, settings);
+  tally(counts, results);
+  journal.pending = null;
+  if (toSeq !== null) journal.cursor = toSeq;
+  await mustWrite(runId, { journal, counts, ...commit });
+  return results;
+}
+
+/**
+ * Counts the changes of an interrupted batch that reached the store; returns the keys that did not (to apply again).
+ * A change reached the store when its source record's version moved (or the record appeared or went away).
+ */
+async function settlePending(conn: SyncConnection, pending: NonNullable<ApplyJournal['pending']>, counts: SyncCounts): Promise<Set<string>> {
+  const current = await findByIds(SourceRecord, pending.keys.map((key) => sourceRecordId(conn._id, key)));
+  const unapplied = new Set<string>();
+  for (let i = 0; i < pending.keys.length; i++) {
+    const key = pending.keys[i]!;
+    const v = pending.versions[i] ?? 0;
+    const outcome = pending.outcomes[i] ?? 'unchanged';
+    const cur = current.get(sourceRecordId(conn._id, key));
+    const writes = outcome !== 'unchanged' && outcome !== 'missing' && outcome !== 'conflict';
+    const applied = !writes || (v === 0 ? cur !== undefined : cur === undefined || cur.v !== v);
+    if (applied) count(counts, outcome);
+    else unapplied.add(key);
+  }
+  return unapplied;
+}
+
+/**
  * Feeds one snapshot (a file, an HRIS directory) into the store. Delta rows are applied batch by batch; full snapshots
- * are staged and applied at `finish()` unless the mass-removal guard (SPEC §3.8) holds them for review. A first full
- * snapshot of an empty source cannot remove anyone, so it is applied as it streams, without staging.
+ * are staged, checked by the mass-removal guard (SPEC §3.8) and applied at `finish()` under an apply journal, so an
+ * apply that a stop cuts short resumes after restart (`resumeApply`) instead of staying half-applied.
  */
 export class SnapshotIngest {
   private buffer: StagedChange[] = [];
   private counts = emptyCounts();
   private errors: { line: number | null; reason: string }[] = [];
+  private errorItems: SyncRunItemDoc[] = [];
+  private errorSeq = 0;
   private processed = 0;
+  private accepted = 0;
   private seq = 0;
-  private staging = false;
+  private phase: SyncRunPhase | null = null;
+  private journal: ApplyJournal = { cursor: 0, pending: null };
   private keysSeen = new Map<string, number | null>();
   private settings: MergeSettings | undefined;
+  /** Raised by shutdown: reading stops; an apply stops at the next batch, left for `resumeApply`. */
+  signal: AbortSignal | undefined;
 
   private constructor(readonly run: SyncRunDoc, readonly conn: SyncConnection) {}
 
   static async start(conn: SyncConnection, opts: StartOptions, existingRun?: SyncRunDoc): Promise<SnapshotIngest> {
     const run = existingRun ?? (await createSyncRun(conn, opts));
     const ingest = new SnapshotIngest(run, conn);
-    if (run.mode === 'full') {
-      const any = await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec();
-      ingest.staging = Boolean(any);
-    }
+    markRunLive(run._id);
     ingest.settings = await mergeSettingsFor(conn);
-    // A run that started earlier (an HRIS sync reads Finch before it ingests) keeps its start time.
-    await SyncRun.updateOne({ _id: run._id }, { $set: { status: 'running', startedAt: run.startedAt ?? new Date() } }).exec();
+    if (run.mode === 'full') ingest.phase = 'read';
+    // A run that started earlier (an HRIS sync reads Finch before it ingests, a stored file was claimed) keeps its start
+    // time and is already running.
+    const fields = { phase: ingest.phase, owner: PROCESS_OWNER };
+    if (!(await transitionRun(run._id, 'running', { ...fields, startedAt: run.startedAt ?? new Date() }))) await mustWrite(run._id, fields);
     return ingest;
   }
 
@@ -106,7 +198,7 @@ export class SnapshotIngest {
   async setInput(input: Partial<SyncRunInput>): Promise<void> {
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(input)) set[`input.${k}`] = v;
-    await SyncRun.updateOne({ _id: this.run._id }, { $set: set }).exec();
+    await writeRunInfo(this.run._id, set);
   }
 
   /**
@@ -115,7 +207,7 @@ export class SnapshotIngest {
    */
   flag(line: number | null, reason: string): void {
     this.counts.rejected++;
-    if (this.errors.length < MAX_STORED_ERRORS) this.errors.push({ line, reason });
+    this.recordError(line, reason);
   }
 
   /**
@@ -125,183 +217,327 @@ export class SnapshotIngest {
   async retain(key: string, line: number | null = null): Promise<void> {
     if (this.run.mode !== 'full' || this.keysSeen.has(key)) return;
     this.keysSeen.set(key, line);
-    if (this.staging) this.buffer.push({ op: 'retain', key });
+    this.buffer.push({ op: 'retain', key });
     if (this.buffer.length >= BATCH_SIZE) await this.flush();
+  }
+
+  private recordError(line: number | null, reason: string): void {
+    if (this.errors.length < MAX_STORED_ERRORS) this.errors.push({ line, reason });
+    const n = this.errorSeq++;
+    this.errorItems.push({ _id: syncRunItemId(this.run._id, 'error', n), runId: this.run._id, kind: 'error', n, line, reason });
   }
 
   /** Records a rejected row (it changes nothing). */
   reject(line: number | null, reason: string): void {
     this.counts.rejected++;
     this.processed++;
-    if (this.errors.length < MAX_STORED_ERRORS) this.errors.push({ line, reason });
+    this.recordError(line, reason);
   }
 
   async add(change: RowChange, line: number | null = null): Promise<void> {
-    if (this.run.mode === 'full') {
-      if (change.op !== 'upsert') {
-        this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
-        return;
-      }
-      const first = this.keysSeen.get(change.key);
-      if (first !== undefined) {
-        this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
-        return;
-      }
-      this.keysSeen.set(change.key, line);
+    if (this.run.mode === 'full' && change.op !== 'upsert') {
+      this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
+      return;
     }
+    // One row per person and file, in full and delta files alike: a second row for the same person is a mistake in
+    // the file, not an instruction (which row would win would depend on batch boundaries).
+    const first = this.keysSeen.get(change.key);
+    if (first !== undefined) {
+      this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
+      return;
+    }
+    this.keysSeen.set(change.key, line);
     this.buffer.push(change);
     this.processed++;
+    this.accepted++;
     if (this.buffer.length >= BATCH_SIZE) await this.flush();
+  }
+
+  private async flushErrors(): Promise<void> {
+    if (!this.errorItems.length) return;
+    const items = this.errorItems;
+    this.errorItems = [];
+    await rawCollection(SyncRunItem).insertMany(items, { ordered: false });
   }
 
   private async flush(): Promise<void> {
     const batch = this.buffer;
     this.buffer = [];
-    if (!batch.length) return;
-    if (this.staging) {
+    if (batch.length) this.signal?.throwIfAborted();
+    await this.flushErrors();
+    if (batch.length && this.run.mode === 'delta') {
+      // Progress is written with the batch's counts.
+      await journaledApply(this.run._id, this.conn, batch.filter(isRowChange), this.counts, this.journal, 'rows', null, this.settings, this.progressFields());
+      return;
+    }
+    if (batch.length) {
       const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
       await rawCollection(StagedRow).insertMany(rows, { ordered: false });
-    } else {
-      const changes = batch.filter(isRowChange);
-      if (changes.length) tally(this.counts, await applySourceChanges(this.conn, changes, this.settings));
+      this.phase = 'stage';
     }
-    await this.saveProgress();
+    await mustWrite(this.run._id, this.progressFields());
   }
 
-  private async saveProgress(extra: Record<string, unknown> = {}): Promise<void> {
-    await SyncRun.updateOne(
-      { _id: this.run._id },
-      { $set: { 'progress.processed': this.processed, 'progress.total': null, counts: this.counts, errors: this.errors, ...extra } },
-    ).exec();
+  private progressFields(): RunFields {
+    return { 'progress.processed': this.processed, counts: this.counts, errors: this.errors, phase: this.phase };
   }
 
-  /** Ends the input. Returns the run as stored (succeeded, or needs_review when the guard held it). */
+  /** Ends the input. Returns the run as stored (succeeded, completed_with_errors, failed, or needs_review). */
   async finish(): Promise<SyncRunDoc> {
-    await this.flush();
-    if (this.run.mode === 'full' && this.staging) {
-      await this.saveProgress();
-      return evaluateAndApply(this.run._id, this.conn, false);
+    try {
+      return await this.finishRun();
+    } finally {
+      markRunDone(this.run._id);
     }
-    if (this.run.mode === 'full') {
-      // First snapshot of an empty source: nothing to remove, but records stored earlier may have been tombstoned.
-      this.counts.removed += await removeMissing(this.conn, this.keysSeen, this.counts);
-    }
-    await this.saveProgress({ status: 'succeeded', finishedAt: new Date() });
-    return (await SyncRun.findOne({ _id: this.run._id }).lean().exec()) as SyncRunDoc;
   }
 
-  /** Marks the run failed (an unreadable file, a source that went away); staged rows are dropped. */
+  private async finishRun(): Promise<SyncRunDoc> {
+    await this.flush();
+    if (this.accepted === 0 && this.counts.rejected > 0) return this.fail(EVERY_ROW_REJECTED);
+    if (this.run.mode === 'full') {
+      this.phase = 'guard';
+      await mustWrite(this.run._id, { ...this.progressFields(), accepted: this.accepted, 'progress.applyTotal': this.seq, 'progress.applied': 0 });
+      return evaluateAndApply(this.run._id, this.conn, false, this.signal);
+    }
+    await transitionRun(this.run._id, endStatus(this.counts), {
+      ...this.progressFields(), phase: null, journal: null, accepted: this.accepted, finishedAt: new Date(),
+    });
+    return (await readRun(this.run._id))!;
+  }
+
+  /**
+   * Marks the run failed (an unreadable file, a source that went away); staged rows are dropped. A full snapshot
+   * already applying is not failed (it is never left half-applied): it is left to finish, or to `resumeApply`.
+   */
   async fail(message: string): Promise<SyncRunDoc> {
-    await StagedRow.deleteMany({ runId: this.run._id }).exec();
-    await this.saveProgress({ status: 'failed', message, finishedAt: new Date() });
-    return (await SyncRun.findOne({ _id: this.run._id }).lean().exec()) as SyncRunDoc;
+    markRunDone(this.run._id);
+    const stored = await readRun(this.run._id);
+    if (stored?.phase === 'apply' || stored?.status === 'applying') return stored;
+    await this.flushErrors().catch(() => undefined);
+    const failed = await transitionRun(this.run._id, 'failed', {
+      'progress.processed': this.processed, counts: this.counts, errors: this.errors, message, finishedAt: new Date(), phase: null,
+    }, { phase: { $ne: 'apply' } });
+    if (failed) await StagedRow.deleteMany({ runId: this.run._id }).exec();
+    return (await readRun(this.run._id))!;
   }
 }
 
-/** Removes (or, for identity sources, tombstones) the connection's live people whose key is not in `keep`. */
-async function removeMissing(conn: SyncConnection, keep: Map<string, unknown>, counts: SyncCounts): Promise<number> {
-  const op = isIdentitySource(conn.type) ? 'tombstone' : 'delete';
-  let batch: SourceChange[] = [];
-  let removed = 0;
-  const flush = async () => {
-    const results = await applySourceChanges(conn, batch);
-    removed += results.filter((r) => r.outcome === 'removed').length;
-    batch = [];
-  };
+/** Reads the staged rows `from` ≤ seq < `to` by `_id` (`${runId}:${seq}`), in order. */
+async function stagedRows(runId: string, from: number, to: number): Promise<StagedChange[]> {
+  const ids: string[] = [];
+  for (let s = from; s < to; s++) ids.push(`${runId}:${s}`);
+  const found = await findByIds(StagedRow, ids);
+  const rows: StagedChange[] = [];
+  for (const id of ids) {
+    const row = found.get(id);
+    if (row) rows.push(row.record as StagedChange);
+  }
+  return rows;
+}
+
+/** The keys of a staged snapshot. */
+async function stagedKeys(runId: string, total: number): Promise<Map<string, StagedChange>> {
+  const keys = new Map<string, StagedChange>();
+  for (let s = 0; s < total; s += BATCH_SIZE) {
+    for (const r of await stagedRows(runId, s, Math.min(total, s + BATCH_SIZE))) keys.set(r.key, r);
+  }
+  return keys;
+}
+
+/** Live people of the connection whose key is not in `keep`. */
+async function missingKeys(conn: SyncConnection, keep: Map<string, unknown>): Promise<string[]> {
   const missing: string[] = [];
   for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1 }).lean().cursor()) {
     if (!keep.has(r.key)) missing.push(r.key);
   }
-  for (const key of missing) {
-    batch.push({ op, key } as SourceChange);
-    if (batch.length >= BATCH_SIZE) await flush();
+  return missing;
+}
+
+/**
+ * Applies a staged snapshot from its journal's cursor: the staged rows batch by batch, then the removal (or, for
+ * identity sources, tombstoning) of the live people it does not list. Each batch is journaled (`journaledApply`).
+ */
+async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: AbortSignal): Promise<SyncCounts> {
+  const counts: SyncCounts = { ...emptyCounts(), ...run.counts };
+  const journal: ApplyJournal = { cursor: run.journal?.cursor ?? 0, removing: run.journal?.removing ?? false, pending: run.journal?.pending ?? null };
+  const total = run.progress?.applyTotal ?? 0;
+  const settings = await mergeSettingsFor(conn);
+  const progress = () => ({ 'progress.applied': Math.min(journal.cursor, total) });
+
+  // A batch cut short by a stop: count what reached the store, apply the rest.
+  if (journal.pending) {
+    const pending = journal.pending;
+    const unapplied = await settlePending(conn, pending, counts);
+    journal.pending = null;
+    if (pending.op === 'rows' && pending.toSeq !== null) {
+      const rest = (await stagedRows(run._id, journal.cursor, pending.toSeq)).filter(isRowChange).filter((r) => unapplied.has(r.key));
+      if (rest.length) tally(counts, await applySourceChanges(conn, rest, settings));
+      journal.cursor = pending.toSeq;
+    }
+    await mustWrite(run._id, { journal, counts, ...progress() });
   }
-  if (batch.length) await flush();
-  void counts;
-  return removed;
+
+  if (!journal.removing) {
+    for (let s = journal.cursor; s < total; s = journal.cursor) {
+      signal?.throwIfAborted();
+      const to = Math.min(total, s + BATCH_SIZE);
+      const batch = (await stagedRows(run._id, s, to)).filter(isRowChange);
+      if (!batch.length) {
+        // Only people this run retains as they were: nothing to write but the cursor.
+        journal.cursor = to;
+        await mustWrite(run._id, { journal, 'progress.applied': to });
+        continue;
+      }
+      await journaledApply(run._id, conn, batch, counts, journal, 'rows', to, settings, { 'progress.applied': to });
+    }
+    journal.removing = true;
+    await mustWrite(run._id, { journal });
+  }
+
+  const keep = await stagedKeys(run._id, total);
+  const op = isIdentitySource(conn.type) ? 'tombstone' : 'delete';
+  const missing = await missingKeys(conn, keep);
+  for (let i = 0; i < missing.length; i += BATCH_SIZE) {
+    signal?.throwIfAborted();
+    const batch = missing.slice(i, i + BATCH_SIZE).map((key) => ({ op, key }) as SourceChange);
+    await journaledApply(run._id, conn, batch, counts, journal, 'remove', null, settings);
+  }
+  return counts;
+}
+
+/** Writes who a held run would remove or deactivate (review items), replacing any earlier list. */
+async function writeReviewItems(runId: string, list: { key: string; change: 'remove' | 'deactivate' }[], conn: SyncConnection): Promise<void> {
+  await SyncRunItem.deleteMany({ runId, kind: 'review' }).exec();
+  for (let i = 0; i < list.length; i += BATCH_SIZE) {
+    const chunk = list.slice(i, i + BATCH_SIZE);
+    const recs = await findByIds(SourceRecord, chunk.map((c) => sourceRecordId(conn._id, c.key)));
+    const items: SyncRunItemDoc[] = chunk.map((c, j) => ({
+      _id: syncRunItemId(runId, 'review', i + j),
+      runId,
+      kind: 'review',
+      n: i + j,
+      key: c.key,
+      email: recs.get(sourceRecordId(conn._id, c.key))?.email ?? null,
+      change: c.change,
+    }));
+    await rawCollection(SyncRunItem).insertMany(items, { ordered: false });
+  }
 }
 
 /**
  * Evaluates the guard over the staged snapshot and applies it, or holds it as needs_review. `force` applies a held run
- * (an administrator's decision).
+ * (an administrator's decision; the run is `applying` and ends `applied`).
  */
-export async function evaluateAndApply(runId: string, conn: SyncConnection, force: boolean): Promise<SyncRunDoc> {
-  const run = (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc | null;
+export async function evaluateAndApply(runId: string, conn: SyncConnection, force: boolean, signal?: AbortSignal): Promise<SyncRunDoc> {
+  const run = await readRun(runId);
   if (!run) throw new NotFoundError('sync run not found');
+  const total = run.progress?.applyTotal ?? (await StagedRow.countDocuments({ runId }).exec());
 
   const existing = new Map<string, boolean>();
   for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1, active: 1 }).lean().cursor()) {
     existing.set(r.key, r.active);
   }
-  const seen = new Map<string, null>();
-  let wouldDeactivate = 0;
-  for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    const rec = row.record as StagedChange;
-    seen.set(rec.key, null);
-    if (rec.op === 'upsert' && !rec.active && existing.get(rec.key) === true) wouldDeactivate++;
+  const staged = await stagedKeys(runId, total);
+  const list: { key: string; change: 'remove' | 'deactivate' }[] = [];
+  for (const [key, rec] of staged) {
+    if (rec.op === 'upsert' && !rec.active && existing.get(key) === true) list.push({ key, change: 'deactivate' });
   }
-  let wouldRemove = 0;
-  let existingActive = 0;
-  for (const [key, active] of existing) {
-    if (active) existingActive++;
-    if (!seen.has(key)) wouldRemove++;
-  }
+  for (const key of existing.keys()) if (!staged.has(key)) list.push({ key, change: 'remove' });
+  const wouldDeactivate = list.filter((l) => l.change === 'deactivate').length;
+  const wouldRemove = list.length - wouldDeactivate;
   const threshold = conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD;
   const review = { existing: existing.size, wouldRemove, wouldDeactivate, threshold };
   const verdict = massRemovalVerdict(review);
   if (!force && verdict.held) {
-    await SyncRun.updateOne({ _id: runId }, { $set: { status: 'needs_review', review, message: `${verdict.reason}; apply or discard it` } }).exec();
-    return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
+    await writeReviewItems(runId, list, conn);
+    await transitionRun(runId, 'needs_review', { review, phase: null, message: `${verdict.reason}; apply or discard it` });
+    return (await readRun(runId))!;
   }
-  void existingActive;
 
-  await SyncRun.updateOne({ _id: runId }, { $set: { status: 'running', review } }).exec();
-  const counts: SyncCounts = { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 };
-  const settings = await mergeSettingsFor(conn);
-  let batch: RowChange[] = [];
-  let processed = 0;
-  const flush = async () => {
-    tally(counts, await applySourceChanges(conn, batch, settings));
-    processed += batch.length;
-    batch = [];
-    await SyncRun.updateOne({ _id: runId }, { $set: { counts, 'progress.applied': processed } }).exec();
-  };
-  for await (const row of StagedRow.find({ runId }, { record: 1 }).lean().cursor()) {
-    const rec = row.record as StagedChange;
-    if (rec.op === 'retain') continue;
-    batch.push(rec);
-    if (batch.length >= BATCH_SIZE) await flush();
-  }
-  if (batch.length) await flush();
-  counts.removed += await removeMissing(conn, seen, counts);
-  await StagedRow.deleteMany({ runId }).exec();
-  await SyncRun.updateOne({ _id: runId }, { $set: { status: 'succeeded', counts, finishedAt: new Date(), message: null } }).exec();
-  return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
+  await mustWrite(runId, {
+    review, phase: 'apply', 'progress.applyTotal': total, 'progress.applied': 0,
+    counts: { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 }, journal: { cursor: 0, pending: null },
+  });
+  const started = (await readRun(runId))!;
+  return finishApply(started, conn, signal);
 }
 
-/** One sync run by id (callers check its organization), or null. */
+/** Applies (or goes on applying) a run whose apply phase started, and ends it. */
+async function finishApply(run: SyncRunDoc, conn: SyncConnection, signal?: AbortSignal): Promise<SyncRunDoc> {
+  const counts = await applyStaged(run, conn, signal);
+  await StagedRow.deleteMany({ runId: run._id }).exec();
+  const to: SyncRunStatus = run.status === 'applying' ? 'applied' : endStatus(counts);
+  await transitionRun(run._id, to, {
+    counts, finishedAt: new Date(), message: null, phase: null, journal: null, 'progress.applied': run.progress?.applyTotal ?? 0,
+  });
+  return (await readRun(run._id))!;
+}
+
+/**
+ * Resumes the apply of a run whose process stopped during its apply phase (SIGTERM past the shutdown bound, SIGKILL,
+ * a crash): counts what the interrupted batch wrote and applies the rest. The run ends as it would have.
+ */
+export async function resumeApply(runId: string): Promise<SyncRunDoc | null> {
+  const run = await readRun(runId);
+  if (!run || !(run.status === 'applying' || (run.status === 'running' && run.phase === 'apply'))) return run;
+  const c = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
+  if (!c || c.deleting) {
+    await transitionRun(runId, 'failed', { message: 'the connection of this sync run was deleted', finishedAt: new Date(), phase: null });
+    await StagedRow.deleteMany({ runId }).exec();
+    return readRun(runId);
+  }
+  markRunLive(runId);
+  try {
+    return await finishApply(run, { _id: c._id, orgId: c.orgId, type: c.type, massRemovalThreshold: c.massRemovalThreshold });
+  } finally {
+    markRunDone(runId);
+  }
+}
+
+/**
+ * Counts what the last, interrupted batch of a streamed (delta) run wrote, so a run failed after its process stopped
+ * says what changed. Returns the counts to store.
+ */
+export async function settleInterruptedDelta(run: SyncRunDoc): Promise<SyncCounts> {
+  const counts: SyncCounts = { ...emptyCounts(), ...run.counts };
+  const pending = run.journal?.pending;
+  if (!pending) return counts;
+  await settlePending({ _id: run.connectionId, orgId: run.orgId, type: '' }, pending, counts);
+  return counts;
+}
+
+/** A sync run as stored, or null. */
 export async function getSyncRun(id: string): Promise<SyncRunDoc | null> {
-  return SyncRun.findOne({ _id: id }).lean<SyncRunDoc>().exec();
+  return readRun(id);
 }
 
 /** Applies a run held by the mass-removal guard. */
 export async function applyHeldRun(runId: string, conn: SyncConnection): Promise<SyncRunDoc> {
-  const claimed = await SyncRun.findOneAndUpdate({ _id: runId, status: 'needs_review' }, { $set: { status: 'running' } }).lean().exec();
-  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be applied');
-  const done = await evaluateAndApply(runId, conn, true);
-  // An SFTP file's result file says what became of it.
-  await refreshFileResult(runId);
-  return done;
+  if (!(await transitionRun(runId, 'applying', { message: null, owner: PROCESS_OWNER }))) {
+    throw new InvalidStateError('only a sync run held for review (needs_review) can be applied');
+  }
+  markRunLive(runId);
+  try {
+    const done = await evaluateAndApply(runId, conn, true);
+    // An SFTP file's result file says what became of it.
+    await refreshFileResult(runId);
+    return done;
+  } finally {
+    markRunDone(runId);
+  }
 }
 
 /** Discards a run held by the mass-removal guard: nothing it staged is applied. */
 export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
-  const claimed = await SyncRun.findOneAndUpdate(
-    { _id: runId, status: 'needs_review' },
-    { $set: { status: 'discarded', finishedAt: new Date() } },
-  ).lean().exec();
-  if (!claimed) throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
+  if (!(await transitionRun(runId, 'discarded', { finishedAt: new Date(), phase: null }))) {
+    throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
+  }
   await StagedRow.deleteMany({ runId }).exec();
   await refreshFileResult(runId);
-  return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
+  return (await readRun(runId))!;
+}
+
+/** Records `input` fields (bytes read) on a run whatever its status (progress that does not make it active). */
+export async function recordRunInput(runId: string, set: Record<string, unknown>): Promise<void> {
+  await writeRunInfo(runId, set);
 }

@@ -5,7 +5,7 @@ import {
   pageRecipients, recordAudit, sampleRecipients, updateAudience, type AudienceDoc, type AudienceSelection,
 } from '../../store';
 import { principal, requireAccess, type Principal } from '../auth';
-import { streamCsv } from '../csvExport';
+import { streamCsv, wantsBom } from '../csvExport';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
@@ -97,7 +97,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`);
+      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`, { bom: wantsBom(req.query as Record<string, unknown>) });
       return;
     }
     const q = parseQuery(listQuery, req.query);

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { AuditEventDoc } from '../../store';
+import { auditActorNames, type AuditEventDoc } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { idPage, pageQuery, parseQuery } from '../validate';
 
@@ -15,9 +15,16 @@ export function auditEventRoutes(): Router {
     const filter: { orgId: string; action?: string; target?: string } = { orgId: p.orgId };
     if (q.action) filter.action = q.action;
     if (q.target) filter.target = q.target;
-    res.json(await idPage('auditEvents', filter, q, (e: AuditEventDoc) => ({
-      id: e._id, actor: e.actor, action: e.action, target: e.target ?? null, details: e.details ?? null, createdAt: new Date(e.createdAt).toISOString(),
-    }), true));
+    const page = await idPage('auditEvents', filter, q, (e: AuditEventDoc) => e, true);
+    // The actor is the token's name when it has one (`actorId` keeps the token id, or `cli`).
+    const names = await auditActorNames(p.orgId, page.items.map((e) => e.actor));
+    res.json({
+      items: page.items.map((e) => ({
+        id: e._id, actor: names.get(e.actor) ?? e.actor, actorId: e.actor, action: e.action, target: e.target ?? null, details: e.details ?? null,
+        createdAt: new Date(e.createdAt).toISOString(),
+      })),
+      nextCursor: page.nextCursor,
+    });
   });
   return r;
 }

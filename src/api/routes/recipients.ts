@@ -6,7 +6,7 @@ import {
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
-import { presentRecipient } from '../present';
+import { presentContributions, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
 import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
 
@@ -59,13 +59,14 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     // The detail view names the groups and connections, so a client need not look each one up.
     const [groups, conns] = await Promise.all([
       findGroups(doc.groups ?? []),
-      findConnections((doc.sources ?? []).map((s) => s.connectionId)),
+      findConnections([...new Set([...(doc.sources ?? []).map((s) => s.connectionId), ...(doc.contribs ?? []).map((c) => c.cid)])]),
     ]);
     const base = presentRecipient(doc);
     res.json({
       ...base,
       groupDetails: base.groups.map((id) => ({ id, name: groups.get(id)?.displayName ?? null, connectionId: groups.get(id)?.connectionId ?? null })),
       sourceDetails: base.sources.map((s) => ({ ...s, name: conns.get(s.connectionId)?.name ?? null })),
+      contributions: presentContributions(doc, new Map([...conns].map(([id, c]) => [id, c.name ?? null]))),
     });
   });
 

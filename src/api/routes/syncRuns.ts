@@ -1,12 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { applyHeldRun, discardHeldRun, findConnection, getSyncRun, recordAudit, syncConnectionOf } from '../../store';
+import {
+  applyHeldRun, discardHeldRun, findConnection, getSyncRun, keepRunAlive, recordAudit, syncConnectionOf, syncRunItemPage, syncRunItems,
+} from '../../store';
+import { cell, streamCsvLines, wantsBom } from '../csvExport';
 import { principal, requireAccess } from '../auth';
-import { keepRunAlive } from '../../store';
 import { loadOwned } from '../owned';
 import { presentSyncRun } from '../present';
 import { ApiError } from '../problem';
-import { idPage, pageQuery, parseQuery, idParam } from '../validate';
+import { decodeCursor, encodeCursor, idPage, pageQuery, parseQuery, idParam } from '../validate';
 
 const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
 
@@ -27,6 +29,30 @@ export function syncRunRoutes(): Router {
 
   r.get('/:id', async (req, res) => {
     res.json(presentSyncRun(await load(idParam(req), principal(req).orgId)));
+  });
+
+  // Every row error of a run as CSV (line, reason), streamed: the run document shows only the first ones.
+  r.get('/:id/errors', async (req, res) => {
+    const run = await load(idParam(req), principal(req).orgId);
+    async function* lines(): AsyncGenerator<string> {
+      for await (const e of syncRunItems(run._id, 'error')) yield `${cell(e.line ?? null)},${cell(e.reason ?? '')}\r\n`;
+    }
+    await streamCsvLines(res, ['line', 'reason'], lines(), `sync-run-${run._id}-errors.csv`, { bom: wantsBom(req.query as Record<string, unknown>) });
+  });
+
+  // Who a run held by the mass-removal guard would remove or deactivate, paged.
+  r.get('/:id/review', async (req, res) => {
+    const run = await load(idParam(req), principal(req).orgId);
+    const q = parseQuery(z.object(pageQuery), req.query);
+    const after = decodeCursor(q.cursor);
+    if (after !== null && !after.startsWith(`${run._id}:review:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    const page = await syncRunItemPage(run._id, 'review', after, q.limit);
+    res.json({
+      status: run.status,
+      review: run.review ?? null,
+      items: page.items.map((i) => ({ key: i.key ?? '', email: i.email ?? null, change: i.change ?? 'remove' })),
+      nextCursor: page.more ? encodeCursor(page.lastId) : null,
+    });
   });
 
   r.post('/:id/apply', async (req, res) => {

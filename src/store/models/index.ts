@@ -13,3 +13,4 @@ export * from './stagedRow';
 export * from './lookupKey';
 export * from './fileEntry';
 export * from './lease';
+export * from './syncRunItem';

@@ -1,11 +1,43 @@
 import { Schema, model } from 'mongoose';
 
 /**
+ * A run's status moves only forward (src/store/syncRunState.ts has the transitions):
+ * queued → running → succeeded | completed_with_errors | failed | needs_review | pending;
+ * needs_review → applying → applied | failed, or needs_review → discarded.
+ * `completed_with_errors`: applied, but some rows were rejected (a run whose every row was rejected is `failed`).
  * `pending`: an HRIS sync that found the provider's data not ready yet (Finch answered 202 `data_sync_in_progress`):
  * nothing changed, and the connection is retried later. It ends the run like `succeeded` or `failed` do.
  */
-export const SYNC_RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'needs_review', 'discarded', 'pending'] as const;
+export const SYNC_RUN_STATUSES = [
+  'queued', 'running', 'succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applying', 'applied', 'discarded', 'pending',
+] as const;
 export type SyncRunStatus = (typeof SYNC_RUN_STATUSES)[number];
+
+/** Where a running full snapshot is: reading rows, staging them, the mass-removal guard, applying. */
+export const SYNC_RUN_PHASES = ['read', 'stage', 'guard', 'apply'] as const;
+export type SyncRunPhase = (typeof SYNC_RUN_PHASES)[number];
+
+/**
+ * The changes of a batch being applied, as parallel lists (FerretDB stores no nested arrays): each change's key, the
+ * source record's version before it (0: none) and the outcome predicted for it.
+ */
+export interface JournalBatch {
+  keys: string[];
+  versions: number[];
+  outcomes: string[];
+}
+
+/**
+ * The apply journal of a run: `cursor` staged rows are applied and counted; `pending` is the batch being applied now
+ * (written before it is applied, cleared with the counts after), so an interrupted apply can count exactly what the
+ * batch changed and resume after it.
+ */
+export interface ApplyJournal {
+  cursor: number;
+  /** Removal batches of a full snapshot have started (staged rows are all applied). */
+  removing?: boolean;
+  pending?: (JournalBatch & { toSeq: number | null; op: 'rows' | 'remove' }) | null;
+}
 
 export interface SyncCounts {
   created: number;
@@ -43,11 +75,20 @@ export interface SyncRunDoc {
   /** e.g. the SFTP file name. */
   label?: string | null;
   status: SyncRunStatus;
+  /** The phase of a running full snapshot (null for other runs). */
+  phase?: SyncRunPhase | null;
+  /** Apply journal (see ApplyJournal). */
+  journal?: ApplyJournal | null;
+  /** The process working on the run (host, pid, process start): a run whose process is gone is abandoned at once. */
+  owner?: { host: string; pid: number; since: number } | null;
+  /** Times a run's apply was resumed after its process stopped. */
+  resumed?: number | null;
   /** Rows processed (`applied`: rows of a held run applied so far), of `total` when known up front. */
   progress: {
     processed: number;
     total: number | null;
     applied?: number | null;
+    applyTotal?: number | null;
     /** HRIS syncs: the phase (introspect, directory, individuals, employments, merge) and directory pages fetched. */
     phase?: string | null;
     pages?: number | null;
@@ -59,12 +100,14 @@ export interface SyncRunDoc {
   /** Stored-input runs: the process that claimed the run (compare-and-set from queued). */
   claimedBy?: string | null;
   counts: SyncCounts;
-  /** The first row errors (capped); `counts.rejected` has the total. */
+  /** The first row errors (capped; all of them are in sync_run_items); `counts.rejected` has the total. */
   errors: { line: number | null; reason: string }[];
   /** Why a run failed or was held. */
   message?: string | null;
   /** Mass-removal guard numbers, when a full snapshot was evaluated. */
   review?: { existing: number; wouldRemove: number; wouldDeactivate: number; threshold: number } | null;
+  /** Rows of the input that were accepted (not rejected), once reading ended. */
+  accepted?: number | null;
   startedAt?: Date | null;
   finishedAt?: Date | null;
   createdAt: Date;
@@ -80,12 +123,17 @@ const syncRunSchema = new Schema<SyncRunDoc>(
     mode: { type: String, enum: ['full', 'delta'], required: true },
     label: { type: String, default: null },
     status: { type: String, required: true },
+    phase: { type: String, default: null },
+    journal: { type: Schema.Types.Mixed, default: null },
+    resumed: { type: Number, default: 0 },
+    owner: { type: Schema.Types.Mixed, default: null },
     progress: {
       processed: { type: Number, default: 0 },
       total: { type: Number, default: null },
       applied: { type: Number, default: null },
       phase: { type: String, default: null },
       pages: { type: Number, default: null },
+      applyTotal: { type: Number, default: null },
     },
     input: {
       type: new Schema(
@@ -110,6 +158,7 @@ const syncRunSchema = new Schema<SyncRunDoc>(
     errors: { type: Schema.Types.Mixed, default: [] },
     message: { type: String, default: null },
     review: { type: Schema.Types.Mixed, default: null },
+    accepted: { type: Number, default: null },
     startedAt: { type: Date, default: null },
     finishedAt: { type: Date, default: null },
   },
