@@ -206,6 +206,7 @@ describe('HRIS sync through Finch (the real SDK against a local Finch-compatible
     try {
       const res = await runHrisSync(id, deps);
       assert.equal(res?.outcome, 'succeeded', JSON.stringify(res?.run));
+      assert.equal(res.run.status, 'completed_with_errors', 'applied, with rejected rows');
       assert.equal(res.run.counts.rejected, 3);
       const reasons = res.run.errors.map((e) => e.reason).join('\n');
       assert.match(reasons, new RegExp(`employment ${staff[2]!.id}: Finch answered 404 \\(employment_not_found`));

@@ -51,7 +51,8 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     const put = await openSsh(port, acct.username, `cd /inbox/full\nput -p ${file}\nls -l\nbye`, { key: key.path });
     assert.equal(put.code, 0, put.stderr);
     const run = await waitForFileRun(app, org.admin, acct.id, 'people.csv');
-    assert.equal(run.status, 'succeeded');
+    // Applied, with its one bad row rejected.
+    assert.equal(run.status, 'completed_with_errors');
     assert.equal(run.source, 'sftp');
     assert.equal(run.mode, 'full');
     assert.deepEqual(run.counts, { created: 30, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 1 });
@@ -60,7 +61,7 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
 
     const result = JSON.parse(await fetchFile('/results/people.csv.result.json'));
     assert.equal(result.syncRunId, run.id);
-    assert.equal(result.status, 'succeeded');
+    assert.equal(result.status, 'completed_with_errors');
     assert.equal(result.heldForReview, false);
     assert.equal(result.counts.created, 30);
     assert.equal(result.errorsFile, 'people.csv.errors.csv');
@@ -175,7 +176,7 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     const applied = await request(app).post(`/api/v1/sync-runs/${run.id}/apply`).set(bearer(org.admin));
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
     const after = JSON.parse(await fetchGuarded('/results/truncated.csv.result.json'));
-    assert.equal(after.status, 'succeeded');
+    assert.equal(after.status, 'applied');
     assert.equal(after.heldForReview, false);
     assert.equal(after.counts.removed, 5);
   });

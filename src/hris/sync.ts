@@ -233,7 +233,9 @@ async function syncOnce(conn: HrisConnection, runId: string, deps: HrisDeps, pro
       progress.processed++;
     }
     const finished = await ingest.finish();
-    const outcome: HrisOutcome = finished.status === 'needs_review' ? 'needs_review' : finished.status === 'succeeded' ? 'succeeded' : 'failed';
+    // Applied with some rows rejected (per-item errors, people without an email) is still a sync that reached Finch.
+    const applied = finished.status === 'succeeded' || finished.status === 'completed_with_errors';
+    const outcome: HrisOutcome = finished.status === 'needs_review' ? 'needs_review' : applied ? 'succeeded' : 'failed';
     return { run: finished, outcome, calls: client.stats.calls, rateLimited: client.stats.rateLimited };
   } catch (err) {
     if (err instanceof PendingError) return done('pending', 'pending', err.message);

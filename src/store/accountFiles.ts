@@ -273,7 +273,7 @@ export async function refreshFileResult(runId: string): Promise<void> {
 export async function findDuplicateRun(run: SyncRunDoc): Promise<SyncRunDoc | null> {
   if (!run.input?.sha256) return null;
   const docs = (await SyncRun.find({
-    connectionId: run.connectionId, source: 'sftp', 'input.sha256': run.input.sha256, status: { $in: ['queued', 'running', 'succeeded', 'needs_review'] },
+    connectionId: run.connectionId, source: 'sftp', 'input.sha256': run.input.sha256, status: { $in: ['queued', 'running', 'succeeded', 'completed_with_errors', 'needs_review', 'applying', 'applied'] },
   }).lean().exec()) as SyncRunDoc[];
   const earlier = docs.filter((d) => d._id < run._id).sort((a, b) => (a._id < b._id ? -1 : 1));
   return earlier[0] ?? null;

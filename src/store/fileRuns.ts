@@ -139,6 +139,6 @@ export async function requeueAbandonedStoredRuns(staleMs = CLAIM_STALE_MS, now =
 export async function endedRunsWithoutResult(olderThanMs: number, now = new Date()): Promise<SyncRunDoc[]> {
   const cutoff = new Date(now.getTime() - olderThanMs);
   return (await SyncRun.find({
-    ...STORED, source: 'sftp', status: { $in: ['succeeded', 'failed', 'needs_review', 'discarded'] }, 'input.resultAt': null, updatedAt: { $lt: cutoff },
+    ...STORED, source: 'sftp', status: { $in: ['succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applied', 'discarded'] }, 'input.resultAt': null, updatedAt: { $lt: cutoff },
   }).limit(20).lean().exec()) as SyncRunDoc[];
 }

@@ -53,14 +53,12 @@ export class SnapshotPreview {
     if (this.errors.length < PREVIEW_ERRORS) this.errors.push({ line, reason });
   }
 
-  /** The same checks as SnapshotIngest.add (removal rows and duplicates in full snapshots). */
+  /** The same checks as SnapshotIngest.add (removal rows in full snapshots; one row per person in every file). */
   async add(change: RowChange, line: number | null = null): Promise<void> {
-    if (this.mode === 'full') {
-      if (change.op !== 'upsert') return this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
-      const first = this.keysSeen.get(change.key);
-      if (first !== undefined) return this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
-      this.keysSeen.set(change.key, line);
-    }
+    if (this.mode === 'full' && change.op !== 'upsert') return this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
+    const first = this.keysSeen.get(change.key);
+    if (first !== undefined) return this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
+    this.keysSeen.set(change.key, line);
     if (change.op === 'upsert' && !change.active && this.existing.get(change.key) === true) this.wouldDeactivate++;
     this.buffer.push(change);
     if (this.buffer.length >= BATCH_SIZE) await this.flush();

@@ -134,7 +134,7 @@ export async function waitForFileRun(app: Express, token: string, connectionId: 
   for (;;) {
     const res = await request(app).get(`/api/v1/sync-runs?connectionId=${connectionId}&limit=100`).set(bearer(token));
     const runs = (res.body.items ?? []).filter((r: { label: string }) => r.label === label);
-    const ended = runs.filter((r: { status: string }) => !['queued', 'running'].includes(r.status));
+    const ended = runs.filter((r: { status: string }) => !['queued', 'running', 'applying'].includes(r.status));
     if (ended.length >= count && ended.length === runs.length) return ended[0];
     if (Date.now() > deadline) throw new Error(`no finished run for ${label}: ${JSON.stringify(res.body).slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, 100));
