@@ -20,3 +20,4 @@ export * from './connections';
 export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
+export * from './events';

@@ -4,6 +4,7 @@ import { findByIds, deleteByIds } from './batchRead';
 import { isDuplicateKeyError, storeCapabilities } from './db';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
+import { appendEvents, recipientEvents, reemitRecipientEvents, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings } from './settings';
@@ -247,7 +248,7 @@ async function applyOnce(
       m.set(sid, p.next && p.next.email === email ? p.next : null);
     }
   }
-  await updateRecipients(conn.orgId, touched, settings);
+  await updateRecipients(conn.orgId, touched, settings, conn._id);
   if (emails.size) await MergeJournal.collection.deleteOne({ _id: journalId } as never);
   return [...lost].map((p) => p.change);
 }
@@ -306,13 +307,14 @@ async function updateRecipients(
   orgId: string,
   touched: Map<string, Map<string, SourceRecordDoc | null>>,
   settings: MergeSettings,
+  connectionId: string | null = null,
 ): Promise<void> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
     const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
     const current = await findByIds(Recipient, ids);
-    const conflicts = await writeRecipients(orgId, pending, current, settings);
+    const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
     if (!conflicts.size) return;
     // Re-read the records behind the conflicting emails: a concurrent writer may hold a newer state.
     const sids = new Set<string>();
@@ -337,6 +339,7 @@ async function writeRecipients(
   touched: Map<string, Map<string, SourceRecordDoc | null>>,
   current: Map<string, RecipientDoc>,
   settings: MergeSettings,
+  connectionId: string | null,
 ): Promise<Set<string>> {
   const col = Recipient.collection as unknown as Collection<RecipientDoc>;
   const now = new Date();
@@ -344,6 +347,8 @@ async function writeRecipients(
   const ops: AnyBulkWriteOperation<RecipientDoc>[] = [];
   const opEmails: string[] = [];
   const expected = new Map<string, number | null>();
+  // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
+  const events = new Map<string, EventDraft[]>();
 
   for (const [email, records] of touched) {
     const id = recipientId(orgId, email);
@@ -357,6 +362,7 @@ async function writeRecipients(
         ops.push({ deleteOne: { filter: { _id: id, v: prev.v } } });
         opEmails.push(email);
         expected.set(email, null);
+        events.set(email, recipientEvents(prev, null, connectionId));
       }
       continue;
     }
@@ -379,9 +385,13 @@ async function writeRecipients(
       updatedAt: now,
     };
     if (!prev) {
+      doc.ev = recipientEvents(undefined, doc, connectionId);
+      events.set(email, doc.ev);
       inserts.push(doc);
     } else {
-      if (stableJson({ ...prev, v: 0, updatedAt: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0 })) continue;
+      if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
+      doc.ev = recipientEvents(prev, doc, connectionId);
+      events.set(email, doc.ev);
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
       opEmails.push(email);
       expected.set(email, doc.v);
@@ -402,6 +412,9 @@ async function writeRecipients(
       }
     }
   }
+  const drafts: EventDraft[] = [];
+  for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);
+  await appendEvents(orgId, drafts);
   return conflicts;
 }
 
@@ -433,6 +446,8 @@ export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
   const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } }).lean().exec();
   for (const e of entries) {
     await remergeEmails(e.orgId, e.emails);
+    const ids = e.emails.map((m) => recipientId(e.orgId, m));
+    await reemitRecipientEvents(e.orgId, await findByIds(Recipient, ids), ids);
     await deleteByIds(MergeJournal, [e._id]);
   }
   return entries.length;

@@ -11,3 +11,4 @@ export * from './auditEvent';
 export * from './mergeJournal';
 export * from './stagedRow';
 export * from './lookupKey';
+export * from './event';
