@@ -1,6 +1,7 @@
 import type { Filter } from 'scim2-parse-filter';
 import type { Collection } from 'mongodb';
 import {
+  recordGroupEvent,
   applySourceChanges, findByIds, Group, newUuid, SourceRecord, sourceRecordId, type GroupDoc, type MongoQuery, type SourceChange,
   type SourceRecordDoc,
 } from '../store';
@@ -81,7 +82,8 @@ async function clearIntent(id: string, v: number): Promise<void> {
 async function finishDelete(g: Intent): Promise<void> {
   await applyUserMembers(g, [], await memberUserKeys(g.connectionId, g._id));
   await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
-  await groups().deleteOne({ _id: g._id });
+  const gone = await groups().deleteOne({ _id: g._id });
+  if (gone.deletedCount) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'deleted');
 }
 
 /** Finishes the intent a write left on the group; returns the group as it now stands, or null once it is deleted. */
@@ -371,6 +373,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   // The group and the membership it still has to give its people, in one insert (see finishIntent).
   const intent = intentOf(plan, now);
   await groups().insertOne({ ...doc, ...intent });
+  await recordGroupEvent(doc.orgId, doc.connectionId, id, 'created', { displayName });
   if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
   ctx.logger.info({ connectionId: ctx.conn._id, groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
@@ -402,6 +405,7 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
   const intent = intentOf(plan, now);
   const res = await groups().replaceOne({ _id: g._id, v: g.v }, { ...next, ...intent });
   if (res.matchedCount !== 1) throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
+  if (g.displayName !== displayName) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'updated', { displayName, version: next.v });
   if (intent.pendingMembers) await finishIntent({ ...next, ...intent });
   return next;
 }

@@ -4,6 +4,9 @@ import type { Config } from '../config/config';
 import { INTERRUPTED_BY_SHUTDOWN, backgroundJobCount, interruptBackgroundJobs, waitForBackgroundJobs } from '../api/jobs';
 import { STALE_RUN_MS, SWEEP_INTERVAL_MS, connectStore, disconnectStore, failAbandonedRuns, replayMergeJournal } from '../store';
 import { finishPendingGroupWrites } from '../scim/groups';
+import { setEventRetentionDays, sweepEvents, sweepWebhookDeliveries } from '../store';
+import { WebhookWorker } from '../webhooks/worker';
+import { countEventsWritten, recordDelivery } from './eventMetrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -22,6 +25,8 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
 
   const stops: ((deadline: number) => Promise<void>)[] = [];
+  setEventRetentionDays(config.EVENT_RETENTION_DAYS);
+  countEventsWritten();
   let httpPort: number | null = null;
 
   if (roles.includes('worker')) {
@@ -35,6 +40,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       if (merges) logger.warn({ replayed: merges }, 'replayed merges a stopped process left unfinished');
       const groupWrites = await finishPendingGroupWrites(ageMs);
       if (groupWrites) logger.warn({ groups: groupWrites }, 'finished SCIM group writes a stopped process left half-done');
+      const expired = await sweepEvents();
+      await sweepWebhookDeliveries(new Date(Date.now() - config.EVENT_RETENTION_DAYS * 86_400_000));
+      if (expired) logger.info({ events: expired }, 'removed events past the retention');
     };
     await sweep(0);
     const timer = setInterval(() => {
@@ -42,6 +50,13 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     }, SWEEP_INTERVAL_MS);
     timer.unref();
     stops.push(async () => clearInterval(timer));
+    // Webhook deliveries: leased per endpoint, so every worker process can run this.
+    const webhooks = new WebhookWorker({
+      secretKey: config.SECRET_KEY, allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK, timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryScale: config.WEBHOOK_RETRY_SCALE, pollMs: config.WEBHOOK_POLL_MS, logger, onDelivery: recordDelivery,
+    });
+    webhooks.start();
+    stops.push(() => webhooks.stop());
   }
 
   if (roles.includes('http')) {

@@ -1,3 +1,4 @@
+import { syncRunEvent } from './events';
 import { StagedRow, SyncRun, type SyncRunStatus } from './models';
 
 /** Why a run whose process went away failed. */
@@ -26,6 +27,7 @@ export async function failActiveRun(id: string, message: string, also: Record<st
   ).exec();
   if (!res.modifiedCount) return false;
   await StagedRow.deleteMany({ runId: id }).exec();
+  await syncRunEvent(id, 'failed');
   return true;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
 import { newId } from './ids';
+import { recordConnectionEvent } from './events';
 import { applySourceChanges } from './merge';
 import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
 import { encryptSecret, hashPassword, hashToken, newToken } from './secrets';
@@ -99,6 +100,7 @@ export async function createConnection(
     doc.hris = { mode, accessTokenEnc: encryptSecret(input.accessToken, env.secretKey) };
   }
   await Connection.create(doc);
+  await recordConnectionEvent(input.orgId, id, 'created', { type, name });
   return out;
 }
 
@@ -137,5 +139,6 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
   if (runIds.length) await StagedRow.deleteMany({ runId: { $in: runIds } }).exec();
   await SyncRun.updateMany({ connectionId, status: 'needs_review' }, { $set: { status: 'discarded' } }).exec();
   await Connection.deleteOne({ _id: connectionId }).exec();
+  await recordConnectionEvent(conn.orgId, conn._id, 'deleted', { type: conn.type, name: conn.name });
   return true;
 }

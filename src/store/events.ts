@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { isDuplicateKeyError } from './db';
-import { Event, EventSeq, type EventDoc, type EventSeqDoc, type RecipientDoc } from './models';
+import { Event, EventSeq, SyncRun, type EventDoc, type EventSeqDoc, type RecipientDoc, type SyncRunDoc } from './models';
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
 export const EVENT_TYPES = [
@@ -340,4 +340,12 @@ export async function sweepEvents(now = new Date()): Promise<number> {
     removed += (await eventCol().deleteMany({ orgId: org._id, seq: { $lte: newest.seq } })).deletedCount;
   }
   return removed;
+}
+
+/** Records the event of a sync run that just reached `kind` (read back for its organization, connection and counts). */
+export async function syncRunEvent(runId: string, kind: SyncRunEventKind): Promise<void> {
+  const run = (await SyncRun.findOne({ _id: runId }, { orgId: 1, connectionId: 1, counts: 1, mode: 1 }).lean().exec()) as
+    Pick<SyncRunDoc, '_id' | 'orgId' | 'connectionId' | 'counts' | 'mode'> | null;
+  if (!run) return;
+  await recordSyncRunEvent(run.orgId, run.connectionId, run._id, kind, { mode: run.mode ?? null, counts: run.counts ?? null });
 }

@@ -21,3 +21,4 @@ export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
 export * from './events';
+export * from './webhooks';

@@ -1,5 +1,6 @@
 import { isIdentitySource } from './connectionTypes';
 import { newId } from './ids';
+import { syncRunEvent } from './events';
 import { applySourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import { SourceRecord, StagedRow, SyncRun, type SyncCounts, type SyncRunDoc, type SyncRunInput } from './models';
 import { loadMergeSettings } from './settings';
@@ -151,6 +152,7 @@ export class SnapshotIngest {
       this.counts.removed += await removeMissing(this.conn, this.keysSeen, this.counts);
     }
     await this.saveProgress({ status: 'succeeded', finishedAt: new Date() });
+    await syncRunEvent(this.run._id, 'succeeded');
     return (await SyncRun.findOne({ _id: this.run._id }).lean().exec()) as SyncRunDoc;
   }
 
@@ -158,6 +160,7 @@ export class SnapshotIngest {
   async fail(message: string): Promise<SyncRunDoc> {
     await StagedRow.deleteMany({ runId: this.run._id }).exec();
     await this.saveProgress({ status: 'failed', message, finishedAt: new Date() });
+    await syncRunEvent(this.run._id, 'failed');
     return (await SyncRun.findOne({ _id: this.run._id }).lean().exec()) as SyncRunDoc;
   }
 }
@@ -224,6 +227,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
         },
       },
     ).exec();
+    await syncRunEvent(runId, 'needs_review');
     return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
   }
   void existingActive;
@@ -247,6 +251,7 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   counts.removed += await removeMissing(conn, seen, counts);
   await StagedRow.deleteMany({ runId }).exec();
   await SyncRun.updateOne({ _id: runId }, { $set: { status: 'succeeded', counts, finishedAt: new Date(), message: null } }).exec();
+  await syncRunEvent(runId, force ? 'applied' : 'succeeded');
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }
 
@@ -265,5 +270,6 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
   ).lean().exec();
   if (!claimed) throw new SyncRunError('only a sync run held for review (needs_review) can be discarded', 409);
   await StagedRow.deleteMany({ runId }).exec();
+  await syncRunEvent(runId, 'discarded');
   return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc;
 }

@@ -12,3 +12,4 @@ export * from './mergeJournal';
 export * from './stagedRow';
 export * from './lookupKey';
 export * from './event';
+export * from './webhook';
