@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
+import { TailUsageError, eventsTail } from './eventsTail';
 import {
   connectStore,
   createApiToken,
@@ -24,6 +25,7 @@ Usage:
   audience-sync connection create --org ORG --type sftp [--name N] [--public-key FILE] [--json]
   audience-sync connection create --org ORG --type hris --access-token TOKEN [--mode automated|assisted] [--name N] [--json]
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
+  audience-sync events tail --org ORG [--types T,...] [--after CURSOR]   (JSON lines as events arrive; Ctrl-C stops)
 
 Every command reads MONGODB_URI. Exit codes: 0 ok, 1 failure, 2 invalid usage or configuration.`;
 
@@ -67,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       'public-key': { type: 'string', multiple: true },
       'access-token': { type: 'string' },
       mode: { type: 'string' },
+      types: { type: 'string' },
+      after: { type: 'string' },
     },
   });
   const [cmd, sub] = positionals;
@@ -140,6 +144,18 @@ async function main(argv: string[]): Promise<number> {
       if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`, `bearer token (shown once): ${created.token}`);
       if (created.username) human.push(`SFTP username: ${created.username}`, `password (shown once): ${created.password}`);
       out(json, shape as Record<string, unknown>, human.join('\n'));
+      return 0;
+    }
+    case 'events tail': {
+      const after = values.after === undefined ? undefined : Number(values.after);
+      if (after !== undefined && !(Number.isInteger(after) && after >= 0)) throw new UsageError('--after must be an event cursor');
+      const types = values.types?.split(',').map((t) => t.trim()).filter(Boolean);
+      try {
+        await eventsTail(config, { org: requireOpt(values, 'org'), types, after });
+      } catch (err) {
+        if (err instanceof TailUsageError) throw new UsageError(err.message);
+        throw err;
+      }
       return 0;
     }
     case 'sync':
