@@ -125,6 +125,7 @@ describe('admin API: every route × every kind of caller', () => {
     { method: 'get', template: '/audiences/{id}/recipients', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/recipients`, usesId: true }) },
     { method: 'get', template: '/audiences/{id}/preview', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/preview`, usesId: true }) },
     { method: 'get', template: '/audit-events', access: 'manage', ok: 200, prepare: async () => ({ path: '/audit-events', usesId: false }) },
+    { method: 'get', template: '/audiences/{id}/changes', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/changes?after=0`, usesId: true }) },
     { method: 'get', template: '/events', access: 'read', ok: 200, prepare: async () => ({ path: '/events?include=object', usesId: false }) },
     { method: 'post', template: '/webhooks', access: 'manage', ok: 201, prepare: async () => ({ path: '/webhooks', body: { url: 'http://127.0.0.1:9/hook', types: ['recipient.created'] }, usesId: false }) },
     { method: 'get', template: '/webhooks', access: 'manage', ok: 200, prepare: async () => ({ path: '/webhooks', usesId: false }) },

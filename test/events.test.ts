@@ -140,7 +140,7 @@ describe('events: written with the change', () => {
       'recipient.created dee@example.com',
       'recipient.removed eve@example.com',
     ]);
-    assert.deepEqual(new Set(after1.map((e) => e._id)), new Set(written.map((e) => e._id)), 'the same ids as the lost ones');
+    assert.deepEqual(new Set(after1.map((e) => e.eid)), new Set(written.map((e) => e.eid)), 'the same ids as the lost ones');
     // Replaying again (another crash before the journal entry was removed) adds nothing.
     await MergeJournal.collection.insertOne({ _id: 'crash2', orgId, emails: ['dee@example.com', 'eve@example.com'], createdAt: new Date() } as never);
     await replayMergeJournal(0);
@@ -154,11 +154,11 @@ describe('events: written with the change', () => {
     // A writer that took cursor head+1 and has not inserted yet; another inserted head+2.
     await EventSeq.updateOne({ _id: orgId }, { $inc: { seq: 2 } }).exec();
     const now = new Date();
-    await Event.collection.insertOne({ _id: 'evt_gap_test', orgId, seq: head + 2, type: 'recipient.updated', createdAt: now, connectionId: null, data: { email: 'x@example.com', changed: ['city'] }, object: null, subject: null, inc: null } as never);
+    await Event.collection.insertOne({ _id: `${orgId}:${head + 2}`, eid: 'evt_gap_test', orgId, seq: head + 2, type: 'recipient.updated', createdAt: now, connectionId: null, data: { email: 'x@example.com', changed: ['city'] }, object: null, subject: null, inc: null } as never);
     const young = await readEvents(orgId, { after: head, limit: 10 });
     assert.equal(young.items.length, 0);
     assert.equal(young.cursor, head);
-    await Event.collection.updateOne({ _id: 'evt_gap_test' } as never, { $set: { createdAt: new Date(Date.now() - EVENT_GAP_GRACE_MS - 1) } });
+    await Event.collection.updateOne({ eid: 'evt_gap_test' } as never, { $set: { createdAt: new Date(Date.now() - EVENT_GAP_GRACE_MS - 1) } });
     const old = await readEvents(orgId, { after: head, limit: 10 });
     assert.deepEqual(old.items.map((e) => e.seq), [head + 2]);
     cursor = old.cursor;
@@ -183,11 +183,12 @@ describe('events: written with the change', () => {
     const other = (await createOrganization('Other')).id;
     const c = await conn(other, 'csv');
     await applySourceChanges(c, [up('1', 'one@example.com'), up('2', 'two@example.com')]);
+    const old = await headCursor(other);
     await Event.updateMany({ orgId: other }, { $set: { createdAt: new Date(Date.now() - 31 * 86_400_000) } }).exec();
     await applySourceChanges(c, [up('3', 'three@example.com')]);
-    assert.ok((await sweepEvents()) >= 2);
-    await assert.rejects(readEvents(other, { after: 0, limit: 10 }), EventCursorGoneError);
-    const page = await readEvents(other, { after: 2, limit: 10 });
+    assert.ok((await sweepEvents()) >= old);
+    await assert.rejects(readEvents(other, { after: old - 1, limit: 10 }), EventCursorGoneError);
+    const page = await readEvents(other, { after: old, limit: 10 });
     assert.deepEqual(page.items.map((e) => e.data.email), ['three@example.com']);
   });
 
@@ -196,7 +197,8 @@ describe('events: written with the change', () => {
     const conns = await Promise.all([conn(org, 'csv'), conn(org, 'csv'), conn(org, 'csv')]);
     await Promise.all(conns.map((c, i) => applySourceChanges(c, Array.from({ length: 20 }, (_, j) => up(`k${j}`, `c${i}-${j}@example.com`)))));
     const all = await readEvents(org, { after: 0, limit: 500 });
-    assert.equal(all.items.length, 60);
-    assert.deepEqual(all.items.map((e) => e.seq), Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.equal(all.items.length, 63, 'three connection.created and sixty recipient.created');
+    assert.deepEqual(all.items.map((e) => e.seq), Array.from({ length: 63 }, (_, i) => i + 1));
+    assert.equal(all.items.filter((e) => e.type === 'recipient.created').length, 60);
   });
 });

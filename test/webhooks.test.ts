@@ -134,7 +134,7 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     await until('every event delivered', () => rx.accepted.length >= feed.length);
     await w.stop();
     assert.equal(rx.badSignatures, 0);
-    assert.deepEqual(rx.accepted.map((a) => a.id), feed.map((e) => e._id), 'each event once, in feed order');
+    assert.deepEqual(rx.accepted.map((a) => a.id), feed.map((e) => e.eid), 'each event once, in feed order');
     assert.ok(rx.requests.filter((r) => r.answered === 503).length === 6);
     const log = await request(app).get(`/api/v1/webhooks/${res.body.id}/deliveries?limit=100`).set(bearer(org.admin));
     assert.equal(log.status, 200);
@@ -152,7 +152,7 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     w2.start();
     await until('replayed', () => rx.accepted.length >= feed.length + 3);
     await w2.stop();
-    assert.deepEqual(rx.accepted.slice(feed.length).map((a) => a.id), feed.slice(8).map((e) => e._id));
+    assert.deepEqual(rx.accepted.slice(feed.length).map((a) => a.id), feed.slice(8).map((e) => e.eid));
   });
 
   test('a receiver answering 500 forever is disabled after the (compressed) schedule, and an event says so', async () => {
@@ -194,7 +194,7 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     await until('all delivered', () => rx.accepted.length >= 40);
     await a.stop();
     await b.stop();
-    assert.deepEqual(rx.accepted.map((x) => x.id), feed.map((e) => e._id));
+    assert.deepEqual(rx.accepted.map((x) => x.id), feed.map((e) => e.eid));
     const log = await listWebhookDeliveries(endpoint._id, 500);
     // Every request the receiver saw is one logged attempt, and no attempt was sent twice.
     assert.equal(rx.requests.length, log.length);

@@ -138,6 +138,11 @@ const schemas: Record<string, Schema> = {
     status: { type: ['integer', 'null'] }, latencyMs: { type: ['integer', 'null'] }, error: nullableStr, createdAt: str,
   }),
   WebhookDeliveryList: list('WebhookDelivery'),
+  AudienceChanges: obj({
+    items: { type: 'array', items: obj({ recipientId: str, email: str, change: { enum: ['entered', 'left'] } }) },
+    nextCursor: { type: 'string', description: 'the feed position these changes reach; pass as after= next time' },
+    hasMore: { type: 'boolean' },
+  }),
 };
 schemas.WebhookCreated = {
   ...schemas.Webhook,
@@ -285,6 +290,12 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
       '/audiences/{id}/preview': {
         parameters: [...idParam, { name: 'sample', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 100, default: 10 } }],
         get: op('Count and a sample of an audience', { ...ok(200, 'Preview'), ...withId }),
+      },
+      '/audiences/{id}/changes': {
+        parameters: [...idParam, { name: 'after', in: 'query', schema: { type: 'string', pattern: '^[0-9]+$' }, description: 'a feed cursor (nextCursor of the previous call)' }],
+        get: op('Who entered and who left the audience since a cursor, netted per person (applied in order, pages take the membership at after to the membership at nextCursor)', {
+          ...ok(200, 'AudienceChanges'), ...withId, '410': problem('the cursor is older than the retention'),
+        }),
       },
       '/audit-events': {
         get: op('Changes administrators made, newest first', { ...ok(200, 'AuditEventList'), ...common }, {

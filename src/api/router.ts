@@ -6,7 +6,7 @@ import { ApiError, problemHandler } from './problem';
 import { auditEventRoutes } from './routes/auditEvents';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
-import { eventRoutes } from './routes/events';
+import { audienceChangeRoutes, eventRoutes } from './routes/events';
 import { groupRoutes } from './routes/groups';
 import { organizationRoutes } from './routes/organization';
 import { recipientRoutes } from './routes/recipients';
@@ -71,7 +71,7 @@ export function createApiRouter(deps: AppDeps): Router {
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());
   r.use('/segments', segmentRoutes(json));
-  r.use('/audiences', audienceRoutes(json));
+  r.use('/audiences', audienceChangeRoutes(), audienceRoutes(json));
   r.use('/audit-events', auditEventRoutes());
   r.use('/events', eventRoutes());
   r.use('/webhooks', webhookRoutes(json, deps.config));

@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'webhook_endpoint.disabled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+const RECIPIENT_TYPES: string[] = EVENT_TYPES.filter((t) => t.startsWith('recipient.'));
 
 /** An event before it has a cursor. `key` names the change (deterministic), the event id is derived from it. */
 export interface EventDraft {
@@ -35,10 +36,13 @@ export interface EventDraft {
  */
 export const EVENT_GAP_GRACE_MS = 5_000;
 
-let eventsEnabled = true;
+let enabled = true;
 /** Turns event writing off (benchmarks compare a merge with and without events). */
 export function setEventsEnabled(on: boolean): void {
-  eventsEnabled = on;
+  enabled = on;
+}
+export function eventsEnabled(): boolean {
+  return enabled;
 }
 
 let retentionDays = 30;
@@ -61,6 +65,10 @@ export function eventId(orgId: string, key: string): string {
   return 'evt_' + createHash('sha256').update(`${orgId}\u0000${key}`, 'utf8').digest('base64url').slice(0, 27);
 }
 
+function eventKey(orgId: string, seq: number): string {
+  return `${orgId}:${seq}`;
+}
+
 function seqCol(): Collection<EventSeqDoc> {
   return EventSeq.collection as unknown as Collection<EventSeqDoc>;
 }
@@ -80,12 +88,12 @@ async function allocate(orgId: string, n: number): Promise<number> {
  * dropped first (a replay), so they take no cursor. Returns how many were written.
  */
 export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { dedupe?: boolean } = {}): Promise<number> {
-  if (!eventsEnabled || drafts.length === 0) return 0;
+  if (!enabled || drafts.length === 0) return 0;
   let list = drafts.map((d) => ({ d, id: eventId(orgId, d.key) }));
   const seen = new Set<string>();
   list = list.filter((x) => (seen.has(x.id) ? false : (seen.add(x.id), true)));
   if (opts.dedupe) {
-    const have = new Set((await eventCol().find({ _id: { $in: list.map((x) => x.id) } }, { projection: { _id: 1 } }).toArray()).map((e) => e._id));
+    const have = new Set((await eventCol().find({ eid: { $in: list.map((x) => x.id) } }, { projection: { eid: 1 } }).toArray()).map((e) => e.eid));
     list = list.filter((x) => !have.has(x.id));
     if (!list.length) return 0;
   }
@@ -96,7 +104,8 @@ export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { 
     if (Date.now() - taken > EVENT_GAP_GRACE_MS / 2 && attempt < 3) continue;
     const createdAt = new Date();
     const docs: EventDoc[] = list.map((x, i) => ({
-      _id: x.id,
+      _id: eventKey(orgId, first + i),
+      eid: x.id,
       orgId,
       seq: first + i,
       type: x.d.type,
@@ -251,7 +260,7 @@ export async function reemitRecipientEvents(orgId: string, current: Map<string, 
       drafts.push(...(r.ev ?? []));
       continue;
     }
-    const last = await eventCol().find({ orgId, subject: id }).sort({ seq: -1 }).limit(1).next();
+    const last = await eventCol().find({ orgId, subject: id, type: { $in: RECIPIENT_TYPES } }).sort({ seq: -1 }).limit(1).next();
     if (!last || last.type === 'recipient.removed' || last.inc === null) continue;
     drafts.push({
       key: `recipient:${id}:${last.inc}:gone:recipient.removed`, type: 'recipient.removed', connectionId: null,
@@ -298,31 +307,43 @@ export async function headCursor(orgId: string): Promise<number> {
 export async function readEvents(orgId: string, q: EventQuery): Promise<EventPage> {
   const seqDoc = await seqCol().findOne({ _id: orgId });
   if (seqDoc?.sweptThrough !== undefined && q.after < seqDoc.sweptThrough) throw new EventCursorGoneError(seqDoc.sweptThrough);
+  const head = seqDoc?.seq ?? 0;
   const types = q.types?.length ? new Set(q.types) : null;
   const items: EventDoc[] = [];
-  let cursor = q.after;
-  const scan = Math.max(q.limit * 2, 100);
+  let cursor = Math.max(q.after, seqDoc?.sweptThrough ?? 0);
+  const scan = Math.min(Math.max(q.limit * 2, 200), 1000);
   const now = Date.now();
-  for (let round = 0; round < 20 && items.length < q.limit; round++) {
-    const docs = await eventCol().find({ orgId, seq: { $gt: cursor } }).sort({ seq: 1 }).limit(scan).toArray();
-    if (!docs.length) return { items, cursor, more: false };
-    for (const d of docs) {
-      if (d.seq !== cursor + 1 && now - d.createdAt.getTime() < EVENT_GAP_GRACE_MS) return { items, cursor, more: false };
+  while (cursor < head) {
+    const n = Math.min(scan, head - cursor);
+    const ids = Array.from({ length: n }, (_, i) => eventKey(orgId, cursor + 1 + i));
+    const found = new Map((await eventCol().find({ _id: { $in: ids } }).toArray()).map((d) => [d.seq, d]));
+    const top = cursor + n;
+    for (let s = cursor + 1; s <= top; s++) {
+      const d = found.get(s);
+      if (!d) {
+        // A hole: a cursor taken by a writer that has not inserted yet (wait), or one that never will (pass it once
+        // an event after it is older than the grace).
+        let later: EventDoc | undefined;
+        for (let t = s + 1; t <= top && !later; t++) later = found.get(t);
+        later ??= (await eventCol().find({ orgId, seq: { $gt: s } }).sort({ seq: 1 }).limit(1).next()) ?? undefined;
+        if (!later || now - later.createdAt.getTime() < EVENT_GAP_GRACE_MS) return { items, cursor, more: false };
+        cursor = s;
+        continue;
+      }
       if ((!types || types.has(d.type)) && (!q.connectionId || d.connectionId === q.connectionId)) {
         if (items.length >= q.limit) return { items, cursor, more: true };
         items.push(d);
       }
-      cursor = d.seq;
+      cursor = s;
     }
-    if (docs.length < scan) return { items, cursor, more: false };
   }
-  return { items, cursor, more: true };
+  return { items, cursor, more: false };
 }
 
 /** The public shape of an event; `object` only when the reader asks for full objects. */
 export function presentEvent(e: EventDoc, full = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    id: e._id, type: e.type, createdAt: e.createdAt.toISOString(), orgId: e.orgId, cursor: String(e.seq),
+    id: e.eid, type: e.type, createdAt: e.createdAt.toISOString(), orgId: e.orgId, cursor: String(e.seq),
   };
   if (e.connectionId) out.connectionId = e.connectionId;
   out.data = full && e.object ? { ...e.data, object: e.object } : e.data;

@@ -22,3 +22,4 @@ export * from './batchRead';
 export * from './lookupKeys';
 export * from './events';
 export * from './webhooks';
+export * from './audienceEvents';

@@ -4,7 +4,8 @@ import { findByIds, deleteByIds } from './batchRead';
 import { isDuplicateKeyError, storeCapabilities } from './db';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
-import { appendEvents, recipientEvents, reemitRecipientEvents, type EventDraft } from './events';
+import { audienceEvents, loadAudienceMatchers } from './audienceEvents';
+import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings } from './settings';
@@ -349,6 +350,9 @@ async function writeRecipients(
   const expected = new Map<string, number | null>();
   // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
   const events = new Map<string, EventDraft[]>();
+  const audiences = eventsEnabled() ? await loadAudienceMatchers(orgId) : [];
+  const eventsOf = (prev: RecipientDoc | undefined, next: RecipientDoc | null) =>
+    eventsEnabled() ? [...recipientEvents(prev, next, connectionId), ...audienceEvents(audiences, prev, next, connectionId)] : [];
 
   for (const [email, records] of touched) {
     const id = recipientId(orgId, email);
@@ -362,7 +366,7 @@ async function writeRecipients(
         ops.push({ deleteOne: { filter: { _id: id, v: prev.v } } });
         opEmails.push(email);
         expected.set(email, null);
-        events.set(email, recipientEvents(prev, null, connectionId));
+        events.set(email, eventsOf(prev, null));
       }
       continue;
     }
@@ -385,12 +389,12 @@ async function writeRecipients(
       updatedAt: now,
     };
     if (!prev) {
-      doc.ev = recipientEvents(undefined, doc, connectionId);
+      doc.ev = eventsOf(undefined, doc);
       events.set(email, doc.ev);
       inserts.push(doc);
     } else {
       if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
-      doc.ev = recipientEvents(prev, doc, connectionId);
+      doc.ev = eventsOf(prev, doc);
       events.set(email, doc.ev);
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
       opEmails.push(email);

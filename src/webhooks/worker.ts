@@ -126,8 +126,8 @@ export class WebhookWorker {
   /** Sends one attempt of one event; 'next' once it is delivered, 'stop' when the endpoint must wait. */
   private async deliver(e: WebhookEndpointDoc, ev: EventDoc, signer: Webhook): Promise<'next' | 'stop'> {
     const attempt = e.attempt + 1;
-    const did = deliveryId(e._id, e.round, ev._id, attempt);
-    const claimed = await claimDeliveryAttempt({ _id: did, orgId: e.orgId, endpointId: e._id, eventId: ev._id, eventType: ev.type, seq: ev.seq, attempt });
+    const did = deliveryId(e._id, e.round, ev.eid, attempt);
+    const claimed = await claimDeliveryAttempt({ _id: did, orgId: e.orgId, endpointId: e._id, eventId: ev.eid, eventType: ev.type, seq: ev.seq, attempt });
     if (!claimed) {
       // This attempt was claimed before: by a worker that stopped mid-way (its lease ran out), or that finished it
       // and stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
@@ -140,9 +140,9 @@ export class WebhookWorker {
     const payload = JSON.stringify(presentEvent(ev, e.includeObject));
     const now = new Date();
     const headers = {
-      'webhook-id': ev._id,
+      'webhook-id': ev.eid,
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-      'webhook-signature': signer.sign(ev._id, now, payload),
+      'webhook-signature': signer.sign(ev.eid, now, payload),
     };
     let outcome: DeliveryOutcome = 'failed';
     let status: number | null = null;
@@ -163,7 +163,7 @@ export class WebhookWorker {
     await finishDeliveryAttempt(did, outcome, status, Math.round(latency), error);
     this.o.onDelivery?.(outcome, latency);
     if (outcome === 'delivered') return (await advanceWebhookCursor(e, this.owner, ev.seq, this.o.leaseMs)) ? 'next' : 'stop';
-    this.o.logger?.info({ webhookId: e._id, eventId: ev._id, attempt, status, outcome }, 'webhook delivery failed');
+    this.o.logger?.info({ webhookId: e._id, eventId: ev.eid, attempt, status, outcome }, 'webhook delivery failed');
     await this.failed(e, attempt);
     return 'stop';
   }

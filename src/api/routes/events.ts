@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { EVENT_TYPES, EventCursorGoneError, presentEvent, readEvents } from '../../store';
+import { EVENT_TYPES, EventCursorGoneError, audienceChanges, audienceInOrg, presentEvent, readEvents } from '../../store';
 import { principal, requireAccess } from '../auth';
-import { ApiError } from '../problem';
-import { parseQuery } from '../validate';
+import { ApiError, notFound } from '../problem';
+import { idParam, parseQuery } from '../validate';
 
 const typeList = z
   .string()
@@ -36,6 +36,32 @@ export function eventRoutes(): Router {
     } catch (err) {
       if (err instanceof EventCursorGoneError) {
         throw new ApiError(410, 'cursor-expired', `events up to cursor ${err.oldest} are past the retention and were removed; start again without "after" (or from ${err.oldest})`, { oldestCursor: String(err.oldest) });
+      }
+      throw err;
+    }
+  });
+  return r;
+}
+
+const changesQuery = z.object({ after: eventCursor.optional() });
+
+/**
+ * `GET /audiences/{id}/changes?after=CURSOR`: who entered and who left an audience since a cursor, netted per person;
+ * applied in order, pages take the membership at `after` to the membership at `nextCursor`.
+ */
+export function audienceChangeRoutes(): Router {
+  const r = Router();
+  r.get('/:id/changes', requireAccess('read'), async (req, res) => {
+    const p = principal(req);
+    const q = parseQuery(changesQuery, req.query);
+    const id = idParam(req);
+    if (!(await audienceInOrg(p.orgId, id))) throw notFound('audience');
+    try {
+      const page = await audienceChanges(p.orgId, id, q.after ?? 0);
+      res.json({ items: page.items, nextCursor: String(page.cursor), hasMore: page.more });
+    } catch (err) {
+      if (err instanceof EventCursorGoneError) {
+        throw new ApiError(410, 'cursor-expired', `events up to cursor ${err.oldest} are past the retention and were removed; read the audience in full and start from ${err.oldest}`, { oldestCursor: String(err.oldest) });
       }
       throw err;
     }

@@ -2,11 +2,17 @@ import { Schema, model } from 'mongoose';
 
 /**
  * One entry of an organization's change feed (SPEC §4 Events), written in the same store pass as the change it
- * describes. `seq` is the per-organization cursor; `_id` is derived from what changed (deterministic), so a replayed
+ * describes. `seq` is the per-organization cursor; `eid` is derived from what changed (deterministic), so a replayed
  * merge re-emits an event it already wrote as a duplicate key, never twice.
  */
 export interface EventDoc {
+  /**
+   * `${orgId}:${seq}`: readers fetch a range of cursors as `_id $in [...]`, which every MongoDB-compatible server
+   * (FerretDB v1 included) serves from the primary index; a range query on `seq` would scan there.
+   */
   _id: string;
+  /** The public event id (`evt_...`), derived from what changed: unique, so a replay cannot write an event twice. */
+  eid: string;
   orgId: string;
   seq: number;
   type: string;
@@ -25,6 +31,7 @@ export interface EventDoc {
 const eventSchema = new Schema<EventDoc>(
   {
     _id: { type: String, required: true },
+    eid: { type: String, required: true },
     orgId: { type: String, required: true },
     seq: { type: Number, required: true },
     type: { type: String, required: true },
@@ -37,7 +44,8 @@ const eventSchema = new Schema<EventDoc>(
   },
   { versionKey: false, minimize: false },
 );
-eventSchema.index({ orgId: 1, seq: 1 }, { unique: true });
+eventSchema.index({ eid: 1 }, { unique: true });
+eventSchema.index({ orgId: 1, seq: 1 });
 eventSchema.index({ createdAt: 1 });
 eventSchema.index({ subject: 1, seq: 1 });
 
