@@ -219,8 +219,12 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
   const base = { recipientId: subject, email };
   const object = now ? recipientObject(now) : null;
   const out: EventDraft[] = [];
+  // The full object rides on the recipient.* events only (group membership events name the group and the person).
   const ev = (type: EventType, data: Record<string, unknown>, suffix = '') =>
-    out.push({ key: `recipient:${subject}:${at}:${type}${suffix}`, type, connectionId, data: { ...base, ...data }, object, subject, inc });
+    out.push({
+      key: `recipient:${subject}:${at}:${type}${suffix}`, type, connectionId, data: { ...base, ...data },
+      object: type.startsWith('recipient.') ? object : null, subject, inc,
+    });
 
   if (!was && now) {
     ev('recipient.created', { status: now.status });
@@ -257,7 +261,8 @@ export async function reemitRecipientEvents(orgId: string, current: Map<string, 
   for (const id of ids) {
     const r = current.get(id);
     if (r) {
-      drafts.push(...(r.ev ?? []));
+      // The copies in the recipient carry no object (see withoutObjects): the recipient as it stands is that object.
+      for (const d of r.ev ?? []) drafts.push({ ...d, object: d.type.startsWith('recipient.') && r.listed ? recipientObject(r) : null });
       continue;
     }
     const last = await eventCol().find({ orgId, subject: id, type: { $in: RECIPIENT_TYPES } }).sort({ seq: -1 }).limit(1).next();
@@ -268,6 +273,11 @@ export async function reemitRecipientEvents(orgId: string, current: Map<string, 
     });
   }
   return appendEvents(orgId, drafts, { dedupe: true });
+}
+
+/** The copy of a write's events kept in the recipient document: without the full objects (the document is one). */
+export function withoutObjects(drafts: EventDraft[]): EventDraft[] {
+  return drafts.map((d) => (d.object ? { ...d, object: null } : d));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

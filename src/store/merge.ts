@@ -5,7 +5,7 @@ import { isDuplicateKeyError, storeCapabilities } from './db';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
 import { audienceEvents, loadAudienceMatchers } from './audienceEvents';
-import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, type EventDraft } from './events';
+import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings } from './settings';
@@ -389,13 +389,15 @@ async function writeRecipients(
       updatedAt: now,
     };
     if (!prev) {
-      doc.ev = eventsOf(undefined, doc);
-      events.set(email, doc.ev);
+      const list = eventsOf(undefined, doc);
+      doc.ev = withoutObjects(list);
+      events.set(email, list);
       inserts.push(doc);
     } else {
       if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
-      doc.ev = eventsOf(prev, doc);
-      events.set(email, doc.ev);
+      const list = eventsOf(prev, doc);
+      doc.ev = withoutObjects(list);
+      events.set(email, list);
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
       opEmails.push(email);
       expected.set(email, doc.v);

@@ -25,6 +25,9 @@ import { DestinationRefusedError, postChecked, type Resolver } from './outbound'
  * Seconds to wait after each failed attempt (the Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
  * 10 h, about 27.5 hours in all); when the attempt after the last wait fails too, the endpoint is disabled.
  */
+/** Deliveries between writes of the endpoint's cursor. */
+const CURSOR_EVERY = 50;
+
 export const RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 
 export interface WebhookWorkerOptions {
@@ -96,8 +99,9 @@ export class WebhookWorker {
   }
 
   private async serveEndpoint(id: string): Promise<number> {
-    let e = await leaseWebhookEndpoint(id, this.owner, this.o.leaseMs);
-    if (!e) return 0;
+    const leased = await leaseWebhookEndpoint(id, this.owner, this.o.leaseMs);
+    if (!leased) return 0;
+    let e: WebhookEndpointDoc = leased;
     let delivered = 0;
     try {
       const secret = webhookSecret(e, this.o.secretKey);
@@ -105,16 +109,29 @@ export class WebhookWorker {
       for (;;) {
         if (this.stopped) return delivered;
         const page = await readEvents(e.orgId, { after: e.cursor, limit: this.o.batch, types: e.types.length ? e.types : undefined });
+        // The endpoint's cursor is written every CURSOR_EVERY deliveries and at the end of a page, not after each: a
+        // worker that stops in between leaves deliveries logged as delivered, which the next one settles from the log
+        // (see deliver) instead of sending them again.
+        let unsaved = 0;
         for (const ev of page.items) {
-          const r = await this.deliver(e, ev, signer);
+          const r = await this.deliver(e, ev, signer, async () => {
+            if (unsaved && !(await advanceWebhookCursor(e, this.owner, e.cursor, this.o.leaseMs))) return false;
+            unsaved = 0;
+            return true;
+          });
           if (r === 'stop') return delivered;
           delivered++;
           e = { ...e, cursor: ev.seq, attempt: 0, firstFailureAt: null };
+          if (++unsaved >= CURSOR_EVERY) {
+            if (!(await advanceWebhookCursor(e, this.owner, e.cursor, this.o.leaseMs))) return delivered;
+            unsaved = 0;
+          }
         }
-        // Events the type filter skipped.
-        if (page.cursor > e.cursor) {
-          if (!(await advanceWebhookCursor(e, this.owner, page.cursor, this.o.leaseMs))) return delivered;
-          e = { ...e, cursor: page.cursor };
+        // Delivered events not saved yet, and events the type filter skipped.
+        const to = Math.max(page.cursor, e.cursor);
+        if (unsaved || to > e.cursor) {
+          if (!(await advanceWebhookCursor(e, this.owner, to, this.o.leaseMs))) return delivered;
+          e = { ...e, cursor: to };
         }
         if (!page.more) return delivered;
       }
@@ -124,7 +141,7 @@ export class WebhookWorker {
   }
 
   /** Sends one attempt of one event; 'next' once it is delivered, 'stop' when the endpoint must wait. */
-  private async deliver(e: WebhookEndpointDoc, ev: EventDoc, signer: Webhook): Promise<'next' | 'stop'> {
+  private async deliver(e: WebhookEndpointDoc, ev: EventDoc, signer: Webhook, saveCursor: () => Promise<boolean>): Promise<'next' | 'stop'> {
     const attempt = e.attempt + 1;
     const did = deliveryId(e._id, e.round, ev.eid, attempt);
     const claimed = await claimDeliveryAttempt({ _id: did, orgId: e.orgId, endpointId: e._id, eventId: ev.eid, eventType: ev.type, seq: ev.seq, attempt });
@@ -132,8 +149,9 @@ export class WebhookWorker {
       // This attempt was claimed before: by a worker that stopped mid-way (its lease ran out), or that finished it
       // and stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
       const prior = await getDelivery(did);
-      if (prior?.outcome === 'delivered') return (await advanceWebhookCursor(e, this.owner, ev.seq, this.o.leaseMs)) ? 'next' : 'stop';
+      if (prior?.outcome === 'delivered') return 'next';
       if (prior?.outcome === 'sending') await finishDeliveryAttempt(did, 'failed', null, 0, 'the worker sending this attempt stopped');
+      if (!(await saveCursor())) return 'stop';
       await this.failed(e, attempt);
       return 'stop';
     }
@@ -162,7 +180,8 @@ export class WebhookWorker {
     }
     await finishDeliveryAttempt(did, outcome, status, Math.round(latency), error);
     this.o.onDelivery?.(outcome, latency);
-    if (outcome === 'delivered') return (await advanceWebhookCursor(e, this.owner, ev.seq, this.o.leaseMs)) ? 'next' : 'stop';
+    if (outcome === 'delivered') return 'next';
+    if (!(await saveCursor())) return 'stop';
     this.o.logger?.info({ webhookId: e._id, eventId: ev.eid, attempt, status, outcome }, 'webhook delivery failed');
     await this.failed(e, attempt);
     return 'stop';
