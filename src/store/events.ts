@@ -78,9 +78,17 @@ function eventCol(): Collection<EventDoc> {
 
 /** Takes `n` cursors of an organization: returns the first. */
 async function allocate(orgId: string, n: number): Promise<number> {
-  const doc = await seqCol().findOneAndUpdate({ _id: orgId }, { $inc: { seq: n } }, { upsert: true, returnDocument: 'after' });
-  if (!doc) throw new Error('event cursor allocation returned nothing');
-  return doc.seq - n + 1;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const doc = await seqCol().findOneAndUpdate({ _id: orgId }, { $inc: { seq: n } }, { upsert: true, returnDocument: 'after' });
+      if (!doc) throw new Error('event cursor allocation returned nothing');
+      return doc.seq - n + 1;
+    } catch (err) {
+      // Two first writers of an organization both upserting the counter: one loses with a duplicate key; the counter
+      // exists now, so the retry increments it.
+      if (!isDuplicateKeyError(err) || attempt >= 3) throw err;
+    }
+  }
 }
 
 /**
@@ -97,7 +105,9 @@ export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { 
     list = list.filter((x) => !have.has(x.id));
     if (!list.length) return 0;
   }
-  for (let attempt = 0; ; attempt++) {
+  let written = 0;
+  for (let attempt = 0; list.length; attempt++) {
+    if (attempt > 20) throw new Error('could not take event cursors (the counter keeps colliding)');
     const taken = Date.now();
     const first = await allocate(orgId, list.length);
     // Cursors taken too long ago could already be behind a reader's gap grace: take new ones (the old become holes).
@@ -116,19 +126,31 @@ export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { 
       subject: x.d.subject ?? null,
       inc: x.d.inc ?? null,
     }));
-    let written = docs.length;
+    // Ordered: a failure stops the insert there, so the events after it keep their order when retried.
+    let failedAt = -1;
     try {
-      await eventCol().insertMany(docs, { ordered: false });
+      await eventCol().insertMany(docs, { ordered: true });
     } catch (err) {
-      // An id already written (a replay racing the original writer): that event exists, its cursor stays a hole.
-      const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
+      const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
       const errs = Array.isArray(we) ? we : we ? [we] : [];
       if (!(errs.length ? errs.every((e) => e.code === 11000) : isDuplicateKeyError(err))) throw err;
-      written -= Math.max(1, errs.length);
+      failedAt = errs[0]?.index ?? 0;
     }
-    for (const l of listeners) l(written);
-    return written;
+    if (failedAt < 0) {
+      written += docs.length;
+      break;
+    }
+    written += failedAt;
+    // A duplicate: either this event is already in the feed (a replay racing the original writer: drop it), or its
+    // cursor was taken (the store's `$inc` is not atomic under concurrency on every server, FerretDB v1 among them):
+    // take new cursors for it and what follows.
+    const rest = list.slice(failedAt);
+    const head = rest[0]!;
+    if (await eventCol().findOne({ eid: head.id }, { projection: { _id: 1 } })) rest.shift();
+    list = rest;
   }
+  for (const l of listeners) l(written);
+  return written;
 }
 
 /** Appends one event (sync runs, connections, webhook endpoints). */
