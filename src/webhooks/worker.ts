@@ -150,6 +150,9 @@ export class WebhookWorker {
       // and stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
       const prior = await getDelivery(did);
       if (prior?.outcome === 'delivered') return 'next';
+      // Another worker is sending it right now (leases are compare-and-set, but FerretDB v1 does not apply a
+      // findAndModify atomically, so two workers can both believe they hold one): leave it to them.
+      if (prior?.outcome === 'sending' && Date.now() - prior.createdAt.getTime() < this.o.leaseMs) return 'stop';
       if (prior?.outcome === 'sending') await finishDeliveryAttempt(did, 'failed', null, 0, 'the worker sending this attempt stopped');
       if (!(await saveCursor())) return 'stop';
       await this.failed(e, attempt);
