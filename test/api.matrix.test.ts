@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import {
-  SnapshotIngest, applySourceChanges, createApiToken, createAudience, createConnection, createSegment, ensureNamedGroups, newId, recipientId,
-  type ConnectionRef,
+  SnapshotIngest, applySourceChanges, createApiToken, createAudience, createConnection, createSegment, createWebhookEndpoint, ensureNamedGroups, newId,
+  recipientId, type ConnectionRef,
 } from '../src/store';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
@@ -64,6 +64,7 @@ describe('admin API: every route × every kind of caller', () => {
     assert.equal(res.status, 201);
     return res.body.id as string;
   };
+  const webhook = async () => (await createWebhookEndpoint(org.id, { url: 'http://127.0.0.1:9/hook' }, env.secretKey)).endpoint._id;
   const enc = encodeURIComponent;
   const rid = () => enc(recipientId(org.id, 'ann@example.com'));
 
@@ -132,6 +133,15 @@ describe('admin API: every route × every kind of caller', () => {
     { method: 'get', template: '/audiences/{id}/recipients', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/recipients`, usesId: true }) },
     { method: 'get', template: '/audiences/{id}/preview', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/preview`, usesId: true }) },
     { method: 'get', template: '/audit-events', access: 'manage', ok: 200, prepare: async () => ({ path: '/audit-events', usesId: false }) },
+    { method: 'get', template: '/audiences/{id}/changes', access: 'read', ok: 200, prepare: async () => ({ path: `/audiences/${await audience()}/changes?after=0`, usesId: true }) },
+    { method: 'get', template: '/events', access: 'read', ok: 200, prepare: async () => ({ path: '/events?include=object', usesId: false }) },
+    { method: 'post', template: '/webhooks', access: 'manage', ok: 201, prepare: async () => ({ path: '/webhooks', body: { url: 'http://127.0.0.1:9/hook', types: ['recipient.created'] }, usesId: false }) },
+    { method: 'get', template: '/webhooks', access: 'manage', ok: 200, prepare: async () => ({ path: '/webhooks', usesId: false }) },
+    { method: 'get', template: '/webhooks/{id}', access: 'manage', ok: 200, prepare: async () => ({ path: `/webhooks/${await webhook()}`, usesId: true }) },
+    { method: 'patch', template: '/webhooks/{id}', access: 'manage', ok: 200, prepare: async () => ({ path: `/webhooks/${await webhook()}`, body: { enabled: false }, usesId: true }) },
+    { method: 'delete', template: '/webhooks/{id}', access: 'manage', ok: 204, prepare: async () => ({ path: `/webhooks/${await webhook()}`, usesId: true }) },
+    { method: 'post', template: '/webhooks/{id}/replay', access: 'manage', ok: 202, prepare: async () => ({ path: `/webhooks/${await webhook()}/replay?after=0`, usesId: true }) },
+    { method: 'get', template: '/webhooks/{id}/deliveries', access: 'manage', ok: 200, prepare: async () => ({ path: `/webhooks/${await webhook()}/deliveries`, usesId: true }) },
   ];
 
   before(async () => {

@@ -1,4 +1,4 @@
-import { CONNECTION_TYPES, FULL_ATTRIBUTE_SET, PERMISSIONS, ROLES, SCIM_PROVIDERS, SYNC_RUN_PHASES, SYNC_RUN_STATUSES } from '../store';
+import { CONNECTION_TYPES, EVENT_TYPES, FULL_ATTRIBUTE_SET, PERMISSIONS, ROLES, SCIM_PROVIDERS, SYNC_RUN_PHASES, SYNC_RUN_STATUSES } from '../store';
 
 /**
  * The OpenAPI 3.1 document of the Admin API, kept beside the routes; test/api.matrix.test.ts validates every response
@@ -183,6 +183,46 @@ const schemas: Record<string, Schema> = {
   Preview: obj({ count: int, sample: { type: 'array', items: ref('Recipient') } }),
   AuditEvent: obj({ id: str, actor: { type: 'string', description: 'who made the change: the API token\'s name when it has one, else its id, or cli' }, actorId: { type: 'string', description: 'the API token id, or cli' }, action: str, target: nullableStr, details: {}, createdAt: str }),
   AuditEventList: list('AuditEvent'),
+  Event: {
+    ...obj(
+      {
+        id: { type: 'string', description: 'unique; the webhook-id of its deliveries (idempotency key)' },
+        type: { enum: [...EVENT_TYPES] },
+        createdAt: str,
+        orgId: str,
+        connectionId: { type: 'string', description: 'the connection whose change this is, when one is' },
+        cursor: { type: 'string', description: 'the position of this event in the feed' },
+        data: { type: 'object', description: 'ids, email and changed attribute names; with include=object (or a webhook with includeObject) also the full object as data.object' },
+      },
+      ['id', 'type', 'createdAt', 'orgId', 'cursor', 'data'],
+    ),
+  },
+  EventPage: obj({
+    items: { type: 'array', items: ref('Event') },
+    nextCursor: { type: 'string', description: 'pass as after= to read on (also when this page is empty)' },
+    hasMore: { type: 'boolean' },
+  }),
+  Webhook: obj({
+    id: str, url: str, types: { type: 'array', items: { enum: [...EVENT_TYPES] }, description: 'empty: every type' }, enabled: { type: 'boolean' },
+    includeObject: { type: 'boolean' }, cursor: { type: 'string', description: 'delivered up to this event cursor' }, failedAttempts: int,
+    nextAttemptAt: nullableStr, disabledReason: nullableStr, createdAt: str, updatedAt: str,
+  }),
+  WebhookList: list('Webhook'),
+  WebhookDelivery: obj({
+    id: str, eventId: str, eventType: str, cursor: str, attempt: int, outcome: { enum: ['sending', 'delivered', 'failed', 'refused'] },
+    status: { type: ['integer', 'null'] }, latencyMs: { type: ['integer', 'null'] }, error: nullableStr, createdAt: str,
+  }),
+  WebhookDeliveryList: list('WebhookDelivery'),
+  AudienceChanges: obj({
+    items: { type: 'array', items: obj({ recipientId: str, email: str, change: { enum: ['entered', 'left'] } }) },
+    nextCursor: { type: 'string', description: 'the feed position these changes reach; pass as after= next time' },
+    hasMore: { type: 'boolean' },
+  }),
+};
+schemas.WebhookCreated = {
+  ...schemas.Webhook,
+  properties: { ...(schemas.Webhook!.properties as Record<string, Schema>), secret: { type: 'string', pattern: '^whsec_', description: 'the Standard Webhooks signing secret, shown once' } },
+  required: [...(schemas.Webhook!.required as string[]), 'secret'],
 };
 
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
@@ -354,10 +394,49 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         parameters: [...idParam, { name: 'sample', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 100, default: 10 } }],
         get: op('Count and a sample of an audience', { ...ok(200, 'Preview'), ...withId }),
       },
+      '/audiences/{id}/changes': {
+        parameters: [...idParam, { name: 'after', in: 'query', schema: { type: 'string', pattern: '^[0-9]+$' }, description: 'a feed cursor (nextCursor of the previous call)' }],
+        get: op('Who entered and who left the audience since a cursor, netted per person (applied in order, pages take the membership at after to the membership at nextCursor)', {
+          ...ok(200, 'AudienceChanges'), ...withId, '410': problem('the cursor is older than the retention'),
+        }),
+      },
       '/audit-events': {
         get: op('Changes administrators made, newest first', { ...ok(200, 'AuditEventList'), ...common }, {
           parameters: [{ name: 'action', in: 'query', schema: str }, { name: 'target', in: 'query', schema: str }, ...pageParams],
         }),
+      },
+      '/events': {
+        get: op('The change feed in order (keyset pages); members need recipients:read', { ...ok(200, 'EventPage'), ...common, '410': problem('the cursor is older than the retention (EVENT_RETENTION_DAYS)') }, {
+          parameters: [
+            { name: 'after', in: 'query', schema: { type: 'string', pattern: '^[0-9]+$' }, description: 'nextCursor of the previous page; absent: from the oldest event kept' },
+            { name: 'types', in: 'query', schema: str, description: 'comma-separated event types' },
+            { name: 'connectionId', in: 'query', schema: str },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+            { name: 'include', in: 'query', schema: { enum: ['object'] }, description: 'object: full objects in data.object' },
+          ],
+        }),
+      },
+      '/webhooks': {
+        post: op('Create a webhook endpoint; the whsec_ signing secret is shown once. Deliveries follow Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), one event per request, in order, retried with backoff for about a day, then the endpoint is disabled', { ...ok(201, 'WebhookCreated'), ...common }, {
+          requestBody: body(obj({ url: str, types: { type: 'array', items: { enum: [...EVENT_TYPES] } }, enabled: { type: 'boolean' }, includeObject: { type: 'boolean' } }, ['url'])),
+        }),
+        get: op('List webhook endpoints', { ...ok(200, 'WebhookList'), ...common }),
+      },
+      '/webhooks/{id}': {
+        parameters: idParam,
+        get: op('Read a webhook endpoint', { ...ok(200, 'Webhook'), ...withId }),
+        patch: op('Change url, types, enabled (enabling resumes where it stopped), includeObject', { ...ok(200, 'Webhook'), ...withId }, {
+          requestBody: body(obj({ url: str, types: { type: 'array', items: { enum: [...EVENT_TYPES] } }, enabled: { type: 'boolean' }, includeObject: { type: 'boolean' } }, [])),
+        }),
+        delete: op('Delete a webhook endpoint', { ...noContent, ...withId }),
+      },
+      '/webhooks/{id}/replay': {
+        parameters: [...idParam, { name: 'after', in: 'query', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } }],
+        post: op('Deliver again every event after a cursor', { ...ok(202, 'Webhook', 'accepted; deliveries follow'), ...withId }),
+      },
+      '/webhooks/{id}/deliveries': {
+        parameters: [...idParam, ...pageParams],
+        get: op('The delivery log of an endpoint, newest first (status, latency, attempt)', { ...ok(200, 'WebhookDeliveryList'), ...withId }),
       },
     },
   };

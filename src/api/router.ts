@@ -7,6 +7,7 @@ import { auditEventRoutes } from './routes/auditEvents';
 import { columnMappingRoutes } from './routes/columnMapping';
 import { audienceRoutes } from './routes/audiences';
 import { connectionRoutes } from './routes/connections';
+import { audienceChangeRoutes, eventRoutes } from './routes/events';
 import { groupRoutes } from './routes/groups';
 import { hrisSyncRoutes } from './routes/hrisSync';
 import { organizationRoutes } from './routes/organization';
@@ -15,6 +16,7 @@ import { segmentRoutes } from './routes/segments';
 import { syncRunRoutes } from './routes/syncRuns';
 import { tokenRoutes } from './routes/tokens';
 import { uploadRoutes } from './routes/uploads';
+import { webhookRoutes } from './routes/webhooks';
 import { jsonBody } from './validate';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
@@ -71,8 +73,10 @@ export function createApiRouter(deps: AppDeps): Router {
   r.use('/sync-runs', syncRunRoutes());
   r.use('/groups', groupRoutes());
   r.use('/segments', segmentRoutes(json));
-  r.use('/audiences', audienceRoutes(json));
+  r.use('/audiences', audienceChangeRoutes(), audienceRoutes(json));
   r.use('/audit-events', auditEventRoutes());
+  r.use('/events', eventRoutes());
+  r.use('/webhooks', webhookRoutes(json, deps.config));
 
   // A known path asked with a method it does not have: 405 with the methods it has (RFC 9110 §15.5.6).
   r.use(methodNotAllowed(allowedMethods(doc)));

@@ -10,6 +10,7 @@ import { presentSyncRun } from '../api/present';
 import { runHrisSync } from '../hris/sync';
 import { watchParent } from '../server/parentWatch';
 import { NotFoundError, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand } from './commands/operator';
+import { TailUsageError, eventsTail } from './eventsTail';
 import {
   connectStore,
   createApiToken,
@@ -37,6 +38,7 @@ Usage:
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
   audience-sync connection mapping ID [--set 'Header=target' ...] [--file mapping.json] [--clear] [--json]
       (csv/sftp column mapping; target: email|status|groups|action|ignore|custom:<name>|an attribute; 'Header=' removes one)
+  audience-sync events tail --org ORG [--types T,...] [--after CURSOR]   (JSON lines as events arrive; Ctrl-C stops)
 
   audience-sync sync CONNECTION_ID        runs one HRIS sync now (automated hris connections), prints the finished run
 ${OPERATOR_USAGE.map((l) => `  ${l}`).join('\n')}
@@ -125,6 +127,8 @@ async function main(argv: string[]): Promise<number> {
       set: { type: 'string', multiple: true },
       file: { type: 'string' },
       clear: { type: 'boolean', default: false },
+      types: { type: 'string' },
+      after: { type: 'string' },
     },
   });
   const [cmd, sub] = positionals;
@@ -222,6 +226,18 @@ async function main(argv: string[]): Promise<number> {
       const res = await withStore(config, () => connectionMapping({ connectionId: id, set: values.set ?? [], file: values.file, clear: Boolean(values.clear) }));
       const lines = Object.entries(res.mapping).map(([h, t]) => `${JSON.stringify(h)} → ${t}`);
       out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
+      return 0;
+    }
+    case 'events tail': {
+      const after = values.after === undefined ? undefined : Number(values.after);
+      if (after !== undefined && !(Number.isInteger(after) && after >= 0)) throw new UsageError('--after must be an event cursor');
+      const types = values.types?.split(',').map((t) => t.trim()).filter(Boolean);
+      try {
+        await eventsTail(config, { org: requireOpt(values, 'org'), types, after });
+      } catch (err) {
+        if (err instanceof TailUsageError) throw new UsageError(err.message);
+        throw err;
+      }
       return 0;
     }
     default: {

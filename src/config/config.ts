@@ -60,6 +60,13 @@ const schema = z.object({
     .min(3, 'SYNC_RUN_STALE_SECONDS must be at least 3 (runs write a heartbeat every second)')
     .max(86_400, 'SYNC_RUN_STALE_SECONDS must be at most 86400')
     .optional(),
+  // Change feed and webhooks (issue 11).
+  EVENT_RETENTION_DAYS: z.coerce.number({ error: 'EVENT_RETENTION_DAYS must be a number of days' }).positive('EVENT_RETENTION_DAYS must be more than 0').max(3650).default(30),
+  WEBHOOK_ALLOW_LOOPBACK: z.enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK must be true or false' }).default('false').transform((v) => v === 'true'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number({ error: 'WEBHOOK_TIMEOUT_MS must be a number of milliseconds' }).int().min(100).max(120_000).default(10_000),
+  /** Multiplies the retry schedule's waits (tests compress the day of retries into seconds). */
+  WEBHOOK_RETRY_SCALE: z.coerce.number({ error: 'WEBHOOK_RETRY_SCALE must be a number' }).positive().max(10).default(1),
+  WEBHOOK_POLL_MS: z.coerce.number({ error: 'WEBHOOK_POLL_MS must be a number of milliseconds' }).int().min(10).max(60_000).default(500),
 });
 
 export type Env = z.infer<typeof schema>;

@@ -1,6 +1,6 @@
 import { stripCoreSchema, type Filter } from '../filter';
 import {
-  deleteScimGroup, finishPendingScimGroups, insertScimGroup, liveScimUserKeys, newUuid, readScimGroup, replaceScimGroup, scimGroupIds,
+  deleteScimGroup, recordGroupEvent, finishPendingScimGroups, insertScimGroup, liveScimUserKeys, newUuid, readScimGroup, replaceScimGroup, scimGroupIds,
   scimGroupMembers, scimGroupsOfUser, scimGroupUserKeys, searchScimGroups, withoutIntent, type GroupDoc, type MongoQuery,
   type ScimGroupDoc, type ScimGroupMembers, type ScimGroupUser,
 } from '../store';
@@ -272,6 +272,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   };
   // The group and the membership it still has to give its people, in one insert (the store's intent protocol).
   await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers });
+  await recordGroupEvent(doc.orgId, doc.connectionId, id, 'created', { displayName });
   ctx.logger.info({ groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -302,6 +303,7 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
   if (!(await replaceScimGroup(g.v, next, { add: plan.addUsers, remove: plan.removeUsers }))) {
     throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
   }
+  if (g.displayName !== displayName) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'updated', { displayName, version: next.v });
   return next;
 }
 

@@ -9,6 +9,9 @@ import { startFileQueue, type FileQueue } from '../csv';
 import { startSftpServer } from '../sftp';
 import { sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
 import { startHrisScheduler } from '../hris/scheduler';
+import { setEventRetentionDays, sweepEvents, sweepWebhookDeliveries } from '../store';
+import { WebhookWorker } from '../webhooks/worker';
+import { countEventsWritten, recordDelivery } from './eventMetrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
 
@@ -47,6 +50,8 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
 
   const stops: ((deadline: number) => Promise<void>)[] = [];
+  setEventRetentionDays(config.EVENT_RETENTION_DAYS);
+  countEventsWritten();
   let httpPort: number | null = null;
   let sftpPort: number | null = null;
 
@@ -63,6 +68,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       if (done.replayedMerges) logger.warn({ replayed: done.replayedMerges }, 'replayed merges a stopped process left unfinished');
       if (done.finishedGroupWrites) logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
       if (done.owedRemerges) logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
+      const expired = await sweepEvents();
+      await sweepWebhookDeliveries(new Date(Date.now() - config.EVENT_RETENTION_DAYS * 86_400_000));
+      if (expired) logger.info({ events: expired }, 'removed events past the retention');
     };
     // Before serving: fail abandoned runs, replay merges. Applies to resume (which can take minutes) go on in the
     // background right after, so the service answers (and /healthz passes) meanwhile.
@@ -81,6 +89,13 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     const timer = setInterval(runSweep, Math.min(SWEEP_INTERVAL_MS, staleMs));
     timer.unref();
     stops.push(async () => clearInterval(timer));
+    // Webhook deliveries: leased per endpoint, so every worker process can run this.
+    const webhooks = new WebhookWorker({
+      secretKey: config.SECRET_KEY, allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK, timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryScale: config.WEBHOOK_RETRY_SCALE, pollMs: config.WEBHOOK_POLL_MS, logger, onDelivery: recordDelivery,
+    });
+    webhooks.start();
+    stops.push(() => webhooks.stop());
     // HRIS syncs through Finch: scheduled, on demand (queued by the API) and webhook-requested.
     const hris = startHrisScheduler({ config, logger });
     stops.push(async () => hris.stop());

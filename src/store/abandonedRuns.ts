@@ -1,3 +1,4 @@
+import { syncRunEvent } from './events';
 import { requeueAbandonedStoredRuns } from './fileRuns';
 import { StagedRow, SyncRun, type SyncRunDoc } from './models';
 import { PROCESS_OWNER, isRunLive, ownerGone, readRun, serialized } from './syncRunState';
@@ -34,6 +35,7 @@ export async function failActiveRun(id: string, message: string, also: Record<st
   );
   if (!res.modifiedCount) return false;
   await StagedRow.deleteMany({ runId: id }).exec();
+  await syncRunEvent(id, 'failed');
   return true;
 }
 

@@ -3,6 +3,7 @@ import { deleteAccountFiles } from './accountFiles';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
 import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
+import { recordConnectionEvent } from './events';
 import { applySourceChanges, type ConnectionRef } from './merge';
 import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
 import { payConnectionRemerge } from './remerge';
@@ -108,6 +109,7 @@ export async function createConnection(
   }
   await Connection.create(doc);
   invalidateMergeSettings(input.orgId);
+  await recordConnectionEvent(input.orgId, id, 'created', { type, name });
   return out;
 }
 
@@ -149,6 +151,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
   if (conn.type === 'sftp') await deleteAccountFiles(connectionId);
   await Connection.deleteOne({ _id: connectionId }).exec();
   invalidateMergeSettings(conn.orgId);
+  await recordConnectionEvent(conn.orgId, conn._id, 'deleted', { type: conn.type, name: conn.name });
   return true;
 }
 

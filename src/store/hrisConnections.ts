@@ -1,5 +1,6 @@
 import { isDuplicateKeyError } from './errors';
-import { Connection, SyncRun, WebhookDelivery, type SyncRunDoc, type SyncRunStatus } from './models';
+import { Connection, InboundWebhook, SyncRun, type SyncRunDoc, type SyncRunStatus } from './models';
+import { PROCESS_OWNER, transitionRun, writeActiveRun } from './syncRunState';
 import { createSyncRun } from './syncRuns';
 
 /**
@@ -154,7 +155,7 @@ export async function recordHrisRunEnd(id: string, end: HrisRunEnd, now = new Da
   ).exec();
 }
 
-const ACTIVE: SyncRunStatus[] = ['queued', 'running'];
+const ACTIVE: SyncRunStatus[] = ['queued', 'running', 'applying'];
 
 /**
  * Asks for an on-demand sync: a queued hris run the worker's scheduler picks up. When a run of the connection is
@@ -188,11 +189,7 @@ export async function loadSyncRun(id: string): Promise<SyncRunDoc | null> {
 
 /** Takes a queued run for work (it becomes running); false when another process took it first or it ended. */
 export async function startQueuedRun(id: string, now = new Date()): Promise<boolean> {
-  const res = await SyncRun.updateOne(
-    { _id: id, status: 'queued' },
-    { $set: { status: 'running', startedAt: now, heartbeatAt: now } },
-  ).exec();
-  return res.modifiedCount > 0;
+  return transitionRun(id, 'running', { startedAt: now, heartbeatAt: now, owner: PROCESS_OWNER });
 }
 
 /** A running run's heartbeat with its progress (phase, pages, people). */
@@ -201,12 +198,13 @@ export async function heartbeatSyncRun(id: string, progress: { phase?: string; p
   if (progress.phase !== undefined) set['progress.phase'] = progress.phase;
   if (progress.pages !== undefined) set['progress.pages'] = progress.pages;
   if (progress.processed !== undefined) set['progress.processed'] = progress.processed;
-  await SyncRun.updateOne({ _id: id, status: { $in: ACTIVE } }, { $set: set }).exec();
+  // Through the run's serialized writes: a heartbeat never overlaps (and undoes) the run's final status write.
+  await writeActiveRun(id, set);
 }
 
 /** Ends an active run without applying anything (pending: Finch's data is not ready yet). */
 export async function endRunUnapplied(id: string, status: 'pending' | 'failed', message: string, now = new Date()): Promise<SyncRunDoc | null> {
-  await SyncRun.updateOne({ _id: id, status: { $in: ACTIVE } }, { $set: { status, message, finishedAt: now } }).exec();
+  await transitionRun(id, status, { message, finishedAt: now, phase: null });
   return loadSyncRun(id);
 }
 
@@ -221,12 +219,12 @@ export async function countHrisNeedsReauth(): Promise<number> {
  */
 export async function recordWebhookDelivery(eventId: string, source: string, keepMs = 24 * 3600_000, now = new Date()): Promise<boolean> {
   try {
-    await WebhookDelivery.create({ _id: `${source}:${eventId}`, source, receivedAt: now });
+    await InboundWebhook.create({ _id: `${source}:${eventId}`, source, receivedAt: now });
   } catch (err) {
     if (isDuplicateKeyError(err)) return false;
     throw err;
   }
-  if (Math.random() < 0.01) await WebhookDelivery.deleteMany({ receivedAt: { $lt: new Date(now.getTime() - keepMs) } }).exec();
+  if (Math.random() < 0.01) await InboundWebhook.deleteMany({ receivedAt: { $lt: new Date(now.getTime() - keepMs) } }).exec();
   return true;
 }
 

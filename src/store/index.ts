@@ -51,3 +51,6 @@ export * from './hrisConnections';
 export * from './syncRunState';
 export * from './syncRunItems';
 export * from './operator';
+export * from './events';
+export * from './webhooks';
+export * from './audienceEvents';

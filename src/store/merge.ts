@@ -6,6 +6,8 @@ import { storeCapabilities } from './db';
 import { isDuplicateKeyError } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
+import { audienceEvents, loadAudienceMatchers } from './audienceEvents';
+import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
@@ -259,7 +261,7 @@ async function applyOnce(
       m.set(sid, p.next && p.next.email === email ? p.next : null);
     }
   }
-  await updateRecipients(conn.orgId, touched, settings);
+  await updateRecipients(conn.orgId, touched, settings, conn._id);
   if (emails.size) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
   return [...lost].map((p) => p.change);
 }
@@ -318,13 +320,14 @@ async function updateRecipients(
   orgId: string,
   touched: Map<string, Map<string, SourceRecordDoc | null>>,
   settings: MergeSettings,
+  connectionId: string | null = null,
 ): Promise<void> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
     const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
     const current = await findByIds(Recipient, ids);
-    const conflicts = await writeRecipients(orgId, pending, current, settings);
+    const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
     if (!conflicts.size) return;
     // Re-read the records behind the conflicting emails: a concurrent writer may hold a newer state.
     const sids = new Set<string>();
@@ -349,6 +352,7 @@ async function writeRecipients(
   touched: Map<string, Map<string, SourceRecordDoc | null>>,
   current: Map<string, RecipientDoc>,
   settings: MergeSettings,
+  connectionId: string | null,
 ): Promise<Set<string>> {
   const col = Recipient.collection as unknown as Collection<RecipientDoc>;
   const now = new Date();
@@ -356,6 +360,11 @@ async function writeRecipients(
   const ops: AnyBulkWriteOperation<RecipientDoc>[] = [];
   const opEmails: string[] = [];
   const expected = new Map<string, number | null>();
+  // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
+  const events = new Map<string, EventDraft[]>();
+  const audiences = eventsEnabled() ? await loadAudienceMatchers(orgId) : [];
+  const eventsOf = (prev: RecipientDoc | undefined, next: RecipientDoc | null) =>
+    eventsEnabled() ? [...recipientEvents(prev, next, connectionId), ...audienceEvents(audiences, prev, next, connectionId)] : [];
 
   for (const [email, records] of touched) {
     const id = recipientId(orgId, email);
@@ -369,6 +378,7 @@ async function writeRecipients(
         ops.push({ deleteOne: { filter: { _id: id, v: prev.v } } });
         opEmails.push(email);
         expected.set(email, null);
+        events.set(email, eventsOf(prev, null));
       }
       continue;
     }
@@ -391,9 +401,15 @@ async function writeRecipients(
       updatedAt: now,
     };
     if (!prev) {
+      const list = eventsOf(undefined, doc);
+      doc.ev = withoutObjects(list);
+      events.set(email, list);
       inserts.push(doc);
     } else {
-      if (stableJson({ ...prev, v: 0, updatedAt: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0 })) continue;
+      if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
+      const list = eventsOf(prev, doc);
+      doc.ev = withoutObjects(list);
+      events.set(email, list);
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
       opEmails.push(email);
       expected.set(email, doc.v);
@@ -414,6 +430,9 @@ async function writeRecipients(
       }
     }
   }
+  const drafts: EventDraft[] = [];
+  for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);
+  await appendEvents(orgId, drafts);
   return conflicts;
 }
 
@@ -445,6 +464,8 @@ export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
   const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } }).lean().exec();
   for (const e of entries) {
     await remergeEmails(e.orgId, e.emails);
+    const ids = e.emails.map((m) => recipientId(e.orgId, m));
+    await reemitRecipientEvents(e.orgId, await findByIds(Recipient, ids), ids);
     await deleteByIds(MergeJournal, [e._id]);
   }
   return entries.length;

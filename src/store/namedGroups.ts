@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isDuplicateKeyError } from './errors';
+import { recordGroupEvent } from './events';
 import type { ConnectionRef } from './merge';
 import { rawCollection } from './collections';
 import { Group } from './models';
@@ -26,6 +27,7 @@ export async function ensureNamedGroups(conn: ConnectionRef, names: string[]): P
         _id: id, orgId: conn.orgId, connectionId: conn._id, key: display.toLowerCase(), displayName: display,
         displayNameLower: display.toLowerCase(), externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
       });
+      await recordGroupEvent(conn.orgId, conn._id, id, 'created', { displayName: display });
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }

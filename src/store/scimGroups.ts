@@ -1,5 +1,6 @@
 import type { Collection } from 'mongodb';
 import { findByIds } from './batchRead';
+import { recordGroupEvent } from './events';
 import type { MongoQuery } from '../filter';
 import { applySourceChanges, type ConnectionRef, type SourceChange } from './merge';
 import { Group, SourceRecord, type GroupDoc, type SourceRecordDoc } from './models';
@@ -75,7 +76,8 @@ async function clearIntent(id: string, v: number): Promise<void> {
 async function finishDelete(g: Intent): Promise<void> {
   await applyUserMembers(g, [], await scimGroupUserKeys(g.connectionId, g._id));
   await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
-  await groups().deleteOne({ _id: g._id });
+  const gone = await groups().deleteOne({ _id: g._id });
+  if (gone.deletedCount) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'deleted');
 }
 
 /** Finishes the intent a write left on the group; returns the group as it now stands, or null once it is deleted. */

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { syncRunEvent, type SyncRunEventKind } from './events';
 import { SyncRun, type SyncRunDoc, type SyncRunStatus } from './models';
 
 /**
@@ -65,14 +66,28 @@ function withoutStatus(set: RunFields): RunFields {
  * matches `also`. False when the run was elsewhere: it is left as it was.
  */
 export async function transitionRun(runId: string, to: SyncRunStatus, set: RunFields = {}, also: RunFields = {}): Promise<boolean> {
-  return serialized(runId, async () => {
+  const moved = await serialized(runId, async () => {
     const res = await SyncRun.updateOne(
       { ...also, _id: runId, status: { $in: [...FROM[to]] } },
       { $set: { ...withoutStatus(set), status: to } },
     ).exec();
     return res.modifiedCount > 0;
   });
+  // The change feed hears of every run that ended, was held or was decided on (sync_run.* events), from here alone.
+  const kind = EVENT_OF[to];
+  if (moved && kind) await syncRunEvent(runId, kind);
+  return moved;
 }
+
+/** The change-feed event of a status a run reached (completed_with_errors is a success with rejected rows). */
+const EVENT_OF: Partial<Record<SyncRunStatus, SyncRunEventKind>> = {
+  succeeded: 'succeeded',
+  completed_with_errors: 'succeeded',
+  failed: 'failed',
+  needs_review: 'needs_review',
+  applied: 'applied',
+  discarded: 'discarded',
+};
 
 /**
  * Writes progress (counts, journal, heartbeat) on a run that is still active; never its status. False when the run is

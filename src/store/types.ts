@@ -13,3 +13,5 @@ export type { SegmentDoc } from './models/segment';
 export type { SourceRecordDoc } from './models/sourceRecord';
 export { SYNC_RUN_PHASES, SYNC_RUN_STATUSES, type SyncCounts, type SyncRunDoc, type SyncRunInput, type SyncRunPhase, type SyncRunStatus } from './models/syncRun';
 export type { FileEntryDoc } from './models/fileEntry';
+export type { EventDoc } from './models/event';
+export type { DeliveryOutcome, WebhookDeliveryDoc, WebhookEndpointDoc } from './models/webhook';

@@ -27,6 +27,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     MAX_UPLOAD_BYTES: 512 * 1024 * 1024,
     SHUTDOWN_TIMEOUT_SECONDS: 25,
     SCIM_RATE_LIMIT_PER_MINUTE: 100_000,
+    EVENT_RETENTION_DAYS: 30,
+    WEBHOOK_ALLOW_LOOPBACK: true,
+    WEBHOOK_TIMEOUT_MS: 5_000,
+    WEBHOOK_RETRY_SCALE: 0.0001,
+    WEBHOOK_POLL_MS: 50,
     ...overrides,
   };
 }

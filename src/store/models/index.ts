@@ -14,3 +14,5 @@ export * from './lookupKey';
 export * from './fileEntry';
 export * from './lease';
 export * from './syncRunItem';
+export * from './event';
+export * from './webhook';

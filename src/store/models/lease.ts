@@ -22,14 +22,14 @@ const leaseSchema = new Schema<LeaseDoc>(
 
 export const Lease = model<LeaseDoc>('Lease', leaseSchema, 'leases');
 
-/** Webhook deliveries already accepted (their event ids), so a replayed delivery is refused. */
-export interface WebhookDeliveryDoc {
+/** Inbound webhooks already accepted (Finch's event ids), so a replayed delivery is refused. */
+export interface InboundWebhookDoc {
   _id: string;
   source: string;
   receivedAt: Date;
 }
 
-const webhookDeliverySchema = new Schema<WebhookDeliveryDoc>(
+const inboundWebhookSchema = new Schema<InboundWebhookDoc>(
   {
     _id: { type: String, required: true },
     source: { type: String, required: true },
@@ -37,6 +37,6 @@ const webhookDeliverySchema = new Schema<WebhookDeliveryDoc>(
   },
   { versionKey: false },
 );
-webhookDeliverySchema.index({ receivedAt: 1 });
+inboundWebhookSchema.index({ receivedAt: 1 });
 
-export const WebhookDelivery = model<WebhookDeliveryDoc>('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries');
+export const InboundWebhook = model<InboundWebhookDoc>('InboundWebhook', inboundWebhookSchema, 'inbound_webhooks');

@@ -1,5 +1,6 @@
 import { Schema, model } from 'mongoose';
 import type { Attributes } from '../attributes';
+import type { EventDraft } from '../events';
 
 /**
  * A copy of what one source record contributes to a recipient. The recipient embeds them so that the merge reads and
@@ -34,6 +35,11 @@ export interface RecipientDoc {
   groups: string[];
   sources: { connectionId: string; type: string; active: boolean }[];
   contribs: Contribution[];
+  /**
+   * The feed events of the write that made this version, written with it: the merge journal replay re-appends them
+   * (idempotently) when a process stopped between the write and the append.
+   */
+  ev?: EventDraft[];
   v: number;
   createdAt: Date;
   updatedAt: Date;
@@ -53,6 +59,7 @@ const recipientSchema = new Schema<RecipientDoc>(
     groups: { type: [String], default: [] },
     sources: { type: Schema.Types.Mixed, default: [] },
     contribs: { type: Schema.Types.Mixed, default: [] },
+    ev: { type: Schema.Types.Mixed, default: undefined },
     v: { type: Number, required: true },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
