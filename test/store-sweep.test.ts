@@ -32,6 +32,8 @@ describe('sweepStore', () => {
     assert.ok((await StagedRow.countDocuments({ runId: ingest.id }).exec()) > 0);
     // Written behind mongoose's timestamps, as the clock would have left it.
     await rawCollection(SyncRun).updateOne({ _id: ingest.id }, { $set: { updatedAt: new Date(Date.now() - silentMs) } });
+    // The process that ran it is gone: this one no longer works on it (a live run is never taken for abandoned).
+    markRunDone(ingest.id);
     return ingest.id;
   }
 

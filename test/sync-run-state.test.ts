@@ -205,7 +205,7 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
     }).exec();
     await applySourceChanges(conn, batch.slice(0, 500));
 
-    assert.deepEqual(await sweepAbandonedRuns(60_000), { failed: [], resumed: [] }, 'not silent long enough yet');
+    assert.deepEqual(await sweepAbandonedRuns(60_000), { failed: [], resumed: [], requeued: [] }, 'not silent long enough yet');
     const swept = await sweepAbandonedRuns(0, FUTURE());
     assert.deepEqual(swept, { failed: [], resumed: [run._id] });
     run = (await readRun(ingest.id))!;
