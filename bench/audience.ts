@@ -24,7 +24,7 @@ import { streamCsv } from '../src/api/csvExport';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import {
-  audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId, storeCapabilities,
+  audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId,
 } from '../src/store';
 import { Audience, Group, Recipient, Segment } from '../src/store/models';
 import type { Config } from '../src/config/config';

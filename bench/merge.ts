@@ -155,7 +155,7 @@ async function rawInsertSample(label: string, orgId: string, connectionId: strin
   for (let start = 0; start < RAW_DOCS; start += BATCH) {
     const docs: Record<string, unknown>[] = [];
     for (let i = start; i < Math.min(RAW_DOCS, start + BATCH); i++) docs.push(rawDoc(orgId, connectionId, i));
-    await col.insertMany(docs as never[], { ordered: false });
+    await col.insertMany(docs, { ordered: false });
   }
   const secs = (performance.now() - t0) / 1000;
   await col.drop();

@@ -134,10 +134,10 @@ function cmdlineOf(pid) {
  * data directory and its port: it is stopped here.
  */
 async function claimPidFile(pidFile) {
-  let pid = 0;
-  let owner = 0;
+  let pid;
+  let owner;
   try {
-    [pid, owner] = fs.readFileSync(pidFile, 'utf8').trim().split(/\s+/).map((n) => Number.parseInt(n, 10) || 0);
+    [pid = 0, owner = 0] = fs.readFileSync(pidFile, 'utf8').trim().split(/\s+/).map((n) => Number.parseInt(n, 10) || 0);
   } catch {
     return; // missing or unreadable pid file: nothing running
   }
@@ -148,12 +148,16 @@ async function claimPidFile(pidFile) {
     note(`stopping FerretDB pid ${pid}, left running on ${path.dirname(pidFile)} by a stopped process (pid ${owner})`);
     try {
       process.kill(pid, 'SIGTERM');
-    } catch {}
+    } catch {
+      /* already gone */
+    }
     for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
     if (isAlive(pid)) {
       try {
         process.kill(pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        /* already gone */
+      }
       for (let i = 0; i < 20 && isAlive(pid); i++) await sleep(100);
     }
     return;
@@ -174,7 +178,9 @@ async function lastPort(dataDir) {
   try {
     const { port } = JSON.parse(fs.readFileSync(stateFileOf(dataDir), 'utf8'));
     if (Number.isInteger(port) && port > 0 && !(await canConnect(port))) return port;
-  } catch {}
+  } catch {
+    /* no state file or not JSON: no last port */
+  }
   return null;
 }
 
@@ -258,10 +264,14 @@ async function startLocalStore(opts = {}) {
       kill('SIGTERM');
       try {
         fs.rmSync(pidFile, { force: true });
-      } catch {}
+      } catch {
+        /* best effort at exit */
+      }
       try {
         removeData();
-      } catch {}
+      } catch {
+        /* best effort at exit */
+      }
     };
     process.on('exit', onExit);
 
@@ -299,7 +309,9 @@ async function startLocalStore(opts = {}) {
     const writeState = (running) => {
       try {
         fs.writeFileSync(stateFileOf(dataDir), JSON.stringify({ uri, port, pid: process.pid, ferretdbPid: child.pid, running }) + '\n');
-      } catch {}
+      } catch {
+        /* best effort: the state file only helps the CLI */
+      }
     };
     if (ready) {
       if (child.pid) fs.writeFileSync(pidFile, `${child.pid} ${process.pid}\n`);
@@ -340,7 +352,9 @@ function runChild(cmd, args, env) {
     const forward = (sig) => {
       try {
         child.kill(sig);
-      } catch {}
+      } catch {
+        /* already gone */
+      }
     };
     for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
     const cleanup = () => {
@@ -365,7 +379,9 @@ function exitLike({ code, signal }) {
     process.exitCode = 128 + n;
     try {
       process.kill(process.pid, signal);
-    } catch {}
+    } catch {
+      /* cannot signal ourselves: the exit code above stands */
+    }
     return;
   }
   process.exitCode = code ?? 1;

@@ -150,7 +150,7 @@ describe('admin API: every route × every kind of caller', () => {
     other = await createOrgWithTokens('Other');
     csv = await conn('csv');
     scim = await conn('scim');
-    [groupId] = await ensureNamedGroups(csv, ['Everyone']);
+    groupId = (await ensureNamedGroups(csv, ['Everyone']))[0]!;
     await applySourceChanges(csv, [
       { op: 'upsert', key: 'ann@example.com', email: 'ann@example.com', active: true, attributes: { department_name: 'Sales' }, groups: [groupId!] },
     ]);

@@ -17,7 +17,7 @@ async function read(bytes: Buffer | string, mode: 'full' | 'delta' = 'delta', ch
 function changes(items: CsvItem[]) {
   return items.map((i) => {
     assert.equal(i.error, undefined, `line ${i.line}: ${i.error}`);
-    return i.change!;
+    return i.change;
   });
 }
 
@@ -52,8 +52,8 @@ describe('CSV reader', () => {
         'Manager Email': 'boss@example.com', Status: 'Active', Groups: 'Sales; All Staff', Country: 'US', 'Office Location': 'Berlin',
       },
     });
-    assert.equal(bob!.op, 'upsert');
-    if (bob!.op !== 'upsert') return;
+    assert.equal(bob?.op, 'upsert');
+    if (bob?.op !== 'upsert') return;
     assert.equal(bob.key, 'bob@example.com');
     assert.equal(bob.active, false);
     assert.deepEqual(bob.groups, ['All Staff', 'Eng']);
@@ -110,7 +110,7 @@ describe('CSV reader', () => {
       'last@example.com,Last,inactive',
     ].join('\n');
     const items = await read(csv);
-    assert.deepEqual(items.map((i) => [i.line, i.error ?? (i.change!.op === 'upsert' ? i.change!.email : '')]), [
+    assert.deepEqual(items.map((i) => [i.line, i.error ?? (i.change.op === 'upsert' ? i.change.email : '')]), [
       [2, 'ok@example.com'],
       [3, 'missing email'],
       [4, 'invalid email "not-an-email"'],

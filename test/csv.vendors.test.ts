@@ -137,7 +137,7 @@ describe('CSV headers of real HR exports', () => {
       assert.equal(items.length, rows.length);
       items.forEach((item, i) => {
         assert.equal(item.error, undefined, `${file} line ${item.line}: ${item.error}`);
-        const c = item.change!;
+        const c = item.change;
         assert.equal(c.op, 'upsert');
         if (c.op !== 'upsert') return;
         const row = rows[i]!;
@@ -224,7 +224,7 @@ describe('CSV headers of real HR exports', () => {
   it('reads status codes and wordings of HR exports; T means terminated except in a yes/no Active column', async () => {
     const read = async (csv: string) => {
       const out: [number, boolean | string][] = [];
-      for await (const i of readCsv(Readable.from([csv]), { mode: 'delta' })) out.push([i.line, i.error ?? (i.change!.op === 'upsert' && i.change!.active)]);
+      for await (const i of readCsv(Readable.from([csv]), { mode: 'delta' })) out.push([i.line, i.error ?? (i.change.op === 'upsert' && i.change.active)]);
       return out;
     };
     assert.deepEqual(await read('Email,Employee Status\na@x.co,A\nb@x.co,T\nc@x.co,L\nd@x.co,Terminated - Voluntary\ne@x.co,Leave of Absence (Paid)\nf@x.co,Garden leave\ng@x.co,Inactive Employee\nh@x.co,Sabbatical\n'), [

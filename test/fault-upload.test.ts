@@ -54,8 +54,8 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';
-    child.stdout!.on('data', (d) => (logs += d));
-    child.stderr!.on('data', (d) => (logs += d));
+    child.stdout.on('data', (d) => (logs += d));
+    child.stderr.on('data', (d) => (logs += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 600; i++) {

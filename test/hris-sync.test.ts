@@ -58,7 +58,7 @@ describe('HRIS sync through Finch (the real SDK against a local Finch-compatible
     Object.assign(at(2), { employment_status: 'active', end_date: '2020-05-01' });
     Object.assign(at(3), { employment_status: 'leave', is_active: false });
     Object.assign(at(4), { employment_status: 'retired' });
-    Object.assign(at(5), { title: 'Principal', manager_id: at(20)!.id, preferred_name: 'Pat' });
+    Object.assign(at(5), { title: 'Principal', manager_id: at(20).id, preferred_name: 'Pat' });
     const gone = staff.splice(29, 1)[0]!;
     const second = await runHrisSync(id, deps);
     assert.equal(second?.outcome, 'succeeded', second?.run.message ?? '');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   applySourceChanges, createConnection, createOrganization, type ConnectionRef, type RecipientDoc, type SourceChange,
 } from '../src/store';
@@ -73,7 +73,7 @@ test(`merge matches the reference model over ${STEPS} random steps (seed ${SEED}
           display,
           active: ch.active,
           deleted: false,
-          seq: statusChanged ? clock : prev!.seq,
+          seq: statusChanged ? clock : prev.seq,
           attrs,
           groups: ch.groups ? [...new Set(ch.groups)].sort() : prev?.groups ?? [],
         });

@@ -77,7 +77,7 @@ describe('SCIM recovery of half-done group writes', () => {
     } finally {
       delete (coll as { replaceOne?: unknown }).replaceOne;
       mongoose.set('bufferTimeoutMS', 10_000);
-      if (mongoose.connection.readyState !== 1) {
+      if (mongoose.connection.readyState !== mongoose.ConnectionStates.connected) {
         const url = new URL(process.env.MONGODB_URI!);
         url.pathname = `/${dbName}`;
         await connectStore(url.toString());

@@ -272,6 +272,7 @@ describe("SCIM 1.1: Okta's SCIM 1.1 SPEC test (Runscope) walked step by step", (
         else {
           const actual = property(body, a[2]);
           const expected = typeof a[3] === 'string' ? fill(a[3], vars) : a[3];
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- expected values are JSON scalars from the spec table
           const label = `${step.note}: ${a[2]} ${comparison} ${String(expected ?? '')} (got ${JSON.stringify(actual)})`;
           switch (comparison) {
             case 'not_empty':

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mongoose from 'mongoose';
 import request from 'supertest';
-import type { SFTPWrapper } from 'ssh2';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
 import { csvPeople, makeKey, openSsh, sftpConnection, ssh2Client, startDaemon, tempDir, waitForFileRun } from './sftp/harness';
@@ -83,7 +82,7 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     const acct = await sftpConnection(org.id, [key.publicKey]);
     const daemon = await startDaemon(join(tmp.dir, 'host_key'));
     try {
-      const { client, sftp } = await ssh2Client(daemon.server.port, acct.username, { privateKey: Buffer.from(require('node:fs').readFileSync(key.path)) });
+      const { client, sftp } = await ssh2Client(daemon.server.port, acct.username, { privateKey: Buffer.from(readFileSync(key.path)) });
       const h = await call<Buffer>((cb) => sftp.open('/inbox/full/dropped.csv', 'w', cb));
       const chunk = Buffer.from(csvPeople(500));
       await call((cb) => sftp.write(h, chunk, 0, chunk.length, 0, (e) => cb(e)));
@@ -111,7 +110,7 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     const content = Buffer.from(['email,notes', ...Array.from({ length: 3000 }, (_, i) => `out${i}@example.com,${pad}`)].join('\n') + '\n');
     const file = join(tmp.dir, 'outage.csv');
     writeFileSync(file, content);
-    const { client, sftp } = await ssh2Client(svc.sftpPort, acct.username, { privateKey: Buffer.from(require('node:fs').readFileSync(key.path)) });
+    const { client, sftp } = await ssh2Client(svc.sftpPort, acct.username, { privateKey: Buffer.from(readFileSync(key.path)) });
     try {
       const h = await call<Buffer>((cb) => sftp.open('/inbox/delta/outage.csv', 'w', cb));
       let failed: Error | null = null;
@@ -129,7 +128,7 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
       assert.ok(failed, 'the client got an error');
       await proxy.up();
       await sleep(1000);
-      await call((cb) => (sftp as SFTPWrapper).fastPut(file, '/inbox/delta/outage.csv', (e) => cb(e)));
+      await call((cb) => sftp.fastPut(file, '/inbox/delta/outage.csv', (e) => cb(e)));
     } finally {
       client.end();
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { registry } from '../src/server/metrics';
+import { Defender } from '../src/sftp';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
 import { makeKey, openSsh, sftpConnection, ssh2Client, startDaemon, tempDir, tryPassword, type Account } from './sftp/harness';
@@ -58,7 +59,6 @@ describe('SFTP defender and limits', () => {
 
   it('a ban grows each time it is earned again', () => {
     let now = 0;
-    const { Defender } = require('../src/sftp') as typeof import('../src/sftp');
     const def = new Defender({ userThreshold: 3, addressThreshold: 100, banMs: 1000 }, () => now);
     for (let i = 0; i < 3; i++) def.fail('u', '10.0.0.1');
     assert.equal(def.userBan('u'), 1000);

@@ -114,8 +114,8 @@ describe('npm start: stops by PID, leaves no orphan, does not rebuild a current 
     writeFileSync(join(dataDir, 'secret_key'), 'start-stop-test-secret-key-0123\n');
     const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
-    npm.stdout!.on('data', (d) => (logs += d));
-    npm.stderr!.on('data', (d) => (logs += d));
+    npm.stdout.on('data', (d) => (logs += d));
+    npm.stderr.on('data', (d) => (logs += d));
     const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
     for (let i = 0; i < 600; i++) {
       if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false)) return { npm, exited, logs: () => logs };

@@ -55,7 +55,7 @@ function presentHris(c: ConnectionDoc, lease: LeaseInfo | null | undefined) {
     lastRun: h?.lastRunId ? { id: h.lastRunId, status: h.lastRunStatus ?? null } : null,
     nextSyncAt: h?.nextSyncAt ? iso(h.nextSyncAt) : null,
     lease: lease ? { holder: lease.holder, acquiredAt: iso(lease.acquiredAt), expiresAt: iso(lease.expiresAt) } : null,
-    introspection: h?.introspection ? { ...(h.introspection as Record<string, unknown>), checkedAt: h.introspectedAt ? iso(h.introspectedAt) : null } : null,
+    introspection: h?.introspection ? { ...h.introspection, checkedAt: h.introspectedAt ? iso(h.introspectedAt) : null } : null,
   };
 }
 

@@ -83,7 +83,7 @@ export function problemHandler(logger: Logger) {
     }
     // Messages of store errors can quote documents (emails): log the error's kind and where it was thrown only.
     const stack = String((err as Error)?.stack ?? '').split('\n').slice(1, 6).join('\n');
-    logger.error({ errName: (err as Error)?.name, code: (err as { code?: unknown })?.code, stack, method: req.method, path: req.route?.path }, 'api error');
+    logger.error({ errName: (err as Error)?.name, code: (err as { code?: unknown })?.code, stack, method: req.method, path: (req.route as { path?: unknown } | undefined)?.path }, 'api error');
     sendProblem(res, 500, 'internal', 'an unexpected error occurred');
   };
 }

@@ -19,7 +19,7 @@ function readMappingFile(path: string): Record<string, string> {
   } catch (err) {
     throw new ValidationError(`${path} is not a JSON file: ${(err as Error).message}`);
   }
-  const obj = parsed && typeof parsed === 'object' && 'mapping' in parsed ? (parsed as { mapping: unknown }).mapping : parsed;
+  const obj = parsed && typeof parsed === 'object' && 'mapping' in parsed ? parsed.mapping : parsed;
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ValidationError(`${path} holds no mapping object ({"Header": "target", ...})`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {

@@ -217,7 +217,7 @@ async function main(argv: string[]): Promise<number> {
       const human = [`created ${created.type} connection ${created.id}`];
       if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`, `bearer token (shown once): ${created.token}`);
       if (created.username) human.push(`SFTP username: ${created.username}`, `password (shown once): ${created.password}`);
-      out(json, shape as Record<string, unknown>, human.join('\n'));
+      out(json, shape, human.join('\n'));
       return 0;
     }
     case 'connection mapping': {

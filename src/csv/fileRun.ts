@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { INTERRUPTED_BY_SHUTDOWN, SnapshotIngest, type SyncConnection, type SyncRunDoc } from '../store';
+import { INTERRUPTED_BY_SHUTDOWN, type SnapshotIngest, type SyncConnection, type SyncRunDoc } from '../store';
 import { checkCsvFile } from './check';
 import { decodeChunks, type CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';

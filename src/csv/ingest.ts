@@ -1,4 +1,4 @@
-import { ensureNamedGroups, findSourceRecord, SnapshotIngest, type SyncConnection, type SyncRunDoc } from '../store';
+import { ensureNamedGroups, findSourceRecord, type SnapshotIngest, type SyncConnection, type SyncRunDoc } from '../store';
 import type { CsvItem } from './readCsv';
 
 /**
@@ -10,7 +10,7 @@ async function keepAsTheyWere(ingest: SnapshotIngest, conn: SyncConnection, keys
     const rec = await findSourceRecord(conn._id, key);
     if (!rec || rec.deleted) continue;
     await ingest.add({
-      op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes as Record<string, unknown>,
+      op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes,
       groups: rec.groups, raw: rec.raw, lookup: rec.lookup,
     });
   }
@@ -27,7 +27,7 @@ export async function ingestCsvRows(
   rows: AsyncIterable<CsvItem> | AsyncIterator<CsvItem>,
   first?: IteratorResult<CsvItem>,
 ): Promise<SyncRunDoc> {
-  const it = Symbol.asyncIterator in rows ? (rows as AsyncIterable<CsvItem>)[Symbol.asyncIterator]() : (rows as AsyncIterator<CsvItem>);
+  const it = Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows;
   const full = ingest.run.mode === 'full';
   // Group names already ensured in this run: a file names the same few groups on many rows.
   const ensured = new Map<string, string>();

@@ -147,7 +147,7 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
     max_record_size: 1_000_000,
     info: true,
     on_skip: (err: CsvError | undefined) => {
-      const e = err as (CsvError & { lines?: number }) | undefined;
+      const e: (CsvError & { lines?: number }) | undefined = err;
       // A quote never closed swallows every row after it: nothing in the file can be trusted to be a row.
       if (e?.code === 'CSV_QUOTE_NOT_CLOSED') {
         unclosedQuote = true;

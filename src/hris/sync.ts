@@ -240,14 +240,14 @@ async function syncOnce(conn: HrisConnection, runId: string, deps: HrisDeps, pro
   } catch (err) {
     if (err instanceof PendingError) return done('pending', 'pending', err.message);
     if (err instanceof AuthenticationError || (err instanceof APIError && err.status === 401)) {
-      const body = (err as APIError).error as { finch_code?: unknown; message?: unknown } | undefined;
-      const code = typeof body?.finch_code === 'string' ? body.finch_code : 'invalid_token';
+      const body: unknown = (err as APIError).error;
+      const code = typeof body === 'object' && body !== null && 'finch_code' in body && typeof body.finch_code === 'string' ? body.finch_code : 'invalid_token';
       const reason = `Finch refused the access token (401 ${code}): the employer must reconnect through Finch Connect and the new token be set on this connection`;
       await markHrisNeedsReauth(conn._id, reason);
       log.warn({ finchCode: code }, 'hris connection needs re-authentication');
       return done('failed', 'needs_reauth', reason);
     }
-    const reason = signal.aborted ? signal.reason : err;
+    const reason: unknown = signal.aborted ? signal.reason : err;
     const message = reason instanceof LeaseLostError
       ? reason.message
       : reason instanceof APIError

@@ -35,7 +35,7 @@ export function createFinchWebhookRouter(deps: Deps): Router {
     const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     let event: ReturnType<typeof finch.webhooks.unwrap>;
     try {
-      event = finch.webhooks.unwrap(body, req.headers as Record<string, string | string[] | undefined>, secret);
+      event = finch.webhooks.unwrap(body, req.headers, secret);
     } catch (err) {
       log.warn({ reason: (err as Error)?.message }, 'finch webhook refused');
       res.status(400).type('application/problem+json').json(problem(400, 'Bad Request', `the webhook signature does not verify: ${(err as Error)?.message ?? 'invalid'}`));

@@ -46,7 +46,7 @@ interface MemberValue {
 }
 
 function memberList(value: unknown): MemberValue[] {
-  const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  const list: unknown[] = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
   const field = (m: Json, name: string) => m[Object.keys(m).find((k) => k.toLowerCase() === name) ?? name];
   return list.map((m) => {
     const v = isObject(m) ? field(m, 'value') : m;

@@ -13,7 +13,7 @@ const bucketsByRate = new Map<number, Buckets>();
  * connection, so only requests carrying its token spend its budget.
  */
 export function scimRateLimiter(perMinute: number): (req: Request, res: Response, next: NextFunction) => void {
-  const buckets: Buckets = bucketsByRate.get(perMinute) ?? new Map();
+  const buckets: Buckets = bucketsByRate.get(perMinute) ?? new Map<string, { tokens: number; at: number }>();
   bucketsByRate.set(perMinute, buckets);
   const ratePerMs = perMinute / 60_000;
   return (_req, res, next) => {

@@ -185,6 +185,7 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
     if (byExt.ok) return stored;
     const other = byExt.holder;
     if (other.active && !other.deleted) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- userName is client JSON (a string in practice); String() is the intended coercion
       throw new ScimError(409, `externalId "${ext}" is already used by the active user "${String(rawOf(other).userName ?? other.key)}" (id ${other.key})`, 'uniqueness');
     }
     if (stored) {
@@ -300,6 +301,7 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
       ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
       : byId !== undefined ? await findSourceRecord(ctx.conn._id, byId) : null;
     const hit = rec && !rec.deleted && rec.orgId === ctx.conn.orgId &&
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- userName is client JSON (a string in practice); String() is the intended coercion
       (byName === undefined || String(rawOf(rec).userName ?? '').toLowerCase() === byName.toLowerCase());
     const docs = hit ? [rec] : [];
     return { total: docs.length, docs: docs.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
@@ -352,6 +354,7 @@ async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): 
     const path = sortPath(p.sortBy, userFieldResolver).split('.');
     let v: unknown = rec;
     for (const part of path) v = Array.isArray(v) ? v.map((x) => (isObject(x) ? x[part] : undefined))[0] : isObject(v) ? v[part] : undefined;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- sort keys are JSON scalars; String() is the intended coercion
     return v === undefined || v === null ? '' : String(v);
   };
   hits.sort((a, b) => {

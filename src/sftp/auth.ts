@@ -15,7 +15,7 @@ export function parseAuthorizedKeys(lines: readonly string[]): ParsedKey[] {
     if (at < 0 || !tokens[at + 1]) continue;
     const parsed = utils.parseKey(`${tokens[at]} ${tokens[at + 1]}`);
     if (parsed instanceof Error) continue;
-    const k = Array.isArray(parsed) ? parsed[0] : parsed;
+    const k: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
     if (k) keys.push(k);
   }
   return keys;

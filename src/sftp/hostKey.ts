@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { utils } from 'ssh2';
+import { utils, type ParsedKey } from 'ssh2';
 
 export interface HostKey {
   /** The private key as read from SFTP_HOST_KEY (OpenSSH format). */
@@ -30,7 +30,7 @@ export function loadOrCreateHostKey(path: string): HostKey {
   const key = readFileSync(path);
   const parsed = utils.parseKey(key);
   if (parsed instanceof Error) throw new Error(`SFTP_HOST_KEY ${path} is not a usable private key: ${parsed.message}`);
-  const k = Array.isArray(parsed) ? parsed[0] : parsed;
+  const k: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
   if (!k) throw new Error(`SFTP_HOST_KEY ${path} holds no key`);
   return { key, fingerprint: sshFingerprint(k.getPublicSSH()), algorithm: k.type };
 }

@@ -13,6 +13,7 @@ export type Place =
 
 /** The normalized absolute path (`/inbox/full/x.csv`), or null for a path that cannot name anything. */
 export function normalizePath(raw: string): string | null {
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point of this pattern
   if (raw.length > 4096 || /[\u0000-\u001f\u007f]/.test(raw)) return null;
   const out: string[] = [];
   for (const seg of raw.split('/')) {
@@ -25,6 +26,7 @@ export function normalizePath(raw: string): string | null {
 
 /** A file name the tree accepts: no slash, no backslash, no control character, not `.`/`..`, at most 255 bytes. */
 export function validName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point of this pattern
   return name !== '.' && name !== '..' && name.length > 0 && Buffer.byteLength(name) <= 255 && !/[\u0000-\u001f\u007f/\\]/.test(name);
 }
 

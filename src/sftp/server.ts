@@ -176,7 +176,7 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
             queued: (runId) => opts.onQueued?.(runId),
             received: (bytes) => metrics.received(bytes),
           });
-          me.closers.push(s.close);
+          me.closers.push(() => s.close());
           sftp.on('close', () => void s.close());
         });
       });

@@ -102,7 +102,9 @@ export class Upload {
         this.failed ??= err;
       });
       await this.chain;
-      if (this.failed) throw this.failed;
+      // The catch above may have set it; TypeScript still narrows it to null from the check on entry.
+      const failed = this.failed as Error | null;
+      if (failed) throw failed;
     } finally {
       this.outstanding--;
     }

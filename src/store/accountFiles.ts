@@ -58,12 +58,12 @@ export async function listFileEntries(connectionId: string, dir: string): Promis
 
 /** The days under /archive that hold files (YYYY-MM-DD). */
 export async function listArchiveDays(connectionId: string): Promise<string[]> {
-  const dirs = (await FileEntry.distinct('dir', { connectionId }).exec()) as string[];
+  const dirs = await FileEntry.distinct('dir', { connectionId }).exec();
   return dirs.filter((d) => d.startsWith('archive/')).map((d) => d.slice('archive/'.length)).sort();
 }
 
 export async function findFileEntry(connectionId: string, dir: string, name: string): Promise<FileEntryDoc | null> {
-  return (await FileEntry.findOne({ connectionId, dir, name }).lean().exec()) as FileEntryDoc | null;
+  return await FileEntry.findOne({ connectionId, dir, name }).lean().exec();
 }
 
 export interface NewFile {

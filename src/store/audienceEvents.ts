@@ -68,6 +68,7 @@ export async function audienceChanges(orgId: string, audienceId: string, after: 
       if (e.data.audienceId !== audienceId) continue;
       const rid = String(e.data.recipientId);
       if (!first.has(rid)) first.set(rid, e.type);
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- event data is stored JSON; email is a string when present
       last.set(rid, { type: e.type, email: String(e.data.email ?? '') });
     }
     cursor = page.cursor;

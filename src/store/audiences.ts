@@ -82,7 +82,7 @@ export async function pageRecipients(query: MongoQuery, limit: number, cursor?: 
 /** Streams every recipient matching a query in `_id` order, with bounded memory. */
 export async function* streamRecipients(query: MongoQuery, batchSize = 1000): AsyncGenerator<RecipientDoc> {
   for await (const doc of Recipient.find(query).sort({ _id: 1 }).lean().batchSize(batchSize).cursor()) {
-    yield doc as RecipientDoc;
+    yield doc;
   }
 }
 

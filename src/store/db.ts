@@ -63,13 +63,13 @@ export async function disconnectStore(): Promise<void> {
 
 /** True while the connection to the store is open (requests can fail fast with 503 otherwise, instead of queueing). */
 export function storeConnected(): boolean {
-  return mongoose.connection.readyState === 1;
+  return mongoose.connection.readyState === mongoose.ConnectionStates.connected;
 }
 
 /** True when the store answers a ping within the timeout. */
 export async function pingStore(timeoutMs = 2000): Promise<boolean> {
   const db = mongoose.connection.db;
-  if (!db || mongoose.connection.readyState !== 1) return false;
+  if (!db || mongoose.connection.readyState !== mongoose.ConnectionStates.connected) return false;
   try {
     await Promise.race([
       db.admin().command({ ping: 1 }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { isDuplicateKeyError } from './errors';
-import { Event, EventSeq, SyncRun, type EventDoc, type EventSeqDoc, type RecipientDoc, type SyncRunDoc } from './models';
+import { Event, EventSeq, SyncRun, type EventDoc, type EventSeqDoc, type RecipientDoc } from './models';
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
 export const EVENT_TYPES = [
@@ -262,7 +262,7 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
   const b = now!;
   if (a.status !== 'offboarded' && b.status === 'offboarded') ev('recipient.offboarded', {});
   else if (a.status === 'offboarded' && b.status !== 'offboarded') ev('recipient.reactivated', { status: b.status });
-  const changed = changedAttributeNames(a.attributes as Record<string, unknown>, b.attributes as Record<string, unknown>);
+  const changed = changedAttributeNames(a.attributes, b.attributes);
   if (a.status !== b.status && a.status !== 'offboarded' && b.status !== 'offboarded') changed.push('status');
   if (a.emailDisplay !== b.emailDisplay) changed.push('emailDisplay');
   if (changed.length) ev('recipient.updated', { changed: changed.sort() });
@@ -397,8 +397,7 @@ export async function sweepEvents(now = new Date()): Promise<number> {
 
 /** Records the event of a sync run that just reached `kind` (read back for its organization, connection and counts). */
 export async function syncRunEvent(runId: string, kind: SyncRunEventKind): Promise<void> {
-  const run = (await SyncRun.findOne({ _id: runId }, { orgId: 1, connectionId: 1, counts: 1, mode: 1 }).lean().exec()) as
-    Pick<SyncRunDoc, '_id' | 'orgId' | 'connectionId' | 'counts' | 'mode'> | null;
+  const run = await SyncRun.findOne({ _id: runId }, { orgId: 1, connectionId: 1, counts: 1, mode: 1 }).lean().exec();
   if (!run) return;
   await recordSyncRunEvent(run.orgId, run.connectionId, run._id, kind, { mode: run.mode ?? null, counts: run.counts ?? null });
 }

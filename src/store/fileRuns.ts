@@ -140,5 +140,5 @@ export async function endedRunsWithoutResult(olderThanMs: number, now = new Date
   const cutoff = new Date(now.getTime() - olderThanMs);
   return (await SyncRun.find({
     ...STORED, source: 'sftp', status: { $in: ['succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applied', 'discarded'] }, 'input.resultAt': null, updatedAt: { $lt: cutoff },
-  }).limit(20).lean().exec()) as SyncRunDoc[];
+  }).limit(20).lean().exec());
 }

@@ -162,8 +162,7 @@ const ACTIVE: SyncRunStatus[] = ['queued', 'running', 'applying'];
  * already queued or running, that run is the answer (one run per connection at a time).
  */
 export async function requestHrisSync(conn: HrisConnection, label = 'on demand'): Promise<{ runId: string; created: boolean }> {
-  const active = (await SyncRun.findOne({ connectionId: conn._id, source: 'hris', status: { $in: ACTIVE } }, { _id: 1 }).lean().exec()) as
-    { _id: string } | null;
+  const active = await SyncRun.findOne({ connectionId: conn._id, source: 'hris', status: { $in: ACTIVE } }, { _id: 1 }).lean().exec();
   if (active) return { runId: active._id, created: false };
   const run = await createSyncRun(conn, { mode: 'full', source: 'hris', label });
   // Queued runs are visibly alive (the abandoned-run sweep judges by silence) until a worker takes them.
@@ -180,11 +179,11 @@ export async function listQueuedHrisRuns(): Promise<{ runId: string; connectionI
 
 /** The active (queued or running) hris run of a connection, if any. */
 export async function findActiveHrisRun(connectionId: string): Promise<SyncRunDoc | null> {
-  return (await SyncRun.findOne({ connectionId, source: 'hris', status: { $in: ACTIVE } }).lean().exec()) as SyncRunDoc | null;
+  return await SyncRun.findOne({ connectionId, source: 'hris', status: { $in: ACTIVE } }).lean().exec();
 }
 
 export async function loadSyncRun(id: string): Promise<SyncRunDoc | null> {
-  return (await SyncRun.findOne({ _id: id }).lean().exec()) as SyncRunDoc | null;
+  return await SyncRun.findOne({ _id: id }).lean().exec();
 }
 
 /** Takes a queued run for work (it becomes running); false when another process took it first or it ended. */

@@ -115,7 +115,7 @@ export function nextRecord(conn: ConnectionRef, change: SourceChange, prev: Sour
         emailDisplay: email ? display : null,
         active: change.active,
         deleted: false,
-        statusSeq: statusChanged ? nextStatusSeq() : prev!.statusSeq,
+        statusSeq: statusChanged ? nextStatusSeq() : prev.statusSeq,
         attributes,
         groups,
         raw: change.raw,
@@ -257,7 +257,7 @@ async function applyOnce(
     for (const email of [p.prev?.email, p.next?.email]) {
       if (!email) continue;
       let m = touched.get(email);
-      if (!m) touched.set(email, (m = new Map()));
+      if (!m) touched.set(email, (m = new Map<string, SourceRecordDoc | null>()));
       m.set(sid, p.next && p.next.email === email ? p.next : null);
     }
   }

@@ -22,5 +22,6 @@ export async function sftpHostKey(): Promise<{ fingerprint: string; algorithm: s
   const doc = await collection().findOne({ _id: 'sftp_host_key' });
   const v = doc?.value;
   if (!v || typeof v.fingerprint !== 'string') return null;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- stored JSON written by this service; algorithm is a string when present
   return { fingerprint: v.fingerprint, algorithm: String(v.algorithm ?? ''), port: Number(v.port ?? 0) };
 }

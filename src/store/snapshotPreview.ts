@@ -81,7 +81,7 @@ export class SnapshotPreview {
     const now = new Date();
     for (const change of batch) {
       const id = sourceRecordId(this.conn._id, change.key);
-      const prev = this.planned.has(change.key) ? this.planned.get(change.key) ?? undefined : (stored.get(id) as SourceRecordDoc | undefined);
+      const prev = this.planned.has(change.key) ? this.planned.get(change.key) ?? undefined : stored.get(id);
       const { next, outcome } = nextRecord(this.conn, change, prev, now);
       if (outcome === 'created' || outcome === 'updated' || outcome === 'unchanged' || outcome === 'deactivated' || outcome === 'removed') this.counts[outcome]++;
       if (this.mode === 'delta') this.planned.set(change.key, next);

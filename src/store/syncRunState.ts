@@ -111,7 +111,7 @@ export async function writeRunInfo(runId: string, set: RunFields): Promise<void>
 }
 
 export async function readRun(runId: string): Promise<SyncRunDoc | null> {
-  return (await SyncRun.findOne({ _id: runId }).lean().exec()) as SyncRunDoc | null;
+  return await SyncRun.findOne({ _id: runId }).lean().exec();
 }
 
 /**

@@ -7,7 +7,7 @@ import type { MergeSettings } from './derive';
 import { InvalidStateError, NotFoundError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
 import { newId, sourceRecordId } from './ids';
-import { applySourceChanges, predictSourceChanges, type ChangeOutcome, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
+import { applySourceChanges, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
   Connection,
   SourceRecord,
@@ -66,7 +66,7 @@ function emptyCounts(): SyncCounts {
   return { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
 }
 
-function count(counts: SyncCounts, outcome: ChangeOutcome | string): void {
+function count(counts: SyncCounts, outcome: string): void {
   if (outcome === 'created' || outcome === 'updated' || outcome === 'unchanged' || outcome === 'deactivated' || outcome === 'removed') {
     counts[outcome]++;
   }
@@ -104,7 +104,7 @@ export async function createSyncRun(conn: SyncConnection, opts: StartOptions): P
     createdAt: now,
     updatedAt: now,
   });
-  return doc.toObject() as SyncRunDoc;
+  return doc.toObject();
 }
 
 /**
@@ -399,7 +399,7 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
   const missing = await missingKeys(conn, keep);
   for (let i = 0; i < missing.length; i += BATCH_SIZE) {
     signal?.throwIfAborted();
-    const batch = missing.slice(i, i + BATCH_SIZE).map((key) => ({ op, key }) as SourceChange);
+    const batch = missing.slice(i, i + BATCH_SIZE).map((key): SourceChange => ({ op, key }));
     await journaledApply(run._id, conn, batch, counts, journal, 'remove', null, settings);
   }
   return counts;

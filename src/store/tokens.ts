@@ -24,7 +24,7 @@ export async function createApiToken(
 /** Finds the token a bearer value stands for (by its hash: an exact, indexed lookup, so no timing leak on content). */
 export async function findApiToken(token: string): Promise<ApiTokenDoc | null> {
   if (!token || token.length > 200) return null;
-  return (await ApiToken.findOne({ tokenHash: hashToken(token) }).lean().exec()) as ApiTokenDoc | null;
+  return await ApiToken.findOne({ tokenHash: hashToken(token) }).lean().exec();
 }
 
 /** One API token by id (callers check its organization), or null. */

@@ -165,9 +165,9 @@ export class WebhookWorker {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       'webhook-signature': signer.sign(ev.eid, now, payload),
     };
-    let outcome: DeliveryOutcome = 'failed';
+    let outcome: DeliveryOutcome;
     let status: number | null = null;
-    let latency = 0;
+    let latency: number;
     let error: string | null = null;
     const started = performance.now();
     try {

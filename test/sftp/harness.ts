@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
-import { Client, utils } from 'ssh2';
+import { Client, utils, type SFTPWrapper } from 'ssh2';
 import { startFileQueue, type FileQueue } from '../../src/csv';
 import { createLogger } from '../../src/server/logger';
 import { sftpBans, sftpBytesReceived, sftpLogins } from '../../src/server/metrics';
@@ -99,7 +99,7 @@ export function openSsh(port: number, user: string, commands: string, auth: { ke
 }
 
 /** An ssh2 client session (fastPut, raw requests). */
-export function ssh2Client(port: number, username: string, auth: { password?: string; privateKey?: Buffer }): Promise<{ client: Client; sftp: import('ssh2').SFTPWrapper }> {
+export function ssh2Client(port: number, username: string, auth: { password?: string; privateKey?: Buffer }): Promise<{ client: Client; sftp: SFTPWrapper }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.on('error', reject);

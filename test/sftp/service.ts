@@ -24,8 +24,8 @@ export function startServiceProcess(env: Record<string, string>, roles = 'sftp,w
     let buf = '';
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`service did not start: ${stderr}`)), 30_000);
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {

@@ -97,7 +97,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`, { bom: wantsBom(req.query as Record<string, unknown>) });
+      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`, { bom: wantsBom(req.query) });
       return;
     }
     const q = parseQuery(listQuery, req.query);

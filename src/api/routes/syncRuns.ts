@@ -37,7 +37,7 @@ export function syncRunRoutes(): Router {
     async function* lines(): AsyncGenerator<string> {
       for await (const e of syncRunItems(run._id, 'error')) yield `${cell(e.line ?? null)},${cell(e.reason ?? '')}\r\n`;
     }
-    await streamCsvLines(res, ['line', 'reason'], lines(), `sync-run-${run._id}-errors.csv`, { bom: wantsBom(req.query as Record<string, unknown>) });
+    await streamCsvLines(res, ['line', 'reason'], lines(), `sync-run-${run._id}-errors.csv`, { bom: wantsBom(req.query) });
   });
 
   // Who a run held by the mass-removal guard would remove or deactivate, paged.

@@ -44,6 +44,7 @@ function print(json: boolean, value: unknown, human: string): void {
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (!rows.length) return '(none)';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- cells are JSON scalars from the store; String() is the intended coercion
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : Array.isArray(v) ? v.join(',') || '-' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();

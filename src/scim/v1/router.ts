@@ -162,7 +162,7 @@ export function createScim11Router(deps: AppDeps): Router {
       const result = await serve(ctx, {
         method: req.method.toUpperCase(),
         path: req.path,
-        query: req.query as Record<string, unknown>,
+        query: req.query,
         body: req.body,
         pre: { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
         maxPayloadSize: config.MAX_BODY_BYTES,

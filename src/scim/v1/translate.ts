@@ -34,7 +34,7 @@ function field(obj: Json, name: string): unknown {
 
 function schemasIn(kind: Kind, v: unknown): unknown {
   if (!Array.isArray(v)) return v;
-  const out = v.filter((s) => !(typeof s === 'string' && same(s, OKTA_GROUP_V1))).map((s) => {
+  const out = (v as unknown[]).filter((s) => !(typeof s === 'string' && same(s, OKTA_GROUP_V1))).map((s) => {
     if (typeof s !== 'string') return s;
     if (same(s, CORE_V1)) return CORE_V2[kind];
     if (same(s, ENTERPRISE_V1)) return ENTERPRISE_SCHEMA;
@@ -60,6 +60,7 @@ function enterpriseIn(v: unknown): unknown {
 }
 
 function isDelete(item: unknown): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- client JSON (a string in practice); String() is the intended coercion
   return isObject(item) && String(field(item, 'operation') ?? '').toLowerCase() === 'delete';
 }
 
@@ -117,7 +118,7 @@ function enterpriseOut(v: unknown): unknown {
 /** 1.1 references carry `value`, `display` and (for nested groups only) `type`; `$ref` is 2.0's. */
 function refsOut(v: unknown): unknown {
   if (!Array.isArray(v)) return v;
-  return v.map((r) => {
+  return (v as unknown[]).map((r) => {
     if (!isObject(r)) return r;
     const { $ref: _ref, type, ...rest } = r;
     return type === 'Group' || type === 'indirect' ? { ...rest, type } : rest;
@@ -289,7 +290,7 @@ export function patchIn(kind: Kind, body: unknown): { schemas: string[]; Operati
       if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
         throw badRequest('invalidSyntax', '"meta.attributes" must be a list of attribute names');
       }
-      for (const n of names as string[]) ops.push({ op: 'remove', path: pathIn(n) });
+      for (const n of names) ops.push({ op: 'remove', path: pathIn(n) });
     }
   }
   const single: Json = {};
