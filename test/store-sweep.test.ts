@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  ABANDONED_RUN_MESSAGE, MIN_RUN_SILENCE_MS, SnapshotIngest, applySourceChanges, createConnection, createOrganization, getRecipient, getSyncRun,
+  markRunDone, ABANDONED_RUN_MESSAGE, MIN_RUN_SILENCE_MS, SnapshotIngest, applySourceChanges, createConnection, createOrganization, getRecipient, getSyncRun,
   recipientId, sweepStore, updateConnection, updateOrganizationSettings, type SyncConnection,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
