@@ -207,7 +207,7 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
 
     assert.deepEqual(await sweepAbandonedRuns(60_000), { failed: [], resumed: [], requeued: [] }, 'not silent long enough yet');
     const swept = await sweepAbandonedRuns(0, FUTURE());
-    assert.deepEqual(swept, { failed: [], resumed: [run._id] });
+    assert.deepEqual(swept, { failed: [], resumed: [run._id], requeued: [] });
     run = (await readRun(ingest.id))!;
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     assert.deepEqual(run.counts, { created: 2480, updated: 20, unchanged: 0, deactivated: 0, removed: 10, rejected: 0 });
