@@ -23,9 +23,7 @@ import express from 'express';
 import { streamCsv } from '../src/api/csvExport';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
-import {
-  audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId,
-} from '../src/store';
+import { audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId } from '../src/store';
 import { Audience, Group, Recipient, Segment } from '../src/store/models';
 import type { Config } from '../src/config/config';
 
@@ -48,16 +46,31 @@ function person(orgId: string, i: number, groupA: string, groupB: string, now: D
   const email = `person${i}@bench.example.com`;
   const kind = i % 3;
   const attributes: Record<string, string> = {
-    first_name: `First${i}`, last_name: `Last${i}`, employee_id: `E${i}`, job_title: 'Engineer',
-    department_name: included && kind === 2 ? 'Sales' : 'Engineering', country: 'US', city: 'Springfield',
+    first_name: `First${i}`,
+    last_name: `Last${i}`,
+    employee_id: `E${i}`,
+    job_title: 'Engineer',
+    department_name: included && kind === 2 ? 'Sales' : 'Engineering',
+    country: 'US',
+    city: 'Springfield',
   };
   const groups = included && kind === 0 ? [groupA] : included && kind === 1 ? [groupB] : [];
   return {
-    _id: recipientId(orgId, email), orgId, email, emailDisplay: email, listed: true, status: included ? 'active' : 'inactive',
-    firstName: attributes.first_name, lastName: attributes.last_name, attributes, groups,
+    _id: recipientId(orgId, email),
+    orgId,
+    email,
+    emailDisplay: email,
+    listed: true,
+    status: included ? 'active' : 'inactive',
+    firstName: attributes.first_name,
+    lastName: attributes.last_name,
+    attributes,
+    groups,
     sources: [{ connectionId: 'bench', type: 'csv', active: included }],
     contribs: [{ sid: `bench:${email}`, cid: 'bench', ct: 'csv', a: included, d: false, s: 1, e: email, at: attributes, g: groups }],
-    v: 1, createdAt: now, updatedAt: now,
+    v: 1,
+    createdAt: now,
+    updatedAt: now,
   };
 }
 
@@ -69,7 +82,8 @@ async function seed(orgId: string, groupA: string, groupB: string): Promise<void
     const docs = [];
     for (let j = i; j < Math.min(i + SEED_BATCH, N + extra); j++) docs.push(person(orgId, j, groupA, groupB, now, j < N));
     await Recipient.collection.insertMany(docs as never[], { ordered: false });
-    if ((i / SEED_BATCH) % 20 === 0) log(`seeded ${i + docs.length} (${Math.round((i + docs.length) / ((Date.now() - started) / 1000))}/s)`);
+    if ((i / SEED_BATCH) % 20 === 0)
+      log(`seeded ${i + docs.length} (${Math.round((i + docs.length) / ((Date.now() - started) / 1000))}/s)`);
   }
 }
 
@@ -111,13 +125,27 @@ async function withPeakRss<T>(work: () => Promise<T>): Promise<{ value: T; peakR
   }
 }
 
-function report(store: string, result: { rows: number; bytes: number; ms: number; firstByteMs: number }, peakRss: number, extra: Record<string, unknown> = {}) {
+function report(
+  store: string,
+  result: { rows: number; bytes: number; ms: number; firstByteMs: number },
+  peakRss: number,
+  extra: Record<string, unknown> = {},
+) {
   const perSecond = Math.round(result.rows / (result.ms / 1000));
   const out = {
-    bench: 'audience', source: SOURCE, store, recipients: result.rows, seconds: Math.round(result.ms) / 1000, firstByteMs: Math.round(result.firstByteMs),
-    recipientsPerSecond: perSecond, csvMB: Math.round((result.bytes / MB) * 10) / 10, peakRssMB: Math.round((peakRss / MB) * 10) / 10,
-    maxRssMB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10, ...extra,
-    targets: { recipientsPerSecond: 50_000, peakRssMB: 256 }, pass: perSecond >= 50_000 && peakRss / MB < 256,
+    bench: 'audience',
+    source: SOURCE,
+    store,
+    recipients: result.rows,
+    seconds: Math.round(result.ms) / 1000,
+    firstByteMs: Math.round(result.firstByteMs),
+    recipientsPerSecond: perSecond,
+    csvMB: Math.round((result.bytes / MB) * 10) / 10,
+    peakRssMB: Math.round((peakRss / MB) * 10) / 10,
+    maxRssMB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    ...extra,
+    targets: { recipientsPerSecond: 50_000, peakRssMB: 256 },
+    pass: perSecond >= 50_000 && peakRss / MB < 256,
   };
   process.stdout.write(JSON.stringify(out) + '\n');
 }
@@ -159,7 +187,9 @@ async function streamMain(): Promise<void> {
     await audienceQuery(doc!.orgId, doc!.include, doc!.exclude);
     const resolveMs = Date.now() - t0;
     log('streaming the audience as CSV');
-    const { value, peakRss } = await withPeakRss(() => download((server.address() as AddressInfo).port, `/api/v1/audiences/${audienceId}/recipients`, token));
+    const { value, peakRss } = await withPeakRss(() =>
+      download((server.address() as AddressInfo).port, `/api/v1/audiences/${audienceId}/recipients`, token),
+    );
     server.close();
     if (value.rows !== N) throw new Error(`expected ${N} rows, got ${value.rows}`);
     report(caps.ferretdb ? `FerretDB ${caps.serverVersion}` : `MongoDB ${caps.serverVersion}`, value, peakRss, { resolveMs });
@@ -183,17 +213,44 @@ async function main(): Promise<void> {
     const now = new Date();
     const groupA = newId();
     const groupB = newId();
-    for (const [id, name] of [[groupA, 'Group A'], [groupB, 'Group B']] as const) {
+    for (const [id, name] of [
+      [groupA, 'Group A'],
+      [groupB, 'Group B'],
+    ] as const) {
       await Group.collection.insertOne({
-        _id: id, orgId: org.id, connectionId: 'bench', key: name.toLowerCase(), displayName: name, displayNameLower: name.toLowerCase(),
-        externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
+        _id: id,
+        orgId: org.id,
+        connectionId: 'bench',
+        key: name.toLowerCase(),
+        displayName: name,
+        displayNameLower: name.toLowerCase(),
+        externalId: null,
+        memberGroups: [],
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
       } as never);
     }
     const segmentId = newId();
-    await Segment.create({ _id: segmentId, orgId: org.id, name: 'Sales', filter: 'department_name eq "Sales"', createdAt: now, updatedAt: now });
+    await Segment.create({
+      _id: segmentId,
+      orgId: org.id,
+      name: 'Sales',
+      filter: 'department_name eq "Sales"',
+      createdAt: now,
+      updatedAt: now,
+    });
     const audienceId = newId();
     const none = { groups: [], segments: [], recipients: [] };
-    await Audience.create({ _id: audienceId, orgId: org.id, name: 'Everyone', include: { groups: [groupA, groupB], segments: [segmentId], recipients: [] }, exclude: none, createdAt: now, updatedAt: now });
+    await Audience.create({
+      _id: audienceId,
+      orgId: org.id,
+      name: 'Everyone',
+      include: { groups: [groupA, groupB], segments: [segmentId], recipients: [] },
+      exclude: none,
+      createdAt: now,
+      updatedAt: now,
+    });
     await seed(org.id, groupA, groupB);
     const { token } = await createApiToken(org.id, 'owner');
 

@@ -17,8 +17,15 @@ import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { Webhook } from 'standardwebhooks';
 import {
-  appendEvents, applySourceChanges, connectStore, createConnection, createOrganization, createWebhookEndpoint, disconnectStore,
-  setEventsEnabled, type EventDraft,
+  appendEvents,
+  applySourceChanges,
+  connectStore,
+  createConnection,
+  createOrganization,
+  createWebhookEndpoint,
+  disconnectStore,
+  setEventsEnabled,
+  type EventDraft,
 } from '../src/store';
 import { WebhookWorker } from '../src/webhooks/worker';
 import { argValue, parseCount, round } from './lib/stats';
@@ -37,11 +44,21 @@ async function rawRate(): Promise<number> {
   const n = Math.min(20_000, Math.max(5_000, E / 5));
   const t = performance.now();
   for (let i = 0; i < n; i += 1000) {
-    await col.insertMany(Array.from({ length: 1000 }, (_, j) => ({
-      _id: `raw:${i + j}` as never, eid: `evt_raw_${i + j}`, orgId: 'raw', seq: i + j, type: 'recipient.created', createdAt: new Date(),
-      connectionId: null, data: { recipientId: `raw:p${i + j}@example.com`, email: `p${i + j}@example.com`, status: 'active' }, object: null,
-      subject: `raw:p${i + j}@example.com`, inc: 0,
-    })));
+    await col.insertMany(
+      Array.from({ length: 1000 }, (_, j) => ({
+        _id: `raw:${i + j}` as never,
+        eid: `evt_raw_${i + j}`,
+        orgId: 'raw',
+        seq: i + j,
+        type: 'recipient.created',
+        createdAt: new Date(),
+        connectionId: null,
+        data: { recipientId: `raw:p${i + j}@example.com`, email: `p${i + j}@example.com`, status: 'active' },
+        object: null,
+        subject: `raw:p${i + j}@example.com`,
+        inc: 0,
+      })),
+    );
   }
   await col.drop();
   return n / ((performance.now() - t) / 1000);
@@ -53,10 +70,20 @@ async function mergeRate(orgId: string, events: boolean): Promise<number> {
   const conn = { _id: c.id, orgId, type: 'csv' };
   const t = performance.now();
   for (let i = 0; i < N; i += 1000) {
-    await applySourceChanges(conn, Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
-      const k = `${events ? 'on' : 'off'}${i + j}`;
-      return { op: 'upsert' as const, key: k, email: `${k}@example.com`, active: true, attributes: { first_name: 'A', department_name: 'Sales' }, groups: ['g1'] };
-    }));
+    await applySourceChanges(
+      conn,
+      Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
+        const k = `${events ? 'on' : 'off'}${i + j}`;
+        return {
+          op: 'upsert' as const,
+          key: k,
+          email: `${k}@example.com`,
+          active: true,
+          attributes: { first_name: 'A', department_name: 'Sales' },
+          groups: ['g1'],
+        };
+      }),
+    );
   }
   setEventsEnabled(true);
   return N / ((performance.now() - t) / 1000);
@@ -72,7 +99,10 @@ async function delivery(orgId: string): Promise<{ rate: number; p99: number; p50
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        const body = new Webhook(secret).verify(Buffer.concat(chunks), req.headers as Record<string, string>) as { id: string; createdAt: string };
+        const body = new Webhook(secret).verify(Buffer.concat(chunks), req.headers as Record<string, string>) as {
+          id: string;
+          createdAt: string;
+        };
         if (!seen.has(body.id)) {
           seen.add(body.id);
           lags.push(Date.now() - Date.parse(body.createdAt));
@@ -94,7 +124,10 @@ async function delivery(orgId: string): Promise<{ rate: number; p99: number; p50
   worker.start();
   for (let i = 0; i < E; i += 1000) {
     const drafts: EventDraft[] = Array.from({ length: Math.min(1000, E - i) }, (_, j) => ({
-      key: `bench:${i + j}`, type: 'recipient.updated', connectionId: null, data: { recipientId: `x:${i + j}`, email: `p${i + j}@example.com`, changed: ['city'] },
+      key: `bench:${i + j}`,
+      type: 'recipient.updated',
+      connectionId: null,
+      data: { recipientId: `x:${i + j}`, email: `p${i + j}@example.com`, changed: ['city'] },
     }));
     await appendEvents(orgId, drafts);
   }
@@ -111,7 +144,12 @@ async function delivery(orgId: string): Promise<{ rate: number; p99: number; p50
   server.close();
   if (bad) throw new Error(`${bad} deliveries failed verification`);
   lags.sort((a, b) => a - b);
-  return { rate: E / secs, p99: lags[Math.floor(lags.length * 0.99)] ?? 0, p50: lags[Math.floor(lags.length * 0.5)] ?? 0, received: seen.size };
+  return {
+    rate: E / secs,
+    p99: lags[Math.floor(lags.length * 0.99)] ?? 0,
+    p50: lags[Math.floor(lags.length * 0.5)] ?? 0,
+    received: seen.size,
+  };
 }
 
 async function main(): Promise<void> {
@@ -129,9 +167,26 @@ async function main(): Promise<void> {
     log(`merge, events off: ${Math.round(off)} records/s`);
     const on = await mergeRate(orgId, true);
     log(`merge, events on: ${Math.round(on)} records/s`);
-    emit({ figure: 'merge', store, records: N, eventsOffPerSec: round(off), eventsOnPerSec: round(on), eventsCost: round(1 - on / off), target: 0.2, rawInsertPerSec: round(raw) });
+    emit({
+      figure: 'merge',
+      store,
+      records: N,
+      eventsOffPerSec: round(off),
+      eventsOnPerSec: round(on),
+      eventsCost: round(1 - on / off),
+      target: 0.2,
+      rawInsertPerSec: round(raw),
+    });
     const d = await delivery(orgId);
-    emit({ figure: 'delivery', store, events: E, deliveredPerSec: round(d.rate), lagP50Ms: d.p50, lagP99Ms: d.p99, rawInsertPerSec: round(raw) });
+    emit({
+      figure: 'delivery',
+      store,
+      events: E,
+      deliveredPerSec: round(d.rate),
+      lagP50Ms: d.p50,
+      lagP99Ms: d.p99,
+      rawInsertPerSec: round(raw),
+    });
   } finally {
     await mongoose.connection.db?.dropDatabase();
     await disconnectStore();

@@ -12,7 +12,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
-  applySourceChanges, connectStore, createConnection, createOrganization, disconnectStore, dropStoreDatabase, findByIds, insertScimGroup,
+  applySourceChanges,
+  connectStore,
+  createConnection,
+  createOrganization,
+  disconnectStore,
+  dropStoreDatabase,
+  findByIds,
+  insertScimGroup,
   storeCapabilities,
 } from '../src/store';
 import { Group, SourceRecord } from '../src/store/models';
@@ -58,19 +65,39 @@ async function main(): Promise<void> {
     const groupIds = Array.from({ length: GROUPS }, () => randomUUID());
     const now = new Date();
     for (const [i, id] of groupIds.entries()) {
-      await insertScimGroup({
-        _id: id, orgId: org.id, connectionId: conn.id, key: id, displayName: `Group ${i}`, displayNameLower: `group ${i}`,
-        externalId: null, memberGroups: i ? [groupIds[i - 1]!] : [], raw: JSON.stringify({ displayName: `Group ${i}` }), v: 1, createdAt: now, updatedAt: now,
-      }, { add: [], remove: [] });
+      await insertScimGroup(
+        {
+          _id: id,
+          orgId: org.id,
+          connectionId: conn.id,
+          key: id,
+          displayName: `Group ${i}`,
+          displayNameLower: `group ${i}`,
+          externalId: null,
+          memberGroups: i ? [groupIds[i - 1]!] : [],
+          raw: JSON.stringify({ displayName: `Group ${i}` }),
+          v: 1,
+          createdAt: now,
+          updatedAt: now,
+        },
+        { add: [], remove: [] },
+      );
     }
-    log(`seeding ${USERS} users in ${GROUPS} groups (${caps.ferretdb ? 'FerretDB' : 'MongoDB'} ${caps.serverVersion}, $in by _id from index: ${caps.idInFromIndex})`);
+    log(
+      `seeding ${USERS} users in ${GROUPS} groups (${caps.ferretdb ? 'FerretDB' : 'MongoDB'} ${caps.serverVersion}, $in by _id from index: ${caps.idInFromIndex})`,
+    );
     for (let i = 0; i < USERS; i += 1000) {
       const batch = Array.from({ length: Math.min(1000, USERS - i) }, (_, j) => {
         const n = i + j;
         const userName = `u${n}@bench.example`;
         return {
-          op: 'upsert' as const, key: randomUUID(), email: userName, active: true, attributes: { first_name: `U${n}` },
-          groups: [groupIds[n % GROUPS]!, groupIds[(n * 7 + 3) % GROUPS]!], raw: JSON.stringify({ userName, displayName: `User ${n}` }),
+          op: 'upsert' as const,
+          key: randomUUID(),
+          email: userName,
+          active: true,
+          attributes: { first_name: `U${n}` },
+          groups: [groupIds[n % GROUPS]!, groupIds[(n * 7 + 3) % GROUPS]!],
+          raw: JSON.stringify({ userName, displayName: `User ${n}` }),
         };
       });
       await applySourceChanges(ref, batch);
@@ -82,7 +109,9 @@ async function main(): Promise<void> {
     });
     const port = (server.address() as AddressInfo).port;
     const page = async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/scim/v2/${conn.id}/Groups?count=${GROUPS}`, { headers: { Authorization: `Bearer ${conn.token}` } });
+      const res = await fetch(`http://127.0.0.1:${port}/scim/v2/${conn.id}/Groups?count=${GROUPS}`, {
+        headers: { Authorization: `Bearer ${conn.token}` },
+      });
       const body = (await res.json()) as { Resources: { members?: unknown[] }[] };
       if (res.status !== 200 || body.Resources.length !== GROUPS) throw new Error(`listing answered ${res.status}`);
       return body;
@@ -91,20 +120,42 @@ async function main(): Promise<void> {
     log(`a page of ${GROUPS} groups holds ${members} members`);
     const http = await timed(PAGES, page);
     const batched = await timed(PAGES, async () => {
-      await SourceRecord.find({ connectionId: conn.id, groups: { $in: groupIds }, deleted: false }, { key: 1, raw: 1, groups: 1 }).lean().exec();
+      await SourceRecord.find({ connectionId: conn.id, groups: { $in: groupIds }, deleted: false }, { key: 1, raw: 1, groups: 1 })
+        .lean()
+        .exec();
       await findByIds(Group, groupIds, { displayName: 1 });
     });
     const perGroup = await timed(PAGES, async () => {
       for (const id of groupIds) {
         await SourceRecord.find({ connectionId: conn.id, groups: id, deleted: false }, { key: 1, raw: 1 }).lean().exec();
-        await Group.find({ _id: { $in: [id] } }, { displayName: 1 }).lean().exec();
+        await Group.find({ _id: { $in: [id] } }, { displayName: 1 })
+          .lean()
+          .exec();
       }
     });
     server.close();
-    const common = { users: USERS, groups: GROUPS, members, store: caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`, idInFromIndex: storeCapabilities().idInFromIndex };
+    const common = {
+      users: USERS,
+      groups: GROUPS,
+      members,
+      store: caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`,
+      idInFromIndex: storeCapabilities().idInFromIndex,
+    };
     emit({ bench: 'groups', measure: 'GET /Groups page (HTTP)', pagesPerSecond: http.perSecond, medianMs: http.medianMs, ...common });
-    emit({ bench: 'groups', measure: 'store: members of the page, one query', pagesPerSecond: batched.perSecond, medianMs: batched.medianMs, ...common });
-    emit({ bench: 'groups', measure: 'store: members of the page, one query per group', pagesPerSecond: perGroup.perSecond, medianMs: perGroup.medianMs, ...common });
+    emit({
+      bench: 'groups',
+      measure: 'store: members of the page, one query',
+      pagesPerSecond: batched.perSecond,
+      medianMs: batched.medianMs,
+      ...common,
+    });
+    emit({
+      bench: 'groups',
+      measure: 'store: members of the page, one query per group',
+      pagesPerSecond: perGroup.perSecond,
+      medianMs: perGroup.medianMs,
+      ...common,
+    });
   } finally {
     await dropStoreDatabase().catch(() => undefined);
     await disconnectStore();

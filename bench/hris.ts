@@ -17,9 +17,7 @@
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { runHrisSync } from '../src/hris/sync';
-import {
-  connectStore, createConnection, createOrganization, disconnectStore, loadSyncRun,
-} from '../src/store';
+import { connectStore, createConnection, createOrganization, disconnectStore, loadSyncRun } from '../src/store';
 import { Recipient } from '../src/store/models';
 import { testConfig } from '../test/helpers/config';
 import { FinchServer, makeEmployees } from '../test/helpers/finchServer';
@@ -53,13 +51,53 @@ async function rawRate(orgId: string, connectionId: string): Promise<number> {
       const now = new Date();
       const email = `raw${i}@corp.example`;
       const attributes = {
-        first_name: `First${i}`, last_name: `Last${i}`, employee_id: `E${i}`, job_title: `Title ${i % 13}`, department_name: `Dept${i % 7}`,
-        manager_name: 'First0 Last0', manager_email: 'raw0@corp.example', employment_start_date: '2020-01-06', employment_status: 'active',
-        employee_type: 'full_time', street_address: `${i} Main St`, city: 'Springfield', region: 'IL', postal_code: '62701', country: 'US',
+        first_name: `First${i}`,
+        last_name: `Last${i}`,
+        employee_id: `E${i}`,
+        job_title: `Title ${i % 13}`,
+        department_name: `Dept${i % 7}`,
+        manager_name: 'First0 Last0',
+        manager_email: 'raw0@corp.example',
+        employment_start_date: '2020-01-06',
+        employment_status: 'active',
+        employee_type: 'full_time',
+        street_address: `${i} Main St`,
+        city: 'Springfield',
+        region: 'IL',
+        postal_code: '62701',
+        country: 'US',
         raw_address: `${i} Main St, Springfield, IL 62701, US`,
       };
-      recs.push({ _id: `${connectionId}:raw-${i}`, orgId, connectionId, connectionType: 'hris', key: `raw-${i}`, email, emailDisplay: email, active: true, deleted: false, statusSeq: i, attributes, groups: [], v: 1, createdAt: now, updatedAt: now });
-      reps.push({ _id: `${orgId}:${email}`, orgId, email, emailDisplay: email, listed: true, status: 'active', attributes, groups: [], sources: [{ connectionId, type: 'hris', active: true }], createdAt: now, updatedAt: now });
+      recs.push({
+        _id: `${connectionId}:raw-${i}`,
+        orgId,
+        connectionId,
+        connectionType: 'hris',
+        key: `raw-${i}`,
+        email,
+        emailDisplay: email,
+        active: true,
+        deleted: false,
+        statusSeq: i,
+        attributes,
+        groups: [],
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
+      reps.push({
+        _id: `${orgId}:${email}`,
+        orgId,
+        email,
+        emailDisplay: email,
+        listed: true,
+        status: 'active',
+        attributes,
+        groups: [],
+        sources: [{ connectionId, type: 'hris', active: true }],
+        createdAt: now,
+        updatedAt: now,
+      });
     }
     await records.insertMany(recs, { ordered: false });
     await recipients.insertMany(reps, { ordered: false });
@@ -84,11 +122,21 @@ async function main(): Promise<void> {
   log(`generating ${N} employees`);
   server.employees = makeEmployees(N);
   const config = testConfig({
-    MONGODB_URI: url.toString(), FINCH_BASE_URL: server.url, FINCH_RATE_LIMIT_PER_MINUTE: RATE, FINCH_PAGE_SIZE: PAGE, FINCH_BATCH_SIZE: BATCH,
-    FINCH_TIMEOUT_SECONDS: 300, FINCH_MAX_ATTEMPTS: 6, HRIS_LEASE_SECONDS: 90, LOG_LEVEL: 'warn',
+    MONGODB_URI: url.toString(),
+    FINCH_BASE_URL: server.url,
+    FINCH_RATE_LIMIT_PER_MINUTE: RATE,
+    FINCH_PAGE_SIZE: PAGE,
+    FINCH_BATCH_SIZE: BATCH,
+    FINCH_TIMEOUT_SECONDS: 300,
+    FINCH_MAX_ATTEMPTS: 6,
+    HRIS_LEASE_SECONDS: 90,
+    LOG_LEVEL: 'warn',
   });
   const orgId = (await createOrganization('bench hris')).id;
-  const conn = await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY });
+  const conn = await createConnection(
+    { orgId, type: 'hris', accessToken: server.token },
+    { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+  );
 
   log(`raw insert: ${RAW_DOCS} people (2 documents each)`);
   const rawBefore = await rawRate(orgId, 'raw-before');
@@ -112,7 +160,9 @@ async function main(): Promise<void> {
         mergeStartedAt = performance.now();
         log(`merge started after ${round((mergeStartedAt - started) / 1000)} s (finch calls so far: ${server.totalCalls()})`);
       } else if (run && ticks % 20 === 0) {
-        log(`phase ${run.progress.phase} pages ${run.progress.pages ?? 0} processed ${run.progress.processed} calls ${server.totalCalls()} 429s ${server.rateLimited}`);
+        log(
+          `phase ${run.progress.phase} pages ${run.progress.pages ?? 0} processed ${run.progress.processed} calls ${server.totalCalls()} 429s ${server.rateLimited}`,
+        );
       }
     })().catch(() => undefined);
   }, 250);
@@ -156,7 +206,11 @@ async function main(): Promise<void> {
     peakRssMB: round(peaks.rssBytes / MB),
     peakHeapMB: round(peaks.heapUsedBytes / MB),
     targets: TARGETS,
-    met: { calls: calls / minimum <= TARGETS.callsRatio, rateLimited: server.rateLimited === 0, rss: peaks.rssBytes / MB < TARGETS.peakRssMB },
+    met: {
+      calls: calls / minimum <= TARGETS.callsRatio,
+      rateLimited: server.rateLimited === 0,
+      rss: peaks.rssBytes / MB < TARGETS.peakRssMB,
+    },
   };
   await server.stop();
   if (!KEEP) await mongoose.connection.db!.dropDatabase();

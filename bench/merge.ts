@@ -24,7 +24,14 @@
 import { writeFileSync } from 'node:fs';
 import mongoose from 'mongoose';
 import {
-  applySourceChanges, connectStore, createConnection, createOrganization, disconnectStore, storeCapabilities, type ConnectionRef, type SourceChange,
+  applySourceChanges,
+  connectStore,
+  createConnection,
+  createOrganization,
+  disconnectStore,
+  storeCapabilities,
+  type ConnectionRef,
+  type SourceChange,
 } from '../src/store';
 import { Recipient, SourceRecord } from '../src/store/models';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
@@ -78,10 +85,21 @@ function planPopulation(n: number): { plans: Plan[]; distinct: number } {
     plans: [
       { type: 'hris', records: nA, fresh: nA, freshBase: 0, pool: 0, overlapEmail: () => 0 },
       // Spread over A's emails.
-      { type: 'scim', records: nB, fresh: freshB, freshBase: nA, pool: nA, overlapEmail: (j) => Math.floor((j * nA) / Math.max(1, overlapB)) },
+      {
+        type: 'scim',
+        records: nB,
+        fresh: freshB,
+        freshBase: nA,
+        pool: nA,
+        overlapEmail: (j) => Math.floor((j * nA) / Math.max(1, overlapB)),
+      },
       // Spread from the newest (B's fresh) back into A's, so some emails end up with three contributions.
       {
-        type: 'csv', records: nC, fresh: freshC, freshBase: poolC, pool: poolC,
+        type: 'csv',
+        records: nC,
+        fresh: freshC,
+        freshBase: poolC,
+        pool: poolC,
         overlapEmail: (j) => poolC - 1 - Math.floor((j * poolC) / Math.max(1, overlapC)),
       },
     ],
@@ -188,7 +206,10 @@ interface ConnStats {
 async function main(): Promise<void> {
   const base = process.env.MONGODB_URI;
   if (!base) throw new Error('MONGODB_URI is not set (run through `npm run bench:merge`, which starts a local store)');
-  const dbName = `bench_${new Date().toISOString().replace(/[-:T.Z]/g, '').slice(0, 14)}_${process.pid}`;
+  const dbName = `bench_${new Date()
+    .toISOString()
+    .replace(/[-:T.Z]/g, '')
+    .slice(0, 14)}_${process.pid}`;
   const mem = startMemorySampler(100);
   const caps = await connectStore(benchUri(base, dbName));
   const store = caps.ferretdb ? 'ferretdb' : 'mongodb';
@@ -252,8 +273,17 @@ async function main(): Promise<void> {
       for (const r of results) if (r.outcome === 'conflict') conflicts++;
       batchMs.push(ms);
       if (TRACE) {
-        trace.push([p.type, batchMs.length, ms.toFixed(1), recipients, bFresh, changes.length - bFresh,
-          Math.round(process.memoryUsage().rss / MB)].join(','));
+        trace.push(
+          [
+            p.type,
+            batchMs.length,
+            ms.toFixed(1),
+            recipients,
+            bFresh,
+            changes.length - bFresh,
+            Math.round(process.memoryUsage().rss / MB),
+          ].join(','),
+        );
       }
       recipients += bFresh;
       fresh += bFresh;
@@ -265,8 +295,10 @@ async function main(): Promise<void> {
         lastLog = now;
         const secs = (now - t0) / 1000;
         const m = process.memoryUsage();
-        log(`  ${p.type} ${connMerged}/${p.records} in ${secs.toFixed(1)} s (${Math.round(connMerged / secs)}/s; last batch ${Math.round(ms)} ms, `
-          + `${changes.length - bFresh} recipient updates); recipients ${recipients}; rss ${Math.round(m.rss / MB)} MB, heap ${Math.round(m.heapUsed / MB)} MB`);
+        log(
+          `  ${p.type} ${connMerged}/${p.records} in ${secs.toFixed(1)} s (${Math.round(connMerged / secs)}/s; last batch ${Math.round(ms)} ms, ` +
+            `${changes.length - bFresh} recipient updates); recipients ${recipients}; rss ${Math.round(m.rss / MB)} MB, heap ${Math.round(m.heapUsed / MB)} MB`,
+        );
       }
       if (MAX_SECONDS !== undefined && mergeSeconds + (now - t0) / 1000 > MAX_SECONDS && start + BATCH < p.records) {
         truncated = true;
@@ -279,12 +311,21 @@ async function main(): Promise<void> {
     const head = batchMs.slice(0, 5);
     const tail = batchMs.slice(-5);
     connStats.push({
-      type: p.type, records: connMerged, freshEmails: fresh, existingEmails: existing, seconds: round(seconds, 2),
-      perSec: Math.round(connMerged / seconds), msPerBatchFirst: round(median(head)), msPerBatchLast: round(median(tail)),
+      type: p.type,
+      records: connMerged,
+      freshEmails: fresh,
+      existingEmails: existing,
+      seconds: round(seconds, 2),
+      perSec: Math.round(connMerged / seconds),
+      msPerBatchFirst: round(median(head)),
+      msPerBatchLast: round(median(tail)),
       recipientsAtStart,
     });
     const pk = memNow();
-    mergePeaks = { rssBytes: Math.max(mergePeaks.rssBytes, pk.rssBytes), heapUsedBytes: Math.max(mergePeaks.heapUsedBytes, pk.heapUsedBytes) };
+    mergePeaks = {
+      rssBytes: Math.max(mergePeaks.rssBytes, pk.rssBytes),
+      heapUsedBytes: Math.max(mergePeaks.heapUsedBytes, pk.heapUsedBytes),
+    };
     log(`merge ${p.type} done: ${connMerged} in ${seconds.toFixed(1)} s = ${Math.round(connMerged / seconds)}/s`);
     if (c === 0 && rawAt.has(0)) rawRates.push(await rawInsertSample('after first connection', org.id, 'rawconn'));
     if (c === 1 && rawAt.has(1)) rawRates.push(await rawInsertSample('after second connection', org.id, 'rawconn'));
@@ -296,7 +337,9 @@ async function main(): Promise<void> {
     SourceRecord.estimatedDocumentCount().exec(),
     Recipient.estimatedDocumentCount().exec(),
   ]);
-  log(`store holds ${sourceRecords} source records and ${recipientDocs} recipients (expected ${merged} and ${recipients}); ${conflicts} conflicts`);
+  log(
+    `store holds ${sourceRecords} source records and ${recipientDocs} recipients (expected ${merged} and ${recipients}); ${conflicts} conflicts`,
+  );
 
   for (let i = 0; i < rawAfter; i++) rawRates.push(await rawInsertSample(`after merge #${i + 1}`, org.id, 'rawconn'));
   const rawInsertPerSec = median(rawRates);
@@ -329,7 +372,12 @@ async function main(): Promise<void> {
     peakHeapUsedMB: round(peaks.heapUsedBytes / MB),
     mergePeakRssMB: round(mergePeaks.rssBytes / MB),
     connections: connStats,
-    check: { sourceRecords, recipients: recipientDocs, conflicts, ok: sourceRecords === merged && recipientDocs === recipients && conflicts === 0 },
+    check: {
+      sourceRecords,
+      recipients: recipientDocs,
+      conflicts,
+      ok: sourceRecords === merged && recipientDocs === recipients && conflicts === 0,
+    },
     targets: TARGETS,
     pass: {
       ratio: ratio >= TARGETS.ratio,
@@ -342,7 +390,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (err) => {
-  log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   try {
     if (!KEEP) await mongoose.connection.db?.dropDatabase();
     await disconnectStore();

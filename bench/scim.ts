@@ -20,7 +20,14 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createApp } from '../src/server/app';
 import {
-  applySourceChanges, claimLookupKey, connectStore, createConnection, createOrganization, disconnectStore, readLookupKey, sourceRecordId,
+  applySourceChanges,
+  claimLookupKey,
+  connectStore,
+  createConnection,
+  createOrganization,
+  disconnectStore,
+  readLookupKey,
+  sourceRecordId,
 } from '../src/store';
 import { LookupKey, SourceRecord } from '../src/store/models';
 import { userNameKey } from '../src/store';
@@ -50,7 +57,10 @@ async function startServiceProcess(env: Record<string, string>): Promise<{ port:
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { port, child };
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -58,20 +68,28 @@ async function startServiceProcess(env: Record<string, string>): Promise<{ port:
   throw new Error('the service did not become ready within 30 s');
 }
 
-interface Stats { label: string; n: number; perSec: number; median: number; p99: number }
+interface Stats {
+  label: string;
+  n: number;
+  perSec: number;
+  median: number;
+  p99: number;
+}
 
 async function run(label: string, n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Stats> {
   const lat: number[] = [];
   let next = 0;
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      const t = process.hrtime.bigint();
-      await op(i);
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t = process.hrtime.bigint();
+        await op(i);
+        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }),
+  );
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   lat.sort((a, b) => a - b);
   const at = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
@@ -105,8 +123,14 @@ async function main(): Promise<void> {
   }
 
   const org = await createOrganization(`bench ${Date.now()}`);
-  const created = await createConnection({ orgId: org.id, type: 'scim', provider: 'okta' }, { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY });
-  const rawConn = await createConnection({ orgId: org.id, type: 'scim', provider: 'generic' }, { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY });
+  const created = await createConnection(
+    { orgId: org.id, type: 'scim', provider: 'okta' },
+    { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
+  );
+  const rawConn = await createConnection(
+    { orgId: org.id, type: 'scim', provider: 'generic' },
+    { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
+  );
   const conn = { _id: created.id, orgId: org.id, type: 'scim' };
   const raw = { _id: rawConn.id, orgId: org.id, type: 'scim' };
   const base = `http://127.0.0.1:${port}/scim/v2/${created.id}`;
@@ -124,59 +148,112 @@ async function main(): Promise<void> {
   const seedStart = Date.now();
   const ids: string[] = [];
   for (let i = 0; i < users; i += 1000) {
-    const batch = Array.from({ length: Math.min(1000, users - i) }, (_, j) => ({ key: randomUUID(), userName: `seed${i + j}@bench.example` }));
+    const batch = Array.from({ length: Math.min(1000, users - i) }, (_, j) => ({
+      key: randomUUID(),
+      userName: `seed${i + j}@bench.example`,
+    }));
     const now = new Date();
     await LookupKey.collection.insertMany(
-      batch.map((b) => ({ _id: userNameKey(conn._id, b.userName), orgId: org.id, connectionId: conn._id, ref: b.key, createdAt: now })) as never[],
+      batch.map((b) => ({
+        _id: userNameKey(conn._id, b.userName),
+        orgId: org.id,
+        connectionId: conn._id,
+        ref: b.key,
+        createdAt: now,
+      })) as never[],
       { ordered: false },
     );
-    await applySourceChanges(conn, batch.map((b) => ({
-      op: 'upsert' as const, key: b.key, email: b.userName, active: true,
-      raw: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: b.userName, active: true }),
-      lookup: { userName: b.userName, active: true },
-    })));
+    await applySourceChanges(
+      conn,
+      batch.map((b) => ({
+        op: 'upsert' as const,
+        key: b.key,
+        email: b.userName,
+        active: true,
+        raw: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: b.userName, active: true }),
+        lookup: { userName: b.userName, active: true },
+      })),
+    );
     ids.push(...batch.map((b) => b.key));
     if ((i + 1000) % 10_000 === 0) console.error(`seeded ${i + 1000} users in ${((Date.now() - seedStart) / 1000).toFixed(0)} s`);
   }
   const seedSecs = (Date.now() - seedStart) / 1000;
 
   const results: Stats[] = [];
-  results.push(await run('POST /Users (HTTP)', creates, concurrency, async (i) => {
-    await call('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `new${i}@bench.example`, emails: [{ primary: true, value: `new${i}@bench.example` }] }, 201);
-  }));
-  results.push(await run('merge upsert, one user (store)', creates, concurrency, async (i) => {
-    const key = randomUUID();
-    await claimLookupKey({ _id: userNameKey(raw._id, `raw${i}@bench.example`), orgId: org.id, connectionId: raw._id }, key);
-    await applySourceChanges(raw, [{ op: 'upsert', key, email: `raw${i}@bench.example`, active: true, ifVersion: 0 }]);
-  }));
-  results.push(await run('GET /Users?filter=userName eq (HTTP)', lookups, concurrency, async (i) => {
-    const name = `seed${(i * 7919) % users}@bench.example`;
-    const body = await call('GET', `/Users?filter=${encodeURIComponent(`userName eq "${name.toUpperCase()}"`)}&startIndex=1&count=100`);
-    if (body.totalResults !== 1) throw new Error(`lookup of ${name} found ${String(body.totalResults)}`);
-  }));
-  results.push(await run('lookup key + record by _id (store)', lookups, concurrency, async (i) => {
-    const name = `seed${(i * 7919) % users}@bench.example`;
-    const key = await readLookupKey(userNameKey(conn._id, name));
-    await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key!.ref) }).lean().exec();
-  }));
-  results.push(await run('PATCH active (HTTP)', patches, concurrency, async (i) => {
-    await call('PATCH', `/Users/${ids[i % ids.length]}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: i % 2 === 1 } }] });
-  }));
-  results.push(await run('merge upsert active, existing user (store)', patches, concurrency, async (i) => {
-    const key = ids[(i + patches) % ids.length]!;
-    const rec = await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) }).lean().exec();
-    await applySourceChanges(conn, [{ op: 'upsert', key, email: rec!.email, active: i % 2 === 1, raw: rec!.raw, lookup: rec!.lookup, ifVersion: rec!.v }]);
-  }));
+  results.push(
+    await run('POST /Users (HTTP)', creates, concurrency, async (i) => {
+      await call(
+        'POST',
+        '/Users',
+        {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: `new${i}@bench.example`,
+          emails: [{ primary: true, value: `new${i}@bench.example` }],
+        },
+        201,
+      );
+    }),
+  );
+  results.push(
+    await run('merge upsert, one user (store)', creates, concurrency, async (i) => {
+      const key = randomUUID();
+      await claimLookupKey({ _id: userNameKey(raw._id, `raw${i}@bench.example`), orgId: org.id, connectionId: raw._id }, key);
+      await applySourceChanges(raw, [{ op: 'upsert', key, email: `raw${i}@bench.example`, active: true, ifVersion: 0 }]);
+    }),
+  );
+  results.push(
+    await run('GET /Users?filter=userName eq (HTTP)', lookups, concurrency, async (i) => {
+      const name = `seed${(i * 7919) % users}@bench.example`;
+      const body = await call('GET', `/Users?filter=${encodeURIComponent(`userName eq "${name.toUpperCase()}"`)}&startIndex=1&count=100`);
+      if (body.totalResults !== 1) throw new Error(`lookup of ${name} found ${String(body.totalResults)}`);
+    }),
+  );
+  results.push(
+    await run('lookup key + record by _id (store)', lookups, concurrency, async (i) => {
+      const name = `seed${(i * 7919) % users}@bench.example`;
+      const key = await readLookupKey(userNameKey(conn._id, name));
+      await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key!.ref) })
+        .lean()
+        .exec();
+    }),
+  );
+  results.push(
+    await run('PATCH active (HTTP)', patches, concurrency, async (i) => {
+      await call('PATCH', `/Users/${ids[i % ids.length]}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', value: { active: i % 2 === 1 } }],
+      });
+    }),
+  );
+  results.push(
+    await run('merge upsert active, existing user (store)', patches, concurrency, async (i) => {
+      const key = ids[(i + patches) % ids.length]!;
+      const rec = await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key) })
+        .lean()
+        .exec();
+      await applySourceChanges(conn, [
+        { op: 'upsert', key, email: rec!.email, active: i % 2 === 1, raw: rec!.raw, lookup: rec!.lookup, ifVersion: rec!.v },
+      ]);
+    }),
+  );
 
   const ratioOf = (a: number, b: number) => results[a]!.perSec / results[b]!.perSec;
   const summary = {
-    bench: 'scim', users, concurrency, serviceProcess: !inProcess, seedSeconds: Math.round(seedSecs),
+    bench: 'scim',
+    users,
+    concurrency,
+    serviceProcess: !inProcess,
+    seedSeconds: Math.round(seedSecs),
     results: results.map((r) => ({ ...r, perSec: +r.perSec.toFixed(1), median: +r.median.toFixed(2), p99: +r.p99.toFixed(2) })),
-    createRatio: +ratioOf(0, 1).toFixed(3), patchRatio: +ratioOf(4, 5).toFixed(3), lookupP99Ms: +results[2]!.p99.toFixed(2),
+    createRatio: +ratioOf(0, 1).toFixed(3),
+    patchRatio: +ratioOf(4, 5).toFixed(3),
+    lookupP99Ms: +results[2]!.p99.toFixed(2),
     targets: { lookupP99Ms: 25, ratio: 0.4 },
   };
   const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} |`;
-  console.log(`users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}, service ${inProcess ? 'in the bench process' : 'in its own process'}`);
+  console.log(
+    `users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}, service ${inProcess ? 'in the bench process' : 'in its own process'}`,
+  );
   console.log('| operation | n | per second | median ms | p99 ms |\n|---|---|---|---|---|');
   for (const s of results) console.log(fmt(s));
   const ratio = (a: number, b: number) => `${((results[a]!.perSec / results[b]!.perSec) * 100).toFixed(0)} %`;

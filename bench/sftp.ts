@@ -33,7 +33,13 @@ import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import { startSftpServer } from '../src/sftp';
 import {
-  connectStore, createApiToken, createConnection, createOrganization, disconnectStore, storeCapabilities, type SyncRunDoc,
+  connectStore,
+  createApiToken,
+  createConnection,
+  createOrganization,
+  disconnectStore,
+  storeCapabilities,
+  type SyncRunDoc,
 } from '../src/store';
 // The benchmark seeds and counts through the raw models: it measures the store itself beside the service.
 import { Recipient, SourceRecord, SyncRun } from '../src/store/models';
@@ -87,8 +93,27 @@ async function waitRun(filter: Record<string, unknown>): Promise<SyncRunDoc> {
 
 function sftpPut(port: number, user: string, key: string, file: string, remote: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sftp', ['-b', '-', '-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes', '-i', key, `${user}@127.0.0.1`], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(
+      'sftp',
+      [
+        '-b',
+        '-',
+        '-P',
+        String(port),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-i',
+        key,
+        `${user}@127.0.0.1`,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`sftp exited ${code}: ${err}`))));
@@ -98,14 +123,22 @@ function sftpPut(port: number, user: string, key: string, file: string, remote: 
 
 function apiUpload(port: number, token: string, connectionId: string, file: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1', port, method: 'POST', path: `/api/v1/connections/${connectionId}/uploads?mode=full`,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': statSync(file).size },
-    }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 202 ? resolve(JSON.parse(body).syncRunId) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `/api/v1/connections/${connectionId}/uploads?mode=full`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': statSync(file).size },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () =>
+          res.statusCode === 202 ? resolve(JSON.parse(body).syncRunId) : reject(new Error(`upload: ${res.statusCode} ${body}`)),
+        );
+      },
+    );
     req.on('error', reject);
     createReadStream(file).pipe(req);
   });
@@ -121,8 +154,13 @@ async function rawInserts(connectionId: string): Promise<number> {
   const t = performance.now();
   for (let s = 0; s < RAW_ROWS; s += BATCH) {
     const n = Math.min(BATCH, RAW_ROWS - s);
-    await a.insertMany(Array.from({ length: n }, (_, k) => ({ ...src, _id: `raw-s-${s + k}`, key: `raw-${s + k}` })) as never[], { ordered: false });
-    await b.insertMany(Array.from({ length: n }, (_, k) => ({ ...rec, _id: `raw-r-${s + k}`, email: `raw${s + k}@x.example` })) as never[], { ordered: false });
+    await a.insertMany(Array.from({ length: n }, (_, k) => ({ ...src, _id: `raw-s-${s + k}`, key: `raw-${s + k}` })) as never[], {
+      ordered: false,
+    });
+    await b.insertMany(
+      Array.from({ length: n }, (_, k) => ({ ...rec, _id: `raw-r-${s + k}`, email: `raw${s + k}@x.example` })) as never[],
+      { ordered: false },
+    );
   }
   return RAW_ROWS / ((performance.now() - t) / 1000);
 }
@@ -157,11 +195,24 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sftp-'));
   const logger = createLogger('warn');
   const queue = startFileQueue({ logger, pollMs: 200 });
-  const server = await startSftpServer({ port: 0, host: '127.0.0.1', hostKeyPath: join(dir, 'host_key'), logger, onQueued: () => queue.poke() });
+  const server = await startSftpServer({
+    port: 0,
+    host: '127.0.0.1',
+    hostKeyPath: join(dir, 'host_key'),
+    logger,
+    onQueued: () => queue.poke(),
+  });
   const app = createApp({
     config: loadConfig({
-      MONGODB_URI: url.toString(), HTTP_PORT: '0', SFTP_PORT: '0', PUBLIC_URL: 'http://localhost', SFTP_HOST_KEY: join(dir, 'host_key'),
-      SECRET_KEY: 'bench-secret-key-0123456789', SECRET_KEY_FILE: join(dir, 'secret'), LOG_LEVEL: 'warn', MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
+      MONGODB_URI: url.toString(),
+      HTTP_PORT: '0',
+      SFTP_PORT: '0',
+      PUBLIC_URL: 'http://localhost',
+      SFTP_HOST_KEY: join(dir, 'host_key'),
+      SECRET_KEY: 'bench-secret-key-0123456789',
+      SECRET_KEY_FILE: join(dir, 'secret'),
+      LOG_LEVEL: 'warn',
+      MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
     }),
     logger,
   });
@@ -175,13 +226,19 @@ async function main(): Promise<void> {
     chmodSync(keyPath, 0o600);
     const orgA = await createOrganization('bench sftp');
     const orgB = await createOrganization('bench api');
-    const sftpConn = await createConnection({ orgId: orgA.id, type: 'sftp', publicKeys: [pair.public] }, { publicUrl: 'http://localhost', secretKey: 'x'.repeat(16) });
+    const sftpConn = await createConnection(
+      { orgId: orgA.id, type: 'sftp', publicKeys: [pair.public] },
+      { publicUrl: 'http://localhost', secretKey: 'x'.repeat(16) },
+    );
     const csvConn = await createConnection({ orgId: orgB.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'x'.repeat(16) });
     const token = (await createApiToken(orgB.id, 'admin', [], 'bench')).token;
     log(`store ${storeCapabilities().ferretdb ? 'FerretDB' : 'MongoDB'} ${storeCapabilities().serverVersion}, ${N} rows`);
 
     const results: Record<string, unknown>[] = [];
-    for (const [phase, changed] of [['first', () => false], ['second', (i: number) => i % 10 === 0]] as const) {
+    for (const [phase, changed] of [
+      ['first', () => false],
+      ['second', (i: number) => i % 10 === 0],
+    ] as const) {
       const file = join(dir, `people-${phase}.csv`);
       const bytes = await writeCsv(file, changed);
       log(`${phase}: file ${round(bytes / MB)} MB`);
@@ -222,10 +279,23 @@ async function main(): Promise<void> {
       const sftpRate = N / ((t2 - t1) / 1000);
       const apiRate = N / ((a1 - a0) / 1000);
       const r = {
-        bench: 'sftp', phase, order: API_FIRST ? 'api-first' : 'sftp-first', rows: N, fileMB: round(bytes / MB), store: storeCapabilities().ferretdb ? 'ferretdb' : 'mongodb',
-        uploadMBps: round(bytes / MB / ((t1 - t0) / 1000), 2), sftpRowsPerSec: Math.round(sftpRate), apiRowsPerSec: Math.round(apiRate),
-        rawRowsPerSec: Math.round(raw), rawRows: RAW_ROWS, sftpVsApi: round(sftpRate / apiRate, 3), sftpVsRaw: round(sftpRate / raw, 3),
-        sftpStatus: sftpRun.status, apiStatus: apiRun.status, sftpCounts: sftpRun.counts, apiCounts: apiRun.counts,
+        bench: 'sftp',
+        phase,
+        order: API_FIRST ? 'api-first' : 'sftp-first',
+        rows: N,
+        fileMB: round(bytes / MB),
+        store: storeCapabilities().ferretdb ? 'ferretdb' : 'mongodb',
+        uploadMBps: round(bytes / MB / ((t1 - t0) / 1000), 2),
+        sftpRowsPerSec: Math.round(sftpRate),
+        apiRowsPerSec: Math.round(apiRate),
+        rawRowsPerSec: Math.round(raw),
+        rawRows: RAW_ROWS,
+        sftpVsApi: round(sftpRate / apiRate, 3),
+        sftpVsRaw: round(sftpRate / raw, 3),
+        sftpStatus: sftpRun.status,
+        apiStatus: apiRun.status,
+        sftpCounts: sftpRun.counts,
+        apiCounts: apiRun.counts,
         peakRssMB: round(mem.peaks().rssBytes / MB),
       };
       emit(r);
@@ -236,7 +306,10 @@ async function main(): Promise<void> {
     const first = results[0]!;
     const second = results[1]!;
     emit({
-      bench: 'sftp', summary: true, rows: N, peakRssMB: round(peak.rssBytes / MB),
+      bench: 'sftp',
+      summary: true,
+      rows: N,
+      peakRssMB: round(peak.rssBytes / MB),
       targets: TARGETS,
       met: {
         sftpVsApi: Number(first.sftpVsApi) >= TARGETS.sftpVsApi && Number(second.sftpVsApi) >= TARGETS.sftpVsApi,
@@ -255,7 +328,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err: Error) => {
-  process.stderr.write(`bench:sftp failed: ${err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`bench:sftp failed: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

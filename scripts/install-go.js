@@ -43,9 +43,7 @@ async function get(url, what) {
     res = await fetch(url);
   } catch (e) {
     const why = e.cause?.message || e.message;
-    const hint = /certificate/i.test(why)
-      ? ' (behind a TLS-intercepting proxy? point NODE_EXTRA_CA_CERTS at its CA bundle)'
-      : '';
+    const hint = /certificate/i.test(why) ? ' (behind a TLS-intercepting proxy? point NODE_EXTRA_CA_CERTS at its CA bundle)' : '';
     fail(`could not fetch ${what} from ${url}: ${why}${hint}`);
   }
   if (!res.ok) fail(`could not fetch ${what} from ${url}: HTTP ${res.status}`);

@@ -137,7 +137,11 @@ async function claimPidFile(pidFile) {
   let pid;
   let owner;
   try {
-    [pid = 0, owner = 0] = fs.readFileSync(pidFile, 'utf8').trim().split(/\s+/).map((n) => Number.parseInt(n, 10) || 0);
+    [pid = 0, owner = 0] = fs
+      .readFileSync(pidFile, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map((n) => Number.parseInt(n, 10) || 0);
   } catch {
     return; // missing or unreadable pid file: nothing running
   }

@@ -25,10 +25,22 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
     groupA = newId();
     groupB = newId();
     const now = new Date();
-    for (const [id, name] of [[groupA, 'A'], [groupB, 'B']] as [string, string][]) {
+    for (const [id, name] of [
+      [groupA, 'A'],
+      [groupB, 'B'],
+    ] as [string, string][]) {
       await rawCollection(Group).insertOne({
-        _id: id, orgId: org.id, connectionId: 'c', key: name.toLowerCase(), displayName: name, displayNameLower: name.toLowerCase(),
-        externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
+        _id: id,
+        orgId: org.id,
+        connectionId: 'c',
+        key: name.toLowerCase(),
+        displayName: name,
+        displayNameLower: name.toLowerCase(),
+        externalId: null,
+        memberGroups: [],
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
       });
     }
     // Written directly (this test is about reading): i%4 0 → A, 1 → B, 2 → A and B, 3 → Sales segment only.
@@ -42,8 +54,21 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
       const attributes = { first_name: `P,${i}`, last_name: 'Quote"d', department_name: i % 4 === 3 ? 'Sales' : 'Ops' };
       if (status === 'active' && listed && i % 100 !== 42) expected.add(email);
       docs.push({
-        _id: recipientId(org.id, email), orgId: org.id, email, emailDisplay: email, listed, status, firstName: attributes.first_name,
-        lastName: attributes.last_name, attributes, groups, sources: [], contribs: [], v: 1, createdAt: now, updatedAt: now,
+        _id: recipientId(org.id, email),
+        orgId: org.id,
+        email,
+        emailDisplay: email,
+        listed,
+        status,
+        firstName: attributes.first_name,
+        lastName: attributes.last_name,
+        attributes,
+        groups,
+        sources: [],
+        contribs: [],
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
       });
     }
     await rawCollection(Recipient).insertMany(docs);
@@ -51,28 +76,42 @@ describe('admin API: audience pages, CSV export and preview agree', () => {
   after(closeTestStore);
 
   it('resolves groups ∪ segment − exclusions the same way in every view', async () => {
-    const seg = await request(app).post('/api/v1/segments').set(bearer(org.admin)).send({ name: 'Sales', filter: 'department_name eq "Sales"' });
+    const seg = await request(app)
+      .post('/api/v1/segments')
+      .set(bearer(org.admin))
+      .send({ name: 'Sales', filter: 'department_name eq "Sales"' });
     const excluded = [...Array(N).keys()].filter((i) => i % 100 === 42).map((i) => `p${String(i).padStart(5, '0')}@example.com`);
-    const a = await request(app).post('/api/v1/audiences').set(bearer(org.admin))
+    const a = await request(app)
+      .post('/api/v1/audiences')
+      .set(bearer(org.admin))
       .send({ name: 'All', include: { groups: [groupA, groupB], segments: [seg.body.id] }, exclude: { recipients: excluded } });
     assert.equal(a.status, 201, JSON.stringify(a.body));
 
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: request.Response = await request(app).get(`/api/v1/audiences/${a.body.id}/recipients`).query({ limit: 500, ...(cursor ? { cursor } : {}) }).set(bearer(org.reader));
+      const res: request.Response = await request(app)
+        .get(`/api/v1/audiences/${a.body.id}/recipients`)
+        .query({ limit: 500, ...(cursor ? { cursor } : {}) })
+        .set(bearer(org.reader));
       assert.equal(res.status, 200);
-      paged.push(...res.body.items.map((r: { email: string; status: string }) => {
-        assert.equal(r.status, 'active');
-        return r.email;
-      }));
+      paged.push(
+        ...res.body.items.map((r: { email: string; status: string }) => {
+          assert.equal(r.status, 'active');
+          return r.email;
+        }),
+      );
       cursor = res.body.nextCursor;
     } while (cursor);
     assert.equal(new Set(paged).size, paged.length, 'each person once');
     assert.deepEqual(new Set(paged), expected);
 
-    const csv = await request(app).get(`/api/v1/audiences/${a.body.id}/recipients`).set(bearer(org.reader)).set('Accept', 'text/csv')
-      .buffer(true).parse((res, cb) => {
+    const csv = await request(app)
+      .get(`/api/v1/audiences/${a.body.id}/recipients`)
+      .set(bearer(org.reader))
+      .set('Accept', 'text/csv')
+      .buffer(true)
+      .parse((res, cb) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));

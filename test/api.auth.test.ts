@@ -28,7 +28,10 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
   });
 
   it('creates a token once, lists it without the secret, and revokes it', async () => {
-    const created = await request(app).post('/api/v1/tokens').set(bearer(org.owner)).send({ role: 'member', permissions: ['recipients:read'], name: 'platform' });
+    const created = await request(app)
+      .post('/api/v1/tokens')
+      .set(bearer(org.owner))
+      .send({ role: 'member', permissions: ['recipients:read'], name: 'platform' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.match(created.body.token, /^as_/);
     const list = await request(app).get('/api/v1/tokens').set(bearer(org.owner));
@@ -42,7 +45,11 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
   });
 
   it('rejects malformed JSON, unknown fields and wrong types with precise problems', async () => {
-    const malformed = await request(app).post('/api/v1/connections').set(bearer(org.admin)).set('Content-Type', 'application/json').send('{"type": "csv",');
+    const malformed = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer(org.admin))
+      .set('Content-Type', 'application/json')
+      .send('{"type": "csv",');
     assert.equal(malformed.status, 400);
     assert.equal(malformed.body.type, 'urn:audience-sync:problem:malformed-json');
     const unknown = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', colour: 'blue' });
@@ -51,9 +58,16 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     const badType = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'ldap' });
     assert.equal(badType.status, 400);
     assert.match(badType.body.detail, /type must be one of/);
-    const wrongMedia = await request(app).post('/api/v1/connections').set(bearer(org.admin)).set('Content-Type', 'text/plain').send('type=csv');
+    const wrongMedia = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer(org.admin))
+      .set('Content-Type', 'text/plain')
+      .send('type=csv');
     assert.equal(wrongMedia.status, 415);
-    const big = await request(app).post('/api/v1/segments').set(bearer(org.admin)).send({ name: 'x', filter: 'a'.repeat(1_100_000) });
+    const big = await request(app)
+      .post('/api/v1/segments')
+      .set(bearer(org.admin))
+      .send({ name: 'x', filter: 'a'.repeat(1_100_000) });
     assert.equal(big.status, 413);
   });
 
@@ -91,7 +105,10 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
   });
 
   it('manages connections: create with secrets once, read without them, patch, rotate, credentials, delete', async () => {
-    const scim = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'scim', provider: 'okta', name: 'Okta' });
+    const scim = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer(org.admin))
+      .send({ type: 'scim', provider: 'okta', name: 'Okta' });
     assert.equal(scim.status, 201, JSON.stringify(scim.body));
     assert.match(scim.body.token, /^scim_/);
     assert.equal(scim.body.scimBaseUrl, `http://localhost:8080/scim/v2/${scim.body.id}`);
@@ -101,11 +118,17 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     assert.equal(got.body.scim11BaseUrl, `http://localhost:8080/scim/v1/${scim.body.id}`);
     assert.equal(got.body.token, undefined);
     assert.equal(got.body.provider, 'okta');
-    const patched = await request(app).patch(`/api/v1/connections/${scim.body.id}`).set(bearer(org.admin)).send({ extendedAttributes: true, massRemovalThreshold: 0.5 });
+    const patched = await request(app)
+      .patch(`/api/v1/connections/${scim.body.id}`)
+      .set(bearer(org.admin))
+      .send({ extendedAttributes: true, massRemovalThreshold: 0.5 });
     assert.equal(patched.status, 200);
     assert.equal(patched.body.extendedAttributes, true);
     assert.equal(patched.body.massRemovalThreshold, 0.5);
-    const badThreshold = await request(app).patch(`/api/v1/connections/${scim.body.id}`).set(bearer(org.admin)).send({ massRemovalThreshold: 2 });
+    const badThreshold = await request(app)
+      .patch(`/api/v1/connections/${scim.body.id}`)
+      .set(bearer(org.admin))
+      .send({ massRemovalThreshold: 2 });
     assert.equal(badThreshold.status, 400);
     const rotated = await request(app).post(`/api/v1/connections/${scim.body.id}/rotate-token`).set(bearer(org.admin));
     assert.equal(rotated.status, 200);
@@ -117,16 +140,25 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     const cred = await request(app).post(`/api/v1/connections/${sftp.body.id}/credentials`).set(bearer(org.owner)).send({ password: true });
     assert.equal(cred.status, 200);
     assert.ok(cred.body.password && cred.body.password !== sftp.body.password);
-    const badKey = await request(app).post(`/api/v1/connections/${sftp.body.id}/credentials`).set(bearer(org.owner)).send({ publicKeys: ['ssh-rsa nonsense'] });
+    const badKey = await request(app)
+      .post(`/api/v1/connections/${sftp.body.id}/credentials`)
+      .set(bearer(org.owner))
+      .send({ publicKeys: ['ssh-rsa nonsense'] });
     assert.equal(badKey.status, 400);
     const rotateSftp = await request(app).post(`/api/v1/connections/${sftp.body.id}/rotate-token`).set(bearer(org.owner));
     assert.equal(rotateSftp.status, 400);
 
-    const hris = await request(app).post('/api/v1/connections').set(bearer(org.owner)).send({ type: 'hris', accessToken: 'finch-token', schedule: '24h' });
+    const hris = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer(org.owner))
+      .send({ type: 'hris', accessToken: 'finch-token', schedule: '24h' });
     assert.equal(hris.status, 201);
     assert.equal(hris.body.hris.schedule, '24h');
     assert.equal(JSON.stringify(hris.body).includes('finch-token'), false);
-    const sched = await request(app).patch(`/api/v1/connections/${hris.body.id}`).set(bearer(org.owner)).send({ schedule: '7d', mode: 'assisted' });
+    const sched = await request(app)
+      .patch(`/api/v1/connections/${hris.body.id}`)
+      .set(bearer(org.owner))
+      .send({ schedule: '7d', mode: 'assisted' });
     assert.equal(sched.body.hris.schedule, '7d');
     assert.equal(sched.body.hris.mode, 'assisted');
 
@@ -140,14 +172,27 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
   it('adds a manual recipient, lists it with filters and cursors, and removes only the manual source', async () => {
     const emails = ['Ann@Example.com', 'bob@example.com', 'cy@example.com'];
     for (const [i, email] of emails.entries()) {
-      const res = await request(app).post('/api/v1/recipients').set(bearer(org.admin))
-        .send({ email, firstName: `F${i}`, lastName: 'L', attributes: { department_name: i === 0 ? 'Sales' : 'Eng', custom: { shirt: 'M' } } });
+      const res = await request(app)
+        .post('/api/v1/recipients')
+        .set(bearer(org.admin))
+        .send({
+          email,
+          firstName: `F${i}`,
+          lastName: 'L',
+          attributes: { department_name: i === 0 ? 'Sales' : 'Eng', custom: { shirt: 'M' } },
+        });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       assert.equal(res.body.email, email.toLowerCase());
       assert.equal(res.body.status, 'active');
-      assert.deepEqual(res.body.sources.map((s: { type: string }) => s.type), ['manual']);
+      assert.deepEqual(
+        res.body.sources.map((s: { type: string }) => s.type),
+        ['manual'],
+      );
     }
-    const again = await request(app).post('/api/v1/recipients').set(bearer(org.admin)).send({ email: 'Ann@Example.com', firstName: 'F0', lastName: 'L', attributes: { department_name: 'Sales', custom: { shirt: 'M' } } });
+    const again = await request(app)
+      .post('/api/v1/recipients')
+      .set(bearer(org.admin))
+      .send({ email: 'Ann@Example.com', firstName: 'F0', lastName: 'L', attributes: { department_name: 'Sales', custom: { shirt: 'M' } } });
     assert.equal(again.status, 200);
 
     const page1 = await request(app).get('/api/v1/recipients?limit=2').set(bearer(org.reader));
@@ -161,9 +206,18 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     assert.deepEqual(all, ['ann@example.com', 'bob@example.com', 'cy@example.com']);
 
     const sales = await request(app).get('/api/v1/recipients').query({ filter: 'department_name eq "sales"' }).set(bearer(org.reader));
-    assert.deepEqual(sales.body.items.map((r: { email: string }) => r.email), ['ann@example.com']);
-    const custom = await request(app).get('/api/v1/recipients').query({ filter: 'custom.shirt eq "M" and not (email eq "bob@example.com")' }).set(bearer(org.reader));
-    assert.deepEqual(custom.body.items.map((r: { email: string }) => r.email), ['ann@example.com', 'cy@example.com']);
+    assert.deepEqual(
+      sales.body.items.map((r: { email: string }) => r.email),
+      ['ann@example.com'],
+    );
+    const custom = await request(app)
+      .get('/api/v1/recipients')
+      .query({ filter: 'custom.shirt eq "M" and not (email eq "bob@example.com")' })
+      .set(bearer(org.reader));
+    assert.deepEqual(
+      custom.body.items.map((r: { email: string }) => r.email),
+      ['ann@example.com', 'cy@example.com'],
+    );
     const bad = await request(app).get('/api/v1/recipients').query({ filter: 'department_name eq' }).set(bearer(org.reader));
     assert.equal(bad.status, 400);
     assert.equal(bad.body.type, 'urn:audience-sync:problem:invalid-filter');
@@ -173,19 +227,44 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
     assert.equal((await request(app).get('/api/v1/recipients?limit=0').set(bearer(org.reader))).status, 400);
     assert.equal((await request(app).get('/api/v1/recipients?cursor=%%%').set(bearer(org.reader))).status, 400);
 
-    const ann = await request(app).get(`/api/v1/recipients/${encodeURIComponent(page1.body.items[0].id)}`).set(bearer(org.reader));
+    const ann = await request(app)
+      .get(`/api/v1/recipients/${encodeURIComponent(page1.body.items[0].id)}`)
+      .set(bearer(org.reader));
     assert.equal(ann.status, 200);
     assert.equal(ann.body.emailDisplay, 'Ann@Example.com');
     assert.equal(ann.body.attributes.custom.shirt, 'M');
     const byEmail = await request(app).get('/api/v1/recipients/ann@example.com').set(bearer(org.reader));
     assert.equal(byEmail.body.id, ann.body.id);
-    assert.equal((await request(app).get(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}`).set(bearer(other.owner))).status, 404);
+    assert.equal(
+      (
+        await request(app)
+          .get(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}`)
+          .set(bearer(other.owner))
+      ).status,
+      404,
+    );
     assert.equal((await request(app).get('/api/v1/recipients').set(bearer(other.owner))).body.items.length, 0);
 
-    const removed = await request(app).delete(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}/manual`).set(bearer(org.admin));
+    const removed = await request(app)
+      .delete(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}/manual`)
+      .set(bearer(org.admin));
     assert.equal(removed.status, 204);
-    assert.equal((await request(app).get(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}`).set(bearer(org.reader))).status, 404);
-    assert.equal((await request(app).delete(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}/manual`).set(bearer(org.admin))).status, 404);
+    assert.equal(
+      (
+        await request(app)
+          .get(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}`)
+          .set(bearer(org.reader))
+      ).status,
+      404,
+    );
+    assert.equal(
+      (
+        await request(app)
+          .delete(`/api/v1/recipients/${encodeURIComponent(ann.body.id)}/manual`)
+          .set(bearer(org.admin))
+      ).status,
+      404,
+    );
 
     const invalid = await request(app).post('/api/v1/recipients').set(bearer(org.admin)).send({ email: 'not-an-email' });
     assert.equal(invalid.status, 400);
@@ -193,7 +272,14 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
 
     const audit = await request(app).get('/api/v1/audit-events?limit=100').set(bearer(org.owner));
     const actions = audit.body.items.map((e: { action: string }) => e.action);
-    for (const a of ['recipient.manual.add', 'recipient.manual.remove', 'connection.create', 'connection.delete', 'token.create', 'token.delete']) {
+    for (const a of [
+      'recipient.manual.add',
+      'recipient.manual.remove',
+      'connection.create',
+      'connection.delete',
+      'token.create',
+      'token.delete',
+    ]) {
       assert.ok(actions.includes(a), `audit has ${a}`);
     }
   });

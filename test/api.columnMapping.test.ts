@@ -19,9 +19,14 @@ describe('admin API: column mappings and dry runs of uploads', () => {
   after(closeTestStore);
 
   const conn = async (type: string) => (await createConnection({ orgId: org.id, type }, env)).id;
-  const put = (id: string, mapping: unknown, token = org.admin) => request(app).put(`/api/v1/connections/${id}/column-mapping`).set(bearer(token)).send({ mapping });
+  const put = (id: string, mapping: unknown, token = org.admin) =>
+    request(app).put(`/api/v1/connections/${id}/column-mapping`).set(bearer(token)).send({ mapping });
   const dryRun = (id: string, mode: 'full' | 'delta', csv: string) =>
-    request(app).post(`/api/v1/connections/${id}/uploads?mode=${mode}&dryRun=true`).set(bearer(org.admin)).set('Content-Type', 'text/csv').send(Buffer.from(csv));
+    request(app)
+      .post(`/api/v1/connections/${id}/uploads?mode=${mode}&dryRun=true`)
+      .set(bearer(org.admin))
+      .set('Content-Type', 'text/csv')
+      .send(Buffer.from(csv));
   /** Everything a dry run must leave alone. */
   const everything = async (connectionId: string) =>
     JSON.stringify({
@@ -39,14 +44,29 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     assert.deepEqual(empty.body, { connectionId: csv, mapping: {} });
     checkResponse('get', '/connections/{id}/column-mapping', empty);
 
-    const set = await put(csv, { ' Login ': 'EMAIL', 'Dept.': 'department_name', 'Badge $': 'ignore', 'Team.Name': 'custom: Team Name', Office: 'ignore' });
+    const set = await put(csv, {
+      ' Login ': 'EMAIL',
+      'Dept.': 'department_name',
+      'Badge $': 'ignore',
+      'Team.Name': 'custom: Team Name',
+      Office: 'ignore',
+    });
     assert.equal(set.status, 200, JSON.stringify(set.body));
-    const normalized = { Login: 'email', 'Dept.': 'department_name', 'Badge $': 'ignore', 'Team.Name': 'custom:team_name', Office: 'ignore' };
+    const normalized = {
+      Login: 'email',
+      'Dept.': 'department_name',
+      'Badge $': 'ignore',
+      'Team.Name': 'custom:team_name',
+      Office: 'ignore',
+    };
     assert.deepEqual(set.body.mapping, normalized);
     checkResponse('put', '/connections/{id}/column-mapping', set);
     // Stored in order, headers with dots and dollars included.
     assert.deepEqual((await request(app).get(`/api/v1/connections/${csv}/column-mapping`).set(bearer(org.owner))).body.mapping, normalized);
-    assert.deepEqual(Object.keys((await request(app).get(`/api/v1/connections/${csv}/column-mapping`).set(bearer(org.owner))).body.mapping), Object.keys(normalized));
+    assert.deepEqual(
+      Object.keys((await request(app).get(`/api/v1/connections/${csv}/column-mapping`).set(bearer(org.owner))).body.mapping),
+      Object.keys(normalized),
+    );
 
     for (const [mapping, pattern] of [
       [{ A: 'emial' }, /unknown target "emial" for "A": use email, status/],
@@ -79,11 +99,22 @@ describe('admin API: column mappings and dry runs of uploads', () => {
 
   it('applies the mapping to uploads: mapped headers take their target, the others are still detected', async () => {
     const csv = await conn('csv');
-    assert.equal((await put(csv, { Login: 'email', 'Work Email': 'custom:work_email', Squad: 'department_name', Salary: 'ignore' })).status, 200);
-    const run = await uploadAndWait(app, org.admin, csv, 'full', 'Login,Work Email,Squad,Salary,Given Name\nann@x.example,ann.w@x.example,Core,100,Ann\n');
+    assert.equal(
+      (await put(csv, { Login: 'email', 'Work Email': 'custom:work_email', Squad: 'department_name', Salary: 'ignore' })).status,
+      200,
+    );
+    const run = await uploadAndWait(
+      app,
+      org.admin,
+      csv,
+      'full',
+      'Login,Work Email,Squad,Salary,Given Name\nann@x.example,ann.w@x.example,Core,100,Ann\n',
+    );
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     assert.equal(run.counts.created, 1);
-    const person = await request(app).get(`/api/v1/recipients/${encodeURIComponent('ann@x.example')}`).set(bearer(org.admin));
+    const person = await request(app)
+      .get(`/api/v1/recipients/${encodeURIComponent('ann@x.example')}`)
+      .set(bearer(org.admin));
     assert.equal(person.status, 200);
     assert.equal(person.body.attributes.department_name, 'Core');
     assert.equal(person.body.attributes.first_name, 'Ann');
@@ -94,7 +125,13 @@ describe('admin API: column mappings and dry runs of uploads', () => {
   it('a dry run answers the columns, counts, first rejected rows and the guard verdict, and changes nothing', async () => {
     const csv = await conn('csv');
     const people = Array.from({ length: 10 }, (_, i) => `p${i}@x.example`);
-    const first = await uploadAndWait(app, org.admin, csv, 'full', `Email,First Name,Dept\n${people.map((p, i) => `${p},P${i},Sales`).join('\n')}\n`);
+    const first = await uploadAndWait(
+      app,
+      org.admin,
+      csv,
+      'full',
+      `Email,First Name,Dept\n${people.map((p, i) => `${p},P${i},Sales`).join('\n')}\n`,
+    );
     assert.equal(first.status, 'succeeded');
     assert.equal((await put(csv, { Dept: 'department_name', Note: 'ignore' })).status, 200);
 
@@ -116,13 +153,16 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     assert.equal(await everything(csv), before, 'a dry run stores nothing: no run, no people, no audit event');
     const body = res.body;
     assert.equal(body.dryRun, true);
-    assert.deepEqual(body.columns.map((c: { header: string; target: string; how: string }) => [c.header, c.target, c.how]), [
-      ['Work Email', 'email', 'detected'],
-      ['First Name', 'first_name', 'detected'],
-      ['Dept', 'department_name', 'explicit'],
-      ['Note', 'ignore', 'explicit'],
-      ['Status', 'status', 'detected'],
-    ]);
+    assert.deepEqual(
+      body.columns.map((c: { header: string; target: string; how: string }) => [c.header, c.target, c.how]),
+      [
+        ['Work Email', 'email', 'detected'],
+        ['First Name', 'first_name', 'detected'],
+        ['Dept', 'department_name', 'explicit'],
+        ['Note', 'ignore', 'explicit'],
+        ['Status', 'status', 'detected'],
+      ],
+    );
     // p0 and p1 change (the row as received is part of what a source says), p2 leaves, new@ arrives, p3's rejected row
     // keeps p3 as they are, p4..p9 would be removed.
     assert.deepEqual(body.counts, { rows: 6, created: 1, updated: 2, unchanged: 1, deactivated: 1, removed: 6, rejected: 2 });
@@ -131,7 +171,10 @@ describe('admin API: column mappings and dry runs of uploads', () => {
       { line: 7, reason: 'unknown status "sabbatical-ish" (use active, inactive or terminated)' },
     ]);
     assert.equal(body.guard.held, true);
-    assert.deepEqual({ ...body.guard, reason: undefined }, { held: true, reason: undefined, existing: 10, wouldRemove: 6, wouldDeactivate: 1, threshold: 0.2 });
+    assert.deepEqual(
+      { ...body.guard, reason: undefined },
+      { held: true, reason: undefined, existing: 10, wouldRemove: 6, wouldDeactivate: 1, threshold: 0.2 },
+    );
     assert.match(body.guard.reason, /would remove 6 and deactivate 1 of 10 people \(more than 20 %\)/);
 
     // The real upload of the same file is held by the guard for the same reasons, and applying it ends with the counts the dry run told.
@@ -147,7 +190,8 @@ describe('admin API: column mappings and dry runs of uploads', () => {
   it('a delta dry run is never held; its counts match the real run that follows', async () => {
     const csv = await conn('csv');
     await uploadAndWait(app, org.admin, csv, 'full', 'email,groups\na@x.example,Staff\nb@x.example,Staff\n');
-    const delta = 'email,groups,action\na@x.example,Staff,\nb@x.example,,delete\nc@x.example,Staff;New,\nc@x.example,Staff;New;Other,\nmissing@x.example,,delete\n';
+    const delta =
+      'email,groups,action\na@x.example,Staff,\nb@x.example,,delete\nc@x.example,Staff;New,\nc@x.example,Staff;New;Other,\nmissing@x.example,,delete\n';
     const before = await everything(csv);
     const res = await dryRun(csv, 'delta', delta);
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -180,14 +224,21 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     await put(csv, { 'E-mail': 'email' });
     const resolved = await dryRun(csv, 'full', 'Email,E-mail\na@x.example,b@x.example\n');
     assert.equal(resolved.status, 200);
-    assert.deepEqual(resolved.body.columns.map((c: { target: string }) => c.target), ['custom:email', 'email']);
+    assert.deepEqual(
+      resolved.body.columns.map((c: { target: string }) => c.target),
+      ['custom:email', 'email'],
+    );
 
     const sftp = await conn('sftp');
     const ok = await dryRun(sftp, 'full', 'EMPNO,EMAILADDRESS,NAMEFIRST\n7,z@x.example,Zed\n');
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body.counts, { rows: 1, created: 1, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 });
     assert.equal((await upload(app, org.admin, sftp, 'full', 'email\na@x.example\n')).status, 400);
-    const badFlag = await request(app).post(`/api/v1/connections/${csv}/uploads?mode=full&dryRun=yes`).set(bearer(org.admin)).set('Content-Type', 'text/csv').send('email\n');
+    const badFlag = await request(app)
+      .post(`/api/v1/connections/${csv}/uploads?mode=full&dryRun=yes`)
+      .set(bearer(org.admin))
+      .set('Content-Type', 'text/csv')
+      .send('email\n');
     assert.equal(badFlag.status, 400);
   });
 });

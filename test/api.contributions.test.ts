@@ -17,7 +17,7 @@ describe('admin API: a recipient shows every source, tombstones included (issue 
     await closeTestStore();
   });
 
-  it('explains an offboarding: the identity source\'s tombstone is the latest identity assertion, a CSV still lists the person', async () => {
+  it("explains an offboarding: the identity source's tombstone is the latest identity assertion, a CSV still lists the person", async () => {
     const scim = await scimClient(app, { orgId: org.id });
     const csv = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'HR file' });
     await uploadAndWait(app, org.admin, csv.body.id, 'delta', 'email,first name\nleft@example.com,Lee\n');
@@ -32,14 +32,22 @@ describe('admin API: a recipient shows every source, tombstones included (issue 
     const byType = Object.fromEntries(res.body.contributions.map((c: { type: string }) => [c.type, c]));
     assert.equal(res.body.contributions.length, 2);
     assert.deepEqual(
-      { tombstone: byType.scim.tombstone, active: byType.scim.active, identity: byType.scim.identitySource, latest: byType.scim.latestIdentityAssertion },
+      {
+        tombstone: byType.scim.tombstone,
+        active: byType.scim.active,
+        identity: byType.scim.identitySource,
+        latest: byType.scim.latestIdentityAssertion,
+      },
       { tombstone: true, active: false, identity: true, latest: true },
     );
     assert.equal(byType.csv.connectionName, 'HR file');
     assert.deepEqual([byType.csv.tombstone, byType.csv.active, byType.csv.latestIdentityAssertion], [false, true, false]);
     assert.match(byType.scim.statusAssertedAt, /^\d{4}-\d\d-\d\dT/);
     // The tombstone is no source the list of live sources shows.
-    assert.deepEqual(res.body.sources.map((s: { type: string }) => s.type), ['csv']);
+    assert.deepEqual(
+      res.body.sources.map((s: { type: string }) => s.type),
+      ['csv'],
+    );
 
     // A reactivation by the identity source restores them; the detail shows which assertion decided.
     const again = await scim.post('/Users', { schemas: [USER], userName: 'left@example.com', active: true });

@@ -45,21 +45,36 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     assert.equal(s.status, 201);
     scim = { id: s.body.id, token: s.body.token };
     const user = await scimCall('post', '/Users', {
-      schemas: [SCIM_USER], userName: 'jane@example.com', name: { givenName: 'Jane', familyName: 'Doe' },
-      emails: [{ value: 'Jane@Example.com', type: 'work', primary: true }], active: true,
+      schemas: [SCIM_USER],
+      userName: 'jane@example.com',
+      name: { givenName: 'Jane', familyName: 'Doe' },
+      emails: [{ value: 'Jane@Example.com', type: 'work', primary: true }],
+      active: true,
     });
     assert.equal(user.status, 201, JSON.stringify(user.body));
     scimUserId = user.body.id;
-    const group = await scimCall('post', '/Groups', { schemas: [SCIM_GROUP], displayName: 'Engineering', members: [{ value: scimUserId }] });
+    const group = await scimCall('post', '/Groups', {
+      schemas: [SCIM_GROUP],
+      displayName: 'Engineering',
+      members: [{ value: scimUserId }],
+    });
     assert.equal(group.status, 201, JSON.stringify(group.body));
 
     const c = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv' });
     csvId = c.body.id;
-    const run = await uploadAndWait(app, org.admin, csvId, 'full',
-      'Email Address,First Name,Last Name,Department,Country,Groups\njane@example.com,Janet,Doe,Sales,US,Newsletter\nraj@example.com,Raj,Patel,Sales,US,Newsletter\n');
+    const run = await uploadAndWait(
+      app,
+      org.admin,
+      csvId,
+      'full',
+      'Email Address,First Name,Last Name,Department,Country,Groups\njane@example.com,Janet,Doe,Sales,US,Newsletter\nraj@example.com,Raj,Patel,Sales,US,Newsletter\n',
+    );
     assert.equal(run.status, 'succeeded');
 
-    const manual = await request(app).post('/api/v1/recipients').set(bearer(org.admin)).send({ email: 'JANE@example.com', firstName: 'J.' });
+    const manual = await request(app)
+      .post('/api/v1/recipients')
+      .set(bearer(org.admin))
+      .send({ email: 'JANE@example.com', firstName: 'J.' });
     assert.equal(manual.status, 201);
 
     const res = await jane();
@@ -70,22 +85,37 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     assert.equal(res.body.firstName, 'Jane');
     assert.equal(res.body.attributes.department_name, 'Sales');
     assert.deepEqual(res.body.groupDetails.map((g: { name: string }) => g.name).sort(), ['Engineering', 'Newsletter']);
-    assert.deepEqual(res.body.sourceDetails.map((x: { name: string }) => x.name).sort(), ['Manual entries', 'csv connection', 'scim connection']);
+    assert.deepEqual(res.body.sourceDetails.map((x: { name: string }) => x.name).sort(), [
+      'Manual entries',
+      'csv connection',
+      'scim connection',
+    ]);
     const all = await request(app).get('/api/v1/recipients').set(bearer(org.reader));
-    assert.deepEqual(all.body.items.map((r: { email: string }) => r.email), ['jane@example.com', 'raj@example.com']);
+    assert.deepEqual(
+      all.body.items.map((r: { email: string }) => r.email),
+      ['jane@example.com', 'raj@example.com'],
+    );
   });
 
   it('follows the organization attribute priority', async () => {
-    const bad = await request(app).patch('/api/v1/organization').set(bearer(org.admin)).send({ attributePriority: ['csv', 'scim'] });
+    const bad = await request(app)
+      .patch('/api/v1/organization')
+      .set(bearer(org.admin))
+      .send({ attributePriority: ['csv', 'scim'] });
     assert.equal(bad.status, 400);
-    const csvFirst = await request(app).patch('/api/v1/organization').set(bearer(org.admin))
+    const csvFirst = await request(app)
+      .patch('/api/v1/organization')
+      .set(bearer(org.admin))
       .send({ attributePriority: ['csv', 'hris', 'scim', 'sftp', 'manual'] });
     assert.equal(csvFirst.status, 200);
     assert.deepEqual(csvFirst.body.attributePriority, ['csv', 'hris', 'scim', 'sftp', 'manual']);
     // The re-merge the change calls for runs after the answer, as a background job.
     await waitForBackgroundJobs();
     assert.equal((await jane()).body.firstName, 'Janet');
-    await request(app).patch('/api/v1/organization').set(bearer(org.admin)).send({ attributePriority: ['hris', 'scim', 'sftp', 'csv', 'manual'] });
+    await request(app)
+      .patch('/api/v1/organization')
+      .set(bearer(org.admin))
+      .send({ attributePriority: ['hris', 'scim', 'sftp', 'csv', 'manual'] });
     await waitForBackgroundJobs();
     assert.equal((await jane()).body.firstName, 'Jane');
   });
@@ -94,12 +124,24 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     const groups = await request(app).get('/api/v1/groups').set(bearer(org.reader));
     const ids = groups.body.items.map((g: { id: string }) => g.id);
     assert.equal(ids.length, 2);
-    const seg = await request(app).post('/api/v1/segments').set(bearer(org.admin)).send({ name: 'US Sales', filter: 'department_name eq "Sales" and country eq "US"' });
+    const seg = await request(app)
+      .post('/api/v1/segments')
+      .set(bearer(org.admin))
+      .send({ name: 'US Sales', filter: 'department_name eq "Sales" and country eq "US"' });
     assert.equal(seg.status, 201);
     const segRecipients = await request(app).get(`/api/v1/segments/${seg.body.id}/recipients`).set(bearer(org.reader));
-    assert.deepEqual(segRecipients.body.items.map((r: { email: string }) => r.email), ['jane@example.com', 'raj@example.com']);
-    const a = await request(app).post('/api/v1/audiences').set(bearer(org.admin))
-      .send({ name: 'Weekly', include: { groups: ids, segments: [seg.body.id], recipients: ['jane@example.com'] }, exclude: { recipients: ['raj@example.com'] } });
+    assert.deepEqual(
+      segRecipients.body.items.map((r: { email: string }) => r.email),
+      ['jane@example.com', 'raj@example.com'],
+    );
+    const a = await request(app)
+      .post('/api/v1/audiences')
+      .set(bearer(org.admin))
+      .send({
+        name: 'Weekly',
+        include: { groups: ids, segments: [seg.body.id], recipients: ['jane@example.com'] },
+        exclude: { recipients: ['raj@example.com'] },
+      });
     assert.equal(a.status, 201, JSON.stringify(a.body));
     audienceId = a.body.id;
     assert.deepEqual(await audience(), ['jane@example.com']);
@@ -116,21 +158,33 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     assert.match(lines[0]!, /^email,first_name,last_name,employee_id,job_title,department_name/);
     assert.match(lines[1]!, /^Jane@Example\.com,Jane,Doe,,,Sales,/);
 
-    const noRaj = await request(app).patch(`/api/v1/audiences/${audienceId}`).set(bearer(org.admin)).send({ exclude: { recipients: [] } });
+    const noRaj = await request(app)
+      .patch(`/api/v1/audiences/${audienceId}`)
+      .set(bearer(org.admin))
+      .send({ exclude: { recipients: [] } });
     assert.equal(noRaj.status, 200);
     assert.deepEqual(await audience(), ['jane@example.com', 'raj@example.com']);
     // A segment an audience uses cannot be deleted from under it.
     assert.equal((await request(app).delete(`/api/v1/segments/${seg.body.id}`).set(bearer(org.admin))).status, 409);
-    const bad = await request(app).post('/api/v1/audiences').set(bearer(org.admin)).send({ name: 'x', include: { groups: ['nope'] } });
+    const bad = await request(app)
+      .post('/api/v1/audiences')
+      .set(bearer(org.admin))
+      .send({ name: 'x', include: { groups: ['nope'] } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.type, 'urn:audience-sync:problem:invalid-reference');
-    const badFilter = await request(app).post('/api/v1/segments').set(bearer(org.admin)).send({ name: 'x', filter: 'department_name zz "x"' });
+    const badFilter = await request(app)
+      .post('/api/v1/segments')
+      .set(bearer(org.admin))
+      .send({ name: 'x', filter: 'department_name zz "x"' });
     assert.equal(badFilter.status, 400);
     assert.equal(badFilter.body.type, 'urn:audience-sync:problem:invalid-filter');
   });
 
   it('offboarding by SCIM removes them from every audience although the CSV still lists them; reactivation restores them', async () => {
-    const off = await scimCall('patch', `/Users/${scimUserId}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] });
+    const off = await scimCall('patch', `/Users/${scimUserId}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
     assert.equal(off.status, 200, JSON.stringify(off.body));
     const res = await jane();
     assert.equal(res.body.status, 'offboarded');
@@ -139,7 +193,10 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
     const csv = await request(app).get(`/api/v1/audiences/${audienceId}/recipients`).set(bearer(org.reader)).set('Accept', 'text/csv');
     assert.equal(csv.text.includes('Jane@Example.com'), false);
 
-    const on = await scimCall('patch', `/Users/${scimUserId}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: true }] });
+    const on = await scimCall('patch', `/Users/${scimUserId}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', path: 'active', value: true }],
+    });
     assert.equal(on.status, 200);
     assert.deepEqual(await audience(), ['jane@example.com', 'raj@example.com']);
   });
@@ -158,6 +215,9 @@ describe('end to end: one person from SCIM, CSV and a manual add', () => {
 
     const removed = await request(app).delete('/api/v1/recipients/jane@example.com/manual').set(bearer(org.admin));
     assert.equal(removed.status, 204);
-    assert.deepEqual((await jane()).body.sources.map((x: { type: string }) => x.type), ['scim']);
+    assert.deepEqual(
+      (await jane()).body.sources.map((x: { type: string }) => x.type),
+      ['scim'],
+    );
   });
 });

@@ -16,11 +16,27 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
+      if (ch === '"' && text[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(cur); cur = ''; } else if (ch === '\r' && text[i + 1] === '\n') { row.push(cur); rows.push(row); row = []; cur = ''; i++; } else cur += ch;
+    else if (ch === ',') {
+      row.push(cur);
+      cur = '';
+    } else if (ch === '\r' && text[i + 1] === '\n') {
+      row.push(cur);
+      rows.push(row);
+      row = [];
+      cur = '';
+      i++;
+    } else cur += ch;
   }
-  if (cur || row.length) { row.push(cur); rows.push(row); }
+  if (cur || row.length) {
+    row.push(cur);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -56,18 +72,25 @@ describe('admin API: run outcomes, all row errors, held-run review, safe exports
     assert.equal(run.status, 'completed_with_errors');
     assert.equal(run.counts.rejected, 175);
     assert.equal(run.errors.length, 100);
-    const res = await request(app).get(`/api/v1/sync-runs/${run.id}/errors`).set(bearer(org.admin)).buffer(true).parse((r, cb) => {
-      let t = '';
-      r.setEncoding('utf8');
-      r.on('data', (d: string) => (t += d));
-      r.on('end', () => cb(null, t));
-    });
+    const res = await request(app)
+      .get(`/api/v1/sync-runs/${run.id}/errors`)
+      .set(bearer(org.admin))
+      .buffer(true)
+      .parse((r, cb) => {
+        let t = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (t += d));
+        r.on('end', () => cb(null, t));
+      });
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type']!, /^text\/csv/);
     const table = parseCsv(res.body as string);
     assert.deepEqual(table[0], ['line', 'reason']);
     assert.equal(table.length, 176);
-    assert.deepEqual(table.slice(1).map((r) => Number(r[0])), Array.from({ length: 175 }, (_, i) => 2 + i * 2));
+    assert.deepEqual(
+      table.slice(1).map((r) => Number(r[0])),
+      Array.from({ length: 175 }, (_, i) => 2 + i * 2),
+    );
     // The reason quotes the cell, which starts with "=": neutralised for spreadsheets is only needed at a cell's start.
     assert.match(table[1]![1]!, /invalid email/);
     const other = await createOrgWithTokens('Other');
@@ -85,7 +108,10 @@ describe('admin API: run outcomes, all row errors, held-run review, safe exports
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: request.Response = await request(app).get(`/api/v1/sync-runs/${held.id}/review`).query({ limit: 4, ...(cursor ? { cursor } : {}) }).set(bearer(org.admin));
+      const res: request.Response = await request(app)
+        .get(`/api/v1/sync-runs/${held.id}/review`)
+        .query({ limit: 4, ...(cursor ? { cursor } : {}) })
+        .set(bearer(org.admin));
       assert.equal(res.status, 200, JSON.stringify(res.body));
       checkResponse('get', '/sync-runs/{id}/review', res);
       assert.ok(res.body.items.length <= 4);
@@ -94,28 +120,63 @@ describe('admin API: run outcomes, all row errors, held-run review, safe exports
       pages++;
     } while (cursor);
     assert.equal(pages, 3);
-    assert.deepEqual(seen.filter((s) => s.change === 'deactivate').map((s) => s.email).sort(), ['f18@example.com', 'f19@example.com']);
-    assert.deepEqual(seen.filter((s) => s.change === 'remove').map((s) => s.email).sort(), Array.from({ length: 10 }, (_, i) => `f${i + 20}@example.com`));
+    assert.deepEqual(
+      seen
+        .filter((s) => s.change === 'deactivate')
+        .map((s) => s.email)
+        .sort(),
+      ['f18@example.com', 'f19@example.com'],
+    );
+    assert.deepEqual(
+      seen
+        .filter((s) => s.change === 'remove')
+        .map((s) => s.email)
+        .sort(),
+      Array.from({ length: 10 }, (_, i) => `f${i + 20}@example.com`),
+    );
     const bogus = await request(app).get(`/api/v1/sync-runs/${held.id}/review`).query({ cursor: 'eHl6' }).set(bearer(org.admin));
     assert.equal(bogus.status, 400);
   });
 
   it('neutralises spreadsheet formulas in exports and adds a BOM on request', async () => {
     for (const [v, want] of [
-      ['=1+1', `"'=1+1"`], ['+1', `"'+1"`], ['-2', `"'-2"`], ['@SUM(A1)', `"'@SUM(A1)"`], ['\tx', `"'\tx"`], ['\rx', `"'\rx"`],
-      ['a=b', 'a=b'], ['plain', 'plain'], ['a,b', '"a,b"'], ['say "hi"', '"say ""hi"""'],
+      ['=1+1', `"'=1+1"`],
+      ['+1', `"'+1"`],
+      ['-2', `"'-2"`],
+      ['@SUM(A1)', `"'@SUM(A1)"`],
+      ['\tx', `"'\tx"`],
+      ['\rx', `"'\rx"`],
+      ['a=b', 'a=b'],
+      ['plain', 'plain'],
+      ['a,b', '"a,b"'],
+      ['say "hi"', '"say ""hi"""'],
     ] as const) {
       assert.equal(cell(v), want, JSON.stringify(v));
     }
     const conn = (await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'Evil' })).body.id;
-    await uploadAndWait(app, org.admin, conn, 'delta', 'email,first name,last name,department\nevil@example.com,=HYPERLINK("http://x"),@cmd,+Sales\n');
-    const aud = await request(app).post('/api/v1/audiences').set(bearer(org.admin)).send({ name: 'Evil', include: { recipients: ['evil@example.com'] } });
-    const get = (bom?: string) => request(app).get(`/api/v1/audiences/${aud.body.id}/recipients`).query(bom ? { bom } : {}).set(bearer(org.reader)).set('Accept', 'text/csv')
-      .buffer(true).parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (d: Buffer) => chunks.push(d));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+    await uploadAndWait(
+      app,
+      org.admin,
+      conn,
+      'delta',
+      'email,first name,last name,department\nevil@example.com,=HYPERLINK("http://x"),@cmd,+Sales\n',
+    );
+    const aud = await request(app)
+      .post('/api/v1/audiences')
+      .set(bearer(org.admin))
+      .send({ name: 'Evil', include: { recipients: ['evil@example.com'] } });
+    const get = (bom?: string) =>
+      request(app)
+        .get(`/api/v1/audiences/${aud.body.id}/recipients`)
+        .query(bom ? { bom } : {})
+        .set(bearer(org.reader))
+        .set('Accept', 'text/csv')
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (d: Buffer) => chunks.push(d));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
     const plain = await get();
     assert.equal(plain.status, 200);
     const bytes = plain.body as Buffer;

@@ -54,6 +54,6 @@ describe('admin API: the last owner token of an organization', () => {
     ]);
     const statuses = [ra.status, rb.status].sort();
     assert.ok(statuses.includes(409) || statuses.includes(401), `one of them is refused: ${statuses.join(', ')}`);
-    assert.ok(await ApiToken.countDocuments({ orgId: org.id, role: 'owner' }).exec() >= 1, 'an owner token is left');
+    assert.ok((await ApiToken.countDocuments({ orgId: org.id, role: 'owner' }).exec()) >= 1, 'an owner token is left');
   });
 });

@@ -31,12 +31,16 @@ describe('admin API: CSV uploads and sync runs', () => {
   });
 
   it('applies a delta file, rejecting bad rows with their line numbers', async () => {
-    const csv = 'Work Email,First Name,Surname,Department,Groups\nann@example.com,Ann,Lee,Sales,Sales;All\nnot-an-email,X,Y,Z,\n,No,Email,Ops,\nbob@example.com,Bob,Ray,Eng,All|Eng\n';
+    const csv =
+      'Work Email,First Name,Surname,Department,Groups\nann@example.com,Ann,Lee,Sales,Sales;All\nnot-an-email,X,Y,Z,\n,No,Email,Ops,\nbob@example.com,Bob,Ray,Eng,All|Eng\n';
     const run = await uploadAndWait(app, org.admin, csvId, 'delta', csv);
     assert.equal(run.status, 'completed_with_errors');
     assert.equal(run.mode, 'delta');
     assert.deepEqual(run.counts, { created: 2, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 2 });
-    assert.deepEqual(run.errors, [{ line: 3, reason: 'invalid email "not-an-email"' }, { line: 4, reason: 'missing email' }]);
+    assert.deepEqual(run.errors, [
+      { line: 3, reason: 'invalid email "not-an-email"' },
+      { line: 4, reason: 'missing email' },
+    ]);
 
     const ann = await request(app).get('/api/v1/recipients/ann@example.com').set(bearer(org.reader));
     assert.equal(ann.status, 200);
@@ -48,7 +52,10 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.deepEqual(groups.body.items.map((g: { name: string }) => g.name).sort(), ['All', 'Eng', 'Sales']);
     const all = groups.body.items.find((g: { name: string }) => g.name === 'All');
     const members = await request(app).get(`/api/v1/groups/${all.id}/members`).set(bearer(org.reader));
-    assert.deepEqual(members.body.items.map((r: { email: string }) => r.email), ['ann@example.com', 'bob@example.com']);
+    assert.deepEqual(
+      members.body.items.map((r: { email: string }) => r.email),
+      ['ann@example.com', 'bob@example.com'],
+    );
 
     const runs = await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}`).set(bearer(org.admin));
     assert.equal(runs.body.items[0].id, run.id);
@@ -73,8 +80,11 @@ describe('admin API: CSV uploads and sync runs', () => {
 
   it('follows a declared charset, names the run after the file, and refuses an unknown charset', async () => {
     // Valid UTF-8 bytes, but the sender says Windows-1252: "Ã©" is what those bytes mean there.
-    const res = await request(app).post(`/api/v1/connections/${csvId}/uploads?mode=delta`).set(bearer(org.admin))
-      .set('Content-Type', 'text/csv; charset=windows-1252').set('Content-Disposition', 'attachment; filename="hr-export.csv"')
+    const res = await request(app)
+      .post(`/api/v1/connections/${csvId}/uploads?mode=delta`)
+      .set(bearer(org.admin))
+      .set('Content-Type', 'text/csv; charset=windows-1252')
+      .set('Content-Disposition', 'attachment; filename="hr-export.csv"')
       .send(Buffer.from('email,first name\nrene@example.com,René\n', 'utf8'));
     assert.equal(res.status, 202);
     const run = await waitForRun(app, org.admin, res.body.syncRunId);
@@ -90,7 +100,10 @@ describe('admin API: CSV uploads and sync runs', () => {
     const cases: [Buffer | string, RegExp][] = [
       [Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0]), /ZIP archive/],
       [Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 31 + 7) % 256)), /not a text file/],
-      [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\nq@example.com\n'), Buffer.from([0xff, 0xfe, 0x0a])]), /not valid UTF-8/],
+      [
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\nq@example.com\n'), Buffer.from([0xff, 0xfe, 0x0a])]),
+        /not valid UTF-8/,
+      ],
       ['email,name\nq1@example.com,ok\nq2@example.com,"never closed\nq3@example.com,x\n', /never closed/],
       ['name,department\nAnn,Sales\n', /no email column/],
       ['', /empty/],
@@ -112,7 +125,11 @@ describe('admin API: CSV uploads and sync runs', () => {
     const beforeState = await storeState(org.id);
     const json = await upload(app, org.admin, csvId, 'delta', '{"email":"a@b.c"}', 'application/json');
     assert.equal(json.status, 415);
-    const noMode = await request(app).post(`/api/v1/connections/${csvId}/uploads`).set(bearer(org.admin)).set('Content-Type', 'text/csv').send('email\na@b.co\n');
+    const noMode = await request(app)
+      .post(`/api/v1/connections/${csvId}/uploads`)
+      .set(bearer(org.admin))
+      .set('Content-Type', 'text/csv')
+      .send('email\na@b.co\n');
     assert.equal(noMode.status, 400);
     assert.match(noMode.body.detail, /mode must be full/);
     const manual = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'manual' });
@@ -123,7 +140,10 @@ describe('admin API: CSV uploads and sync runs', () => {
   });
 
   it('holds a full file that would remove more than the threshold until an administrator applies or discards it', async () => {
-    const conn = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'Full HR', massRemovalThreshold: 0.2 });
+    const conn = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer(org.admin))
+      .send({ type: 'csv', name: 'Full HR', massRemovalThreshold: 0.2 });
     const id = conn.body.id;
     const header = 'email,first name,title,department\n';
     const first = await uploadAndWait(app, org.admin, id, 'full', header + people(10));
@@ -157,7 +177,10 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.equal(applied.body.status, 'applied');
     assert.equal(applied.body.counts.removed, 8);
     const left = await request(app).get('/api/v1/recipients').query({ filter: `job_title eq "Staff"` }).set(bearer(org.reader));
-    assert.deepEqual(left.body.items.map((r: { email: string }) => r.email), ['p0@example.com', 'p1@example.com']);
+    assert.deepEqual(
+      left.body.items.map((r: { email: string }) => r.email),
+      ['p0@example.com', 'p1@example.com'],
+    );
 
     const audit = await request(app).get('/api/v1/audit-events').set(bearer(org.admin));
     const actions = audit.body.items.map((e: { action: string }) => e.action);
@@ -167,14 +190,18 @@ describe('admin API: CSV uploads and sync runs', () => {
   it('keeps, in a full file, the people whose rows were rejected as they were', async () => {
     const conn = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'Keyed' });
     const header = 'employee id,email,first name,status\n';
-    const rows = (status3: string, email4: string) => `E1,k1@example.com,K1,active\nE2,k2@example.com,K2,active\nE3,k3@example.com,K3,${status3}\nE4,${email4},K4,active\n`;
+    const rows = (status3: string, email4: string) =>
+      `E1,k1@example.com,K1,active\nE2,k2@example.com,K2,active\nE3,k3@example.com,K3,${status3}\nE4,${email4},K4,active\n`;
     const first = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('active', 'k4@example.com'));
     assert.equal(first.counts.created, 4);
     const second = await uploadAndWait(app, org.admin, conn.body.id, 'full', header + rows('on strike', 'k4-at-example.com'));
     assert.equal(second.status, 'completed_with_errors', JSON.stringify(second));
     assert.equal(second.counts.removed, 0);
     assert.equal(second.counts.rejected, 2);
-    assert.deepEqual(second.errors.map((e: { line: number }) => e.line), [4, 5]);
+    assert.deepEqual(
+      second.errors.map((e: { line: number }) => e.line),
+      [4, 5],
+    );
     for (const e of ['k3@example.com', 'k4@example.com']) {
       const r = await request(app).get(`/api/v1/recipients/${e}`).set(bearer(org.reader));
       assert.equal(r.status, 200);
@@ -191,7 +218,14 @@ describe('admin API: CSV uploads and sync runs', () => {
   });
 
   it('measures progress in rows of the file and bytes of the upload', async () => {
-    const body = Buffer.from('email,first name\n' + people(1200, 5000).split('\n').map((l) => l.split(',').slice(0, 2).join(',')).join('\n') + '\nbad-row,X\n');
+    const body = Buffer.from(
+      'email,first name\n' +
+        people(1200, 5000)
+          .split('\n')
+          .map((l) => l.split(',').slice(0, 2).join(','))
+          .join('\n') +
+        '\nbad-row,X\n',
+    );
     const res = await upload(app, org.admin, csvId, 'delta', body);
     assert.equal(res.status, 202);
     // Right after the answer the run knows what it will read.
@@ -202,7 +236,15 @@ describe('admin API: CSV uploads and sync runs', () => {
     if (early.body.status === 'running') assert.ok(early.body.progress.percent <= 99, JSON.stringify(early.body.progress));
     const run = await waitForRun(app, org.admin, res.body.syncRunId);
     assert.equal(run.status, 'completed_with_errors');
-    assert.deepEqual(run.progress, { processed: 1201, total: 1201, bytesRead: body.length, bytesTotal: body.length, percent: 100, applied: null, applyTotal: null });
+    assert.deepEqual(run.progress, {
+      processed: 1201,
+      total: 1201,
+      bytesRead: body.length,
+      bytesTotal: body.length,
+      percent: 100,
+      applied: null,
+      applyTotal: null,
+    });
     assert.equal(run.counts.rejected, 1);
     const listed = await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}`).set(bearer(org.admin));
     checkResponse('get', '/sync-runs', listed);
@@ -213,7 +255,13 @@ describe('admin API: CSV uploads and sync runs', () => {
     const run = (status: string, progress: object, input?: object) =>
       presentProgress({ status, progress, ...(input ? { input } : {}) } as unknown as Parameters<typeof presentProgress>[0]);
     assert.deepEqual(run('running', { processed: 500, total: null }, { rows: 2000, bytesRead: 900, bytesTotal: 1000 }), {
-      processed: 500, total: 2000, bytesRead: 900, bytesTotal: 1000, percent: 25, applied: null, applyTotal: null,
+      processed: 500,
+      total: 2000,
+      bytesRead: 900,
+      bytesTotal: 1000,
+      percent: 25,
+      applied: null,
+      applyTotal: null,
     });
     assert.equal(run('running', { processed: 0, total: null }, { bytesRead: 500, bytesTotal: 1000 }).percent, 50);
     assert.equal(run('running', { processed: 2000, total: null }, { rows: 2000, bytesRead: 1000, bytesTotal: 1000 }).percent, 99);
@@ -222,14 +270,23 @@ describe('admin API: CSV uploads and sync runs', () => {
     // A full file restates the people of rejected rows: still rows of the file.
     assert.equal(run('succeeded', { processed: 12, total: null }, { rows: 10, bytesRead: 90, bytesTotal: 90 }).processed, 10);
     // Runs that read no file (an HRIS sync) have no totals: no percent until they succeed.
-    assert.deepEqual(run('running', { processed: 700, total: null }), { processed: 700, total: null, bytesRead: null, bytesTotal: null, percent: null, applied: null, applyTotal: null });
+    assert.deepEqual(run('running', { processed: 700, total: null }), {
+      processed: 700,
+      total: null,
+      bytesRead: null,
+      bytesTotal: null,
+      percent: null,
+      applied: null,
+      applyTotal: null,
+    });
     assert.equal(run('succeeded', { processed: 700, total: null }).percent, 100);
   });
 
   it('refuses a body over MAX_UPLOAD_BYTES with 413, declared or not, and changes nothing', async () => {
     const small = makeApp({ MAX_UPLOAD_BYTES: 4096 });
     const beforeState = await storeState(org.id);
-    const runsBefore = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items.length;
+    const runsBefore = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items
+      .length;
     const auditBefore = (await request(app).get('/api/v1/audit-events?limit=500').set(bearer(org.admin))).body.items.length;
     const big = 'email,first name\n' + people(400, 9000);
     assert.ok(big.length > 4096);
@@ -249,10 +306,19 @@ describe('admin API: CSV uploads and sync runs', () => {
       const { port } = server.address() as AddressInfo;
       const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpRequest(
-          { host: '127.0.0.1', port, method: 'POST', path: `/api/v1/connections/${csvId}/uploads?mode=delta`, headers: { ...bearer(org.admin), 'Content-Type': 'text/csv' } },
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: `/api/v1/connections/${csvId}/uploads?mode=delta`,
+            headers: { ...bearer(org.admin), 'Content-Type': 'text/csv' },
+          },
           (res) => {
             let text = '';
-            res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, body: text }));
+            res
+              .setEncoding('utf8')
+              .on('data', (d) => (text += d))
+              .on('end', () => resolve({ status: res.statusCode!, body: text }));
           },
         );
         req.on('error', reject);
@@ -269,7 +335,8 @@ describe('admin API: CSV uploads and sync runs', () => {
     const fits = await upload(small, org.admin, csvId, 'delta', 'email\nfits@example.com\n');
     assert.equal(fits.status, 202);
     await waitForRun(app, org.admin, fits.body.syncRunId);
-    const runsAfter = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items.length;
+    const runsAfter = (await request(app).get(`/api/v1/sync-runs?connectionId=${csvId}&limit=500`).set(bearer(org.admin))).body.items
+      .length;
     assert.equal(runsAfter, runsBefore + 1, 'only the upload that fits made a sync run');
     const audit = (await request(app).get('/api/v1/audit-events?limit=500').set(bearer(org.admin))).body.items;
     assert.equal(audit.length, auditBefore + 1);
@@ -284,10 +351,18 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.equal(parseEnv(env).SHUTDOWN_TIMEOUT_SECONDS, 25);
     assert.equal(parseEnv({ ...env, MAX_UPLOAD_BYTES: '10485760' }).MAX_UPLOAD_BYTES, 10_485_760);
     for (const bad of ['ten megabytes', '100', '1.5', '-1']) {
-      assert.throws(() => parseEnv({ ...env, MAX_UPLOAD_BYTES: bad }), (e: Error) => e instanceof ConfigError && /MAX_UPLOAD_BYTES/.test(e.message), bad);
+      assert.throws(
+        () => parseEnv({ ...env, MAX_UPLOAD_BYTES: bad }),
+        (e: Error) => e instanceof ConfigError && /MAX_UPLOAD_BYTES/.test(e.message),
+        bad,
+      );
     }
     for (const bad of ['soon', '-1', '86400']) {
-      assert.throws(() => parseEnv({ ...env, SHUTDOWN_TIMEOUT_SECONDS: bad }), (e: Error) => e instanceof ConfigError && /SHUTDOWN_TIMEOUT_SECONDS/.test(e.message), bad);
+      assert.throws(
+        () => parseEnv({ ...env, SHUTDOWN_TIMEOUT_SECONDS: bad }),
+        (e: Error) => e instanceof ConfigError && /SHUTDOWN_TIMEOUT_SECONDS/.test(e.message),
+        bad,
+      );
     }
   });
 });

@@ -49,7 +49,14 @@ export async function waitForRun(app: Express, token: string, runId: string): Pr
   throw new Error(`sync run ${runId} did not finish`);
 }
 
-export async function upload(app: Express, token: string, connectionId: string, mode: 'full' | 'delta', body: string | Buffer, type = 'text/csv') {
+export async function upload(
+  app: Express,
+  token: string,
+  connectionId: string,
+  mode: 'full' | 'delta',
+  body: string | Buffer,
+  type = 'text/csv',
+) {
   return request(app)
     .post(`/api/v1/connections/${connectionId}/uploads?mode=${mode}`)
     .set(bearer(token))
@@ -70,8 +77,14 @@ export async function storeState(orgId: string): Promise<string> {
     const { updatedAt: _u, ...rest } = d;
     return rest;
   };
-  const recipients = ((await Recipient.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[]).map(strip).sort((a, b) => String(a._id).localeCompare(String(b._id)));
-  const records = ((await SourceRecord.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[]).map(strip).sort((a, b) => String(a._id).localeCompare(String(b._id)));
-  const groups = ((await Group.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[]).map(strip).sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  const recipients = ((await Recipient.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[])
+    .map(strip)
+    .sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  const records = ((await SourceRecord.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[])
+    .map(strip)
+    .sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  const groups = ((await Group.find({ orgId }).lean().exec()) as unknown as Record<string, unknown>[])
+    .map(strip)
+    .sort((a, b) => String(a._id).localeCompare(String(b._id)));
   return JSON.stringify({ recipients, records, groups });
 }

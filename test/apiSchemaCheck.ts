@@ -41,7 +41,8 @@ export function validate(schema: Schema, value: unknown, path = '$'): string[] {
     for (const [k, v] of Object.entries(o)) {
       if (s.properties?.[k]) errors.push(...validate(s.properties[k], v, `${path}.${k}`));
       else if (s.additionalProperties === false) errors.push(`${path}: unexpected property ${k}`);
-      else if (s.additionalProperties && typeof s.additionalProperties === 'object') errors.push(...validate(s.additionalProperties, v, `${path}.${k}`));
+      else if (s.additionalProperties && typeof s.additionalProperties === 'object')
+        errors.push(...validate(s.additionalProperties, v, `${path}.${k}`));
     }
   }
   if (Array.isArray(value) && s.items) value.forEach((v, i) => errors.push(...validate(s.items, v, `${path}[${i}]`)));
@@ -49,7 +50,11 @@ export function validate(schema: Schema, value: unknown, path = '$'): string[] {
 }
 
 /** Asserts that a real response is documented (path, method, status, media type) and matches its schema. */
-export function checkResponse(method: string, template: string, res: { status: number; headers: Record<string, string>; body: unknown }): void {
+export function checkResponse(
+  method: string,
+  template: string,
+  res: { status: number; headers: Record<string, string>; body: unknown },
+): void {
   const op = doc.paths[template]?.[method];
   assert.ok(op, `OpenAPI documents ${method.toUpperCase()} ${template}`);
   const response = op.responses[String(res.status)];
@@ -58,7 +63,9 @@ export function checkResponse(method: string, template: string, res: { status: n
     assert.equal(res.status, 204);
     return;
   }
-  const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const type = String(res.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim();
   const media = response.content[type];
   assert.ok(media, `OpenAPI documents ${type} for ${res.status} of ${method.toUpperCase()} ${template}`);
   if (type === 'text/csv') return;

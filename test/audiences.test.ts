@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, audienceQuery, createConnection, createOrganization, expandGroups, FilterError, newId, pageRecipients, recipientId, segmentQuery, streamRecipients, type ConnectionRef,
+  applySourceChanges,
+  audienceQuery,
+  createConnection,
+  createOrganization,
+  expandGroups,
+  FilterError,
+  newId,
+  pageRecipients,
+  recipientId,
+  segmentQuery,
+  streamRecipients,
+  type ConnectionRef,
 } from '../src/store';
 import { Group, Segment } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -12,7 +23,17 @@ const none: { groups: string[]; segments: string[]; recipients: string[] } = { g
 async function group(orgId: string, connectionId: string, name: string, memberGroups: string[] = []): Promise<string> {
   const id = newId();
   const now = new Date();
-  await Group.create({ _id: id, orgId, connectionId, key: id, displayName: name, displayNameLower: name.toLowerCase(), memberGroups, createdAt: now, updatedAt: now });
+  await Group.create({
+    _id: id,
+    orgId,
+    connectionId,
+    key: id,
+    displayName: name,
+    displayNameLower: name.toLowerCase(),
+    memberGroups,
+    createdAt: now,
+    updatedAt: now,
+  });
   return id;
 }
 
@@ -39,8 +60,14 @@ describe('audience resolution', () => {
     all = await group(orgId, scim._id, 'Everyone', [sales, emea]);
     // A cycle: Sales contains Everyone.
     await Group.updateOne({ _id: sales }, { $set: { memberGroups: [all] } });
-    const person = (key: string, email: string, active: boolean, groups: string[], attrs: Record<string, string> = {}) =>
-      ({ op: 'upsert' as const, key, email, active, groups, attributes: attrs });
+    const person = (key: string, email: string, active: boolean, groups: string[], attrs: Record<string, string> = {}) => ({
+      op: 'upsert' as const,
+      key,
+      email,
+      active,
+      groups,
+      attributes: attrs,
+    });
     await applySourceChanges(scim, [
       person('1', 'ann@x.io', true, [sales], { department_name: 'Sales', country: 'US' }),
       person('2', 'bob@x.io', true, [sales, emea], { department_name: 'Sales', country: 'FR' }),
@@ -89,7 +116,11 @@ describe('audience resolution', () => {
     assert.deepEqual(await run('department_name co "PS"'), ['dan@x.io']);
     assert.deepEqual(await run('status eq "offboarded"'), ['cat@x.io']);
     assert.deepEqual(await run('job_title pr'), []);
-    assert.deepEqual(await run('(country eq "US" and not (email eq "eve@x.io")) or department_name eq "ops"'), ['ann@x.io', 'cat@x.io', 'dan@x.io']);
+    assert.deepEqual(await run('(country eq "US" and not (email eq "eve@x.io")) or department_name eq "ops"'), [
+      'ann@x.io',
+      'cat@x.io',
+      'dan@x.io',
+    ]);
   });
 
   test('filters it cannot translate are refused, never answered wrongly', () => {

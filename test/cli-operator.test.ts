@@ -32,13 +32,25 @@ describe('command line: what an operator needs (issue 10 §8)', () => {
 
   test('--help on every command exits 0 and shows its usage', () => {
     for (const args of [
-      [], ['serve'], ['org', 'create'], ['org', 'list'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'],
-      ['connection', 'create'], ['connection', 'list'], ['connection', 'show'], ['connection', 'delete'], ['sync'], ['events', 'tail'],
+      [],
+      ['serve'],
+      ['org', 'create'],
+      ['org', 'list'],
+      ['token', 'create'],
+      ['token', 'list'],
+      ['token', 'revoke'],
+      ['connection', 'create'],
+      ['connection', 'list'],
+      ['connection', 'show'],
+      ['connection', 'delete'],
+      ['sync'],
+      ['events', 'tail'],
     ]) {
       const res = spawnSync(process.execPath, [CLI, ...args, '--help'], { env: { ...process.env, MONGODB_URI: '' }, encoding: 'utf8' });
       assert.equal(res.status, 0, `${args.join(' ')} --help: ${res.stderr}`);
       assert.match(res.stdout, /audience-sync/);
-      if (args.length === 2 && args[0] !== 'sync' && args[0] !== 'events') assert.match(res.stdout, new RegExp(`audience-sync ${args.join(' ')}`), args.join(' '));
+      if (args.length === 2 && args[0] !== 'sync' && args[0] !== 'events')
+        assert.match(res.stdout, new RegExp(`audience-sync ${args.join(' ')}`), args.join(' '));
     }
   });
 
@@ -60,7 +72,13 @@ describe('command line: what an operator needs (issue 10 §8)', () => {
     const list = cli(['token', 'list', '--org', orgId, '--json']);
     assert.equal(list.code, 0, list.stderr);
     const items = list.json().items as { id: string; name: string | null; role: string }[];
-    assert.deepEqual(items.map((t) => [t.name, t.role]).sort(), [['deploy-bot', 'owner'], [null, 'member']].sort());
+    assert.deepEqual(
+      items.map((t) => [t.name, t.role]).sort(),
+      [
+        ['deploy-bot', 'owner'],
+        [null, 'member'],
+      ].sort(),
+    );
     assert.ok(!list.stdout.includes(token) && !/hash/i.test(list.stdout), 'no secret listed');
     const human = cli(['token', 'list', '--org', orgId]);
     assert.match(human.stdout, /deploy-bot/);

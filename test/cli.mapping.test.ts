@@ -43,7 +43,18 @@ describe('command line: connection mapping', () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.deepEqual(shown.json(), { connectionId: id, mapping: {} });
 
-    const set = cli(['connection', 'mapping', id, '--set', 'Login=email', '--set', 'Squad = department_name', '--set', 'Pay=ignore', '--json']);
+    const set = cli([
+      'connection',
+      'mapping',
+      id,
+      '--set',
+      'Login=email',
+      '--set',
+      'Squad = department_name',
+      '--set',
+      'Pay=ignore',
+      '--json',
+    ]);
     assert.equal(set.code, 0, set.stderr);
     assert.deepEqual(set.json().mapping, { Login: 'email', Squad: 'department_name', Pay: 'ignore' });
     assert.deepEqual((await readColumnMapping(org.id, id))!.mapping, { Login: 'email', Squad: 'department_name', Pay: 'ignore' });
@@ -70,7 +81,11 @@ describe('command line: connection mapping', () => {
     const twice = cli(['connection', 'mapping', id, '--set', 'Mail=email']);
     assert.equal(twice.code, 2);
     assert.match(twice.stderr, /email is mapped from both "E-mail" and "Mail"/);
-    assert.deepEqual((await readColumnMapping(org.id, id))!.mapping, { 'E-mail': 'email', Title: 'job_title' }, 'a refused change changes nothing');
+    assert.deepEqual(
+      (await readColumnMapping(org.id, id))!.mapping,
+      { 'E-mail': 'email', Title: 'job_title' },
+      'a refused change changes nothing',
+    );
 
     const scim = await createConnection({ orgId: org.id, type: 'scim' }, env);
     const wrong = cli(['connection', 'mapping', scim.id, '--set', 'A=email']);

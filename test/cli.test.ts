@@ -65,7 +65,19 @@ describe('command line and service', () => {
     const f = sftp.json();
     assert.deepEqual(Object.keys(f).sort(), ['id', 'password', 'type', 'username']);
 
-    const hris = cli(['connection', 'create', '--org', orgId, '--type', 'hris', '--access-token', 'finch-secret-token', '--mode', 'assisted', '--json']);
+    const hris = cli([
+      'connection',
+      'create',
+      '--org',
+      orgId,
+      '--type',
+      'hris',
+      '--access-token',
+      'finch-secret-token',
+      '--mode',
+      'assisted',
+      '--json',
+    ]);
     assert.equal(hris.code, 0, hris.stderr);
     const h = hris.json();
     assert.deepEqual(Object.keys(h).sort(), ['id', 'type']);
@@ -140,7 +152,10 @@ describe('command line and service', () => {
       const base = `http://127.0.0.1:${port}`;
       let ready = false;
       for (let i = 0; i < 100 && !ready; i++) {
-        ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+        ready = await fetch(`${base}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
         if (!ready) await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(ready, `service became ready: ${logs}`);
@@ -178,7 +193,10 @@ describe('command line and service', () => {
     const base = `http://127.0.0.1:${port}`;
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {
-      ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+      ready = await fetch(`${base}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 200));
     }
     if (!ready) child.kill('SIGKILL');
@@ -191,13 +209,22 @@ describe('command line and service', () => {
     const { id: orgId } = cli(['org', 'create', '--name', 'Shutdown', '--json']).json();
     const { token } = cli(['token', 'create', '--org', orgId, '--role', 'owner', '--json']).json();
     const auth = { Authorization: `Bearer ${token}` };
-    const conn = await fetch(`${base}/api/v1/connections`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'csv' }) });
+    const conn = await fetch(`${base}/api/v1/connections`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'csv' }),
+    });
     assert.equal(conn.status, 201);
     return { auth, connectionId: ((await conn.json()) as { id: string }).id };
   };
-  const csvOf = (n: number, tag: string) => 'email,first name\n' + Array.from({ length: n }, (_, i) => `${tag}${i}@example.com,P${i}`).join('\n') + '\n';
+  const csvOf = (n: number, tag: string) =>
+    'email,first name\n' + Array.from({ length: n }, (_, i) => `${tag}${i}@example.com,P${i}`).join('\n') + '\n';
   const uploadTo = async (base: string, auth: Record<string, string>, connectionId: string, body: string) => {
-    const res = await fetch(`${base}/api/v1/connections/${connectionId}/uploads?mode=delta`, { method: 'POST', headers: { ...auth, 'Content-Type': 'text/csv' }, body });
+    const res = await fetch(`${base}/api/v1/connections/${connectionId}/uploads?mode=delta`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'text/csv' },
+      body,
+    });
     assert.equal(res.status, 202, await res.clone().text());
     return ((await res.json()) as { syncRunId: string }).syncRunId;
   };
@@ -207,7 +234,16 @@ describe('command line and service', () => {
     // Runs left running by a process that died are failed at start; a run still being worked on is not.
     const runs = mongoose.connection.db!.collection<{ _id: string } & Record<string, unknown>>('sync_runs');
     const old = new Date(Date.now() - 10 * 60_000);
-    const base = { orgId: 'o', connectionId: 'c', source: 'api', mode: 'delta', label: null, progress: { processed: 3, total: null }, errors: [], counts: {} };
+    const base = {
+      orgId: 'o',
+      connectionId: 'c',
+      source: 'api',
+      mode: 'delta',
+      label: null,
+      progress: { processed: 3, total: null },
+      errors: [],
+      counts: {},
+    };
     await runs.insertMany([
       { _id: 'abandoned-run', ...base, status: 'running', createdAt: old, updatedAt: old },
       { _id: 'abandoned-queued', ...base, status: 'queued', createdAt: old, updatedAt: old },

@@ -12,14 +12,20 @@ describe('compose.yaml', () => {
     const start = lines.findIndex((l) => l === `  ${name}:`);
     assert.ok(start >= 0, `service ${name}`);
     const end = lines.findIndex((l, i) => i > start && /^ {2}\S/.test(l));
-    return lines.slice(start, end < 0 ? undefined : end).filter((l) => !l.trim().startsWith('#')).join('\n');
+    return lines
+      .slice(start, end < 0 ? undefined : end)
+      .filter((l) => !l.trim().startsWith('#'))
+      .join('\n');
   };
 
   test('MongoDB runs with a root user and password, and the service connects with them', () => {
     const mongo = service('mongo');
     assert.match(mongo, /MONGO_INITDB_ROOT_USERNAME: \S+/);
     assert.match(mongo, /MONGO_INITDB_ROOT_PASSWORD: \$\{MONGO_PASSWORD:\?/);
-    assert.match(service('audience-sync'), /MONGODB_URI: mongodb:\/\/audience:\$\{MONGO_PASSWORD[^}]*\}@mongo:27017\/audience_sync\?authSource=admin/);
+    assert.match(
+      service('audience-sync'),
+      /MONGODB_URI: mongodb:\/\/audience:\$\{MONGO_PASSWORD[^}]*\}@mongo:27017\/audience_sync\?authSource=admin/,
+    );
   });
 
   test('only the service publishes ports: HTTP and SFTP; MongoDB none', () => {

@@ -41,15 +41,34 @@ describe('CSV reader', () => {
     ].join('\r\n');
     const [ann, bob] = changes(await read(csv));
     assert.deepEqual(ann, {
-      op: 'upsert', key: 'E1', email: 'Ann@Example.com', active: true,
+      op: 'upsert',
+      key: 'E1',
+      email: 'Ann@Example.com',
+      active: true,
       attributes: {
-        employee_id: 'E1', first_name: 'Ann', last_name: 'Lee', department_name: 'Sales', job_title: 'AE', manager_email: 'boss@example.com',
-        country: 'US', employment_status: 'Active', custom: { office_location: 'Berlin' },
+        employee_id: 'E1',
+        first_name: 'Ann',
+        last_name: 'Lee',
+        department_name: 'Sales',
+        job_title: 'AE',
+        manager_email: 'boss@example.com',
+        country: 'US',
+        employment_status: 'Active',
+        custom: { office_location: 'Berlin' },
       },
       groups: ['Sales', 'All Staff'],
       raw: {
-        'Employee ID': 'E1', 'Email Address': ' Ann@Example.com ', 'First Name': 'Ann', Surname: 'Lee', Department: 'Sales', 'Job Title': 'AE',
-        'Manager Email': 'boss@example.com', Status: 'Active', Groups: 'Sales; All Staff', Country: 'US', 'Office Location': 'Berlin',
+        'Employee ID': 'E1',
+        'Email Address': ' Ann@Example.com ',
+        'First Name': 'Ann',
+        Surname: 'Lee',
+        Department: 'Sales',
+        'Job Title': 'AE',
+        'Manager Email': 'boss@example.com',
+        Status: 'Active',
+        Groups: 'Sales; All Staff',
+        Country: 'US',
+        'Office Location': 'Berlin',
       },
     });
     assert.equal(bob?.op, 'upsert');
@@ -63,8 +82,13 @@ describe('CSV reader', () => {
     const items = await read('email,first_name,department_name,custom.shirt,action\na@x.com,A,Ops,M,\nb@x.com,,,,delete\n,,,,remove\n');
     assert.equal(items.length, 3);
     assert.deepEqual(items[0]!.change, {
-      op: 'upsert', key: 'a@x.com', email: 'a@x.com', active: true, attributes: { first_name: 'A', department_name: 'Ops', custom: { shirt: 'M' } },
-      groups: undefined, raw: { email: 'a@x.com', first_name: 'A', department_name: 'Ops', 'custom.shirt': 'M', action: '' },
+      op: 'upsert',
+      key: 'a@x.com',
+      email: 'a@x.com',
+      active: true,
+      attributes: { first_name: 'A', department_name: 'Ops', custom: { shirt: 'M' } },
+      groups: undefined,
+      raw: { email: 'a@x.com', first_name: 'A', department_name: 'Ops', 'custom.shirt': 'M', action: '' },
     });
     assert.deepEqual(items[1]!.change, { op: 'delete', key: 'b@x.com' });
     assert.deepEqual(items[2], { line: 4, error: 'a delete row needs an email or an employee id' });
@@ -110,23 +134,29 @@ describe('CSV reader', () => {
       'last@example.com,Last,inactive',
     ].join('\n');
     const items = await read(csv);
-    assert.deepEqual(items.map((i) => [i.line, i.error ?? (i.change.op === 'upsert' ? i.change.email : '')]), [
-      [2, 'ok@example.com'],
-      [3, 'missing email'],
-      [4, 'invalid email "not-an-email"'],
-      [6, 'x@example.com'],
-      [8, 'has 4 fields but the header has 3'],
-      [9, 'unknown status "sabbatical-ish" (use active, inactive or terminated)'],
-      [10, 'has 2 fields but the header has 3'],
-      [11, 'last@example.com'],
-    ]);
+    assert.deepEqual(
+      items.map((i) => [i.line, i.error ?? (i.change.op === 'upsert' ? i.change.email : '')]),
+      [
+        [2, 'ok@example.com'],
+        [3, 'missing email'],
+        [4, 'invalid email "not-an-email"'],
+        [6, 'x@example.com'],
+        [8, 'has 4 fields but the header has 3'],
+        [9, 'unknown status "sabbatical-ish" (use active, inactive or terminated)'],
+        [10, 'has 2 fields but the header has 3'],
+        [11, 'last@example.com'],
+      ],
+    );
   });
 
   it('reports a malformed quoted row with its line number', async () => {
     const items = await read('email,name\na@x.com,"ok"\nb@x.com,"bad"quote"\nc@x.com,fine\n');
     const lines = items.map((i) => [i.line, i.error ? 'error' : 'ok']);
     assert.deepEqual(lines[0], [2, 'ok']);
-    assert.ok(items.some((i) => i.change?.key === 'c@x.com'), JSON.stringify(items));
+    assert.ok(
+      items.some((i) => i.change?.key === 'c@x.com'),
+      JSON.stringify(items),
+    );
   });
 
   it('rejects binary and undecodable files, an empty file and a file without an email column as a whole', async () => {
@@ -135,7 +165,10 @@ describe('CSV reader', () => {
     const random = Buffer.alloc(4096);
     for (let i = 0; i < random.length; i++) random[i] = (i * 7919 + 13) % 256;
     assert.match(await fileError(random), /not a text file/);
-    assert.match(await fileError(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\na@x.com\n'), Buffer.from([0xc3, 0x28])])), /not valid UTF-8/);
+    assert.match(
+      await fileError(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('email\na@x.com\n'), Buffer.from([0xc3, 0x28])])),
+      /not valid UTF-8/,
+    );
     assert.match(await fileError(''), /empty/);
     assert.match(await fileError('email,name\na@x.com,"unclosed\nc@x.com,fine\n'), /quoted field of the row after line 1 is never closed/);
     assert.match(await fileError('name,department\nAnn,Sales\n'), /no email column.*"name", "department"/);

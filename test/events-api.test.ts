@@ -3,9 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import {
-  SnapshotIngest, applySourceChanges, discardHeldRun, headCursor, sweepEvents, type ConnectionRef,
-} from '../src/store';
+import { SnapshotIngest, applySourceChanges, discardHeldRun, headCursor, sweepEvents, type ConnectionRef } from '../src/store';
 import { Event } from '../src/store/models';
 import { bearer, createOrgWithTokens, makeApp, uploadAndWait, type Org } from './apiHelpers';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -31,7 +29,11 @@ describe('events API, sync run / connection / group events, events tail', () => 
   const feed = async (after: string, extra = '') => {
     const res = await request(app).get(`/api/v1/events?after=${after}${extra}`).set(bearer(org.reader));
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body as { items: { id: string; type: string; data: Record<string, unknown>; connectionId?: string; cursor: string }[]; nextCursor: string; hasMore: boolean };
+    return res.body as {
+      items: { id: string; type: string; data: Record<string, unknown>; connectionId?: string; cursor: string }[];
+      nextCursor: string;
+      hasMore: boolean;
+    };
   };
 
   let cursor = '0';
@@ -41,12 +43,19 @@ describe('events API, sync run / connection / group events, events tail', () => 
     const c = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'csv', name: 'HR export' });
     assert.equal(c.status, 201);
     csvId = c.body.id;
-    const run = await uploadAndWait(app, org.admin, csvId, 'full', 'email,first_name,groups\nann@example.com,Ann,Sales\nbo@example.com,Bo,\n');
+    const run = await uploadAndWait(
+      app,
+      org.admin,
+      csvId,
+      'full',
+      'email,first_name,groups\nann@example.com,Ann,Sales\nbo@example.com,Bo,\n',
+    );
     assert.equal(run.status, 'succeeded');
     const page = await feed(cursor);
-    assert.deepEqual(page.items.map((e) => e.type), [
-      'connection.created', 'group.created', 'recipient.created', 'group.member_added', 'recipient.created', 'sync_run.succeeded',
-    ]);
+    assert.deepEqual(
+      page.items.map((e) => e.type),
+      ['connection.created', 'group.created', 'recipient.created', 'group.member_added', 'recipient.created', 'sync_run.succeeded'],
+    );
     assert.deepEqual(page.items[0]!.data, { connectionId: csvId, type: 'csv', name: 'HR export' });
     const created = page.items[2]!;
     assert.deepEqual(Object.keys(created.data).sort(), ['email', 'recipientId', 'status'], 'ids and email only');
@@ -57,7 +66,10 @@ describe('events API, sync run / connection / group events, events tail', () => 
     // The same file again changes nothing: only the run's own event.
     await uploadAndWait(app, org.admin, csvId, 'full', 'email,first_name,groups\nann@example.com,Ann,Sales\nbo@example.com,Bo,\n');
     const again = await feed(cursor);
-    assert.deepEqual(again.items.map((e) => e.type), ['sync_run.succeeded']);
+    assert.deepEqual(
+      again.items.map((e) => e.type),
+      ['sync_run.succeeded'],
+    );
     cursor = again.nextCursor;
   });
 
@@ -82,7 +94,10 @@ describe('events API, sync run / connection / group events, events tail', () => 
     assert.equal(run1.status, 'needs_review');
     await discardHeldRun(run1._id);
     const page = await feed(cursor);
-    assert.deepEqual(page.items.map((e) => e.type), ['sync_run.needs_review', 'sync_run.discarded']);
+    assert.deepEqual(
+      page.items.map((e) => e.type),
+      ['sync_run.needs_review', 'sync_run.discarded'],
+    );
     cursor = page.nextCursor;
     const held2 = await SnapshotIngest.start(ref, { mode: 'full', source: 'api' });
     const run2 = await held2.finish();
@@ -90,7 +105,11 @@ describe('events API, sync run / connection / group events, events tail', () => 
     assert.ok(applied.status < 300, JSON.stringify(applied.body));
     const page2 = await feed(cursor);
     assert.deepEqual(page2.items.map((e) => e.type).sort(), [
-      'group.member_removed', 'recipient.removed', 'recipient.removed', 'sync_run.applied', 'sync_run.needs_review',
+      'group.member_removed',
+      'recipient.removed',
+      'recipient.removed',
+      'sync_run.applied',
+      'sync_run.needs_review',
     ]);
     assert.equal(page2.items[page2.items.length - 1]!.type, 'sync_run.applied');
     cursor = page2.nextCursor;
@@ -100,7 +119,10 @@ describe('events API, sync run / connection / group events, events tail', () => 
     const del = await request(app).delete(`/api/v1/connections/${csvId}`).set(bearer(org.admin));
     assert.equal(del.status, 204);
     const page = await feed(cursor);
-    assert.deepEqual(page.items.map((e) => e.type), ['connection.deleted']);
+    assert.deepEqual(
+      page.items.map((e) => e.type),
+      ['connection.deleted'],
+    );
     cursor = page.nextCursor;
     const bad = await request(app).get('/api/v1/events?after=abc').set(bearer(org.reader));
     assert.equal(bad.status, 400);
@@ -119,9 +141,13 @@ describe('events API, sync run / connection / group events, events tail', () => 
 
   test('`events tail` prints events as they arrive, as JSON lines, filtered by type', async () => {
     const head = await headCursor(org.id);
-    const child = spawn(process.execPath, [CLI, 'events', 'tail', '--org', org.id, '--types', 'recipient.created,recipient.removed', '--after', String(head)], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: 'test-secret-key-0123456789', LOG_LEVEL: 'silent' },
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'events', 'tail', '--org', org.id, '--types', 'recipient.created,recipient.removed', '--after', String(head)],
+      {
+        env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: 'test-secret-key-0123456789', LOG_LEVEL: 'silent' },
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     let err = '';
@@ -138,7 +164,14 @@ describe('events API, sync run / connection / group events, events tail', () => 
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
     }
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; data: { email: string } });
-    assert.deepEqual(lines.map((l) => `${l.type} ${l.data.email}`), ['recipient.created zed@example.com', 'recipient.removed zed@example.com'], err);
+    const lines = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; data: { email: string } });
+    assert.deepEqual(
+      lines.map((l) => `${l.type} ${l.data.email}`),
+      ['recipient.created zed@example.com', 'recipient.removed zed@example.com'],
+      err,
+    );
   });
 });

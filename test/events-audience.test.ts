@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import {
-  applySourceChanges, audienceChanges, audienceQuery, createConnection, headCursor, newId, recipientId, type AudienceSelection, type ConnectionRef, type SourceChange,
+  applySourceChanges,
+  audienceChanges,
+  audienceQuery,
+  createConnection,
+  headCursor,
+  newId,
+  recipientId,
+  type AudienceSelection,
+  type ConnectionRef,
+  type SourceChange,
 } from '../src/store';
 import { Audience, Recipient, Segment } from '../src/store/models';
 import { bearer, createOrgWithTokens, makeApp, type Org } from './apiHelpers';
@@ -22,7 +31,10 @@ describe('audience changes equal the difference of full resolutions', () => {
     await openTestStore('events_audience');
     org = await createOrgWithTokens('Acme');
     for (const type of ['hris', 'csv', 'manual', 'scim']) {
-      const c = await createConnection({ orgId: org.id, type, accessToken: type === 'hris' ? 'tok' : undefined, extendedAttributes: true }, env);
+      const c = await createConnection(
+        { orgId: org.id, type, accessToken: type === 'hris' ? 'tok' : undefined, extendedAttributes: true },
+        env,
+      );
       conns.push({ _id: c.id, orgId: org.id, type });
     }
     const seg = async (filter: string) => {
@@ -36,9 +48,18 @@ describe('audience changes equal the difference of full resolutions', () => {
     const none: AudienceSelection = { groups: [], segments: [], recipients: [] };
     const defs: [AudienceSelection, AudienceSelection][] = [
       [{ ...none, groups: ['g1'] }, none],
-      [{ ...none, segments: [sales] }, { ...none, groups: ['g2'] }],
-      [{ groups: ['g2'], segments: [], recipients: [recipientId(org.id, 'p0@example.com'), recipientId(org.id, 'p1@example.com')] }, { ...none, segments: [us] }],
-      [{ ...none, groups: ['g1', 'g3'], segments: [us] }, { ...none, recipients: [recipientId(org.id, 'p2@example.com')] }],
+      [
+        { ...none, segments: [sales] },
+        { ...none, groups: ['g2'] },
+      ],
+      [
+        { groups: ['g2'], segments: [], recipients: [recipientId(org.id, 'p0@example.com'), recipientId(org.id, 'p1@example.com')] },
+        { ...none, segments: [us] },
+      ],
+      [
+        { ...none, groups: ['g1', 'g3'], segments: [us] },
+        { ...none, recipients: [recipientId(org.id, 'p2@example.com')] },
+      ],
     ];
     for (const [include, exclude] of defs) {
       const id = newId();
@@ -85,14 +106,20 @@ describe('audience changes equal the difference of full resolutions', () => {
         const r = rnd();
         if (r < 0.6) {
           changes.push({
-            op: 'upsert', key: email, email: rnd() < 0.1 ? email.toUpperCase() : email, active: rnd() < 0.8,
+            op: 'upsert',
+            key: email,
+            email: rnd() < 0.1 ? email.toUpperCase() : email,
+            active: rnd() < 0.8,
             attributes: {
-              first_name: pick(['Ann', 'Bo', '']), department_name: pick(['Sales', 'Eng', '']), country: pick(['US', 'DE', '']),
+              first_name: pick(['Ann', 'Bo', '']),
+              department_name: pick(['Sales', 'Eng', '']),
+              country: pick(['US', 'DE', '']),
               ...(rnd() < 0.3 ? { custom: { tier: pick(['gold', 'goldish', 'silver']) } } : {}),
             },
             groups: rnd() < 0.7 ? groups.filter(() => rnd() < 0.4) : undefined,
           });
-        } else if (r < 0.75) changes.push({ op: 'groups', key: email, add: [pick(groups)], remove: rnd() < 0.5 ? [pick(groups)] : undefined });
+        } else if (r < 0.75)
+          changes.push({ op: 'groups', key: email, add: [pick(groups)], remove: rnd() < 0.5 ? [pick(groups)] : undefined });
         else if (r < 0.88) changes.push({ op: conn.type === 'hris' || conn.type === 'scim' ? 'tombstone' : 'delete', key: email });
         else changes.push({ op: 'delete', key: email });
       }

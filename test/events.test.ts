@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, createConnection, createOrganization, EVENT_GAP_GRACE_MS, EventCursorGoneError, headCursor, readEvents, recipientId, replayMergeJournal, sweepEvents, type ConnectionRef, type EventDoc,
+  applySourceChanges,
+  createConnection,
+  createOrganization,
+  EVENT_GAP_GRACE_MS,
+  EventCursorGoneError,
+  headCursor,
+  readEvents,
+  recipientId,
+  replayMergeJournal,
+  sweepEvents,
+  type ConnectionRef,
+  type EventDoc,
 } from '../src/store';
 import { Event, EventSeq, MergeJournal, Recipient } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -53,7 +64,10 @@ describe('events: written with the change', () => {
   }
 
   test('created, with group memberships; ids and email only unless full objects are asked for', async () => {
-    await applySourceChanges(csv, [up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Eng' }, ['g1']), up('b', 'bob@example.com')]);
+    await applySourceChanges(csv, [
+      up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Eng' }, ['g1']),
+      up('b', 'bob@example.com'),
+    ]);
     const docs = await expectEvents([
       'recipient.created ada@example.com',
       'group.member_added ada@example.com g1',
@@ -67,12 +81,17 @@ describe('events: written with the change', () => {
   });
 
   test('nothing changed, nothing written; no email, no event', async () => {
-    await applySourceChanges(csv, [up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Eng' }, ['g1']), up('n', 'not-an-email')]);
+    await applySourceChanges(csv, [
+      up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Eng' }, ['g1']),
+      up('n', 'not-an-email'),
+    ]);
     await expectEvents([]);
   });
 
   test('updated names the changed attributes; group changes are member events', async () => {
-    await applySourceChanges(csv, [up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'CTO', custom: { shirt: 'M' } }, ['g2'])]);
+    await applySourceChanges(csv, [
+      up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'CTO', custom: { shirt: 'M' } }, ['g2']),
+    ]);
     await expectEvents([
       'recipient.updated ada@example.com custom.shirt,job_title',
       'group.member_added ada@example.com g2',
@@ -83,7 +102,9 @@ describe('events: written with the change', () => {
   test('a lower-priority source does not change what a higher one says: no event', async () => {
     await applySourceChanges(hris, [up('h-a', 'Ada@Example.com', true, { job_title: 'Chief' })]);
     await expectEvents(['recipient.updated ada@example.com job_title']);
-    await applySourceChanges(csv, [up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Intern', custom: { shirt: 'M' } }, ['g2'])]);
+    await applySourceChanges(csv, [
+      up('a', 'Ada@Example.com', true, { first_name: 'Ada', job_title: 'Intern', custom: { shirt: 'M' } }, ['g2']),
+    ]);
     await expectEvents([]);
   });
 
@@ -115,13 +136,23 @@ describe('events: written with the change', () => {
     await applySourceChanges(csv, [up('e', 'eve@example.com')]);
     const before = await headCursor(orgId);
     await applySourceChanges(csv, [up('d', 'dee@example.com', true, {}, ['g9']), { op: 'delete', key: 'e' }]);
-    const written = await Event.find({ orgId, seq: { $gt: before } }).lean().exec();
+    const written = await Event.find({ orgId, seq: { $gt: before } })
+      .lean()
+      .exec();
     assert.equal(written.length, 3);
     await Event.deleteMany({ orgId, seq: { $gt: before } }).exec();
-    await MergeJournal.collection.insertOne({ _id: 'crash1', orgId, emails: ['dee@example.com', 'eve@example.com'], createdAt: new Date() } as never);
+    await MergeJournal.collection.insertOne({
+      _id: 'crash1',
+      orgId,
+      emails: ['dee@example.com', 'eve@example.com'],
+      createdAt: new Date(),
+    } as never);
     const replayed = await replayMergeJournal(0);
     assert.equal(replayed, 1);
-    const after1 = (await Event.find({ orgId, seq: { $gt: before } }).sort({ seq: 1 }).lean().exec()) as EventDoc[];
+    const after1 = (await Event.find({ orgId, seq: { $gt: before } })
+      .sort({ seq: 1 })
+      .lean()
+      .exec()) as EventDoc[];
     assert.deepEqual(after1.map((e) => `${e.type} ${String(e.data.email)}`).sort(), [
       'group.member_added dee@example.com',
       'recipient.created dee@example.com',
@@ -129,10 +160,19 @@ describe('events: written with the change', () => {
     ]);
     assert.deepEqual(new Set(after1.map((e) => e.eid)), new Set(written.map((e) => e.eid)), 'the same ids as the lost ones');
     // Replaying again (another crash before the journal entry was removed) adds nothing.
-    await MergeJournal.collection.insertOne({ _id: 'crash2', orgId, emails: ['dee@example.com', 'eve@example.com'], createdAt: new Date() } as never);
+    await MergeJournal.collection.insertOne({
+      _id: 'crash2',
+      orgId,
+      emails: ['dee@example.com', 'eve@example.com'],
+      createdAt: new Date(),
+    } as never);
     await replayMergeJournal(0);
     assert.equal(await Event.countDocuments({ orgId, seq: { $gt: before } }), 3);
-    assert.ok(await Recipient.findOne({ _id: recipientId(orgId, 'dee@example.com') }).lean().exec());
+    assert.ok(
+      await Recipient.findOne({ _id: recipientId(orgId, 'dee@example.com') })
+        .lean()
+        .exec(),
+    );
     cursor = await headCursor(orgId);
   });
 
@@ -141,13 +181,28 @@ describe('events: written with the change', () => {
     // A writer that took cursor head+1 and has not inserted yet; another inserted head+2.
     await EventSeq.updateOne({ _id: orgId }, { $inc: { seq: 2 } }).exec();
     const now = new Date();
-    await Event.collection.insertOne({ _id: `${orgId}:${head + 2}`, eid: 'evt_gap_test', orgId, seq: head + 2, type: 'recipient.updated', createdAt: now, connectionId: null, data: { email: 'x@example.com', changed: ['city'] }, object: null, subject: null, inc: null } as never);
+    await Event.collection.insertOne({
+      _id: `${orgId}:${head + 2}`,
+      eid: 'evt_gap_test',
+      orgId,
+      seq: head + 2,
+      type: 'recipient.updated',
+      createdAt: now,
+      connectionId: null,
+      data: { email: 'x@example.com', changed: ['city'] },
+      object: null,
+      subject: null,
+      inc: null,
+    } as never);
     const young = await readEvents(orgId, { after: head, limit: 10 });
     assert.equal(young.items.length, 0);
     assert.equal(young.cursor, head);
     await Event.collection.updateOne({ eid: 'evt_gap_test' }, { $set: { createdAt: new Date(Date.now() - EVENT_GAP_GRACE_MS - 1) } });
     const old = await readEvents(orgId, { after: head, limit: 10 });
-    assert.deepEqual(old.items.map((e) => e.seq), [head + 2]);
+    assert.deepEqual(
+      old.items.map((e) => e.seq),
+      [head + 2],
+    );
     cursor = old.cursor;
   });
 
@@ -159,11 +214,20 @@ describe('events: written with the change', () => {
     assert.equal(p1.items.length, 2);
     assert.equal(p1.more, true);
     const p2 = await readEvents(orgId, { after: p1.cursor, limit: 10 });
-    assert.deepEqual([...p1.items, ...p2.items].map((e) => e.type), ['recipient.created', 'recipient.created', 'group.member_added', 'recipient.created', 'recipient.created']);
+    assert.deepEqual(
+      [...p1.items, ...p2.items].map((e) => e.type),
+      ['recipient.created', 'recipient.created', 'group.member_added', 'recipient.created', 'recipient.created'],
+    );
     const created = await readEvents(orgId, { after: start, limit: 10, types: ['group.member_added'] });
-    assert.deepEqual(created.items.map((e) => e.data.email), ['p2@example.com']);
+    assert.deepEqual(
+      created.items.map((e) => e.data.email),
+      ['p2@example.com'],
+    );
     const byConn = await readEvents(orgId, { after: start, limit: 10, connectionId: hris._id });
-    assert.deepEqual(byConn.items.map((e) => e.data.email), ['p4@example.com']);
+    assert.deepEqual(
+      byConn.items.map((e) => e.data.email),
+      ['p4@example.com'],
+    );
   });
 
   test('retention: old events are swept and a cursor before them is gone', async () => {
@@ -176,16 +240,29 @@ describe('events: written with the change', () => {
     assert.ok((await sweepEvents()) >= old);
     await assert.rejects(readEvents(other, { after: old - 1, limit: 10 }), EventCursorGoneError);
     const page = await readEvents(other, { after: old, limit: 10 });
-    assert.deepEqual(page.items.map((e) => e.data.email), ['three@example.com']);
+    assert.deepEqual(
+      page.items.map((e) => e.data.email),
+      ['three@example.com'],
+    );
   });
 
   test('cursors are unique and ordered under concurrent writers', async () => {
     const org = (await createOrganization('Concurrent')).id;
     const conns = await Promise.all([conn(org, 'csv'), conn(org, 'csv'), conn(org, 'csv')]);
-    await Promise.all(conns.map((c, i) => applySourceChanges(c, Array.from({ length: 20 }, (_, j) => up(`k${j}`, `c${i}-${j}@example.com`)))));
+    await Promise.all(
+      conns.map((c, i) =>
+        applySourceChanges(
+          c,
+          Array.from({ length: 20 }, (_, j) => up(`k${j}`, `c${i}-${j}@example.com`)),
+        ),
+      ),
+    );
     const all = await readEvents(org, { after: 0, limit: 500 });
     assert.equal(all.items.length, 63, 'three connection.created and sixty recipient.created');
-    assert.deepEqual(all.items.map((e) => e.seq), Array.from({ length: 63 }, (_, i) => i + 1));
+    assert.deepEqual(
+      all.items.map((e) => e.seq),
+      Array.from({ length: 63 }, (_, i) => i + 1),
+    );
     assert.equal(all.items.filter((e) => e.type === 'recipient.created').length, 60);
   });
 });

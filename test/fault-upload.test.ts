@@ -4,9 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mongoose from 'mongoose';
-import {
-  applySourceChanges, createApiToken, createConnection, createOrganization, type SyncRunDoc,
-} from '../src/store';
+import { applySourceChanges, createApiToken, createConnection, createOrganization, type SyncRunDoc } from '../src/store';
 import { SourceRecord } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
@@ -44,12 +42,20 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
 
   const runs = () => mongoose.connection.db!.collection<SyncRunDoc>('sync_runs');
 
-  async function serve(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null>; logs: () => string }> {
+  async function serve(
+    env: Record<string, string> = {},
+  ): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null>; logs: () => string }> {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'serve', '--roles', 'http,worker'], {
       env: {
-        ...process.env, MONGODB_URI: uri, SECRET_KEY, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'info',
-        SYNC_RUN_STALE_SECONDS: '3', ...env,
+        ...process.env,
+        MONGODB_URI: uri,
+        SECRET_KEY,
+        HTTP_PORT: String(port),
+        HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'info',
+        SYNC_RUN_STALE_SECONDS: '3',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -59,7 +65,13 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 600; i++) {
-      if (await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false)) return { child, base, exited, logs: () => logs };
+      if (
+        await fetch(`${base}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        )
+      )
+        return { child, base, exited, logs: () => logs };
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill('SIGKILL');
@@ -70,13 +82,23 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
   async function population(tag: string) {
     const org = await createOrganization(`Fault ${tag}`);
     const { token } = await createApiToken(org.id, 'owner');
-    const c = await createConnection({ orgId: org.id, type: 'csv', massRemovalThreshold: 0.5 }, { publicUrl: 'http://localhost', secretKey: SECRET_KEY });
+    const c = await createConnection(
+      { orgId: org.id, type: 'csv', massRemovalThreshold: 0.5 },
+      { publicUrl: 'http://localhost', secretKey: SECRET_KEY },
+    );
     const conn = { _id: c.id, orgId: org.id, type: 'csv' };
     const email = (i: number) => `${tag}-b${i}@example.com`;
     for (let i = 0; i < BASE; i += 1000) {
-      await applySourceChanges(conn, Array.from({ length: Math.min(1000, BASE - i) }, (_, j) => ({
-        op: 'upsert' as const, key: email(i + j), email: email(i + j), active: true, attributes: { first_name: 'B', city: 'Old' },
-      })));
+      await applySourceChanges(
+        conn,
+        Array.from({ length: Math.min(1000, BASE - i) }, (_, j) => ({
+          op: 'upsert' as const,
+          key: email(i + j),
+          email: email(i + j),
+          active: true,
+          attributes: { first_name: 'B', city: 'Old' },
+        })),
+      );
     }
     const lines = ['email,first name,city'];
     for (let i = 0; i < KEEP; i++) lines.push(`${email(i)},B,New`);
@@ -104,7 +126,8 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
     for (;;) {
       const run = await runs().findOne({ _id: runId });
       if (run && !['queued', 'running', 'applying'].includes(run.status)) return run;
-      if (Date.now() > until) throw new Error(`run ${runId} still ${run?.status}/${run?.phase}: ${JSON.stringify({ ...run, errors: undefined })}`);
+      if (Date.now() > until)
+        throw new Error(`run ${runId} still ${run?.status}/${run?.phase}: ${JSON.stringify({ ...run, errors: undefined })}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -134,7 +157,8 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
   }
 
   const cases: { signal: 'SIGTERM' | 'SIGKILL'; phase: string }[] = [];
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) for (const phase of ['read', 'stage', 'guard', 'apply']) cases.push({ signal, phase });
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const)
+    for (const phase of ['read', 'stage', 'guard', 'apply']) cases.push({ signal, phase });
   // All eight cases take minutes on a busy machine: the default run takes the two kills during the apply (the resume
   // path); FAULT_CASES=all runs every signal × phase, FAULT_CASES=SIGKILL-stage,... a chosen few.
   const only = process.env.FAULT_CASES === 'all' ? undefined : (process.env.FAULT_CASES ?? 'SIGTERM-apply,SIGKILL-apply');
@@ -148,7 +172,9 @@ describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', 
         const tag = `${signal.toLowerCase()}-${phase}`;
         const p = await population(tag);
         const res = await fetch(`${svc.base}/api/v1/connections/${p.connectionId}/uploads?mode=full`, {
-          method: 'POST', headers: { Authorization: `Bearer ${p.token}`, 'Content-Type': 'text/csv' }, body: p.csv,
+          method: 'POST',
+          headers: { Authorization: `Bearer ${p.token}`, 'Content-Type': 'text/csv' },
+          body: p.csv,
         });
         assert.equal(res.status, 202, await res.clone().text());
         const { syncRunId } = (await res.json()) as { syncRunId: string };

@@ -11,18 +11,48 @@ describe('hris mapping: Finch → the full attribute set (SPEC §3.6) and status
   test('maps names (preferred first), the work email, job, department, manager, dates, type, address, ids, custom fields', () => {
     const m = mapPerson({
       id: 'ind-1',
-      directory: { id: 'ind-1', first_name: 'Dir', last_name: 'Name', department: { name: 'From directory' }, manager: { id: 'm-1' }, is_active: true },
+      directory: {
+        id: 'ind-1',
+        first_name: 'Dir',
+        last_name: 'Name',
+        department: { name: 'From directory' },
+        manager: { id: 'm-1' },
+        is_active: true,
+      },
       individual: {
-        first_name: 'Robert', last_name: 'Smith', preferred_name: 'Bob',
-        emails: [{ data: 'bob@home.example', type: 'personal' }, { data: ' Bob.Smith@Corp.example ', type: 'work' }],
+        first_name: 'Robert',
+        last_name: 'Smith',
+        preferred_name: 'Bob',
+        emails: [
+          { data: 'bob@home.example', type: 'personal' },
+          { data: ' Bob.Smith@Corp.example ', type: 'work' },
+        ],
       },
       employment: {
-        title: 'Staff Engineer', department: { name: 'Engineering' }, manager: { id: 'm-1' }, employment_status: 'active', is_active: true,
-        start_date: '2019-03-04', end_date: null, employment: { type: 'employee', subtype: 'part_time' },
+        title: 'Staff Engineer',
+        department: { name: 'Engineering' },
+        manager: { id: 'm-1' },
+        employment_status: 'active',
+        is_active: true,
+        start_date: '2019-03-04',
+        end_date: null,
+        employment: { type: 'employee', subtype: 'part_time' },
         location: { line1: '1 Main St', line2: 'Suite 5', city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' },
-        source_id: 'E-42', work_id: 'OLD', custom_fields: [{ name: 'shirt_size', value: 'M' }, { name: 'level', value: 5 }, { name: 'tags', value: ['a', 'b'] }, { name: 'empty', value: null }],
+        source_id: 'E-42',
+        work_id: 'OLD',
+        custom_fields: [
+          { name: 'shirt_size', value: 'M' },
+          { name: 'level', value: 5 },
+          { name: 'tags', value: ['a', 'b'] },
+          { name: 'empty', value: null },
+        ],
       },
-      manager: summarize({ first_name: 'Alice', last_name: 'Jones', preferred_name: 'Ali', emails: [{ data: 'ali@corp.example', type: 'work' }] }),
+      manager: summarize({
+        first_name: 'Alice',
+        last_name: 'Jones',
+        preferred_name: 'Ali',
+        emails: [{ data: 'ali@corp.example', type: 'work' }],
+      }),
       today: TODAY,
     });
     assert.equal(m.key, 'ind-1');
@@ -30,9 +60,21 @@ describe('hris mapping: Finch → the full attribute set (SPEC §3.6) and status
     assert.equal(m.active, true);
     assert.equal(m.problem, null);
     assert.deepEqual(m.attributes, {
-      first_name: 'Bob', last_name: 'Smith', employee_id: 'E-42', job_title: 'Staff Engineer', department_name: 'Engineering',
-      manager_name: 'Ali Jones', manager_email: 'ali@corp.example', employment_start_date: '2019-03-04', employment_status: 'active',
-      employee_type: 'part_time', street_address: '1 Main St, Suite 5', city: 'Austin', region: 'TX', postal_code: '78701', country: 'US',
+      first_name: 'Bob',
+      last_name: 'Smith',
+      employee_id: 'E-42',
+      job_title: 'Staff Engineer',
+      department_name: 'Engineering',
+      manager_name: 'Ali Jones',
+      manager_email: 'ali@corp.example',
+      employment_start_date: '2019-03-04',
+      employment_status: 'active',
+      employee_type: 'part_time',
+      street_address: '1 Main St, Suite 5',
+      city: 'Austin',
+      region: 'TX',
+      postal_code: '78701',
+      country: 'US',
       raw_address: '1 Main St, Suite 5, Austin, TX 78701, US',
       custom: { shirt_size: 'M', level: '5', tags: '["a","b"]' },
     });
@@ -40,7 +82,8 @@ describe('hris mapping: Finch → the full attribute set (SPEC §3.6) and status
 
   test('falls back: first name without a preferred one, the directory department, work_id for the employee id', () => {
     const m = mapPerson({
-      id: 'x', directory: { id: 'x', first_name: 'D', last_name: 'L', department: { name: 'Sales' } },
+      id: 'x',
+      directory: { id: 'x', first_name: 'D', last_name: 'L', department: { name: 'Sales' } },
       individual: { first_name: 'Carla', last_name: null, preferred_name: '  ', emails: [{ data: 'c@x.io', type: 'personal' }] },
       employment: { work_id: 'W-1', employment: { type: 'contractor', subtype: 'individual_contractor' } },
       today: TODAY,
@@ -63,8 +106,20 @@ describe('hris mapping: Finch → the full attribute set (SPEC §3.6) and status
   });
 
   test('pickEmail: work first, else the first usable other, skipping malformed ones', () => {
-    assert.equal(pickEmail([{ data: 'p@x.io', type: 'personal' }, { data: 'w@x.io', type: 'work' }]), 'w@x.io');
-    assert.equal(pickEmail([{ data: 'bad', type: 'work' }, { data: 'p@x.io', type: null }]), 'p@x.io');
+    assert.equal(
+      pickEmail([
+        { data: 'p@x.io', type: 'personal' },
+        { data: 'w@x.io', type: 'work' },
+      ]),
+      'w@x.io',
+    );
+    assert.equal(
+      pickEmail([
+        { data: 'bad', type: 'work' },
+        { data: 'p@x.io', type: null },
+      ]),
+      'p@x.io',
+    );
     assert.equal(pickEmail(null), null);
   });
 
@@ -77,7 +132,11 @@ describe('hris mapping: Finch → the full attribute set (SPEC §3.6) and status
     assert.equal(emp({ employment_status: 'active', end_date: '2026-06-14' }), false, 'an end date in the past');
     assert.equal(emp({ employment_status: 'active', end_date: '2026-06-15' }), true, 'the last day is still a working day');
     assert.equal(emp({ employment_status: 'active', end_date: '2027-01-01' }), true, 'a future end date');
-    assert.equal(emp({ end_date: '2025-01-31', latest_rehire_date: '2026-02-01', employment_status: 'active' }), true, 'rehired after the end date');
+    assert.equal(
+      emp({ end_date: '2025-01-31', latest_rehire_date: '2026-02-01', employment_status: 'active' }),
+      true,
+      'rehired after the end date',
+    );
     assert.equal(emp({ is_active: false }), false);
     assert.equal(emp({ is_active: null }), true);
     assert.equal(isActive(null, { id: 'd', is_active: false }, TODAY), false, 'the directory flag when there is no employment');
@@ -103,7 +162,11 @@ describe('hris client helpers', () => {
     assert.equal(retryAfterMs(null), null);
     const waits = [1, 2, 3, 4, 10].map((a) => backoffMs(a, 1000, 30_000, () => 1));
     assert.deepEqual(waits, [1000, 2000, 4000, 8000, 30_000]);
-    assert.equal(backoffMs(3, 1000, 30_000, () => 0), 2000, 'at least half the step');
+    assert.equal(
+      backoffMs(3, 1000, 30_000, () => 0),
+      2000,
+      'at least half the step',
+    );
   });
 
   test('the rolling-window limiter never admits more than the limit within the window', async () => {
@@ -114,20 +177,25 @@ describe('hris client helpers', () => {
     const answers: number[] = [];
     const clock = setInterval(() => (now += 50), 1);
     try {
-      await Promise.all(Array.from({ length: 8 }, () => limiter.acquire().then(async (answered) => {
-        starts.push(now);
-        const until = now + 30;
-        while (now < until) await new Promise((r) => setTimeout(r, 1));
-        answers.push(now);
-        answered();
-      })));
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          limiter.acquire().then(async (answered) => {
+            starts.push(now);
+            const until = now + 30;
+            while (now < until) await new Promise((r) => setTimeout(r, 1));
+            answers.push(now);
+            answered();
+          }),
+        ),
+      );
     } finally {
       clearInterval(clock);
     }
     starts.sort((a, b) => a - b);
     answers.sort((a, b) => a - b);
     // Request i may start only once the window of the answer to request i-3 has passed.
-    for (let i = 3; i < starts.length; i++) assert.ok(starts[i]! - answers[i - 3]! > 1000, `start ${i} within the window of answer ${i - 3}`);
+    for (let i = 3; i < starts.length; i++)
+      assert.ok(starts[i]! - answers[i - 3]! > 1000, `start ${i} within the window of answer ${i - 3}`);
   });
 
   test('schedules: intervals, jitter, pending retried sooner', () => {
@@ -137,8 +205,14 @@ describe('hris client helpers', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const cfg = { HRIS_JITTER_SECONDS: 600, HRIS_PENDING_RETRY_SECONDS: 900 };
     assert.equal(nextSyncAt({ mode: 'automated', schedule: null }, 'succeeded', now, cfg, () => 0).getTime() - now.getTime(), 86_400_000);
-    assert.equal(nextSyncAt({ mode: 'automated', schedule: null }, 'succeeded', now, cfg, () => 1).getTime() - now.getTime(), 86_400_000 + 600_000);
-    assert.equal(nextSyncAt({ mode: 'assisted', schedule: null }, 'succeeded', now, cfg, () => 0).getTime() - now.getTime(), 7 * 86_400_000);
+    assert.equal(
+      nextSyncAt({ mode: 'automated', schedule: null }, 'succeeded', now, cfg, () => 1).getTime() - now.getTime(),
+      86_400_000 + 600_000,
+    );
+    assert.equal(
+      nextSyncAt({ mode: 'assisted', schedule: null }, 'succeeded', now, cfg, () => 0).getTime() - now.getTime(),
+      7 * 86_400_000,
+    );
     assert.equal(nextSyncAt({ mode: 'automated', schedule: '30m' }, 'succeeded', now, cfg, () => 0).getTime() - now.getTime(), 1_800_000);
     assert.equal(nextSyncAt({ mode: 'automated', schedule: null }, 'pending', now, cfg, () => 0).getTime() - now.getTime(), 900_000);
   });

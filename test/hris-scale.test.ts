@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { runHrisSync, type HrisDeps } from '../src/hris/sync';
-import {
-  createConnection, createOrganization, loadHrisConnection, type RecipientDoc,
-} from '../src/store';
+import { createConnection, createOrganization, loadHrisConnection, type RecipientDoc } from '../src/store';
 import { Connection, Recipient } from '../src/store/models';
 import { testConfig } from './helpers/config';
 import { FinchServer, makeEmployees } from './helpers/finchServer';
@@ -14,7 +12,10 @@ const config0 = testConfig();
 
 async function hrisConnection(server: FinchServer) {
   const orgId = (await createOrganization('HRIS scale')).id;
-  const c = await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config0.SECRET_KEY });
+  const c = await createConnection(
+    { orgId, type: 'hris', accessToken: server.token },
+    { publicUrl: 'http://localhost', secretKey: config0.SECRET_KEY },
+  );
   return { orgId, id: c.id };
 }
 
@@ -58,7 +59,9 @@ describe('HRIS sync at 10,000 employees (its own database: the store scans colle
     const conn = await loadHrisConnection(id);
     assert.equal(conn?.finchConnectionId, server.connectionId, 'introspect is cached on the connection');
     assert.ok(conn?.nextSyncAt && conn.nextSyncAt.getTime() > Date.now() + 23 * 3600_000, 'next run in about 24 h');
-    const raw = (await Connection.findOne({ _id: id }).lean().exec()) as unknown as { hris: { introspection: { providerId: string; products: string[] }; lastRunStatus: string } };
+    const raw = (await Connection.findOne({ _id: id }).lean().exec()) as unknown as {
+      hris: { introspection: { providerId: string; products: string[] }; lastRunStatus: string };
+    };
     assert.equal(raw.hris.introspection.providerId, 'bamboo_hr');
     assert.deepEqual(raw.hris.introspection.products, ['company', 'directory', 'individual', 'employment']);
     assert.equal(raw.hris.lastRunStatus, 'succeeded');

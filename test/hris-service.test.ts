@@ -10,7 +10,15 @@ import { startHrisScheduler, type HrisScheduler } from '../src/hris/scheduler';
 import { runHrisSync } from '../src/hris/sync';
 import { createApp } from '../src/server/app';
 import {
-  createApiToken, failAbandonedRuns, createConnection, createOrganization, hrisSyncLeaseName, loadHrisConnection, readLease, type RecipientDoc, type SyncRunDoc,
+  createApiToken,
+  failAbandonedRuns,
+  createConnection,
+  createOrganization,
+  hrisSyncLeaseName,
+  loadHrisConnection,
+  readLease,
+  type RecipientDoc,
+  type SyncRunDoc,
 } from '../src/store';
 import { Connection, Recipient, SyncRun } from '../src/store/models';
 import { testConfig } from './helpers/config';
@@ -31,7 +39,8 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-const hrisRuns = async (connectionId: string) => (await SyncRun.find({ connectionId, source: 'hris' }).sort({ _id: 1 }).lean().exec()) as SyncRunDoc[];
+const hrisRuns = async (connectionId: string) =>
+  (await SyncRun.find({ connectionId, source: 'hris' }).sort({ _id: 1 }).lean().exec()) as SyncRunDoc[];
 const finished = (r: SyncRunDoc) => r.status !== 'queued' && r.status !== 'running';
 
 describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, CLI, one person from three sources', () => {
@@ -70,7 +79,10 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     for (const s of schedulers.splice(0)) await s.stop();
   };
   const apiConnection = async (body: Record<string, unknown>) => {
-    const res = await request(app).post('/api/v1/connections').set(bearer()).send({ type: 'hris', accessToken: server.token, ...body });
+    const res = await request(app)
+      .post('/api/v1/connections')
+      .set(bearer())
+      .send({ type: 'hris', accessToken: server.token, ...body });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.id as string;
   };
@@ -151,14 +163,25 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
   test('service processes: an http-only instance never polls; two worker instances run a due connection exactly once', async () => {
     server.employees = makeEmployees(30, 'roles.example', 'roles');
     server.latencyMs = 20;
-    const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const id = (
+      await createConnection(
+        { orgId, type: 'hris', accessToken: server.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
     const children: ReturnType<typeof spawn>[] = [];
     const start = (roles: string) => {
       const child = spawn(process.execPath, [CLI, 'serve', '--roles', roles], {
         env: {
-          ...process.env, MONGODB_URI: uri, SECRET_KEY: config.SECRET_KEY, FINCH_BASE_URL: server.url, HTTP_PORT: '0', LOG_LEVEL: 'warn',
-          HRIS_POLL_SECONDS: '0.2', HRIS_JITTER_SECONDS: '0',
+          ...process.env,
+          MONGODB_URI: uri,
+          SECRET_KEY: config.SECRET_KEY,
+          FINCH_BASE_URL: server.url,
+          HTTP_PORT: '0',
+          LOG_LEVEL: 'warn',
+          HRIS_POLL_SECONDS: '0.2',
+          HRIS_JITTER_SECONDS: '0',
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -184,7 +207,12 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
 
   test('a process killed mid-run: the lease expires and the next run starts clean', async () => {
     server.employees = makeEmployees(80, 'crash.example', 'crash');
-    const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const id = (
+      await createConnection(
+        { orgId, type: 'hris', accessToken: server.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     server.latencyMs = 300;
     server.resetCounters();
     const child = spawn(process.execPath, [join(__dirname, 'helpers', 'hrisChild.js')], {
@@ -228,11 +256,23 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     server.employees = makeEmployees(5, 'hook.example', 'hook');
     server.connectionId = `conn-${randomBytes(4).toString('hex')}`;
     server.companyId = `company-${randomBytes(4).toString('hex')}`;
-    const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const id = (
+      await createConnection(
+        { orgId, type: 'hris', accessToken: server.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     const deps = { config, logger: silent };
     assert.equal((await runHrisSync(id, deps))?.outcome, 'succeeded');
     assert.equal((await loadHrisConnection(id))?.finchConnectionId, server.connectionId);
-    const body = (type: string) => JSON.stringify({ account_id: 'acc', company_id: server.companyId, connection_id: server.connectionId, event_type: type, data: { individual_id: 'x' } });
+    const body = (type: string) =>
+      JSON.stringify({
+        account_id: 'acc',
+        company_id: server.companyId,
+        connection_id: server.connectionId,
+        event_type: type,
+        data: { individual_id: 'x' },
+      });
     const post = (payload: string, headers: Record<string, string>) =>
       request(app).post('/webhooks/finch').set('Content-Type', 'application/json').set(headers).send(payload);
 
@@ -276,30 +316,41 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
 
   test('the CLI runs a sync and prints the finished run; assisted connections are refused', async () => {
     server.employees = makeEmployees(7, 'cli.example', 'cli');
-    const id = (await createConnection({ orgId, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const id = (
+      await createConnection(
+        { orgId, type: 'hris', accessToken: server.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     // Asynchronous: the Finch server lives in this process and must keep answering while the CLI runs.
-    const cli = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'cli', 'main.js'), ...args], {
-        env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: config.SECRET_KEY, FINCH_BASE_URL: server.url, LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const cli = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'cli', 'main.js'), ...args], {
+          env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: config.SECRET_KEY, FINCH_BASE_URL: server.url, LOG_LEVEL: 'silent' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.once('exit', (status) => {
+          clearTimeout(timer);
+          resolve({ status, stdout, stderr });
+        });
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('exit', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
     const res = await cli(['sync', id, '--json']);
     assert.equal(res.status, 0, res.stderr);
     const run = JSON.parse(res.stdout);
     assert.equal(run.status, 'succeeded');
     assert.equal(run.counts.created, 7);
     assert.equal(run.connectionId, id);
-    const assisted = (await createConnection({ orgId, type: 'hris', accessToken: server.token, mode: 'assisted' }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    const assisted = (
+      await createConnection(
+        { orgId, type: 'hris', accessToken: server.token, mode: 'assisted' },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     const refused = await cli(['sync', assisted, '--json']);
     assert.equal(refused.status, 2);
     assert.match(refused.stderr, /assisted/);
@@ -309,24 +360,50 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     const org = (await createOrganization('Three sources')).id;
     const token = (await createApiToken(org, 'owner')).token;
     const auth = { Authorization: `Bearer ${token}` };
-    server.employees = [{
-      id: 'ind-dana', first_name: 'Danielle', preferred_name: 'Dana', last_name: 'Hris', emails: [{ data: 'Dana@Three.example', type: 'work' }],
-      department: 'Finance', title: 'Controller', source_id: 'H-1', location: null,
-    }];
-    const hris = (await createConnection({ orgId: org, type: 'hris', accessToken: server.token }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY })).id;
+    server.employees = [
+      {
+        id: 'ind-dana',
+        first_name: 'Danielle',
+        preferred_name: 'Dana',
+        last_name: 'Hris',
+        emails: [{ data: 'Dana@Three.example', type: 'work' }],
+        department: 'Finance',
+        title: 'Controller',
+        source_id: 'H-1',
+        location: null,
+      },
+    ];
+    const hris = (
+      await createConnection(
+        { orgId: org, type: 'hris', accessToken: server.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      )
+    ).id;
     assert.equal((await runHrisSync(hris, { config, logger: silent }))?.outcome, 'succeeded');
 
-    const scim = await createConnection({ orgId: org, type: 'scim', provider: 'okta', extendedAttributes: true }, { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY });
-    const user = await request(app).post(`/scim/v2/${scim.id}/Users`).set({ Authorization: `Bearer ${scim.token}` }).send({
-      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
-      userName: 'dana@three.example', name: { givenName: 'Scim', familyName: 'Scimson' }, title: 'SCIM title', active: true,
-      emails: [{ value: 'dana@three.example', primary: true, type: 'work' }],
-      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'SCIM dept', costCenter: 'CC-9' },
-    });
+    const scim = await createConnection(
+      { orgId: org, type: 'scim', provider: 'okta', extendedAttributes: true },
+      { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+    );
+    const user = await request(app)
+      .post(`/scim/v2/${scim.id}/Users`)
+      .set({ Authorization: `Bearer ${scim.token}` })
+      .send({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+        userName: 'dana@three.example',
+        name: { givenName: 'Scim', familyName: 'Scimson' },
+        title: 'SCIM title',
+        active: true,
+        emails: [{ value: 'dana@three.example', primary: true, type: 'work' }],
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'SCIM dept', costCenter: 'CC-9' },
+      });
     assert.equal(user.status, 201, JSON.stringify(user.body));
 
     const csv = await request(app).post('/api/v1/connections').set(auth).send({ type: 'csv' });
-    const up = await request(app).post(`/api/v1/connections/${csv.body.id}/uploads?mode=full`).set(auth).set('Content-Type', 'text/csv')
+    const up = await request(app)
+      .post(`/api/v1/connections/${csv.body.id}/uploads?mode=full`)
+      .set(auth)
+      .set('Content-Type', 'text/csv')
       .send(Buffer.from('email,first name,department,preferred language\n DANA@three.example ,Csv,CSV dept,de\n'));
     assert.equal(up.status, 202);
     await until('the upload', async () => {

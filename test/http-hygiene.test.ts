@@ -46,8 +46,14 @@ describe('HTTP hygiene: bind address, keep-alive, log lines (issue 10 §7)', () 
     assert.equal(parseEnv(env).HTTP_HOST, undefined);
     assert.equal(parseEnv({ ...env, HTTP_HOST: '127.0.0.1' }).HTTP_HOST, '127.0.0.1');
     assert.equal(parseEnv({ ...env, HTTP_HOST: '::1' }).HTTP_HOST, '::1');
-    assert.throws(() => parseEnv({ ...env, HTTP_HOST: 'two words' }), (e: Error) => e instanceof ConfigError && /HTTP_HOST/.test(e.message));
-    assert.throws(() => parseEnv({ ...env, SYNC_RUN_STALE_SECONDS: '1' }), (e: Error) => e instanceof ConfigError && /SYNC_RUN_STALE_SECONDS/.test(e.message));
+    assert.throws(
+      () => parseEnv({ ...env, HTTP_HOST: 'two words' }),
+      (e: Error) => e instanceof ConfigError && /HTTP_HOST/.test(e.message),
+    );
+    assert.throws(
+      () => parseEnv({ ...env, SYNC_RUN_STALE_SECONDS: '1' }),
+      (e: Error) => e instanceof ConfigError && /SYNC_RUN_STALE_SECONDS/.test(e.message),
+    );
   });
 
   test('keep-alive outlasts load balancers; 20 keep-alive clients × 200 requests see no socket error', { timeout: 120_000 }, async () => {
@@ -75,14 +81,16 @@ describe('HTTP hygiene: bind address, keep-alive, log lines (issue 10 §7)', () 
       });
     const started = Date.now();
     try {
-      await Promise.all(Array.from({ length: 20 }, async (_, c) => {
-        for (let i = 0; i < 200; i++) {
-          const status = await get(i % 10 === 9 ? '/api/v1/openapi.json' : '/healthz');
-          if (status === 200) ok++;
-          // A pause now and then: idle sockets are reused, not closed under the client.
-          if (i % 50 === 49) await new Promise((r) => setTimeout(r, 50 + c));
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, c) => {
+          for (let i = 0; i < 200; i++) {
+            const status = await get(i % 10 === 9 ? '/api/v1/openapi.json' : '/healthz');
+            if (status === 200) ok++;
+            // A pause now and then: idle sockets are reused, not closed under the client.
+            if (i % 50 === 49) await new Promise((r) => setTimeout(r, 50 + c));
+          }
+        }),
+      );
     } finally {
       agent.destroy();
       server.closeAllConnections();

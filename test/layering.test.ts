@@ -46,9 +46,11 @@ function layeringViolations(sources: Sources): string[] {
       const to = areaOf(target);
       if (to.area === from) continue;
       if (to.models) out.push(`${file}: imports the models file ${target} (use the store's functions)`);
-      if (from === 'store' && !PURE_LIBRARIES.includes(to.area)) out.push(`${file}: src/store imports ${target} (the store depends on nothing above it)`);
+      if (from === 'store' && !PURE_LIBRARIES.includes(to.area))
+        out.push(`${file}: src/store imports ${target} (the store depends on nothing above it)`);
       if (PURE_LIBRARIES.includes(from)) out.push(`${file}: src/${from} is a pure library and imports ${target}`);
-      if (INGEST_PATHS.includes(from) && INGEST_PATHS.includes(to.area)) out.push(`${file}: the ${from} ingest path imports the ${to.area} one (${target})`);
+      if (INGEST_PATHS.includes(from) && INGEST_PATHS.includes(to.area))
+        out.push(`${file}: the ${from} ingest path imports the ${to.area} one (${target})`);
       if (from === 'csv' && INGEST_PATHS.includes(to.area)) out.push(`${file}: src/csv imports the ${to.area} ingest path (${target})`);
     }
   }
@@ -76,7 +78,10 @@ describe('layering of src/', () => {
 
   test('the sources keep the layering rule', () => {
     const sources = readSources(root);
-    assert.ok(sources.size > 50 && sources.has('src/store/index.ts') && sources.has('src/scim/users.ts'), `read ${sources.size} files under ${dirname(root)}`);
+    assert.ok(
+      sources.size > 50 && sources.has('src/store/index.ts') && sources.has('src/scim/users.ts'),
+      `read ${sources.size} files under ${dirname(root)}`,
+    );
     assert.deepEqual(layeringViolations(sources), []);
   });
 
@@ -103,6 +108,7 @@ describe('layering of src/', () => {
     assert.equal(files('src/store/z.ts'), 2, found.join('\n'));
     assert.equal(files('src/csv/w.ts'), 1, found.join('\n'));
     assert.equal(files('src/filter/v.ts'), 1, found.join('\n'));
-    for (const ok of ['src/cli/ok.ts', 'src/store/ok.ts', 'src/store/ok2.ts', 'src/api/ok.ts']) assert.equal(files(ok), 0, found.join('\n'));
+    for (const ok of ['src/cli/ok.ts', 'src/store/ok.ts', 'src/store/ok2.ts', 'src/api/ok.ts'])
+      assert.equal(files(ok), 0, found.join('\n'));
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  applySourceChanges, createConnection, createOrganization, type ConnectionRef, type RecipientDoc, type SourceChange,
+  applySourceChanges,
+  createConnection,
+  createOrganization,
+  type ConnectionRef,
+  type RecipientDoc,
+  type SourceChange,
 } from '../src/store';
 import { Recipient } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -15,7 +20,6 @@ import { mulberry32 } from './helpers/random';
 
 const STEPS = Number(process.env.MERGE_MODEL_STEPS ?? 2000);
 const SEED = Number(process.env.MERGE_MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
 
 interface ModelRecord {
   email: string | null;
@@ -75,7 +79,7 @@ test(`merge matches the reference model over ${STEPS} random steps (seed ${SEED}
           deleted: false,
           seq: statusChanged ? clock : prev.seq,
           attrs,
-          groups: ch.groups ? [...new Set(ch.groups)].sort() : prev?.groups ?? [],
+          groups: ch.groups ? [...new Set(ch.groups)].sort() : (prev?.groups ?? []),
         });
       } else if (ch.op === 'tombstone') {
         if (prev && !prev.deleted) recs.set(ch.key, { ...prev, active: false, deleted: true, seq: clock });

@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, getRecipient, createConnection, createOrganization, deleteConnection, recipientId, replayMergeJournal, updateConnection, updateOrganizationSettings, deleteByIds, findByIds, storeCapabilities, type ConnectionRef, type RecipientDoc,
+  applySourceChanges,
+  getRecipient,
+  createConnection,
+  createOrganization,
+  deleteConnection,
+  recipientId,
+  replayMergeJournal,
+  updateConnection,
+  updateOrganizationSettings,
+  deleteByIds,
+  findByIds,
+  storeCapabilities,
+  type ConnectionRef,
+  type RecipientDoc,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
 import { MergeJournal, Recipient, SourceRecord } from '../src/store/models';
@@ -34,7 +47,10 @@ describe('merge rules (SPEC §3)', () => {
     orgId = (await createOrganization('Acme')).id;
     const csv = await conn(orgId, 'csv');
     const res = await applySourceChanges(csv, [up('e1', '  Ada.Lovelace@Example.COM '), up('e2', 'not-an-email'), up('e3', null)]);
-    assert.deepEqual(res.map((r) => r.outcome), ['created', 'created', 'created']);
+    assert.deepEqual(
+      res.map((r) => r.outcome),
+      ['created', 'created', 'created'],
+    );
     assert.equal(res[1]!.noEmail, true);
     const r = await recipient(orgId, 'ada.lovelace@example.com');
     assert.ok(r);
@@ -46,7 +62,13 @@ describe('merge rules (SPEC §3)', () => {
   test('rule 2: the same email from every kind of source is one recipient', async () => {
     const o = (await createOrganization('Two')).id;
     const [scim, hris, sftp, csv, manual] = await Promise.all(['scim', 'hris', 'sftp', 'csv', 'manual'].map((t) => conn(o, t)));
-    for (const [c, spelling] of [[scim, 'Bo@x.io'], [hris, 'bo@X.io'], [sftp, 'BO@x.io'], [csv, ' bo@x.io'], [manual, 'bo@x.io']] as const) {
+    for (const [c, spelling] of [
+      [scim, 'Bo@x.io'],
+      [hris, 'bo@X.io'],
+      [sftp, 'BO@x.io'],
+      [csv, ' bo@x.io'],
+      [manual, 'bo@x.io'],
+    ] as const) {
       await applySourceChanges(c!, [up('k-' + c!.type, spelling)]);
     }
     const all = await Recipient.find({ orgId: o }).lean().exec();
@@ -60,7 +82,10 @@ describe('merge rules (SPEC §3)', () => {
     const scim = await conn(o, 'scim');
     const csv = await conn(o, 'csv');
     await applySourceChanges(scim, [up('u1', 'cy@x.io', true, { first_name: 'Cy' })]);
-    await applySourceChanges(csv, [up('cy@x.io', 'cy@x.io', true, { first_name: 'Cyril', department_name: 'Ops' }), up('dee@x.io', 'dee@x.io')]);
+    await applySourceChanges(csv, [
+      up('cy@x.io', 'cy@x.io', true, { first_name: 'Cyril', department_name: 'Ops' }),
+      up('dee@x.io', 'dee@x.io'),
+    ]);
     let r = await recipient(o, 'cy@x.io');
     assert.equal(r!.sources.length, 2);
     assert.equal(await deleteConnection(csv._id), true);
@@ -100,7 +125,11 @@ describe('merge rules (SPEC §3)', () => {
     assert.equal(t!.outcome, 'removed');
     const r = await recipient(o, 'gus@x.io');
     assert.equal(r!.status, 'offboarded');
-    assert.deepEqual(r!.sources.map((s) => s.type), ['csv'], 'the tombstone is no longer a visible source');
+    assert.deepEqual(
+      r!.sources.map((s) => s.type),
+      ['csv'],
+      'the tombstone is no longer a visible source',
+    );
     // Only the tombstone left: the person is removed, but a new CSV listing stays offboarded.
     await applySourceChanges(csv, [{ op: 'delete', key: 'gus@x.io' }]);
     assert.equal((await recipient(o, 'gus@x.io'))!.listed, false);
@@ -140,7 +169,9 @@ describe('merge rules (SPEC §3)', () => {
     const hris = await conn(o, 'hris');
     const csv = await conn(o, 'csv');
     const manual = await conn(o, 'manual');
-    await applySourceChanges(manual, [up('jo@x.io', 'jo@x.io', true, { job_title: 'Manual title', city: 'Paris', custom: { shirt: 'L' } })]);
+    await applySourceChanges(manual, [
+      up('jo@x.io', 'jo@x.io', true, { job_title: 'Manual title', city: 'Paris', custom: { shirt: 'L' } }),
+    ]);
     await applySourceChanges(csv, [up('jo@x.io', 'jo@x.io', true, { job_title: 'CSV title', city: '  ' })]);
     await applySourceChanges(hris, [up('h1', 'jo@x.io', true, { job_title: 'HRIS title', city: '' })]);
     let r = await recipient(o, 'jo@x.io');
@@ -196,9 +227,18 @@ describe('merge rules (SPEC §3)', () => {
     const b = await conn(o, 'manual');
     const emails = Array.from({ length: 40 }, (_, i) => `p${i}@x.io`);
     await Promise.all([
-      applySourceChanges(a, emails.map((e) => up(e, e, true, { city: 'A' }))),
-      applySourceChanges(b, emails.map((e) => up(e, e, true, { job_title: 'B' }))),
-      applySourceChanges(a, emails.slice(0, 20).map((e) => up(e, e, true, { city: 'A' }))),
+      applySourceChanges(
+        a,
+        emails.map((e) => up(e, e, true, { city: 'A' })),
+      ),
+      applySourceChanges(
+        b,
+        emails.map((e) => up(e, e, true, { job_title: 'B' })),
+      ),
+      applySourceChanges(
+        a,
+        emails.slice(0, 20).map((e) => up(e, e, true, { city: 'A' })),
+      ),
     ]);
     const all = (await Recipient.find({ orgId: o }).lean().exec()) as RecipientDoc[];
     assert.equal(all.length, 40);
@@ -226,7 +266,10 @@ describe('merge rules (SPEC §3)', () => {
     const o = (await createOrganization('Both paths')).id;
     const csv = await conn(o, 'csv');
     const emails = Array.from({ length: 30 }, (_, i) => `p${i}@paths.io`);
-    await applySourceChanges(csv, emails.map((e) => up(e, e)));
+    await applySourceChanges(
+      csv,
+      emails.map((e) => up(e, e)),
+    );
     const ids = [...emails.slice(0, 20).map((e) => recipientId(o, e)), recipientId(o, 'missing@paths.io'), recipientId(o, emails[0]!)];
     const caps = storeCapabilities();
     const saved = caps.idInFromIndex;
@@ -245,7 +288,10 @@ describe('merge rules (SPEC §3)', () => {
       const victims = viaInDelete ? emails.slice(20, 25) : emails.slice(25, 30);
       caps.idInFromIndex = viaInDelete;
       try {
-        await deleteByIds(Recipient, victims.map((e) => recipientId(o, e)));
+        await deleteByIds(
+          Recipient,
+          victims.map((e) => recipientId(o, e)),
+        );
       } finally {
         caps.idInFromIndex = saved;
       }

@@ -30,26 +30,30 @@ describe('SCIM: Entra ID dialect', () => {
 
   test('creates a user with the enterprise extension after a userName lookup', async () => {
     await c.get(`/Users${q(`userName eq "${userName}"`)}`).expect(200);
-    const mgr = await c.post('/Users', {
-      schemas: [USER],
-      userName: 'manager@testuser.com',
-      active: true,
-      emails: [{ primary: true, type: 'work', value: 'Manager@testuser.com' }],
-    }).expect(201);
+    const mgr = await c
+      .post('/Users', {
+        schemas: [USER],
+        userName: 'manager@testuser.com',
+        active: true,
+        emails: [{ primary: true, type: 'work', value: 'Manager@testuser.com' }],
+      })
+      .expect(201);
     managerId = mgr.body.id;
-    const res = await c.post('/Users', {
-      schemas: [USER, ENTERPRISE],
-      externalId: '0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef',
-      userName,
-      active: true,
-      emails: [{ primary: true, type: 'work', value: email }],
-      meta: { resourceType: 'User' },
-      name: { formatted: 'givenName familyName', familyName: 'familyName', givenName: 'givenName' },
-      roles: [],
-      title: 'Engineer',
-      [ENTERPRISE]: { employeeNumber: 'E-7', department: 'Sales', costCenter: 'CC1', manager: { value: managerId } },
-      'urn:ietf:params:scim:schemas:extension:acme:2.0:User': { badge: '42' },
-    }).expect(201);
+    const res = await c
+      .post('/Users', {
+        schemas: [USER, ENTERPRISE],
+        externalId: '0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef',
+        userName,
+        active: true,
+        emails: [{ primary: true, type: 'work', value: email }],
+        meta: { resourceType: 'User' },
+        name: { formatted: 'givenName familyName', familyName: 'familyName', givenName: 'givenName' },
+        roles: [],
+        title: 'Engineer',
+        [ENTERPRISE]: { employeeNumber: 'E-7', department: 'Sales', costCenter: 'CC1', manager: { value: managerId } },
+        'urn:ietf:params:scim:schemas:extension:acme:2.0:User': { badge: '42' },
+      })
+      .expect(201);
     userId = res.body.id;
     assert.equal(res.body[ENTERPRISE].department, 'Sales');
     assert.equal(res.body['urn:ietf:params:scim:schemas:extension:acme:2.0:User'].badge, '42');
@@ -73,26 +77,45 @@ describe('SCIM: Entra ID dialect', () => {
   });
 
   test('PATCH replaces multi-valued and single-valued attributes', async () => {
-    const res = await c.patch(`/Users/${userId}`, patchOp(
-      { op: 'Replace', path: 'emails[type eq "work"].value', value: 'updatedEmail@microsoft.com' },
-      { op: 'Replace', path: 'name.familyName', value: 'updatedFamilyName' },
-    )).expect(200);
+    const res = await c
+      .patch(
+        `/Users/${userId}`,
+        patchOp(
+          { op: 'Replace', path: 'emails[type eq "work"].value', value: 'updatedEmail@microsoft.com' },
+          { op: 'Replace', path: 'name.familyName', value: 'updatedFamilyName' },
+        ),
+      )
+      .expect(200);
     assert.equal(res.body.emails[0].value, 'updatedEmail@microsoft.com');
     assert.equal(res.body.name.familyName, 'updatedFamilyName');
     assert.equal((await recipient(c.orgId, 'updatedemail@microsoft.com'))?.lastName, 'updatedFamilyName');
     assert.equal(await recipient(c.orgId, email), null, 'the old email no longer names a recipient');
-    const renamed = await c.patch(`/Users/${userId}`, patchOp({ op: 'Replace', path: 'userName', value: '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com' })).expect(200);
+    const renamed = await c
+      .patch(`/Users/${userId}`, patchOp({ op: 'Replace', path: 'userName', value: '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com' }))
+      .expect(200);
     assert.equal(renamed.body.userName, '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com');
     const old = await c.get(`/Users${q(`userName eq "${userName}"`)}`).expect(200);
     assert.equal(old.body.totalResults, 0);
   });
 
   test('Add on a single-valued attribute replaces it; path-less Add with dotted and URN keys', async () => {
-    const res = await c.patch(`/Users/${userId}`, patchOp(
-      { op: 'Add', path: 'title', value: 'Manager' },
-      { op: 'Add', value: { 'name.givenName': 'Given2', [`${ENTERPRISE}:department`]: 'Marketing', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager': managerId } },
-      { op: 'Add', path: 'addresses[type eq "work"].locality', value: 'Seattle' },
-    )).expect(200);
+    const res = await c
+      .patch(
+        `/Users/${userId}`,
+        patchOp(
+          { op: 'Add', path: 'title', value: 'Manager' },
+          {
+            op: 'Add',
+            value: {
+              'name.givenName': 'Given2',
+              [`${ENTERPRISE}:department`]: 'Marketing',
+              'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager': managerId,
+            },
+          },
+          { op: 'Add', path: 'addresses[type eq "work"].locality', value: 'Seattle' },
+        ),
+      )
+      .expect(200);
     assert.equal(res.body.title, 'Manager');
     assert.equal(res.body.name.givenName, 'Given2');
     assert.equal(res.body[ENTERPRISE].department, 'Marketing');
@@ -105,28 +128,41 @@ describe('SCIM: Entra ID dialect', () => {
   });
 
   test('Replace of emails[type eq "work"].value with no work email adds one', async () => {
-    const other = await c.post('/Users', { schemas: [USER], userName: 'nowork@testuser.com', emails: [{ type: 'home', value: 'home@x.com' }] }).expect(201);
-    const res = await c.patch(`/Users/${other.body.id}`, patchOp({ op: 'Replace', path: 'emails[type eq "work"].value', value: 'work@x.com' })).expect(200);
-    assert.deepEqual(res.body.emails, [{ type: 'home', value: 'home@x.com' }, { type: 'work', value: 'work@x.com' }]);
+    const other = await c
+      .post('/Users', { schemas: [USER], userName: 'nowork@testuser.com', emails: [{ type: 'home', value: 'home@x.com' }] })
+      .expect(201);
+    const res = await c
+      .patch(`/Users/${other.body.id}`, patchOp({ op: 'Replace', path: 'emails[type eq "work"].value', value: 'work@x.com' }))
+      .expect(200);
+    assert.deepEqual(res.body.emails, [
+      { type: 'home', value: 'home@x.com' },
+      { type: 'work', value: 'work@x.com' },
+    ]);
     assert.equal((await recipient(c.orgId, 'work@x.com'))?.status, 'active');
   });
 
   let groupId = '';
   test('creates a group with the ADSCIM schema and adds a member (204)', async () => {
-    const res = await c.post('/Groups', {
-      schemas: [GROUP, 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group'],
-      externalId: '8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159',
-      displayName: 'displayName',
-      meta: { resourceType: 'Group' },
-    }).expect(201);
+    const res = await c
+      .post('/Groups', {
+        schemas: [GROUP, 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group'],
+        externalId: '8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159',
+        displayName: 'displayName',
+        meta: { resourceType: 'Group' },
+      })
+      .expect(201);
     groupId = res.body.id;
     assert.ok(res.body.schemas.includes('http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group'));
-    const found = await c.get(`/Groups${q('externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"', '&excludedAttributes=members')}`).expect(200);
+    const found = await c
+      .get(`/Groups${q('externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"', '&excludedAttributes=members')}`)
+      .expect(200);
     assert.equal(found.body.totalResults, 1);
     assert.equal(found.body.Resources[0].members, undefined);
     const byName = await c.get(`/Groups${q('DisplayName eq "displayName"', '&excludedAttributes=members')}`).expect(200);
     assert.equal(byName.body.totalResults, 1);
-    await c.patch(`/Groups/${groupId}`, patchOp({ op: 'Add', path: 'members', value: [{ value: userId }, { value: managerId }] })).expect(204);
+    await c
+      .patch(`/Groups/${groupId}`, patchOp({ op: 'Add', path: 'members', value: [{ value: userId }, { value: managerId }] }))
+      .expect(204);
     const members = await c.get(`/Groups${q(`members[value eq "${userId}"]`)}`).expect(200);
     assert.equal(members.body.totalResults, 1);
     assert.deepEqual((await recipient(c.orgId, 'updatedemail@microsoft.com'))?.groups, [groupId]);
@@ -135,15 +171,24 @@ describe('SCIM: Entra ID dialect', () => {
   test('Remove with a value list removes only those members; memberships are kept while a user is inactive', async () => {
     await c.patch(`/Groups/${groupId}`, patchOp({ op: 'Remove', path: 'members', value: [{ value: managerId }] })).expect(204);
     const got = await c.get(`/Groups/${groupId}`).expect(200);
-    assert.deepEqual(got.body.members.map((m: { value: string }) => m.value), [userId]);
+    assert.deepEqual(
+      got.body.members.map((m: { value: string }) => m.value),
+      [userId],
+    );
     await c.patch(`/Users/${userId}`, patchOp({ op: 'Replace', path: 'active', value: 'False' })).expect(200);
     const r = await recipient(c.orgId, 'updatedemail@microsoft.com');
     assert.equal(r?.status, 'offboarded');
     const still = await c.get(`/Groups/${groupId}`).expect(200);
-    assert.deepEqual(still.body.members.map((m: { value: string }) => m.value), [userId]);
+    assert.deepEqual(
+      still.body.members.map((m: { value: string }) => m.value),
+      [userId],
+    );
     const user = await c.get(`/Users/${userId}`).expect(200);
     assert.equal(user.body.active, false);
-    assert.deepEqual(user.body.groups.map((g: { value: string }) => g.value), [groupId]);
+    assert.deepEqual(
+      user.body.groups.map((g: { value: string }) => g.value),
+      [groupId],
+    );
     await c.patch(`/Users/${userId}`, patchOp({ op: 'Replace', path: 'active', value: 'True' })).expect(200);
     assert.equal((await recipient(c.orgId, 'updatedemail@microsoft.com'))?.status, 'active');
     await c.patch(`/Groups/${groupId}`, patchOp({ op: 'Remove', path: `members[value eq "${userId}"]` })).expect(204);
@@ -155,11 +200,13 @@ describe('SCIM: Entra ID dialect', () => {
     await c.get(`/Users/${userId}`).expect(404);
     const r = await recipient(c.orgId, 'updatedemail@microsoft.com');
     assert.equal(r?.status, 'offboarded');
-    const res = await c.post('/Users', {
-      schemas: [USER],
-      userName: '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com',
-      emails: [{ primary: true, value: 'updatedEmail@microsoft.com' }],
-    }).expect(201);
+    const res = await c
+      .post('/Users', {
+        schemas: [USER],
+        userName: '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com',
+        emails: [{ primary: true, value: 'updatedEmail@microsoft.com' }],
+      })
+      .expect(201);
     assert.notEqual(res.body.id, userId);
     assert.equal((await recipient(c.orgId, 'updatedemail@microsoft.com'))?.status, 'active');
     await c.del(`/Groups/${groupId}`).expect(204);
@@ -167,13 +214,15 @@ describe('SCIM: Entra ID dialect', () => {
 
   test('without extended attributes only names and groups reach the recipient', async () => {
     const basic = await scimClient(app, { provider: 'entra' });
-    await basic.post('/Users', {
-      schemas: [USER, ENTERPRISE],
-      userName: 'basic@x.com',
-      name: { givenName: 'B', familyName: 'C' },
-      title: 'CTO',
-      [ENTERPRISE]: { department: 'R&D' },
-    }).expect(201);
+    await basic
+      .post('/Users', {
+        schemas: [USER, ENTERPRISE],
+        userName: 'basic@x.com',
+        name: { givenName: 'B', familyName: 'C' },
+        title: 'CTO',
+        [ENTERPRISE]: { department: 'R&D' },
+      })
+      .expect(201);
     const r = await recipient(basic.orgId, 'basic@x.com');
     assert.equal(r?.firstName, 'B');
     assert.equal(r?.attributes.job_title, undefined);

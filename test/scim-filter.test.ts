@@ -53,24 +53,37 @@ function cmp(op: string, actual: unknown, expected: unknown, rule: AttrRule): bo
     e = e.toLowerCase();
   }
   switch (op) {
-    case 'eq': return a === e;
-    case 'co': return a.includes(e);
-    case 'sw': return a.startsWith(e);
-    case 'ew': return a.endsWith(e);
-    case 'gt': return a > e;
-    case 'ge': return a >= e;
-    case 'lt': return a < e;
-    case 'le': return a <= e;
-    default: throw new Error(op);
+    case 'eq':
+      return a === e;
+    case 'co':
+      return a.includes(e);
+    case 'sw':
+      return a.startsWith(e);
+    case 'ew':
+      return a.endsWith(e);
+    case 'gt':
+      return a > e;
+    case 'ge':
+      return a >= e;
+    case 'lt':
+      return a < e;
+    case 'le':
+      return a <= e;
+    default:
+      throw new Error(op);
   }
 }
 
 function evaluate(f: F, u: Json): boolean {
   switch (f.op) {
-    case 'and': return evaluate((f as any).a, u) && evaluate((f as any).b, u);
-    case 'or': return evaluate((f as any).a, u) || evaluate((f as any).b, u);
-    case 'not': return !evaluate((f as any).a, u);
-    case 'emails[]': return (u.emails ?? []).some((e: Json) => evaluate((f as any).inner, { emails: [e] }));
+    case 'and':
+      return evaluate((f as any).a, u) && evaluate((f as any).b, u);
+    case 'or':
+      return evaluate((f as any).a, u) || evaluate((f as any).b, u);
+    case 'not':
+      return !evaluate((f as any).a, u);
+    case 'emails[]':
+      return (u.emails ?? []).some((e: Json) => evaluate((f as any).inner, { emails: [e] }));
     default: {
       const leaf = f as { op: string; attr: string; value?: string | boolean };
       const rule = ATTRS[leaf.attr.toLowerCase().replace(/^emails\.|^/, (m) => m)] ?? ATTRS[`emails.${leaf.attr.toLowerCase()}`]!;
@@ -85,9 +98,12 @@ function evaluate(f: F, u: Json): boolean {
 function render(f: F): string {
   switch (f.op) {
     case 'and':
-    case 'or': return `(${render((f as any).a)} ${f.op} ${render((f as any).b)})`;
-    case 'not': return `not (${render((f as any).a)})`;
-    case 'emails[]': return `emails[${render((f as any).inner)}]`;
+    case 'or':
+      return `(${render((f as any).a)} ${f.op} ${render((f as any).b)})`;
+    case 'not':
+      return `not (${render((f as any).a)})`;
+    case 'emails[]':
+      return `emails[${render((f as any).inner)}]`;
     default: {
       const leaf = f as { op: string; attr: string; value?: string | boolean };
       if (leaf.op === 'pr') return `${leaf.attr} pr`;
@@ -136,7 +152,11 @@ describe('SCIM filters', () => {
     assert.equal(res.body.totalResults, res.body.Resources.length);
     return res.body.Resources.map((u: Json) => u.id).sort();
   }
-  const expected = (f: (u: Json) => boolean) => users.filter(f).map((u) => u.id).sort();
+  const expected = (f: (u: Json) => boolean) =>
+    users
+      .filter(f)
+      .map((u) => u.id)
+      .sort();
 
   test('every operator, with the schema case rules', async () => {
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON scalars, compared as strings
@@ -157,11 +177,17 @@ describe('SCIM filters', () => {
       ['externalId sw "ext"', (u) => String(u.externalId ?? '').startsWith('ext')],
       ['active eq false', (u) => u.active === false],
       ['not (active eq true)', (u) => u.active !== true],
-      ['emails[type eq "work" and value co "@acme.com"]', (u) => (u.emails ?? []).some((e: Json) => e.type === 'work' && lc(e.value).includes('@acme.com'))],
+      [
+        'emails[type eq "work" and value co "@acme.com"]',
+        (u) => (u.emails ?? []).some((e: Json) => e.type === 'work' && lc(e.value).includes('@acme.com')),
+      ],
       ['emails.value ew ".net"', (u) => (u.emails ?? []).some((e: Json) => lc(e.value).endsWith('.net'))],
       ['emails co "mail.net"', (u) => (u.emails ?? []).some((e: Json) => lc(e.value).includes('mail.net'))],
       [`${ENTERPRISE}:department eq "sales"`, (u) => lc(u[ENTERPRISE]?.department) === 'sales'],
-      ['(title eq "CTO" or userType eq "contractor") and not (name.givenName pr)', (u) => (lc(u.title) === 'cto' || lc(u.userType) === 'contractor') && !u.name?.givenName],
+      [
+        '(title eq "CTO" or userType eq "contractor") and not (name.givenName pr)',
+        (u) => (lc(u.title) === 'cto' || lc(u.userType) === 'contractor') && !u.name?.givenName,
+      ],
       ['DisplayName pr or NAME.FAMILYNAME eq "smith"', (u) => lc(u.name?.familyName) === 'smith'],
       [`meta.created gt "2000-01-01T00:00:00Z"`, () => true],
       [`meta.lastModified lt "2000-01-01T00:00:00Z"`, () => false],
@@ -190,11 +216,41 @@ describe('SCIM filters', () => {
 
   test('random filters match the reference evaluator', async () => {
     console.log(`# scim filter property test seed=${seed} (rerun with SCIM_FILTER_SEED=${seed})`);
-    const stringAttrs = ['userName', 'name.givenName', 'name.familyName', 'title', 'userType', 'externalId', 'emails.value', 'emails.type', `${ENTERPRISE}:department`];
-    const values = [...GIVEN, ...FAMILY, ...TITLES, ...TYPES, ...DEPTS, 'ext-1', 'EXT-3', 'ext-1-8', 'EXT-3-10', 'work', 'home', 'a', 'e', 'n', '.', '@acme.com', 'mail', 'Ann.1'];
+    const stringAttrs = [
+      'userName',
+      'name.givenName',
+      'name.familyName',
+      'title',
+      'userType',
+      'externalId',
+      'emails.value',
+      'emails.type',
+      `${ENTERPRISE}:department`,
+    ];
+    const values = [
+      ...GIVEN,
+      ...FAMILY,
+      ...TITLES,
+      ...TYPES,
+      ...DEPTS,
+      'ext-1',
+      'EXT-3',
+      'ext-1-8',
+      'EXT-3-10',
+      'work',
+      'home',
+      'a',
+      'e',
+      'n',
+      '.',
+      '@acme.com',
+      'mail',
+      'Ann.1',
+    ];
     const ops = ['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le', 'pr'];
     const leaf = (attrs = stringAttrs): F => {
-      if (attrs === stringAttrs && maybe(0.1)) return maybe(0.5) ? { op: 'pr', attr: 'active' } : { op: pick(['eq', 'ne']), attr: recase('active'), value: maybe(0.5) };
+      if (attrs === stringAttrs && maybe(0.1))
+        return maybe(0.5) ? { op: 'pr', attr: 'active' } : { op: pick(['eq', 'ne']), attr: recase('active'), value: maybe(0.5) };
       const attr = pick(attrs);
       return { op: pick(ops), attr: maybe(0.3) ? recase(attr.startsWith('urn:') ? attr : attr) : attr, value: recase(pick(values)) };
     };
@@ -210,7 +266,11 @@ describe('SCIM filters', () => {
     for (let i = 0; i < 300; i++) {
       const f = gen(3);
       const text = render(f);
-      assert.deepEqual(await ids(text), expected((u) => evaluate(f, u)), `seed=${seed} filter: ${text}`);
+      assert.deepEqual(
+        await ids(text),
+        expected((u) => evaluate(f, u)),
+        `seed=${seed} filter: ${text}`,
+      );
     }
   });
 });

@@ -75,7 +75,9 @@ describe('SCIM: Okta dialect', () => {
 
   test('updates the profile with GET then PUT', async () => {
     const current = (await c.get(`/Users/${userId}`).expect(200)).body;
-    const res = await c.put(`/Users/${userId}`, { ...current, name: { givenName: 'Testy', familyName: 'User' }, title: 'Engineer' }).expect(200);
+    const res = await c
+      .put(`/Users/${userId}`, { ...current, name: { givenName: 'Testy', familyName: 'User' }, title: 'Engineer' })
+      .expect(200);
     assert.equal(res.body.name.givenName, 'Testy');
     assert.equal(res.body.title, 'Engineer');
     assert.notEqual(res.body.meta.version, current.meta.version);
@@ -110,25 +112,47 @@ describe('SCIM: Okta dialect', () => {
   });
 
   test('reactivation by a POST of the same externalId under another userName returns the stored user', async () => {
-    const first = { ...userBody, userName: 'before.rename@okta.local', emails: [{ primary: true, value: 'before.rename@okta.local' }], externalId: '00u-reactivate-1' };
+    const first = {
+      ...userBody,
+      userName: 'before.rename@okta.local',
+      emails: [{ primary: true, value: 'before.rename@okta.local' }],
+      externalId: '00u-reactivate-1',
+    };
     const id = (await c.post('/Users', first).expect(201)).body.id;
     await c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200);
     assert.equal((await recipient(c.orgId, 'before.rename@okta.local'))?.status, 'offboarded');
-    const res = await c.post('/Users', { ...first, userName: 'after.rename@okta.local', emails: [{ primary: true, value: 'after.rename@okta.local' }] }).expect(201);
+    const res = await c
+      .post('/Users', { ...first, userName: 'after.rename@okta.local', emails: [{ primary: true, value: 'after.rename@okta.local' }] })
+      .expect(201);
     assert.equal(res.body.id, id);
     assert.equal(res.body.userName, 'after.rename@okta.local');
     assert.equal(res.body.active, true);
     const byExt = await c.get(`/Users${q('externalId eq "00u-reactivate-1"')}`).expect(200);
-    assert.deepEqual(byExt.body.Resources.map((u: { id: string }) => u.id), [id]);
+    assert.deepEqual(
+      byExt.body.Resources.map((u: { id: string }) => u.id),
+      [id],
+    );
     assert.equal((await c.get(`/Users${q('userName eq "after.rename@okta.local"')}`).expect(200)).body.Resources[0]?.id, id);
     assert.equal((await c.get(`/Users${q('userName eq "before.rename@okta.local"')}`).expect(200)).body.totalResults, 0);
     assert.equal((await recipient(c.orgId, 'after.rename@okta.local'))?.status, 'active');
     // The old userName is free again.
-    await c.post('/Users', { ...userBody, userName: 'before.rename@okta.local', emails: [{ primary: true, value: 'before.rename@okta.local' }], externalId: '00u-reactivate-2' }).expect(201);
+    await c
+      .post('/Users', {
+        ...userBody,
+        userName: 'before.rename@okta.local',
+        emails: [{ primary: true, value: 'before.rename@okta.local' }],
+        externalId: '00u-reactivate-2',
+      })
+      .expect(201);
   });
 
-  test('a POST of a deleted user\'s externalId brings that user back under its id', async () => {
-    const body = { ...userBody, userName: 'deleted.once@okta.local', emails: [{ primary: true, value: 'deleted.once@okta.local' }], externalId: '00u-deleted-1' };
+  test("a POST of a deleted user's externalId brings that user back under its id", async () => {
+    const body = {
+      ...userBody,
+      userName: 'deleted.once@okta.local',
+      emails: [{ primary: true, value: 'deleted.once@okta.local' }],
+      externalId: '00u-deleted-1',
+    };
     const id = (await c.post('/Users', body).expect(201)).body.id;
     await c.del(`/Users/${id}`).expect(204);
     await c.get(`/Users/${id}`).expect(404);
@@ -146,18 +170,35 @@ describe('SCIM: Okta dialect', () => {
     assert.equal(again.body.userName, 'deleted.twice@okta.local');
   });
 
-  test('an active user\'s externalId under another userName is 409 uniqueness, and claims nothing', async () => {
-    const res = await c.post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }] }).expect(409);
+  test("an active user's externalId under another userName is 409 uniqueness, and claims nothing", async () => {
+    const res = await c
+      .post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }] })
+      .expect(409);
     assert.equal(res.body.scimType, 'uniqueness');
     assert.equal(res.body.status, '409');
     assert.match(res.body.detail, /externalId "00ujl29u0le5T6Aj10h7"/);
     assert.equal((await c.get(`/Users${q('userName eq "someone.else@okta.local"')}`).expect(200)).body.totalResults, 0);
     assert.equal((await c.get(`/Users${q('externalId eq "00ujl29u0le5T6Aj10h7"')}`).expect(200)).body.Resources[0]?.id, userId);
-    await c.post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }], externalId: '00u-someone-else' }).expect(201);
+    await c
+      .post('/Users', {
+        ...userBody,
+        userName: 'someone.else@okta.local',
+        emails: [{ primary: true, value: 'someone.else@okta.local' }],
+        externalId: '00u-someone-else',
+      })
+      .expect(201);
   });
 
   test('creates a user inactive: stored, recipient offboarded; never answers active:false for an active user', async () => {
-    const res = await c.post('/Users', { ...userBody, userName: 'inactive@okta.local', emails: [{ primary: true, value: 'inactive@okta.local' }], externalId: 'x2', active: false }).expect(201);
+    const res = await c
+      .post('/Users', {
+        ...userBody,
+        userName: 'inactive@okta.local',
+        emails: [{ primary: true, value: 'inactive@okta.local' }],
+        externalId: 'x2',
+        active: false,
+      })
+      .expect(201);
     assert.equal(res.body.active, false);
     assert.equal((await recipient(c.orgId, 'inactive@okta.local'))?.status, 'offboarded');
     const list = await c.get(`/Users${q('active eq true')}`).expect(200);
@@ -167,14 +208,35 @@ describe('SCIM: Okta dialect', () => {
   let groupId = '';
   let user2 = '';
   test('pushes a group: lookup by displayName, create, replace members', async () => {
-    user2 = (await c.post('/Users', { ...userBody, userName: 'second@okta.local', emails: [{ primary: true, value: 'second@okta.local' }], externalId: 'x3' }).expect(201)).body.id;
+    user2 = (
+      await c
+        .post('/Users', {
+          ...userBody,
+          userName: 'second@okta.local',
+          emails: [{ primary: true, value: 'second@okta.local' }],
+          externalId: 'x3',
+        })
+        .expect(201)
+    ).body.id;
     const lookup = await c.get(`/Groups${q('displayName eq "Test SCIMv2"', '&startIndex=1&count=100')}`).expect(200);
     assert.equal(lookup.body.totalResults, 0);
     const created = await c.post('/Groups', { schemas: [GROUP], displayName: 'Test SCIMv2', members: [] }).expect(201);
     groupId = created.body.id;
     assert.deepEqual(created.body.members, []);
     assert.equal(created.headers.location, `http://localhost:8080${c.base}/Groups/${groupId}`);
-    await c.patch(`/Groups/${groupId}`, patchOp({ op: 'replace', path: 'members', value: [{ value: userId, display: 'test.user@okta.local' }, { value: user2, display: 'second@okta.local' }] })).expect(204);
+    await c
+      .patch(
+        `/Groups/${groupId}`,
+        patchOp({
+          op: 'replace',
+          path: 'members',
+          value: [
+            { value: userId, display: 'test.user@okta.local' },
+            { value: user2, display: 'second@okta.local' },
+          ],
+        }),
+      )
+      .expect(204);
     const got = await c.get(`/Groups/${groupId}`).expect(200);
     assert.deepEqual(got.body.members.map((m: { value: string }) => m.value).sort(), [userId, user2].sort());
     assert.deepEqual((await recipient(c.orgId, 'test.user@okta.local'))?.groups, [groupId]);
@@ -184,13 +246,18 @@ describe('SCIM: Okta dialect', () => {
   });
 
   test('renames with a path-less replace of {id, displayName} beside a membership change', async () => {
-    await c.patch(`/Groups/${groupId}`, patchOp(
-      { op: 'replace', value: { id: groupId, displayName: 'Renamed' } },
-      { op: 'remove', path: `members[value eq "${user2}"]` },
-    )).expect(204);
+    await c
+      .patch(
+        `/Groups/${groupId}`,
+        patchOp({ op: 'replace', value: { id: groupId, displayName: 'Renamed' } }, { op: 'remove', path: `members[value eq "${user2}"]` }),
+      )
+      .expect(204);
     const got = await c.get(`/Groups/${groupId}`).expect(200);
     assert.equal(got.body.displayName, 'Renamed');
-    assert.deepEqual(got.body.members.map((m: { value: string }) => m.value), [userId]);
+    assert.deepEqual(
+      got.body.members.map((m: { value: string }) => m.value),
+      [userId],
+    );
     assert.deepEqual((await recipient(c.orgId, 'second@okta.local'))?.groups, []);
   });
 

@@ -33,7 +33,13 @@ describe('SCIM recovery of half-done group writes', () => {
   }
 
   async function recordGroups(id: string): Promise<string[]> {
-    return (await SourceRecord.findOne({ _id: `${c.connectionId}:${id}` }).lean().exec())?.groups ?? [];
+    return (
+      (
+        await SourceRecord.findOne({ _id: `${c.connectionId}:${id}` })
+          .lean()
+          .exec()
+      )?.groups ?? []
+    );
   }
 
   async function memberValues(groupId: string): Promise<string[]> {
@@ -46,9 +52,19 @@ describe('SCIM recovery of half-done group writes', () => {
     const id = `crashed-${++n}`;
     const now = new Date();
     await Group.create({
-      _id: id, orgId: c.orgId, connectionId: c.connectionId, key: id, displayName, displayNameLower: displayName.toLowerCase(),
-      memberGroups: [], raw: JSON.stringify({ schemas: [GROUP], displayName }), v: 1, createdAt: now, updatedAt: now,
-      pendingMembers: { add, remove: [] }, pendingSince: now,
+      _id: id,
+      orgId: c.orgId,
+      connectionId: c.connectionId,
+      key: id,
+      displayName,
+      displayNameLower: displayName.toLowerCase(),
+      memberGroups: [],
+      raw: JSON.stringify({ schemas: [GROUP], displayName }),
+      v: 1,
+      createdAt: now,
+      updatedAt: now,
+      pendingMembers: { add, remove: [] },
+      pendingSince: now,
     });
     return id;
   }
@@ -112,14 +128,19 @@ describe('SCIM recovery of half-done group writes', () => {
 
   test('a PATCH that crashed after the group write (members added and removed) is finished by GET and by the sweep', async () => {
     const [a, b, d, e] = [await user(), await user(), await user(), await user()];
-    const g1 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Patched 1', members: [{ value: a.id }] }).expect(201)).body.id as string;
-    const g2 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Patched 2', members: [{ value: d.id }] }).expect(201)).body.id as string;
+    const g1 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Patched 1', members: [{ value: a.id }] }).expect(201)).body
+      .id as string;
+    const g2 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Patched 2', members: [{ value: d.id }] }).expect(201)).body
+      .id as string;
     await crashedPatch(g1, [b.id], [a.id]);
     await crashedPatch(g2, [e.id], [d.id]);
 
     const res = await c.get(`/Groups/${g1}`).expect(200);
     assert.equal(res.body.meta.version, 'W/"2"');
-    assert.deepEqual(((res.body.members ?? []) as { value: string }[]).map((m) => m.value), [b.id]);
+    assert.deepEqual(
+      ((res.body.members ?? []) as { value: string }[]).map((m) => m.value),
+      [b.id],
+    );
     assert.deepEqual(await recipientGroups(a.email), []);
     assert.deepEqual(await recipientGroups(b.email), [g1]);
 
@@ -132,7 +153,8 @@ describe('SCIM recovery of half-done group writes', () => {
   test('a DELETE that crashed half-way is finished by GET, by listing and by the sweep: the group is gone everywhere', async () => {
     const [a, b, d] = [await user(), await user(), await user()];
     const make = async (name: string, members: string[]) =>
-      (await c.post('/Groups', { schemas: [GROUP], displayName: name, members: members.map((value) => ({ value })) }).expect(201)).body.id as string;
+      (await c.post('/Groups', { schemas: [GROUP], displayName: name, members: members.map((value) => ({ value })) }).expect(201)).body
+        .id as string;
     const byGet = await make('Deleted by GET', [a.id]);
     const byList = await make('Deleted by list', [b.id]);
     const bySweep = await make('Deleted by sweep', [d.id]);
@@ -150,7 +172,10 @@ describe('SCIM recovery of half-done group writes', () => {
 
     await crashDelete(byList);
     const list = await c.get(`/Groups${q('displayName sw "Deleted by"')}`).expect(200);
-    assert.deepEqual(list.body.Resources.map((x: { id: string }) => x.id), [bySweep]);
+    assert.deepEqual(
+      list.body.Resources.map((x: { id: string }) => x.id),
+      [bySweep],
+    );
     assert.deepEqual(await recipientGroups(b.email), []);
 
     await crashDelete(bySweep);
@@ -164,21 +189,31 @@ describe('SCIM recovery of half-done group writes', () => {
 
   test('a store outage during a PATCH with members answers 503; the next request, or the sweep, completes it', async () => {
     const [a, b, d, e] = [await user(), await user(), await user(), await user()];
-    const g1 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Outage 1', members: [{ value: a.id }] }).expect(201)).body.id as string;
-    const g2 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Outage 2', members: [{ value: d.id }] }).expect(201)).body.id as string;
+    const g1 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Outage 1', members: [{ value: a.id }] }).expect(201)).body
+      .id as string;
+    const g2 = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Outage 2', members: [{ value: d.id }] }).expect(201)).body
+      .id as string;
 
     await withOutageAfterGroupWrite(async () => {
-      const res = await c.patch(`/Groups/${g1}`, patchOp(
-        { op: 'replace', path: 'displayName', value: 'Outage 1 renamed' },
-        { op: 'add', path: 'members', value: [{ value: b.id }] },
-        { op: 'remove', path: `members[value eq "${a.id}"]` },
-      )).expect(503);
+      const res = await c
+        .patch(
+          `/Groups/${g1}`,
+          patchOp(
+            { op: 'replace', path: 'displayName', value: 'Outage 1 renamed' },
+            { op: 'add', path: 'members', value: [{ value: b.id }] },
+            { op: 'remove', path: `members[value eq "${a.id}"]` },
+          ),
+        )
+        .expect(503);
       assert.equal(res.body.status, '503');
       assert.ok(res.headers['retry-after']);
     });
     const after1 = await c.get(`/Groups/${g1}`).expect(200);
     assert.equal(after1.body.displayName, 'Outage 1 renamed');
-    assert.deepEqual(((after1.body.members ?? []) as { value: string }[]).map((m) => m.value), [b.id]);
+    assert.deepEqual(
+      ((after1.body.members ?? []) as { value: string }[]).map((m) => m.value),
+      [b.id],
+    );
     assert.deepEqual(await recipientGroups(a.email), []);
     assert.deepEqual(await recipientGroups(b.email), [g1]);
 
@@ -194,16 +229,23 @@ describe('SCIM recovery of half-done group writes', () => {
   test('Bulk: a store outage mid-request keeps what was done, and reports the rest as 503, not as done', async () => {
     const a = await user();
     const g = (await c.post('/Groups', { schemas: [GROUP], displayName: 'Bulk outage' }).expect(201)).body.id as string;
-    const res = await withOutageAfterGroupWrite(() => c.post('/Bulk', {
-      schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
-      Operations: [
-        { method: 'POST', path: '/Users', bulkId: 'first', data: { schemas: [USER], userName: 'bulk-first@recovery.example' } },
-        { method: 'PATCH', path: `/Groups/${g}`, data: patchOp({ op: 'add', path: 'members', value: [{ value: a.id }] }) },
-        { method: 'POST', path: '/Users', bulkId: 'last', data: { schemas: [USER], userName: 'bulk-last@recovery.example' } },
-      ],
-    }).expect(200));
+    const res = await withOutageAfterGroupWrite(() =>
+      c
+        .post('/Bulk', {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+          Operations: [
+            { method: 'POST', path: '/Users', bulkId: 'first', data: { schemas: [USER], userName: 'bulk-first@recovery.example' } },
+            { method: 'PATCH', path: `/Groups/${g}`, data: patchOp({ op: 'add', path: 'members', value: [{ value: a.id }] }) },
+            { method: 'POST', path: '/Users', bulkId: 'last', data: { schemas: [USER], userName: 'bulk-last@recovery.example' } },
+          ],
+        })
+        .expect(200),
+    );
     const ops = res.body.Operations as { status: string; bulkId?: string; response?: { status: string } }[];
-    assert.deepEqual(ops.map((o) => o.status), ['201', '503', '503']);
+    assert.deepEqual(
+      ops.map((o) => o.status),
+      ['201', '503', '503'],
+    );
     assert.equal(ops[2]!.bulkId, 'last');
     assert.equal(ops[1]!.response?.status, '503');
     assert.equal(ops[2]!.response?.status, '503');

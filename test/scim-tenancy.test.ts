@@ -30,11 +30,16 @@ describe('SCIM tenancy and concurrency', () => {
 
   test('hundreds of concurrent creates over connections of two organizations each land in their own', async () => {
     const jobs = Array.from({ length: 240 }, (_, i) => ({ i, c: conns[i % conns.length]! }));
-    const results = await Promise.all(jobs.map(async ({ i, c }) => {
-      const res = await c.post('/Users', { schemas: [USER], userName: `user${i}@c${conns.indexOf(c)}.example` });
-      return { i, c, status: res.status, id: res.body.id as string };
-    }));
-    assert.deepEqual(results.filter((r) => r.status !== 201), []);
+    const results = await Promise.all(
+      jobs.map(async ({ i, c }) => {
+        const res = await c.post('/Users', { schemas: [USER], userName: `user${i}@c${conns.indexOf(c)}.example` });
+        return { i, c, status: res.status, id: res.body.id as string };
+      }),
+    );
+    assert.deepEqual(
+      results.filter((r) => r.status !== 201),
+      [],
+    );
     for (const { i, c, id } of results) {
       const rec = await findSourceRecord(c.connectionId, id);
       assert.equal(rec?.orgId, c.orgId, `user ${i}`);
@@ -56,22 +61,35 @@ describe('SCIM tenancy and concurrency', () => {
     const [a1, , b1] = conns;
     const u = await a1!.post('/Users', { schemas: [USER], userName: 'secret@a.example' }).expect(201);
     await b1!.get(`/Users/${u.body.id}`).expect(404);
-    await b1!.patch(`/Users/${u.body.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] }).expect(404);
+    await b1!
+      .patch(`/Users/${u.body.id}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'active', value: false }],
+      })
+      .expect(404);
     await b1!.del(`/Users/${u.body.id}`).expect(404);
     const f = await b1!.get(`/Users${q('userName eq "secret@a.example"')}`).expect(200);
     assert.equal(f.body.totalResults, 0);
     const g = await a1!.post('/Groups', { displayName: 'A only', members: [{ value: u.body.id }] }).expect(201);
     await b1!.get(`/Groups/${g.body.id}`).expect(404);
     const bg = await b1!.post('/Groups', { displayName: 'B' }).expect(201);
-    const cross = await b1!.patch(`/Groups/${bg.body.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value: u.body.id }] }] }).expect(400);
+    const cross = await b1!
+      .patch(`/Groups/${bg.body.id}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: u.body.id }] }],
+      })
+      .expect(400);
     assert.equal(cross.body.scimType, 'invalidValue');
     assert.equal((await recipient(a1!.orgId, 'secret@a.example'))?.status, 'active');
   });
 
   test('concurrent creates of one userName yield exactly one 201 and 409s for the rest', async () => {
     const c = conns[1]!;
-    const statuses = await Promise.all(Array.from({ length: 25 }, (_, i) =>
-      c.post('/Users', { schemas: [USER], userName: i % 2 ? 'Race@x.example' : 'race@X.example' }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        c.post('/Users', { schemas: [USER], userName: i % 2 ? 'Race@x.example' : 'race@X.example' }).then((r) => r.status),
+      ),
+    );
     assert.equal(statuses.filter((s) => s === 201).length, 1, JSON.stringify(statuses));
     assert.equal(statuses.filter((s) => s === 409).length, 24);
     const list = await c.get(`/Users${q('userName eq "RACE@x.example"')}`).expect(200);
@@ -92,7 +110,10 @@ describe('SCIM tenancy and concurrency', () => {
       url.pathname = `/${dbName}`;
       await connectStore(url.toString());
     }
-    await c.get(`/Users${q('userName eq "during-outage@x.example"')}`).expect(200).expect((r) => assert.equal(r.body.totalResults, 0));
+    await c
+      .get(`/Users${q('userName eq "during-outage@x.example"')}`)
+      .expect(200)
+      .expect((r) => assert.equal(r.body.totalResults, 0));
     await c.post('/Users', { schemas: [USER], userName: 'during-outage@x.example' }).expect(201);
   });
 });

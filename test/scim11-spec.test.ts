@@ -32,7 +32,12 @@ interface Step {
   script?: (body: Json) => void;
 }
 
-const GET_HEADERS = { 'Accept-Charset': 'utf-8', 'Content-Type': 'application/json; charset=utf-8', Accept: 'application/json', 'User-Agent': 'OKTA SCIM Integration' };
+const GET_HEADERS = {
+  'Accept-Charset': 'utf-8',
+  'Content-Type': 'application/json; charset=utf-8',
+  Accept: 'application/json',
+  'User-Agent': 'OKTA SCIM Integration',
+};
 
 const notEmpty = (...props: string[]): Assertion[] => props.map((p): Assertion => ['json', 'not_empty', p]);
 
@@ -51,12 +56,35 @@ const STEPS: Step[] = [
       ['json', 'not_empty', 'schemas'],
       ['json', 'has_value', 'schemas', CORE_V1],
       ['time', 'is_less_than', 400],
-      ...notEmpty('patch', 'bulk', 'filter', 'changePassword', 'sort', 'etag', 'authenticationSchemes', 'authenticationSchemes[0].type',
-        'authenticationSchemes[0].description', 'etag.supported', 'sort.supported', 'changePassword.supported', 'filter.maxResults',
-        'filter.supported', 'bulk.supported', 'bulk.maxOperations', 'bulk.maxPayloadSize', 'patch.supported'),
+      ...notEmpty(
+        'patch',
+        'bulk',
+        'filter',
+        'changePassword',
+        'sort',
+        'etag',
+        'authenticationSchemes',
+        'authenticationSchemes[0].type',
+        'authenticationSchemes[0].description',
+        'etag.supported',
+        'sort.supported',
+        'changePassword.supported',
+        'filter.maxResults',
+        'filter.supported',
+        'bulk.supported',
+        'bulk.maxOperations',
+        'bulk.maxPayloadSize',
+        'patch.supported',
+      ),
     ],
   },
-  { note: 'Optional Test: Check if ServiceProviderConfig is read-only', method: 'POST', url: '{{SCIMBaseURL}}/ServiceProviderConfigs', body: 'test', assertions: [['status', 'equal_number', 405]] },
+  {
+    note: 'Optional Test: Check if ServiceProviderConfig is read-only',
+    method: 'POST',
+    url: '{{SCIMBaseURL}}/ServiceProviderConfigs',
+    body: 'test',
+    assertions: [['status', 'equal_number', 405]],
+  },
   {
     note: 'Optional Test: Check ResourceTypes endpoint',
     method: 'GET',
@@ -69,7 +97,13 @@ const STEPS: Step[] = [
       ...notEmpty('Resources[0].name', 'Resources[0].endpoint', 'Resources[0].schema'),
     ],
   },
-  { note: 'Optional Test: Check if ResourceTypes is read-only', method: 'POST', url: '{{SCIMBaseURL}}/ResourceTypes', body: 'test', assertions: [['status', 'equal_number', 405]] },
+  {
+    note: 'Optional Test: Check if ResourceTypes is read-only',
+    method: 'POST',
+    url: '{{SCIMBaseURL}}/ResourceTypes',
+    body: 'test',
+    assertions: [['status', 'equal_number', 405]],
+  },
   {
     note: 'Optional Test: Check Schemas endpoint',
     method: 'GET',
@@ -82,7 +116,13 @@ const STEPS: Step[] = [
       ...notEmpty('Resources[0].id', 'Resources[0].attributes'),
     ],
   },
-  { note: 'Optional Test: Check if Schemas is read-only', method: 'POST', url: '{{SCIMBaseURL}}/Schemas', body: '', assertions: [['status', 'equal_number', 405]] },
+  {
+    note: 'Optional Test: Check if Schemas is read-only',
+    method: 'POST',
+    url: '{{SCIMBaseURL}}/Schemas',
+    body: '',
+    assertions: [['status', 'equal_number', 405]],
+  },
   {
     note: 'Required Test: Test Users endpoint',
     method: 'GET',
@@ -95,8 +135,14 @@ const STEPS: Step[] = [
       ['json', 'is_a_number', 'startIndex'],
       ['json', 'is_a_number', 'totalResults'],
       ['time', 'is_less_than', 600],
-      ...notEmpty('Resources[0].id', 'Resources[0].name.familyName', 'Resources[0].name.givenName', 'Resources[0].userName', 'Resources[0].active',
-        'Resources[0].emails[0].value'),
+      ...notEmpty(
+        'Resources[0].id',
+        'Resources[0].name.familyName',
+        'Resources[0].name.givenName',
+        'Resources[0].userName',
+        'Resources[0].active',
+        'Resources[0].emails[0].value',
+      ),
     ],
     extract: { ISVUserid: 'Resources[0].id' },
   },
@@ -115,19 +161,33 @@ const STEPS: Step[] = [
     note: 'Required Test: Test invalid User by username',
     method: 'GET',
     url: '{{SCIMBaseURL}}/Users?filter=userName eq "{{InvalidUserEmail}}"',
-    assertions: [['status', 'equal_number', 200], ['json', 'has_value', 'schemas', CORE_V1], ['json', 'equal', 'totalResults', '0'], ['time', 'is_less_than', 400]],
+    assertions: [
+      ['status', 'equal_number', 200],
+      ['json', 'has_value', 'schemas', CORE_V1],
+      ['json', 'equal', 'totalResults', '0'],
+      ['time', 'is_less_than', 400],
+    ],
   },
   {
     note: 'Required Test: Test invalid User by ID',
     method: 'GET',
     url: '{{SCIMBaseURL}}/Users/{{UserIdThatDoesNotExist}}',
-    assertions: [['status', 'equal_number', 404], ['json', 'not_empty', 'detail'], ['time', 'is_less_than', 600]],
+    assertions: [
+      ['status', 'equal_number', 404],
+      ['json', 'not_empty', 'detail'],
+      ['time', 'is_less_than', 600],
+    ],
   },
   {
     note: "Required Test: Make sure random user doesn't exist",
     method: 'GET',
     url: '{{SCIMBaseURL}}/Users?filter=userName eq "{{randomEmail}}"',
-    assertions: [['status', 'equal_number', 200], ['json', 'equal_number', 'totalResults', 0], ['json', 'has_value', 'schemas', CORE_V1], ['time', 'is_less_than', 600]],
+    assertions: [
+      ['status', 'equal_number', 200],
+      ['json', 'equal_number', 'totalResults', 0],
+      ['json', 'has_value', 'schemas', CORE_V1],
+      ['time', 'is_less_than', 600],
+    ],
   },
   {
     note: 'Required Test: Create Okta user with realisitic values',
@@ -165,19 +225,28 @@ const STEPS: Step[] = [
     url: '{{SCIMBaseURL}}/Users',
     body: USER_JSON,
     contentType: 'application/json',
-    assertions: [['status', 'equal_number', 409], ['time', 'is_less_than', 600]],
+    assertions: [
+      ['status', 'equal_number', 409],
+      ['time', 'is_less_than', 600],
+    ],
   },
   {
     note: 'Required Test: Username Case Sensitivity Check',
     method: 'GET',
     url: '{{SCIMBaseURL}}/Users?filter={{randomUsernameCaps}}',
-    assertions: [['status', 'equal_number', 400], ['time', 'is_less_than', 600]],
+    assertions: [
+      ['status', 'equal_number', 400],
+      ['time', 'is_less_than', 600],
+    ],
   },
   {
     note: 'Optional Test: Verify Groups endpoint',
     method: 'GET',
     url: '{{SCIMBaseURL}}/Groups',
-    assertions: [['status', 'equal_number', 200], ['time', 'is_less_than', 600]],
+    assertions: [
+      ['status', 'equal_number', 200],
+      ['time', 'is_less_than', 600],
+    ],
     script: (body) => assert.ok(Number(body.totalResults) >= 1 && Array.isArray(body.Resources), 'Resources is of type Array'),
   },
 ];
@@ -222,8 +291,15 @@ describe("SCIM 1.1: Okta's SCIM 1.1 SPEC test (Runscope) walked step by step", (
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     const { port } = server.address() as AddressInfo;
     // Okta's guide: create at least one user before running the suite (and the groups step wants a group).
-    await c.v1.post('/Users', { schemas: [CORE_V1], userName: 'existing.user@example.com', name: { givenName: 'Existing', familyName: 'User' },
-      emails: [{ primary: true, value: 'existing.user@example.com', type: 'work' }], active: true }).expect(201);
+    await c.v1
+      .post('/Users', {
+        schemas: [CORE_V1],
+        userName: 'existing.user@example.com',
+        name: { givenName: 'Existing', familyName: 'User' },
+        emails: [{ primary: true, value: 'existing.user@example.com', type: 'work' }],
+        active: true,
+      })
+      .expect(201);
     await c.v1.post('/Groups', { schemas: [CORE_V1], displayName: 'Existing group' }).expect(201);
     // What the suite's initial script sets.
     const n = Math.floor(Math.random() * 1000);

@@ -60,7 +60,7 @@ const CREATED_USER: Json = {
   meta: { created: '2019-10-18T06:39:04+00:00', lastModified: '2019-10-18T06:39:04+00:00', version: 'fe2a80129b16ff934d485c3c9c45892f' },
 };
 
-describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
+describe("SCIM 1.1: the requests of Okta's SCIM 1.1 reference", () => {
   const app = makeApp();
   let c: Connection11;
   let userId = '';
@@ -152,7 +152,11 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
       groups: [],
     };
     const res = await c.v1.put(`/Users/${userId}`, put).expect(200);
-    assertLikeReference(res.body, { ...CREATED_USER, name: { givenName: 'Test1', familyName: 'User' }, displayName: 'Test1 User' }, `${c.scim11BaseUrl}/Users`);
+    assertLikeReference(
+      res.body,
+      { ...CREATED_USER, name: { givenName: 'Test1', familyName: 'User' }, displayName: 'Test1 User' },
+      `${c.scim11BaseUrl}/Users`,
+    );
     assert.notEqual(res.body.meta.version, current.meta.version);
     assert.equal(res.body.meta.created, current.meta.created);
     assert.equal((await recipient(c.orgId, 'test.user@okta.local'))?.firstName, 'Test1');
@@ -194,7 +198,12 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
   });
 
   test('bodies sent as text/json and application/scim+json are read as JSON', async () => {
-    const body = { ...CREATE_USER, userName: 'test.user2@okta.local', emails: [{ primary: true, value: 'test.user2@okta.local', type: 'work' }], externalId: '00u2' };
+    const body = {
+      ...CREATE_USER,
+      userName: 'test.user2@okta.local',
+      emails: [{ primary: true, value: 'test.user2@okta.local', type: 'work' }],
+      externalId: '00u2',
+    };
     const res = await c.v1.post('/Users', body, 'text/json;charset=UTF-8').expect(201);
     user2Id = res.body.id;
     assert.equal(res.body.userName, 'test.user2@okta.local');
@@ -209,12 +218,18 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     let res = await c.v1.patch(path, { schemas: [CORE_V1], name: { middleName: 'M' } }).expect(200);
     assert.deepEqual(res.body.name, { givenName: 'Test', familyName: 'User', middleName: 'M' });
     res = await c.v1.patch(path, { schemas: [CORE_V1], emails: [{ value: 'home@example.com', type: 'home' }] }).expect(200);
-    assert.deepEqual(res.body.emails.map((e: Json) => e.value), ['test.user2@okta.local', 'home@example.com']);
+    assert.deepEqual(
+      res.body.emails.map((e: Json) => e.value),
+      ['test.user2@okta.local', 'home@example.com'],
+    );
     // The same value again merges into the stored one.
     res = await c.v1.patch(path, { schemas: [CORE_V1], emails: [{ value: 'home@example.com', type: 'other' }] }).expect(200);
     assert.deepEqual(res.body.emails[1], { value: 'home@example.com', type: 'other' });
     res = await c.v1.patch(path, { schemas: [CORE_V1], emails: [{ value: 'home@example.com', operation: 'delete' }] }).expect(200);
-    assert.deepEqual(res.body.emails.map((e: Json) => e.value), ['test.user2@okta.local']);
+    assert.deepEqual(
+      res.body.emails.map((e: Json) => e.value),
+      ['test.user2@okta.local'],
+    );
     res = await c.v1.patch(path, { schemas: [CORE_V1], meta: { attributes: ['title', 'name.middleName'] } }).expect(200);
     assert.equal(res.body.title, undefined);
     assert.deepEqual(res.body.name, { givenName: 'Test', familyName: 'User' });
@@ -241,16 +256,20 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
   });
 
   test('add members with PATCH: the group lists them, the recipients are in the group', async () => {
-    let res = await c.v1.patch(`/Groups/${groupId}`, {
-      schemas: [CORE_V1],
-      members: [{ value: userId, display: 'test.user@okta.local' }],
-    }).expect(200);
+    let res = await c.v1
+      .patch(`/Groups/${groupId}`, {
+        schemas: [CORE_V1],
+        members: [{ value: userId, display: 'test.user@okta.local' }],
+      })
+      .expect(200);
     assertLikeReference(
       res.body,
       { schemas: [CORE_V1], displayName: 'Test SCIMv11', members: [{ value: userId, display: 'test.user@okta.local' }] },
       `${c.scim11BaseUrl}/Groups`,
     );
-    res = await c.v1.patch(`/Groups/${groupId}`, { schemas: [CORE_V1], members: [{ value: user2Id, display: 'test.user2@okta.local' }] }).expect(200);
+    res = await c.v1
+      .patch(`/Groups/${groupId}`, { schemas: [CORE_V1], members: [{ value: user2Id, display: 'test.user2@okta.local' }] })
+      .expect(200);
     assert.deepEqual(new Set(res.body.members.map((m: Json) => m.value)), new Set([userId, user2Id]));
     assert.deepEqual((await recipient(c.orgId, 'test.user@okta.local'))?.groups, [groupId]);
     assert.deepEqual((await recipient(c.orgId, 'test.user2@okta.local'))?.groups, [groupId]);
@@ -259,10 +278,12 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
   });
 
   test('remove a member with "operation": "delete"', async () => {
-    const res = await c.v1.patch(`/Groups/${groupId}`, {
-      schemas: [CORE_V1],
-      members: [{ value: user2Id, display: 'test.user2@okta.local', operation: 'delete' }],
-    }).expect(200);
+    const res = await c.v1
+      .patch(`/Groups/${groupId}`, {
+        schemas: [CORE_V1],
+        members: [{ value: user2Id, display: 'test.user2@okta.local', operation: 'delete' }],
+      })
+      .expect(200);
     assertLikeReference(
       res.body,
       { schemas: [CORE_V1], displayName: 'Test SCIMv11', members: [{ value: userId, display: 'test.user@okta.local' }] },
@@ -277,11 +298,16 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     assert.deepEqual(res.body.members, []);
     assert.deepEqual((await recipient(c.orgId, 'test.user@okta.local'))?.groups, []);
     // Cleared first, then added: the group ends with exactly what the request lists.
-    res = await c.v1.patch(`/Groups/${groupId}`, {
-      schemas: [CORE_V1],
-      members: [{ value: userId, display: 'test.user@okta.local' }, { value: user2Id, display: 'test.user2@okta.local' }],
-      meta: { attributes: ['members'] },
-    }).expect(200);
+    res = await c.v1
+      .patch(`/Groups/${groupId}`, {
+        schemas: [CORE_V1],
+        members: [
+          { value: userId, display: 'test.user@okta.local' },
+          { value: user2Id, display: 'test.user2@okta.local' },
+        ],
+        meta: { attributes: ['members'] },
+      })
+      .expect(200);
     assert.equal(res.body.members.length, 2);
     const bad = await c.v1.patch(`/Groups/${groupId}`, { schemas: [CORE_V1], members: [{ value: 'no-such-user' }] }).expect(400);
     assert.equal(bad.body.Errors[0].code, 400);
@@ -289,23 +315,30 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
   });
 
   test('a group description in urn:okta:custom:group:1.0 is accepted and not kept (no schema of ours declares it)', async () => {
-    const res = await c.v1.post('/Groups', {
-      schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
-      displayName: 'Group 10',
-      'urn:okta:custom:group:1.0': { description: 'All Users West of the Rockies' },
-    }).expect(201);
+    const res = await c.v1
+      .post('/Groups', {
+        schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
+        displayName: 'Group 10',
+        'urn:okta:custom:group:1.0': { description: 'All Users West of the Rockies' },
+      })
+      .expect(201);
     assert.equal(res.body.displayName, 'Group 10');
     assert.deepEqual(res.body.schemas, [CORE_V1]);
     assert.equal(res.body['urn:okta:custom:group:1.0'], undefined);
-    const renamed = await c.v1.patch(`/Groups/${res.body.id}`, {
-      schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
-      id: res.body.id,
-      displayName: 'Group 11',
-      'urn:okta:custom:group:1.0': { description: 'All Users East of the Rockies' },
-    }).expect(200);
+    const renamed = await c.v1
+      .patch(`/Groups/${res.body.id}`, {
+        schemas: [CORE_V1, 'urn:okta:custom:group:1.0'],
+        id: res.body.id,
+        displayName: 'Group 11',
+        'urn:okta:custom:group:1.0': { description: 'All Users East of the Rockies' },
+      })
+      .expect(200);
     assert.deepEqual(Object.keys(renamed.body).sort(), ['displayName', 'id', 'members', 'meta', 'schemas']);
     const list = await c.v1.get(`/Groups${filterQuery('displayName eq "group 11"')}`).expect(200);
-    assert.deepEqual(list.body.Resources.map((g: Json) => g.id), [res.body.id]);
+    assert.deepEqual(
+      list.body.Resources.map((g: Json) => g.id),
+      [res.body.id],
+    );
     await c.v1.del(`/Groups/${res.body.id}`).expect(204);
   });
 
@@ -319,14 +352,22 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     const json = await c.v1.get(`/Users/${user2Id}.json`).expect(200);
     assert.deepEqual(json.body, (await c.v1.get(path).expect(200)).body);
     const list = await c.v1.get(`/Users.json${filterQuery('userName eq "test.user2@okta.local"')}`).expect(200);
-    assert.deepEqual(list.body.Resources.map((u: Json) => u.id), [user2Id]);
+    assert.deepEqual(
+      list.body.Resources.map((u: Json) => u.id),
+      [user2Id],
+    );
     await c.v1.get('/Users/%E0%A4%A').expect(404);
   });
 
-  test('PUT replaces a group\'s name and members', async () => {
-    const res = await c.v1.put(`/Groups/${groupId}`, { schemas: [CORE_V1], id: groupId, displayName: 'Test SCIMv12', members: [{ value: user2Id }] }).expect(200);
+  test("PUT replaces a group's name and members", async () => {
+    const res = await c.v1
+      .put(`/Groups/${groupId}`, { schemas: [CORE_V1], id: groupId, displayName: 'Test SCIMv12', members: [{ value: user2Id }] })
+      .expect(200);
     assert.equal(res.body.displayName, 'Test SCIMv12');
-    assert.deepEqual(res.body.members.map((m: Json) => m.value), [user2Id]);
+    assert.deepEqual(
+      res.body.members.map((m: Json) => m.value),
+      [user2Id],
+    );
     assert.deepEqual((await recipient(c.orgId, 'test.user@okta.local'))?.groups, []);
   });
 
@@ -334,7 +375,10 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     const v1Users = (await c.v1.get('/Users?startIndex=1&count=100').expect(200)).body.Resources as Json[];
     const v2Users = (await c.v2.get('/Users?startIndex=1&count=100').expect(200)).body.Resources as Json[];
     assert.equal(v1Users.length, 2);
-    assert.deepEqual(v2Users.map((u) => [u.id, u.userName, u.active]), v1Users.map((u) => [u.id, u.userName, u.active]));
+    assert.deepEqual(
+      v2Users.map((u) => [u.id, u.userName, u.active]),
+      v1Users.map((u) => [u.id, u.userName, u.active]),
+    );
     for (const u of v2Users) assert.ok((u.schemas as string[]).includes('urn:ietf:params:scim:schemas:core:2.0:User'));
     const v1Groups = (await c.v1.get('/Groups?startIndex=1&count=100').expect(200)).body.Resources as Json[];
     const v2Groups = (await c.v2.get('/Groups?startIndex=1&count=100').expect(200)).body.Resources as Json[];
@@ -346,7 +390,12 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     const found = await c.v2.get(`/Users${filterQuery('userName eq "TEST.USER@okta.local"')}`).expect(200);
     assert.equal(found.body.Resources[0].id, userId);
     assert.equal(found.body.Resources[0].name.givenName, 'Test1');
-    await c.v2.patch(`/Users/${userId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] }).expect(200);
+    await c.v2
+      .patch(`/Users/${userId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', value: { active: false } }],
+      })
+      .expect(200);
     assert.equal((await c.v1.get(`/Users/${userId}`).expect(200)).body.active, false);
     assert.equal((await recipient(c.orgId, 'test.user@okta.local'))?.status, 'offboarded');
     const again = await c.v2.post('/Users', { ...CREATE_USER, schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] }).expect(201);
@@ -379,7 +428,7 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     await c.v1.del('/Users').expect(405);
   });
 
-  test('authentication: the connection\'s own token only, 401 in the 1.1 format', async () => {
+  test("authentication: the connection's own token only, 401 in the 1.1 format", async () => {
     const other = await oktaConnection(app);
     const res = await other.v1.get('/Users').set('Authorization', `Bearer ${c.token}`).expect(401);
     assert.equal(res.body.Errors[0].code, 401);
@@ -414,8 +463,13 @@ describe('SCIM 1.1: the requests of Okta\'s SCIM 1.1 reference', () => {
     assert.equal(userName.required, true);
     const ent = await c.v1.get(`/Schemas/${ENTERPRISE_V1}`).expect(200);
     const manager = ent.body.attributes.find((a: Json) => a.name === 'manager');
-    assert.deepEqual(manager.subAttributes.map((s: Json) => s.name), ['managerId', 'displayName']);
-    const children = Object.fromEntries(users.body.attributes.filter((a: Json) => a.multiValued).map((a: Json) => [a.name, a.multiValuedAttributeChildName]));
+    assert.deepEqual(
+      manager.subAttributes.map((s: Json) => s.name),
+      ['managerId', 'displayName'],
+    );
+    const children = Object.fromEntries(
+      users.body.attributes.filter((a: Json) => a.multiValued).map((a: Json) => [a.name, a.multiValuedAttributeChildName]),
+    );
     assert.equal(children.emails, 'email');
     assert.equal(children.addresses, 'address');
     assert.equal(children.roles, 'role');
@@ -432,28 +486,41 @@ describe('SCIM 1.1: the enterprise extension', () => {
   after(closeTestStore);
 
   test('urn:scim:schemas:extension:enterprise:1.0 maps to the extended attributes and reads back in both dialects', async () => {
-    const boss = await c.v1.post('/Users', { schemas: [CORE_V1], userName: 'boss@okta.local', name: { givenName: 'Big', familyName: 'Boss' } }).expect(201);
-    const res = await c.v1.post('/Users', {
-      schemas: [CORE_V1, ENTERPRISE_V1],
-      userName: 'worker@okta.local',
-      name: { givenName: 'Wor', familyName: 'Ker' },
-      emails: [{ value: 'worker@okta.local', primary: true }],
-      [ENTERPRISE_V1]: { employeeNumber: 'E-7', department: 'Sales', manager: { managerId: boss.body.id, displayName: 'Big Boss' } },
-    }).expect(201);
+    const boss = await c.v1
+      .post('/Users', { schemas: [CORE_V1], userName: 'boss@okta.local', name: { givenName: 'Big', familyName: 'Boss' } })
+      .expect(201);
+    const res = await c.v1
+      .post('/Users', {
+        schemas: [CORE_V1, ENTERPRISE_V1],
+        userName: 'worker@okta.local',
+        name: { givenName: 'Wor', familyName: 'Ker' },
+        emails: [{ value: 'worker@okta.local', primary: true }],
+        [ENTERPRISE_V1]: { employeeNumber: 'E-7', department: 'Sales', manager: { managerId: boss.body.id, displayName: 'Big Boss' } },
+      })
+      .expect(201);
     assert.deepEqual(res.body.schemas, [CORE_V1, ENTERPRISE_V1]);
-    assert.deepEqual(res.body[ENTERPRISE_V1], { employeeNumber: 'E-7', department: 'Sales', manager: { managerId: boss.body.id, displayName: 'Big Boss' } });
+    assert.deepEqual(res.body[ENTERPRISE_V1], {
+      employeeNumber: 'E-7',
+      department: 'Sales',
+      manager: { managerId: boss.body.id, displayName: 'Big Boss' },
+    });
     const r = await recipient(c.orgId, 'worker@okta.local');
     assert.equal(r?.attributes.department_name, 'Sales');
     assert.equal(r?.attributes.employee_id, 'E-7');
     assert.equal(r?.attributes.manager_email, 'boss@okta.local');
     const v2 = await c.v2.get(`/Users/${res.body.id}`).expect(200);
     assert.equal(v2.body['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].manager.value, boss.body.id);
-    const patched = await c.v1.patch(`/Users/${res.body.id}`, { schemas: [CORE_V1, ENTERPRISE_V1], [ENTERPRISE_V1]: { department: 'Marketing' } }).expect(200);
+    const patched = await c.v1
+      .patch(`/Users/${res.body.id}`, { schemas: [CORE_V1, ENTERPRISE_V1], [ENTERPRISE_V1]: { department: 'Marketing' } })
+      .expect(200);
     assert.equal(patched.body[ENTERPRISE_V1].department, 'Marketing');
     assert.equal(patched.body[ENTERPRISE_V1].employeeNumber, 'E-7');
     assert.equal((await recipient(c.orgId, 'worker@okta.local'))?.attributes.department_name, 'Marketing');
     const byDept = await c.v1.get(`/Users${filterQuery(`${ENTERPRISE_V1}:department eq "marketing"`)}`).expect(200);
-    assert.deepEqual(byDept.body.Resources.map((u: Json) => u.id), [res.body.id]);
+    assert.deepEqual(
+      byDept.body.Resources.map((u: Json) => u.id),
+      [res.body.id],
+    );
   });
 });
 
@@ -466,8 +533,18 @@ describe('SCIM 1.1: paging with count=100', () => {
     c = await oktaConnection(app);
     const names = Array.from({ length: TOTAL }, (_, i) => `paged.${String(i).padStart(3, '0')}@okta.local`);
     for (let i = 0; i < names.length; i += 10) {
-      await Promise.all(names.slice(i, i + 10).map((userName) =>
-        c.v1.post('/Users', { schemas: [CORE_V1], userName, name: { givenName: 'P', familyName: 'Aged' }, emails: [{ value: userName, primary: true }] }).expect(201)));
+      await Promise.all(
+        names.slice(i, i + 10).map((userName) =>
+          c.v1
+            .post('/Users', {
+              schemas: [CORE_V1],
+              userName,
+              name: { givenName: 'P', familyName: 'Aged' },
+              emails: [{ value: userName, primary: true }],
+            })
+            .expect(201),
+        ),
+      );
     }
   });
   after(closeTestStore);
@@ -479,7 +556,14 @@ describe('SCIM 1.1: paging with count=100', () => {
 
   test('pages of 100 cover every user once, in the same order on every pass and for any page size', async () => {
     const pages = [await page(1, 100), await page(101, 100), await page(201, 100)];
-    assert.deepEqual(pages.map((p) => [p.body.totalResults, p.body.startIndex, p.body.itemsPerPage]), [[TOTAL, 1, 100], [TOTAL, 101, 100], [TOTAL, 201, 30]]);
+    assert.deepEqual(
+      pages.map((p) => [p.body.totalResults, p.body.startIndex, p.body.itemsPerPage]),
+      [
+        [TOTAL, 1, 100],
+        [TOTAL, 101, 100],
+        [TOTAL, 201, 30],
+      ],
+    );
     const all = pages.flatMap((p) => p.ids);
     assert.equal(new Set(all).size, TOTAL);
     const again = [await page(1, 100), await page(101, 100), await page(201, 100)].flatMap((p) => p.ids);
@@ -497,6 +581,9 @@ describe('SCIM 1.1: paging with count=100', () => {
     const rest = (await c.v1.get('/Groups?startIndex=3&count=100').expect(200)).body;
     const all = (await c.v1.get('/Groups?startIndex=1&count=100').expect(200)).body;
     assert.equal(first.totalResults, 5);
-    assert.deepEqual([...first.Resources, ...rest.Resources].map((g: Json) => g.id), all.Resources.map((g: Json) => g.id));
+    assert.deepEqual(
+      [...first.Resources, ...rest.Resources].map((g: Json) => g.id),
+      all.Resources.map((g: Json) => g.id),
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('SECRET_KEY, SECRET_KEY_FILE and the development key (issue 10 §9)', (
     assert.equal(fromFile.SECRET_KEY, 'an-operator-provided-key-0123456789');
     assert.equal(fromFile.SECRET_KEY_SOURCE, 'file');
     writeFileSync(mounted, 'short\n');
-    assert.throws(() => loadConfig({ ...base, SECRET_KEY_FILE: mounted }), (e: Error) => e instanceof ConfigError && /SECRET_KEY_FILE/.test(e.message));
+    assert.throws(
+      () => loadConfig({ ...base, SECRET_KEY_FILE: mounted }),
+      (e: Error) => e instanceof ConfigError && /SECRET_KEY_FILE/.test(e.message),
+    );
   });
 
   const freePort = () =>
@@ -53,7 +56,14 @@ describe('SECRET_KEY, SECRET_KEY_FILE and the development key (issue 10 §9)', (
 
   async function startAndStop(env: Record<string, string>): Promise<string> {
     const port = await freePort();
-    const childEnv: Record<string, string | undefined> = { ...process.env, MONGODB_URI: uri, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
+    const childEnv: Record<string, string | undefined> = {
+      ...process.env,
+      MONGODB_URI: uri,
+      HTTP_PORT: String(port),
+      HTTP_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+    };
     if (!env.SECRET_KEY) delete childEnv.SECRET_KEY;
     const child = spawn(process.execPath, [CLI, 'serve', '--roles', 'http'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
@@ -62,7 +72,10 @@ describe('SECRET_KEY, SECRET_KEY_FILE and the development key (issue 10 §9)', (
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let ready = false;
     for (let i = 0; i < 300 && !ready; i++) {
-      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     child.kill('SIGTERM');
@@ -75,7 +88,11 @@ describe('SECRET_KEY, SECRET_KEY_FILE and the development key (issue 10 §9)', (
     const file = join(dir, 'serve', 'secret_key');
     for (let start = 0; start < 2; start++) {
       const logs = await startAndStop({ SECRET_KEY_FILE: file });
-      const warning = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /SECRET_KEY is not set/.test(l.msg));
+      const warning = logs
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => /SECRET_KEY is not set/.test(l.msg));
       assert.ok(warning, `start ${start + 1}: ${logs}`);
       assert.equal(warning.level, 40);
       assert.ok(!logs.includes(readFileSync(file, 'utf8').trim()), 'the key is never logged');

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applySourceChanges, createConnection, createOrganization, getRecipient, invalidateMergeSettings, loadMergeSettings, recipientId,
-  updateConnection, updateOrganizationSettings, type ConnectionRef,
+  applySourceChanges,
+  createConnection,
+  createOrganization,
+  getRecipient,
+  invalidateMergeSettings,
+  loadMergeSettings,
+  recipientId,
+  updateConnection,
+  updateOrganizationSettings,
+  type ConnectionRef,
 } from '../src/store';
 import { Connection, Organization } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -14,7 +22,13 @@ async function conn(orgId: string, type: string, extra: Record<string, unknown> 
   return { _id: c.id, orgId, type };
 }
 
-const up = (key: string, email: string, attributes: Record<string, unknown>) => ({ op: 'upsert' as const, key, email, active: true, attributes });
+const up = (key: string, email: string, attributes: Record<string, unknown>) => ({
+  op: 'upsert' as const,
+  key,
+  email,
+  active: true,
+  attributes,
+});
 
 /**
  * The merge's organization settings are cached per process (src/store/settings.ts): a change made through the store
@@ -63,7 +77,15 @@ describe('merge settings cache', () => {
     // A connection the cached settings do not know (created by another process) is read at once by its first merge.
     await loadMergeSettings(orgId);
     const now = new Date();
-    await Connection.create({ _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', orgId, type: 'scim', name: 'other process', extendedAttributes: true, createdAt: now, updatedAt: now });
+    await Connection.create({
+      _id: 'aaaaaaaaaaaaaaaaaaaaaaaa',
+      orgId,
+      type: 'scim',
+      name: 'other process',
+      extendedAttributes: true,
+      createdAt: now,
+      updatedAt: now,
+    });
     const other = { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', orgId, type: 'scim' };
     await applySourceChanges(other, [up('u9', 'bo@x.io', { job_title: 'Pilot' })]);
     assert.equal((await getRecipient(recipientId(orgId, 'bo@x.io')))?.attributes.job_title, 'Pilot');

@@ -44,9 +44,12 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
 
   const runsOf = async (connectionId: string, label: string) => {
     const res = await request(app).get(`/api/v1/sync-runs?connectionId=${connectionId}&limit=100`).set(bearer(org.admin));
-    return (res.body.items as { id: string; label: string; status: string; counts: Record<string, number>; progress: { processed: number } }[]).filter((r) => r.label === label);
+    return (
+      res.body.items as { id: string; label: string; status: string; counts: Record<string, number>; progress: { processed: number } }[]
+    ).filter((r) => r.label === label);
   };
-  const sourceCount = async (connectionId: string) => mongoose.connection.db!.collection('source_records').countDocuments({ connectionId, deleted: false });
+  const sourceCount = async (connectionId: string) =>
+    mongoose.connection.db!.collection('source_records').countDocuments({ connectionId, deleted: false });
 
   it('killed with SIGKILL while processing a file and restarted: the file is processed exactly once', async () => {
     const acct = await sftpConnection(org.id, [key.publicKey]);
@@ -72,7 +75,9 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     assert.equal((await runsOf(acct.id, 'crash.csv')).length, 1);
     assert.equal(run.counts.created + run.counts.unchanged, 4000);
     assert.equal(await sourceCount(acct.id), 4000);
-    const ls = await openSsh(second.sftpPort, acct.username, `ls /results\nls /archive/${new Date().toISOString().slice(0, 10)}`, { key: key.path });
+    const ls = await openSsh(second.sftpPort, acct.username, `ls /results\nls /archive/${new Date().toISOString().slice(0, 10)}`, {
+      key: key.path,
+    });
     assert.match(ls.stdout, /crash\.csv\.result\.json/);
     assert.equal(ls.stdout.match(/\/crash\.csv\b(?!\.)/g)?.length, 1, ls.stdout);
     await second.kill('SIGTERM');
@@ -105,7 +110,7 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     const viaProxy = new URL(uri);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
     const svc = await service({ MONGODB_URI: viaProxy.toString() });
-        // ~3 MB in few rows: the upload spans several GridFS chunk writes, the processing stays short.
+    // ~3 MB in few rows: the upload spans several GridFS chunk writes, the processing stays short.
     const pad = 'x'.repeat(1000);
     const content = Buffer.from(['email,notes', ...Array.from({ length: 3000 }, (_, i) => `out${i}@example.com,${pad}`)].join('\n') + '\n');
     const file = join(tmp.dir, 'outage.csv');
@@ -124,7 +129,11 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
           break;
         }
       }
-      if (!failed) failed = await call((cb) => sftp.close(h, (e) => cb(e))).then(() => null, (e: Error) => e);
+      if (!failed)
+        failed = await call((cb) => sftp.close(h, (e) => cb(e))).then(
+          () => null,
+          (e: Error) => e,
+        );
       assert.ok(failed, 'the client got an error');
       await proxy.up();
       await sleep(1000);

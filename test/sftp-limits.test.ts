@@ -51,7 +51,9 @@ describe('SFTP defender and limits', () => {
       const actions = (audit.body.items as { action: string; details?: { address?: string } }[]).map((e) => e.action);
       assert.ok(actions.includes('sftp.login.failure'));
       assert.ok(actions.includes('sftp.login'));
-      assert.ok(audit.body.items.every((e: { details?: Record<string, unknown> }) => !JSON.stringify(e.details ?? {}).includes(acct.password)));
+      assert.ok(
+        audit.body.items.every((e: { details?: Record<string, unknown> }) => !JSON.stringify(e.details ?? {}).includes(acct.password)),
+      );
     } finally {
       await d.stop();
     }

@@ -7,7 +7,16 @@ import { waitForBackgroundJobs } from '../src/store';
 import { closeTestStore, openTestStore } from './helpers/store';
 import { bearer, createOrgWithTokens, makeApp, uploadAndWait, type Org } from './apiHelpers';
 import {
-  csvPeople, makeKey, openSsh, sftpConnection, ssh2Client, startDaemon, tempDir, waitForFileRun, type Account, type Daemon,
+  csvPeople,
+  makeKey,
+  openSsh,
+  sftpConnection,
+  ssh2Client,
+  startDaemon,
+  tempDir,
+  waitForFileRun,
+  type Account,
+  type Daemon,
 } from './sftp/harness';
 
 describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement', () => {
@@ -79,7 +88,10 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
 
   it('password login (sshpass); a delta file honours the action column and groups', async () => {
     const file = join(tmp.dir, 'changes.csv');
-    writeFileSync(file, 'email,first name,department,groups,action\np1@example.com,Paula,Ops,Ops|All,upsert\np2@example.com,,,,remove\nnew@example.com,New,Eng,Eng,\n');
+    writeFileSync(
+      file,
+      'email,first name,department,groups,action\np1@example.com,Paula,Ops,Ops|All,upsert\np2@example.com,,,,remove\nnew@example.com,New,Eng,Eng,\n',
+    );
     const put = await openSsh(port, acct.username, `put ${file} /inbox/delta/changes.csv`, { password: acct.password });
     assert.equal(put.code, 0, put.stderr);
     const run = await waitForFileRun(app, org.admin, acct.id, 'changes.csv');
@@ -99,10 +111,15 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     const big = join(tmp.dir, 'fast.csv');
     // ~1 MB: fastPut sends 32 KiB writes, up to 64 at a time.
     const pad = 'x'.repeat(400);
-    writeFileSync(big, ['email,first name,notes', ...Array.from({ length: 2500 }, (_, i) => `fast${i}@example.com,F${i},${pad}`)].join('\n') + '\n');
+    writeFileSync(
+      big,
+      ['email,first name,notes', ...Array.from({ length: 2500 }, (_, i) => `fast${i}@example.com,F${i},${pad}`)].join('\n') + '\n',
+    );
     const { client, sftp } = await ssh2Client(port, acct.username, { privateKey: readFileSync(key.path) });
     try {
-      await new Promise<void>((res, rej) => sftp.fastPut(big, '/inbox/delta/fast.csv', { concurrency: 64, chunkSize: 32768 }, (e) => (e ? rej(e) : res())));
+      await new Promise<void>((res, rej) =>
+        sftp.fastPut(big, '/inbox/delta/fast.csv', { concurrency: 64, chunkSize: 32768 }, (e) => (e ? rej(e) : res())),
+      );
       const tmpName = join(tmp.dir, 'renamed.csv');
       writeFileSync(tmpName, 'email,first name\nren@example.com,Ren\n');
       await new Promise<void>((res, rej) => sftp.fastPut(tmpName, '/inbox/delta/renamed.csv.filepart', (e) => (e ? rej(e) : res())));
@@ -110,7 +127,9 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
       await new Promise((r) => setTimeout(r, 700));
       const before = await request(app).get(`/api/v1/sync-runs?connectionId=${acct.id}&limit=100`).set(bearer(org.admin));
       assert.ok(!before.body.items.some((r: { label: string }) => r.label?.startsWith('renamed')));
-      await new Promise<void>((res, rej) => sftp.rename('/inbox/delta/renamed.csv.filepart', '/inbox/delta/renamed.csv', (e) => (e ? rej(e) : res())));
+      await new Promise<void>((res, rej) =>
+        sftp.rename('/inbox/delta/renamed.csv.filepart', '/inbox/delta/renamed.csv', (e) => (e ? rej(e) : res())),
+      );
     } finally {
       client.end();
     }
@@ -185,8 +204,13 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     const file = join(tmp.dir, 'x.csv');
     writeFileSync(file, 'email\nx@example.com\n');
     const probes = [
-      'ls /../../etc', 'ls ../..//etc', 'get /../../../etc/passwd', 'get /inbox/full/../../../etc/passwd', 'get /%2e%2e/%2e%2e/etc/passwd',
-      'get //etc//passwd', 'get /inbox/..%2f..%2fetc/passwd',
+      'ls /../../etc',
+      'ls ../..//etc',
+      'get /../../../etc/passwd',
+      'get /inbox/full/../../../etc/passwd',
+      'get /%2e%2e/%2e%2e/etc/passwd',
+      'get //etc//passwd',
+      'get /inbox/..%2f..%2fetc/passwd',
     ];
     for (const p of probes) {
       const r = await openSsh(port, acct.username, p, { key: key.path });

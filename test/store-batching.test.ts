@@ -52,9 +52,18 @@ describe('store reads per page, not per group', () => {
     // Every group still shows its two people and its nested group, with names.
     for (const g of eight.result.Resources as { displayName: string; members: { value: string; type: string; display?: string }[] }[]) {
       const i = Number(g.displayName.split(' ')[1]);
-      assert.deepEqual(g.members.filter((m) => m.type === 'User').map((m) => m.value).sort(), [users[i % 4], users[(i + 1) % 4]].sort());
+      assert.deepEqual(
+        g.members
+          .filter((m) => m.type === 'User')
+          .map((m) => m.value)
+          .sort(),
+        [users[i % 4], users[(i + 1) % 4]].sort(),
+      );
       const nested = g.members.filter((m) => m.type === 'Group');
-      assert.deepEqual(nested.map((m) => [m.value, m.display]), i ? [[groups[i - 1], `Batch ${i - 1}`]] : []);
+      assert.deepEqual(
+        nested.map((m) => [m.value, m.display]),
+        i ? [[groups[i - 1], `Batch ${i - 1}`]] : [],
+      );
     }
     assert.equal(total(eight.counts, 'source_records'), total(two.counts, 'source_records'));
     assert.equal(total(eight.counts, 'source_records'), 1, JSON.stringify([...eight.counts]));
@@ -65,14 +74,35 @@ describe('store reads per page, not per group', () => {
     const orgId = c.orgId;
     const now = new Date();
     const make = async (id: string, memberGroups: string[]) =>
-      Group.create({ _id: id, orgId, connectionId: c.connectionId, key: id, displayName: id, displayNameLower: id, memberGroups, v: 1, createdAt: now, updatedAt: now });
+      Group.create({
+        _id: id,
+        orgId,
+        connectionId: c.connectionId,
+        key: id,
+        displayName: id,
+        displayNameLower: id,
+        memberGroups,
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
     // Three levels under a root, five groups per level, and a cycle back to the root.
     const levels = [['root'], ['a0', 'a1', 'a2', 'a3', 'a4'], ['b0', 'b1', 'b2', 'b3', 'b4'], ['c0', 'c1', 'c2', 'c3', 'c4']];
     for (let l = 0; l < levels.length; l++) {
-      for (const id of levels[l]!) await make(`x-${id}`, (levels[l + 1] ?? ['root']).map((x) => `x-${x}`));
+      for (const id of levels[l]!)
+        await make(
+          `x-${id}`,
+          (levels[l + 1] ?? ['root']).map((x) => `x-${x}`),
+        );
     }
     const { result, counts } = await countQueries(() => expandGroups(orgId, ['x-root']));
-    assert.deepEqual(result.sort(), levels.flat().map((x) => `x-${x}`).sort());
+    assert.deepEqual(
+      result.sort(),
+      levels
+        .flat()
+        .map((x) => `x-${x}`)
+        .sort(),
+    );
     if (storeCapabilities().idInFromIndex) assert.equal(total(counts, 'groups'), levels.length);
     else assert.equal(total(counts, 'groups'), levels.flat().length);
     // Another organization's group is never expanded.

@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  markRunDone, ABANDONED_RUN_MESSAGE, MIN_RUN_SILENCE_MS, SnapshotIngest, applySourceChanges, createConnection, createOrganization, getRecipient, getSyncRun,
-  recipientId, sweepStore, updateConnection, updateOrganizationSettings, type SyncConnection,
+  markRunDone,
+  ABANDONED_RUN_MESSAGE,
+  MIN_RUN_SILENCE_MS,
+  SnapshotIngest,
+  applySourceChanges,
+  createConnection,
+  createOrganization,
+  getRecipient,
+  getSyncRun,
+  recipientId,
+  sweepStore,
+  updateConnection,
+  updateOrganizationSettings,
+  type SyncConnection,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
 import { MergeJournal, SourceRecord, StagedRow, SyncRun } from '../src/store/models';
@@ -72,8 +84,12 @@ describe('sweepStore', () => {
     const o = (await createOrganization('Owed')).id;
     const scim = await createConnection({ orgId: o, type: 'scim' }, env);
     const file = await createConnection({ orgId: o, type: 'csv' }, env);
-    await applySourceChanges({ _id: scim.id, orgId: o, type: 'scim' }, [{ op: 'upsert', key: 'u1', email: 'ida@owed.io', active: true, attributes: { first_name: 'Ida', job_title: 'Pilot' } }]);
-    await applySourceChanges({ _id: file.id, orgId: o, type: 'csv' }, [{ op: 'upsert', key: 'ida@owed.io', email: 'ida@owed.io', active: true, attributes: { first_name: 'Idabel' } }]);
+    await applySourceChanges({ _id: scim.id, orgId: o, type: 'scim' }, [
+      { op: 'upsert', key: 'u1', email: 'ida@owed.io', active: true, attributes: { first_name: 'Ida', job_title: 'Pilot' } },
+    ]);
+    await applySourceChanges({ _id: file.id, orgId: o, type: 'csv' }, [
+      { op: 'upsert', key: 'ida@owed.io', email: 'ida@owed.io', active: true, attributes: { first_name: 'Idabel' } },
+    ]);
     const ida = async () => getRecipient(recipientId(o, 'ida@owed.io'));
     assert.equal((await ida())?.attributes.job_title, undefined);
 

@@ -2,7 +2,24 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import {
-  EVERY_ROW_REJECTED, SnapshotIngest, applySourceChanges, createConnection, createOrganization, failAbandonedRuns, failActiveRun, markRunDone, ownerGone, predictSourceChanges, readRun, sweepAbandonedRuns, syncRunItems, touchRun, transitionRun, writeActiveRun, type SourceChange, type SyncConnection,
+  EVERY_ROW_REJECTED,
+  SnapshotIngest,
+  applySourceChanges,
+  createConnection,
+  createOrganization,
+  failAbandonedRuns,
+  failActiveRun,
+  markRunDone,
+  ownerGone,
+  predictSourceChanges,
+  readRun,
+  sweepAbandonedRuns,
+  syncRunItems,
+  touchRun,
+  transitionRun,
+  writeActiveRun,
+  type SourceChange,
+  type SyncConnection,
 } from '../src/store';
 import { Recipient, SourceRecord, StagedRow, SyncRun } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
@@ -74,7 +91,11 @@ describe('sync runs: status moves only forward, heartbeats never win over the fi
 
   test('transitions follow the state machine: running → needs_review → applying → applied; no way back', async () => {
     const conn = await setup();
-    await snapshot(conn, 'full', Array.from({ length: 10 }, (_, i) => up(`h${i}@x.io`)));
+    await snapshot(
+      conn,
+      'full',
+      Array.from({ length: 10 }, (_, i) => up(`h${i}@x.io`)),
+    );
     const held = await snapshot(conn, 'full', [up('h0@x.io')]);
     assert.equal(held.status, 'needs_review');
     assert.equal(await transitionRun(held._id, 'succeeded'), false, 'needs_review → succeeded is refused');
@@ -130,21 +151,33 @@ describe('sync runs: outcomes that say what happened (issue 10 §4, §5)', () =>
 
   test('a delta file naming the same person twice rejects the later row as a duplicate of the first', async () => {
     const conn = await setup();
-    const run = await snapshot(conn, 'delta', [up('d@x.io', { city: 'Oslo' }), up('e@x.io'), up('d@x.io', { city: 'Rome' }), { op: 'delete', key: 'e@x.io' }]);
+    const run = await snapshot(conn, 'delta', [
+      up('d@x.io', { city: 'Oslo' }),
+      up('e@x.io'),
+      up('d@x.io', { city: 'Rome' }),
+      { op: 'delete', key: 'e@x.io' },
+    ]);
     assert.equal(run.status, 'completed_with_errors');
     assert.equal(run.counts.created, 2);
     assert.equal(run.counts.rejected, 2);
-    assert.deepEqual(run.errors.map((e) => [e.line, e.reason]), [
-      [4, 'duplicate of line 2 (same person)'],
-      [5, 'duplicate of line 3 (same person)'],
-    ]);
+    assert.deepEqual(
+      run.errors.map((e) => [e.line, e.reason]),
+      [
+        [4, 'duplicate of line 2 (same person)'],
+        [5, 'duplicate of line 3 (same person)'],
+      ],
+    );
     const d = await Recipient.findOne({ orgId: conn.orgId, email: 'd@x.io' }).lean();
     assert.equal(d!.attributes.city, 'Oslo', 'the first row stands');
   });
 
   test('all row errors are kept (beyond the 100 on the run) and a held run lists who would leave', async () => {
     const conn = await setup();
-    await snapshot(conn, 'full', Array.from({ length: 300 }, (_, i) => up(`k${i}@x.io`)));
+    await snapshot(
+      conn,
+      'full',
+      Array.from({ length: 300 }, (_, i) => up(`k${i}@x.io`)),
+    );
     const ingest = await SnapshotIngest.start(conn, { mode: 'full', source: 'test' });
     for (let i = 0; i < 100; i++) await ingest.add(up(`k${i}@x.io`, {}, i >= 5), i + 2);
     for (let i = 0; i < 250; i++) ingest.reject(200 + i, `bad row ${i}`);
@@ -154,12 +187,18 @@ describe('sync runs: outcomes that say what happened (issue 10 §4, §5)', () =>
     const errors = [];
     for await (const e of syncRunItems(held._id, 'error', 60)) errors.push(e);
     assert.equal(errors.length, 250);
-    assert.deepEqual(errors.map((e) => e.line), Array.from({ length: 250 }, (_, i) => 200 + i));
+    assert.deepEqual(
+      errors.map((e) => e.line),
+      Array.from({ length: 250 }, (_, i) => 200 + i),
+    );
     const review = [];
     for await (const r of syncRunItems(held._id, 'review', 70)) review.push(r);
     assert.equal(review.length, 205);
     assert.equal(review.filter((r) => r.change === 'deactivate').length, 5);
-    assert.deepEqual(new Set(review.filter((r) => r.change === 'remove').map((r) => r.email)), new Set(Array.from({ length: 200 }, (_, i) => `k${i + 100}@x.io`)));
+    assert.deepEqual(
+      new Set(review.filter((r) => r.change === 'remove').map((r) => r.email)),
+      new Set(Array.from({ length: 200 }, (_, i) => `k${i + 100}@x.io`)),
+    );
     assert.deepEqual(held.review, { existing: 300, wouldRemove: 200, wouldDeactivate: 5, threshold: 0.2 });
   });
 });
@@ -174,9 +213,16 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
 
   test('a full snapshot cut in the middle of an apply batch is finished by the sweep; counts match what changed', async () => {
     const conn = await setup(0.5);
-    await snapshot(conn, 'full', Array.from({ length: 30 }, (_, i) => up(`o${i}@x.io`)));
+    await snapshot(
+      conn,
+      'full',
+      Array.from({ length: 30 }, (_, i) => up(`o${i}@x.io`)),
+    );
     // 20 of the 30 stay with a new city, 10 leave, 2480 join: 2500 rows, three apply batches.
-    const rows = [...Array.from({ length: 20 }, (_, i) => up(`o${i}@x.io`, { city: 'Oslo' })), ...Array.from({ length: 2480 }, (_, i) => up(`n${i}@x.io`))];
+    const rows = [
+      ...Array.from({ length: 20 }, (_, i) => up(`o${i}@x.io`, { city: 'Oslo' })),
+      ...Array.from({ length: 2480 }, (_, i) => up(`n${i}@x.io`)),
+    ];
     const ingest = await SnapshotIngest.start(conn, { mode: 'full', source: 'test' });
     // Stop at the check before the second apply batch (3 flushes while staging, then one check per apply batch).
     const ac = new AbortController();
@@ -196,13 +242,32 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
     assert.equal(await failActiveRun(run._id, 'interrupted by shutdown'), false, 'shutdown does not fail an apply');
 
     // The process dies half-way through the second batch: its journal entry is written, 500 of its 1000 rows applied.
-    const batch = (await StagedRow.find({ runId: run._id, seq: { $gte: 1000, $lt: 2000 } }).lean().exec())
+    const batch = (
+      await StagedRow.find({ runId: run._id, seq: { $gte: 1000, $lt: 2000 } })
+        .lean()
+        .exec()
+    )
       .sort((a, b) => a.seq - b.seq)
       .map((r) => r.record as SourceChange);
     const predicted = await predictSourceChanges(conn, batch);
-    await SyncRun.updateOne({ _id: run._id }, {
-      $set: { journal: { cursor: 1000, removing: false, pending: { keys: predicted.map((p) => p.key), versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq: 2000, op: 'rows' } } },
-    }).exec();
+    await SyncRun.updateOne(
+      { _id: run._id },
+      {
+        $set: {
+          journal: {
+            cursor: 1000,
+            removing: false,
+            pending: {
+              keys: predicted.map((p) => p.key),
+              versions: predicted.map((p) => p.v),
+              outcomes: predicted.map((p) => p.outcome),
+              toSeq: 2000,
+              op: 'rows',
+            },
+          },
+        },
+      },
+    ).exec();
     await applySourceChanges(conn, batch.slice(0, 500));
 
     assert.deepEqual(await sweepAbandonedRuns(60_000), { failed: [], resumed: [], requeued: [] }, 'not silent long enough yet');
@@ -227,9 +292,23 @@ describe('sync runs: an interrupted apply resumes from its journal with exact co
     // Half of the next batch reached the store before the process died.
     const batch = Array.from({ length: 200 }, (_, i) => up(`e${i}@x.io`));
     const predicted = await predictSourceChanges(conn, batch);
-    await SyncRun.updateOne({ _id: ingest.id }, {
-      $set: { journal: { cursor: 0, pending: { keys: predicted.map((p) => p.key), versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq: null, op: 'rows' } } },
-    }).exec();
+    await SyncRun.updateOne(
+      { _id: ingest.id },
+      {
+        $set: {
+          journal: {
+            cursor: 0,
+            pending: {
+              keys: predicted.map((p) => p.key),
+              versions: predicted.map((p) => p.v),
+              outcomes: predicted.map((p) => p.outcome),
+              toSeq: null,
+              op: 'rows',
+            },
+          },
+        },
+      },
+    ).exec();
     await applySourceChanges(conn, batch.slice(0, 80));
     assert.deepEqual(await failAbandonedRuns(0, FUTURE()), [], 'this process still works on it');
     markRunDone(ingest.id); // the process that worked on it is gone

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  applyHeldRun, createConnection, createOrganization, discardHeldRun, findSourceRecord, getRecipient, recipientId, SnapshotIngest, InvalidStateError,
+  applyHeldRun,
+  createConnection,
+  createOrganization,
+  discardHeldRun,
+  findSourceRecord,
+  getRecipient,
+  recipientId,
+  SnapshotIngest,
+  InvalidStateError,
   type SyncConnection,
 } from '../src/store';
 import { Recipient, StagedRow } from '../src/store/models';
@@ -39,7 +47,11 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
 
   test('a full file: people missing from it leave that source; counts say what happened', async () => {
     const conn = await setup('csv', 0.5);
-    const first = await snapshot(conn, 'full', ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io'].map((e) => up(e)));
+    const first = await snapshot(
+      conn,
+      'full',
+      ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io'].map((e) => up(e)),
+    );
     assert.equal(first.status, 'succeeded');
     assert.deepEqual(first.counts, { created: 4, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 });
     const second = await snapshot(conn, 'full', [up('a@x.io'), up('b@x.io', true, { city: 'Oslo' }), up('c@x.io', false), up('e@x.io')]);
@@ -51,7 +63,11 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
 
   test('a delta file only adds, changes or removes the rows it names', async () => {
     const conn = await setup('csv');
-    await snapshot(conn, 'full', ['a@x.io', 'b@x.io', 'c@x.io'].map((e) => up(e)));
+    await snapshot(
+      conn,
+      'full',
+      ['a@x.io', 'b@x.io', 'c@x.io'].map((e) => up(e)),
+    );
     const delta = await snapshot(conn, 'delta', [up('d@x.io'), { op: 'delete', key: 'a@x.io' }]);
     assert.equal(delta.status, 'succeeded');
     assert.equal(delta.counts.created, 1);
@@ -62,9 +78,17 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
   test('the guard holds a truncated full snapshot: nothing changes until an administrator applies it', async () => {
     const conn = await setup('csv');
     const people = Array.from({ length: 10 }, (_, i) => `p${i}@x.io`);
-    await snapshot(conn, 'full', people.map((e) => up(e)));
+    await snapshot(
+      conn,
+      'full',
+      people.map((e) => up(e)),
+    );
     const before = await statuses(conn.orgId);
-    const held = await snapshot(conn, 'full', people.slice(0, 7).map((e) => up(e, true, { city: 'New' })));
+    const held = await snapshot(
+      conn,
+      'full',
+      people.slice(0, 7).map((e) => up(e, true, { city: 'New' })),
+    );
     assert.equal(held.status, 'needs_review');
     assert.deepEqual(held.review, { existing: 10, wouldRemove: 3, wouldDeactivate: 0, threshold: 0.2 });
     assert.match(held.message ?? '', /remove 3/);
@@ -82,14 +106,26 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
   test('a held run can be discarded; a run at the threshold is applied', async () => {
     const conn = await setup('csv');
     const people = Array.from({ length: 10 }, (_, i) => `q${i}@x.io`);
-    await snapshot(conn, 'full', people.map((e) => up(e)));
-    const held = await snapshot(conn, 'full', people.slice(0, 5).map((e) => up(e)));
+    await snapshot(
+      conn,
+      'full',
+      people.map((e) => up(e)),
+    );
+    const held = await snapshot(
+      conn,
+      'full',
+      people.slice(0, 5).map((e) => up(e)),
+    );
     assert.equal(held.status, 'needs_review');
     const discarded = await discardHeldRun(held._id);
     assert.equal(discarded.status, 'discarded');
     assert.equal(Object.keys(await statuses(conn.orgId)).length, 10);
     assert.equal(await StagedRow.countDocuments({ runId: held._id }), 0);
-    const ok = await snapshot(conn, 'full', people.slice(0, 8).map((e) => up(e)));
+    const ok = await snapshot(
+      conn,
+      'full',
+      people.slice(0, 8).map((e) => up(e)),
+    );
     assert.equal(ok.status, 'succeeded', '2 of 10 is exactly 20 %: not more than the threshold');
   });
 
@@ -97,7 +133,11 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
     const conn = await setup('hris');
     const csvConn = await createConnection({ orgId: conn.orgId, type: 'csv' }, env);
     const people = Array.from({ length: 10 }, (_, i) => `h${i}@x.io`);
-    await snapshot(conn, 'full', people.map((e) => up(e)));
+    await snapshot(
+      conn,
+      'full',
+      people.map((e) => up(e)),
+    );
     await snapshot({ _id: csvConn.id, orgId: conn.orgId, type: 'csv' }, 'full', [up('h9@x.io')]);
     const run = await snapshot(conn, 'full', [...people.slice(0, 8).map((e) => up(e)), up('h8@x.io', false)]);
     assert.equal(run.status, 'succeeded');
@@ -108,7 +148,11 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
     assert.equal(s['h9@x.io'], 'offboarded', 'absent from the HRIS directory: offboarded although the CSV lists them');
     assert.equal((await findSourceRecord(conn._id, 'h9@x.io'))?.deleted, true);
 
-    const held = await snapshot(conn, 'full', people.slice(0, 8).map((e, i) => up(e, i >= 3)));
+    const held = await snapshot(
+      conn,
+      'full',
+      people.slice(0, 8).map((e, i) => up(e, i >= 3)),
+    );
     assert.equal(held.status, 'needs_review');
     assert.equal(held.review!.wouldDeactivate, 3);
   });
@@ -122,7 +166,10 @@ describe('sync runs: full versus delta and the mass-removal guard (SPEC ยง3.7, ย
     ingest.reject(5, 'missing email');
     const run = await ingest.finish();
     assert.equal(run.counts.rejected, 3);
-    assert.deepEqual(run.errors.map((e) => e.line), [3, 4, 5]);
+    assert.deepEqual(
+      run.errors.map((e) => e.line),
+      [3, 4, 5],
+    );
     assert.match(run.errors[0]!.reason, /line 2/);
   });
 });

@@ -6,28 +6,58 @@ import { DestinationRefusedError, checkDestination, classifyAddress, type Resolv
  * The refusal decision only: resolution (a stub resolver) and classification. No test here opens a connection, and
  * no test anywhere sends traffic to an address that is not loopback.
  */
-const stub = (table: Record<string, string[]>): Resolver => async (host) => {
-  const list = table[host];
-  if (!list) throw new Error(`stub resolver: unknown ${host}`);
-  return list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-};
+const stub =
+  (table: Record<string, string[]>): Resolver =>
+  async (host) => {
+    const list = table[host];
+    if (!list) throw new Error(`stub resolver: unknown ${host}`);
+    return list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
 
 describe('webhooks: SSRF refusals', () => {
   test('address classes', () => {
     const cases: [string, string][] = [
-      ['127.0.0.1', 'loopback'], ['127.8.9.10', 'loopback'], ['::1', 'loopback'], ['::ffff:127.0.0.1', 'loopback'],
-      ['10.0.0.1', 'private'], ['172.16.5.4', 'private'], ['172.31.255.255', 'private'], ['192.168.1.1', 'private'], ['100.64.0.1', 'private'],
-      ['fc00::1', 'private'], ['fd12:3456::1', 'private'], ['::ffff:10.0.0.1', 'private'], ['::ffff:a00:1', 'private'],
-      ['169.254.169.254', 'linklocal'], ['fe80::1', 'linklocal'], ['::ffff:169.254.169.254', 'linklocal'],
-      ['0.0.0.0', 'reserved'], ['::', 'reserved'], ['224.0.0.1', 'reserved'], ['255.255.255.255', 'reserved'], ['ff02::1', 'reserved'],
-      ['64:ff9b::a00:1', 'reserved'], ['not-an-ip', 'reserved'],
-      ['93.184.216.34', 'public'], ['8.8.8.8', 'public'], ['172.32.0.1', 'public'], ['2606:4700::1111', 'public'],
+      ['127.0.0.1', 'loopback'],
+      ['127.8.9.10', 'loopback'],
+      ['::1', 'loopback'],
+      ['::ffff:127.0.0.1', 'loopback'],
+      ['10.0.0.1', 'private'],
+      ['172.16.5.4', 'private'],
+      ['172.31.255.255', 'private'],
+      ['192.168.1.1', 'private'],
+      ['100.64.0.1', 'private'],
+      ['fc00::1', 'private'],
+      ['fd12:3456::1', 'private'],
+      ['::ffff:10.0.0.1', 'private'],
+      ['::ffff:a00:1', 'private'],
+      ['169.254.169.254', 'linklocal'],
+      ['fe80::1', 'linklocal'],
+      ['::ffff:169.254.169.254', 'linklocal'],
+      ['0.0.0.0', 'reserved'],
+      ['::', 'reserved'],
+      ['224.0.0.1', 'reserved'],
+      ['255.255.255.255', 'reserved'],
+      ['ff02::1', 'reserved'],
+      ['64:ff9b::a00:1', 'reserved'],
+      ['not-an-ip', 'reserved'],
+      ['93.184.216.34', 'public'],
+      ['8.8.8.8', 'public'],
+      ['172.32.0.1', 'public'],
+      ['2606:4700::1111', 'public'],
     ];
     for (const [ip, want] of cases) assert.equal(classifyAddress(ip), want, ip);
   });
 
   test('address literals: private, link-local and reserved are refused even with loopback allowed', async () => {
-    for (const url of ['http://10.0.0.1/hook', 'http://192.168.0.10:8080/', 'http://169.254.169.254/latest/meta-data', 'http://[fd00::1]/', 'http://[::ffff:10.1.1.1]/', 'http://0.0.0.0/', 'http://[fe80::1]/']) {
+    for (const url of [
+      'http://10.0.0.1/hook',
+      'http://192.168.0.10:8080/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://[fd00::1]/',
+      'http://[::ffff:10.1.1.1]/',
+      'http://0.0.0.0/',
+      'http://[fe80::1]/',
+    ]) {
       await assert.rejects(checkDestination(url, { allowLoopback: true, resolver: stub({}) }), DestinationRefusedError, url);
     }
   });

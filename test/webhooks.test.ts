@@ -115,10 +115,18 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     const app = makeApp();
     const rx = receiver();
     const url = await rx.listen();
-    const res = await request(app).post('/api/v1/webhooks').set(bearer(org.admin)).send({ url, types: ['recipient.created', 'recipient.removed'] });
+    const res = await request(app)
+      .post('/api/v1/webhooks')
+      .set(bearer(org.admin))
+      .send({ url, types: ['recipient.created', 'recipient.removed'] });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.match(res.body.secret, /^whsec_/);
-    assert.deepEqual(Object.keys(res.body).filter((k) => ['id', 'url', 'types', 'enabled', 'secret'].includes(k)).sort(), ['enabled', 'id', 'secret', 'types', 'url']);
+    assert.deepEqual(
+      Object.keys(res.body)
+        .filter((k) => ['id', 'url', 'types', 'enabled', 'secret'].includes(k))
+        .sort(),
+      ['enabled', 'id', 'secret', 'types', 'url'],
+    );
     rx.secret = res.body.secret;
     const read = await request(app).get(`/api/v1/webhooks/${res.body.id}`).set(bearer(org.admin));
     assert.equal(read.body.secret, undefined, 'the secret is shown once');
@@ -127,14 +135,24 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     rx.answer = (n) => ({ status: n < 6 ? 503 : 200 });
     const w = worker();
     w.start();
-    await applySourceChanges(csv, Array.from({ length: 10 }, (_, i) => up(`a${i}`)));
-    await applySourceChanges(csv, [{ op: 'delete', key: 'a3' }, { op: 'groups', key: 'a4', add: ['g'] }]);
+    await applySourceChanges(
+      csv,
+      Array.from({ length: 10 }, (_, i) => up(`a${i}`)),
+    );
+    await applySourceChanges(csv, [
+      { op: 'delete', key: 'a3' },
+      { op: 'groups', key: 'a4', add: ['g'] },
+    ]);
     const feed = (await readEvents(org.id, { after: 0, limit: 500, types: ['recipient.created', 'recipient.removed'] })).items;
     assert.equal(feed.length, 11);
     await until('every event delivered', () => rx.accepted.length >= feed.length);
     await w.stop();
     assert.equal(rx.badSignatures, 0);
-    assert.deepEqual(rx.accepted.map((a) => a.id), feed.map((e) => e.eid), 'each event once, in feed order');
+    assert.deepEqual(
+      rx.accepted.map((a) => a.id),
+      feed.map((e) => e.eid),
+      'each event once, in feed order',
+    );
     assert.ok(rx.requests.filter((r) => r.answered === 503).length === 6);
     const log = await request(app).get(`/api/v1/webhooks/${res.body.id}/deliveries?limit=100`).set(bearer(org.admin));
     assert.equal(log.status, 200);
@@ -152,7 +170,10 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     w2.start();
     await until('replayed', () => rx.accepted.length >= feed.length + 3);
     await w2.stop();
-    assert.deepEqual(rx.accepted.slice(feed.length).map((a) => a.id), feed.slice(8).map((e) => e.eid));
+    assert.deepEqual(
+      rx.accepted.slice(feed.length).map((a) => a.id),
+      feed.slice(8).map((e) => e.eid),
+    );
   });
 
   test('a receiver answering 500 forever is disabled after the (compressed) schedule, and an event says so', async () => {
@@ -172,9 +193,15 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     assert.equal(rx.requests.length, RETRY_SCHEDULE_S.length + 1, 'one request per attempt of the schedule');
     assert.ok(new Set(rx.requests.map((r) => r.id)).size === 1, 'all attempts at the first event');
     const notice = (await readEvents(org.id, { after: 0, limit: 500, types: ['webhook_endpoint.disabled'] })).items;
-    assert.deepEqual(notice.map((n) => n.data.webhookId), [endpoint._id]);
+    assert.deepEqual(
+      notice.map((n) => n.data.webhookId),
+      [endpoint._id],
+    );
     const log = await listWebhookDeliveries(endpoint._id, 100);
-    assert.deepEqual(log.map((d) => d.attempt).sort((a, b) => a - b), Array.from({ length: RETRY_SCHEDULE_S.length + 1 }, (_, i) => i + 1));
+    assert.deepEqual(
+      log.map((d) => d.attempt).sort((a, b) => a - b),
+      Array.from({ length: RETRY_SCHEDULE_S.length + 1 }, (_, i) => i + 1),
+    );
   });
 
   test('two worker instances never send one attempt twice, and keep the order', async () => {
@@ -188,13 +215,20 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     const b = worker({ pollMs: 5 });
     a.start();
     b.start();
-    for (let i = 0; i < 4; i++) await applySourceChanges(csv, Array.from({ length: 10 }, (_, j) => up(`c${i}-${j}`)));
+    for (let i = 0; i < 4; i++)
+      await applySourceChanges(
+        csv,
+        Array.from({ length: 10 }, (_, j) => up(`c${i}-${j}`)),
+      );
     const feed = (await readEvents(org.id, { after: endpoint.cursor, limit: 500, types: ['recipient.created'] })).items;
     assert.equal(feed.length, 40);
     await until('all delivered', () => rx.accepted.length >= 40);
     await a.stop();
     await b.stop();
-    assert.deepEqual(rx.accepted.map((x) => x.id), feed.map((e) => e.eid));
+    assert.deepEqual(
+      rx.accepted.map((x) => x.id),
+      feed.map((e) => e.eid),
+    );
     const log = await listWebhookDeliveries(endpoint._id, 500);
     // Every request the receiver saw is one logged attempt, and no attempt was sent twice.
     assert.equal(rx.requests.length, log.length);

@@ -59,7 +59,8 @@ export function requireAccess(access: Access) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const p = principal(req);
     if (!allows(p, access)) {
-      const need = access === 'owner' ? 'the owner role' : access === 'manage' ? 'the owner or admin role' : 'the recipients:read permission';
+      const need =
+        access === 'owner' ? 'the owner role' : access === 'manage' ? 'the owner or admin role' : 'the recipients:read permission';
       throw new ApiError(403, 'forbidden', `this token's role does not allow this: it needs ${need}`);
     }
     next();

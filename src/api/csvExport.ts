@@ -55,7 +55,12 @@ function drained(res: Response): Promise<void> {
  * Streams recipients as RFC 4180 CSV (UTF-8, CRLF), in chunks and honouring backpressure, so memory stays flat
  * whatever the audience size. Stops when the client goes away.
  */
-export async function streamCsv(res: Response, rows: AsyncIterable<ExportedRecipient>, filename: string, opts: { bom?: boolean } = {}): Promise<number> {
+export async function streamCsv(
+  res: Response,
+  rows: AsyncIterable<ExportedRecipient>,
+  filename: string,
+  opts: { bom?: boolean } = {},
+): Promise<number> {
   return streamCsvLines(res, EXPORT_COLUMNS, mapRows(rows, exportRow), filename, opts);
 }
 
@@ -65,7 +70,11 @@ async function* mapRows<T>(rows: AsyncIterable<T>, fn: (r: T) => string): AsyncG
 
 /** Streams CSV lines (each ending in CRLF) under a header row; with `bom`, the file starts with a UTF-8 BOM. */
 export async function streamCsvLines(
-  res: Response, header: readonly string[], lines: AsyncIterable<string>, filename: string, opts: { bom?: boolean } = {},
+  res: Response,
+  header: readonly string[],
+  lines: AsyncIterable<string>,
+  filename: string,
+  opts: { bom?: boolean } = {},
 ): Promise<number> {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');

@@ -3,7 +3,13 @@ import { runInBackground } from '../store';
 
 /** The background-job runner lives in the store (shared by API uploads and the SFTP file queue); kept for old imports. */
 export {
-  INTERRUPTED_BY_SHUTDOWN, HEARTBEAT_MS, backgroundJobCount, interruptBackgroundJobs, keepRunAlive, runInBackground, waitForBackgroundJobs,
+  INTERRUPTED_BY_SHUTDOWN,
+  HEARTBEAT_MS,
+  backgroundJobCount,
+  interruptBackgroundJobs,
+  keepRunAlive,
+  runInBackground,
+  waitForBackgroundJobs,
 } from '../store';
 export type { BackgroundJobOptions } from '../store';
 

@@ -1,6 +1,15 @@
 import {
-  DEFAULT_MASS_REMOVAL_THRESHOLD, isIdentitySource, scim11BaseUrl, scimBaseUrl, type AudienceDoc, type ConnectionDoc, type GroupDoc, type LeaseInfo,
-  type RecipientDoc, type SegmentDoc, type SyncRunDoc,
+  DEFAULT_MASS_REMOVAL_THRESHOLD,
+  isIdentitySource,
+  scim11BaseUrl,
+  scimBaseUrl,
+  type AudienceDoc,
+  type ConnectionDoc,
+  type GroupDoc,
+  type LeaseInfo,
+  type RecipientDoc,
+  type SegmentDoc,
+  type SyncRunDoc,
 } from '../store';
 
 /** The public shapes of the API (issue 4 §8). Internal fields (contribs, hashes, versions) never leave the store. */
@@ -109,7 +118,8 @@ export function presentProgress(r: SyncRunDoc) {
   }
   let percent = ratio === null ? null : Math.floor(ratio * 100);
   if (r.status === 'succeeded' || r.status === 'completed_with_errors' || r.status === 'applied') percent = 100;
-  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'applying' || r.status === 'failed')) percent = Math.min(percent, 99);
+  else if (percent !== null && (r.status === 'queued' || r.status === 'running' || r.status === 'applying' || r.status === 'failed'))
+    percent = Math.min(percent, 99);
   return { processed, total, bytesRead, bytesTotal, percent, applied, applyTotal };
 }
 
@@ -123,7 +133,10 @@ export function presentSyncRun(r: SyncRunDoc) {
     status: r.status,
     phase: r.phase ?? null,
     // HRIS syncs also say which phase they are in and how many directory pages they fetched.
-    progress: r.source === 'hris' ? { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null } : presentProgress(r),
+    progress:
+      r.source === 'hris'
+        ? { ...presentProgress(r), phase: r.progress?.phase ?? null, pages: r.progress?.pages ?? null }
+        : presentProgress(r),
     counts: {
       created: r.counts?.created ?? 0,
       updated: r.counts?.updated ?? 0,
@@ -150,8 +163,19 @@ export function presentSegment(s: SegmentDoc) {
 }
 
 export function presentAudience(a: AudienceDoc) {
-  const sel = (x: AudienceDoc['include'] | undefined) => ({ groups: x?.groups ?? [], segments: x?.segments ?? [], recipients: x?.recipients ?? [] });
-  return { id: a._id, name: a.name, include: sel(a.include), exclude: sel(a.exclude), createdAt: iso(a.createdAt), updatedAt: iso(a.updatedAt) };
+  const sel = (x: AudienceDoc['include'] | undefined) => ({
+    groups: x?.groups ?? [],
+    segments: x?.segments ?? [],
+    recipients: x?.recipients ?? [],
+  });
+  return {
+    id: a._id,
+    name: a.name,
+    include: sel(a.include),
+    exclude: sel(a.exclude),
+    createdAt: iso(a.createdAt),
+    updatedAt: iso(a.updatedAt),
+  };
 }
 
 function iso(d: Date | string | null | undefined): string | null {

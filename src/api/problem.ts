@@ -1,8 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import {
-  ConflictError, FilterError, InvalidStateError, NotFoundError, ValidationError, isStoreUnavailable,
-} from '../store';
+import { ConflictError, FilterError, InvalidStateError, NotFoundError, ValidationError, isStoreUnavailable } from '../store';
 
 /** RFC 9457 problem details. `type` is a URN naming the problem, so clients can branch on it. */
 export interface Problem {
@@ -82,8 +80,20 @@ export function problemHandler(logger: Logger) {
       return sendProblem(res, 503, 'store-unavailable', 'the store is unreachable; retry later');
     }
     // Messages of store errors can quote documents (emails): log the error's kind and where it was thrown only.
-    const stack = String((err as Error)?.stack ?? '').split('\n').slice(1, 6).join('\n');
-    logger.error({ errName: (err as Error)?.name, code: (err as { code?: unknown })?.code, stack, method: req.method, path: (req.route as { path?: unknown } | undefined)?.path }, 'api error');
+    const stack = String((err as Error)?.stack ?? '')
+      .split('\n')
+      .slice(1, 6)
+      .join('\n');
+    logger.error(
+      {
+        errName: (err as Error)?.name,
+        code: (err as { code?: unknown })?.code,
+        stack,
+        method: req.method,
+        path: (req.route as { path?: unknown } | undefined)?.path,
+      },
+      'api error',
+    );
     sendProblem(res, 500, 'internal', 'an unexpected error occurred');
   };
 }

@@ -63,7 +63,11 @@ export function createApiRouter(deps: AppDeps): Router {
   r.get('/openapi.json', (_req, res) => {
     res.json(doc);
   });
-  r.all('/openapi.json', methodNotAllowed(() => ['GET', 'HEAD', 'OPTIONS']), problemHandler(deps.logger));
+  r.all(
+    '/openapi.json',
+    methodNotAllowed(() => ['GET', 'HEAD', 'OPTIONS']),
+    problemHandler(deps.logger),
+  );
 
   r.use(authenticate);
   r.use('/organization', organizationRoutes(json, deps.logger));

@@ -77,7 +77,12 @@ export async function idPage<K extends keyof Listed, P>(
 }
 
 export const pageQuery = {
-  limit: z.coerce.number().int('limit must be an integer').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50),
+  limit: z.coerce
+    .number()
+    .int('limit must be an integer')
+    .min(1, 'limit must be at least 1')
+    .max(500, 'limit must be at most 500')
+    .default(50),
   cursor: z.string().optional(),
 };
 

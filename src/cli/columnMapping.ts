@@ -20,7 +20,8 @@ function readMappingFile(path: string): Record<string, string> {
     throw new ValidationError(`${path} is not a JSON file: ${(err as Error).message}`);
   }
   const obj = parsed && typeof parsed === 'object' && 'mapping' in parsed ? parsed.mapping : parsed;
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ValidationError(`${path} holds no mapping object ({"Header": "target", ...})`);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+    throw new ValidationError(`${path} holds no mapping object ({"Header": "target", ...})`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     if (typeof v !== 'string') throw new ValidationError(`${path}: the target of ${JSON.stringify(k)} is not a string`);
@@ -36,7 +37,8 @@ function readMappingFile(path: string): Record<string, string> {
 export async function connectionMapping(cmd: MappingCommand): Promise<{ connectionId: string; mapping: Record<string, string> }> {
   const found = await readColumnMapping(null, cmd.connectionId);
   if (!found) throw new ValidationError(`connection ${cmd.connectionId} does not exist`);
-  if (found.type !== 'csv' && found.type !== 'sftp') throw new ValidationError(`column mappings apply to csv and sftp connections; this one is ${found.type}`);
+  if (found.type !== 'csv' && found.type !== 'sftp')
+    throw new ValidationError(`column mappings apply to csv and sftp connections; this one is ${found.type}`);
   if (!cmd.set.length && cmd.file === undefined && !cmd.clear) return { connectionId: cmd.connectionId, mapping: found.mapping };
 
   let next: Record<string, string> = cmd.clear ? {} : cmd.file !== undefined ? readMappingFile(cmd.file) : { ...found.mapping };

@@ -13,9 +13,14 @@ export interface TailOptions {
  * `audience-sync events tail`: prints the organization's events as they arrive, one JSON object per line, until
  * SIGINT or SIGTERM (for a person watching a first Okta push).
  */
-export async function eventsTail(config: Config, opts: TailOptions, write: (line: string) => void = (l) => process.stdout.write(l)): Promise<void> {
+export async function eventsTail(
+  config: Config,
+  opts: TailOptions,
+  write: (line: string) => void = (l) => process.stdout.write(l),
+): Promise<void> {
   for (const t of opts.types ?? []) {
-    if (!(EVENT_TYPES as readonly string[]).includes(t)) throw new TailUsageError(`unknown event type "${t}" (types: ${EVENT_TYPES.join(', ')})`);
+    if (!(EVENT_TYPES as readonly string[]).includes(t))
+      throw new TailUsageError(`unknown event type "${t}" (types: ${EVENT_TYPES.join(', ')})`);
   }
   await connectStore(config.MONGODB_URI, { serverSelectionTimeoutMS: 15_000, syncIndexes: false });
   let stop = false;

@@ -79,9 +79,11 @@ async function syncCommand(config: Config, id: string | undefined, json: boolean
   const run = await withStore(config, async () => {
     const kind = await connectionKind(id);
     if (!kind) throw new ValidationError(`connection ${id} does not exist`);
-    if (kind.type !== 'hris') throw new ValidationError(`connection ${id} is a ${kind.type} connection; only hris connections sync through Finch`);
+    if (kind.type !== 'hris')
+      throw new ValidationError(`connection ${id} is a ${kind.type} connection; only hris connections sync through Finch`);
     const conn = await loadHrisConnection(id);
-    if (conn?.mode === 'assisted') throw new ValidationError('assisted connections sync on their weekly schedule only; there is no on-demand sync');
+    if (conn?.mode === 'assisted')
+      throw new ValidationError('assisted connections sync on their weekly schedule only; there is no on-demand sync');
     const deadline = Date.now() + 24 * 3600_000;
     while (Date.now() < deadline) {
       const res = await runHrisSync(id, { config, logger }, { label: 'cli' });
@@ -144,8 +146,12 @@ async function main(argv: string[]): Promise<number> {
 
   switch (`${cmd} ${sub ?? ''}`.trim()) {
     case 'serve': {
-      const roles = (values.roles ?? ALL_ROLES.join(',')).split(',').map((r) => r.trim()).filter(Boolean);
-      for (const r of roles) if (!(ALL_ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role "${r}" (roles: ${ALL_ROLES.join(', ')})`);
+      const roles = (values.roles ?? ALL_ROLES.join(','))
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      for (const r of roles)
+        if (!(ALL_ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role "${r}" (roles: ${ALL_ROLES.join(', ')})`);
       const service = await startService(config, roles as Role[]);
       await new Promise<void>((resolve) => {
         let stopping = false;
@@ -186,7 +192,11 @@ async function main(argv: string[]): Promise<number> {
         await recordAudit(orgId, 'cli', 'token.create', t.id, { role: t.role, permissions: t.permissions, name: values.name ?? null });
         return t;
       });
-      out(json, { token: res.token, id: res.id, role: res.role, permissions: res.permissions, name: values.name ?? null }, `token (shown once): ${res.token}`);
+      out(
+        json,
+        { token: res.token, id: res.id, role: res.role, permissions: res.permissions, name: values.name ?? null },
+        `token (shown once): ${res.token}`,
+      );
       return 0;
     }
     case 'connection create': {
@@ -194,7 +204,11 @@ async function main(argv: string[]): Promise<number> {
       const type = requireOpt(values, 'type');
       // A key file may be an authorized_keys file: one key per line (comments and blank lines skipped).
       const publicKeys = (values['public-key'] ?? []).flatMap((f) =>
-        readFileSync(f, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+        readFileSync(f, 'utf8')
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('#')),
+      );
       const created = await withStore(config, async () => {
         const c = await createConnection(
           {
@@ -215,7 +229,12 @@ async function main(argv: string[]): Promise<number> {
       const { name: _name, ...shape } = created;
       void _name;
       const human = [`created ${created.type} connection ${created.id}`];
-      if (created.scimBaseUrl) human.push(`SCIM base URL: ${created.scimBaseUrl}`, `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`, `bearer token (shown once): ${created.token}`);
+      if (created.scimBaseUrl)
+        human.push(
+          `SCIM base URL: ${created.scimBaseUrl}`,
+          `SCIM 1.1 base URL (Okta): ${created.scim11BaseUrl}`,
+          `bearer token (shown once): ${created.token}`,
+        );
       if (created.username) human.push(`SFTP username: ${created.username}`, `password (shown once): ${created.password}`);
       out(json, shape, human.join('\n'));
       return 0;
@@ -223,7 +242,9 @@ async function main(argv: string[]): Promise<number> {
     case 'connection mapping': {
       const id = positionals[2];
       if (!id) throw new UsageError('connection mapping needs the connection id');
-      const res = await withStore(config, () => connectionMapping({ connectionId: id, set: values.set ?? [], file: values.file, clear: Boolean(values.clear) }));
+      const res = await withStore(config, () =>
+        connectionMapping({ connectionId: id, set: values.set ?? [], file: values.file, clear: Boolean(values.clear) }),
+      );
       const lines = Object.entries(res.mapping).map(([h, t]) => `${JSON.stringify(h)} → ${t}`);
       out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
       return 0;
@@ -231,7 +252,10 @@ async function main(argv: string[]): Promise<number> {
     case 'events tail': {
       const after = values.after === undefined ? undefined : Number(values.after);
       if (after !== undefined && !(Number.isInteger(after) && after >= 0)) throw new UsageError('--after must be an event cursor');
-      const types = values.types?.split(',').map((t) => t.trim()).filter(Boolean);
+      const types = values.types
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       try {
         await eventsTail(config, { org: requireOpt(values, 'org'), types, after });
       } catch (err) {
@@ -257,7 +281,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof NotFoundError) {
       process.stderr.write(`audience-sync: ${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof ConfigError || err instanceof UsageError || err instanceof OperatorUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    } else if (
+      err instanceof ConfigError ||
+      err instanceof UsageError ||
+      err instanceof OperatorUsageError ||
+      (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')
+    ) {
       process.stderr.write(`audience-sync: ${(err as Error).message}\n`);
       if (err instanceof UsageError || err instanceof OperatorUsageError) process.stderr.write(`run \`audience-sync --help\` for usage\n`);
       process.exitCode = 2;

@@ -4,10 +4,16 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 const port = (name: string, dflt: number) =>
-  z.coerce.number({ error: `${name} must be a port number` }).int().min(0).max(65535).default(dflt);
+  z.coerce
+    .number({ error: `${name} must be a port number` })
+    .int()
+    .min(0)
+    .max(65535)
+    .default(dflt);
 
 const schema = z.object({
-  MONGODB_URI: z.string({ error: 'MONGODB_URI is required (or start with `npm start`, which runs a local store)' })
+  MONGODB_URI: z
+    .string({ error: 'MONGODB_URI is required (or start with `npm start`, which runs a local store)' })
     .regex(/^mongodb(\+srv)?:\/\//, 'MONGODB_URI must start with mongodb:// or mongodb+srv://'),
   HTTP_PORT: port('HTTP_PORT', 8080),
   SFTP_PORT: port('SFTP_PORT', 2222),
@@ -19,14 +25,21 @@ const schema = z.object({
   SECRET_KEY_FILE: z.string().default('.data/secret_key'),
   FINCH_BASE_URL: z.string().url('FINCH_BASE_URL must be an absolute URL').optional(),
   /** Finch's webhook signing secret (base64, from the Finch dashboard); unset: POST /webhooks/finch answers 503. */
-  FINCH_WEBHOOK_SECRET: z.string().min(1)
+  FINCH_WEBHOOK_SECRET: z
+    .string()
+    .min(1)
     .refine((v) => Buffer.from(v, 'base64').toString('base64') === v, 'FINCH_WEBHOOK_SECRET must be the base64 secret Finch shows')
     .optional(),
   /** One Finch request may be held for minutes while Finch reads the HRIS. */
   FINCH_TIMEOUT_SECONDS: z.coerce.number({ error: 'FINCH_TIMEOUT_SECONDS must be a number of seconds' }).positive().max(3600).default(300),
   FINCH_MAX_ATTEMPTS: z.coerce.number({ error: 'FINCH_MAX_ATTEMPTS must be a whole number' }).int().min(1).max(20).default(6),
   /** Finch's per-product request limit (requests initiated per rolling minute, per application); our pacing stays under it. */
-  FINCH_RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'FINCH_RATE_LIMIT_PER_MINUTE must be a whole number' }).int().min(1).max(100_000).default(20),
+  FINCH_RATE_LIMIT_PER_MINUTE: z.coerce
+    .number({ error: 'FINCH_RATE_LIMIT_PER_MINUTE must be a whole number' })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(20),
   FINCH_PAGE_SIZE: z.coerce.number({ error: 'FINCH_PAGE_SIZE must be a whole number' }).int().min(1).max(10_000).default(5000),
   FINCH_BATCH_SIZE: z.coerce.number({ error: 'FINCH_BATCH_SIZE must be a whole number' }).int().min(1).max(5000).default(1000),
   /** How often the worker's HRIS scheduler looks for due connections and queued on-demand runs. */
@@ -52,7 +65,10 @@ const schema = z.object({
     .default(25),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
   /** Bind address of the HTTP server (default: every interface). */
-  HTTP_HOST: z.string().regex(/^[0-9A-Za-z.:%_-]{1,255}$/, 'HTTP_HOST must be an address or host name such as 127.0.0.1 or ::').optional(),
+  HTTP_HOST: z
+    .string()
+    .regex(/^[0-9A-Za-z.:%_-]{1,255}$/, 'HTTP_HOST must be an address or host name such as 127.0.0.1 or ::')
+    .optional(),
   /** A sync run silent this long is taken for abandoned by the worker's sweep (failed, or its apply resumed). */
   SYNC_RUN_STALE_SECONDS: z.coerce
     .number({ error: 'SYNC_RUN_STALE_SECONDS must be a number of seconds' })
@@ -61,9 +77,21 @@ const schema = z.object({
     .max(86_400, 'SYNC_RUN_STALE_SECONDS must be at most 86400')
     .optional(),
   // Change feed and webhooks (issue 11).
-  EVENT_RETENTION_DAYS: z.coerce.number({ error: 'EVENT_RETENTION_DAYS must be a number of days' }).positive('EVENT_RETENTION_DAYS must be more than 0').max(3650).default(30),
-  WEBHOOK_ALLOW_LOOPBACK: z.enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK must be true or false' }).default('false').transform((v) => v === 'true'),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number({ error: 'WEBHOOK_TIMEOUT_MS must be a number of milliseconds' }).int().min(100).max(120_000).default(10_000),
+  EVENT_RETENTION_DAYS: z.coerce
+    .number({ error: 'EVENT_RETENTION_DAYS must be a number of days' })
+    .positive('EVENT_RETENTION_DAYS must be more than 0')
+    .max(3650)
+    .default(30),
+  WEBHOOK_ALLOW_LOOPBACK: z
+    .enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
+  WEBHOOK_TIMEOUT_MS: z.coerce
+    .number({ error: 'WEBHOOK_TIMEOUT_MS must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(10_000),
   /** Multiplies the retry schedule's waits (tests compress the day of retries into seconds). */
   WEBHOOK_RETRY_SCALE: z.coerce.number({ error: 'WEBHOOK_RETRY_SCALE must be a number' }).positive().max(10).default(1),
   WEBHOOK_POLL_MS: z.coerce.number({ error: 'WEBHOOK_POLL_MS must be a number of milliseconds' }).int().min(10).max(60_000).default(500),
@@ -127,7 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // generated there on first start, marked `dev-` so that every later start still announces it (serve warns).
     if (existsSync(e.SECRET_KEY_FILE)) {
       secret = readFileSync(e.SECRET_KEY_FILE, 'utf8').trim();
-      if (secret.length < 16) throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} must hold a key of at least 16 characters`);
+      if (secret.length < 16)
+        throw new ConfigError(`invalid configuration: SECRET_KEY_FILE: ${e.SECRET_KEY_FILE} must hold a key of at least 16 characters`);
       source = secret.startsWith(DEV_KEY_PREFIX) || !env.SECRET_KEY_FILE ? 'development' : 'file';
     } else {
       mkdirSync(dirname(e.SECRET_KEY_FILE), { recursive: true });
@@ -136,5 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       source = 'development';
     }
   }
-  return { ...e, SECRET_KEY: secret, SECRET_KEY_SOURCE: source, PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, '') };
+  return {
+    ...e,
+    SECRET_KEY: secret,
+    SECRET_KEY_SOURCE: source,
+    PUBLIC_URL: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, ''),
+  };
 }

@@ -11,11 +11,14 @@ export const MAPPING_TARGETS_HINT = `use email, status, groups, action, ignore, 
  * spelled as formatColumnTarget spells them), or every problem with it: unknown targets, a header named twice, one
  * target (other than ignore) taken by two headers.
  */
-export function validateColumnMapping(input: Record<string, string>): { mapping: ColumnMapping } | { errors: { path: string; message: string }[] } {
+export function validateColumnMapping(
+  input: Record<string, string>,
+): { mapping: ColumnMapping } | { errors: { path: string; message: string }[] } {
   const errors: { path: string; message: string }[] = [];
   const mapping: ColumnMapping = {};
   const entries = Object.entries(input);
-  if (entries.length > MAX_MAPPING_ENTRIES) return { errors: [{ path: 'mapping', message: `a mapping has at most ${MAX_MAPPING_ENTRIES} headers` }] };
+  if (entries.length > MAX_MAPPING_ENTRIES)
+    return { errors: [{ path: 'mapping', message: `a mapping has at most ${MAX_MAPPING_ENTRIES} headers` }] };
   const headers = new Map<string, string>();
   const targets = new Map<string, string>();
   for (const [rawHeader, rawTarget] of entries) {
@@ -31,7 +34,10 @@ export function validateColumnMapping(input: Record<string, string>): { mapping:
     }
     const target = typeof rawTarget === 'string' ? parseColumnTarget(rawTarget) : null;
     if (!target) {
-      errors.push({ path, message: `unknown target ${JSON.stringify(String(rawTarget).slice(0, 80))} for ${JSON.stringify(header)}: ${MAPPING_TARGETS_HINT}` });
+      errors.push({
+        path,
+        message: `unknown target ${JSON.stringify(String(rawTarget).slice(0, 80))} for ${JSON.stringify(header)}: ${MAPPING_TARGETS_HINT}`,
+      });
       continue;
     }
     const key = headerKey(header) || header;

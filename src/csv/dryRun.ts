@@ -62,7 +62,10 @@ export async function dryRunCsv(
       if (full) listed.add(c.key);
       // Group ids are derived from the names (namedGroupId), so the preview needs no group to exist.
       const groups = c.groups?.map((name) => namedGroupId(conn._id, name));
-      await preview.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
+      await preview.add(
+        { op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw },
+        item.line,
+      );
     }
   }
   if (full) preview.keepAsTheyAre([...rejectedKeys].filter((k) => !listed.has(k)));

@@ -95,10 +95,13 @@ export class EncodingInspector {
     let encoding: CsvEncoding;
     if (startsWith(head, [0xff, 0xfe]) || startsWith(head, [0xfe, 0xff])) {
       encoding = head[0] === 0xff ? 'utf16le' : 'utf16be';
-      if (complete && this.bytes % 2 !== 0) throw new CsvFileError('the file has a UTF-16 byte-order mark but an odd number of bytes: it is truncated or not UTF-16');
+      if (complete && this.bytes % 2 !== 0)
+        throw new CsvFileError('the file has a UTF-16 byte-order mark but an odd number of bytes: it is truncated or not UTF-16');
     } else if (startsWith(head, [0xef, 0xbb, 0xbf])) {
       if (this.utf8Error !== null) {
-        throw new CsvFileError(`the file starts with a UTF-8 byte-order mark but is not valid UTF-8 (at byte ${this.utf8Error} or after); save it again as UTF-8`);
+        throw new CsvFileError(
+          `the file starts with a UTF-8 byte-order mark but is not valid UTF-8 (at byte ${this.utf8Error} or after); save it again as UTF-8`,
+        );
       }
       encoding = 'utf8';
     } else {
@@ -122,7 +125,9 @@ export class EncodingInspector {
 
   private checked(head: Buffer, encoding: CsvEncoding): CsvEncoding {
     if (looksBinary(decodeHead(head, encoding))) {
-      throw new CsvFileError(`this is not a text file: it contains control characters when read as ${encodingLabel(encoding)} (a binary file?)`);
+      throw new CsvFileError(
+        `this is not a text file: it contains control characters when read as ${encodingLabel(encoding)} (a binary file?)`,
+      );
     }
     return encoding;
   }

@@ -1,8 +1,21 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
-  SnapshotIngest, claimStoredRun, completeStoredFile, endedRunsWithoutResult, findDuplicateRun, finishDuplicateRun,
-  loadSyncConnection, readColumnMapping, readStoredFile, requeueAbandonedStoredRuns, requeueStoredRun, runInBackground, waitForBackgroundJobs, interruptBackgroundJobs, type SyncRunDoc,
+  SnapshotIngest,
+  claimStoredRun,
+  completeStoredFile,
+  endedRunsWithoutResult,
+  findDuplicateRun,
+  finishDuplicateRun,
+  loadSyncConnection,
+  readColumnMapping,
+  readStoredFile,
+  requeueAbandonedStoredRuns,
+  requeueStoredRun,
+  runInBackground,
+  waitForBackgroundJobs,
+  interruptBackgroundJobs,
+  type SyncRunDoc,
 } from '../store';
 import type { CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';
@@ -42,7 +55,11 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
   const log = logger.child({ syncRunId: run._id, connectionId: run.connectionId });
   const conn = await loadSyncConnection(run.connectionId);
   if (!input?.fileId || !conn) {
-    const ingest = await SnapshotIngest.start({ _id: run.connectionId, orgId: run.orgId, type: 'sftp' }, { mode: run.mode, source: run.source }, run);
+    const ingest = await SnapshotIngest.start(
+      { _id: run.connectionId, orgId: run.orgId, type: 'sftp' },
+      { mode: run.mode, source: run.source },
+      run,
+    );
     return ingest.fail(conn ? 'the run has no stored file' : 'the connection was deleted');
   }
   const dup = await findDuplicateRun(run);
@@ -58,7 +75,8 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     if (rejected.size && file) {
       const lines = await linesOf(file, new Set(rejected.keys()));
       const out = ['line,reason,row'];
-      for (const [line, reason] of [...rejected].sort((a, b) => a[0] - b[0])) out.push([String(line), csvField(reason), csvField(lines.get(line) ?? '')].join(','));
+      for (const [line, reason] of [...rejected].sort((a, b) => a[0] - b[0]))
+        out.push([String(line), csvField(reason), csvField(lines.get(line) ?? '')].join(','));
       errorsCsv = Buffer.from(out.join('\r\n') + '\r\n', 'utf8');
     }
     await completeStoredFile(ended, errorsCsv);
@@ -81,10 +99,20 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
   }
   const ready = prepared;
   try {
-    const ingest = await SnapshotIngest.start(conn, { mode: run.mode, source: run.source }, { ...run, input: { ...input, rows: ready.rows } });
+    const ingest = await SnapshotIngest.start(
+      conn,
+      { mode: run.mode, source: run.source },
+      { ...run, input: { ...input, rows: ready.rows } },
+    );
     await ingestStoredRows(ingest, ready.rows);
     const rejected = new Map<number, string>();
-    const ended = await ingestPreparedFile(ingest, conn, ready, { logger: log, signal, rejected, maxNoted: MAX_ERROR_ROWS, what: 'sftp file' });
+    const ended = await ingestPreparedFile(ingest, conn, ready, {
+      logger: log,
+      signal,
+      rejected,
+      maxNoted: MAX_ERROR_ROWS,
+      what: 'sftp file',
+    });
     if (ended === null) return null;
     return await finish(ended, rejected, file);
   } finally {
@@ -116,7 +144,10 @@ export function startFileQueue(opts: FileQueueOptions): FileQueue {
     const claim = await claimStoredRun(worker);
     if (!claim) return false;
     const run = claim.run;
-    opts.logger.info({ syncRunId: run._id, connectionId: run.connectionId, file: run.input?.name, claim: claim.token }, 'sftp file claimed');
+    opts.logger.info(
+      { syncRunId: run._id, connectionId: run.connectionId, file: run.input?.name, claim: claim.token },
+      'sftp file claimed',
+    );
     let result: Promise<void> = Promise.resolve();
     runInBackground(
       (signal) => {

@@ -97,7 +97,10 @@ export interface IngestFileOptions {
  * run. Returns the run as it ended, or null when shutdown stopped it (`signal`).
  */
 export async function ingestPreparedFile(
-  ingest: SnapshotIngest, conn: SyncConnection, file: PreparedFile, opts: IngestFileOptions,
+  ingest: SnapshotIngest,
+  conn: SyncConnection,
+  file: PreparedFile,
+  opts: IngestFileOptions,
 ): Promise<SyncRunDoc | null> {
   const what = opts.what ?? 'csv file';
   // Shutdown stops the reading at the next row and an apply at the next batch (the apply is then resumed from its
@@ -105,7 +108,8 @@ export async function ingestPreparedFile(
   ingest.signal = opts.signal;
   let rows = stoppable(file.it, opts.signal);
   if (opts.rejected) rows = noting(rows, opts.rejected, opts.maxNoted ?? 10_000);
-  if (opts.rejected && file.first.done === false && file.first.value.error !== undefined) opts.rejected.set(file.first.value.line, file.first.value.error);
+  if (opts.rejected && file.first.done === false && file.first.value.error !== undefined)
+    opts.rejected.set(file.first.value.line, file.first.value.error);
   try {
     const run = await ingestCsvRows(ingest, conn, rows, file.first);
     opts.logger.info({ syncRunId: run._id, connectionId: conn._id, status: run.status, counts: run.counts }, `${what} processed`);
@@ -141,7 +145,14 @@ export async function linesOf(file: StoredCsv, wanted: ReadonlySet<number>): Pro
     pending += text;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
-      if (wanted.has(line)) out.set(line, pending.slice(0, nl).replace(/\r$/, '').replace(/^\uFEFF/, ''));
+      if (wanted.has(line))
+        out.set(
+          line,
+          pending
+            .slice(0, nl)
+            .replace(/\r$/, '')
+            .replace(/^\uFEFF/, ''),
+        );
       pending = pending.slice(nl + 1);
       if (++line > last) return out;
     }

@@ -46,7 +46,12 @@ export interface ColumnPlan {
 
 /** A custom field name usable in segment filters (`custom.<name>`): letters, digits and underscores. */
 export function customName(h: string): string {
-  return h.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64);
+  return h
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 64);
 }
 
 const CUSTOM_RE = /^custom[._](.+)$/i;
@@ -163,7 +168,13 @@ export function planColumns(headers: string[], mapping?: ColumnMapping | null): 
     if (second && second.score === first.score) {
       if (target === 'email') ambiguousEmail = tied.map((c) => headers[c.i]!.trim());
       for (const c of tied) {
-        notes.set(c.i, `ambiguous: ${tied.filter((o) => o !== c).map((o) => JSON.stringify(headers[o.i]!.trim())).join(', ')} ${tied.length > 2 ? 'are' : 'is'} an equally good ${target} column; map one`);
+        notes.set(
+          c.i,
+          `ambiguous: ${tied
+            .filter((o) => o !== c)
+            .map((o) => JSON.stringify(headers[o.i]!.trim()))
+            .join(', ')} ${tied.length > 2 ? 'are' : 'is'} an equally good ${target} column; map one`,
+        );
       }
       continue;
     }

@@ -10,8 +10,14 @@ async function keepAsTheyWere(ingest: SnapshotIngest, conn: SyncConnection, keys
     const rec = await findSourceRecord(conn._id, key);
     if (!rec || rec.deleted) continue;
     await ingest.add({
-      op: 'upsert', key, email: rec.emailDisplay ?? rec.email, active: rec.active, attributes: rec.attributes,
-      groups: rec.groups, raw: rec.raw, lookup: rec.lookup,
+      op: 'upsert',
+      key,
+      email: rec.emailDisplay ?? rec.email,
+      active: rec.active,
+      attributes: rec.attributes,
+      groups: rec.groups,
+      raw: rec.raw,
+      lookup: rec.lookup,
     });
   }
 }
@@ -53,10 +59,18 @@ export async function ingestCsvRows(
       const c = item.change;
       if (full) listed.add(c.key);
       const groups = c.groups ? await groupIds(c.groups) : undefined;
-      await ingest.add({ op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw }, item.line);
+      await ingest.add(
+        { op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw },
+        item.line,
+      );
     }
   }
   // A file without one valid row restates no one: its run fails as "every row was rejected".
-  if (full && listed.size) await keepAsTheyWere(ingest, conn, [...rejectedKeys].filter((k) => !listed.has(k)));
+  if (full && listed.size)
+    await keepAsTheyWere(
+      ingest,
+      conn,
+      [...rejectedKeys].filter((k) => !listed.has(k)),
+    );
   return ingest.finish();
 }

@@ -194,8 +194,13 @@ export async function* readCsv(input: AsyncIterable<Buffer | string | Uint8Array
   let firstRecord: string[] | null = null;
   let looked = 0;
   const noEmailColumn = (record: string[]) => {
-    const shown = record.slice(0, 12).map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
-    return new CsvFileError(`the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`);
+    const shown = record
+      .slice(0, 12)
+      .map((h) => JSON.stringify(h.slice(0, 40)))
+      .join(', ');
+    return new CsvFileError(
+      `the header row has no email column (found ${shown || 'nothing'}); name one column "email", "Email Address" or "Work Email"`,
+    );
   };
   try {
     for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {

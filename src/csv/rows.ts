@@ -19,8 +19,58 @@ export type CsvChange =
 export const MAX_FIELD_CHARS = 2000;
 const MAX_KEY_CHARS = 256;
 
-const ACTIVE = new Set(['active', 'a', 'yes', 'y', 'true', '1', 'employed', 'current', 'enabled', 'onleave', 'leave', 'leaveofabsence', 'loa', 'paidleave', 'unpaidleave', 'probation', 'new', 'hired', 'rehired', 'onboarding', 'gardenleave', 'activeemployee', 'working']);
-const INACTIVE = new Set(['inactive', 'i', 'no', 'n', 'false', '0', 'terminated', 'term', 'termed', 'disabled', 'former', 'left', 'resigned', 'retired', 'deceased', 'separated', 'offboarded', 'suspended', 'deactivated', 'ended', 'inactiveemployee', 'formeremployee', 'leaver', 'exited', 'dismissed']);
+const ACTIVE = new Set([
+  'active',
+  'a',
+  'yes',
+  'y',
+  'true',
+  '1',
+  'employed',
+  'current',
+  'enabled',
+  'onleave',
+  'leave',
+  'leaveofabsence',
+  'loa',
+  'paidleave',
+  'unpaidleave',
+  'probation',
+  'new',
+  'hired',
+  'rehired',
+  'onboarding',
+  'gardenleave',
+  'activeemployee',
+  'working',
+]);
+const INACTIVE = new Set([
+  'inactive',
+  'i',
+  'no',
+  'n',
+  'false',
+  '0',
+  'terminated',
+  'term',
+  'termed',
+  'disabled',
+  'former',
+  'left',
+  'resigned',
+  'retired',
+  'deceased',
+  'separated',
+  'offboarded',
+  'suspended',
+  'deactivated',
+  'ended',
+  'inactiveemployee',
+  'formeremployee',
+  'leaver',
+  'exited',
+  'dismissed',
+]);
 const UPSERT = new Set(['', 'upsert', 'add', 'create', 'update', 'insert', 'modify', 'change', 'active']);
 const DELETE = new Set(['delete', 'remove', 'deleted', 'removed', 'drop']);
 
@@ -78,12 +128,25 @@ export function rowToChange(
     raw[headers[i]!] = record[i]!;
     if (value.length > MAX_FIELD_CHARS) return { error: `${quote(headers[i]!)} is longer than ${MAX_FIELD_CHARS} characters` };
     switch (col.kind) {
-      case 'email': email = value; break;
-      case 'status': status = value; yesNoStatus = col.yesNo === true; break;
-      case 'action': action = value; break;
-      case 'groups': groupsCell = value; break;
-      case 'attribute': if (value) attributes[col.name] = value; break;
-      case 'custom': if (value) custom[col.name] = value; break;
+      case 'email':
+        email = value;
+        break;
+      case 'status':
+        status = value;
+        yesNoStatus = col.yesNo === true;
+        break;
+      case 'action':
+        action = value;
+        break;
+      case 'groups':
+        groupsCell = value;
+        break;
+      case 'attribute':
+        if (value) attributes[col.name] = value;
+        break;
+      case 'custom':
+        if (value) custom[col.name] = value;
+        break;
     }
   }
   if (Object.keys(custom).length) attributes.custom = custom;

@@ -152,7 +152,10 @@ export function createFinchClient(accessTokenEnc: string, secretKey: string, set
         // Not JSON: the status says enough.
       }
       const again = retryable(res.status) && attempt < settings.maxAttempts;
-      log.warn({ product, status: res.status, finchRequestId: requestId, finchCode, attempt, retry: again, durationMs }, 'finch request failed');
+      log.warn(
+        { product, status: res.status, finchRequestId: requestId, finchCode, attempt, retry: again, durationMs },
+        'finch request failed',
+      );
       if (!again) return res;
       const wait = (res.status === 429 ? retryAfterMs(res.headers.get('retry-after')) : null) ?? backoffMs(attempt, base, maxBackoff);
       await res.body?.cancel().catch(() => undefined);

@@ -114,7 +114,10 @@ export function pickEmail(emails: FinchEmail[] | null | undefined): string | nul
 }
 
 /** The name people use: preferred first name where present. */
-export function displayName(ind: FinchIndividual | null | undefined, fallback?: { first_name?: string | null; last_name?: string | null } | null): string | null {
+export function displayName(
+  ind: FinchIndividual | null | undefined,
+  fallback?: { first_name?: string | null; last_name?: string | null } | null,
+): string | null {
   const first = text(ind?.preferred_name) ?? text(ind?.first_name) ?? text(fallback?.first_name);
   const last = text(ind?.last_name) ?? text(fallback?.last_name);
   const name = [first, last].filter(Boolean).join(' ');

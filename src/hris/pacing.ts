@@ -26,7 +26,10 @@ export class RollingWindowLimiter {
   acquire(signal?: AbortSignal): Promise<() => void> {
     const turn = this.queue.then(() => this.waitForSlot(signal));
     // The next caller waits for this one, whether it got its slot or was stopped.
-    this.queue = turn.then(() => undefined, () => undefined);
+    this.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 
@@ -57,10 +60,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted')));
       return;
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal?.reason ?? 'aborted')));

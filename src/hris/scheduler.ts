@@ -42,13 +42,20 @@ export function startHrisScheduler(opts: SchedulerOptions): HrisScheduler {
 
   const launch = (connectionId: string, runOpts: { runId?: string; label: string; due?: boolean }) => {
     if (stopped || running.has(connectionId) || running.size >= max) return;
-    const job = runHrisSync(connectionId, { ...opts, holder, signal: abort.signal }, {
-      runId: runOpts.runId,
-      label: runOpts.label,
-      // Re-checked under the lease: another instance may have just run it.
-      stillDue: runOpts.due ? (c) => isDue(c, Date.now()) : undefined,
-    })
-      .then(() => undefined, (err: Error) => log.warn({ connectionId, errName: err?.name, err: err?.message }, 'hris sync crashed'))
+    const job = runHrisSync(
+      connectionId,
+      { ...opts, holder, signal: abort.signal },
+      {
+        runId: runOpts.runId,
+        label: runOpts.label,
+        // Re-checked under the lease: another instance may have just run it.
+        stillDue: runOpts.due ? (c) => isDue(c, Date.now()) : undefined,
+      },
+    )
+      .then(
+        () => undefined,
+        (err: Error) => log.warn({ connectionId, errName: err?.name, err: err?.message }, 'hris sync crashed'),
+      )
       .finally(() => running.delete(connectionId));
     running.set(connectionId, job);
   };

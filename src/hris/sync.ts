@@ -5,14 +5,35 @@ import type { Introspection } from '@tryfinch/finch-api/resources/account';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import {
-  SnapshotIngest, acquireLease, createSyncRun, endRunUnapplied, findActiveHrisRun, heartbeatSyncRun, hrisSyncLeaseName,
-  loadHrisConnection, loadSyncRun, markHrisNeedsReauth, recordHrisIntrospection, recordHrisRunEnd, releaseLease, renewLease,
-  startQueuedRun, type HrisConnection, type HrisIntrospection, type SyncRunDoc,
+  SnapshotIngest,
+  acquireLease,
+  createSyncRun,
+  endRunUnapplied,
+  findActiveHrisRun,
+  heartbeatSyncRun,
+  hrisSyncLeaseName,
+  loadHrisConnection,
+  loadSyncRun,
+  markHrisNeedsReauth,
+  recordHrisIntrospection,
+  recordHrisRunEnd,
+  releaseLease,
+  renewLease,
+  startQueuedRun,
+  type HrisConnection,
+  type HrisIntrospection,
+  type SyncRunDoc,
 } from '../store';
 import { createFinchClient, type FinchConnectionClient, type FinchProduct } from './client';
 import { finchCallDuration, finchCalls, hrisRuns } from './metrics';
 import {
-  managerId, mapPerson, summarize, type FinchDirectoryEntry, type FinchEmployment, type FinchIndividual, type PersonSummary,
+  managerId,
+  mapPerson,
+  summarize,
+  type FinchDirectoryEntry,
+  type FinchEmployment,
+  type FinchIndividual,
+  type PersonSummary,
 } from './mapping';
 import type { RollingWindowLimiter } from './pacing';
 import { nextSyncAt } from './schedule';
@@ -55,7 +76,9 @@ export function leaseHolderId(): string {
 
 class PendingError extends Error {
   constructor(readonly where: string) {
-    super(`Finch is still syncing this connection's data from the HRIS (202 data_sync_in_progress at ${where}); nothing was changed; the sync is retried later`);
+    super(
+      `Finch is still syncing this connection's data from the HRIS (202 data_sync_in_progress at ${where}); nothing was changed; the sync is retried later`,
+    );
   }
 }
 
@@ -86,7 +109,10 @@ function today(now = new Date()): string {
 /** What an error of a batch item says, for the run's row errors. */
 function itemError(kind: string, id: string, code: number, body: unknown): string {
   const b = (body ?? {}) as { finch_code?: unknown; name?: unknown; message?: unknown };
-  const what = [typeof b.finch_code === 'string' ? b.finch_code : typeof b.name === 'string' ? b.name : null, typeof b.message === 'string' ? b.message : null]
+  const what = [
+    typeof b.finch_code === 'string' ? b.finch_code : typeof b.name === 'string' ? b.name : null,
+    typeof b.message === 'string' ? b.message : null,
+  ]
     .filter(Boolean)
     .join(': ');
   return `${kind} ${id}: Finch answered ${code}${what ? ` (${what})` : ''}; what was stored for this person is kept`;
@@ -122,15 +148,18 @@ export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: Ru
   let runId: string | null = null;
   const progress: Progress = { phase: 'introspect', pages: 0, processed: 0 };
   // Heartbeat: the lease (a third of its life) and the run (the abandoned-run sweep judges runs by silence).
-  const beat = setInterval(() => {
-    void (async () => {
-      if (!(await renewLease(lease, holder, leaseMs))) {
-        stop.abort(new LeaseLostError());
-        return;
-      }
-      if (runId) await heartbeatSyncRun(runId, progress);
-    })().catch((err: Error) => log.warn({ errName: err?.name }, 'hris heartbeat failed'));
-  }, Math.max(100, Math.min(leaseMs / 3, 10_000)));
+  const beat = setInterval(
+    () => {
+      void (async () => {
+        if (!(await renewLease(lease, holder, leaseMs))) {
+          stop.abort(new LeaseLostError());
+          return;
+        }
+        if (runId) await heartbeatSyncRun(runId, progress);
+      })().catch((err: Error) => log.warn({ errName: err?.name }, 'hris heartbeat failed'));
+    },
+    Math.max(100, Math.min(leaseMs / 3, 10_000)),
+  );
   beat.unref();
   try {
     const conn = await loadHrisConnection(connectionId);
@@ -154,7 +183,10 @@ export async function runHrisSync(connectionId: string, deps: HrisDeps, opts: Ru
       // A failure before Finch answered anything (no token, store error) says nothing about the token either.
       tokenAccepted: result.outcome === 'succeeded' || result.outcome === 'needs_review' || result.outcome === 'pending',
     });
-    log.info({ syncRunId: runId, outcome: result.outcome, counts: result.run.counts, calls: result.calls, rateLimited: result.rateLimited }, 'hris sync finished');
+    log.info(
+      { syncRunId: runId, outcome: result.outcome, counts: result.run.counts, calls: result.calls, rateLimited: result.rateLimited },
+      'hris sync finished',
+    );
     return result;
   } finally {
     clearInterval(beat);
@@ -170,16 +202,31 @@ async function takeRun(conn: HrisConnection, opts: { runId?: string; label?: str
   if (active?.status === 'queued' && (await startQueuedRun(active._id))) return active._id;
   // A run left `running` under an expired lease belongs to a process that died: fail it so it is not counted active.
   if (active?.status === 'running') {
-    await endRunUnapplied(active._id, 'failed', 'interrupted: the process running this sync stopped before it finished (its lease expired); a new run started clean');
+    await endRunUnapplied(
+      active._id,
+      'failed',
+      'interrupted: the process running this sync stopped before it finished (its lease expired); a new run started clean',
+    );
   }
   const run = await createSyncRun(conn, { mode: 'full', source: 'hris', label: opts.label ?? 'scheduled' });
   return (await startQueuedRun(run._id)) ? run._id : null;
 }
 
-async function syncOnce(conn: HrisConnection, runId: string, deps: HrisDeps, progress: Progress, signal: AbortSignal, log: Logger): Promise<HrisRunResult> {
+async function syncOnce(
+  conn: HrisConnection,
+  runId: string,
+  deps: HrisDeps,
+  progress: Progress,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<HrisRunResult> {
   const { config } = deps;
   if (!conn.accessTokenEnc) {
-    const run = await endRunUnapplied(runId, 'failed', 'this connection has no Finch access token; set one with POST /api/v1/connections/{id}/credentials');
+    const run = await endRunUnapplied(
+      runId,
+      'failed',
+      'this connection has no Finch access token; set one with POST /api/v1/connections/{id}/credentials',
+    );
     return { run: run!, outcome: 'failed', calls: 0, rateLimited: 0 };
   }
   const client = createFinchClient(conn.accessTokenEnc, config.SECRET_KEY, {
@@ -224,7 +271,7 @@ async function syncOnce(conn: HrisConnection, runId: string, deps: HrisDeps, pro
           directory: people.directory.get(id),
           individual: people.individuals.get(id),
           employment: people.employments.get(id),
-          manager: mId ? people.summaries.get(mId) ?? null : null,
+          manager: mId ? (people.summaries.get(mId) ?? null) : null,
           today: now,
         });
         await ingest.add({ op: 'upsert', key: mapped.key, email: mapped.email, active: mapped.active, attributes: mapped.attributes });
@@ -241,18 +288,22 @@ async function syncOnce(conn: HrisConnection, runId: string, deps: HrisDeps, pro
     if (err instanceof PendingError) return done('pending', 'pending', err.message);
     if (err instanceof AuthenticationError || (err instanceof APIError && err.status === 401)) {
       const body: unknown = (err as APIError).error;
-      const code = typeof body === 'object' && body !== null && 'finch_code' in body && typeof body.finch_code === 'string' ? body.finch_code : 'invalid_token';
+      const code =
+        typeof body === 'object' && body !== null && 'finch_code' in body && typeof body.finch_code === 'string'
+          ? body.finch_code
+          : 'invalid_token';
       const reason = `Finch refused the access token (401 ${code}): the employer must reconnect through Finch Connect and the new token be set on this connection`;
       await markHrisNeedsReauth(conn._id, reason);
       log.warn({ finchCode: code }, 'hris connection needs re-authentication');
       return done('failed', 'needs_reauth', reason);
     }
     const reason: unknown = signal.aborted ? signal.reason : err;
-    const message = reason instanceof LeaseLostError
-      ? reason.message
-      : reason instanceof APIError
-        ? `Finch answered ${reason.status ?? 'no status'} after ${config.FINCH_MAX_ATTEMPTS} attempts; nothing was changed; the sync is retried later`
-        : `the sync failed: ${(reason as Error)?.message ?? String(reason)}`;
+    const message =
+      reason instanceof LeaseLostError
+        ? reason.message
+        : reason instanceof APIError
+          ? `Finch answered ${reason.status ?? 'no status'} after ${config.FINCH_MAX_ATTEMPTS} attempts; nothing was changed; the sync is retried later`
+          : `the sync failed: ${(reason as Error)?.message ?? String(reason)}`;
     log.warn({ errName: (reason as Error)?.name, status: reason instanceof APIError ? reason.status : undefined }, 'hris sync failed');
     if (ingest) {
       const run = await ingest.fail(message);
@@ -274,7 +325,13 @@ interface FinchPeople {
 }
 
 /** Reads everything the snapshot needs from Finch; throws PendingError on any 202. */
-async function readFinch(conn: HrisConnection, runId: string, client: FinchConnectionClient, config: Config, progress: Progress): Promise<FinchPeople> {
+async function readFinch(
+  conn: HrisConnection,
+  runId: string,
+  client: FinchConnectionClient,
+  config: Config,
+  progress: Progress,
+): Promise<FinchPeople> {
   const { sdk, stats } = client;
   const checkPending = (where: string, status?: number) => {
     if (status === 202 || stats.pending) throw new PendingError(where);
@@ -304,8 +361,13 @@ async function readFinch(conn: HrisConnection, runId: string, client: FinchConne
     for (const e of page.getPaginatedItems()) {
       if (!e?.id || directory.has(e.id)) continue;
       directory.set(e.id, {
-        id: e.id, first_name: e.first_name, middle_name: e.middle_name, last_name: e.last_name, is_active: e.is_active,
-        department: e.department ? { name: e.department.name ?? null } : null, manager: e.manager ? { id: e.manager.id } : null,
+        id: e.id,
+        first_name: e.first_name,
+        middle_name: e.middle_name,
+        last_name: e.last_name,
+        is_active: e.is_active,
+        department: e.department ? { name: e.department.name ?? null } : null,
+        manager: e.manager ? { id: e.manager.id } : null,
       });
       ids.push(e.id);
     }
@@ -334,7 +396,9 @@ async function readFinch(conn: HrisConnection, runId: string, client: FinchConne
         const body = r.body as FinchIndividual & { code?: number };
         if (r.code === 200 && body && !('code' in body && typeof body.code === 'number' && body.code >= 400)) {
           individuals.set(r.individual_id, {
-            first_name: body.first_name, last_name: body.last_name, preferred_name: body.preferred_name,
+            first_name: body.first_name,
+            last_name: body.last_name,
+            preferred_name: body.preferred_name,
             emails: (body.emails ?? []).map((e) => ({ data: e?.data ?? null, type: e?.type ?? null })),
           });
         } else if (!errors.has(r.individual_id)) {
@@ -342,7 +406,8 @@ async function readFinch(conn: HrisConnection, runId: string, client: FinchConne
         }
       }
       for (const id of batch) {
-        if (!answered.has(id) && !errors.has(id)) errors.set(id, `individual ${id}: Finch's answer left this person out; what was stored for this person is kept`);
+        if (!answered.has(id) && !errors.has(id))
+          errors.set(id, `individual ${id}: Finch's answer left this person out; what was stored for this person is kept`);
       }
       progress.processed += batch.length;
     }
@@ -360,29 +425,39 @@ async function readFinch(conn: HrisConnection, runId: string, client: FinchConne
         const body = r.body as FinchEmployment & { code?: number };
         if (r.code === 200 && body && !('code' in body && typeof body.code === 'number' && body.code >= 400)) {
           employments.set(r.individual_id, {
-            title: body.title, department: body.department ? { name: body.department.name } : null,
-            manager: body.manager ? { id: body.manager.id } : null, employment: body.employment
-              ? { type: body.employment.type, subtype: body.employment.subtype }
-              : null,
-            employment_status: body.employment_status, is_active: body.is_active, start_date: body.start_date, end_date: body.end_date,
-            latest_rehire_date: body.latest_rehire_date, location: body.location, source_id: body.source_id, work_id: body.work_id,
-            custom_fields: body.custom_fields, first_name: body.first_name, last_name: body.last_name,
+            title: body.title,
+            department: body.department ? { name: body.department.name } : null,
+            manager: body.manager ? { id: body.manager.id } : null,
+            employment: body.employment ? { type: body.employment.type, subtype: body.employment.subtype } : null,
+            employment_status: body.employment_status,
+            is_active: body.is_active,
+            start_date: body.start_date,
+            end_date: body.end_date,
+            latest_rehire_date: body.latest_rehire_date,
+            location: body.location,
+            source_id: body.source_id,
+            work_id: body.work_id,
+            custom_fields: body.custom_fields,
+            first_name: body.first_name,
+            last_name: body.last_name,
           });
         } else if (!errors.has(r.individual_id)) {
           errors.set(r.individual_id, itemError('employment', r.individual_id, r.code, r.body));
         }
       }
       for (const id of batch) {
-        if (!answered.has(id) && !errors.has(id)) errors.set(id, `employment ${id}: Finch's answer left this person out; what was stored for this person is kept`);
+        if (!answered.has(id) && !errors.has(id))
+          errors.set(id, `employment ${id}: Finch's answer left this person out; what was stored for this person is kept`);
       }
       if (individualsDone) progress.processed += batch.length;
     }
   };
   // When one side fails (a 202, a refused token), the other stops at its next batch; the first error is the answer.
-  const guarded = (work: () => Promise<void>) => work().catch((err: unknown) => {
-    stopped = true;
-    throw err;
-  });
+  const guarded = (work: () => Promise<void>) =>
+    work().catch((err: unknown) => {
+      stopped = true;
+      throw err;
+    });
   const settled = await Promise.allSettled([guarded(readIndividuals), guarded(readEmployments)]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
 

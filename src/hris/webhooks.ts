@@ -12,7 +12,8 @@ import { findHrisConnectionsByFinchIds, recordWebhookDelivery, requestHrisWebhoo
  * events makes one sync, HRIS_WEBHOOK_DEBOUNCE_SECONDS after the last one.
  */
 
-const SYNC_EVENTS = /^(directory|employment|individual)\.(created|updated|deleted)$|^job\.(data_sync_all\.completed|initial_data_sync_org\.succeeded)$/;
+const SYNC_EVENTS =
+  /^(directory|employment|individual)\.(created|updated|deleted)$|^job\.(data_sync_all\.completed|initial_data_sync_org\.succeeded)$/;
 
 type Deps = Pick<AppDeps, 'config' | 'logger'>;
 
@@ -29,7 +30,10 @@ export function createFinchWebhookRouter(deps: Deps): Router {
   r.post('/', express.raw({ type: () => true, limit: deps.config.MAX_BODY_BYTES }), async (req, res) => {
     const secret = deps.config.FINCH_WEBHOOK_SECRET;
     if (!secret) {
-      res.status(503).type('application/problem+json').json(problem(503, 'Service Unavailable', 'Finch webhooks are not configured here (FINCH_WEBHOOK_SECRET is not set)'));
+      res
+        .status(503)
+        .type('application/problem+json')
+        .json(problem(503, 'Service Unavailable', 'Finch webhooks are not configured here (FINCH_WEBHOOK_SECRET is not set)'));
       return;
     }
     const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
@@ -38,13 +42,19 @@ export function createFinchWebhookRouter(deps: Deps): Router {
       event = finch.webhooks.unwrap(body, req.headers, secret);
     } catch (err) {
       log.warn({ reason: (err as Error)?.message }, 'finch webhook refused');
-      res.status(400).type('application/problem+json').json(problem(400, 'Bad Request', `the webhook signature does not verify: ${(err as Error)?.message ?? 'invalid'}`));
+      res
+        .status(400)
+        .type('application/problem+json')
+        .json(problem(400, 'Bad Request', `the webhook signature does not verify: ${(err as Error)?.message ?? 'invalid'}`));
       return;
     }
     const eventId = String(req.headers['finch-event-id'] ?? '');
     if (!(await recordWebhookDelivery(eventId, 'finch'))) {
       log.warn({ eventId }, 'finch webhook replayed');
-      res.status(400).type('application/problem+json').json(problem(400, 'Bad Request', `event ${eventId} was already delivered (a replay); ignored`));
+      res
+        .status(400)
+        .type('application/problem+json')
+        .json(problem(400, 'Bad Request', `event ${eventId} was already delivered (a replay); ignored`));
       return;
     }
     const type = typeof event.event_type === 'string' ? event.event_type : '';

@@ -36,9 +36,11 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
     const authenticate = passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
       if (err) return next(err);
       if (!user) {
-        return next(new ScimError(401, 'a valid bearer token for this connection is required', undefined, {
-          'WWW-Authenticate': 'Bearer realm="SCIM"',
-        }));
+        return next(
+          new ScimError(401, 'a valid bearer token for this connection is required', undefined, {
+            'WWW-Authenticate': 'Bearer realm="SCIM"',
+          }),
+        );
       }
       res.locals.scimConnection = user;
       next();

@@ -48,7 +48,8 @@ function notAttempted(raw: unknown): Json {
 export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: number): Promise<ScimResult> {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a BulkRequest object');
   const schemas = body.schemas;
-  if (Array.isArray(schemas) && !schemas.includes(BULK_REQUEST_SCHEMA)) throw badRequest('invalidSyntax', `"schemas" must contain ${BULK_REQUEST_SCHEMA}`);
+  if (Array.isArray(schemas) && !schemas.includes(BULK_REQUEST_SCHEMA))
+    throw badRequest('invalidSyntax', `"schemas" must contain ${BULK_REQUEST_SCHEMA}`);
   const ops = body.Operations ?? body.operations;
   if (!Array.isArray(ops)) throw badRequest('invalidSyntax', '"Operations" must be a list');
   if (ops.length > BULK_MAX_OPERATIONS) {
@@ -66,8 +67,10 @@ export async function runBulk(ctx: ScimContext, body: unknown, maxPayloadSize: n
     const bulkId = typeof op.bulkId === 'string' ? op.bulkId : undefined;
     const out: Json = { method, ...(bulkId ? { bulkId } : {}) };
     try {
-      if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) throw badRequest('invalidSyntax', '"method" must be POST, PUT, PATCH or DELETE');
-      if (typeof op.path !== 'string' || !op.path.startsWith('/')) throw badRequest('invalidSyntax', '"path" must be a resource path such as /Users');
+      if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method))
+        throw badRequest('invalidSyntax', '"method" must be POST, PUT, PATCH or DELETE');
+      if (typeof op.path !== 'string' || !op.path.startsWith('/'))
+        throw badRequest('invalidSyntax', '"path" must be a resource path such as /Users');
       if (method === 'POST' && !bulkId) throw badRequest('invalidSyntax', 'a POST operation needs a "bulkId"');
       const missing = new Set<string>();
       const path = resolveRefs(op.path, ids, missing);

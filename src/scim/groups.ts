@@ -1,8 +1,24 @@
 import { stripCoreSchema, type Filter } from '../filter';
 import {
-  deleteScimGroup, recordGroupEvent, finishPendingScimGroups, insertScimGroup, liveScimUserKeys, newUuid, readScimGroup, replaceScimGroup, scimGroupIds,
-  scimGroupMembers, scimGroupsOfUser, scimGroupUserKeys, searchScimGroups, withoutIntent, type GroupDoc, type MongoQuery,
-  type ScimGroupDoc, type ScimGroupMembers, type ScimGroupUser,
+  deleteScimGroup,
+  recordGroupEvent,
+  finishPendingScimGroups,
+  insertScimGroup,
+  liveScimUserKeys,
+  newUuid,
+  readScimGroup,
+  replaceScimGroup,
+  scimGroupIds,
+  scimGroupMembers,
+  scimGroupsOfUser,
+  scimGroupUserKeys,
+  searchScimGroups,
+  withoutIntent,
+  type GroupDoc,
+  type MongoQuery,
+  type ScimGroupDoc,
+  type ScimGroupMembers,
+  type ScimGroupUser,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
@@ -284,7 +300,13 @@ export async function getGroup(ctx: ScimContext, id: string, query: Record<strin
 }
 
 /** Writes the group document with its membership intent (version-checked), then the membership of its people. */
-async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, delta: MemberDelta, pre: Preconditions): Promise<ScimGroupDoc> {
+async function writeGroup(
+  ctx: ScimContext,
+  g: ScimGroupDoc,
+  resource: Json,
+  delta: MemberDelta,
+  pre: Preconditions,
+): Promise<ScimGroupDoc> {
   const displayName = displayNameOf(resource);
   const plan = await planMembers(ctx, g, g._id, delta);
   const memberGroups = [...new Set([...g.memberGroups.filter((m) => !plan.removeGroups.includes(m)), ...plan.addGroups])];
@@ -307,7 +329,13 @@ async function writeGroup(ctx: ScimContext, g: ScimGroupDoc, resource: Json, del
   return next;
 }
 
-export async function replaceGroup(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+export async function replaceGroup(
+  ctx: ScimContext,
+  id: string,
+  body: unknown,
+  query: Record<string, unknown>,
+  pre: Preconditions,
+): Promise<ScimResult> {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
   if (typeof body.id === 'string' && body.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
   const g = await loadGroup(ctx, id);
@@ -318,7 +346,13 @@ export async function replaceGroup(ctx: ScimContext, id: string, body: unknown, 
 }
 
 /** PATCH answers 204 (Entra expects it), or 200 with the group when the client asks for attributes. */
-export async function patchGroup(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+export async function patchGroup(
+  ctx: ScimContext,
+  id: string,
+  body: unknown,
+  query: Record<string, unknown>,
+  pre: Preconditions,
+): Promise<ScimResult> {
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
   const delta: MemberDelta = { add: new Set(), remove: new Set(), display: new Map() };

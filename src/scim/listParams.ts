@@ -31,7 +31,8 @@ export function listParams(query: Record<string, unknown>): ListParams {
   const count = Math.min(MAX_RESULTS, Math.max(0, int(param(query, 'count'), 'count') ?? MAX_RESULTS));
   const sortBy = param(query, 'sortBy');
   const sortOrder = scalarText(param(query, 'sortOrder') ?? 'ascending').toLowerCase();
-  if (sortOrder !== 'ascending' && sortOrder !== 'descending') throw badRequest('invalidValue', '"sortOrder" must be ascending or descending');
+  if (sortOrder !== 'ascending' && sortOrder !== 'descending')
+    throw badRequest('invalidValue', '"sortOrder" must be ascending or descending');
   return {
     filter: filter && filter.trim() ? filter : undefined,
     startIndex,

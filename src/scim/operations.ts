@@ -53,7 +53,10 @@ function routeResource(ctx: ScimContext, type: ResourceType, r: ScimRequest, m: 
 
 /** Routes one SCIM operation; shared by the HTTP router and /Bulk. */
 export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: unknown) => Promise<ScimResult>): Promise<ScimResult> {
-  const parts = r.path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  const parts = r.path
+    .split('/')
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p));
   const [head, id, ...rest] = parts;
   const m = r.method.toUpperCase();
   const resource = (head ?? '').toLowerCase();

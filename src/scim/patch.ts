@@ -54,7 +54,8 @@ export function patchOperations(body: unknown): { op: PatchOpName; path?: string
       throw badRequest('invalidSyntax', `operation ${i + 1}: "op" must be add, replace or remove`);
     }
     const path = get('path');
-    if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `operation ${i + 1}: "path" must be a string`);
+    if (path !== undefined && path !== null && typeof path !== 'string')
+      throw badRequest('invalidPath', `operation ${i + 1}: "path" must be a string`);
     return { op: name, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: get('value') };
   });
 }

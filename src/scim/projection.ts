@@ -15,7 +15,10 @@ function splitPath(p: string, ext: Extensions): string[] {
 
 function parseList(v: unknown, ext: Extensions): string[][] | undefined {
   if (typeof v !== 'string' || !v.trim()) return undefined;
-  return v.split(',').filter((x) => x.trim()).map((x) => splitPath(x, ext));
+  return v
+    .split(',')
+    .filter((x) => x.trim())
+    .map((x) => splitPath(x, ext));
 }
 
 export function parseProjection(query: Record<string, unknown>, ext: Extensions): Projection {

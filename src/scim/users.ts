@@ -1,7 +1,23 @@
 import type { Filter } from 'scim2-parse-filter';
 import {
-  allScimUsers, applySourceChanges, claimScimKey, externalIdKey, FilterError, findGroups, findScimUser, findSourceRecord, isEmail, newUuid,
-  pointScimKey, releaseScimKey, scimUserHoldingKey, searchScimUsers, storeCapabilities, takeOverScimKey, userNameKey, type KeyClaim,
+  allScimUsers,
+  applySourceChanges,
+  claimScimKey,
+  externalIdKey,
+  FilterError,
+  findGroups,
+  findScimUser,
+  findSourceRecord,
+  isEmail,
+  newUuid,
+  pointScimKey,
+  releaseScimKey,
+  scimUserHoldingKey,
+  searchScimUsers,
+  storeCapabilities,
+  takeOverScimKey,
+  userNameKey,
+  type KeyClaim,
   type SourceRecordDoc,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
@@ -104,7 +120,13 @@ type Claim = { ok: true } | { ok: false; holder: SourceRecordDoc };
  * Claims a lookup key for `target` (src/store/scimUsers.ts claimScimKey). Fails with the stored user that still
  * `holds` the key's value; a key claimed moments ago by a create still in flight stays with that create: 409.
  */
-async function claimKey(ctx: ScimContext, key: string, target: string, holds: (rec: SourceRecordDoc) => boolean, takenMessage: string): Promise<Claim> {
+async function claimKey(
+  ctx: ScimContext,
+  key: string,
+  target: string,
+  holds: (rec: SourceRecordDoc) => boolean,
+  takenMessage: string,
+): Promise<Claim> {
   const claim: KeyClaim = await claimScimKey(ctx.conn, key, target, holds);
   if (claim.ok) return claim;
   if (claim.holder) return { ok: false, holder: claim.holder };
@@ -114,14 +136,21 @@ async function claimKey(ctx: ScimContext, key: string, target: string, holds: (r
 /** Claims the userName key for `id`; held only by a live user whose userName still maps to it. */
 function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
   const key = userNameKey(ctx.conn._id, userName);
-  const holds = (rec: SourceRecordDoc) => !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
+  const holds = (rec: SourceRecordDoc) =>
+    !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
   return claimKey(ctx, key, id, holds, `userName "${userName}" is already taken`);
 }
 
 /** Claims the externalId key for `target`; held by any stored user (live, inactive or a tombstone) still asserting it. */
 function claimExternalId(ctx: ScimContext, target: string, externalId: string): Promise<Claim> {
   const holds = (rec: SourceRecordDoc) => rec.orgId === ctx.conn.orgId && externalIdOf(rawOf(rec)) === externalId;
-  return claimKey(ctx, externalIdKey(ctx.conn._id, externalId), target, holds, `externalId "${externalId}" is being used by a concurrent create`);
+  return claimKey(
+    ctx,
+    externalIdKey(ctx.conn._id, externalId),
+    target,
+    holds,
+    `externalId "${externalId}" is being used by a concurrent create`,
+  );
 }
 
 /** Points the externalId key at `id` (the latest writer of an externalId is the one a POST reactivates). */
@@ -186,7 +215,8 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
     const other = byExt.holder;
     if (other.active && !other.deleted) {
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- userName is client JSON (a string in practice); String() is the intended coercion
-      throw new ScimError(409, `externalId "${ext}" is already used by the active user "${String(rawOf(other).userName ?? other.key)}" (id ${other.key})`, 'uniqueness');
+      const holderName = String(rawOf(other).userName ?? other.key);
+      throw new ScimError(409, `externalId "${ext}" is already used by the active user "${holderName}" (id ${other.key})`, 'uniqueness');
     }
     if (stored) {
       // The userName names one stored user and the externalId another, inactive one: the userName decides.
@@ -194,7 +224,8 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
       return stored;
     }
     // A deactivated or deleted user re-sent under another userName (or its old one, released by DELETE).
-    if (!(await takeOverScimKey(nameKey, id, other.key))) throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
+    if (!(await takeOverScimKey(nameKey, id, other.key)))
+      throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
     stored = other;
     return stored;
   } catch (err) {
@@ -263,7 +294,13 @@ async function modifyUser(
   throw new ScimError(409, 'the resource is being changed concurrently; retry');
 }
 
-export async function replaceUser(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+export async function replaceUser(
+  ctx: ScimContext,
+  id: string,
+  body: unknown,
+  query: Record<string, unknown>,
+  pre: Preconditions,
+): Promise<ScimResult> {
   const input = bodyObject(body);
   if (typeof input.id === 'string' && input.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
   const resource = canonicalResource(input, USER_ATTRS, USER_EXTENSIONS);
@@ -271,7 +308,13 @@ export async function replaceUser(ctx: ScimContext, id: string, body: unknown, q
   return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
 }
 
-export async function patchUser(ctx: ScimContext, id: string, body: unknown, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
+export async function patchUser(
+  ctx: ScimContext,
+  id: string,
+  body: unknown,
+  query: Record<string, unknown>,
+  pre: Preconditions,
+): Promise<ScimResult> {
   const rec = await modifyUser(ctx, id, pre, (current) => {
     const patched = applyPatch(current, body, { defs: USER_ATTRS, ext: USER_EXTENSIONS, id, readOnly: ['id', 'meta', 'groups'] });
     return canonicalResource(patched, USER_ATTRS, USER_EXTENSIONS);
@@ -297,10 +340,16 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
   const byName = ast ? eqOn(ast, userFieldResolver, 'lookup.userName') : undefined;
   const byId = ast ? eqOn(ast, userFieldResolver, 'key') : undefined;
   if (byName !== undefined || byId !== undefined) {
-    const rec = byName !== undefined
-      ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
-      : byId !== undefined ? await findSourceRecord(ctx.conn._id, byId) : null;
-    const hit = rec && !rec.deleted && rec.orgId === ctx.conn.orgId &&
+    const rec =
+      byName !== undefined
+        ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
+        : byId !== undefined
+          ? await findSourceRecord(ctx.conn._id, byId)
+          : null;
+    const hit =
+      rec &&
+      !rec.deleted &&
+      rec.orgId === ctx.conn.orgId &&
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- userName is client JSON (a string in practice); String() is the intended coercion
       (byName === undefined || String(rawOf(rec).userName ?? '').toLowerCase() === byName.toLowerCase());
     const docs = hit ? [rec] : [];
@@ -329,7 +378,14 @@ const FILTER_DEFS: AttrDef[] = [
   ...COMMON_ATTRS,
   ...USER_ATTRS.filter((d) => d.name !== 'groups'),
   { name: 'groups', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string', caseExact: true }] },
-  { name: 'meta', type: 'complex', subAttributes: [{ name: 'created', type: 'dateTime' }, { name: 'lastModified', type: 'dateTime' }] },
+  {
+    name: 'meta',
+    type: 'complex',
+    subAttributes: [
+      { name: 'created', type: 'dateTime' },
+      { name: 'lastModified', type: 'dateTime' },
+    ],
+  },
 ];
 
 /**
@@ -353,7 +409,8 @@ async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): 
     if (!p.sortBy) return '';
     const path = sortPath(p.sortBy, userFieldResolver).split('.');
     let v: unknown = rec;
-    for (const part of path) v = Array.isArray(v) ? v.map((x) => (isObject(x) ? x[part] : undefined))[0] : isObject(v) ? v[part] : undefined;
+    for (const part of path)
+      v = Array.isArray(v) ? v.map((x) => (isObject(x) ? x[part] : undefined))[0] : isObject(v) ? v[part] : undefined;
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- sort keys are JSON scalars; String() is the intended coercion
     return v === undefined || v === null ? '' : String(v);
   };

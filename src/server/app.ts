@@ -26,7 +26,12 @@ export function createApp(deps: AppDeps): Express {
       end();
       httpRequests.inc({ family: familyOf(req.path), method: req.method, status: String(res.statusCode) });
       deps.logger.debug(
-        { method: req.method, path: req.path.replace(/[^/]+@[^/]+/g, '[redacted]'), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        {
+          method: req.method,
+          path: req.path.replace(/[^/]+@[^/]+/g, '[redacted]'),
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
         'request',
       );
     });
@@ -51,9 +56,15 @@ export function createApp(deps: AppDeps): Express {
 
   // Outside the SCIM and API routers (which answer in their own error formats): an RFC 9457 problem document.
   app.use((req, res) => {
-    res.status(404).type('application/problem+json').json({
-      type: 'about:blank', title: 'Not Found', status: 404, detail: `no resource at ${req.path}`,
-    });
+    res
+      .status(404)
+      .type('application/problem+json')
+      .json({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        detail: `no resource at ${req.path}`,
+      });
   });
   return app;
 }

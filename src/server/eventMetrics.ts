@@ -24,7 +24,7 @@ export const webhookLatency = new Counter({
 
 new Gauge({
   name: 'audience_sync_webhook_lag_events',
-  help: 'Events of its organization written after each enabled endpoint\'s cursor',
+  help: "Events of its organization written after each enabled endpoint's cursor",
   labelNames: ['endpoint'] as const,
   registers: [registry],
   async collect() {

@@ -2,7 +2,14 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import {
-  INTERRUPTED_BY_SHUTDOWN, STALE_RUN_MS, SWEEP_INTERVAL_MS, backgroundJobCount, connectStore, disconnectStore, interruptBackgroundJobs, sweepStore,
+  INTERRUPTED_BY_SHUTDOWN,
+  STALE_RUN_MS,
+  SWEEP_INTERVAL_MS,
+  backgroundJobCount,
+  connectStore,
+  disconnectStore,
+  interruptBackgroundJobs,
+  sweepStore,
   waitForBackgroundJobs,
 } from '../store';
 import { startFileQueue, type FileQueue } from '../csv';
@@ -42,9 +49,16 @@ export interface RunningService {
 }
 
 /** Starts the service roles; resolves once they listen. */
-export async function startService(config: Config, roles: readonly Role[] = ALL_ROLES, logger = createLogger(config.LOG_LEVEL)): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  roles: readonly Role[] = ALL_ROLES,
+  logger = createLogger(config.LOG_LEVEL),
+): Promise<RunningService> {
   if (config.SECRET_KEY_SOURCE === 'development') {
-    logger.warn({ secretKeyFile: config.SECRET_KEY_FILE }, 'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production');
+    logger.warn(
+      { secretKeyFile: config.SECRET_KEY_FILE },
+      'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production',
+    );
   }
   const caps = await connectStore(config.MONGODB_URI);
   logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
@@ -63,11 +77,15 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     const sweep = async (ageMs: number, resume = true) => {
       const done = await sweepStore(ageMs, { runStaleMs: staleMs, resume });
       if (done.failedRuns.length) logger.warn({ syncRunIds: done.failedRuns }, 'failed sync runs abandoned by a stopped process');
-      if (done.resumedRuns.length) logger.warn({ syncRunIds: done.resumedRuns }, 'finished the apply of sync runs a stopped process left applying');
-      if (done.requeuedRuns.length) logger.warn({ syncRunIds: done.requeuedRuns }, 'queued again stored files a stopped process left half-processed');
+      if (done.resumedRuns.length)
+        logger.warn({ syncRunIds: done.resumedRuns }, 'finished the apply of sync runs a stopped process left applying');
+      if (done.requeuedRuns.length)
+        logger.warn({ syncRunIds: done.requeuedRuns }, 'queued again stored files a stopped process left half-processed');
       if (done.replayedMerges) logger.warn({ replayed: done.replayedMerges }, 'replayed merges a stopped process left unfinished');
-      if (done.finishedGroupWrites) logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
-      if (done.owedRemerges) logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
+      if (done.finishedGroupWrites)
+        logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
+      if (done.owedRemerges)
+        logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
       const expired = await sweepEvents();
       await sweepWebhookDeliveries(new Date(Date.now() - config.EVENT_RETENTION_DAYS * 86_400_000));
       if (expired) logger.info({ events: expired }, 'removed events past the retention');
@@ -91,8 +109,13 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
     stops.push(async () => clearInterval(timer));
     // Webhook deliveries: leased per endpoint, so every worker process can run this.
     const webhooks = new WebhookWorker({
-      secretKey: config.SECRET_KEY, allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK, timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-      retryScale: config.WEBHOOK_RETRY_SCALE, pollMs: config.WEBHOOK_POLL_MS, logger, onDelivery: recordDelivery,
+      secretKey: config.SECRET_KEY,
+      allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryScale: config.WEBHOOK_RETRY_SCALE,
+      pollMs: config.WEBHOOK_POLL_MS,
+      logger,
+      onDelivery: recordDelivery,
     });
     webhooks.start();
     stops.push(() => webhooks.stop());
@@ -114,7 +137,10 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
 
   if (roles.includes('sftp')) {
     const sftp = await startSftpServer({
-      port: config.SFTP_PORT, host: config.SFTP_HOST, hostKeyPath: config.SFTP_HOST_KEY, logger,
+      port: config.SFTP_PORT,
+      host: config.SFTP_HOST,
+      hostKeyPath: config.SFTP_HOST_KEY,
+      logger,
       onQueued: () => fileQueue?.poke(),
       metrics: {
         login: (outcome) => sftpLogins.inc({ outcome }),
@@ -129,7 +155,9 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
   if (roles.includes('http')) {
     const app = createApp({ config, logger });
     const server: Server = await new Promise((resolve, reject) => {
-      const s = config.HTTP_HOST ? app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(s)) : app.listen(config.HTTP_PORT, () => resolve(s));
+      const s = config.HTTP_HOST
+        ? app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(s))
+        : app.listen(config.HTTP_PORT, () => resolve(s));
       s.once('error', reject);
     });
     configureHttpServer(server);
@@ -165,10 +193,13 @@ export async function startService(config: Config, roles: readonly Role[] = ALL_
       // One bound for the whole stop (SHUTDOWN_TIMEOUT_SECONDS); recording interrupted runs takes a few seconds more,
       // and past that margin the process exits anyway (an orchestrator's grace period is not ours to overrun).
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-      const watchdog = setTimeout(() => {
-        logger.error({ timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown took too long; exiting');
-        process.exit(1);
-      }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000 + SHUTDOWN_MARGIN_MS);
+      const watchdog = setTimeout(
+        () => {
+          logger.error({ timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown took too long; exiting');
+          process.exit(1);
+        },
+        config.SHUTDOWN_TIMEOUT_SECONDS * 1000 + SHUTDOWN_MARGIN_MS,
+      );
       watchdog.unref();
       try {
         for (const s of stops.reverse()) await s(deadline);

@@ -32,7 +32,10 @@ export class Defender {
   private keys = new Map<string, KeyState>();
   readonly opts: DefenderOptions;
 
-  constructor(opts: Partial<DefenderOptions> = {}, private now: () => number = Date.now) {
+  constructor(
+    opts: Partial<DefenderOptions> = {},
+    private now: () => number = Date.now,
+  ) {
     this.opts = { ...DEFAULT_DEFENDER, ...opts };
   }
 

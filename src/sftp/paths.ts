@@ -7,9 +7,7 @@
 export const FIXED_DIRS = ['', 'inbox', 'inbox/full', 'inbox/delta', 'results', 'archive'] as const;
 const DAY = /^archive\/\d{4}-\d{2}-\d{2}$/;
 
-export type Place =
-  | { kind: 'dir'; dir: string }
-  | { kind: 'file'; dir: string; name: string };
+export type Place = { kind: 'dir'; dir: string } | { kind: 'file'; dir: string; name: string };
 
 /** The normalized absolute path (`/inbox/full/x.csv`), or null for a path that cannot name anything. */
 export function normalizePath(raw: string): string | null {

@@ -109,10 +109,17 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
     const failed = (ctx: AuthContext, account: SftpAccount | null, score = 1) => {
       metrics.login('failure');
       log.warn({ username: ctx.username, method: ctx.method, knownUser: Boolean(account) }, 'sftp login failed');
-      if (account) void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login.failure', account.connectionId, { address, method: ctx.method }).catch(() => undefined);
+      if (account)
+        void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login.failure', account.connectionId, {
+          address,
+          method: ctx.method,
+        }).catch(() => undefined);
       for (const b of defender.fail(ctx.username, address, score)) {
         metrics.ban(b.key.startsWith('a:') ? 'address' : 'username');
-        log.warn({ banned: b.key.startsWith('a:') ? 'address' : 'username', username: ctx.username, banSeconds: Math.ceil(b.banMs / 1000) }, 'sftp defender ban');
+        log.warn(
+          { banned: b.key.startsWith('a:') ? 'address' : 'username', username: ctx.username, banSeconds: Math.ceil(b.banMs / 1000) },
+          'sftp defender ban',
+        );
       }
       ctx.reject(['publickey', 'password']);
       if (defender.addressBan(address) > 0) client.end();
@@ -127,7 +134,8 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
           client.end();
           return;
         }
-        if (!accountFor || accountFor.username !== ctx.username) accountFor = { username: ctx.username, account: findSftpAccount(ctx.username) };
+        if (!accountFor || accountFor.username !== ctx.username)
+          accountFor = { username: ctx.username, account: findSftpAccount(ctx.username) };
         const account = await accountFor.account;
         if (ctx.method === 'password') {
           if (account?.passwordHash && passwordMatches(ctx.password, account.passwordHash)) return succeed(ctx, account);
@@ -158,7 +166,9 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
       me.account = account;
       metrics.login('success');
       log.info({ username: ctx.username, method: ctx.method, connectionId: account.connectionId }, 'sftp login');
-      void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login', account.connectionId, { address, method: ctx.method }).catch(() => undefined);
+      void recordAudit(account.orgId, `sftp:${ctx.username}`, 'sftp.login', account.connectionId, { address, method: ctx.method }).catch(
+        () => undefined,
+      );
       ctx.accept();
     };
 
@@ -170,7 +180,9 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
           if (!account) return;
           const sftp = acceptSftp();
           const s = serveSftp(sftp, {
-            account, address, limits: { ...limits, maxBytes: account.maxFileBytes ?? limits.maxBytes },
+            account,
+            address,
+            limits: { ...limits, maxBytes: account.maxFileBytes ?? limits.maxBytes },
             logger: log.child({ username: account.username, connectionId: account.connectionId }),
             activity,
             queued: (runId) => opts.onQueued?.(runId),
@@ -199,20 +211,27 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, fingerprint: hostKey.fingerprint, algorithm: hostKey.algorithm }, 'sftp listening');
   await recordSftpHostKey({ fingerprint: hostKey.fingerprint, algorithm: hostKey.algorithm, port }).catch((err: Error) =>
-    logger.warn({ errName: err?.name }, 'could not record the sftp host key fingerprint'));
+    logger.warn({ errName: err?.name }, 'could not record the sftp host key fingerprint'),
+  );
 
   // Sessions of connections that were deleted end.
   const check = setInterval(() => {
     const ids = [...new Set([...live].map((l) => l.account?.connectionId).filter((x): x is string => Boolean(x)))];
     if (!ids.length) return;
-    liveConnectionIds(ids).then((alive) => {
-      for (const l of live) {
-        if (l.account && !alive.has(l.account.connectionId)) {
-          logger.info({ connectionId: l.account.connectionId, username: l.account.username }, 'sftp session of a deleted connection closed');
-          l.client.end();
+    liveConnectionIds(ids).then(
+      (alive) => {
+        for (const l of live) {
+          if (l.account && !alive.has(l.account.connectionId)) {
+            logger.info(
+              { connectionId: l.account.connectionId, username: l.account.username },
+              'sftp session of a deleted connection closed',
+            );
+            l.client.end();
+          }
         }
-      }
-    }, () => undefined);
+      },
+      () => undefined,
+    );
   }, opts.accountCheckMs ?? 5_000);
   check.unref();
 

@@ -1,8 +1,19 @@
 import type { Logger } from 'pino';
 import { utils, type Attributes, type FileEntry, type SFTPWrapper } from 'ssh2';
 import {
-  FileEntryConflict, countQueuedFilesSince, findFileEntry, listArchiveDays, listFileEntries, putFileEntry, readStoredFile, recordAudit,
-  removeFileEntry, renameFileEntry, type FileEntryDoc, type SftpAccount, type SyncConnection,
+  FileEntryConflict,
+  countQueuedFilesSince,
+  findFileEntry,
+  listArchiveDays,
+  listFileEntries,
+  putFileEntry,
+  readStoredFile,
+  recordAudit,
+  removeFileEntry,
+  renameFileEntry,
+  type FileEntryDoc,
+  type SftpAccount,
+  type SyncConnection,
 } from '../store';
 import { isDirPath, isInbox, isTemporaryName, normalizePath, place, type Place } from './paths';
 import { Upload, UploadError, type UploadLimits } from './upload';
@@ -39,7 +50,10 @@ class SequentialReader {
   private it: AsyncIterator<Buffer> | null = null;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private fileId: string, private size: number) {}
+  constructor(
+    private fileId: string,
+    private size: number,
+  ) {}
 
   read(offset: number, len: number): Promise<Buffer | null> {
     const p = this.chain.then(() => this.readNow(offset, len));
@@ -107,11 +121,17 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
   const handles = new Map<string, Handle>();
   let nextHandle = 1;
   const { account, logger } = ctx;
-  const conn: SyncConnection = { _id: account.connectionId, orgId: account.orgId, type: 'sftp', massRemovalThreshold: account.massRemovalThreshold };
+  const conn: SyncConnection = {
+    _id: account.connectionId,
+    orgId: account.orgId,
+    type: 'sftp',
+    massRemovalThreshold: account.massRemovalThreshold,
+  };
   const actor = `sftp:${account.username}`;
   const audit = (action: string, details: Record<string, unknown>) =>
     recordAudit(account.orgId, actor, action, account.connectionId, { address: ctx.address, ...details }).catch((err: Error) =>
-      logger.warn({ errName: err?.name }, 'could not record an sftp audit event'));
+      logger.warn({ errName: err?.name }, 'could not record an sftp audit event'),
+    );
 
   const newHandle = (h: Handle): Buffer => {
     const id = Buffer.alloc(4);
@@ -124,14 +144,21 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
 
   /** Runs a request handler; a store outage or a bug answers FAILURE instead of leaving the client waiting. */
   const handle = <A extends unknown[]>(name: string, fn: (reqid: number, ...args: A) => Promise<void>) => {
-    sftp.on(name as 'OPEN', ((reqid: number, ...args: A) => {
-      ctx.activity();
-      fn(reqid, ...args).catch((err: Error) => {
-        const known = err instanceof UploadError || err instanceof FileEntryConflict;
-        if (!known) logger.warn({ op: name, errName: err?.name, err: err?.message }, 'sftp request failed');
-        status(reqid, STATUS_CODE.FAILURE, known ? err.message : 'the request failed: the store is unavailable or an internal error occurred; try again');
-      });
-    }) as never);
+    sftp.on(
+      name as 'OPEN',
+      ((reqid: number, ...args: A) => {
+        ctx.activity();
+        fn(reqid, ...args).catch((err: Error) => {
+          const known = err instanceof UploadError || err instanceof FileEntryConflict;
+          if (!known) logger.warn({ op: name, errName: err?.name, err: err?.message }, 'sftp request failed');
+          status(
+            reqid,
+            STATUS_CODE.FAILURE,
+            known ? err.message : 'the request failed: the store is unavailable or an internal error occurred; try again',
+          );
+        });
+      }) as never,
+    );
   };
 
   const resolve = (raw: string): Place | null => {
@@ -169,14 +196,22 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
   /** Queues a file named finally in an inbox folder, unless the hourly limit is reached. */
   const checkHourly = async () => {
     const n = await countQueuedFilesSince(account.connectionId, new Date(Date.now() - 3_600_000));
-    if (n >= ctx.limits.filesPerHour) throw new UploadError(`limit reached: at most ${ctx.limits.filesPerHour} files per hour are processed for this account; try again later`);
+    if (n >= ctx.limits.filesPerHour)
+      throw new UploadError(
+        `limit reached: at most ${ctx.limits.filesPerHour} files per hour are processed for this account; try again later`,
+      );
   };
 
   handle('OPEN', async (reqid, filename: string, flags: number, attrs: { mtime?: number }) => {
     const p = resolve(filename);
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.CREAT | OPEN_MODE.TRUNC | OPEN_MODE.APPEND)) !== 0;
     if (!writing) {
-      if (!p || p.kind !== 'file') return status(reqid, p?.kind === 'dir' ? STATUS_CODE.FAILURE : STATUS_CODE.NO_SUCH_FILE, p?.kind === 'dir' ? 'is a directory' : 'no such file');
+      if (!p || p.kind !== 'file')
+        return status(
+          reqid,
+          p?.kind === 'dir' ? STATUS_CODE.FAILURE : STATUS_CODE.NO_SUCH_FILE,
+          p?.kind === 'dir' ? 'is a directory' : 'no such file',
+        );
       const e = await findFileEntry(account.connectionId, p.dir, p.name);
       if (!e) return status(reqid, STATUS_CODE.NO_SUCH_FILE, 'no such file');
       return void sftp.handle(reqid, newHandle({ kind: 'read', entry: e, reader: new SequentialReader(e.fileId, e.size) }));
@@ -249,16 +284,31 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
     }
     let runId: string | null;
     try {
-      ({ runId } = await putFileEntry(conn, {
-        orgId: account.orgId, connectionId: account.connectionId, dir: x.dir, name: x.name, fileId: done.fileId, size: done.size,
-        sha256: done.sha256, encoding: done.encoding, encodingError: done.encodingError, mtime: x.mtime ?? new Date(),
-      }, temporary || !isInbox(x.dir) ? null : x.dir));
+      ({ runId } = await putFileEntry(
+        conn,
+        {
+          orgId: account.orgId,
+          connectionId: account.connectionId,
+          dir: x.dir,
+          name: x.name,
+          fileId: done.fileId,
+          size: done.size,
+          sha256: done.sha256,
+          encoding: done.encoding,
+          encodingError: done.encodingError,
+          mtime: x.mtime ?? new Date(),
+        },
+        temporary || !isInbox(x.dir) ? null : x.dir,
+      ));
     } catch (err) {
       await x.upload.abort();
       throw err;
     }
     ctx.received(done.size);
-    logger.info({ file: x.name, dir: x.dir, bytes: done.size, sha256: done.sha256, syncRunId: runId }, runId ? 'sftp upload queued' : 'sftp upload stored');
+    logger.info(
+      { file: x.name, dir: x.dir, bytes: done.size, sha256: done.sha256, syncRunId: runId },
+      runId ? 'sftp upload queued' : 'sftp upload stored',
+    );
     await audit('sftp.upload', { file: `/${x.dir}/${x.name}`, bytes: done.size, sha256: done.sha256, syncRunId: runId });
     if (runId) ctx.queued(runId);
     status(reqid, STATUS_CODE.OK);
@@ -297,7 +347,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
 
   handle('REMOVE', async (reqid, path: string) => {
     const p = resolve(path);
-    if (!p || p.kind !== 'file') return status(reqid, p ? STATUS_CODE.FAILURE : STATUS_CODE.NO_SUCH_FILE, p ? 'is a directory' : 'no such file');
+    if (!p || p.kind !== 'file')
+      return status(reqid, p ? STATUS_CODE.FAILURE : STATUS_CODE.NO_SUCH_FILE, p ? 'is a directory' : 'no such file');
     const e = await findFileEntry(account.connectionId, p.dir, p.name);
     if (!e) return status(reqid, STATUS_CODE.NO_SUCH_FILE, 'no such file');
     await removeFileEntry(e);
@@ -310,7 +361,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): { close(): Pr
     const a = resolve(from);
     const b = resolve(to);
     if (!a || a.kind !== 'file') return status(reqid, STATUS_CODE.NO_SUCH_FILE, 'no such file');
-    if (!b || b.kind !== 'file' || !isInbox(a.dir) || !isInbox(b.dir)) return status(reqid, STATUS_CODE.PERMISSION_DENIED, 'files are renamed within /inbox/full and /inbox/delta only');
+    if (!b || b.kind !== 'file' || !isInbox(a.dir) || !isInbox(b.dir))
+      return status(reqid, STATUS_CODE.PERMISSION_DENIED, 'files are renamed within /inbox/full and /inbox/delta only');
     const e = await findFileEntry(account.connectionId, a.dir, a.name);
     if (!e) return status(reqid, STATUS_CODE.NO_SUCH_FILE, 'no such file');
     const queue = isTemporaryName(b.name) ? null : b.dir;

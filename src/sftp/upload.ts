@@ -44,7 +44,11 @@ export class Upload {
   private inspector = new EncodingInspector();
   private ended = false;
 
-  constructor(name: string, metadata: Record<string, unknown>, private limits: UploadLimits) {
+  constructor(
+    name: string,
+    metadata: Record<string, unknown>,
+    private limits: UploadLimits,
+  ) {
     this.stored = startStoredFile(name, metadata);
     // A store error surfaces at the next write or at finish.
     this.stored.stream.on('error', (err: Error) => {
@@ -88,7 +92,8 @@ export class Upload {
       throw new UploadError(`file too large: this account accepts files of at most ${this.limits.maxBytes} bytes`);
     }
     if (!data.length) return;
-    if (offset < this.next || this.pending.has(offset)) throw new UploadError('rewriting bytes already written is not supported; upload the file again');
+    if (offset < this.next || this.pending.has(offset))
+      throw new UploadError('rewriting bytes already written is not supported; upload the file again');
     if (this.outstanding >= this.limits.maxOutstandingWrites) throw new UploadError('too many outstanding writes on this file');
     if (offset > this.next && this.pendingBytes + data.length > this.limits.maxPendingBytes) {
       throw new UploadError('too many out-of-order writes waiting for an earlier part of the file');
@@ -98,9 +103,11 @@ export class Upload {
     this.pendingBytes += data.length;
     this.outstanding++;
     try {
-      this.chain = this.chain.then(() => this.drain()).catch((err: Error) => {
-        this.failed ??= err;
-      });
+      this.chain = this.chain
+        .then(() => this.drain())
+        .catch((err: Error) => {
+          this.failed ??= err;
+        });
       await this.chain;
       // The catch above may have set it; TypeScript still narrows it to null from the check on entry.
       const failed = this.failed as Error | null;

@@ -54,7 +54,9 @@ export interface SweptRuns {
  */
 export async function sweepAbandonedRuns(staleMs = STALE_RUN_MS, now = new Date(), opts: { resume?: boolean } = {}): Promise<SweptRuns> {
   const cutoff = new Date(now.getTime() - staleMs);
-  const active = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] } }).lean().exec()) as SyncRunDoc[];
+  const active = (await SyncRun.find({ status: { $in: ['queued', 'running', 'applying'] } })
+    .lean()
+    .exec()) as SyncRunDoc[];
   // Silent for staleMs, or worked on by a process of this host that is gone (a restart need not wait for the silence).
   const stale = active.filter((r) => new Date(r.updatedAt).getTime() < cutoff.getTime() || ownerGone(r.owner));
   const out: SweptRuns = { failed: [], resumed: [], requeued: await requeueAbandonedStoredRuns(Math.min(staleMs, STALE_RUN_MS), now) };

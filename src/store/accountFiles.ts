@@ -40,7 +40,9 @@ export async function findSftpAccount(username: string): Promise<SftpAccount | n
 /** Of these connections, the ones that still exist and are not being deleted (sessions of the others end). */
 export async function liveConnectionIds(ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
-  const docs = (await Connection.find({ _id: { $in: ids }, deleting: { $ne: true } }, { _id: 1 }).lean().exec()) as { _id: string }[];
+  const docs = (await Connection.find({ _id: { $in: ids }, deleting: { $ne: true } }, { _id: 1 })
+    .lean()
+    .exec()) as { _id: string }[];
   return new Set(docs.map((d) => d._id));
 }
 
@@ -59,7 +61,10 @@ export async function listFileEntries(connectionId: string, dir: string): Promis
 /** The days under /archive that hold files (YYYY-MM-DD). */
 export async function listArchiveDays(connectionId: string): Promise<string[]> {
   const dirs = await FileEntry.distinct('dir', { connectionId }).exec();
-  return dirs.filter((d) => d.startsWith('archive/')).map((d) => d.slice('archive/'.length)).sort();
+  return dirs
+    .filter((d) => d.startsWith('archive/'))
+    .map((d) => d.slice('archive/'.length))
+    .sort();
 }
 
 export async function findFileEntry(connectionId: string, dir: string, name: string): Promise<FileEntryDoc | null> {
@@ -93,8 +98,15 @@ async function queueRun(conn: SyncConnection, f: Omit<NewFile, 'orgId' | 'connec
     source: 'sftp',
     label: f.name,
     input: {
-      bytesRead: 0, bytesTotal: f.size, rows: null, fileId: f.fileId, name: f.name, dir, sha256: f.sha256,
-      encoding: f.encoding, encodingError: f.encodingError,
+      bytesRead: 0,
+      bytesTotal: f.size,
+      rows: null,
+      fileId: f.fileId,
+      name: f.name,
+      dir,
+      sha256: f.sha256,
+      encoding: f.encoding,
+      encodingError: f.encodingError,
     },
   });
 }
@@ -104,16 +116,44 @@ async function queueRun(conn: SyncConnection, f: Omit<NewFile, 'orgId' | 'connec
  * bytes are deleted), and, with `queue` (a final name in an inbox folder), queues its processing. Both are stored
  * before this returns, so the client's CLOSE can be acknowledged.
  */
-export async function putFileEntry(conn: SyncConnection, f: NewFile, queue: InboxDir | null): Promise<{ entry: FileEntryDoc; runId: string | null }> {
+export async function putFileEntry(
+  conn: SyncConnection,
+  f: NewFile,
+  queue: InboxDir | null,
+): Promise<{ entry: FileEntryDoc; runId: string | null }> {
   const old = await findFileEntry(f.connectionId, f.dir, f.name);
   if (old?.runId) throw new FileEntryConflict(`${f.name} is already queued for processing`);
   const run = queue ? await queueRun(conn, f, queue) : null;
   const entry: FileEntryDoc = {
-    _id: newId(), orgId: f.orgId, connectionId: f.connectionId, dir: f.dir, name: f.name, fileId: f.fileId, size: f.size,
-    sha256: f.sha256, mtime: f.mtime ?? new Date(), runId: run?._id ?? null, createdAt: new Date(), encoding: f.encoding, encodingError: f.encodingError,
+    _id: newId(),
+    orgId: f.orgId,
+    connectionId: f.connectionId,
+    dir: f.dir,
+    name: f.name,
+    fileId: f.fileId,
+    size: f.size,
+    sha256: f.sha256,
+    mtime: f.mtime ?? new Date(),
+    runId: run?._id ?? null,
+    createdAt: new Date(),
+    encoding: f.encoding,
+    encodingError: f.encodingError,
   };
   if (old) {
-    const res = await FileEntry.updateOne({ _id: old._id, runId: null }, { $set: { fileId: f.fileId, size: f.size, sha256: f.sha256, mtime: entry.mtime, runId: entry.runId, encoding: f.encoding, encodingError: f.encodingError } }).exec();
+    const res = await FileEntry.updateOne(
+      { _id: old._id, runId: null },
+      {
+        $set: {
+          fileId: f.fileId,
+          size: f.size,
+          sha256: f.sha256,
+          mtime: entry.mtime,
+          runId: entry.runId,
+          encoding: f.encoding,
+          encodingError: f.encodingError,
+        },
+      },
+    ).exec();
     if (!res.modifiedCount) throw new FileEntryConflict(`${f.name} changed while it was written`);
     await deleteStoredFile(old.fileId);
     return { entry: { ...entry, _id: old._id }, runId: entry.runId };
@@ -132,17 +172,27 @@ export async function putFileEntry(conn: SyncConnection, f: NewFile, queue: Inbo
  * folder (`queue`) queues the file. The target must not exist (SFTP v3 rename).
  */
 export async function renameFileEntry(
-  conn: SyncConnection, entry: FileEntryDoc, to: { dir: string; name: string }, queue: InboxDir | null,
+  conn: SyncConnection,
+  entry: FileEntryDoc,
+  to: { dir: string; name: string },
+  queue: InboxDir | null,
 ): Promise<{ runId: string | null }> {
   if (entry.runId) throw new FileEntryConflict(`${entry.name} is queued for processing and cannot be renamed`);
   if (await findFileEntry(entry.connectionId, to.dir, to.name)) throw new FileEntryConflict(`${to.name} already exists`);
   const encoding = entry.encoding ?? null;
   const encodingError = entry.encodingError ?? null;
   const run = queue
-    ? await queueRun(conn, { dir: to.dir, name: to.name, fileId: entry.fileId, size: entry.size, sha256: entry.sha256, encoding, encodingError }, queue)
+    ? await queueRun(
+        conn,
+        { dir: to.dir, name: to.name, fileId: entry.fileId, size: entry.size, sha256: entry.sha256, encoding, encodingError },
+        queue,
+      )
     : null;
   try {
-    const res = await FileEntry.updateOne({ _id: entry._id, runId: null, name: entry.name, dir: entry.dir }, { $set: { dir: to.dir, name: to.name, runId: run?._id ?? null } }).exec();
+    const res = await FileEntry.updateOne(
+      { _id: entry._id, runId: null, name: entry.name, dir: entry.dir },
+      { $set: { dir: to.dir, name: to.name, runId: run?._id ?? null } },
+    ).exec();
     if (!res.modifiedCount) throw new FileEntryConflict(`${entry.name} changed meanwhile`);
   } catch (err) {
     if (run) await SyncRun.deleteOne({ _id: run._id, status: 'queued' }).exec();
@@ -216,8 +266,17 @@ async function putResultFile(run: SyncRunDoc, name: string, content: Buffer): Pr
   }
   try {
     await FileEntry.collection.insertOne({
-      _id: newId(), orgId: run.orgId, connectionId: run.connectionId, dir: 'results', name, fileId, size: content.length,
-      sha256: null, mtime: new Date(), runId: null, createdAt: new Date(),
+      _id: newId(),
+      orgId: run.orgId,
+      connectionId: run.connectionId,
+      dir: 'results',
+      name,
+      fileId,
+      size: content.length,
+      sha256: null,
+      mtime: new Date(),
+      runId: null,
+      createdAt: new Date(),
     } as never);
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -273,8 +332,13 @@ export async function refreshFileResult(runId: string): Promise<void> {
 export async function findDuplicateRun(run: SyncRunDoc): Promise<SyncRunDoc | null> {
   if (!run.input?.sha256) return null;
   const docs = (await SyncRun.find({
-    connectionId: run.connectionId, source: 'sftp', 'input.sha256': run.input.sha256, status: { $in: ['queued', 'running', 'succeeded', 'completed_with_errors', 'needs_review', 'applying', 'applied'] },
-  }).lean().exec()) as SyncRunDoc[];
+    connectionId: run.connectionId,
+    source: 'sftp',
+    'input.sha256': run.input.sha256,
+    status: { $in: ['queued', 'running', 'succeeded', 'completed_with_errors', 'needs_review', 'applying', 'applied'] },
+  })
+    .lean()
+    .exec()) as SyncRunDoc[];
   const earlier = docs.filter((d) => d._id < run._id).sort((a, b) => (a._id < b._id ? -1 : 1));
   return earlier[0] ?? null;
 }

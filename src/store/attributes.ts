@@ -1,8 +1,24 @@
 /** The attribute sets of SPEC §3.6. */
 export const FULL_ATTRIBUTE_SET = [
-  'employee_id', 'first_name', 'last_name', 'job_title', 'department_name', 'division_name', 'cost_center_name',
-  'employment_start_date', 'employment_status', 'employee_type', 'manager_name', 'manager_email',
-  'preferred_language', 'raw_address', 'street_address', 'city', 'region', 'postal_code', 'country',
+  'employee_id',
+  'first_name',
+  'last_name',
+  'job_title',
+  'department_name',
+  'division_name',
+  'cost_center_name',
+  'employment_start_date',
+  'employment_status',
+  'employee_type',
+  'manager_name',
+  'manager_email',
+  'preferred_language',
+  'raw_address',
+  'street_address',
+  'city',
+  'region',
+  'postal_code',
+  'country',
 ] as const;
 
 export type AttributeName = (typeof FULL_ATTRIBUTE_SET)[number];

@@ -13,7 +13,10 @@ export type AudienceMatcher = { id: string; match: (r: RecipientDoc) => boolean 
 
 /** The matchers of an organization's audiences (one store pass per merge batch; none when it has no audience). */
 export async function loadAudienceMatchers(orgId: string): Promise<AudienceMatcher[]> {
-  const audiences = (await Audience.find({ orgId }, { include: 1, exclude: 1 }).lean().exec()) as Pick<AudienceDoc, '_id' | 'include' | 'exclude'>[];
+  const audiences = (await Audience.find({ orgId }, { include: 1, exclude: 1 }).lean().exec()) as Pick<
+    AudienceDoc,
+    '_id' | 'include' | 'exclude'
+  >[];
   const out: AudienceMatcher[] = [];
   for (const a of audiences) {
     try {
@@ -26,7 +29,12 @@ export async function loadAudienceMatchers(orgId: string): Promise<AudienceMatch
   return out;
 }
 
-export function audienceEvents(matchers: AudienceMatcher[], prev: RecipientDoc | undefined, next: RecipientDoc | null, connectionId: string | null): EventDraft[] {
+export function audienceEvents(
+  matchers: AudienceMatcher[],
+  prev: RecipientDoc | undefined,
+  next: RecipientDoc | null,
+  connectionId: string | null,
+): EventDraft[] {
   if (!matchers.length) return [];
   const subject = (next ?? prev)?._id;
   const email = (next ?? prev)?.email;
@@ -39,7 +47,14 @@ export function audienceEvents(matchers: AudienceMatcher[], prev: RecipientDoc |
     const is = next ? m.match(next) : false;
     if (was === is) continue;
     const type = is ? 'audience.recipient_entered' : 'audience.recipient_left';
-    out.push({ key: `audience:${m.id}:${subject}:${at}:${type}`, type, connectionId, data: { audienceId: m.id, recipientId: subject, email }, subject, inc });
+    out.push({
+      key: `audience:${m.id}:${subject}:${at}:${type}`,
+      type,
+      connectionId,
+      data: { audienceId: m.id, recipientId: subject, email },
+      subject,
+      inc,
+    });
   }
   return out;
 }
@@ -55,7 +70,12 @@ export interface AudienceChange {
  * recipient (entered then left is no change). Applying the pages in order to the membership at `after` gives the
  * membership at the last cursor.
  */
-export async function audienceChanges(orgId: string, audienceId: string, after: number, maxEvents = 5000): Promise<{ items: AudienceChange[]; cursor: number; more: boolean }> {
+export async function audienceChanges(
+  orgId: string,
+  audienceId: string,
+  after: number,
+  maxEvents = 5000,
+): Promise<{ items: AudienceChange[]; cursor: number; more: boolean }> {
   const first = new Map<string, string>();
   const last = new Map<string, { type: string; email: string }>();
   let cursor = after;

@@ -73,7 +73,11 @@ export interface Page<T> {
 /** Cursor pagination in `_id` order: stable under concurrent writes, O(page) with the primary index. */
 export async function pageRecipients(query: MongoQuery, limit: number, cursor?: string | null): Promise<Page<RecipientDoc>> {
   const q = cursor ? { $and: [query, { _id: { $gt: cursor } }] } : query;
-  const docs = (await Recipient.find(q).sort({ _id: 1 }).limit(limit + 1).lean().exec()) as RecipientDoc[];
+  const docs = (await Recipient.find(q)
+    .sort({ _id: 1 })
+    .limit(limit + 1)
+    .lean()
+    .exec()) as RecipientDoc[];
   const more = docs.length > limit;
   const items = more ? docs.slice(0, limit) : docs;
   return { items, nextCursor: more ? items[items.length - 1]!._id : null };

@@ -19,7 +19,10 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
   if (storeCapabilities().idInFromIndex) {
     for (let i = 0; i < unique.length; i += IN_CHUNK) {
       const chunk = unique.slice(i, i + IN_CHUNK);
-      const docs = (await model.find({ _id: { $in: chunk } }, projection).lean().exec()) as unknown as (T & { _id: string })[];
+      const docs = (await model
+        .find({ _id: { $in: chunk } }, projection)
+        .lean()
+        .exec()) as unknown as (T & { _id: string })[];
       for (const d of docs) out.set(d._id, d);
     }
     return out;

@@ -31,9 +31,12 @@ export async function readColumnMapping(
   orgId: string | null,
   connectionId: string,
 ): Promise<{ orgId: string; type: string; mapping: StoredColumnMapping } | null> {
-  const doc = (await Connection.findOne({ _id: connectionId, ...scope(orgId), deleting: { $ne: true } }, { orgId: 1, type: 1, columnMapping: 1 }).lean().exec()) as
-    | { orgId: string; type: string; columnMapping?: MappingPair[] | null }
-    | null;
+  const doc = (await Connection.findOne(
+    { _id: connectionId, ...scope(orgId), deleting: { $ne: true } },
+    { orgId: 1, type: 1, columnMapping: 1 },
+  )
+    .lean()
+    .exec()) as { orgId: string; type: string; columnMapping?: MappingPair[] | null } | null;
   return doc ? { orgId: doc.orgId, type: doc.type, mapping: toRecord(doc.columnMapping) } : null;
 }
 

@@ -105,7 +105,11 @@ export async function createConnection(
     if (!input.accessToken) throw new ValidationError('an hris connection needs the Finch access token (--access-token)');
     const mode = input.mode ?? 'automated';
     if (mode !== 'automated' && mode !== 'assisted') throw new ValidationError('mode must be automated or assisted');
-    doc.hris = { mode, accessTokenEnc: encryptSecret(input.accessToken, env.secretKey), ...(input.schedule ? { schedule: input.schedule } : {}) };
+    doc.hris = {
+      mode,
+      accessTokenEnc: encryptSecret(input.accessToken, env.secretKey),
+      ...(input.schedule ? { schedule: input.schedule } : {}),
+    };
   }
   await Connection.create(doc);
   invalidateMergeSettings(input.orgId);
@@ -126,12 +130,17 @@ export async function rotateScimToken(connectionId: string): Promise<string> {
  * staged rows; recipients are re-derived from what the other sources say.
  */
 export async function deleteConnection(connectionId: string): Promise<boolean> {
-  const conn = (await Connection.findOneAndUpdate({ _id: connectionId }, { $set: { deleting: true } }).lean().exec()) as ConnectionDoc | null;
+  const conn = (await Connection.findOneAndUpdate({ _id: connectionId }, { $set: { deleting: true } })
+    .lean()
+    .exec()) as ConnectionDoc | null;
   if (!conn) return false;
   const ref = { _id: conn._id, orgId: conn.orgId, type: conn.type };
   let keys: string[] = [];
   const flush = async () => {
-    await applySourceChanges(ref, keys.map((key) => ({ op: 'delete' as const, key })));
+    await applySourceChanges(
+      ref,
+      keys.map((key) => ({ op: 'delete' as const, key })),
+    );
     keys = [];
   };
   for await (const r of SourceRecord.find({ connectionId }, { key: 1 }).lean().cursor()) {
@@ -167,7 +176,9 @@ export async function findConnections(ids: string[]): Promise<Map<string, Connec
 
 /** An organization's connections, oldest first, without those being deleted. */
 export async function listConnections(orgId: string, type?: ConnectionType): Promise<ConnectionDoc[]> {
-  const docs = await Connection.find({ orgId, deleting: { $ne: true }, ...(type ? { type } : {}) }).lean<ConnectionDoc[]>().exec();
+  const docs = await Connection.find({ orgId, deleting: { $ne: true }, ...(type ? { type } : {}) })
+    .lean<ConnectionDoc[]>()
+    .exec();
   return docs.sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 }
 
@@ -225,7 +236,8 @@ export async function updateConnection(id: string, update: ConnectionUpdate): Pr
   else if (update.hris?.schedule !== undefined) set['hris.schedule'] = update.hris.schedule;
   if (update.hris?.mode !== undefined) set['hris.mode'] = update.hris.mode;
   // What a directory contributes depends on extendedAttributes: the re-merge it owes is recorded with the change.
-  const contributesDifferently = update.extendedAttributes !== undefined && update.extendedAttributes !== Boolean(before.extendedAttributes);
+  const contributesDifferently =
+    update.extendedAttributes !== undefined && update.extendedAttributes !== Boolean(before.extendedAttributes);
   const since = new Date();
   if (contributesDifferently) set.remergeSince = since;
   const ops: Record<string, unknown> = {};
@@ -240,7 +252,10 @@ export async function updateConnection(id: string, update: ConnectionUpdate): Pr
 }
 
 /** Issues a new SFTP password (returned once, stored hashed) and/or replaces the accepted public keys. */
-export async function setSftpCredentials(id: string, change: { newPassword?: boolean; publicKeys?: string[] }): Promise<{ password?: string }> {
+export async function setSftpCredentials(
+  id: string,
+  change: { newPassword?: boolean; publicKeys?: string[] },
+): Promise<{ password?: string }> {
   const set: Record<string, unknown> = {};
   const out: { password?: string } = {};
   if (change.newPassword) {

@@ -5,11 +5,26 @@ import { Event, EventSeq, SyncRun, type EventDoc, type EventSeqDoc, type Recipie
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
 export const EVENT_TYPES = [
-  'recipient.created', 'recipient.updated', 'recipient.offboarded', 'recipient.reactivated', 'recipient.removed',
-  'group.created', 'group.updated', 'group.deleted', 'group.member_added', 'group.member_removed',
-  'audience.recipient_entered', 'audience.recipient_left',
-  'sync_run.succeeded', 'sync_run.failed', 'sync_run.needs_review', 'sync_run.applied', 'sync_run.discarded',
-  'connection.created', 'connection.deleted', 'connection.needs_reauth',
+  'recipient.created',
+  'recipient.updated',
+  'recipient.offboarded',
+  'recipient.reactivated',
+  'recipient.removed',
+  'group.created',
+  'group.updated',
+  'group.deleted',
+  'group.member_added',
+  'group.member_removed',
+  'audience.recipient_entered',
+  'audience.recipient_left',
+  'sync_run.succeeded',
+  'sync_run.failed',
+  'sync_run.needs_review',
+  'sync_run.applied',
+  'sync_run.discarded',
+  'connection.created',
+  'connection.deleted',
+  'connection.needs_reauth',
   'webhook_endpoint.disabled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -101,7 +116,13 @@ export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { 
   const seen = new Set<string>();
   list = list.filter((x) => (seen.has(x.id) ? false : (seen.add(x.id), true)));
   if (opts.dedupe) {
-    const have = new Set((await eventCol().find({ eid: { $in: list.map((x) => x.id) } }, { projection: { eid: 1 } }).toArray()).map((e) => e.eid));
+    const have = new Set(
+      (
+        await eventCol()
+          .find({ eid: { $in: list.map((x) => x.id) } }, { projection: { eid: 1 } })
+          .toArray()
+      ).map((e) => e.eid),
+    );
     list = list.filter((x) => !have.has(x.id));
     if (!list.length) return 0;
   }
@@ -191,8 +212,13 @@ export async function recordGroupEvent(
   kind: 'created' | 'updated' | 'deleted',
   data: { displayName?: string; version?: number } = {},
 ): Promise<void> {
-  const key = `group:${groupId}:${kind}:${kind === 'updated' ? data.version ?? Date.now() : ''}`;
-  await recordEvent(orgId, { key, type: `group.${kind}`, connectionId, data: { groupId, ...(data.displayName !== undefined ? { displayName: data.displayName } : {}) } });
+  const key = `group:${groupId}:${kind}:${kind === 'updated' ? (data.version ?? Date.now()) : ''}`;
+  await recordEvent(orgId, {
+    key,
+    type: `group.${kind}`,
+    connectionId,
+    data: { groupId, ...(data.displayName !== undefined ? { displayName: data.displayName } : {}) },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -200,8 +226,14 @@ export async function recordGroupEvent(
 
 function recipientObject(r: RecipientDoc): Record<string, unknown> {
   return {
-    id: r._id, email: r.email, emailDisplay: r.emailDisplay, status: r.status, firstName: r.firstName, lastName: r.lastName,
-    attributes: r.attributes, groups: r.groups,
+    id: r._id,
+    email: r.email,
+    emailDisplay: r.emailDisplay,
+    status: r.status,
+    firstName: r.firstName,
+    lastName: r.lastName,
+    attributes: r.attributes,
+    groups: r.groups,
   };
 }
 
@@ -244,8 +276,13 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
   // The full object rides on the recipient.* events only (group membership events name the group and the person).
   const ev = (type: EventType, data: Record<string, unknown>, suffix = '') =>
     out.push({
-      key: `recipient:${subject}:${at}:${type}${suffix}`, type, connectionId, data: { ...base, ...data },
-      object: type.startsWith('recipient.') ? object : null, subject, inc,
+      key: `recipient:${subject}:${at}:${type}${suffix}`,
+      type,
+      connectionId,
+      data: { ...base, ...data },
+      object: type.startsWith('recipient.') ? object : null,
+      subject,
+      inc,
     });
 
   if (!was && now) {
@@ -287,11 +324,20 @@ export async function reemitRecipientEvents(orgId: string, current: Map<string, 
       for (const d of r.ev ?? []) drafts.push({ ...d, object: d.type.startsWith('recipient.') && r.listed ? recipientObject(r) : null });
       continue;
     }
-    const last = await eventCol().find({ orgId, subject: id, type: { $in: RECIPIENT_TYPES } }).sort({ seq: -1 }).limit(1).next();
+    const last = await eventCol()
+      .find({ orgId, subject: id, type: { $in: RECIPIENT_TYPES } })
+      .sort({ seq: -1 })
+      .limit(1)
+      .next();
     if (!last || last.type === 'recipient.removed' || last.inc === null) continue;
     drafts.push({
-      key: `recipient:${id}:${last.inc}:gone:recipient.removed`, type: 'recipient.removed', connectionId: null,
-      data: { recipientId: id, email: last.data.email ?? null }, object: null, subject: id, inc: last.inc,
+      key: `recipient:${id}:${last.inc}:gone:recipient.removed`,
+      type: 'recipient.removed',
+      connectionId: null,
+      data: { recipientId: id, email: last.data.email ?? null },
+      object: null,
+      subject: id,
+      inc: last.inc,
     });
   }
   return appendEvents(orgId, drafts, { dedupe: true });
@@ -348,7 +394,13 @@ export async function readEvents(orgId: string, q: EventQuery): Promise<EventPag
   while (cursor < head) {
     const n = Math.min(scan, head - cursor);
     const ids = Array.from({ length: n }, (_, i) => eventKey(orgId, cursor + 1 + i));
-    const found = new Map((await eventCol().find({ _id: { $in: ids } }).toArray()).map((d) => [d.seq, d]));
+    const found = new Map(
+      (
+        await eventCol()
+          .find({ _id: { $in: ids } })
+          .toArray()
+      ).map((d) => [d.seq, d]),
+    );
     const top = cursor + n;
     for (let s = cursor + 1; s <= top; s++) {
       const d = found.get(s);
@@ -357,7 +409,12 @@ export async function readEvents(orgId: string, q: EventQuery): Promise<EventPag
         // an event after it is older than the grace).
         let later: EventDoc | undefined;
         for (let t = s + 1; t <= top && !later; t++) later = found.get(t);
-        later ??= (await eventCol().find({ orgId, seq: { $gt: s } }).sort({ seq: 1 }).limit(1).next()) ?? undefined;
+        later ??=
+          (await eventCol()
+            .find({ orgId, seq: { $gt: s } })
+            .sort({ seq: 1 })
+            .limit(1)
+            .next()) ?? undefined;
         if (!later || now - later.createdAt.getTime() < EVENT_GAP_GRACE_MS) return { items, cursor, more: false };
         cursor = s;
         continue;
@@ -375,7 +432,11 @@ export async function readEvents(orgId: string, q: EventQuery): Promise<EventPag
 /** The public shape of an event; `object` only when the reader asks for full objects. */
 export function presentEvent(e: EventDoc, full = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    id: e.eid, type: e.type, createdAt: e.createdAt.toISOString(), orgId: e.orgId, cursor: String(e.seq),
+    id: e.eid,
+    type: e.type,
+    createdAt: e.createdAt.toISOString(),
+    orgId: e.orgId,
+    cursor: String(e.seq),
   };
   if (e.connectionId) out.connectionId = e.connectionId;
   out.data = full && e.object ? { ...e.data, object: e.object } : e.data;
@@ -387,7 +448,11 @@ export async function sweepEvents(now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   let removed = 0;
   for (const org of await seqCol().find({}).toArray()) {
-    const newest = await eventCol().find({ orgId: org._id, createdAt: { $lt: cutoff } }).sort({ seq: -1 }).limit(1).next();
+    const newest = await eventCol()
+      .find({ orgId: org._id, createdAt: { $lt: cutoff } })
+      .sort({ seq: -1 })
+      .limit(1)
+      .next();
     if (!newest) continue;
     await seqCol().updateOne({ _id: org._id }, { $max: { sweptThrough: newest.seq } });
     removed += (await eventCol().deleteMany({ orgId: org._id, seq: { $lte: newest.seq } })).deletedCount;

@@ -45,7 +45,9 @@ export interface ClaimedRun {
 
 function heartbeat(runId: string, token: string): () => void {
   const timer = setInterval(() => {
-    claims().updateOne({ _id: runId, token }, { $set: { heartbeatAt: new Date() } }).catch(() => undefined);
+    claims()
+      .updateOne({ _id: runId, token }, { $set: { heartbeatAt: new Date() } })
+      .catch(() => undefined);
   }, HEARTBEAT_MS);
   timer.unref();
   return () => clearInterval(timer);
@@ -56,10 +58,18 @@ function heartbeat(runId: string, token: string): () => void {
  * processed in upload order, one at a time). Null when there is none.
  */
 export async function claimStoredRun(worker: string): Promise<ClaimedRun | null> {
-  const queued = (await SyncRun.find({ ...STORED, status: 'queued' }, { _id: 1, connectionId: 1 }).sort({ _id: 1 }).limit(50).lean().exec()) as Pick<SyncRunDoc, '_id' | 'connectionId'>[];
+  const queued = (await SyncRun.find({ ...STORED, status: 'queued' }, { _id: 1, connectionId: 1 })
+    .sort({ _id: 1 })
+    .limit(50)
+    .lean()
+    .exec()) as Pick<SyncRunDoc, '_id' | 'connectionId'>[];
   if (!queued.length) return null;
   const busy = new Set(
-    ((await SyncRun.find({ ...STORED, status: 'running' }, { connectionId: 1 }).lean().exec()) as Pick<SyncRunDoc, 'connectionId'>[]).map((r) => r.connectionId),
+    (
+      (await SyncRun.find({ ...STORED, status: 'running' }, { connectionId: 1 })
+        .lean()
+        .exec()) as Pick<SyncRunDoc, 'connectionId'>[]
+    ).map((r) => r.connectionId),
   );
   const tried = new Set<string>();
   for (const c of queued) {
@@ -81,7 +91,9 @@ export async function claimStoredRun(worker: string): Promise<ClaimedRun | null>
     const run = (await SyncRun.findOne({ _id: c._id }).lean().exec()) as SyncRunDoc;
     const stopHeartbeat = heartbeat(c._id, token);
     return {
-      run, token, stopHeartbeat,
+      run,
+      token,
+      stopHeartbeat,
       release: async () => {
         stopHeartbeat();
         await claims().deleteOne({ _id: c._id, token });
@@ -102,8 +114,17 @@ export async function requeueStoredRun(id: string, also: Record<string, unknown>
       { ...also, ...STORED, _id: id, status: 'running', phase: { $ne: 'apply' } },
       {
         $set: {
-          status: 'queued', claimedBy: null, progress: { processed: 0, total: null }, 'input.bytesRead': 0, errors: [], message: null, review: null,
-          counts: { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 }, phase: null, journal: null, owner: null,
+          status: 'queued',
+          claimedBy: null,
+          progress: { processed: 0, total: null },
+          'input.bytesRead': 0,
+          errors: [],
+          message: null,
+          review: null,
+          counts: { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 },
+          phase: null,
+          journal: null,
+          owner: null,
         },
       },
     ).exec(),
@@ -122,12 +143,16 @@ export async function requeueStoredRun(id: string, also: Record<string, unknown>
 export async function requeueAbandonedStoredRuns(staleMs = CLAIM_STALE_MS, now = new Date()): Promise<string[]> {
   const cutoff = new Date(now.getTime() - staleMs);
   const out: string[] = [];
-  for (const c of await claims().find({ heartbeatAt: { $lt: cutoff } }).toArray()) {
+  for (const c of await claims()
+    .find({ heartbeatAt: { $lt: cutoff } })
+    .toArray()) {
     const gone = await claims().deleteOne({ _id: c._id, token: c.token, heartbeatAt: { $lt: cutoff } });
     if (!gone.deletedCount) continue;
     if (await requeueStoredRun(c._id, { claimedBy: c.token })) out.push(c._id);
   }
-  const running = (await SyncRun.find({ ...STORED, status: 'running', updatedAt: { $lt: cutoff } }, { _id: 1 }).lean().exec()) as { _id: string }[];
+  const running = (await SyncRun.find({ ...STORED, status: 'running', updatedAt: { $lt: cutoff } }, { _id: 1 })
+    .lean()
+    .exec()) as { _id: string }[];
   for (const { _id } of running) {
     if (await claims().findOne({ _id })) continue;
     if (await requeueStoredRun(_id, { updatedAt: { $lt: cutoff } })) out.push(_id);
@@ -138,7 +163,14 @@ export async function requeueAbandonedStoredRuns(staleMs = CLAIM_STALE_MS, now =
 /** Stored-input runs that ended but whose result was not written back (the process stopped in between). */
 export async function endedRunsWithoutResult(olderThanMs: number, now = new Date()): Promise<SyncRunDoc[]> {
   const cutoff = new Date(now.getTime() - olderThanMs);
-  return (await SyncRun.find({
-    ...STORED, source: 'sftp', status: { $in: ['succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applied', 'discarded'] }, 'input.resultAt': null, updatedAt: { $lt: cutoff },
-  }).limit(20).lean().exec());
+  return await SyncRun.find({
+    ...STORED,
+    source: 'sftp',
+    status: { $in: ['succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applied', 'discarded'] },
+    'input.resultAt': null,
+    updatedAt: { $lt: cutoff },
+  })
+    .limit(20)
+    .lean()
+    .exec();
 }

@@ -64,4 +64,3 @@ export async function deleteStoredFile(id: string): Promise<void> {
     if (!/not found|FileNotFound/i.test(String((err as Error)?.message))) throw err;
   }
 }
-

@@ -91,14 +91,25 @@ export async function loadHrisConnection(id: string): Promise<HrisConnection | n
 
 /** Every live hris connection (the scheduler's view; a few fields each). */
 export async function listHrisConnections(): Promise<HrisConnection[]> {
-  const docs = (await Connection.find({ type: 'hris', deleting: { $ne: true } }).lean().exec()) as RawConnection[];
+  const docs = (await Connection.find({ type: 'hris', deleting: { $ne: true } })
+    .lean()
+    .exec()) as RawConnection[];
   return docs.map(toHris).filter((c): c is HrisConnection => c !== null);
 }
 
 /** The hris connections Finch's webhook ids point at (Finch connection id first, else its company id). */
-export async function findHrisConnectionsByFinchIds(ids: { connectionId?: string | null; companyId?: string | null }): Promise<HrisConnection[]> {
+export async function findHrisConnectionsByFinchIds(ids: {
+  connectionId?: string | null;
+  companyId?: string | null;
+}): Promise<HrisConnection[]> {
   const find = async (filter: Record<string, string>) =>
-    ((await Connection.find({ type: 'hris', ...filter }).lean().exec()) as RawConnection[]).map(toHris).filter((c): c is HrisConnection => c !== null);
+    (
+      (await Connection.find({ type: 'hris', ...filter })
+        .lean()
+        .exec()) as RawConnection[]
+    )
+      .map(toHris)
+      .filter((c): c is HrisConnection => c !== null);
   // The connection id names one connection; a company may have several (one per provider), so it is only the fallback.
   if (ids.connectionId) {
     const byConnection = await find({ 'hris.finchConnectionId': ids.connectionId });
@@ -162,7 +173,9 @@ const ACTIVE: SyncRunStatus[] = ['queued', 'running', 'applying'];
  * already queued or running, that run is the answer (one run per connection at a time).
  */
 export async function requestHrisSync(conn: HrisConnection, label = 'on demand'): Promise<{ runId: string; created: boolean }> {
-  const active = await SyncRun.findOne({ connectionId: conn._id, source: 'hris', status: { $in: ACTIVE } }, { _id: 1 }).lean().exec();
+  const active = await SyncRun.findOne({ connectionId: conn._id, source: 'hris', status: { $in: ACTIVE } }, { _id: 1 })
+    .lean()
+    .exec();
   if (active) return { runId: active._id, created: false };
   const run = await createSyncRun(conn, { mode: 'full', source: 'hris', label });
   // Queued runs are visibly alive (the abandoned-run sweep judges by silence) until a worker takes them.
@@ -172,14 +185,18 @@ export async function requestHrisSync(conn: HrisConnection, label = 'on demand')
 
 /** The queued hris runs, oldest first (at most one per connection is ever created by requestHrisSync). */
 export async function listQueuedHrisRuns(): Promise<{ runId: string; connectionId: string }[]> {
-  const docs = (await SyncRun.find({ source: 'hris', status: 'queued' }, { _id: 1, connectionId: 1 }).sort({ _id: 1 }).lean().exec()) as
-    { _id: string; connectionId: string }[];
+  const docs = (await SyncRun.find({ source: 'hris', status: 'queued' }, { _id: 1, connectionId: 1 }).sort({ _id: 1 }).lean().exec()) as {
+    _id: string;
+    connectionId: string;
+  }[];
   return docs.map((d) => ({ runId: d._id, connectionId: d.connectionId }));
 }
 
 /** The active (queued or running) hris run of a connection, if any. */
 export async function findActiveHrisRun(connectionId: string): Promise<SyncRunDoc | null> {
-  return await SyncRun.findOne({ connectionId, source: 'hris', status: { $in: ACTIVE } }).lean().exec();
+  return await SyncRun.findOne({ connectionId, source: 'hris', status: { $in: ACTIVE } })
+    .lean()
+    .exec();
 }
 
 export async function loadSyncRun(id: string): Promise<SyncRunDoc | null> {
@@ -192,7 +209,11 @@ export async function startQueuedRun(id: string, now = new Date()): Promise<bool
 }
 
 /** A running run's heartbeat with its progress (phase, pages, people). */
-export async function heartbeatSyncRun(id: string, progress: { phase?: string; pages?: number; processed?: number }, now = new Date()): Promise<void> {
+export async function heartbeatSyncRun(
+  id: string,
+  progress: { phase?: string; pages?: number; processed?: number },
+  now = new Date(),
+): Promise<void> {
   const set: Record<string, unknown> = { heartbeatAt: now };
   if (progress.phase !== undefined) set['progress.phase'] = progress.phase;
   if (progress.pages !== undefined) set['progress.pages'] = progress.pages;
@@ -202,7 +223,12 @@ export async function heartbeatSyncRun(id: string, progress: { phase?: string; p
 }
 
 /** Ends an active run without applying anything (pending: Finch's data is not ready yet). */
-export async function endRunUnapplied(id: string, status: 'pending' | 'failed', message: string, now = new Date()): Promise<SyncRunDoc | null> {
+export async function endRunUnapplied(
+  id: string,
+  status: 'pending' | 'failed',
+  message: string,
+  now = new Date(),
+): Promise<SyncRunDoc | null> {
   await transitionRun(id, status, { message, finishedAt: now, phase: null });
   return loadSyncRun(id);
 }
@@ -234,6 +260,8 @@ export function hrisSyncLeaseName(connectionId: string): string {
 
 /** A connection's organization and type (to tell "not an hris connection" from "no such connection"). */
 export async function connectionKind(id: string): Promise<{ orgId: string; type: string } | null> {
-  const c = (await Connection.findOne({ _id: id, deleting: { $ne: true } }, { orgId: 1, type: 1 }).lean().exec()) as { orgId: string; type: string } | null;
+  const c = (await Connection.findOne({ _id: id, deleting: { $ne: true } }, { orgId: 1, type: 1 })
+    .lean()
+    .exec()) as { orgId: string; type: string } | null;
   return c ? { orgId: c.orgId, type: c.type } : null;
 }

@@ -13,7 +13,6 @@ export const INTERRUPTED_BY_SHUTDOWN = 'interrupted by shutdown before it finish
 /** How often a running job writes its heartbeat and progress. */
 export const HEARTBEAT_MS = 1_000;
 
-
 interface Job {
   done: Promise<void>;
   syncRunId: string | null;
@@ -56,7 +55,10 @@ export function keepRunAlive(syncRunId: string, progress?: () => Record<string, 
  * Runs `work` after the response was sent. `work` gets an AbortSignal that shutdown raises when its wait is over; a
  * job should stop at the next row and fail its run with the signal's reason.
  */
-export function runInBackground(work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>), opts: BackgroundJobOptions = {}): void {
+export function runInBackground(
+  work: Promise<unknown> | ((signal: AbortSignal) => Promise<unknown>),
+  opts: BackgroundJobOptions = {},
+): void {
   const abort = new AbortController();
   const syncRunId = opts.syncRunId ?? null;
   const stop = syncRunId && opts.heartbeat !== false ? keepRunAlive(syncRunId, opts.progress) : () => undefined;
@@ -88,7 +90,9 @@ export async function waitForBackgroundJobs(timeoutMs = Infinity): Promise<boole
     const left = deadline - Date.now();
     if (left <= 0) return false;
     let timer: NodeJS.Timeout | undefined;
-    const expired = Number.isFinite(left) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, left))) : new Promise<void>(() => undefined);
+    const expired = Number.isFinite(left)
+      ? new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))
+      : new Promise<void>(() => undefined);
     await Promise.race([Promise.allSettled([...jobs].map((j) => j.done)), expired]);
     clearTimeout(timer);
   }

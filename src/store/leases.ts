@@ -22,7 +22,9 @@ export async function acquireLease(name: string, holder: string, ttlMs: number, 
       { _id: name, $or: [{ expiresAt: { $lte: now } }, { holder }] },
       { $set: { holder, acquiredAt: now, heartbeatAt: now, expiresAt } },
       { upsert: true, returnDocument: 'after' },
-    ).lean().exec()) as LeaseDoc | null;
+    )
+      .lean()
+      .exec()) as LeaseDoc | null;
     return doc?.holder === holder;
   } catch (err) {
     // The filter did not match an existing lease (held by another, unexpired): the upsert collided with it.

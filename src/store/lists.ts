@@ -1,5 +1,16 @@
 import type { Model } from 'mongoose';
-import { AuditEvent, Audience, Group, Segment, SyncRun, type AuditEventDoc, type AudienceDoc, type GroupDoc, type SegmentDoc, type SyncRunDoc } from './models';
+import {
+  AuditEvent,
+  Audience,
+  Group,
+  Segment,
+  SyncRun,
+  type AuditEventDoc,
+  type AudienceDoc,
+  type GroupDoc,
+  type SegmentDoc,
+  type SyncRunDoc,
+} from './models';
 
 /** The entities listed page by page in `_id` order, and their documents. */
 export interface Listed {
@@ -39,7 +50,12 @@ export async function pageById<K extends keyof Listed>(
   const filter: Record<string, unknown> = { ...where };
   if (opts.after) filter._id = { [opts.newestFirst ? '$lt' : '$gt']: opts.after };
   const model = MODELS[kind] as unknown as Model<Listed[K]>;
-  const docs = await model.find(filter).sort({ _id: opts.newestFirst ? -1 : 1 }).limit(opts.limit + 1).lean<Listed[K][]>().exec();
+  const docs = await model
+    .find(filter)
+    .sort({ _id: opts.newestFirst ? -1 : 1 })
+    .limit(opts.limit + 1)
+    .lean<Listed[K][]>()
+    .exec();
   const more = docs.length > opts.limit;
   return { items: more ? docs.slice(0, opts.limit) : docs, more };
 }

@@ -15,10 +15,7 @@ export async function readLookupKey(id: string): Promise<LookupKeyDoc | null> {
  * Claims a key for `ref`. Returns null when claimed (or already held by `ref`), else the current holder. Atomic: of
  * concurrent claims of one key exactly one succeeds.
  */
-export async function claimLookupKey(
-  key: { _id: string; orgId: string; connectionId: string },
-  ref: string,
-): Promise<LookupKeyDoc | null> {
+export async function claimLookupKey(key: { _id: string; orgId: string; connectionId: string }, ref: string): Promise<LookupKeyDoc | null> {
   try {
     await col().insertOne({ ...key, ref, createdAt: new Date() });
     return null;

@@ -8,7 +8,9 @@ import { Connection, type RecipientDoc } from './models';
  */
 export async function ensureManualConnection(orgId: string, env: { publicUrl: string; secretKey: string }): Promise<ConnectionRef> {
   const find = async () => {
-    const list = await Connection.find({ orgId, type: 'manual', deleting: { $ne: true } }, { _id: 1 }).lean().exec();
+    const list = await Connection.find({ orgId, type: 'manual', deleting: { $ne: true } }, { _id: 1 })
+      .lean()
+      .exec();
     list.sort((a, b) => (a._id < b._id ? -1 : 1));
     return list[0];
   };
@@ -30,7 +32,11 @@ export interface ManualEntry {
 }
 
 /** Adds (or restates) one person in the organization's manual source; the outcome of the merge (`conflict`: retry). */
-export async function addManualEntry(orgId: string, entry: ManualEntry, env: { publicUrl: string; secretKey: string }): Promise<ChangeOutcome> {
+export async function addManualEntry(
+  orgId: string,
+  entry: ManualEntry,
+  env: { publicUrl: string; secretKey: string },
+): Promise<ChangeOutcome> {
   const conn = await ensureManualConnection(orgId, env);
   const [result] = await applySourceChanges(conn, [
     { op: 'upsert', key: entry.key, email: entry.email, active: true, attributes: entry.attributes, raw: entry.raw },
@@ -43,7 +49,9 @@ export async function removeManualEntries(recipient: Pick<RecipientDoc, 'orgId' 
   const manual = (recipient.contribs ?? []).filter((c) => c.ct === 'manual' && !c.d);
   for (const c of manual) {
     // The source record id is `${connectionId}:${key}`.
-    await applySourceChanges({ _id: c.cid, orgId: recipient.orgId, type: 'manual' }, [{ op: 'delete', key: c.sid.slice(c.cid.length + 1) }]);
+    await applySourceChanges({ _id: c.cid, orgId: recipient.orgId, type: 'manual' }, [
+      { op: 'delete', key: c.sid.slice(c.cid.length + 1) },
+    ]);
   }
   return manual.length > 0;
 }

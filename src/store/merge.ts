@@ -87,13 +87,19 @@ function contributionOf(r: SourceRecordDoc): Contribution {
   };
 }
 
-function contentOf(r: Pick<SourceRecordDoc, 'email' | 'emailDisplay' | 'active' | 'deleted' | 'attributes' | 'groups' | 'raw' | 'lookup'>): string {
+function contentOf(
+  r: Pick<SourceRecordDoc, 'email' | 'emailDisplay' | 'active' | 'deleted' | 'attributes' | 'groups' | 'raw' | 'lookup'>,
+): string {
   return stableJson([r.email, r.emailDisplay, r.active, r.deleted, r.attributes, r.groups, r.raw ?? null, r.lookup ?? null]);
 }
 
 /** Computes the next state of one source record, or null to delete it (also used by dry runs: snapshotPreview.ts). */
-export function nextRecord(conn: ConnectionRef, change: SourceChange, prev: SourceRecordDoc | undefined, now: Date):
-  { next: SourceRecordDoc | null; outcome: ChangeOutcome } {
+export function nextRecord(
+  conn: ConnectionRef,
+  change: SourceChange,
+  prev: SourceRecordDoc | undefined,
+  now: Date,
+): { next: SourceRecordDoc | null; outcome: ChangeOutcome } {
   const id = sourceRecordId(conn._id, change.key);
   if ('ifVersion' in change && change.ifVersion !== undefined && (prev?.v ?? 0) !== change.ifVersion) {
     return { next: prev ?? null, outcome: 'conflict' };
@@ -103,7 +109,7 @@ export function nextRecord(conn: ConnectionRef, change: SourceChange, prev: Sour
       const display = typeof change.email === 'string' ? change.email.trim() : null;
       const email = normalizeEmail(display);
       const attributes: Attributes = cleanAttributes(change.attributes);
-      const groups = change.groups ? [...new Set(change.groups)].sort() : prev?.groups ?? [];
+      const groups = change.groups ? [...new Set(change.groups)].sort() : (prev?.groups ?? []);
       const statusChanged = !prev || prev.deleted || prev.active !== change.active;
       const next: SourceRecordDoc = {
         _id: id,
@@ -168,11 +174,7 @@ interface Planned {
  * email they touch, in a constant number of round trips per batch. Safe to call concurrently with other ingests: both
  * source records and recipients are written with version checks, and losers re-read and retry.
  */
-export async function applySourceChanges(
-  conn: ConnectionRef,
-  changes: SourceChange[],
-  settings?: MergeSettings,
-): Promise<ChangeResult[]> {
+export async function applySourceChanges(conn: ConnectionRef, changes: SourceChange[], settings?: MergeSettings): Promise<ChangeResult[]> {
   const results: ChangeResult[] = [];
   // A key named twice in one batch is applied in order: split into runs of distinct keys.
   let run: SourceChange[] = [];
@@ -192,8 +194,14 @@ export async function applySourceChanges(
 }
 
 /** What applying `changes` (distinct keys) would do to each source record now, without writing: its version and outcome. */
-export async function predictSourceChanges(conn: ConnectionRef, changes: SourceChange[]): Promise<{ key: string; v: number; outcome: ChangeOutcome }[]> {
-  const existing = await findByIds(SourceRecord, changes.map((c) => sourceRecordId(conn._id, c.key)));
+export async function predictSourceChanges(
+  conn: ConnectionRef,
+  changes: SourceChange[],
+): Promise<{ key: string; v: number; outcome: ChangeOutcome }[]> {
+  const existing = await findByIds(
+    SourceRecord,
+    changes.map((c) => sourceRecordId(conn._id, c.key)),
+  );
   const now = new Date();
   return changes.map((change) => {
     const prev = existing.get(sourceRecordId(conn._id, change.key));
@@ -220,7 +228,10 @@ async function applyOnce(
   final: Map<string, ChangeResult>,
 ): Promise<SourceChange[]> {
   const now = new Date();
-  const existing = await findByIds(SourceRecord, changes.map((c) => sourceRecordId(conn._id, c.key)));
+  const existing = await findByIds(
+    SourceRecord,
+    changes.map((c) => sourceRecordId(conn._id, c.key)),
+  );
   const planned: Planned[] = changes.map((change) => {
     const prev = existing.get(sourceRecordId(conn._id, change.key));
     return { change, prev, ...nextRecord(conn, change, prev, now) };
@@ -270,7 +281,10 @@ async function applyOnce(
  * Inserts documents unordered; returns the indexes that already existed (another writer created them first), and
  * rethrows any other error.
  */
-async function insertAllowingDuplicates<T extends { _id: string }>(col: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<number[]> {
+async function insertAllowingDuplicates<T extends { _id: string }>(
+  col: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<number[]> {
   try {
     await col.insertMany(docs, { ordered: false });
     return [];
@@ -294,7 +308,11 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const deletes = writes.filter((p) => p.prev && !p.next);
 
   if (inserts.length) {
-    for (const i of await insertAllowingDuplicates(col, inserts.map((p) => p.next!))) lost.add(inserts[i]!);
+    for (const i of await insertAllowingDuplicates(
+      col,
+      inserts.map((p) => p.next!),
+    ))
+      lost.add(inserts[i]!);
   }
   const ops: AnyBulkWriteOperation<SourceRecordDoc>[] = [
     ...updates.map((p) => ({ replaceOne: { filter: { _id: p.prev!._id, v: p.prev!.v }, replacement: p.next! } })),
@@ -303,7 +321,10 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   if (ops.length) {
     if ((await bulkWriteCounted(col, ops)) < ops.length) {
       // Someone else wrote some of these first: find which by reading back.
-      const after = await findByIds(SourceRecord, [...updates, ...deletes].map((p) => p.prev!._id));
+      const after = await findByIds(
+        SourceRecord,
+        [...updates, ...deletes].map((p) => p.prev!._id),
+      );
       for (const p of updates) if (after.get(p.prev!._id)?.v !== p.next!.v) lost.add(p);
       for (const p of deletes) if (after.has(p.prev!._id)) lost.add(p);
     }
@@ -422,7 +443,10 @@ async function writeRecipients(
   }
   if (ops.length) {
     if ((await bulkWriteCounted(col, ops)) < ops.length) {
-      const after = await findByIds(Recipient, opEmails.map((e) => recipientId(orgId, e)));
+      const after = await findByIds(
+        Recipient,
+        opEmails.map((e) => recipientId(orgId, e)),
+      );
       for (const e of opEmails) {
         const want = expected.get(e);
         const got = after.get(recipientId(orgId, e));
@@ -445,8 +469,13 @@ export async function remergeEmails(orgId: string, emails: string[], settings?: 
   const mergeSettings = settings ?? (await loadMergeSettings(orgId, { fresh: true }));
   for (let i = 0; i < emails.length; i += 500) {
     const chunk = emails.slice(i, i + 500);
-    const records = (await SourceRecord.find({ orgId, email: { $in: chunk } }).lean().exec()) as SourceRecordDoc[];
-    const current = await findByIds(Recipient, chunk.map((e) => recipientId(orgId, e)));
+    const records = (await SourceRecord.find({ orgId, email: { $in: chunk } })
+      .lean()
+      .exec()) as SourceRecordDoc[];
+    const current = await findByIds(
+      Recipient,
+      chunk.map((e) => recipientId(orgId, e)),
+    );
     const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
     for (const e of chunk) {
       const m = new Map<string, SourceRecordDoc | null>();
@@ -461,7 +490,9 @@ export async function remergeEmails(orgId: string, emails: string[], settings?: 
 /** Replays journal entries left by an interrupted merge. Returns how many were replayed. */
 export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
   const cutoff = new Date(Date.now() - olderThanMs);
-  const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } }).lean().exec();
+  const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } })
+    .lean()
+    .exec();
   for (const e of entries) {
     await remergeEmails(e.orgId, e.emails);
     const ids = e.emails.map((m) => recipientId(e.orgId, m));

@@ -24,8 +24,17 @@ export async function ensureNamedGroups(conn: ConnectionRef, names: string[]): P
     const display = name.trim();
     try {
       await rawCollection(Group).insertOne({
-        _id: id, orgId: conn.orgId, connectionId: conn._id, key: display.toLowerCase(), displayName: display,
-        displayNameLower: display.toLowerCase(), externalId: null, memberGroups: [], v: 1, createdAt: now, updatedAt: now,
+        _id: id,
+        orgId: conn.orgId,
+        connectionId: conn._id,
+        key: display.toLowerCase(),
+        displayName: display,
+        displayNameLower: display.toLowerCase(),
+        externalId: null,
+        memberGroups: [],
+        v: 1,
+        createdAt: now,
+        updatedAt: now,
       });
       await recordGroupEvent(conn.orgId, conn._id, id, 'created', { displayName: display });
     } catch (err) {

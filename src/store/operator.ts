@@ -50,8 +50,13 @@ type StoredToken = Omit<ApiTokenDoc, 'tokenHash'>;
 
 function tokenSummary(t: StoredToken): TokenSummary {
   return {
-    id: t._id, orgId: t.orgId, name: t.name ?? null, role: t.role, permissions: t.permissions ?? [],
-    createdAt: iso(t.createdAt), lastUsedAt: iso(t.lastUsedAt),
+    id: t._id,
+    orgId: t.orgId,
+    name: t.name ?? null,
+    role: t.role,
+    permissions: t.permissions ?? [],
+    createdAt: iso(t.createdAt),
+    lastUsedAt: iso(t.lastUsedAt),
   };
 }
 
@@ -72,7 +77,9 @@ export async function revokeTokenById(id: string): Promise<TokenSummary | null> 
 export async function tokenNames(orgId: string, ids: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (!ids.length) return out;
-  const docs = (await ApiToken.find({ orgId, _id: { $in: [...new Set(ids)] } }, { name: 1 }).lean().exec()) as { _id: string; name?: string | null }[];
+  const docs = (await ApiToken.find({ orgId, _id: { $in: [...new Set(ids)] } }, { name: 1 })
+    .lean()
+    .exec()) as { _id: string; name?: string | null }[];
   for (const d of docs) if (d.name) out.set(d._id, d.name);
   return out;
 }
@@ -98,22 +105,40 @@ function connectionSummary(c: ConnectionDoc, publicUrl: string): ConnectionSumma
 const NO_SECRETS = { scimTokenHash: 0, 'sftp.passwordHash': 0, 'hris.accessTokenEnc': 0 };
 
 export async function listConnectionSummaries(orgId: string, publicUrl: string): Promise<ConnectionSummary[]> {
-  const docs = (await Connection.find({ orgId, deleting: { $ne: true } }, NO_SECRETS).lean().exec()) as ConnectionDoc[];
+  const docs = (await Connection.find({ orgId, deleting: { $ne: true } }, NO_SECRETS)
+    .lean()
+    .exec()) as ConnectionDoc[];
   return docs.sort((a, b) => (a._id < b._id ? -1 : 1)).map((c) => connectionSummary(c, publicUrl));
 }
 
 /** A connection with how many people it lists and its latest sync run, or null. */
-export async function showConnection(id: string, publicUrl: string): Promise<(ConnectionSummary & { people: number; lastSyncRun: Record<string, unknown> | null }) | null> {
+export async function showConnection(
+  id: string,
+  publicUrl: string,
+): Promise<(ConnectionSummary & { people: number; lastSyncRun: Record<string, unknown> | null }) | null> {
   const c = (await Connection.findOne({ _id: id }, NO_SECRETS).lean().exec()) as ConnectionDoc | null;
   if (!c) return null;
   const people = await SourceRecord.countDocuments({ connectionId: id, deleted: false }).exec();
-  const last = (await SyncRun.find({ connectionId: id }, { status: 1, mode: 1, counts: 1, createdAt: 1, finishedAt: 1 }).sort({ _id: -1 }).limit(1).lean().exec())[0] as
-    | { _id: string; status: string; mode: string; counts: unknown; createdAt?: Date; finishedAt?: Date | null }
-    | undefined;
+  const last = (
+    await SyncRun.find({ connectionId: id }, { status: 1, mode: 1, counts: 1, createdAt: 1, finishedAt: 1 })
+      .sort({ _id: -1 })
+      .limit(1)
+      .lean()
+      .exec()
+  )[0] as { _id: string; status: string; mode: string; counts: unknown; createdAt?: Date; finishedAt?: Date | null } | undefined;
   return {
     ...connectionSummary(c, publicUrl),
     people,
-    lastSyncRun: last ? { id: last._id, status: last.status, mode: last.mode, counts: last.counts, createdAt: iso(last.createdAt), finishedAt: iso(last.finishedAt) } : null,
+    lastSyncRun: last
+      ? {
+          id: last._id,
+          status: last.status,
+          mode: last.mode,
+          counts: last.counts,
+          createdAt: iso(last.createdAt),
+          finishedAt: iso(last.finishedAt),
+        }
+      : null,
   };
 }
 
@@ -127,6 +152,8 @@ export async function removeConnection(id: string, publicUrl: string): Promise<C
 
 /** The audit events' actor ids that are API tokens of the organization, with their names (see tokenNames). */
 export async function auditActorNames(orgId: string, actors: string[]): Promise<Map<string, string>> {
-  return tokenNames(orgId, actors.filter((a) => a !== 'cli'));
+  return tokenNames(
+    orgId,
+    actors.filter((a) => a !== 'cli'),
+  );
 }
-

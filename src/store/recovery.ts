@@ -45,5 +45,12 @@ export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; res
   const replayedMerges = await replayMergeJournal(ageMs);
   const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
   const owedRemerges = await finishOwedRemerges(ageMs);
-  return { failedRuns: runs.failed, resumedRuns: runs.resumed, requeuedRuns: runs.requeued, replayedMerges, finishedGroupWrites, owedRemerges };
+  return {
+    failedRuns: runs.failed,
+    resumedRuns: runs.resumed,
+    requeuedRuns: runs.requeued,
+    replayedMerges,
+    finishedGroupWrites,
+    owedRemerges,
+  };
 }

@@ -32,14 +32,17 @@ export async function finishOwedRemerges(olderThanMs = 0): Promise<number> {
   const owed = { remergeSince: { $lte: new Date(Date.now() - olderThanMs) } };
   const [orgs, conns] = await Promise.all([
     Organization.find(owed, { remergeSince: 1 }).lean().exec(),
-    Connection.find({ ...owed, deleting: { $ne: true } }, { orgId: 1, remergeSince: 1 }).lean().exec(),
+    Connection.find({ ...owed, deleting: { $ne: true } }, { orgId: 1, remergeSince: 1 })
+      .lean()
+      .exec(),
   ]);
   for (const o of orgs) if (o.remergeSince) await payOrganizationRemerge(o._id, o.remergeSince);
   // A connection whose organization was just re-merged whole needs nothing more.
   const done = new Set(orgs.map((o) => o._id));
   for (const c of conns) {
     if (!c.remergeSince) continue;
-    if (done.has(c.orgId)) await Connection.updateOne({ _id: c._id, remergeSince: c.remergeSince }, { $unset: { remergeSince: '' } }).exec();
+    if (done.has(c.orgId))
+      await Connection.updateOne({ _id: c._id, remergeSince: c.remergeSince }, { $unset: { remergeSince: '' } }).exec();
     else await payConnectionRemerge(c.orgId, c._id, c.remergeSince);
   }
   return orgs.length + conns.length;

@@ -93,7 +93,9 @@ async function finishIntent(g: ScimGroupDoc): Promise<ScimGroupDoc | null> {
 
 /** Finishes every intent left pending on groups matching `scope` (e.g. one connection's); returns how many. */
 async function finishPending(scope: Record<string, unknown>): Promise<number> {
-  const left = await groups().find({ pendingSince: { $exists: true }, ...scope }).toArray();
+  const left = await groups()
+    .find({ pendingSince: { $exists: true }, ...scope })
+    .toArray();
   for (const g of left) await finishIntent(g);
   return left.length;
 }
@@ -133,7 +135,11 @@ export async function scimGroupIds(conn: ConnectionRef): Promise<Set<string>> {
 
 /** Which of these keys are live users of the connection: batched `_id` reads of two fields. */
 export async function liveScimUserKeys(conn: ConnectionRef, keys: string[]): Promise<Set<string>> {
-  const found = await findByIds(SourceRecord, keys.map((k) => sourceRecordId(conn._id, k)), { key: 1, deleted: 1 });
+  const found = await findByIds(
+    SourceRecord,
+    keys.map((k) => sourceRecordId(conn._id, k)),
+    { key: 1, deleted: 1 },
+  );
   return new Set([...found.values()].filter((r) => !r.deleted).map((r) => r.key));
 }
 
@@ -158,8 +164,14 @@ export async function scimGroupMembers(conn: ConnectionRef, page: Pick<GroupDoc,
     SourceRecord.find(
       { connectionId: conn._id, groups: ids.length === 1 ? ids[0] : { $in: ids }, deleted: false },
       { key: 1, raw: 1, groups: 1 },
-    ).lean().exec(),
-    findByIds(Group, page.flatMap((g) => g.memberGroups ?? []), { displayName: 1 }),
+    )
+      .lean()
+      .exec(),
+    findByIds(
+      Group,
+      page.flatMap((g) => g.memberGroups ?? []),
+      { displayName: 1 },
+    ),
   ]);
   for (const r of records) {
     for (const g of r.groups ?? []) users.get(g)?.push({ key: r.key, raw: r.raw });
@@ -192,10 +204,9 @@ export async function replaceScimGroup(prevV: number, next: ScimGroupDoc, member
  * there was no such group to mark.
  */
 export async function deleteScimGroup(g: ScimGroupDoc, ifVersion?: number): Promise<boolean> {
-  const marked = await groups().updateOne(
-    ifVersion !== undefined ? { _id: g._id, v: ifVersion } : { _id: g._id },
-    { $set: { deleting: true, pendingSince: new Date() } },
-  );
+  const marked = await groups().updateOne(ifVersion !== undefined ? { _id: g._id, v: ifVersion } : { _id: g._id }, {
+    $set: { deleting: true, pendingSince: new Date() },
+  });
   if (marked.matchedCount !== 1) return false;
   await finishDelete(g);
   return true;

@@ -89,7 +89,9 @@ export async function searchScimUsers(
   const q = query ? { ...scope, $and: [query] } : scope;
   const [total, docs] = await Promise.all([
     SourceRecord.countDocuments(q).exec(),
-    page.limit === 0 ? Promise.resolve([]) : SourceRecord.find(q).sort(page.sort).skip(page.skip).limit(page.limit).lean<SourceRecordDoc[]>().exec(),
+    page.limit === 0
+      ? Promise.resolve([])
+      : SourceRecord.find(q).sort(page.sort).skip(page.skip).limit(page.limit).lean<SourceRecordDoc[]>().exec(),
   ]);
   return { total, docs };
 }

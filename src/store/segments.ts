@@ -28,9 +28,7 @@ export async function updateSegment(id: string, update: { name?: string; filter?
 /** The audiences of an organization that include or exclude a segment. */
 export async function audiencesUsingSegment(orgId: string, segmentId: string): Promise<string[]> {
   const audiences = await Audience.find({ orgId }, { include: 1, exclude: 1 }).lean().exec();
-  return audiences
-    .filter((a) => a.include?.segments?.includes(segmentId) || a.exclude?.segments?.includes(segmentId))
-    .map((a) => a._id);
+  return audiences.filter((a) => a.include?.segments?.includes(segmentId) || a.exclude?.segments?.includes(segmentId)).map((a) => a._id);
 }
 
 export async function deleteSegment(id: string): Promise<boolean> {

@@ -16,9 +16,7 @@ async function readMergeSettings(orgId: string): Promise<MergeSettings> {
     Organization.findOne({ _id: orgId }, { attributePriority: 1 }).lean().exec(),
     Connection.find({ orgId }, { type: 1, extendedAttributes: 1, createdAt: 1 }).lean().exec(),
   ]);
-  const sorted = [...connections].sort(
-    (a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0) || (a._id < b._id ? -1 : 1),
-  );
+  const sorted = [...connections].sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0) || (a._id < b._id ? -1 : 1));
   return {
     priority: org?.attributePriority?.length ? org.attributePriority : DEFAULT_PRIORITY,
     connections: new Map(sorted.map((c, i) => [c._id, { type: c.type, extendedAttributes: Boolean(c.extendedAttributes), rank: i }])),

@@ -55,7 +55,8 @@ export class SnapshotPreview {
 
   /** The same checks as SnapshotIngest.add (removal rows in full snapshots; one row per person in every file). */
   async add(change: RowChange, line: number | null = null): Promise<void> {
-    if (this.mode === 'full' && change.op !== 'upsert') return this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
+    if (this.mode === 'full' && change.op !== 'upsert')
+      return this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
     const first = this.keysSeen.get(change.key);
     if (first !== undefined) return this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
     this.keysSeen.set(change.key, line);
@@ -77,13 +78,17 @@ export class SnapshotPreview {
     const batch = this.buffer;
     this.buffer = [];
     if (!batch.length) return;
-    const stored = await findByIds(SourceRecord, batch.map((c) => sourceRecordId(this.conn._id, c.key)));
+    const stored = await findByIds(
+      SourceRecord,
+      batch.map((c) => sourceRecordId(this.conn._id, c.key)),
+    );
     const now = new Date();
     for (const change of batch) {
       const id = sourceRecordId(this.conn._id, change.key);
-      const prev = this.planned.has(change.key) ? this.planned.get(change.key) ?? undefined : stored.get(id);
+      const prev = this.planned.has(change.key) ? (this.planned.get(change.key) ?? undefined) : stored.get(id);
       const { next, outcome } = nextRecord(this.conn, change, prev, now);
-      if (outcome === 'created' || outcome === 'updated' || outcome === 'unchanged' || outcome === 'deactivated' || outcome === 'removed') this.counts[outcome]++;
+      if (outcome === 'created' || outcome === 'updated' || outcome === 'unchanged' || outcome === 'deactivated' || outcome === 'removed')
+        this.counts[outcome]++;
       if (this.mode === 'delta') this.planned.set(change.key, next);
     }
   }
@@ -92,7 +97,12 @@ export class SnapshotPreview {
     await this.flush();
     let wouldRemove = 0;
     if (this.mode === 'full') for (const key of this.existing.keys()) if (!this.keysSeen.has(key)) wouldRemove++;
-    const review: MassRemovalReview = { existing: this.existing.size, wouldRemove, wouldDeactivate: this.wouldDeactivate, threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD };
+    const review: MassRemovalReview = {
+      existing: this.existing.size,
+      wouldRemove,
+      wouldDeactivate: this.wouldDeactivate,
+      threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
+    };
     const verdict = this.mode === 'full' ? massRemovalVerdict(review) : { held: false, reason: null };
     // The counts are those of applying the file (after an administrator's "apply" when the guard holds it).
     this.counts.removed += wouldRemove;

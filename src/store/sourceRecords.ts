@@ -4,11 +4,16 @@ import { SourceRecord, type SourceRecordDoc } from './models';
 
 /** What one connection says about one person (tombstones included), or null. */
 export async function findSourceRecord(connectionId: string, key: string): Promise<SourceRecordDoc | null> {
-  return SourceRecord.findOne({ _id: sourceRecordId(connectionId, key) }).lean<SourceRecordDoc>().exec();
+  return SourceRecord.findOne({ _id: sourceRecordId(connectionId, key) })
+    .lean<SourceRecordDoc>()
+    .exec();
 }
 
 /** Several source records of one connection by key, in `_id` reads; the map is keyed by the connection's key. */
 export async function findSourceRecords(connectionId: string, keys: string[]): Promise<Map<string, SourceRecordDoc>> {
-  const found = await findByIds(SourceRecord, keys.map((k) => sourceRecordId(connectionId, k)));
+  const found = await findByIds(
+    SourceRecord,
+    keys.map((k) => sourceRecordId(connectionId, k)),
+  );
   return new Map([...found.values()].map((r) => [r.key, r]));
 }

@@ -9,7 +9,11 @@ export async function syncRunItemPage(
 ): Promise<{ items: SyncRunItemDoc[]; lastId: string | null; more: boolean }> {
   const filter: Record<string, unknown> = { runId, kind };
   if (afterId) filter._id = { $gt: afterId };
-  const docs = (await SyncRunItem.find(filter).sort({ _id: 1 }).limit(limit + 1).lean().exec()) as SyncRunItemDoc[];
+  const docs = (await SyncRunItem.find(filter)
+    .sort({ _id: 1 })
+    .limit(limit + 1)
+    .lean()
+    .exec()) as SyncRunItemDoc[];
   const more = docs.length > limit;
   const items = more ? docs.slice(0, limit) : docs;
   return { items, lastId: items.length ? items[items.length - 1]!._id : null, more };

@@ -25,7 +25,16 @@ import {
   type SyncRunStatus,
 } from './models';
 import { mergeSettingsFor } from './settings';
-import { PROCESS_OWNER, markRunDone, markRunLive, readRun, transitionRun, writeActiveRun, writeRunInfo, type RunFields } from './syncRunState';
+import {
+  PROCESS_OWNER,
+  markRunDone,
+  markRunLive,
+  readRun,
+  transitionRun,
+  writeActiveRun,
+  writeRunInfo,
+  type RunFields,
+} from './syncRunState';
 
 export const BATCH_SIZE = 1000;
 /** Row errors kept on a sync run's document; all of them are in sync_run_items, `counts.rejected` has the total. */
@@ -124,7 +133,13 @@ async function journaledApply(
   commit: RunFields = {},
 ): Promise<ChangeResult[]> {
   const predicted = await predictSourceChanges(conn, batch);
-  journal.pending = { keys: predicted.map((p) => p.key), versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq, op };
+  journal.pending = {
+    keys: predicted.map((p) => p.key),
+    versions: predicted.map((p) => p.v),
+    outcomes: predicted.map((p) => p.outcome),
+    toSeq,
+    op,
+  };
   await mustWrite(runId, { journal });
   const results = await applySourceChanges(conn, batch, settings);
   tally(counts, results);
@@ -138,8 +153,15 @@ async function journaledApply(
  * Counts the changes of an interrupted batch that reached the store; returns the keys that did not (to apply again).
  * A change reached the store when its source record's version moved (or the record appeared or went away).
  */
-async function settlePending(conn: SyncConnection, pending: NonNullable<ApplyJournal['pending']>, counts: SyncCounts): Promise<Set<string>> {
-  const current = await findByIds(SourceRecord, pending.keys.map((key) => sourceRecordId(conn._id, key)));
+async function settlePending(
+  conn: SyncConnection,
+  pending: NonNullable<ApplyJournal['pending']>,
+  counts: SyncCounts,
+): Promise<Set<string>> {
+  const current = await findByIds(
+    SourceRecord,
+    pending.keys.map((key) => sourceRecordId(conn._id, key)),
+  );
   const unapplied = new Set<string>();
   for (let i = 0; i < pending.keys.length; i++) {
     const key = pending.keys[i]!;
@@ -175,7 +197,10 @@ export class SnapshotIngest {
   /** Raised by shutdown: reading stops; an apply stops at the next batch, left for `resumeApply`. */
   signal: AbortSignal | undefined;
 
-  private constructor(readonly run: SyncRunDoc, readonly conn: SyncConnection) {}
+  private constructor(
+    readonly run: SyncRunDoc,
+    readonly conn: SyncConnection,
+  ) {}
 
   static async start(conn: SyncConnection, opts: StartOptions, existingRun?: SyncRunDoc): Promise<SnapshotIngest> {
     const run = existingRun ?? (await createSyncRun(conn, opts));
@@ -267,7 +292,17 @@ export class SnapshotIngest {
     await this.flushErrors();
     if (batch.length && this.run.mode === 'delta') {
       // Progress is written with the batch's counts.
-      await journaledApply(this.run._id, this.conn, batch.filter(isRowChange), this.counts, this.journal, 'rows', null, this.settings, this.progressFields());
+      await journaledApply(
+        this.run._id,
+        this.conn,
+        batch.filter(isRowChange),
+        this.counts,
+        this.journal,
+        'rows',
+        null,
+        this.settings,
+        this.progressFields(),
+      );
       return;
     }
     if (batch.length) {
@@ -296,11 +331,20 @@ export class SnapshotIngest {
     if (this.accepted === 0 && this.counts.rejected > 0) return this.fail(EVERY_ROW_REJECTED);
     if (this.run.mode === 'full') {
       this.phase = 'guard';
-      await mustWrite(this.run._id, { ...this.progressFields(), accepted: this.accepted, 'progress.applyTotal': this.seq, 'progress.applied': 0 });
+      await mustWrite(this.run._id, {
+        ...this.progressFields(),
+        accepted: this.accepted,
+        'progress.applyTotal': this.seq,
+        'progress.applied': 0,
+      });
       return evaluateAndApply(this.run._id, this.conn, false, this.signal);
     }
     await transitionRun(this.run._id, endStatus(this.counts), {
-      ...this.progressFields(), phase: null, journal: null, accepted: this.accepted, finishedAt: new Date(),
+      ...this.progressFields(),
+      phase: null,
+      journal: null,
+      accepted: this.accepted,
+      finishedAt: new Date(),
     });
     return (await readRun(this.run._id))!;
   }
@@ -314,9 +358,19 @@ export class SnapshotIngest {
     const stored = await readRun(this.run._id);
     if (stored?.phase === 'apply' || stored?.status === 'applying') return stored;
     await this.flushErrors().catch(() => undefined);
-    const failed = await transitionRun(this.run._id, 'failed', {
-      'progress.processed': this.processed, counts: this.counts, errors: this.errors, message, finishedAt: new Date(), phase: null,
-    }, { phase: { $ne: 'apply' } });
+    const failed = await transitionRun(
+      this.run._id,
+      'failed',
+      {
+        'progress.processed': this.processed,
+        counts: this.counts,
+        errors: this.errors,
+        message,
+        finishedAt: new Date(),
+        phase: null,
+      },
+      { phase: { $ne: 'apply' } },
+    );
     if (failed) await StagedRow.deleteMany({ runId: this.run._id }).exec();
     return (await readRun(this.run._id))!;
   }
@@ -359,7 +413,11 @@ async function missingKeys(conn: SyncConnection, keep: Map<string, unknown>): Pr
  */
 async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: AbortSignal): Promise<SyncCounts> {
   const counts: SyncCounts = { ...emptyCounts(), ...run.counts };
-  const journal: ApplyJournal = { cursor: run.journal?.cursor ?? 0, removing: run.journal?.removing ?? false, pending: run.journal?.pending ?? null };
+  const journal: ApplyJournal = {
+    cursor: run.journal?.cursor ?? 0,
+    removing: run.journal?.removing ?? false,
+    pending: run.journal?.pending ?? null,
+  };
   const total = run.progress?.applyTotal ?? 0;
   const settings = await mergeSettingsFor(conn);
   const progress = () => ({ 'progress.applied': Math.min(journal.cursor, total) });
@@ -406,11 +464,18 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
 }
 
 /** Writes who a held run would remove or deactivate (review items), replacing any earlier list. */
-async function writeReviewItems(runId: string, list: { key: string; change: 'remove' | 'deactivate' }[], conn: SyncConnection): Promise<void> {
+async function writeReviewItems(
+  runId: string,
+  list: { key: string; change: 'remove' | 'deactivate' }[],
+  conn: SyncConnection,
+): Promise<void> {
   await SyncRunItem.deleteMany({ runId, kind: 'review' }).exec();
   for (let i = 0; i < list.length; i += BATCH_SIZE) {
     const chunk = list.slice(i, i + BATCH_SIZE);
-    const recs = await findByIds(SourceRecord, chunk.map((c) => sourceRecordId(conn._id, c.key)));
+    const recs = await findByIds(
+      SourceRecord,
+      chunk.map((c) => sourceRecordId(conn._id, c.key)),
+    );
     const items: SyncRunItemDoc[] = chunk.map((c, j) => ({
       _id: syncRunItemId(runId, 'review', i + j),
       runId,
@@ -455,8 +520,12 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   }
 
   await mustWrite(runId, {
-    review, phase: 'apply', 'progress.applyTotal': total, 'progress.applied': 0,
-    counts: { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 }, journal: { cursor: 0, pending: null },
+    review,
+    phase: 'apply',
+    'progress.applyTotal': total,
+    'progress.applied': 0,
+    counts: { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 },
+    journal: { cursor: 0, pending: null },
   });
   const started = (await readRun(runId))!;
   return finishApply(started, conn, signal);
@@ -468,7 +537,12 @@ async function finishApply(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
   await StagedRow.deleteMany({ runId: run._id }).exec();
   const to: SyncRunStatus = run.status === 'applying' ? 'applied' : endStatus(counts);
   await transitionRun(run._id, to, {
-    counts, finishedAt: new Date(), message: null, phase: null, journal: null, 'progress.applied': run.progress?.applyTotal ?? 0,
+    counts,
+    finishedAt: new Date(),
+    message: null,
+    phase: null,
+    journal: null,
+    'progress.applied': run.progress?.applyTotal ?? 0,
   });
   return (await readRun(run._id))!;
 }

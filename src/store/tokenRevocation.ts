@@ -4,7 +4,9 @@ import { ApiToken, type ApiTokenDoc } from './models';
 /** Revoking this token would leave its organization without an owner token (no one could manage tokens any more). */
 export class LastOwnerTokenError extends ConflictError {
   constructor() {
-    super("this is the organization's last owner token: create another owner token first (POST /api/v1/tokens with role owner), then revoke this one");
+    super(
+      "this is the organization's last owner token: create another owner token first (POST /api/v1/tokens with role owner), then revoke this one",
+    );
     this.name = 'LastOwnerTokenError';
   }
 }

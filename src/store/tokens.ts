@@ -3,7 +3,6 @@ import { newId } from './ids';
 import { ApiToken, ROLES, PERMISSIONS, type ApiTokenDoc, type Role } from './models';
 import { hashToken, newToken } from './secrets';
 
-
 /** Creates an API token; the token is returned once and only its hash is stored. */
 export async function createApiToken(
   orgId: string,
@@ -13,7 +12,8 @@ export async function createApiToken(
 ): Promise<{ id: string; token: string; role: Role; permissions: string[] }> {
   if (!(ROLES as readonly string[]).includes(role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`);
   for (const p of permissions) {
-    if (!(PERMISSIONS as readonly string[]).includes(p)) throw new ValidationError(`unknown permission "${p}" (known: ${PERMISSIONS.join(', ')})`);
+    if (!(PERMISSIONS as readonly string[]).includes(p))
+      throw new ValidationError(`unknown permission "${p}" (known: ${PERMISSIONS.join(', ')})`);
   }
   const token = newToken('as');
   const id = newId();
@@ -24,7 +24,9 @@ export async function createApiToken(
 /** Finds the token a bearer value stands for (by its hash: an exact, indexed lookup, so no timing leak on content). */
 export async function findApiToken(token: string): Promise<ApiTokenDoc | null> {
   if (!token || token.length > 200) return null;
-  return await ApiToken.findOne({ tokenHash: hashToken(token) }).lean().exec();
+  return await ApiToken.findOne({ tokenHash: hashToken(token) })
+    .lean()
+    .exec();
 }
 
 /** One API token by id (callers check its organization), or null. */

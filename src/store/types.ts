@@ -11,7 +11,15 @@ export type { OrganizationDoc } from './models/organization';
 export type { Contribution, RecipientDoc, RecipientStatus } from './models/recipient';
 export type { SegmentDoc } from './models/segment';
 export type { SourceRecordDoc } from './models/sourceRecord';
-export { SYNC_RUN_PHASES, SYNC_RUN_STATUSES, type SyncCounts, type SyncRunDoc, type SyncRunInput, type SyncRunPhase, type SyncRunStatus } from './models/syncRun';
+export {
+  SYNC_RUN_PHASES,
+  SYNC_RUN_STATUSES,
+  type SyncCounts,
+  type SyncRunDoc,
+  type SyncRunInput,
+  type SyncRunPhase,
+  type SyncRunStatus,
+} from './models/syncRun';
 export type { FileEntryDoc } from './models/fileEntry';
 export type { EventDoc } from './models/event';
 export type { DeliveryOutcome, WebhookDeliveryDoc, WebhookEndpointDoc } from './models/webhook';

@@ -28,13 +28,31 @@ export interface WebhookInput {
 }
 
 /** Creates an endpoint that receives the events written from now on; returns it and its secret (shown once). */
-export async function createWebhookEndpoint(orgId: string, input: WebhookInput, secretKey: string): Promise<{ endpoint: WebhookEndpointDoc; secret: string }> {
+export async function createWebhookEndpoint(
+  orgId: string,
+  input: WebhookInput,
+  secretKey: string,
+): Promise<{ endpoint: WebhookEndpointDoc; secret: string }> {
   const secret = newWebhookSecret();
   const now = new Date();
   const endpoint: WebhookEndpointDoc = {
-    _id: newId(), orgId, url: input.url, types: [...new Set(input.types ?? [])].sort(), enabled: input.enabled ?? true,
-    includeObject: Boolean(input.includeObject), secretEnc: encryptSecret(secret, secretKey), cursor: await headCursor(orgId), round: 0,
-    attempt: 0, firstFailureAt: null, nextAttemptAt: null, leaseOwner: null, leaseUntil: null, disabledReason: null, createdAt: now, updatedAt: now,
+    _id: newId(),
+    orgId,
+    url: input.url,
+    types: [...new Set(input.types ?? [])].sort(),
+    enabled: input.enabled ?? true,
+    includeObject: Boolean(input.includeObject),
+    secretEnc: encryptSecret(secret, secretKey),
+    cursor: await headCursor(orgId),
+    round: 0,
+    attempt: 0,
+    firstFailureAt: null,
+    nextAttemptAt: null,
+    leaseOwner: null,
+    leaseUntil: null,
+    disabledReason: null,
+    createdAt: now,
+    updatedAt: now,
   };
   await endpoints().insertOne(endpoint);
   return { endpoint, secret };
@@ -49,7 +67,11 @@ export async function listWebhookEndpoints(orgId: string): Promise<WebhookEndpoi
 }
 
 /** Changes url, types, enabled; enabling a disabled endpoint clears its failure state (it resumes where it stopped). */
-export async function updateWebhookEndpoint(orgId: string, id: string, patch: WebhookInput | Partial<WebhookInput>): Promise<WebhookEndpointDoc | null> {
+export async function updateWebhookEndpoint(
+  orgId: string,
+  id: string,
+  patch: WebhookInput | Partial<WebhookInput>,
+): Promise<WebhookEndpointDoc | null> {
   const set: Partial<WebhookEndpointDoc> = { updatedAt: new Date() };
   if (patch.url !== undefined) set.url = patch.url;
   if (patch.types !== undefined) set.types = [...new Set(patch.types)].sort();
@@ -92,10 +114,11 @@ export async function listWebhookDeliveries(endpointId: string, limit: number, b
 
 /** Enabled endpoints whose next attempt is due and whose lease is free. */
 export async function dueWebhookEndpoints(now = new Date(), limit = 100): Promise<WebhookEndpointDoc[]> {
-  const list = await endpoints().find({ enabled: true }).limit(limit * 4).toArray();
-  return list
-    .filter((e) => (!e.nextAttemptAt || e.nextAttemptAt <= now) && (!e.leaseUntil || e.leaseUntil <= now))
-    .slice(0, limit);
+  const list = await endpoints()
+    .find({ enabled: true })
+    .limit(limit * 4)
+    .toArray();
+  return list.filter((e) => (!e.nextAttemptAt || e.nextAttemptAt <= now) && (!e.leaseUntil || e.leaseUntil <= now)).slice(0, limit);
 }
 
 /** Takes the lease of an endpoint (compare-and-set on the lease); null when another worker holds it. */
@@ -125,7 +148,9 @@ export function deliveryId(endpointId: string, round: number, eventId: string, a
 }
 
 /** Claims one attempt: false when it was already claimed (another worker sent or is sending it). */
-export async function claimDeliveryAttempt(d: Omit<WebhookDeliveryDoc, 'outcome' | 'status' | 'latencyMs' | 'error' | 'createdAt'>): Promise<boolean> {
+export async function claimDeliveryAttempt(
+  d: Omit<WebhookDeliveryDoc, 'outcome' | 'status' | 'latencyMs' | 'error' | 'createdAt'>,
+): Promise<boolean> {
   try {
     await deliveries().insertOne({ ...d, outcome: 'sending', status: null, latencyMs: null, error: null, createdAt: new Date() });
     return true;
@@ -135,7 +160,13 @@ export async function claimDeliveryAttempt(d: Omit<WebhookDeliveryDoc, 'outcome'
   }
 }
 
-export async function finishDeliveryAttempt(id: string, outcome: DeliveryOutcome, status: number | null, latencyMs: number, error: string | null): Promise<void> {
+export async function finishDeliveryAttempt(
+  id: string,
+  outcome: DeliveryOutcome,
+  status: number | null,
+  latencyMs: number,
+  error: string | null,
+): Promise<void> {
   await deliveries().updateOne({ _id: id }, { $set: { outcome, status, latencyMs, error } });
 }
 
@@ -155,7 +186,9 @@ export async function disableWebhookEndpoint(e: WebhookEndpointDoc, owner: strin
   );
   if (!res.modifiedCount) return false;
   await recordEvent(e.orgId, {
-    key: `webhook:${e._id}:disabled:${e.round}:${e.cursor}:${Date.now()}`, type: 'webhook_endpoint.disabled', connectionId: null,
+    key: `webhook:${e._id}:disabled:${e.round}:${e.cursor}:${Date.now()}`,
+    type: 'webhook_endpoint.disabled',
+    connectionId: null,
     data: { webhookId: e._id, reason },
   });
   return true;
@@ -163,7 +196,9 @@ export async function disableWebhookEndpoint(e: WebhookEndpointDoc, owner: strin
 
 /** Lag per endpoint (for /metrics): events of its organization written after its cursor. */
 export async function webhookLag(): Promise<{ endpointId: string; orgId: string; behind: number }[]> {
-  const list = await endpoints().find({ enabled: true }, { projection: { orgId: 1, cursor: 1 } }).toArray();
+  const list = await endpoints()
+    .find({ enabled: true }, { projection: { orgId: 1, cursor: 1 } })
+    .toArray();
   const out: { endpointId: string; orgId: string; behind: number }[] = [];
   for (const e of list) out.push({ endpointId: e._id, orgId: e.orgId, behind: Math.max(0, (await headCursor(e.orgId)) - e.cursor) });
   return out;

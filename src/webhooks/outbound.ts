@@ -18,17 +18,39 @@ function list(entries: [string, number, 'ipv4' | 'ipv6'][]): BlockList {
   return b;
 }
 
-const LOOPBACK = list([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]);
-const LINK_LOCAL = list([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]);
+const LOOPBACK = list([
+  ['127.0.0.0', 8, 'ipv4'],
+  ['::1', 128, 'ipv6'],
+]);
+const LINK_LOCAL = list([
+  ['169.254.0.0', 16, 'ipv4'],
+  ['fe80::', 10, 'ipv6'],
+]);
 const PRIVATE = list([
-  ['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'],
+  ['10.0.0.0', 8, 'ipv4'],
+  ['172.16.0.0', 12, 'ipv4'],
+  ['192.168.0.0', 16, 'ipv4'],
+  ['100.64.0.0', 10, 'ipv4'],
   ['fc00::', 7, 'ipv6'],
 ]);
 const RESERVED = list([
-  ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.0.2.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'],
-  ['198.51.100.0', 24, 'ipv4'], ['203.0.113.0', 24, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'],
-  ['::', 128, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['64:ff9b:1::', 48, 'ipv6'], ['100::', 64, 'ipv6'], ['2001:db8::', 32, 'ipv6'],
-  ['ff00::', 8, 'ipv6'], ['fec0::', 10, 'ipv6'], ['2002::', 16, 'ipv6'], ['2001::', 32, 'ipv6'],
+  ['0.0.0.0', 8, 'ipv4'],
+  ['192.0.0.0', 24, 'ipv4'],
+  ['192.0.2.0', 24, 'ipv4'],
+  ['198.18.0.0', 15, 'ipv4'],
+  ['198.51.100.0', 24, 'ipv4'],
+  ['203.0.113.0', 24, 'ipv4'],
+  ['224.0.0.0', 4, 'ipv4'],
+  ['240.0.0.0', 4, 'ipv4'],
+  ['::', 128, 'ipv6'],
+  ['64:ff9b::', 96, 'ipv6'],
+  ['64:ff9b:1::', 48, 'ipv6'],
+  ['100::', 64, 'ipv6'],
+  ['2001:db8::', 32, 'ipv6'],
+  ['ff00::', 8, 'ipv6'],
+  ['fec0::', 10, 'ipv6'],
+  ['2002::', 16, 'ipv6'],
+  ['2001::', 32, 'ipv6'],
 ]);
 
 /** The embedded IPv4 address of an IPv4-mapped or -compatible IPv6 address (`::ffff:10.0.0.1`), else null. */
@@ -99,12 +121,16 @@ export async function checkDestination(url: string, policy: DestinationPolicy): 
   if (u.username || u.password) throw new DestinationRefusedError('URLs with credentials are refused');
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const literal = isIP(host);
-  const addrs: ResolvedAddress[] = literal ? [{ address: host, family: literal === 6 ? 6 : 4 }] : await (policy.resolver ?? systemResolver)(host);
+  const addrs: ResolvedAddress[] = literal
+    ? [{ address: host, family: literal === 6 ? 6 : 4 }]
+    : await (policy.resolver ?? systemResolver)(host);
   if (!addrs.length) throw new DestinationRefusedError(`${host} does not resolve`);
   for (const a of addrs) {
     const c = classifyAddress(a.address);
     if (c === 'public' || (c === 'loopback' && policy.allowLoopback)) continue;
-    throw new DestinationRefusedError(`${literal ? 'the address' : `${host} resolves to`} a ${c} address (${c === 'loopback' ? 'set WEBHOOK_ALLOW_LOOPBACK=true for local receivers' : 'never allowed'})`);
+    throw new DestinationRefusedError(
+      `${literal ? 'the address' : `${host} resolves to`} a ${c} address (${c === 'loopback' ? 'set WEBHOOK_ALLOW_LOOPBACK=true for local receivers' : 'never allowed'})`,
+    );
   }
   return { ...addrs[0]!, url: u };
 }
@@ -117,12 +143,18 @@ export interface PostResult {
 const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
 
 /** POSTs a JSON body to a checked destination; no redirects (a 3xx is an answer like any other), bounded time. */
-export async function postChecked(url: string, body: string, headers: Record<string, string>, policy: DestinationPolicy & { timeoutMs: number }): Promise<PostResult> {
+export async function postChecked(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  policy: DestinationPolicy & { timeoutMs: number },
+): Promise<PostResult> {
   const dest = await checkDestination(url, policy);
   const started = performance.now();
   // Connect to the address just checked, whatever the name resolves to by now.
   const lookup: LookupFunction = (_host, opts, cb) => {
-    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: ResolvedAddress[]) => void)(null, [{ address: dest.address, family: dest.family }]);
+    if ((opts as { all?: boolean }).all)
+      (cb as unknown as (e: null, a: ResolvedAddress[]) => void)(null, [{ address: dest.address, family: dest.family }]);
     else cb(null, dest.address, dest.family);
   };
   const mod = dest.url.protocol === 'https:' ? https : http;
@@ -133,7 +165,12 @@ export async function postChecked(url: string, body: string, headers: Record<str
         method: 'POST',
         agent: dest.url.protocol === 'https:' ? agents.https : agents.http,
         lookup,
-        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'audience-sync-webhooks', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'audience-sync-webhooks',
+          ...headers,
+        },
         timeout: policy.timeoutMs,
         signal: AbortSignal.timeout(policy.timeoutMs),
       },

@@ -141,10 +141,23 @@ export class WebhookWorker {
   }
 
   /** Sends one attempt of one event; 'next' once it is delivered, 'stop' when the endpoint must wait. */
-  private async deliver(e: WebhookEndpointDoc, ev: EventDoc, signer: Webhook, saveCursor: () => Promise<boolean>): Promise<'next' | 'stop'> {
+  private async deliver(
+    e: WebhookEndpointDoc,
+    ev: EventDoc,
+    signer: Webhook,
+    saveCursor: () => Promise<boolean>,
+  ): Promise<'next' | 'stop'> {
     const attempt = e.attempt + 1;
     const did = deliveryId(e._id, e.round, ev.eid, attempt);
-    const claimed = await claimDeliveryAttempt({ _id: did, orgId: e.orgId, endpointId: e._id, eventId: ev.eid, eventType: ev.type, seq: ev.seq, attempt });
+    const claimed = await claimDeliveryAttempt({
+      _id: did,
+      orgId: e.orgId,
+      endpointId: e._id,
+      eventId: ev.eid,
+      eventType: ev.type,
+      seq: ev.seq,
+      attempt,
+    });
     if (!claimed) {
       // This attempt was claimed before: by a worker that stopped mid-way (its lease ran out), or that finished it
       // and stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
@@ -171,11 +184,16 @@ export class WebhookWorker {
     let error: string | null = null;
     const started = performance.now();
     try {
-      const res = await postChecked(e.url, payload, headers, { allowLoopback: this.o.allowLoopback, resolver: this.o.resolver, timeoutMs: this.o.timeoutMs });
+      const res = await postChecked(e.url, payload, headers, {
+        allowLoopback: this.o.allowLoopback,
+        resolver: this.o.resolver,
+        timeoutMs: this.o.timeoutMs,
+      });
       status = res.status;
       latency = res.latencyMs;
       outcome = status >= 200 && status < 300 ? 'delivered' : 'failed';
-      if (outcome === 'failed') error = status >= 300 && status < 400 ? `answered ${status} (redirects are not followed)` : `answered ${status}`;
+      if (outcome === 'failed')
+        error = status >= 300 && status < 400 ? `answered ${status} (redirects are not followed)` : `answered ${status}`;
     } catch (err) {
       latency = performance.now() - started;
       outcome = err instanceof DestinationRefusedError ? 'refused' : 'failed';

@@ -27,7 +27,14 @@ export interface FakeEmployee {
   source_id?: string | null;
   employment_type?: 'employee' | 'contractor' | null;
   employment_subtype?: string | null;
-  location?: { line1: string | null; line2: string | null; city: string | null; state: string | null; postal_code: string | null; country: string | null } | null;
+  location?: {
+    line1: string | null;
+    line2: string | null;
+    city: string | null;
+    state: string | null;
+    postal_code: string | null;
+    country: string | null;
+  } | null;
   custom_fields?: { name: string; value: unknown }[];
 }
 
@@ -133,11 +140,23 @@ export class FinchServer {
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     this.statuses[String(status)] = (this.statuses[String(status)] ?? 0) + 1;
     const json = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'finch-request-id': randomUUID(), 'content-length': Buffer.byteLength(json), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'finch-request-id': randomUUID(),
+      'content-length': Buffer.byteLength(json),
+      ...headers,
+    });
     res.end(json);
   }
 
-  private error(res: ServerResponse, status: number, name: string, finchCode: string, message: string, headers: Record<string, string> = {}): void {
+  private error(
+    res: ServerResponse,
+    status: number,
+    name: string,
+    finchCode: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
     this.send(res, status, { statusCode: status, status, code: status, message, name, finch_code: finchCode }, headers);
   }
 
@@ -169,42 +188,85 @@ export class FinchServer {
     this.calls[product] = (this.calls[product] ?? 0) + 1;
     if (this.overLimit(product)) {
       this.rateLimited++;
-      return this.error(res, 429, 'rate_limit_exceeded_error', 'finch_application_rl', 'Too many requests for token',
-        this.rateLimitRetryAfter === null ? {} : { 'retry-after': this.rateLimitRetryAfter });
+      return this.error(
+        res,
+        429,
+        'rate_limit_exceeded_error',
+        'finch_application_rl',
+        'Too many requests for token',
+        this.rateLimitRetryAfter === null ? {} : { 'retry-after': this.rateLimitRetryAfter },
+      );
     }
     if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
     if (req.headers.authorization !== `Bearer ${this.token}` || this.revoked) {
-      return this.error(res, 401, 'authentication_error', 'reauthenticate_user', 'The access token is no longer valid; the user must reauthenticate');
+      return this.error(
+        res,
+        401,
+        'authentication_error',
+        'reauthenticate_user',
+        'The access token is no longer valid; the user must reauthenticate',
+      );
     }
     const fault = this.faults.get(product)?.shift();
     if (fault) {
       const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
-      if (fault.status === 429) return this.error(res, 429, 'rate_limit_exceeded_error', fault.finchCode ?? 'finch_application_rl', 'Too many requests', headers);
+      if (fault.status === 429)
+        return this.error(res, 429, 'rate_limit_exceeded_error', fault.finchCode ?? 'finch_application_rl', 'Too many requests', headers);
       return this.error(res, fault.status, 'server_error', fault.finchCode ?? 'internal_error', 'Internal server error', headers);
     }
     if (this.pending.has(product)) {
-      return this.send(res, 202, { code: 202, name: 'accepted', finch_code: 'data_sync_in_progress', message: 'The data for this connection is being synced; try again later' });
+      return this.send(res, 202, {
+        code: 202,
+        name: 'accepted',
+        finch_code: 'data_sync_in_progress',
+        message: 'The data for this connection is being synced; try again later',
+      });
     }
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { requests?: { individual_id: string }[] }) : {};
     switch (product) {
       case 'introspect':
         return this.send(res, 200, {
-          id: randomUUID(), client_id: 'client-test', client_type: 'sandbox', connection_id: this.connectionId,
-          connection_status: { status: 'connected', last_successful_sync: new Date().toISOString() }, connection_type: 'provider',
-          products: ['company', 'directory', 'individual', 'employment'], provider_id: this.providerId, account_id: randomUUID(),
-          company_id: this.companyId, authentication_methods: [{ type: 'api_token', products: ['directory', 'individual', 'employment'] }],
-          customer_email: null, customer_id: null, customer_name: null, manual: false, username: null,
+          id: randomUUID(),
+          client_id: 'client-test',
+          client_type: 'sandbox',
+          connection_id: this.connectionId,
+          connection_status: { status: 'connected', last_successful_sync: new Date().toISOString() },
+          connection_type: 'provider',
+          products: ['company', 'directory', 'individual', 'employment'],
+          provider_id: this.providerId,
+          account_id: randomUUID(),
+          company_id: this.companyId,
+          authentication_methods: [{ type: 'api_token', products: ['directory', 'individual', 'employment'] }],
+          customer_email: null,
+          customer_id: null,
+          customer_name: null,
+          manual: false,
+          username: null,
         });
       case 'company':
-        return this.send(res, 200, { id: this.companyId, legal_name: 'Test Co', entity: null, departments: [], locations: [], accounts: [], ein: null, primary_email: null, primary_phone_number: null });
+        return this.send(res, 200, {
+          id: this.companyId,
+          legal_name: 'Test Co',
+          entity: null,
+          departments: [],
+          locations: [],
+          accounts: [],
+          ein: null,
+          primary_email: null,
+          primary_phone_number: null,
+        });
       case 'directory': {
         const people = this.truncateTo === null ? this.employees : this.employees.slice(0, this.truncateTo);
         const offset = Number(url.searchParams.get('offset') ?? 0);
         const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : people.length;
         this.maxBatch = Math.max(this.maxBatch, limit);
         const page = people.slice(offset, offset + limit).map((e) => ({
-          id: e.id, first_name: e.first_name, middle_name: null, last_name: e.last_name,
-          manager: e.manager_id ? { id: e.manager_id } : null, department: { name: e.department ?? null },
+          id: e.id,
+          first_name: e.first_name,
+          middle_name: null,
+          last_name: e.last_name,
+          manager: e.manager_id ? { id: e.manager_id } : null,
+          department: { name: e.department ?? null },
           is_active: e.is_active ?? true,
         }));
         return this.send(res, 200, { paging: { count: people.length, offset }, individuals: page });
@@ -217,7 +279,16 @@ export class FinchServer {
         const responses = requests.map(({ individual_id }) => {
           const e = byId.get(individual_id);
           if (!e || this.itemErrors[product].has(individual_id)) {
-            return { individual_id, code: 404, body: { code: 404, name: 'not_found_error', finch_code: `${product}_not_found`, message: `No ${product} with id ${individual_id} found` } };
+            return {
+              individual_id,
+              code: 404,
+              body: {
+                code: 404,
+                name: 'not_found_error',
+                finch_code: `${product}_not_found`,
+                message: `No ${product} with id ${individual_id} found`,
+              },
+            };
           }
           return { individual_id, code: 200, body: product === 'individual' ? individualOf(e) : employmentOf(e) };
         });
@@ -229,21 +300,48 @@ export class FinchServer {
 
 function individualOf(e: FakeEmployee) {
   return {
-    id: e.id, first_name: e.first_name, middle_name: null, last_name: e.last_name, preferred_name: e.preferred_name ?? null,
-    emails: e.emails ?? [], phone_numbers: [], gender: null, ethnicity: null, dob: null, residence: null, marital_status: null,
+    id: e.id,
+    first_name: e.first_name,
+    middle_name: null,
+    last_name: e.last_name,
+    preferred_name: e.preferred_name ?? null,
+    emails: e.emails ?? [],
+    phone_numbers: [],
+    gender: null,
+    ethnicity: null,
+    dob: null,
+    residence: null,
+    marital_status: null,
   };
 }
 
 function employmentOf(e: FakeEmployee) {
   return {
-    id: e.id, first_name: e.first_name, middle_name: null, last_name: e.last_name, title: e.title ?? null,
-    manager: e.manager_id ? { id: e.manager_id } : null, department: { name: e.department ?? null },
+    id: e.id,
+    first_name: e.first_name,
+    middle_name: null,
+    last_name: e.last_name,
+    title: e.title ?? null,
+    manager: e.manager_id ? { id: e.manager_id } : null,
+    department: { name: e.department ?? null },
     employment: { type: e.employment_type ?? 'employee', subtype: e.employment_subtype ?? 'full_time' },
-    employment_status: e.employment_status ?? 'active', is_active: e.is_active ?? true,
-    start_date: e.start_date ?? '2020-01-06', end_date: e.end_date ?? null, latest_rehire_date: e.latest_rehire_date ?? null,
-    class_code: null, flsa_status: null, highly_compensated_employee: null, key_employee: null, union_code: null, union_local: null,
-    location: e.location ?? null, income: null, income_history: [], custom_fields: e.custom_fields ?? [],
-    source_id: e.source_id ?? null, work_id: e.source_id ?? null,
+    employment_status: e.employment_status ?? 'active',
+    is_active: e.is_active ?? true,
+    start_date: e.start_date ?? '2020-01-06',
+    end_date: e.end_date ?? null,
+    latest_rehire_date: e.latest_rehire_date ?? null,
+    class_code: null,
+    flsa_status: null,
+    highly_compensated_employee: null,
+    key_employee: null,
+    union_code: null,
+    union_local: null,
+    location: e.location ?? null,
+    income: null,
+    income_history: [],
+    custom_fields: e.custom_fields ?? [],
+    source_id: e.source_id ?? null,
+    work_id: e.source_id ?? null,
   };
 }
 
@@ -258,7 +356,7 @@ export function makeEmployees(n: number, domain = 'corp.example', prefix = 'emp'
       first_name: `First${i}`,
       last_name: `Last${i}`,
       emails: [{ data: `${prefix}${i}@${domain}`, type: 'work' }],
-      manager_id: managerIndex !== i ? out[managerIndex]?.id ?? null : null,
+      manager_id: managerIndex !== i ? (out[managerIndex]?.id ?? null) : null,
       department: `Dept${i % 7}`,
       title: `Title ${i % 13}`,
       source_id: `E${100000 + i}`,
@@ -269,7 +367,12 @@ export function makeEmployees(n: number, domain = 'corp.example', prefix = 'emp'
 }
 
 /** Signs a webhook like Finch (the SDK's verifySignature): `v1,` base64 HMAC-SHA256 of `id.timestamp.body`. */
-export async function signFinchWebhook(body: string, secretB64: string, eventId = `evt_${randomUUID()}`, timestamp = Math.floor(Date.now() / 1000)) {
+export async function signFinchWebhook(
+  body: string,
+  secretB64: string,
+  eventId = `evt_${randomUUID()}`,
+  timestamp = Math.floor(Date.now() / 1000),
+) {
   const { createHmac } = await import('node:crypto');
   const sig = createHmac('sha256', Buffer.from(secretB64, 'base64')).update(`${eventId}.${timestamp}.${body}`).digest('base64');
   return { 'finch-event-id': eventId, 'finch-timestamp': String(timestamp), 'finch-signature': `v1,${sig}` };

@@ -41,7 +41,8 @@ export async function scimClient(
   );
   const base = `/scim/v2/${created.id}`;
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${created.token}`);
-  const json = (t: request.Test, body: unknown) => (body === undefined ? t : t.set('Content-Type', 'application/scim+json').send(JSON.stringify(body)));
+  const json = (t: request.Test, body: unknown) =>
+    body === undefined ? t : t.set('Content-Type', 'application/scim+json').send(JSON.stringify(body));
   return {
     orgId,
     connectionId: created.id,

@@ -29,8 +29,10 @@ export interface Connection11 {
 }
 
 function client(app: Express, base: string, token: string): Client {
-  const auth = (t: request.Test) => t.set('Authorization', `Bearer ${token}`).set('User-Agent', OKTA_AGENT).set('Accept', 'application/json');
-  const json = (t: request.Test, body: unknown, type: string) => (body === undefined ? t : t.set('Content-Type', type).send(JSON.stringify(body)));
+  const auth = (t: request.Test) =>
+    t.set('Authorization', `Bearer ${token}`).set('User-Agent', OKTA_AGENT).set('Accept', 'application/json');
+  const json = (t: request.Test, body: unknown, type: string) =>
+    body === undefined ? t : t.set('Content-Type', type).send(JSON.stringify(body));
   return {
     base,
     get: (p) => auth(request(app).get(base + p)),

@@ -34,7 +34,10 @@ export interface Account {
 }
 
 export async function sftpConnection(orgId: string, publicKeys: string[] = []): Promise<Account> {
-  const c = await createConnection({ orgId, type: 'sftp', publicKeys }, { publicUrl: 'http://localhost', secretKey: 'test-secret-key-0123456789' });
+  const c = await createConnection(
+    { orgId, type: 'sftp', publicKeys },
+    { publicUrl: 'http://localhost', secretKey: 'test-secret-key-0123456789' },
+  );
   return { id: c.id, username: c.username!, password: c.password! };
 }
 
@@ -55,7 +58,8 @@ export async function startDaemon(hostKeyPath: string, opts: Partial<SftpServerO
   };
   const server = await startSftpServer({ port: 0, host: '127.0.0.1', hostKeyPath, logger, onQueued: () => queue.poke(), metrics, ...opts });
   return {
-    server, queue,
+    server,
+    queue,
     async stop() {
       await server.close();
       await queue.stop();
@@ -70,8 +74,25 @@ export interface SftpRun {
 }
 
 /** Runs the OpenSSH `sftp` client in batch mode (commands on stdin), with a key or (through sshpass) a password. */
-export function openSsh(port: number, user: string, commands: string, auth: { key?: string; password?: string }, cwd?: string): Promise<SftpRun> {
-  const common = ['-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20'];
+export function openSsh(
+  port: number,
+  user: string,
+  commands: string,
+  auth: { key?: string; password?: string },
+  cwd?: string,
+): Promise<SftpRun> {
+  const common = [
+    '-P',
+    String(port),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ConnectTimeout=20',
+  ];
   let cmd: string;
   let args: string[];
   if (auth.key) {
@@ -80,7 +101,20 @@ export function openSsh(port: number, user: string, commands: string, auth: { ke
   } else {
     cmd = 'sshpass';
     // -b implies BatchMode (no password prompt); sshpass needs the prompt.
-    args = ['-e', 'sftp', '-o', 'BatchMode=no', '-b', '-', ...common, '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password', `${user}@127.0.0.1`];
+    args = [
+      '-e',
+      'sftp',
+      '-o',
+      'BatchMode=no',
+      '-b',
+      '-',
+      ...common,
+      '-o',
+      'PubkeyAuthentication=no',
+      '-o',
+      'PreferredAuthentications=password',
+      `${user}@127.0.0.1`,
+    ];
   }
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env: { ...process.env, SSHPASS: auth.password ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -99,7 +133,11 @@ export function openSsh(port: number, user: string, commands: string, auth: { ke
 }
 
 /** An ssh2 client session (fastPut, raw requests). */
-export function ssh2Client(port: number, username: string, auth: { password?: string; privateKey?: Buffer }): Promise<{ client: Client; sftp: SFTPWrapper }> {
+export function ssh2Client(
+  port: number,
+  username: string,
+  auth: { password?: string; privateKey?: Buffer },
+): Promise<{ client: Client; sftp: SFTPWrapper }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.on('error', reject);
@@ -129,7 +167,14 @@ export function tryPassword(port: number, username: string, password: string): P
 }
 
 /** Waits until the sync runs of a connection with this label (file name) ended; returns the newest. */
-export async function waitForFileRun(app: Express, token: string, connectionId: string, label: string, timeoutMs = 60_000, count = 1): Promise<Record<string, any>> {
+export async function waitForFileRun(
+  app: Express,
+  token: string,
+  connectionId: string,
+  label: string,
+  timeoutMs = 60_000,
+  count = 1,
+): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await request(app).get(`/api/v1/sync-runs?connectionId=${connectionId}&limit=100`).set(bearer(token));
@@ -142,8 +187,13 @@ export async function waitForFileRun(app: Express, token: string, connectionId: 
 }
 
 export function csvPeople(n: number, from = 0, dept: (i: number) => string = (i) => (i % 2 ? 'Sales' : 'Eng')): string {
-  return ['email,first name,last name,department,groups', ...Array.from({ length: n }, (_, k) => {
-    const i = k + from;
-    return `p${i}@example.com,P${i},Staff,${dept(i)},${dept(i)};All`;
-  })].join('\n') + '\n';
+  return (
+    [
+      'email,first name,last name,department,groups',
+      ...Array.from({ length: n }, (_, k) => {
+        const i = k + from;
+        return `p${i}@example.com,P${i},Staff,${dept(i)},${dept(i)};All`;
+      }),
+    ].join('\n') + '\n'
+  );
 }

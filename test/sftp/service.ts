@@ -37,7 +37,9 @@ export function startServiceProcess(env: Record<string, string>, roles = 'sftp,w
           if (rec.msg === 'sftp listening') {
             clearTimeout(timer);
             resolve({
-              child, logs, sftpPort: Number(rec.port),
+              child,
+              logs,
+              sftpPort: Number(rec.port),
               async kill(signal: NodeJS.Signals = 'SIGKILL') {
                 if (child.exitCode === null && child.signalCode === null) child.kill(signal);
                 await exited;
@@ -62,7 +64,10 @@ export class StoreProxy {
   private sockets = new Set<Socket>();
   port = 0;
 
-  constructor(private targetHost: string, private targetPort: number) {}
+  constructor(
+    private targetHost: string,
+    private targetPort: number,
+  ) {}
 
   async up(): Promise<void> {
     const server = createServer((client) => {

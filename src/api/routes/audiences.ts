@@ -1,8 +1,21 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  audienceQuery, countRecipients, createAudience, deleteAudience, exportRecipients, findGroups, findSegments, getAudience, newId,
-  pageRecipients, recordAudit, sampleRecipients, updateAudience, type AudienceDoc, type AudienceSelection,
+  audienceQuery,
+  countRecipients,
+  createAudience,
+  deleteAudience,
+  exportRecipients,
+  findGroups,
+  findSegments,
+  getAudience,
+  newId,
+  pageRecipients,
+  recordAudit,
+  sampleRecipients,
+  updateAudience,
+  type AudienceDoc,
+  type AudienceSelection,
 } from '../../store';
 import { principal, requireAccess, type Principal } from '../auth';
 import { streamCsv, wantsBom } from '../csvExport';
@@ -33,7 +46,8 @@ async function resolveSelection(p: Principal, sel: AudienceSelection, where: str
   }
   const recipients = sel.recipients.map((r) => {
     const id = recipientIdFor(p.orgId, r);
-    if (!id) throw new ApiError(400, 'invalid-reference', `${where}.recipients: "${r.slice(0, 100)}" is neither a recipient id nor an email`);
+    if (!id)
+      throw new ApiError(400, 'invalid-reference', `${where}.recipients: "${r.slice(0, 100)}" is neither a recipient id nor an email`);
     return id;
   });
   return { groups: [...new Set(sel.groups)], segments: [...new Set(sel.segments)], recipients: [...new Set(recipients)] };
@@ -50,10 +64,13 @@ export function audienceRoutes(json: RequestHandler): Router {
     const body = parseBody(createSchema, req.body);
     const now = new Date();
     const doc: AudienceDoc = {
-      _id: newId(), orgId: p.orgId, name: body.name,
+      _id: newId(),
+      orgId: p.orgId,
+      name: body.name,
       include: await resolveSelection(p, body.include ?? emptySel(), 'include'),
       exclude: await resolveSelection(p, body.exclude ?? emptySel(), 'exclude'),
-      createdAt: now, updatedAt: now,
+      createdAt: now,
+      updatedAt: now,
     };
     await createAudience(doc);
     await recordAudit(p.orgId, p.tokenId, 'audience.create', doc._id, { name: doc.name });
@@ -102,7 +119,8 @@ export function audienceRoutes(json: RequestHandler): Router {
     }
     const q = parseQuery(listQuery, req.query);
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
+      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
@@ -112,10 +130,7 @@ export function audienceRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const q = parseQuery(previewQuery, req.query);
     const query = await queryOf(doc);
-    const [count, sample] = await Promise.all([
-      countRecipients(query),
-      sampleRecipients(query, q.sample),
-    ]);
+    const [count, sample] = await Promise.all([countRecipients(query), sampleRecipients(query, q.sample)]);
     res.json({ count, sample: sample.map(presentRecipient) });
   });
   return r;

@@ -17,10 +17,18 @@ export function auditEventRoutes(): Router {
     if (q.target) filter.target = q.target;
     const page = await idPage('auditEvents', filter, q, (e: AuditEventDoc) => e, true);
     // The actor is the token's name when it has one (`actorId` keeps the token id, or `cli`).
-    const names = await auditActorNames(p.orgId, page.items.map((e) => e.actor));
+    const names = await auditActorNames(
+      p.orgId,
+      page.items.map((e) => e.actor),
+    );
     res.json({
       items: page.items.map((e) => ({
-        id: e._id, actor: names.get(e.actor) ?? e.actor, actorId: e.actor, action: e.action, target: e.target ?? null, details: e.details ?? null,
+        id: e._id,
+        actor: names.get(e.actor) ?? e.actor,
+        actorId: e.actor,
+        action: e.action,
+        target: e.target ?? null,
+        details: e.details ?? null,
         createdAt: new Date(e.createdAt).toISOString(),
       })),
       nextCursor: page.nextCursor,

@@ -3,8 +3,21 @@ import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import {
-  SCIM_PROVIDERS, createConnection, deleteConnection, findConnection, hrisSyncLeaseName, listConnections, readLease, recordAudit, rotateScimToken,
-  scim11BaseUrl, scimBaseUrl, setHrisAccessToken, setSftpCredentials, sftpHostKey, updateConnection,
+  SCIM_PROVIDERS,
+  createConnection,
+  deleteConnection,
+  findConnection,
+  hrisSyncLeaseName,
+  listConnections,
+  readLease,
+  recordAudit,
+  rotateScimToken,
+  scim11BaseUrl,
+  scimBaseUrl,
+  setHrisAccessToken,
+  setSftpCredentials,
+  sftpHostKey,
+  updateConnection,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -15,21 +28,46 @@ import { ApiError } from '../problem';
 import { parseBody, idParam } from '../validate';
 
 const name = z.string().trim().min(1).max(200);
-const threshold = z.number().min(0, 'massRemovalThreshold is a fraction between 0 and 1').max(1, 'massRemovalThreshold is a fraction between 0 and 1');
+const threshold = z
+  .number()
+  .min(0, 'massRemovalThreshold is a fraction between 0 and 1')
+  .max(1, 'massRemovalThreshold is a fraction between 0 and 1');
 /** An interval between automatic HRIS syncs: minutes, hours or days (e.g. `24h`, `7d`). */
 const schedule = z.string().regex(/^[1-9][0-9]{0,3}(m|h|d)$/, 'schedule is an interval such as 30m, 24h or 7d');
-const publicKey = z.string().max(16_384).refine((k) => !(sshUtils.parseKey(k) instanceof Error), 'not an OpenSSH public key');
+const publicKey = z
+  .string()
+  .max(16_384)
+  .refine((k) => !(sshUtils.parseKey(k) instanceof Error), 'not an OpenSSH public key');
 
-const createSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('scim'), name: name.optional(), provider: z.enum(SCIM_PROVIDERS).default('generic'), extendedAttributes: z.boolean().optional(), massRemovalThreshold: threshold.optional() }),
-  z.strictObject({ type: z.literal('sftp'), name: name.optional(), publicKeys: z.array(publicKey).max(20).optional(), massRemovalThreshold: threshold.optional() }),
-  z.strictObject({
-    type: z.literal('hris'), name: name.optional(), accessToken: z.string().min(1).max(4096), mode: z.enum(['automated', 'assisted']).optional(),
-    schedule: schedule.optional(), massRemovalThreshold: threshold.optional(),
-  }),
-  z.strictObject({ type: z.literal('csv'), name: name.optional(), massRemovalThreshold: threshold.optional() }),
-  z.strictObject({ type: z.literal('manual'), name: name.optional() }),
-], { error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of scim, sftp, hris, csv, manual' : undefined) });
+const createSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('scim'),
+      name: name.optional(),
+      provider: z.enum(SCIM_PROVIDERS).default('generic'),
+      extendedAttributes: z.boolean().optional(),
+      massRemovalThreshold: threshold.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('sftp'),
+      name: name.optional(),
+      publicKeys: z.array(publicKey).max(20).optional(),
+      massRemovalThreshold: threshold.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('hris'),
+      name: name.optional(),
+      accessToken: z.string().min(1).max(4096),
+      mode: z.enum(['automated', 'assisted']).optional(),
+      schedule: schedule.optional(),
+      massRemovalThreshold: threshold.optional(),
+    }),
+    z.strictObject({ type: z.literal('csv'), name: name.optional(), massRemovalThreshold: threshold.optional() }),
+    z.strictObject({ type: z.literal('manual'), name: name.optional() }),
+  ],
+  { error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of scim, sftp, hris, csv, manual' : undefined) },
+);
 
 const patchSchema = z.strictObject({
   name: name.optional(),
@@ -67,7 +105,10 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     const secrets: Record<string, string> = {};
     if (created.token) secrets.token = created.token;
     if (created.password) secrets.password = created.password;
-    res.status(201).location(`/api/v1/connections/${created.id}`).json({ ...presentConnection(doc, config.PUBLIC_URL), ...secrets });
+    res
+      .status(201)
+      .location(`/api/v1/connections/${created.id}`)
+      .json({ ...presentConnection(doc, config.PUBLIC_URL), ...secrets });
   });
 
   r.get('/', async (req, res) => {
@@ -92,11 +133,13 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     const p = principal(req);
     const doc = await load(idParam(req), p.orgId);
     const body = parseBody(patchSchema, req.body);
-    if (body.massRemovalThreshold !== undefined && doc.type === 'manual') throw wrongType('manual connections have no full snapshots to guard');
+    if (body.massRemovalThreshold !== undefined && doc.type === 'manual')
+      throw wrongType('manual connections have no full snapshots to guard');
     if (body.extendedAttributes !== undefined && doc.type !== 'scim') {
       throw wrongType('extendedAttributes applies to scim connections (the others sync the full set)');
     }
-    if ((body.schedule !== undefined || body.mode !== undefined) && doc.type !== 'hris') throw wrongType('schedule and mode apply to hris connections');
+    if ((body.schedule !== undefined || body.mode !== undefined) && doc.type !== 'hris')
+      throw wrongType('schedule and mode apply to hris connections');
     const change = await updateConnection(doc._id, {
       name: body.name,
       massRemovalThreshold: body.massRemovalThreshold,
@@ -123,7 +166,12 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     if (doc.type !== 'scim') throw wrongType('only scim connections have a bearer token to rotate');
     const token = await rotateScimToken(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'connection.rotate-token', doc._id);
-    res.json({ id: doc._id, scimBaseUrl: scimBaseUrl(config.PUBLIC_URL, doc._id), scim11BaseUrl: scim11BaseUrl(config.PUBLIC_URL, doc._id), token });
+    res.json({
+      id: doc._id,
+      scimBaseUrl: scimBaseUrl(config.PUBLIC_URL, doc._id),
+      scim11BaseUrl: scim11BaseUrl(config.PUBLIC_URL, doc._id),
+      token,
+    });
   });
 
   r.post('/:id/credentials', json, async (req, res) => {
@@ -133,7 +181,8 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     const out: Record<string, unknown> = { id: doc._id };
     if (doc.type === 'sftp') {
       if (body.accessToken !== undefined) throw wrongType('accessToken applies to hris connections');
-      if (!body.password && !body.publicKeys) throw new ApiError(400, 'invalid-body', 'send "password": true for a new password, "publicKeys", or both');
+      if (!body.password && !body.publicKeys)
+        throw new ApiError(400, 'invalid-body', 'send "password": true for a new password, "publicKeys", or both');
       const { password } = await setSftpCredentials(doc._id, { newPassword: body.password, publicKeys: body.publicKeys });
       if (password !== undefined) out.password = password;
       out.username = doc.sftp?.username ?? null;
@@ -142,10 +191,16 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
       if (!body.accessToken) throw new ApiError(400, 'invalid-body', 'send the new Finch "accessToken"');
       await setHrisAccessToken(doc._id, body.accessToken, config.SECRET_KEY);
     } else {
-      throw wrongType(doc.type === 'scim' ? 'scim connections rotate their token with POST /connections/{id}/rotate-token' : `${doc.type} connections have no credentials`);
+      throw wrongType(
+        doc.type === 'scim'
+          ? 'scim connections rotate their token with POST /connections/{id}/rotate-token'
+          : `${doc.type} connections have no credentials`,
+      );
     }
     await recordAudit(p.orgId, p.tokenId, 'connection.credentials', doc._id, {
-      password: Boolean(body.password), publicKeys: body.publicKeys?.length, accessToken: body.accessToken !== undefined,
+      password: Boolean(body.password),
+      publicKeys: body.publicKeys?.length,
+      accessToken: body.accessToken !== undefined,
     });
     res.json(out);
   });

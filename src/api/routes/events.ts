@@ -8,16 +8,31 @@ import { idParam, parseQuery } from '../validate';
 const typeList = z
   .string()
   .max(2000)
-  .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
-  .refine((list) => list.every((t) => (EVENT_TYPES as readonly string[]).includes(t)), { message: `types must be among ${EVENT_TYPES.join(', ')}` });
+  .transform((s) =>
+    s
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  )
+  .refine((list) => list.every((t) => (EVENT_TYPES as readonly string[]).includes(t)), {
+    message: `types must be among ${EVENT_TYPES.join(', ')}`,
+  });
 
-export const eventCursor = z.string().regex(/^\d{1,15}$/, 'the cursor is not one this API returned').transform(Number);
+export const eventCursor = z
+  .string()
+  .regex(/^\d{1,15}$/, 'the cursor is not one this API returned')
+  .transform(Number);
 
 const listQuery = z.object({
   after: eventCursor.optional(),
   types: typeList.optional(),
   connectionId: z.string().max(100).optional(),
-  limit: z.coerce.number().int('limit must be an integer').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(100),
+  limit: z.coerce
+    .number()
+    .int('limit must be an integer')
+    .min(1, 'limit must be at least 1')
+    .max(500, 'limit must be at most 500')
+    .default(100),
   include: z.enum(['object']).optional(),
 });
 
@@ -32,10 +47,19 @@ export function eventRoutes(): Router {
     const q = parseQuery(listQuery, req.query);
     try {
       const page = await readEvents(p.orgId, { after: q.after ?? 0, limit: q.limit, types: q.types, connectionId: q.connectionId });
-      res.json({ items: page.items.map((e) => presentEvent(e, q.include === 'object')), nextCursor: String(page.cursor), hasMore: page.more });
+      res.json({
+        items: page.items.map((e) => presentEvent(e, q.include === 'object')),
+        nextCursor: String(page.cursor),
+        hasMore: page.more,
+      });
     } catch (err) {
       if (err instanceof EventCursorGoneError) {
-        throw new ApiError(410, 'cursor-expired', `events up to cursor ${err.oldest} are past the retention and were removed; start again without "after" (or from ${err.oldest})`, { oldestCursor: String(err.oldest) });
+        throw new ApiError(
+          410,
+          'cursor-expired',
+          `events up to cursor ${err.oldest} are past the retention and were removed; start again without "after" (or from ${err.oldest})`,
+          { oldestCursor: String(err.oldest) },
+        );
       }
       throw err;
     }
@@ -61,7 +85,12 @@ export function audienceChangeRoutes(): Router {
       res.json({ items: page.items, nextCursor: String(page.cursor), hasMore: page.more });
     } catch (err) {
       if (err instanceof EventCursorGoneError) {
-        throw new ApiError(410, 'cursor-expired', `events up to cursor ${err.oldest} are past the retention and were removed; read the audience in full and start from ${err.oldest}`, { oldestCursor: String(err.oldest) });
+        throw new ApiError(
+          410,
+          'cursor-expired',
+          `events up to cursor ${err.oldest} are past the retention and were removed; read the audience in full and start from ${err.oldest}`,
+          { oldestCursor: String(err.oldest) },
+        );
       }
       throw err;
     }

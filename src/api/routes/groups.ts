@@ -33,7 +33,8 @@ export function groupRoutes(): Router {
     const group = await load(idParam(req), p.orgId);
     const q = parseQuery(memberQuery, req.query);
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
+      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(await groupRecipientsQuery(p.orgId, group._id), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });

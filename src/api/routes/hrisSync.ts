@@ -18,12 +18,16 @@ export function hrisSyncRoutes(): Router {
     const kind = await connectionKind(id);
     // Another organization's connection answers exactly like a missing one.
     if (!kind || kind.orgId !== p.orgId) throw notFound('connection');
-    if (kind.type !== 'hris') throw new ApiError(400, 'wrong-connection-type', `only hris connections sync through Finch (this is a ${kind.type} connection)`);
+    if (kind.type !== 'hris')
+      throw new ApiError(400, 'wrong-connection-type', `only hris connections sync through Finch (this is a ${kind.type} connection)`);
     const conn = await loadHrisConnection(id);
     if (!conn) throw notFound('connection');
     if (conn.mode === 'assisted') {
-      throw new ApiError(409, 'invalid-state',
-        "assisted connections sync on their weekly schedule only: Finch's assisted integrations refresh their data about once a week, so an on-demand sync would read nothing new");
+      throw new ApiError(
+        409,
+        'invalid-state',
+        "assisted connections sync on their weekly schedule only: Finch's assisted integrations refresh their data about once a week, so an on-demand sync would read nothing new",
+      );
     }
     const { runId, created } = await requestHrisSync(conn);
     await recordAudit(p.orgId, p.tokenId, 'connection.sync', conn._id, { syncRunId: runId, created });

@@ -12,7 +12,10 @@ const patchSchema = z.strictObject({
   /** Connection types, highest priority first (SPEC §3.5): every type once. */
   attributePriority: z
     .array(z.enum(CONNECTION_TYPES))
-    .refine((l) => l.length === CONNECTION_TYPES.length && new Set(l).size === l.length, `list each of ${CONNECTION_TYPES.join(', ')} once, highest priority first`)
+    .refine(
+      (l) => l.length === CONNECTION_TYPES.length && new Set(l).size === l.length,
+      `list each of ${CONNECTION_TYPES.join(', ')} once, highest priority first`,
+    )
     .optional(),
 });
 

@@ -1,8 +1,18 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  FULL_ATTRIBUTE_SET, addManualEntry, findConnections, findGroups, getRecipient, listedRecipientsQuery, normalizeEmail, pageRecipients,
-  recipientId, recordAudit, removeManualEntries, type RecipientDoc,
+  FULL_ATTRIBUTE_SET,
+  addManualEntry,
+  findConnections,
+  findGroups,
+  getRecipient,
+  listedRecipientsQuery,
+  normalizeEmail,
+  pageRecipients,
+  recipientId,
+  recordAudit,
+  removeManualEntries,
+  type RecipientDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
 import { principal, requireAccess } from '../auth';
@@ -19,7 +29,10 @@ const attributesSchema = z.strictObject({
 });
 
 const addSchema = z.strictObject({
-  email: z.string().max(320).refine((e) => normalizeEmail(e) !== null, 'not a valid email address'),
+  email: z
+    .string()
+    .max(320)
+    .refine((e) => normalizeEmail(e) !== null, 'not a valid email address'),
   firstName: z.string().max(200).optional(),
   lastName: z.string().max(200).optional(),
   attributes: attributesSchema.optional(),
@@ -49,7 +62,8 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     const q = parseQuery(listQuery, req.query);
     const query = listedRecipientsQuery(p.orgId, q.filter);
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
+      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
@@ -64,7 +78,11 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     const base = presentRecipient(doc);
     res.json({
       ...base,
-      groupDetails: base.groups.map((id) => ({ id, name: groups.get(id)?.displayName ?? null, connectionId: groups.get(id)?.connectionId ?? null })),
+      groupDetails: base.groups.map((id) => ({
+        id,
+        name: groups.get(id)?.displayName ?? null,
+        connectionId: groups.get(id)?.connectionId ?? null,
+      })),
       sourceDetails: base.sources.map((s) => ({ ...s, name: conns.get(s.connectionId)?.name ?? null })),
       contributions: presentContributions(doc, new Map([...conns].map(([id, c]) => [id, c.name ?? null]))),
     });
@@ -81,7 +99,10 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     if (outcome === 'conflict') throw new ApiError(409, 'conflict', 'this person was changed concurrently; retry');
     await recordAudit(p.orgId, p.tokenId, 'recipient.manual.add', recipientId(p.orgId, email), { outcome });
     const doc = await loadRecipient(p.orgId, recipientId(p.orgId, email));
-    res.status(outcome === 'created' ? 201 : 200).location(`/api/v1/recipients/${encodeURIComponent(doc._id)}`).json(presentRecipient(doc));
+    res
+      .status(outcome === 'created' ? 201 : 200)
+      .location(`/api/v1/recipients/${encodeURIComponent(doc._id)}`)
+      .json(presentRecipient(doc));
   });
 
   r.delete('/:id/manual', requireAccess('manage'), async (req, res) => {

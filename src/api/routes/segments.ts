@@ -1,7 +1,14 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  audiencesUsingSegment, createSegment, deleteSegment, getSegment, listedRecipientsQuery, pageRecipients, recordAudit, updateSegment,
+  audiencesUsingSegment,
+  createSegment,
+  deleteSegment,
+  getSegment,
+  listedRecipientsQuery,
+  pageRecipients,
+  recordAudit,
+  updateSegment,
 } from '../../store';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
@@ -65,7 +72,8 @@ export function segmentRoutes(json: RequestHandler): Router {
     const doc = await load(idParam(req), p.orgId);
     const q = parseQuery(listQuery, req.query);
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
+      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(listedRecipientsQuery(p.orgId, doc.filter), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });

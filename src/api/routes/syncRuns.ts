@@ -1,7 +1,15 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import {
-  applyHeldRun, discardHeldRun, findConnection, getSyncRun, keepRunAlive, recordAudit, syncConnectionOf, syncRunItemPage, syncRunItems,
+  applyHeldRun,
+  discardHeldRun,
+  findConnection,
+  getSyncRun,
+  keepRunAlive,
+  recordAudit,
+  syncConnectionOf,
+  syncRunItemPage,
+  syncRunItems,
 } from '../../store';
 import { cell, streamCsvLines, wantsBom } from '../csvExport';
 import { principal, requireAccess } from '../auth';
@@ -45,7 +53,8 @@ export function syncRunRoutes(): Router {
     const run = await load(idParam(req), principal(req).orgId);
     const q = parseQuery(z.object(pageQuery), req.query);
     const after = decodeCursor(q.cursor);
-    if (after !== null && !after.startsWith(`${run._id}:review:`)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+    if (after !== null && !after.startsWith(`${run._id}:review:`))
+      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await syncRunItemPage(run._id, 'review', after, q.limit);
     res.json({
       status: run.status,

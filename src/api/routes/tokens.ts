@@ -1,6 +1,15 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { LastOwnerTokenError, PERMISSIONS, ROLES, createApiToken, getApiToken, listApiTokens, recordAudit, revokeApiToken } from '../../store';
+import {
+  LastOwnerTokenError,
+  PERMISSIONS,
+  ROLES,
+  createApiToken,
+  getApiToken,
+  listApiTokens,
+  recordAudit,
+  revokeApiToken,
+} from '../../store';
 import { principal, requireAccess } from '../auth';
 import { ApiError, notFound } from '../problem';
 import { parseBody, idParam } from '../validate';
@@ -11,7 +20,14 @@ const createSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
 });
 
-function present(t: { _id: string; role: string; permissions?: string[]; name?: string | null; createdAt?: Date; lastUsedAt?: Date | null }) {
+function present(t: {
+  _id: string;
+  role: string;
+  permissions?: string[];
+  name?: string | null;
+  createdAt?: Date;
+  lastUsedAt?: Date | null;
+}) {
   return {
     id: t._id,
     role: t.role,

@@ -7,16 +7,39 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import {
-  CsvFileError, EncodingInspector, dryRunCsv, encodingOfCharset, failInterrupted, ingestPreparedFile, prepareCsvFile, type PreparedFile, type StoredCsv,
+  CsvFileError,
+  EncodingInspector,
+  dryRunCsv,
+  encodingOfCharset,
+  failInterrupted,
+  ingestPreparedFile,
+  prepareCsvFile,
+  type PreparedFile,
+  type StoredCsv,
 } from '../../csv';
-import { SnapshotIngest, findConnection, readColumnMapping, recordAudit, runInBackground, syncConnectionOf, type SyncConnection } from '../../store';
+import {
+  SnapshotIngest,
+  findConnection,
+  readColumnMapping,
+  recordAudit,
+  runInBackground,
+  syncConnectionOf,
+  type SyncConnection,
+} from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { principal, requireAccess } from '../auth';
 import { loadOwned } from '../owned';
 import { ApiError } from '../problem';
 import { idParam, parseQuery } from '../validate';
 
-const CSV_TYPES = ['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/tab-separated-values'];
+const CSV_TYPES = [
+  'text/csv',
+  'application/csv',
+  'text/plain',
+  'application/vnd.ms-excel',
+  'application/octet-stream',
+  'text/tab-separated-values',
+];
 
 const uploadQuery = z.object({
   mode: z.enum(['full', 'delta'], { error: 'mode must be full (the file lists everyone) or delta (only the rows it names)' }),
@@ -25,7 +48,8 @@ const uploadQuery = z.object({
   dryRun: z.enum(['true', 'false'], { error: 'dryRun is true or false' }).optional(),
 });
 
-const tooLarge = (limit: number) => new ApiError(413, 'too-large', `an upload may be at most ${limit} bytes (MAX_UPLOAD_BYTES)`, { maxBytes: limit });
+const tooLarge = (limit: number) =>
+  new ApiError(413, 'too-large', `an upload may be at most ${limit} bytes (MAX_UPLOAD_BYTES)`, { maxBytes: limit });
 
 /**
  * Spools the request body to `path` (uploads are never held in memory), at most `limit` bytes; returns its size. A body
@@ -74,12 +98,17 @@ export function uploadRoutes(deps: AppDeps): Router {
     const dryRun = q.dryRun === 'true';
     // A dry run also lets an administrator try a file on an sftp connection before its first drop.
     if (doc.type !== 'csv' && !(dryRun && doc.type === 'sftp')) {
-      throw new ApiError(400, 'wrong-connection-type', `uploads go to csv connections${dryRun ? ' (dry runs also to sftp connections)' : ''}; this one is ${doc.type}`);
+      throw new ApiError(
+        400,
+        'wrong-connection-type',
+        `uploads go to csv connections${dryRun ? ' (dry runs also to sftp connections)' : ''}; this one is ${doc.type}`,
+      );
     }
     if (req.is(CSV_TYPES) === false) throw new ApiError(415, 'unsupported-media-type', 'send the file as text/csv');
     const charset = /;\s*charset\s*=\s*("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2];
     const declared = encodingOfCharset(charset);
-    if (declared === null) throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
+    if (declared === null)
+      throw new ApiError(415, 'unsupported-media-type', `charset ${charset} is not supported: send UTF-8, UTF-16 or Windows-1252`);
     const conn: SyncConnection = syncConnectionOf(doc);
     const label = q.filename ?? dispositionFilename(req.get('content-disposition')) ?? null;
     const mapping = (await readColumnMapping(p.orgId, doc._id))?.mapping ?? {};
@@ -126,7 +155,12 @@ export function uploadRoutes(deps: AppDeps): Router {
       }
       const ready = prepared;
       // The run records what its progress is measured against (see presentProgress).
-      const ingest = await SnapshotIngest.start(conn, { mode: q.mode, source: 'api', label, input: { bytesRead: ready.read.bytes, bytesTotal: size, rows: ready.rows } });
+      const ingest = await SnapshotIngest.start(conn, {
+        mode: q.mode,
+        source: 'api',
+        label,
+        input: { bytesRead: ready.read.bytes, bytesTotal: size, rows: ready.rows },
+      });
       await recordAudit(p.orgId, p.tokenId, 'upload.create', doc._id, { syncRunId: ingest.id, mode: q.mode, bytes: size });
       handedOff = true;
       runInBackground(

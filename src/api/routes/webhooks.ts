@@ -3,8 +3,17 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Config } from '../../config/config';
 import {
-  EVENT_TYPES, createWebhookEndpoint, deleteWebhookEndpoint, getWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints, recordAudit,
-  replayWebhookEndpoint, updateWebhookEndpoint, type WebhookDeliveryDoc, type WebhookEndpointDoc,
+  EVENT_TYPES,
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  getWebhookEndpoint,
+  listWebhookDeliveries,
+  listWebhookEndpoints,
+  recordAudit,
+  replayWebhookEndpoint,
+  updateWebhookEndpoint,
+  type WebhookDeliveryDoc,
+  type WebhookEndpointDoc,
 } from '../../store';
 import { classifyAddress } from '../../webhooks/outbound';
 import { principal, requireAccess } from '../auth';
@@ -12,28 +21,62 @@ import { ApiError } from '../problem';
 import { idParam, parseBody, parseQuery } from '../validate';
 import { eventCursor } from './events';
 
-const url = z.string().trim().max(2000).url('url must be an absolute http(s) URL').refine((u) => /^https?:\/\//i.test(u), 'url must be an http or https URL');
+const url = z
+  .string()
+  .trim()
+  .max(2000)
+  .url('url must be an absolute http(s) URL')
+  .refine((u) => /^https?:\/\//i.test(u), 'url must be an http or https URL');
 const types = z.array(z.enum(EVENT_TYPES as unknown as [string, ...string[]])).max(EVENT_TYPES.length);
-const createSchema = z.strictObject({ url, types: types.optional(), enabled: z.boolean().optional(), includeObject: z.boolean().optional() });
-const patchSchema = z.strictObject({ url: url.optional(), types: types.optional(), enabled: z.boolean().optional(), includeObject: z.boolean().optional() });
+const createSchema = z.strictObject({
+  url,
+  types: types.optional(),
+  enabled: z.boolean().optional(),
+  includeObject: z.boolean().optional(),
+});
+const patchSchema = z.strictObject({
+  url: url.optional(),
+  types: types.optional(),
+  enabled: z.boolean().optional(),
+  includeObject: z.boolean().optional(),
+});
 const replayQuery = z.object({ after: eventCursor });
 const deliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().regex(/^\d{1,15}$/, 'the cursor is not one this API returned').optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'the cursor is not one this API returned')
+    .optional(),
 });
 
 export function presentWebhook(e: WebhookEndpointDoc) {
   return {
-    id: e._id, url: e.url, types: e.types, enabled: e.enabled, includeObject: e.includeObject, cursor: String(e.cursor),
-    failedAttempts: e.attempt, nextAttemptAt: e.nextAttemptAt ? e.nextAttemptAt.toISOString() : null, disabledReason: e.disabledReason,
-    createdAt: e.createdAt.toISOString(), updatedAt: e.updatedAt.toISOString(),
+    id: e._id,
+    url: e.url,
+    types: e.types,
+    enabled: e.enabled,
+    includeObject: e.includeObject,
+    cursor: String(e.cursor),
+    failedAttempts: e.attempt,
+    nextAttemptAt: e.nextAttemptAt ? e.nextAttemptAt.toISOString() : null,
+    disabledReason: e.disabledReason,
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
   };
 }
 
 function presentDelivery(d: WebhookDeliveryDoc) {
   return {
-    id: d._id, eventId: d.eventId, eventType: d.eventType, cursor: String(d.seq), attempt: d.attempt, outcome: d.outcome, status: d.status,
-    latencyMs: d.latencyMs, error: d.error, createdAt: d.createdAt.toISOString(),
+    id: d._id,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    cursor: String(d.seq),
+    attempt: d.attempt,
+    outcome: d.outcome,
+    status: d.status,
+    latencyMs: d.latencyMs,
+    error: d.error,
+    createdAt: d.createdAt.toISOString(),
   };
 }
 
@@ -61,7 +104,10 @@ export function webhookRoutes(json: RequestHandler, config: Config): Router {
     checkLiteral(body.url, config);
     const { endpoint, secret } = await createWebhookEndpoint(p.orgId, body, config.SECRET_KEY);
     await recordAudit(p.orgId, p.tokenId, 'webhook.create', endpoint._id, { types: endpoint.types });
-    res.status(201).location(`/api/v1/webhooks/${endpoint._id}`).json({ ...presentWebhook(endpoint), secret });
+    res
+      .status(201)
+      .location(`/api/v1/webhooks/${endpoint._id}`)
+      .json({ ...presentWebhook(endpoint), secret });
   });
 
   r.get('/', requireAccess('manage'), async (req, res) => {

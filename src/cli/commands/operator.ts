@@ -1,7 +1,15 @@
 import type { Config } from '../../config/config';
 import {
-  connectStore, disconnectStore, listConnectionSummaries, listOrganizations, listTokenSummaries, organizationExists, recordAudit, removeConnection,
-  revokeTokenById, showConnection,
+  connectStore,
+  disconnectStore,
+  listConnectionSummaries,
+  listOrganizations,
+  listTokenSummaries,
+  organizationExists,
+  recordAudit,
+  removeConnection,
+  revokeTokenById,
+  showConnection,
 } from '../../store';
 
 /**
@@ -47,7 +55,11 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- cells are JSON scalars from the store; String() is the intended coercion
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : Array.isArray(v) ? v.join(',') || '-' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }
 
@@ -78,7 +90,11 @@ export async function runOperatorCommand(config: Config, a: OperatorArgs): Promi
         if (!(await organizationExists(orgId))) throw new NotFoundError(`organization ${orgId} does not exist`);
         return listTokenSummaries(orgId);
       });
-      print(a.json, { items }, table(items as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'permissions', 'createdAt', 'lastUsedAt']));
+      print(
+        a.json,
+        { items },
+        table(items as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'permissions', 'createdAt', 'lastUsedAt']),
+      );
       return 0;
     }
     case 'token revoke': {
@@ -98,14 +114,24 @@ export async function runOperatorCommand(config: Config, a: OperatorArgs): Promi
         if (!(await organizationExists(orgId))) throw new NotFoundError(`organization ${orgId} does not exist`);
         return listConnectionSummaries(orgId, config.PUBLIC_URL);
       });
-      print(a.json, { items }, table(items as unknown as Record<string, unknown>[], ['id', 'type', 'name', 'provider', 'scimBaseUrl', 'sftpUsername', 'hrisMode']));
+      print(
+        a.json,
+        { items },
+        table(items as unknown as Record<string, unknown>[], ['id', 'type', 'name', 'provider', 'scimBaseUrl', 'sftpUsername', 'hrisMode']),
+      );
       return 0;
     }
     case 'connection show': {
       const id = requireId(a, 'connection');
       const c = await withStore(config, () => showConnection(id, config.PUBLIC_URL));
       if (!c) throw new NotFoundError(`connection ${id} does not exist`);
-      print(a.json, c, Object.entries(c).map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+      print(
+        a.json,
+        c,
+        Object.entries(c)
+          .map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+          .join('\n'),
+      );
       return 0;
     }
     case 'connection delete': {

@@ -31,7 +31,9 @@ function attributeV1(def: AttrDef, schema: string): Json {
 /** 1.1's enterprise manager has `managerId` where 2.0 has `value`. */
 function enterpriseAttrsV1(): AttrDef[] {
   return ENTERPRISE_ATTRS.map((d) =>
-    d.name === 'manager' ? { ...d, subAttributes: (d.subAttributes ?? []).map((s) => (s.name === 'value' ? { ...s, name: 'managerId' } : s)) } : d,
+    d.name === 'manager'
+      ? { ...d, subAttributes: (d.subAttributes ?? []).map((s) => (s.name === 'value' ? { ...s, name: 'managerId' } : s)) }
+      : d,
   );
 }
 
@@ -39,8 +41,12 @@ const META: AttrDef = {
   name: 'meta',
   type: 'complex',
   mutability: 'readOnly',
-  subAttributes: ['created', 'lastModified'].map((n): AttrDef => ({ name: n, type: 'dateTime', mutability: 'readOnly' }))
-    .concat([{ name: 'location', type: 'string', mutability: 'readOnly' }, { name: 'version', type: 'string', mutability: 'readOnly' }]),
+  subAttributes: ['created', 'lastModified']
+    .map((n): AttrDef => ({ name: n, type: 'dateTime', mutability: 'readOnly' }))
+    .concat([
+      { name: 'location', type: 'string', mutability: 'readOnly' },
+      { name: 'version', type: 'string', mutability: 'readOnly' },
+    ]),
 };
 
 function schemaV1(id: string, name: string, description: string, schema: string, endpoint: string, attrs: AttrDef[], base: string): Json {
@@ -73,10 +79,26 @@ export function findSchemaV1(base: string, key: string): Json | undefined {
 
 export function resourceTypeDocsV1(base: string): Json[] {
   return [
-    { schemas: [CORE_V1], id: 'User', name: 'User', endpoint: '/Users', description: 'User Account', schema: `${CORE_V1}:User`,
-      schemaExtensions: [{ schema: ENTERPRISE_V1, required: false }], meta: { location: `${base}/ResourceTypes/User` } },
-    { schemas: [CORE_V1], id: 'Group', name: 'Group', endpoint: '/Groups', description: 'Group', schema: `${CORE_V1}:Group`,
-      schemaExtensions: [], meta: { location: `${base}/ResourceTypes/Group` } },
+    {
+      schemas: [CORE_V1],
+      id: 'User',
+      name: 'User',
+      endpoint: '/Users',
+      description: 'User Account',
+      schema: `${CORE_V1}:User`,
+      schemaExtensions: [{ schema: ENTERPRISE_V1, required: false }],
+      meta: { location: `${base}/ResourceTypes/User` },
+    },
+    {
+      schemas: [CORE_V1],
+      id: 'Group',
+      name: 'Group',
+      endpoint: '/Groups',
+      description: 'Group',
+      schema: `${CORE_V1}:Group`,
+      schemaExtensions: [],
+      meta: { location: `${base}/ResourceTypes/Group` },
+    },
   ];
 }
 

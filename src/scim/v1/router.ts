@@ -28,7 +28,10 @@ const DISCOVERY = new Set(['serviceproviderconfigs', 'serviceproviderconfig', 's
 function segments(path: string): string[] {
   let parts: string[];
   try {
-    parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+    parts = path
+      .split('/')
+      .filter(Boolean)
+      .map((p) => decodeURIComponent(p));
   } catch {
     throw new ScimError(404, 'the path is not valid URL encoding');
   }
@@ -147,7 +150,8 @@ export function createScim11Router(deps: AppDeps): Router {
   // application/json, application/scim+json, text/json or nothing useful: any body is read as JSON, as for 2.0.
   const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
   // Discovery documents are read-only: a POST there is 405 whatever its body (the SPEC test posts "test").
-  const parseBody = (req: Request, res: Response, next: NextFunction) => (DISCOVERY.has(head(req.path)) ? next() : parseJson(req, res, next));
+  const parseBody = (req: Request, res: Response, next: NextFunction) =>
+    DISCOVERY.has(head(req.path)) ? next() : parseJson(req, res, next);
   const storeUp = (_req: Request, _res: Response, next: NextFunction) =>
     next(storeConnected() ? undefined : new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' }));
 

@@ -34,12 +34,14 @@ function field(obj: Json, name: string): unknown {
 
 function schemasIn(kind: Kind, v: unknown): unknown {
   if (!Array.isArray(v)) return v;
-  const out = (v as unknown[]).filter((s) => !(typeof s === 'string' && same(s, OKTA_GROUP_V1))).map((s) => {
-    if (typeof s !== 'string') return s;
-    if (same(s, CORE_V1)) return CORE_V2[kind];
-    if (same(s, ENTERPRISE_V1)) return ENTERPRISE_SCHEMA;
-    return s;
-  });
+  const out = (v as unknown[])
+    .filter((s) => !(typeof s === 'string' && same(s, OKTA_GROUP_V1)))
+    .map((s) => {
+      if (typeof s !== 'string') return s;
+      if (same(s, CORE_V1)) return CORE_V2[kind];
+      if (same(s, ENTERPRISE_V1)) return ENTERPRISE_SCHEMA;
+      return s;
+    });
   return [...new Set(out)];
 }
 
@@ -215,8 +217,10 @@ function filterPathsIn(f: Filter): Filter {
 export function queryIn(query: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(query)) {
-    if (same(k, 'filter') && typeof v === 'string' && /urn:scim:schemas|managerId/i.test(v)) out[k] = stringify(filterPathsIn(parseScimFilter(v)));
-    else if ((same(k, 'attributes') || same(k, 'excludedAttributes') || same(k, 'sortBy')) && typeof v === 'string') out[k] = v.split(',').map(pathIn).join(',');
+    if (same(k, 'filter') && typeof v === 'string' && /urn:scim:schemas|managerId/i.test(v))
+      out[k] = stringify(filterPathsIn(parseScimFilter(v)));
+    else if ((same(k, 'attributes') || same(k, 'excludedAttributes') || same(k, 'sortBy')) && typeof v === 'string')
+      out[k] = v.split(',').map(pathIn).join(',');
     else out[k] = v;
   }
   return out;
@@ -279,7 +283,10 @@ function multiValuedOps(kind: Kind, attr: string, values: unknown[]): PatchOp[] 
 export function patchIn(kind: Kind, body: unknown): { schemas: string[]; Operations: PatchOp[] } | null {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
   const schemas = field(body, 'schemas');
-  if (Array.isArray(field(body, 'Operations')) || (Array.isArray(schemas) && schemas.some((s) => typeof s === 'string' && same(s, PATCH_SCHEMA)))) {
+  if (
+    Array.isArray(field(body, 'Operations')) ||
+    (Array.isArray(schemas) && schemas.some((s) => typeof s === 'string' && same(s, PATCH_SCHEMA)))
+  ) {
     return body as { schemas: string[]; Operations: PatchOp[] };
   }
   const ops: PatchOp[] = [];

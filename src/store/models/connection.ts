@@ -100,7 +100,10 @@ const connectionSchema = new Schema<ConnectionDoc>(
       finchCompanyId: { type: String },
     },
     /** csv and sftp: the administrator's column mapping (header → target), in order; see src/store/columnMappings.ts. */
-    columnMapping: { type: [{ _id: false, header: { type: String, required: true }, target: { type: String, required: true } }], default: undefined },
+    columnMapping: {
+      type: [{ _id: false, header: { type: String, required: true }, target: { type: String, required: true } }],
+      default: undefined,
+    },
     deleting: { type: Boolean, default: false },
     remergeSince: { type: Date, default: undefined },
   },

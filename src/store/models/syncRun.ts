@@ -9,7 +9,16 @@ import { Schema, model } from 'mongoose';
  * nothing changed, and the connection is retried later. It ends the run like `succeeded` or `failed` do.
  */
 export const SYNC_RUN_STATUSES = [
-  'queued', 'running', 'succeeded', 'completed_with_errors', 'failed', 'needs_review', 'applying', 'applied', 'discarded', 'pending',
+  'queued',
+  'running',
+  'succeeded',
+  'completed_with_errors',
+  'failed',
+  'needs_review',
+  'applying',
+  'applied',
+  'discarded',
+  'pending',
 ] as const;
 export type SyncRunStatus = (typeof SYNC_RUN_STATUSES)[number];
 
@@ -138,8 +147,16 @@ const syncRunSchema = new Schema<SyncRunDoc>(
     input: {
       type: new Schema(
         {
-          bytesRead: Number, bytesTotal: Number, rows: Number, fileId: String, name: String, dir: String, sha256: String,
-          encoding: String, encodingError: String, resultAt: Date,
+          bytesRead: Number,
+          bytesTotal: Number,
+          rows: Number,
+          fileId: String,
+          name: String,
+          dir: String,
+          sha256: String,
+          encoding: String,
+          encodingError: String,
+          resultAt: Date,
         },
         { _id: false },
       ),

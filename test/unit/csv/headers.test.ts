@@ -46,16 +46,19 @@ describe('CSV header mapping', () => {
   });
 
   test('a weaker second column for a taken target, unknown, explicit custom and repeated columns become custom fields with unique names; blanks are ignored', () => {
-    assert.deepEqual(mapHeaders(['Work Email', 'E-mail', 'Custom.Badge Number', 'custom_desk', 'T-Shirt Size', '  ', 't_shirt size', '!!!']), [
-      { kind: 'email' },
-      { kind: 'custom', name: 'e_mail' },
-      { kind: 'custom', name: 'badge_number' },
-      { kind: 'custom', name: 'desk' },
-      { kind: 'custom', name: 't_shirt_size' },
-      { kind: 'ignore' },
-      { kind: 'custom', name: 't_shirt_size_2' },
-      { kind: 'custom', name: 'column_8' },
-    ]);
+    assert.deepEqual(
+      mapHeaders(['Work Email', 'E-mail', 'Custom.Badge Number', 'custom_desk', 'T-Shirt Size', '  ', 't_shirt size', '!!!']),
+      [
+        { kind: 'email' },
+        { kind: 'custom', name: 'e_mail' },
+        { kind: 'custom', name: 'badge_number' },
+        { kind: 'custom', name: 'desk' },
+        { kind: 'custom', name: 't_shirt_size' },
+        { kind: 'ignore' },
+        { kind: 'custom', name: 't_shirt_size_2' },
+        { kind: 'custom', name: 'column_8' },
+      ],
+    );
   });
 
   test('two equally good email columns are left to the administrator (neither is taken)', () => {
