@@ -30,7 +30,7 @@ describe('compose.yaml', () => {
 
   test('only the service publishes ports: HTTP and SFTP; MongoDB none', () => {
     assert.doesNotMatch(service('mongo'), /^\s+ports:/m);
-    const ports = [...service('audience-sync').matchAll(/^\s+- "(\d+):(\d+)"$/gm)].map((m) => m[2]);
+    const ports = [...service('audience-sync').matchAll(/^\s+- (["']?)(\d+):(\d+)\1$/gm)].map((m) => m[3]);
     assert.deepEqual(ports, ['8080', '2222']);
   });
 

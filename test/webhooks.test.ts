@@ -245,8 +245,9 @@ describe('webhooks: signed, ordered, at-least-once deliveries', () => {
     const url = await rx.listen();
     const { endpoint, secret } = await createWebhookEndpoint(org.id, { url }, SECRET_KEY);
     rx.secret = secret;
-    // The Location names a private address: following it would be an SSRF; nothing may go there.
-    rx.answer = () => ({ status: 302, headers: { Location: 'http://10.0.0.1/internal' } });
+    // Following a redirect would let a receiver point deliveries anywhere (SSRF); the Location names a closed loopback
+    // port, so even a followed redirect would leave this machine's loopback untouched.
+    rx.answer = () => ({ status: 302, headers: { Location: 'http://127.0.0.1:9/internal' } });
     await applySourceChanges(csv, [up('d1')]);
     const w = worker({ retryScale: 10 });
     await w.tick();
