@@ -9,14 +9,12 @@ import { createLogger } from '../server/logger';
 import { presentSyncRun } from '../api/present';
 import { runHrisSync } from '../hris/sync';
 import { watchParent } from '../server/parentWatch';
-import { NotFoundError, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand } from './commands/operator';
+import { NotFoundError, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand, withStore } from './commands/operator';
 import { TailUsageError, eventsTail } from './eventsTail';
 import {
-  connectStore,
   createApiToken,
   createConnection,
   createOrganization,
-  disconnectStore,
   organizationExists,
   recordAudit,
   ValidationError,
@@ -56,15 +54,6 @@ function requireOpt(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || !v.trim()) throw new UsageError(`--${name} is required`);
   return v;
-}
-
-async function withStore<T>(config: Config, fn: () => Promise<T>): Promise<T> {
-  await connectStore(config.MONGODB_URI, { serverSelectionTimeoutMS: 15_000 });
-  try {
-    return await fn();
-  } finally {
-    await disconnectStore();
-  }
 }
 
 /**

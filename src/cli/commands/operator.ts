@@ -37,7 +37,8 @@ export interface OperatorArgs {
   json: boolean;
 }
 
-async function withStore<T>(config: Config, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` with the store connected (and disconnects after): every CLI command but `serve` and `events tail`. */
+export async function withStore<T>(config: Config, fn: () => Promise<T>): Promise<T> {
   await connectStore(config.MONGODB_URI, { serverSelectionTimeoutMS: 15_000 });
   try {
     return await fn();
