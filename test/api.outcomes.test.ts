@@ -134,8 +134,14 @@ describe('admin API: run outcomes, all row errors, held-run review, safe exports
         .sort(),
       Array.from({ length: 10 }, (_, i) => `f${i + 20}@example.com`),
     );
-    const bogus = await request(app).get(`/api/v1/sync-runs/${held.id}/review`).query({ cursor: 'eHl6' }).set(bearer(org.admin));
+    // A cursor is a position: one this API did not hand out reads from there, and only this run's items.
+    const foreign = await request(app).get(`/api/v1/sync-runs/${held.id}/review`).query({ cursor: 'eHl6' }).set(bearer(org.admin));
+    assert.equal(foreign.status, 200);
+    assert.deepEqual(foreign.body.items, []);
+    // A cursor outside the document's pattern is refused.
+    const bogus = await request(app).get(`/api/v1/sync-runs/${held.id}/review`).query({ cursor: 'not a cursor!' }).set(bearer(org.admin));
     assert.equal(bogus.status, 400);
+    assert.equal(bogus.body.type, 'urn:audience-sync:problem:invalid-cursor');
   });
 
   it('neutralises spreadsheet formulas in exports and adds a BOM on request', async () => {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Response } from 'express';
 import { FULL_ATTRIBUTE_SET, type ExportedRecipient } from '../store';
 
@@ -24,6 +25,9 @@ export function cell(v: string | number | null | undefined): string {
 export const UTF8_BOM = '\uFEFF';
 
 /** True when the request asks for an Excel-compatible export (`?bom=true` or `?bom=1`). */
+/** The `bom` query parameter of CSV exports. */
+export const bomQuery = z.enum(['true', 'false', '1', '0'], { error: 'bom is true or false' }).optional();
+
 export function wantsBom(query: Record<string, unknown>): boolean {
   const v = query.bom;
   return v === 'true' || v === '1';

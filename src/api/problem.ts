@@ -1,6 +1,14 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { ConflictError, FilterError, InvalidStateError, NotFoundError, ValidationError, isStoreUnavailable } from '../store';
+import {
+  ConflictError,
+  FilterError,
+  InvalidStateError,
+  LimitReachedError,
+  NotFoundError,
+  ValidationError,
+  isStoreUnavailable,
+} from '../store';
 
 /** RFC 9457 problem details. `type` is a URN naming the problem, so clients can branch on it. */
 export interface Problem {
@@ -64,6 +72,7 @@ export function problemHandler(logger: Logger) {
     if (err instanceof ApiError) return sendProblem(res, err.status, err.slug, err.message, err.extensions);
     if (err instanceof FilterError) return sendProblem(res, 400, 'invalid-filter', err.message);
     // The store's errors, mapped once.
+    if (err instanceof LimitReachedError) return sendProblem(res, 409, 'limit-reached', err.message);
     if (err instanceof ValidationError) return sendProblem(res, 400, 'invalid-value', err.message);
     if (err instanceof NotFoundError) return sendProblem(res, 404, 'not-found', err.message);
     if (err instanceof InvalidStateError) return sendProblem(res, 409, 'invalid-state', err.message);

@@ -2,7 +2,9 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { AppDeps } from '../server/deps';
 import { authenticate } from './auth';
 import { openApiDocument } from './openapi';
+import { ApiRoutes, type OperationSpec } from './operation';
 import { ApiError, problemHandler } from './problem';
+import { API_OPERATIONS, openApiOp } from './routeTable';
 import { auditEventRoutes } from './routes/auditEvents';
 import { columnMappingRoutes } from './routes/columnMapping';
 import { audienceRoutes } from './routes/audiences';
@@ -54,13 +56,16 @@ function methodNotAllowed(allowed: (path: string) => string[] | null) {
   };
 }
 
-/** Admin API, mounted at /api/v1. */
+const key = (op: OperationSpec) => `${op.method.toUpperCase()} ${op.path}`;
+
+/** Admin API, mounted at /api/v1: the operations of the route table (routeTable.ts), each validated by its schemas. */
 export function createApiRouter(deps: AppDeps): Router {
   const r = Router();
-  const json = jsonBody(deps.config.MAX_BODY_BYTES);
+  const api = new ApiRoutes(r, jsonBody(deps.config.MAX_BODY_BYTES));
   const doc = openApiDocument(deps.config.PUBLIC_URL);
 
-  r.get('/openapi.json', (_req, res) => {
+  // The document is public: registered before authentication.
+  api.add(openApiOp, (_req, res) => {
     res.json(doc);
   });
   r.all(
@@ -70,17 +75,29 @@ export function createApiRouter(deps: AppDeps): Router {
   );
 
   r.use(authenticate);
-  r.use('/organization', organizationRoutes(json, deps.logger));
-  r.use('/tokens', tokenRoutes(json));
-  r.use('/connections', uploadRoutes(deps), hrisSyncRoutes(), columnMappingRoutes(json), connectionRoutes(json, deps.config, deps.logger));
-  r.use('/recipients', recipientRoutes(json, deps.config));
-  r.use('/sync-runs', syncRunRoutes());
-  r.use('/groups', groupRoutes());
-  r.use('/segments', segmentRoutes(json));
-  r.use('/audiences', audienceChangeRoutes(), audienceRoutes(json));
-  r.use('/audit-events', auditEventRoutes());
-  r.use('/events', eventRoutes());
-  r.use('/webhooks', webhookRoutes(json, deps.config));
+  organizationRoutes(api, deps.logger);
+  tokenRoutes(api);
+  connectionRoutes(api, deps.config, deps.logger);
+  hrisSyncRoutes(api);
+  uploadRoutes(api, deps);
+  columnMappingRoutes(api);
+  recipientRoutes(api, deps.config);
+  syncRunRoutes(api);
+  groupRoutes(api);
+  segmentRoutes(api);
+  audienceRoutes(api);
+  audienceChangeRoutes(api);
+  eventRoutes(api);
+  auditEventRoutes(api);
+  webhookRoutes(api, deps.config);
+
+  // The routes served are exactly the route table (the document): a handler without an operation cannot be added,
+  // and an operation without a handler stops the start here.
+  const served = api.registered.map(key).sort();
+  const table = API_OPERATIONS.map(key).sort();
+  if (JSON.stringify(served) !== JSON.stringify(table)) {
+    throw new Error(`the API router serves ${served.join(', ')} but the route table lists ${table.join(', ')}`);
+  }
 
   // A known path asked with a method it does not have: 405 with the methods it has (RFC 9110 §15.5.6).
   r.use(methodNotAllowed(allowedMethods(doc)));

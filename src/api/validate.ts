@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { pageById, type Listed } from '../store';
 import { ApiError } from './problem';
+import { CURSOR_PATTERN } from './schemas';
 
 /** JSON bodies: parsed with the configured size limit; a body in another media type is refused (415). */
 export function jsonBody(limit: number) {
@@ -42,21 +43,22 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
   if (!res.success) {
     const list = issues(res.error);
     const first = list[0]!;
-    throw new ApiError(400, 'invalid-query', `${first.path ? `${first.path}: ` : ''}${first.message}`, { errors: list });
+    // A page cursor the API did not hand out has its own problem type (clients start over from the first page).
+    const slug = first.path === 'cursor' ? 'invalid-cursor' : 'invalid-query';
+    throw new ApiError(400, slug, `${first.path ? `${first.path}: ` : ''}${first.message}`, { errors: list });
   }
   return res.data;
 }
-
-const CURSOR_RE = /^[A-Za-z0-9_-]{1,400}$/;
 
 /** Cursors are opaque to clients: the last `_id` of a page, base64url-encoded. */
 export function encodeCursor(id: string | null): string | null {
   return id === null ? null : Buffer.from(id, 'utf8').toString('base64url');
 }
 
+/** A cursor checked by the query schema (`pageCursor`); empty or absent: the first page. */
 export function decodeCursor(cursor: string | undefined): string | null {
   if (cursor === undefined || cursor === '') return null;
-  if (!CURSOR_RE.test(cursor)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
+  if (!CURSOR_PATTERN.test(cursor)) throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
   return Buffer.from(cursor, 'base64url').toString('utf8');
 }
 
@@ -74,20 +76,4 @@ export async function idPage<K extends keyof Listed, P>(
   const { items, more } = await pageById(kind, where, { limit: q.limit, after: decodeCursor(q.cursor), newestFirst });
   const last = items[items.length - 1];
   return { items: items.map(present), nextCursor: more && last ? encodeCursor(last._id) : null };
-}
-
-export const pageQuery = {
-  limit: z.coerce
-    .number()
-    .int('limit must be an integer')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .default(50),
-  cursor: z.string().optional(),
-};
-
-/** The `:id` route parameter (Express 5 types parameters as string | string[]). */
-export function idParam(req: { params: Record<string, string | string[] | undefined> }): string {
-  const v = req.params.id;
-  return Array.isArray(v) ? v.join('/') : String(v ?? '');
 }

@@ -11,7 +11,7 @@ import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from '
 import { invalidateMergeSettings } from './settings';
 import type { SyncConnection } from './syncRuns';
 import { findByIds } from './batchRead';
-import { NotFoundError, ValidationError } from './errors';
+import { LimitReachedError, NotFoundError, ValidationError } from './errors';
 
 export interface CreateConnectionInput {
   orgId: string;
@@ -87,7 +87,7 @@ export async function createConnection(
     const existing = await Connection.countDocuments({ orgId: input.orgId, type: 'scim' }).exec();
     const limit = org.maxDirectoryConnections ?? DEFAULT_MAX_DIRECTORY_CONNECTIONS;
     if (existing >= limit) {
-      throw new ValidationError(`this organization already has ${existing} directory connections (the limit is ${limit})`);
+      throw new LimitReachedError(`this organization already has ${existing} directory connections (the limit is ${limit})`);
     }
     const token = newToken('scim');
     doc.provider = provider;

@@ -12,6 +12,13 @@ export class StoreError extends Error {
 /** Input the store refuses (an unknown type or role, a value out of range, a reference to nothing). */
 export class ValidationError extends StoreError {}
 
+/**
+ * Well-formed input the organization's current state refuses: a limit is reached (the number of directory connections).
+ * A ValidationError for callers that do not tell them apart (the CLI); the admin API answers 409, as the same request
+ * succeeds once the state changes.
+ */
+export class LimitReachedError extends ValidationError {}
+
 /** The thing asked for does not exist (or belongs to another organization, which callers must not tell apart). */
 export class NotFoundError extends StoreError {}
 

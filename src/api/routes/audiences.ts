@@ -1,4 +1,3 @@
-import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
   audienceQuery,
@@ -17,22 +16,95 @@ import {
   type AudienceDoc,
   type AudienceSelection,
 } from '../../store';
-import { principal, requireAccess, type Principal } from '../auth';
-import { streamCsv, wantsBom } from '../csvExport';
+import { principal, type Principal } from '../auth';
+import { bomQuery, streamCsv, wantsBom } from '../csvExport';
+import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
-import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+import { Audience, AudienceList, Preview, RecipientList, idParams, nameInput, pageQuery, queryInt } from '../schemas';
+import { idPage, decodeCursor, encodeCursor } from '../validate';
 import { recipientIdFor } from './recipients';
 
 const ids = z.array(z.string().min(1).max(400)).max(1000);
-const selection = z.strictObject({ groups: ids.default([]), segments: ids.default([]), recipients: ids.default([]) });
+const selection = z.strictObject({
+  groups: ids.default([]),
+  segments: ids.default([]),
+  recipients: ids.default([]).meta({ description: 'recipient ids or emails' }),
+});
 const emptySel = (): AudienceSelection => ({ groups: [], segments: [], recipients: [] });
-const name = z.string().trim().min(1).max(200);
+const name = nameInput;
 const createSchema = z.strictObject({ name, include: selection.optional(), exclude: selection.optional() });
 const patchSchema = z.strictObject({ name: name.optional(), include: selection.optional(), exclude: selection.optional() });
 const listQuery = z.object(pageQuery);
-const previewQuery = z.object({ sample: z.coerce.number().int().min(0).max(100).default(10) });
+const previewQuery = z.object({ sample: queryInt('sample', 0, 100, 10) });
+const recipientsQuery = z.object({
+  ...pageQuery,
+  bom: bomQuery.meta({ description: 'CSV: true starts the file with a UTF-8 byte-order mark (Excel)' }),
+});
+
+export const audienceOps = {
+  create: operation({
+    method: 'post',
+    path: '/audiences',
+    access: 'manage',
+    summary: 'Create an audience',
+    body: createSchema,
+    responses: { 201: { description: 'OK', json: Audience } },
+  }),
+  list: operation({
+    method: 'get',
+    path: '/audiences',
+    access: 'read',
+    summary: 'List audiences',
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: AudienceList } },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/audiences/{id}',
+    access: 'read',
+    summary: 'Read an audience',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: Audience } },
+  }),
+  patch: operation({
+    method: 'patch',
+    path: '/audiences/{id}',
+    access: 'manage',
+    summary: 'Change an audience',
+    params: idParams,
+    body: patchSchema,
+    responses: { 200: { description: 'OK', json: Audience } },
+  }),
+  delete: operation({
+    method: 'delete',
+    path: '/audiences/{id}',
+    access: 'manage',
+    summary: 'Delete an audience',
+    params: idParams,
+    responses: { 204: { description: 'done' } },
+  }),
+  recipients: operation({
+    method: 'get',
+    path: '/audiences/{id}/recipients',
+    access: 'read',
+    summary:
+      "The distinct active recipients of an audience; with Accept: text/csv, a streamed CSV of all of them (cells that a spreadsheet would run as formulas, starting with = + - @ tab or CR, are prefixed with ' and quoted)",
+    params: idParams,
+    query: recipientsQuery,
+    responses: { 200: { description: 'OK', json: RecipientList, csv: true } },
+  }),
+  preview: operation({
+    method: 'get',
+    path: '/audiences/{id}/preview',
+    access: 'read',
+    summary: 'Count and a sample of an audience',
+    params: idParams,
+    query: previewQuery,
+    responses: { 200: { description: 'OK', json: Preview } },
+  }),
+};
 
 /** Checks that every group and segment named belongs to the organization; recipients may be given by email. */
 async function resolveSelection(p: Principal, sel: AudienceSelection, where: string): Promise<AudienceSelection> {
@@ -54,14 +126,12 @@ async function resolveSelection(p: Principal, sel: AudienceSelection, where: str
 }
 
 /** Audiences: groups ∪ segments ∪ individuals − exclusions, resolved by the store to distinct active recipients. */
-export function audienceRoutes(json: RequestHandler): Router {
-  const r = Router();
+export function audienceRoutes(api: ApiRoutes): void {
   const load = (id: string, orgId: string) => loadOwned(getAudience, id, orgId, 'audience');
   const queryOf = (a: AudienceDoc) => audienceQuery(a.orgId, a.include ?? emptySel(), a.exclude ?? emptySel());
 
-  r.post('/', requireAccess('manage'), json, async (req, res) => {
+  api.add(audienceOps.create, async (req, res, { body }) => {
     const p = principal(req);
-    const body = parseBody(createSchema, req.body);
     const now = new Date();
     const doc: AudienceDoc = {
       _id: newId(),
@@ -77,20 +147,18 @@ export function audienceRoutes(json: RequestHandler): Router {
     res.status(201).location(`/api/v1/audiences/${doc._id}`).json(presentAudience(doc));
   });
 
-  r.get('/', requireAccess('read'), async (req, res) => {
+  api.add(audienceOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
-    const q = parseQuery(listQuery, req.query);
     res.json(await idPage('audiences', { orgId: p.orgId }, q, presentAudience));
   });
 
-  r.get('/:id', requireAccess('read'), async (req, res) => {
-    res.json(presentAudience(await load(idParam(req), principal(req).orgId)));
+  api.add(audienceOps.get, async (req, res, { params }) => {
+    res.json(presentAudience(await load(params.id, principal(req).orgId)));
   });
 
-  r.patch('/:id', requireAccess('manage'), json, async (req, res) => {
+  api.add(audienceOps.patch, async (req, res, { params, body }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const body = parseBody(patchSchema, req.body);
+    const doc = await load(params.id, p.orgId);
     const updated = await updateAudience(doc._id, {
       name: body.name,
       include: body.include ? await resolveSelection(p, body.include, 'include') : undefined,
@@ -101,37 +169,33 @@ export function audienceRoutes(json: RequestHandler): Router {
     res.json(presentAudience(updated));
   });
 
-  r.delete('/:id', requireAccess('manage'), async (req, res) => {
+  api.add(audienceOps.delete, async (req, res, { params }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
+    const doc = await load(params.id, p.orgId);
     await deleteAudience(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'audience.delete', doc._id, { name: doc.name });
     res.status(204).end();
   });
 
-  r.get('/:id/recipients', requireAccess('read'), async (req, res) => {
+  api.add(audienceOps.recipients, async (req, res, { params, query: q }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
+    const doc = await load(params.id, p.orgId);
     const query = await queryOf(doc);
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`, { bom: wantsBom(req.query) });
+      await streamCsv(res, exportRecipients(query), `audience-${doc._id}.csv`, { bom: wantsBom(q) });
       return;
     }
-    const q = parseQuery(listQuery, req.query);
+    // A cursor is a position in id order; the query keeps to the organization whatever it names.
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
-      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
 
-  r.get('/:id/preview', requireAccess('read'), async (req, res) => {
+  api.add(audienceOps.preview, async (req, res, { params, query: q }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const q = parseQuery(previewQuery, req.query);
+    const doc = await load(params.id, p.orgId);
     const query = await queryOf(doc);
     const [count, sample] = await Promise.all([countRecipients(query), sampleRecipients(query, q.sample)]);
     res.json({ count, sample: sample.map(presentRecipient) });
   });
-  return r;
 }

@@ -1,17 +1,27 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { auditActorNames, type AuditEventDoc } from '../../store';
-import { principal, requireAccess } from '../auth';
-import { idPage, pageQuery, parseQuery } from '../validate';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
+import { AuditEventList, pageQuery } from '../schemas';
+import { idPage } from '../validate';
 
 const listQuery = z.object({ ...pageQuery, action: z.string().max(100).optional(), target: z.string().max(400).optional() });
 
+export const auditEventOps = {
+  list: operation({
+    method: 'get',
+    path: '/audit-events',
+    access: 'manage',
+    summary: 'Changes administrators made, newest first',
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: AuditEventList } },
+  }),
+};
+
 /** The audit trail of administrators' changes, newest first: owners and admins. */
-export function auditEventRoutes(): Router {
-  const r = Router();
-  r.get('/', requireAccess('manage'), async (req, res) => {
+export function auditEventRoutes(api: ApiRoutes): void {
+  api.add(auditEventOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
-    const q = parseQuery(listQuery, req.query);
     const filter: { orgId: string; action?: string; target?: string } = { orgId: p.orgId };
     if (q.action) filter.action = q.action;
     if (q.target) filter.target = q.target;
@@ -34,5 +44,4 @@ export function auditEventRoutes(): Router {
       nextCursor: page.nextCursor,
     });
   });
-  return r;
 }

@@ -1,4 +1,3 @@
-import { Router, type RequestHandler } from 'express';
 import { utils as sshUtils } from 'ssh2';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -20,24 +19,37 @@ import {
   updateConnection,
 } from '../../store';
 import type { Config } from '../../config/config';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
 import { remergeInBackground } from '../jobs';
+import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentConnection } from '../present';
 import { ApiError } from '../problem';
-import { parseBody, idParam } from '../validate';
+import { Connection, ConnectionCreated, ConnectionList, Credentials, RotatedToken, idParams, nameInput } from '../schemas';
 
-const name = z.string().trim().min(1).max(200);
+const name = nameInput;
 const threshold = z
   .number()
   .min(0, 'massRemovalThreshold is a fraction between 0 and 1')
   .max(1, 'massRemovalThreshold is a fraction between 0 and 1');
 /** An interval between automatic HRIS syncs: minutes, hours or days (e.g. `24h`, `7d`). */
 const schedule = z.string().regex(/^[1-9][0-9]{0,3}(m|h|d)$/, 'schedule is an interval such as 30m, 24h or 7d');
+/**
+ * An OpenSSH public key (`authorized_keys` line). The server accepts every key type ssh2 reads; the document's pattern
+ * describes Ed25519 keys, the one form a regular expression can state exactly (a generated client sends only keys
+ * the server takes).
+ */
+// The key blob is `ssh-ed25519` and 32 key bytes: 68 base64 characters, the first 25 fixed, the 26th carrying the
+// low bits of the length byte 0x20 (so A to P).
+const ED25519_KEY = '^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-P][A-Za-z0-9+/]{42}( [A-Za-z0-9@._-]{1,100})?$';
 const publicKey = z
   .string()
   .max(16_384)
-  .refine((k) => !(sshUtils.parseKey(k) instanceof Error), 'not an OpenSSH public key');
+  .refine((k) => !(sshUtils.parseKey(k) instanceof Error), 'not an OpenSSH public key')
+  .meta({
+    description: 'an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp256/384/521), as in authorized_keys',
+    pattern: ED25519_KEY,
+  });
 
 const createSchema = z.discriminatedUnion(
   'type',
@@ -85,20 +97,80 @@ const credentialsSchema = z.strictObject({
   accessToken: z.string().min(1).max(4096).optional(),
 });
 
+export const connectionOps = {
+  create: operation({
+    method: 'post',
+    path: '/connections',
+    access: 'manage',
+    summary: 'Create a connection; secrets (SCIM token, SFTP password) are shown once',
+    body: createSchema,
+    responses: {
+      201: { description: 'OK', json: ConnectionCreated },
+      409: { description: 'the organization has as many directory connections as it may', problem: true },
+    },
+  }),
+  list: operation({
+    method: 'get',
+    path: '/connections',
+    access: 'manage',
+    summary: 'List connections',
+    responses: { 200: { description: 'OK', json: ConnectionList } },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/connections/{id}',
+    access: 'manage',
+    summary: 'Read a connection',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: Connection } },
+  }),
+  patch: operation({
+    method: 'patch',
+    path: '/connections/{id}',
+    access: 'manage',
+    summary: 'Change settings: name, extendedAttributes (scim), massRemovalThreshold, schedule and mode (hris)',
+    params: idParams,
+    body: patchSchema,
+    responses: { 200: { description: 'OK', json: Connection } },
+  }),
+  delete: operation({
+    method: 'delete',
+    path: '/connections/{id}',
+    access: 'manage',
+    summary: 'Delete a connection and everything it asserted',
+    params: idParams,
+    responses: { 204: { description: 'done' } },
+  }),
+  rotateToken: operation({
+    method: 'post',
+    path: '/connections/{id}/rotate-token',
+    access: 'manage',
+    summary: 'Issue a new SCIM bearer token (scim)',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: RotatedToken } },
+  }),
+  credentials: operation({
+    method: 'post',
+    path: '/connections/{id}/credentials',
+    access: 'manage',
+    summary: 'Set SFTP credentials (a new password, public keys) or a new Finch access token (hris)',
+    params: idParams,
+    body: credentialsSchema,
+    responses: { 200: { description: 'OK', json: Credentials } },
+  }),
+};
+
 function wrongType(detail: string): ApiError {
   return new ApiError(400, 'wrong-connection-type', detail);
 }
 
 /** Connections of the caller's organization: owners and admins. */
-export function connectionRoutes(json: RequestHandler, config: Config, logger: Logger): Router {
-  const r = Router();
-  r.use(requireAccess('manage'));
+export function connectionRoutes(api: ApiRoutes, config: Config, logger: Logger): void {
   const env = { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY };
   const load = (id: string, orgId: string) => loadOwned(findConnection, id, orgId, 'connection');
 
-  r.post('/', json, async (req, res) => {
+  api.add(connectionOps.create, async (req, res, { body }) => {
     const p = principal(req);
-    const body = parseBody(createSchema, req.body);
     const created = await createConnection({ ...body, orgId: p.orgId }, env);
     await recordAudit(p.orgId, p.tokenId, 'connection.create', created.id, { type: created.type });
     const doc = await load(created.id, p.orgId);
@@ -111,14 +183,14 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
       .json({ ...presentConnection(doc, config.PUBLIC_URL), ...secrets });
   });
 
-  r.get('/', async (req, res) => {
+  api.add(connectionOps.list, async (req, res) => {
     const p = principal(req);
     const docs = await listConnections(p.orgId);
     res.json({ items: docs.map((d) => presentConnection(d, config.PUBLIC_URL)), nextCursor: null });
   });
 
-  r.get('/:id', async (req, res) => {
-    const doc = await load(idParam(req), principal(req).orgId);
+  api.add(connectionOps.get, async (req, res, { params }) => {
+    const doc = await load(params.id, principal(req).orgId);
     const lease = doc.type === 'hris' ? await readLease(hrisSyncLeaseName(doc._id)) : null;
     const out = presentConnection(doc, config.PUBLIC_URL, lease);
     // SFTP: the host key clients should expect (published by the running SFTP daemon).
@@ -129,10 +201,9 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     res.json(out);
   });
 
-  r.patch('/:id', json, async (req, res) => {
+  api.add(connectionOps.patch, async (req, res, { params, body }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const body = parseBody(patchSchema, req.body);
+    const doc = await load(params.id, p.orgId);
     if (body.massRemovalThreshold !== undefined && doc.type === 'manual')
       throw wrongType('manual connections have no full snapshots to guard');
     if (body.extendedAttributes !== undefined && doc.type !== 'scim') {
@@ -152,17 +223,17 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     res.json(presentConnection(change.value, config.PUBLIC_URL));
   });
 
-  r.delete('/:id', async (req, res) => {
+  api.add(connectionOps.delete, async (req, res, { params }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
+    const doc = await load(params.id, p.orgId);
     await deleteConnection(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'connection.delete', doc._id, { type: doc.type });
     res.status(204).end();
   });
 
-  r.post('/:id/rotate-token', async (req, res) => {
+  api.add(connectionOps.rotateToken, async (req, res, { params }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
+    const doc = await load(params.id, p.orgId);
     if (doc.type !== 'scim') throw wrongType('only scim connections have a bearer token to rotate');
     const token = await rotateScimToken(doc._id);
     await recordAudit(p.orgId, p.tokenId, 'connection.rotate-token', doc._id);
@@ -174,10 +245,9 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     });
   });
 
-  r.post('/:id/credentials', json, async (req, res) => {
+  api.add(connectionOps.credentials, async (req, res, { params, body }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const body = parseBody(credentialsSchema, req.body);
+    const doc = await load(params.id, p.orgId);
     const out: Record<string, unknown> = { id: doc._id };
     if (doc.type === 'sftp') {
       if (body.accessToken !== undefined) throw wrongType('accessToken applies to hris connections');
@@ -204,6 +274,4 @@ export function connectionRoutes(json: RequestHandler, config: Config, logger: L
     });
     res.json(out);
   });
-
-  return r;
 }

@@ -1,42 +1,64 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { getGroup, groupRecipientsQuery, pageRecipients } from '../../store';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentGroup, presentRecipient } from '../present';
-import { idPage, decodeCursor, encodeCursor, pageQuery, parseQuery, idParam } from '../validate';
-import { ApiError } from '../problem';
+import { Group, GroupList, RecipientList, idParams, pageQuery } from '../schemas';
+import { idPage, decodeCursor, encodeCursor } from '../validate';
 
 const listQuery = z.object({ ...pageQuery, connectionId: z.string().max(100).optional() });
 const memberQuery = z.object(pageQuery);
 
+export const groupOps = {
+  list: operation({
+    method: 'get',
+    path: '/groups',
+    access: 'read',
+    summary: 'List groups',
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: GroupList } },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/groups/{id}',
+    access: 'read',
+    summary: 'Read a group',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: Group } },
+  }),
+  members: operation({
+    method: 'get',
+    path: '/groups/{id}/members',
+    access: 'read',
+    summary: 'Members of a group and of its nested groups',
+    params: idParams,
+    query: memberQuery,
+    responses: { 200: { description: 'OK', json: RecipientList } },
+  }),
+};
+
 /** Groups from directories and CSV group columns; members include nested groups' members. */
-export function groupRoutes(): Router {
-  const r = Router();
-  r.use(requireAccess('read'));
+export function groupRoutes(api: ApiRoutes): void {
   const load = (id: string, orgId: string) => loadOwned(getGroup, id, orgId, 'group');
 
-  r.get('/', async (req, res) => {
+  api.add(groupOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
-    const q = parseQuery(listQuery, req.query);
     const filter: { orgId: string; connectionId?: string } = { orgId: p.orgId };
     if (q.connectionId) filter.connectionId = q.connectionId;
     res.json(await idPage('groups', filter, q, presentGroup));
   });
 
-  r.get('/:id', async (req, res) => {
-    res.json(presentGroup(await load(idParam(req), principal(req).orgId)));
+  api.add(groupOps.get, async (req, res, { params }) => {
+    res.json(presentGroup(await load(params.id, principal(req).orgId)));
   });
 
-  r.get('/:id/members', async (req, res) => {
+  api.add(groupOps.members, async (req, res, { params, query: q }) => {
     const p = principal(req);
-    const group = await load(idParam(req), p.orgId);
-    const q = parseQuery(memberQuery, req.query);
+    const group = await load(params.id, p.orgId);
+    // A cursor is a position in id order; the query keeps to the organization whatever it names.
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
-      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(await groupRecipientsQuery(p.orgId, group._id), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
-  return r;
 }

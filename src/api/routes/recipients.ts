@@ -1,4 +1,3 @@
-import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
   FULL_ATTRIBUTE_SET,
@@ -15,12 +14,14 @@ import {
   type RecipientDoc,
 } from '../../store';
 import type { Config } from '../../config/config';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
 import { presentContributions, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
-import { decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+import { EMAIL_PATTERN, Recipient, RecipientDetail, RecipientList, filterInput, idParams, pageQuery } from '../schemas';
+import { decodeCursor, encodeCursor } from '../validate';
 
-const listQuery = z.object({ ...pageQuery, filter: z.string().max(4096).optional() });
+const listQuery = z.object({ ...pageQuery, filter: filterInput(true).optional() });
 
 const attributeValue = z.string().max(1000);
 const attributesSchema = z.strictObject({
@@ -32,7 +33,9 @@ const addSchema = z.strictObject({
   email: z
     .string()
     .max(320)
-    .refine((e) => normalizeEmail(e) !== null, 'not a valid email address'),
+    .refine((e) => normalizeEmail(e) !== null, 'not a valid email address')
+    // What the refinement accepts, for the document (surrounding spaces are also accepted, and trimmed).
+    .meta({ format: 'email', pattern: EMAIL_PATTERN }),
   firstName: z.string().max(200).optional(),
   lastName: z.string().max(200).optional(),
   attributes: attributesSchema.optional(),
@@ -53,23 +56,59 @@ export async function loadRecipient(orgId: string, param: string): Promise<Recip
   return doc;
 }
 
-export function recipientRoutes(json: RequestHandler, config: Config): Router {
-  const r = Router();
+export const recipientOps = {
+  list: operation({
+    method: 'get',
+    path: '/recipients',
+    access: 'read',
+    summary: 'List recipients (SCIM filter over recipient fields and attributes; cursor pagination in id order)',
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: RecipientList } },
+  }),
+  add: operation({
+    method: 'post',
+    path: '/recipients',
+    access: 'manage',
+    summary: 'Add one individual (a manual source)',
+    body: addSchema,
+    responses: {
+      201: { description: 'created', json: Recipient },
+      200: { description: 'the manual entry existed and was updated', json: Recipient },
+      409: { description: 'the person was changed concurrently; retry', problem: true },
+    },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/recipients/{id}',
+    access: 'read',
+    summary: 'Read a recipient with its sources and groups, named (id, or an email)',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: RecipientDetail } },
+  }),
+  removeManual: operation({
+    method: 'delete',
+    path: '/recipients/{id}/manual',
+    access: 'manage',
+    summary: 'Remove the manual source of a recipient (other sources stay)',
+    params: idParams,
+    responses: { 204: { description: 'done' } },
+  }),
+};
+
+export function recipientRoutes(api: ApiRoutes, config: Config): void {
   const env = { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY };
 
-  r.get('/', requireAccess('read'), async (req, res) => {
+  api.add(recipientOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
-    const q = parseQuery(listQuery, req.query);
     const query = listedRecipientsQuery(p.orgId, q.filter);
+    // A cursor is a position in id order; the query keeps to the organization whatever it names.
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
-      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(query, q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
 
-  r.get('/:id', requireAccess('read'), async (req, res) => {
-    const doc = await loadRecipient(principal(req).orgId, idParam(req));
+  api.add(recipientOps.get, async (req, res, { params }) => {
+    const doc = await loadRecipient(principal(req).orgId, params.id);
     // The detail view names the groups and connections, so a client need not look each one up.
     const [groups, conns] = await Promise.all([
       findGroups(doc.groups ?? []),
@@ -88,9 +127,8 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
     });
   });
 
-  r.post('/', requireAccess('manage'), json, async (req, res) => {
+  api.add(recipientOps.add, async (req, res, { body }) => {
     const p = principal(req);
-    const body = parseBody(addSchema, req.body);
     const email = normalizeEmail(body.email)!;
     const attributes: Record<string, unknown> = { ...(body.attributes ?? {}) };
     if (body.firstName !== undefined) attributes.first_name = body.firstName;
@@ -105,13 +143,11 @@ export function recipientRoutes(json: RequestHandler, config: Config): Router {
       .json(presentRecipient(doc));
   });
 
-  r.delete('/:id/manual', requireAccess('manage'), async (req, res) => {
+  api.add(recipientOps.removeManual, async (req, res, { params }) => {
     const p = principal(req);
-    const doc = await loadRecipient(p.orgId, idParam(req));
+    const doc = await loadRecipient(p.orgId, params.id);
     if (!(await removeManualEntries(doc))) throw new ApiError(404, 'not-found', 'this recipient has no manual entry');
     await recordAudit(p.orgId, p.tokenId, 'recipient.manual.remove', doc._id);
     res.status(204).end();
   });
-
-  return r;
 }

@@ -1,4 +1,3 @@
-import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
   audiencesUsingSegment,
@@ -10,54 +9,105 @@ import {
   recordAudit,
   updateSegment,
 } from '../../store';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentRecipient, presentSegment } from '../present';
 import { ApiError, notFound } from '../problem';
-import { idPage, decodeCursor, encodeCursor, pageQuery, parseBody, parseQuery, idParam } from '../validate';
+import { RecipientList, Segment, SegmentList, filterInput, idParams, nameInput, pageQuery } from '../schemas';
+import { idPage, decodeCursor, encodeCursor } from '../validate';
 
-const name = z.string().trim().min(1).max(200);
-const filter = z.string().trim().min(1).max(4096);
+const name = nameInput;
+const filter = filterInput().transform((f) => f.trim());
 const createSchema = z.strictObject({ name, filter });
 const patchSchema = z.strictObject({ name: name.optional(), filter: filter.optional() });
 const listQuery = z.object(pageQuery);
 
+export const segmentOps = {
+  create: operation({
+    method: 'post',
+    path: '/segments',
+    access: 'manage',
+    summary: 'Create a segment',
+    body: createSchema,
+    responses: { 201: { description: 'OK', json: Segment } },
+  }),
+  list: operation({
+    method: 'get',
+    path: '/segments',
+    access: 'read',
+    summary: 'List segments',
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: SegmentList } },
+  }),
+  get: operation({
+    method: 'get',
+    path: '/segments/{id}',
+    access: 'read',
+    summary: 'Read a segment',
+    params: idParams,
+    responses: { 200: { description: 'OK', json: Segment } },
+  }),
+  patch: operation({
+    method: 'patch',
+    path: '/segments/{id}',
+    access: 'manage',
+    summary: 'Change a segment',
+    params: idParams,
+    body: patchSchema,
+    responses: { 200: { description: 'OK', json: Segment } },
+  }),
+  delete: operation({
+    method: 'delete',
+    path: '/segments/{id}',
+    access: 'manage',
+    summary: 'Delete a segment no audience uses',
+    params: idParams,
+    responses: { 204: { description: 'done' }, 409: { description: 'audiences use this segment', problem: true } },
+  }),
+  recipients: operation({
+    method: 'get',
+    path: '/segments/{id}/recipients',
+    access: 'read',
+    summary: 'Recipients matching a segment',
+    params: idParams,
+    query: listQuery,
+    responses: { 200: { description: 'OK', json: RecipientList } },
+  }),
+};
+
 /** Saved filters over recipient fields, in SCIM filter syntax; checked by the store's one translator when saved. */
-export function segmentRoutes(json: RequestHandler): Router {
-  const r = Router();
+export function segmentRoutes(api: ApiRoutes): void {
   const load = (id: string, orgId: string) => loadOwned(getSegment, id, orgId, 'segment');
 
-  r.post('/', requireAccess('manage'), json, async (req, res) => {
+  api.add(segmentOps.create, async (req, res, { body }) => {
     const p = principal(req);
-    const body = parseBody(createSchema, req.body);
     const doc = await createSegment(p.orgId, body);
     await recordAudit(p.orgId, p.tokenId, 'segment.create', doc._id, { name: doc.name });
     res.status(201).location(`/api/v1/segments/${doc._id}`).json(presentSegment(doc));
   });
 
-  r.get('/', requireAccess('read'), async (req, res) => {
+  api.add(segmentOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
-    const q = parseQuery(listQuery, req.query);
     res.json(await idPage('segments', { orgId: p.orgId }, q, presentSegment));
   });
 
-  r.get('/:id', requireAccess('read'), async (req, res) => {
-    res.json(presentSegment(await load(idParam(req), principal(req).orgId)));
+  api.add(segmentOps.get, async (req, res, { params }) => {
+    res.json(presentSegment(await load(params.id, principal(req).orgId)));
   });
 
-  r.patch('/:id', requireAccess('manage'), json, async (req, res) => {
+  api.add(segmentOps.patch, async (req, res, { params, body }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const body = parseBody(patchSchema, req.body);
+    const doc = await load(params.id, p.orgId);
     const updated = await updateSegment(doc._id, body);
     if (!updated) throw notFound('segment');
     await recordAudit(p.orgId, p.tokenId, 'segment.update', doc._id, { fields: Object.keys(body) });
     res.json(presentSegment(updated));
   });
 
-  r.delete('/:id', requireAccess('manage'), async (req, res) => {
+  api.add(segmentOps.delete, async (req, res, { params }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
+    const doc = await load(params.id, p.orgId);
     const using = await audiencesUsingSegment(p.orgId, doc._id);
     if (using.length) {
       throw new ApiError(409, 'in-use', `audiences use this segment; remove it from them first`, { audiences: using });
@@ -67,15 +117,12 @@ export function segmentRoutes(json: RequestHandler): Router {
     res.status(204).end();
   });
 
-  r.get('/:id/recipients', requireAccess('read'), async (req, res) => {
+  api.add(segmentOps.recipients, async (req, res, { params, query: q }) => {
     const p = principal(req);
-    const doc = await load(idParam(req), p.orgId);
-    const q = parseQuery(listQuery, req.query);
+    const doc = await load(params.id, p.orgId);
+    // A cursor is a position in id order; the query keeps to the organization whatever it names.
     const cursor = decodeCursor(q.cursor);
-    if (cursor !== null && !cursor.startsWith(`${p.orgId}:`))
-      throw new ApiError(400, 'invalid-cursor', 'the cursor is not one this API returned');
     const page = await pageRecipients(listedRecipientsQuery(p.orgId, doc.filter), q.limit, cursor);
     res.json({ items: page.items.map(presentRecipient), nextCursor: encodeCursor(page.nextCursor) });
   });
-  return r;
 }

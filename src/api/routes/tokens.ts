@@ -1,4 +1,3 @@
-import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
   LastOwnerTokenError,
@@ -10,15 +9,45 @@ import {
   recordAudit,
   revokeApiToken,
 } from '../../store';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
 import { ApiError, notFound } from '../problem';
-import { parseBody, idParam } from '../validate';
+import { idParams, nameInput, TokenCreated, TokenList } from '../schemas';
 
 const createSchema = z.strictObject({
   role: z.enum(ROLES),
   permissions: z.array(z.enum(PERMISSIONS)).max(10).default([]),
-  name: z.string().trim().min(1).max(200).optional(),
+  name: nameInput.optional(),
 });
+
+export const tokenOps = {
+  create: operation({
+    method: 'post',
+    path: '/tokens',
+    access: 'owner',
+    summary: 'Create an API token (owner); the token is shown once',
+    body: createSchema,
+    responses: { 201: { description: 'OK', json: TokenCreated } },
+  }),
+  list: operation({
+    method: 'get',
+    path: '/tokens',
+    access: 'owner',
+    summary: 'List API tokens (owner)',
+    responses: { 200: { description: 'OK', json: TokenList } },
+  }),
+  revoke: operation({
+    method: 'delete',
+    path: '/tokens/{id}',
+    access: 'owner',
+    summary: 'Revoke an API token (owner); the last owner token of the organization cannot be revoked',
+    params: idParams,
+    responses: {
+      204: { description: 'done' },
+      409: { description: 'this is the last owner token of the organization; create another owner token first', problem: true },
+    },
+  }),
+};
 
 function present(t: {
   _id: string;
@@ -39,13 +68,9 @@ function present(t: {
 }
 
 /** API tokens of the caller's organization: owners only; a new token is shown once. */
-export function tokenRoutes(json: RequestHandler): Router {
-  const r = Router();
-  r.use(requireAccess('owner'));
-
-  r.post('/', json, async (req, res) => {
+export function tokenRoutes(api: ApiRoutes): void {
+  api.add(tokenOps.create, async (req, res, { body }) => {
     const p = principal(req);
-    const body = parseBody(createSchema, req.body);
     const created = await createApiToken(p.orgId, body.role, body.permissions, body.name ?? null);
     await recordAudit(p.orgId, p.tokenId, 'token.create', created.id, { role: created.role, permissions: created.permissions });
     const doc = await getApiToken(created.id);
@@ -53,17 +78,17 @@ export function tokenRoutes(json: RequestHandler): Router {
     res.status(201).json({ ...present(doc), token: created.token });
   });
 
-  r.get('/', async (req, res) => {
+  api.add(tokenOps.list, async (req, res) => {
     const p = principal(req);
     const docs = await listApiTokens(p.orgId);
     res.json({ items: docs.map(present), nextCursor: null });
   });
 
-  r.delete('/:id', async (req, res) => {
+  api.add(tokenOps.revoke, async (req, res, { params }) => {
     const p = principal(req);
     let doc;
     try {
-      doc = await revokeApiToken(p.orgId, idParam(req));
+      doc = await revokeApiToken(p.orgId, params.id);
     } catch (err) {
       // Revoking the last owner token would lock the organization out of the API.
       if (err instanceof LastOwnerTokenError) throw new ApiError(409, 'last-owner-token', err.message);
@@ -73,5 +98,4 @@ export function tokenRoutes(json: RequestHandler): Router {
     await recordAudit(p.orgId, p.tokenId, 'token.delete', doc._id, { role: doc.role });
     res.status(204).end();
   });
-  return r;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import {
   CsvFileError,
@@ -27,10 +27,11 @@ import {
   type SyncConnection,
 } from '../../store';
 import type { AppDeps } from '../../server/deps';
-import { principal, requireAccess } from '../auth';
+import { principal } from '../auth';
+import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { ApiError } from '../problem';
-import { idParam, parseQuery } from '../validate';
+import { UploadAccepted, UploadDryRun, idParams } from '../schemas';
 
 const CSV_TYPES = [
   'text/csv',
@@ -45,8 +46,38 @@ const uploadQuery = z.object({
   mode: z.enum(['full', 'delta'], { error: 'mode must be full (the file lists everyone) or delta (only the rows it names)' }),
   filename: z.string().max(255).optional(),
   /** true: answer what the upload would do (columns, counts, rejected rows, the guard's verdict) and change nothing. */
-  dryRun: z.enum(['true', 'false'], { error: 'dryRun is true or false' }).optional(),
+  dryRun: z
+    .enum(['true', 'false'], { error: 'dryRun is true or false' })
+    .optional()
+    .meta({ description: 'true: answer 200 with what the upload would do and change nothing (also on sftp connections)' }),
 });
+
+export const uploadOps = {
+  upload: operation({
+    method: 'post',
+    path: '/connections/{id}/uploads',
+    access: 'manage',
+    summary:
+      'Upload a CSV to a csv connection (streamed); processing continues after the answer. Encoding: a byte-order mark, else the charset of Content-Type, else UTF-8 when valid, else Windows-1252. Delimiter , ; tab or | (detected). Headers are matched to the attribute set by their words (Workday, BambooHR, ADP, UKG, Rippling, HiBob, Personio, Gusto, Paylocity, Namely exports; the best column for a target wins, ties take nothing and tied email columns refuse the file), after the connection column mapping (PUT /connections/{id}/column-mapping); unknown columns become custom.<name>; optional status, groups (names separated by ; or |) and action (delete) columns',
+    params: idParams,
+    query: uploadQuery,
+    rawBody: { 'text/csv': { type: 'string' } },
+    responses: {
+      202: { description: 'accepted; follow the sync run', json: UploadAccepted },
+      200: {
+        description: 'dryRun=true: the columns, counts, first rejected rows and the guard verdict; nothing was stored',
+        json: UploadDryRun,
+      },
+      413: { description: 'the file is too large', problem: true },
+      415: { description: 'not a CSV media type', problem: true },
+      422: {
+        description:
+          'the file cannot be read as a whole (binary, undecodable, no email column, ambiguous email columns); nothing was applied',
+        problem: true,
+      },
+    },
+  }),
+};
 
 const tooLarge = (limit: number) =>
   new ApiError(413, 'too-large', `an upload may be at most ${limit} bytes (MAX_UPLOAD_BYTES)`, { maxBytes: limit });
@@ -88,13 +119,11 @@ function dispositionFilename(header: string | undefined): string | undefined {
 }
 
 /** `POST /connections/{id}/uploads?mode=full|delta`: a CSV body for a csv connection → 202 {syncRunId}. */
-export function uploadRoutes(deps: AppDeps): Router {
-  const r = Router();
+export function uploadRoutes(api: ApiRoutes, deps: AppDeps): void {
   const limit = deps.config.MAX_UPLOAD_BYTES;
-  r.post('/:id/uploads', requireAccess('manage'), async (req, res) => {
+  api.add(uploadOps.upload, async (req, res, { params, query: q }) => {
     const p = principal(req);
-    const doc = await loadOwned(findConnection, idParam(req), p.orgId, 'connection');
-    const q = parseQuery(uploadQuery, req.query);
+    const doc = await loadOwned(findConnection, params.id, p.orgId, 'connection');
     const dryRun = q.dryRun === 'true';
     // A dry run also lets an administrator try a file on an sftp connection before its first drop.
     if (doc.type !== 'csv' && !(dryRun && doc.type === 'sftp')) {
@@ -182,5 +211,4 @@ export function uploadRoutes(deps: AppDeps): Router {
       }
     }
   });
-  return r;
 }
