@@ -137,7 +137,7 @@ function compareValues(a: unknown, b: unknown): number {
  */
 export function sortInMemory<T extends { _id: string }>(docs: T[], field: SortField | undefined, descending: boolean): T[] {
   const byId = (a: T, b: T) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
-  if (!field) return docs.sort(byId);
+  if (!field) return [...docs].sort(byId);
   const keyed = docs.map((d) => ({ d, k: sortValue(d, field) }));
   keyed.sort((a, b) => {
     const am = a.k === undefined;

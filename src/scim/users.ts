@@ -420,8 +420,8 @@ async function findUsersInMemory(
       throw err;
     }
   });
-  sortInMemory(hits, sort, p.descending);
-  return { total: hits.length, docs: hits.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
+  const sorted = sortInMemory(hits, sort, p.descending);
+  return { total: sorted.length, docs: sorted.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
 }
 
 export async function listUsers(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {
