@@ -43,15 +43,16 @@ async function listType(ctx: ScimContext, type: ResourceType, query: Json): Prom
 /** Reads the first `n` resources of one type in its own order (the endpoints serve at most MAX_RESULTS per page). */
 async function firstOf(ctx: ScimContext, type: ResourceType, query: Json, n: number): Promise<TypeList | ScimError> {
   const resources: Json[] = [];
-  let total = 0;
-  do {
-    const page = await listType(ctx, type, { ...query, startIndex: resources.length + 1, count: Math.min(MAX_RESULTS, n - resources.length) });
+  for (;;) {
+    const page = await listType(ctx, type, {
+      ...query,
+      startIndex: resources.length + 1,
+      count: Math.min(MAX_RESULTS, n - resources.length),
+    });
     if (page instanceof ScimError) return page;
-    total = page.total;
     resources.push(...page.resources);
-    if (!page.resources.length) break;
-  } while (resources.length < Math.min(n, total));
-  return { type, total, resources };
+    if (!page.resources.length || resources.length >= Math.min(n, page.total)) return { type, total: page.total, resources };
+  }
 }
 
 /** The value a rendered resource sorts by: names case-insensitive, a multi-valued attribute by its primary element. */

@@ -103,7 +103,8 @@ export function sortValue(doc: unknown, field: SortField): unknown {
   if (field.list) {
     const list = valueAt(doc, field.list.path);
     const elements: unknown[] = Array.isArray(list) ? list : list === undefined || list === null ? [] : [list];
-    const chosen = elements.find((e) => typeof e === 'object' && e !== null && (e as Record<string, unknown>).primary === true) ?? elements[0];
+    const chosen =
+      elements.find((e) => typeof e === 'object' && e !== null && (e as Record<string, unknown>).primary === true) ?? elements[0];
     v = chosen === undefined ? undefined : valueAt(chosen, field.list.sub);
   } else v = valueAt(doc, field.path);
   if (Array.isArray(v)) v = v[0];

@@ -28,11 +28,17 @@ describe('SCIM /Bulk: an unexpected failure', () => {
     const run = (r: ScimRequest): Promise<ScimResult> => {
       seen.push(r);
       if (seen.length === 2) return Promise.reject(new TypeError('boom'));
-      return Promise.resolve({ status: 201, body: { id: `id${seen.length}` }, headers: { Location: `${ctx.baseUrl}/Users/id${seen.length}` } });
+      return Promise.resolve({
+        status: 201,
+        body: { id: `id${seen.length}` },
+        headers: { Location: `${ctx.baseUrl}/Users/id${seen.length}` },
+      });
     };
     const res = await runBulk(ctx, body(3), 1000, run);
     assert.equal(res.status, 200);
-    const ops = (res.body as { Operations: { status: string; bulkId: string; location?: string; response?: { status: string; detail: string } }[] }).Operations;
+    const ops = (
+      res.body as { Operations: { status: string; bulkId: string; location?: string; response?: { status: string; detail: string } }[] }
+    ).Operations;
     assert.deepEqual(
       ops.map((o) => [o.bulkId, o.status]),
       [
