@@ -32,16 +32,22 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
       );
     }),
   );
+  const unauthorized = (message: string) =>
+    new ScimError(401, message, undefined, {
+      'WWW-Authenticate': 'Bearer realm="SCIM"',
+    });
   return (req, res, next) => {
+    // passport-http-bearer also reads `access_token` from the query string and the body (RFC 6750 §2.2, §2.3). Tokens
+    // in URLs end up in access logs and proxies: only the Authorization header is accepted.
+    if (Object.keys(req.query ?? {}).some((k) => k.toLowerCase() === 'access_token')) {
+      return next(unauthorized('access tokens are accepted only in the Authorization header, never in the URL'));
+    }
+    if (!/^bearer\s/i.test(req.headers.authorization ?? '')) {
+      return next(unauthorized('a valid bearer token for this connection is required (Authorization: Bearer ...)'));
+    }
     const authenticate = passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
       if (err) return next(err);
-      if (!user) {
-        return next(
-          new ScimError(401, 'a valid bearer token for this connection is required', undefined, {
-            'WWW-Authenticate': 'Bearer realm="SCIM"',
-          }),
-        );
-      }
+      if (!user) return next(unauthorized('a valid bearer token for this connection is required'));
       res.locals.scimConnection = user;
       next();
     }) as (req: Request, res: Response, next: NextFunction) => void;

@@ -37,7 +37,6 @@ export const notFound = (what: string) => new ScimError(404, `${what} not found`
 export const storeUnavailable = () => new ScimError(503, 'the store is unavailable; retry later', undefined, { 'Retry-After': '5' });
 
 /**
-/**
  * The SCIM error for an error thrown while serving a request: store errors mapped once to the SCIM error schema
  * (an unreachable store is a 503, which identity providers retry; what was written before stays written); null for an
  * error that is neither a ScimError nor the store's (a bug: the caller answers 500).
@@ -60,6 +59,7 @@ export function httpErrorOf(err: unknown, maxBodyBytes: number): ScimError | und
   const type = (err as { type?: string } | null)?.type;
   if (type === 'entity.too.large') return new ScimError(413, `the request body is larger than ${maxBodyBytes} bytes`);
   if (type === 'entity.parse.failed') return new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
+  if (type === 'entity.too.deep') return new ScimError(400, (err as Error).message, 'invalidSyntax');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new ScimError(415, 'unsupported body encoding');
   return toScimError(err) ?? undefined;
 }

@@ -29,7 +29,7 @@ import { canonicalResource, isObject, NO_EXTENSIONS, type Json } from './normali
 import { applyPatch, type PatchOpName, type PatchPath } from './patch';
 import { omits, parseProjection, project, type Projection } from './projection';
 import { GROUP_ATTRS, GROUP_SCHEMA, LIST_SCHEMA } from './schemas';
-import { parseScimFilter, sortPath, translateScimFilter } from './search';
+import { parseScimFilter, sortedSearch, sortField, translateScimFilter } from './search';
 import { rawOf } from './users';
 
 /**
@@ -67,7 +67,8 @@ function memberList(value: unknown): MemberValue[] {
   return list.map((m) => {
     const v = isObject(m) ? field(m, 'value') : m;
     if (typeof v !== 'string' || !v) throw badRequest('invalidValue', 'every member needs a string "value"');
-    const d = isObject(m) ? field(m, 'display') : undefined;
+    // Some clients name the member's label `displayName` (the attribute of the member resource) instead of `display`.
+    const d = isObject(m) ? (field(m, 'display') ?? field(m, 'displayname')) : undefined;
     return typeof d === 'string' && d ? { value: v, display: d } : { value: v };
   });
 }
@@ -414,8 +415,15 @@ export async function listGroups(ctx: ScimContext, query: Record<string, unknown
   // Writes left half-done are finished first, so members filters and the listing see what the last write said.
   await finishPendingScimGroups(ctx.conn);
   const q = p.filter ? await groupQuery(ctx, parseScimFilter(p.filter)) : undefined;
-  const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, groupFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
-  const { total, docs } = await searchScimGroups(ctx.conn, q, { sort, skip: p.startIndex - 1, limit: p.count });
+  const sort = p.sortBy ? sortField(p.sortBy, groupFieldResolver) : undefined;
+  const { total, docs } = await sortedSearch(
+    (query, page) => searchScimGroups(ctx.conn, query, page),
+    q,
+    sort,
+    p.descending,
+    p.startIndex - 1,
+    p.count,
+  );
   const resources = await renderPage(ctx, docs, projection);
   return {
     status: 200,

@@ -1,7 +1,10 @@
 import type { Preconditions, ScimContext } from './context';
 import { ScimError } from './errors';
 import type { ScimResult } from './http';
+import { param } from './listParams';
+import { refusePasswordChange } from './password';
 import { isObject } from './normalize';
+import { rootQuery } from './rootSearch';
 import { resourceTypeAt, resourceTypeDocs, type ResourceType } from './resourceTypes';
 import { schemaDocs, serviceProviderConfig, LIST_SCHEMA } from './schemas';
 
@@ -26,6 +29,35 @@ function methodNotAllowed(method: string, path: string): never {
   throw new ScimError(405, `${method} is not supported on ${path}`);
 }
 
+/**
+ * A GET whose If-Match names another version answers 412 (RFC 7232 §3.1, which RFC 7644 §3.14 refers to): the client
+ * asked for the resource only as it was at that version.
+ */
+async function getChecked(res: Promise<ScimResult>, pre: Preconditions): Promise<ScimResult> {
+  const out = await res;
+  const etag = out.headers?.ETag;
+  if (pre.ifMatch && out.status === 200 && etag && !ifMatchHolds(pre.ifMatch, etag)) {
+    throw new ScimError(412, `the resource has changed (its version is ${etag})`);
+  }
+  return out;
+}
+
+/** If-Match against an entity tag: `*`, or one of the listed tags, compared weakly (a `W/` prefix is ignored). */
+function ifMatchHolds(header: string, etag: string): boolean {
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => {
+    const s = t.trim();
+    return s === '*' || s.replace(/^W\//, '') === bare;
+  });
+}
+
+/** Discovery documents are not searchable: a filter is refused with 403 (RFC 7644 §4), never silently ignored. */
+function refuseFilter(r: ScimRequest): void {
+  if (param(r.query, 'filter') !== undefined) {
+    throw new ScimError(403, `${r.path} does not support filtering (RFC 7644 §4); request it without "filter"`);
+  }
+}
+
 /** The operations on a resource type's endpoint: `/{endpoint}`, `/{endpoint}/.search` and `/{endpoint}/{id}`. */
 function routeResource(ctx: ScimContext, type: ResourceType, r: ScimRequest, m: string, id: string | undefined): Promise<ScimResult> {
   if (!id) {
@@ -39,10 +71,11 @@ function routeResource(ctx: ScimContext, type: ResourceType, r: ScimRequest, m: 
   }
   switch (m) {
     case 'GET':
-      return type.get(ctx, id, r.query, r.pre);
+      return getChecked(type.get(ctx, id, r.query, r.pre), r.pre);
     case 'PUT':
       return type.replace(ctx, id, r.body, r.query, r.pre);
     case 'PATCH':
+      if (type.name === 'User') refusePasswordChange(r.body);
       return type.patch(ctx, id, r.body, r.query, r.pre);
     case 'DELETE':
       return type.remove(ctx, id, r.pre);
@@ -53,10 +86,15 @@ function routeResource(ctx: ScimContext, type: ResourceType, r: ScimRequest, m: 
 
 /** Routes one SCIM operation; shared by the HTTP router and /Bulk. */
 export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: unknown) => Promise<ScimResult>): Promise<ScimResult> {
-  const parts = r.path
-    .split('/')
-    .filter(Boolean)
-    .map((p) => decodeURIComponent(p));
+  let parts: string[];
+  try {
+    parts = r.path
+      .split('/')
+      .filter(Boolean)
+      .map((p) => decodeURIComponent(p));
+  } catch {
+    throw new ScimError(404, `${r.path} is not a valid URL path`);
+  }
   const [head, id, ...rest] = parts;
   const m = r.method.toUpperCase();
   const resource = (head ?? '').toLowerCase();
@@ -65,17 +103,25 @@ export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: u
   switch (resource) {
     case 'serviceproviderconfig':
       if (m !== 'GET') methodNotAllowed(m, r.path);
+      refuseFilter(r);
       if (id) throw new ScimError(404, `${r.path} not found`);
       return { status: 200, body: serviceProviderConfig(ctx.baseUrl, r.maxPayloadSize) };
     case 'resourcetypes':
     case 'schemas': {
       if (m !== 'GET') methodNotAllowed(m, r.path);
+      refuseFilter(r);
       const docs: { id: string }[] = resource === 'schemas' ? schemaDocs(ctx.baseUrl) : resourceTypeDocs(ctx.baseUrl);
       if (!id) return list(docs);
       const doc = docs.find((d) => d.id.toLowerCase() === id.toLowerCase());
       if (!doc) throw new ScimError(404, `${r.path} not found`);
       return { status: 200, body: doc };
     }
+    case '':
+    case '.search':
+      // Server-root queries (RFC 7644 §3.4.2.1, §3.4.3) across Users and Groups.
+      if (resource === '' && m !== 'GET') methodNotAllowed(m, r.path);
+      if (resource === '.search' && (m !== 'POST' || id)) methodNotAllowed(m, r.path);
+      return rootQuery(ctx, resource === '' ? r.query : isObject(r.body) ? r.body : {});
     case 'bulk':
       if (m !== 'POST' || id || !bulk) methodNotAllowed(m, r.path);
       return bulk(r.body);

@@ -1,4 +1,5 @@
 import { parseAttrPath } from '../filter';
+import { badRequest } from './errors';
 import { isObject, type Extensions, type Json } from './normalize';
 
 /** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5); `id` and `schemas` are always returned. */
@@ -13,17 +14,59 @@ function splitPath(p: string, ext: Extensions): string[] {
   return urn === undefined ? names : [urn, ...names];
 }
 
-function parseList(v: unknown, ext: Extensions): string[][] | undefined {
-  if (typeof v !== 'string' || !v.trim()) return undefined;
-  return v
-    .split(',')
-    .filter((x) => x.trim())
+/**
+ * Some clients write a value filter into `attributes` (`emails[type eq "work"]`): projection has no filters, so it
+ * reads as the attribute it filters (`emails`, or `emails.value` for `emails[type eq "work"].value`).
+ */
+function withoutValueFilter(p: string): string {
+  return p.replace(/\[[^\]]*\]/g, '');
+}
+
+/** Splits a comma list outside brackets (a value filter may hold commas inside its quoted values). */
+function splitList(v: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    const ch = v[i];
+    if (ch === '"' && v[i - 1] !== '\\') quoted = !quoted;
+    else if (!quoted && ch === '[') depth++;
+    else if (!quoted && ch === ']') depth = Math.max(0, depth - 1);
+    else if (!quoted && depth === 0 && ch === ',') {
+      out.push(v.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(v.slice(start));
+  return out;
+}
+
+/**
+ * `attributes` / `excludedAttributes`: a comma-separated string in a query (RFC 7644 §3.4.2.5), a list of strings in a
+ * `.search` body (§3.4.3, whose example sends an array) or a list holding comma-separated strings.
+ */
+function parseList(v: unknown, ext: Extensions, name: string): string[][] | undefined {
+  let items: string[];
+  if (typeof v === 'string') items = splitList(v);
+  else if (Array.isArray(v)) {
+    if (!v.every((x) => typeof x === 'string')) throw badRequest('invalidValue', `"${name}" must be a list of attribute paths`);
+    items = v.flatMap((x: string) => splitList(x));
+  } else if (v === undefined || v === null) return undefined;
+  else throw badRequest('invalidValue', `"${name}" must be a comma-separated string or a list of attribute paths`);
+  const paths = items
+    .map((x) => withoutValueFilter(x).trim())
+    .filter(Boolean)
     .map((x) => splitPath(x, ext));
+  return paths.length ? paths : undefined;
 }
 
 export function parseProjection(query: Record<string, unknown>, ext: Extensions): Projection {
   const get = (n: string) => query[Object.keys(query).find((k) => k.toLowerCase() === n.toLowerCase()) ?? n];
-  return { attributes: parseList(get('attributes'), ext), excluded: parseList(get('excludedAttributes'), ext) };
+  return {
+    attributes: parseList(get('attributes'), ext, 'attributes'),
+    excluded: parseList(get('excludedAttributes'), ext, 'excludedAttributes'),
+  };
 }
 
 /** True when the projection leaves out the named top-level attribute (so the caller may skip loading it). */

@@ -1,10 +1,11 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { StoreUnavailableError, storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
 import { scimAuthenticator } from './auth';
 import { runBulk } from './bulk';
 import type { ScimConnection, ScimContext } from './context';
-import { errorBody, ScimError, toScimError } from './errors';
+import { errorBody, httpErrorOf, ScimError } from './errors';
+import { scimJsonParser } from './jsonBody';
 import { send } from './http';
 import { dispatch } from './operations';
 import { scimRateLimiter } from './rateLimit';
@@ -23,8 +24,7 @@ export function createScimRouter(deps: AppDeps): Router {
   const router = Router();
   const authenticate = scimAuthenticator();
   const limit = scimRateLimiter(config.SCIM_RATE_LIMIT_PER_MINUTE);
-  // Identity providers send application/scim+json, some application/json or nothing useful: parse any body as JSON.
-  const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
+  const parseJson = scimJsonParser(config.MAX_BODY_BYTES);
   const storeUp = (_req: Request, _res: Response, next: NextFunction) =>
     next(storeConnected() ? undefined : new StoreUnavailableError('the store is not connected'));
 
@@ -62,14 +62,8 @@ export function createScimRouter(deps: AppDeps): Router {
   router.use((_req: Request, _res: Response, next: NextFunction) => next(new ScimError(404, 'not found')));
 
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e: ScimError;
-    const type = (err as { type?: string }).type;
-    const mapped = toScimError(err);
-    if (mapped) e = mapped;
-    else if (type === 'entity.too.large') e = new ScimError(413, `the request body is larger than ${config.MAX_BODY_BYTES} bytes`);
-    else if (type === 'entity.parse.failed') e = new ScimError(400, 'the request body is not valid JSON', 'invalidSyntax');
-    else if (type === 'encoding.unsupported' || type === 'charset.unsupported') e = new ScimError(415, 'unsupported body encoding');
-    else {
+    let e = httpErrorOf(err, config.MAX_BODY_BYTES);
+    if (!e) {
       logger.error({ err, method: req.method, path: req.path.replace(/\?.*$/, '') }, 'scim request failed');
       e = new ScimError(500, 'internal error');
     }

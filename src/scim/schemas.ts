@@ -106,7 +106,8 @@ export const GROUP_ATTRS: AttrDef[] = [
     subAttributes: [
       s('value', { mutability: 'immutable', caseExact: true }),
       { name: '$ref', type: 'reference', referenceTypes: ['User', 'Group'], mutability: 'immutable' },
-      s('display', { mutability: 'readOnly' }),
+      // Immutable as RFC 7643 §2.4 gives `display`: kept as the client sends it, else the member's own name.
+      s('display', { mutability: 'immutable' }),
       s('type', { mutability: 'immutable', canonicalValues: ['User', 'Group'] }),
     ],
   },

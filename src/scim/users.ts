@@ -31,7 +31,7 @@ import { applyPatch } from './patch';
 import { omits, parseProjection, project, type Projection } from './projection';
 import { COMMON_ATTRS, ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
 import { matches, stripCoreSchema } from '../filter';
-import { eqOn, parseScimFilter, sortPath, translateScimFilter } from './search';
+import { eqOn, parseScimFilter, sortedSearch, sortField, sortInMemory, translateScimFilter, type SortField } from './search';
 
 const MAX_RETRIES = 5;
 
@@ -68,8 +68,9 @@ function renderUser(ctx: ScimContext, rec: SourceRecordDoc, names: Map<string, s
   schemas.add(USER_SCHEMA);
   if (isObject(raw[ENTERPRISE_SCHEMA])) schemas.add(ENTERPRISE_SCHEMA);
   const location = `${ctx.baseUrl}/Users/${rec.key}`;
+  // `active` as the provider last set it: a create without it stores the default (true); a PATCH that removes it leaves
+  // none to show (the person stays active, SPEC §3 rule 4).
   const out: Json = { ...raw, schemas: [...schemas], id: rec.key };
-  if (out.active === undefined) out.active = rec.active;
   if (names && rec.groups.length) {
     out.groups = rec.groups
       .filter((g) => names.has(g))
@@ -236,6 +237,8 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
 
 export async function createUser(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
   const resource = canonicalResource(bodyObject(body), USER_ATTRS, USER_EXTENSIONS);
+  // A user created without `active` is active (the server's default value, RFC 7643 §2.2), and shows it.
+  if (resource.active === undefined || resource.active === null) resource.active = true;
   const userName = userNameOf(resource);
   const id = newUuid();
   const projection = parseProjection(query, USER_EXTENSIONS);
@@ -356,9 +359,16 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
     return { total: docs.length, docs: docs.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
   }
   const translated = ast ? translateScimFilter(ast, userFieldResolver) : undefined;
-  if (ast && storeCapabilities().ferretdb && hasValueFilter(ast)) return findUsersInMemory(ctx, ast, p);
-  const sort: Record<string, 1 | -1> = p.sortBy ? { [sortPath(p.sortBy, userFieldResolver)]: p.descending ? -1 : 1, _id: 1 } : { _id: 1 };
-  return searchScimUsers(ctx.conn, translated, { sort, skip: p.startIndex - 1, limit: p.count });
+  const sort = p.sortBy ? sortField(p.sortBy, userFieldResolver) : undefined;
+  if (ast && storeCapabilities().ferretdb && hasValueFilter(ast)) return findUsersInMemory(ctx, ast, p, sort);
+  if (sort?.list) {
+    // A multi-valued sortBy orders by each user's primary value, which no store sort expresses: the matching users are
+    // read (ids and search fields) and ordered here.
+    const { docs } = await searchScimUsers(ctx.conn, translated, { sort: { _id: 1 }, skip: 0, limit: 2_147_483_647 });
+    const sorted = sortInMemory(docs, sort, p.descending);
+    return { total: sorted.length, docs: sorted.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
+  }
+  return sortedSearch((q, page) => searchScimUsers(ctx.conn, q, page), translated, sort, p.descending, p.startIndex - 1, p.count);
 }
 
 const MULTI_VALUED = new Set(USER_ATTRS.filter((d) => d.multiValued).map((d) => d.name.toLowerCase()));
@@ -393,7 +403,12 @@ const FILTER_DEFS: AttrDef[] = [
  * such filters (`emails[type eq "work" and value co "@acme.com"]`, `emails.type ne "work"`) are evaluated here, over
  * the connection's users: FerretDB would scan them for any filter anyway. The filter was translated first, so what the translator refuses is refused here too.
  */
-async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): Promise<{ total: number; docs: SourceRecordDoc[] }> {
+async function findUsersInMemory(
+  ctx: ScimContext,
+  ast: Filter,
+  p: ListParams,
+  sort: SortField | undefined,
+): Promise<{ total: number; docs: SourceRecordDoc[] }> {
   const all = await allScimUsers(ctx.conn);
   const hits = all.filter((rec) => {
     const r: Json = { ...rawOf(rec), id: rec.key, active: rec.active, groups: rec.groups.map((value) => ({ value })) };
@@ -405,22 +420,8 @@ async function findUsersInMemory(ctx: ScimContext, ast: Filter, p: ListParams): 
       throw err;
     }
   });
-  const keyOf = (rec: SourceRecordDoc): string => {
-    if (!p.sortBy) return '';
-    const path = sortPath(p.sortBy, userFieldResolver).split('.');
-    let v: unknown = rec;
-    for (const part of path)
-      v = Array.isArray(v) ? v.map((x) => (isObject(x) ? x[part] : undefined))[0] : isObject(v) ? v[part] : undefined;
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- sort keys are JSON scalars; String() is the intended coercion
-    return v === undefined || v === null ? '' : String(v);
-  };
-  hits.sort((a, b) => {
-    const ka = keyOf(a);
-    const kb = keyOf(b);
-    const c = ka < kb ? -1 : ka > kb ? 1 : 0;
-    return (p.descending ? -c : c) || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
-  });
-  return { total: hits.length, docs: hits.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
+  const sorted = sortInMemory(hits, sort, p.descending);
+  return { total: sorted.length, docs: sorted.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
 }
 
 export async function listUsers(ctx: ScimContext, query: Record<string, unknown>): Promise<ScimResult> {

@@ -1,10 +1,11 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { scim11BaseUrl, storeConnected } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { scimAuthenticator } from '../auth';
 import type { Preconditions, ScimConnection, ScimContext } from '../context';
 import { httpErrorOf, ScimError } from '../errors';
 import type { ScimResult } from '../http';
+import { scimJsonParser } from '../jsonBody';
 import { dispatch } from '../operations';
 import { scimRateLimiter } from '../rateLimit';
 import { findSchemaV1, resourceTypeDocsV1, schemaDocsV1, serviceProviderConfigV1 } from './discovery';
@@ -148,7 +149,7 @@ export function createScim11Router(deps: AppDeps): Router {
   const authenticate = scimAuthenticator();
   const limit = scimRateLimiter(config.SCIM_RATE_LIMIT_PER_MINUTE);
   // application/json, application/scim+json, text/json or nothing useful: any body is read as JSON, as for 2.0.
-  const parseJson = express.json({ type: () => true, limit: config.MAX_BODY_BYTES, strict: false });
+  const parseJson = scimJsonParser(config.MAX_BODY_BYTES);
   // Discovery documents are read-only: a POST there is 405 whatever its body (the SPEC test posts "test").
   const parseBody = (req: Request, res: Response, next: NextFunction) =>
     DISCOVERY.has(head(req.path)) ? next() : parseJson(req, res, next);

@@ -304,6 +304,9 @@ export function patchIn(kind: Kind, body: unknown): { schemas: string[]; Operati
   const multi: PatchOp[] = [];
   for (const [k, v] of Object.entries(body)) {
     if (same(k, 'schemas') || same(k, 'meta') || same(k, OKTA_GROUP_V1)) continue;
+    // Okta's 1.1 password sync sends `password` in a PATCH and expects 200: no password is kept, so it is dropped here
+    // (the 2.0 endpoint refuses a PATCH of password, src/scim/password.ts).
+    if (kind === 'User' && same(k, 'password')) continue;
     if (kind === 'User' && same(k, ENTERPRISE_V1)) {
       if (!isObject(v)) throw badRequest('invalidValue', `"${ENTERPRISE_V1}" must be an object`);
       single[ENTERPRISE_SCHEMA] = enterpriseIn(v);
