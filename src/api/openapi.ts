@@ -1,4 +1,8 @@
 import {
+  CUSTOM_ATTRIBUTE_NAME,
+  CUSTOM_ATTRIBUTE_TYPES,
+  INTEROP_PROFILES,
+  MAX_CUSTOM_ATTRIBUTES,
   CONNECTION_TYPES,
   EVENT_TYPES,
   FULL_ATTRIBUTE_SET,
@@ -53,6 +57,27 @@ const selectionIn: Schema = obj(
 const COLUMN_TARGET_PATTERN = `^(email|status|groups|action|ignore|custom:[a-z0-9_]+|${FULL_ATTRIBUTE_SET.join('|')})$`;
 const counts = obj(Object.fromEntries(['created', 'updated', 'unchanged', 'deactivated', 'removed', 'rejected'].map((k) => [k, int])));
 
+/** scim: the interoperability-profile mode and custom attributes (issue #14 items 5 and 9; src/store/scimSettings.ts). */
+const interopProfileSchema: Schema = {
+  enum: [...INTEROP_PROFILES],
+  description: 'scim: strict enforces the SCIM 2.0 Interoperability Profile on the SCIM 2.0 base URL; lenient (default) does not',
+};
+const customAttributeSchema: Schema = obj(
+  {
+    name: { type: 'string', pattern: CUSTOM_ATTRIBUTE_NAME.source },
+    type: { enum: [...CUSTOM_ATTRIBUTE_TYPES] },
+    multiValued: { type: 'boolean' },
+  },
+  ['name', 'type'],
+);
+const customAttributesSchema: Schema = {
+  type: 'array',
+  items: customAttributeSchema,
+  maxItems: MAX_CUSTOM_ATTRIBUTES,
+  description:
+    'scim: custom attributes served under urn:audience-sync:params:scim:schemas:extension:custom:2.0:User and stored as custom.<name>; a PATCH replaces the whole list',
+};
+
 const connectionProps: Record<string, Schema> = {
   id: str,
   type: { enum: [...CONNECTION_TYPES] },
@@ -77,6 +102,23 @@ const connectionProps: Record<string, Schema> = {
         },
         ['username', 'publicKeys'],
       ),
+    ],
+  },
+  scim: {
+    oneOf: [
+      { type: 'null' },
+      obj({
+        interopProfile: { enum: [...INTEROP_PROFILES] },
+        customAttributes: {
+          type: 'array',
+          items: obj({ name: str, type: { enum: [...CUSTOM_ATTRIBUTE_TYPES] }, multiValued: { type: 'boolean' } }),
+        },
+        unknownScimAttributes: {
+          type: 'array',
+          items: obj({ name: str, firstSeenAt: str }),
+          description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)',
+        },
+      }),
     ],
   },
   hris: {
@@ -449,6 +491,8 @@ const connectionCreate: Schema = {
         provider: { enum: [...SCIM_PROVIDERS] },
         extendedAttributes: { type: 'boolean' },
         massRemovalThreshold: { type: 'number' },
+        interopProfile: interopProfileSchema,
+        customAttributes: customAttributesSchema,
       },
       ['type'],
     ),
@@ -535,7 +579,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         parameters: idParam,
         get: op('Read a connection', { ...ok(200, 'Connection'), ...withId }),
         patch: op(
-          'Change settings: name, extendedAttributes (scim), massRemovalThreshold, schedule and mode (hris)',
+          'Change settings: name, extendedAttributes, interopProfile and customAttributes (scim), massRemovalThreshold, schedule and mode (hris)',
           { ...ok(200, 'Connection'), ...withId },
           {
             requestBody: body(
@@ -546,6 +590,8 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
                   massRemovalThreshold: { type: 'number', minimum: 0, maximum: 1 },
                   schedule: { type: ['string', 'null'], pattern: '^[1-9][0-9]{0,3}(m|h|d)$' },
                   mode: { enum: ['automated', 'assisted'] },
+                  interopProfile: interopProfileSchema,
+                  customAttributes: customAttributesSchema,
                 },
                 [],
               ),
