@@ -218,7 +218,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       if (def?.required) throw badRequest('invalidValue', `"${label}" is required and cannot be removed`);
       if (def?.multiValued && rawValue !== undefined && rawValue !== null) {
         // Entra: {"op":"Remove","path":"members","value":[{"value":"ID"}]} removes only those values.
-        const drop = (Array.isArray(rawValue) ? rawValue : [rawValue]).map((v) => canonicalValue(def, v, label)).flat();
+        const drop = (Array.isArray(rawValue) ? rawValue : [rawValue]).map((v) => canonicalValue(def, v, label, ctx.policy)).flat();
         if (Array.isArray(current)) container[key] = current.filter((c) => !drop.some((d) => sameItem(c, d)));
         return;
       }
@@ -230,7 +230,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       delete container[key];
       return;
     }
-    const value = canonicalValue(def, rawValue, label);
+    const value = canonicalValue(def, rawValue, label, ctx.policy);
     if (def?.multiValued) {
       const list = value as unknown[];
       if (op === 'replace') {
@@ -254,7 +254,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
 
   if (!p.filter && p.sub) {
     const subLabel = `${label}.${p.sub}`;
-    const subValue = op === 'remove' ? undefined : canonicalValue(p.subDef, rawValue, subLabel);
+    const subValue = op === 'remove' ? undefined : canonicalValue(p.subDef, rawValue, subLabel, ctx.policy);
     if (def?.multiValued) {
       const list = Array.isArray(current) ? (current as unknown[]).filter(isObject) : [];
       if (op !== 'remove' && list.length === 0) {
@@ -287,18 +287,18 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
     return;
   }
   if (p.sub) {
-    const subValue = canonicalValue(p.subDef, rawValue, `${label}.${p.sub}`);
+    const subValue = canonicalValue(p.subDef, rawValue, `${label}.${p.sub}`, ctx.policy);
     if (hits.length === 0) {
       // Entra: replacing emails[type eq "work"].value when there is no work email adds one.
       const seed = equalities(p.filter!);
       if (!seed) throw badRequest('noTarget', `"${label}[${p.filterText}]" matches no value`);
-      container[key] = [...list, canonicalValue({ ...def!, multiValued: false }, { ...seed, [p.sub]: subValue }, label)];
+      container[key] = [...list, canonicalValue({ ...def!, multiValued: false }, { ...seed, [p.sub]: subValue }, label, ctx.policy)];
       return;
     }
     for (const el of hits) setSub(el, p.sub, subValue, op);
     return;
   }
-  const value = canonicalValue(def ? { ...def, multiValued: false } : undefined, rawValue, label);
+  const value = canonicalValue(def ? { ...def, multiValued: false } : undefined, rawValue, label, ctx.policy);
   if (!isObject(value)) throw badRequest('invalidValue', `"${label}[${p.filterText}]" takes an object value`);
   if (hits.length === 0) {
     const seed = equalities(p.filter!);

@@ -13,6 +13,8 @@ import type { AttrPolicy } from './normalize';
 
 /** Names this process already recorded (or is recording), per connection: no store round trip for a repeat. */
 const seen = new Set<string>();
+/** The last pending report write per connection. */
+const writes = new Map<string, Promise<void>>();
 const MAX_SEEN = 10_000;
 /** Longer names are cut: they are shown to administrators, not matched. */
 const MAX_NAME = 200;
@@ -23,16 +25,24 @@ function report(ctx: ScimContext, name: string): void {
   if (seen.has(key)) return;
   if (seen.size >= MAX_SEEN) seen.clear();
   seen.add(key);
-  recordUnknownScimAttribute(ctx.conn._id, shown).then(
-    (first) => {
-      if (first) ctx.logger.warn({ attribute: shown }, 'scim attribute unknown to the schema ignored (not stored); check the mapping');
-    },
-    (err: unknown) => {
-      // Not recorded: a later request tries again.
-      seen.delete(key);
-      ctx.logger.warn({ err, attribute: shown }, 'could not record an unknown scim attribute');
-    },
-  );
+  // One write at a time per connection: concurrent conditional pushes to one document can lose one on some stores.
+  const connId = ctx.conn._id;
+  const next = (writes.get(connId) ?? Promise.resolve())
+    .then(() => recordUnknownScimAttribute(connId, shown))
+    .then(
+      (first) => {
+        if (first) ctx.logger.warn({ attribute: shown }, 'scim attribute unknown to the schema ignored (not stored); check the mapping');
+      },
+      (err: unknown) => {
+        // Not recorded: a later request tries again.
+        seen.delete(key);
+        ctx.logger.warn({ err, attribute: shown }, 'could not record an unknown scim attribute');
+      },
+    );
+  writes.set(connId, next);
+  void next.finally(() => {
+    if (writes.get(connId) === next) writes.delete(connId);
+  });
 }
 
 /** Schema URIs Entra ID puts in `schemas` of every resource, declaring no attribute: lenient mode keeps them as sent. */
