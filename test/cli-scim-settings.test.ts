@@ -82,7 +82,7 @@ describe('command line: scim settings', () => {
     ]) {
       const res = cli(bad);
       assert.equal(res.code, 2, `${bad.join(' ')}: ${res.stderr}`);
-      assert.match(res.stderr, /custom attribute|interopProfile/);
+      assert.match(res.stderr, /custom.attribute|interopProfile/);
     }
     const sftp = cli(['connection', 'create', '--org', orgId, '--type', 'sftp', '--interop-profile', 'strict', '--json']);
     assert.equal(sftp.code, 2);

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import type { Response } from 'supertest';
 import { findSourceRecord } from '../src/store';
 import { closeTestStore, openTestStore } from './helpers/store';
+import { checkResponse } from './apiSchemaCheck';
 import { ENTERPRISE, GROUP, makeApp, patchOp, q, USER } from './scim/harness';
-import { apiScimClient, type ApiScimClient } from './scim/connections';
+import request from 'supertest';
+import { apiScimClient, eventually, type ApiScimClient, type ScimSettings } from './scim/connections';
 
 type Json = Record<string, unknown>;
 
@@ -45,7 +47,12 @@ function sample(a: Json, i = 0): unknown {
       const out: Json = {};
       for (const s of a.subAttributes as Json[]) {
         if (s.mutability === 'readOnly') continue;
-        out[String(s.name)] = s.name === 'type' ? (s.canonicalValues as string[])[i % (s.canonicalValues as string[]).length] : s.name === 'primary' ? i === 0 : sample(s, i);
+        out[String(s.name)] =
+          s.name === 'type'
+            ? (s.canonicalValues as string[])[i % (s.canonicalValues as string[]).length]
+            : s.name === 'primary'
+              ? i === 0
+              : sample(s, i);
       }
       return out;
     }
@@ -260,8 +267,9 @@ describe('SCIM interoperability profile: strict mode', () => {
   });
 
   test('§6.5.2.1 replace of a whole complex attribute replaces it; add merges sub-attributes', async () => {
-    const id = (await c.post('/Users', user('complex@example.com', { name: { givenName: 'A', familyName: 'B', middleName: 'M' } })).expect(201))
-      .body.id as string;
+    const id = (
+      await c.post('/Users', user('complex@example.com', { name: { givenName: 'A', familyName: 'B', middleName: 'M' } })).expect(201)
+    ).body.id as string;
     const r = await c.patch(`/Users/${id}`, patchOp({ op: 'replace', path: 'name', value: { givenName: 'C' } })).expect(200);
     assert.deepEqual(r.body.name, { givenName: 'C' });
     const a = await c.patch(`/Users/${id}`, patchOp({ op: 'add', path: 'name', value: { familyName: 'D' } })).expect(200);
@@ -321,7 +329,10 @@ describe('SCIM interoperability profile: strict mode', () => {
     const id = (await c.post('/Users', user('deleted@example.com')).expect(201)).body.id as string;
     await c.del(`/Users/${id}`).expect(204);
     await c.get(`/Users/${id}`).expect(404);
-    assert.equal((await c.get(`/Users${q('active eq false')}`).expect(200)).body.Resources.some((u: Json) => u.id === id), false);
+    assert.equal(
+      (await c.get(`/Users${q('active eq false')}`).expect(200)).body.Resources.some((u: Json) => u.id === id),
+      false,
+    );
   });
 
   test('§6.9.1 uniqueness conflicts in POST and PATCH are 409 with scimType uniqueness', async () => {
@@ -351,10 +362,14 @@ describe('SCIM interoperability profile: strict mode', () => {
       [res.body.id],
     );
     assert.equal((await c.get(`/Users${q(`${CUSTOM}:level eq 3`)}`).expect(200)).body.totalResults, 1);
-    const patched = await c.patch(`/Users/${String(res.body.id)}`, patchOp({ op: 'replace', path: `${CUSTOM}:level`, value: 4 })).expect(200);
+    const patched = await c
+      .patch(`/Users/${String(res.body.id)}`, patchOp({ op: 'replace', path: `${CUSTOM}:level`, value: 4 }))
+      .expect(200);
     assert.equal(patched.body[CUSTOM].level, 4);
     // Strict: a value of another JSON type is refused (lenient converts Entra's "4").
-    const wrong = await c.patch(`/Users/${String(res.body.id)}`, patchOp({ op: 'replace', path: `${CUSTOM}:level`, value: '5' })).expect(400);
+    const wrong = await c
+      .patch(`/Users/${String(res.body.id)}`, patchOp({ op: 'replace', path: `${CUSTOM}:level`, value: '5' }))
+      .expect(400);
     assert.equal(wrong.body.scimType, 'invalidValue');
   });
 });
@@ -370,6 +385,12 @@ describe('SCIM interoperability profile: lenient mode (the default) and switchin
 
   test('the default is lenient and claims no conformance', async () => {
     assert.equal((await c.detail()).scim.interopProfile, 'lenient');
+    await c.post('/Users', { schemas: [USER], userName: 'typo@example.com', bogusAttr: 1 }).expect(201);
+    const detail = await eventually(async () => {
+      const res = await request(app).get(`/api/v1/connections/${c.connectionId}`).set('Authorization', `Bearer ${c.adminToken}`);
+      return (res.body as { scim: ScimSettings }).scim.unknownScimAttributes.length ? res : undefined;
+    }, 'the unknown attribute reported');
+    checkResponse('get', '/connections/{id}', detail);
     const spc = (await c.get('/ServiceProviderConfig').expect(200)).body;
     assert.equal(spc.interopProfileConformant, undefined);
   });
@@ -403,7 +424,11 @@ describe('SCIM interoperability profile: lenient mode (the default) and switchin
   test('switching to strict through the admin API takes effect on the next request', async () => {
     const bad = await c.update({ interopProfile: 'pedantic' }).expect(400);
     assert.ok(JSON.stringify(bad.body).includes('interopProfile'));
-    const res = await c.update({ interopProfile: 'strict', customAttributes: [{ name: 'team', type: 'string', multiValued: true }] }).expect(200);
+    const res = await c
+      .update({ interopProfile: 'strict', customAttributes: [{ name: 'team', type: 'string', multiValued: true }] })
+      .expect(200);
+    checkResponse('patch', '/connections/{id}', res);
+    checkResponse('patch', '/connections/{id}', bad);
     assert.equal(res.body.scim.interopProfile, 'strict');
     assert.deepEqual(res.body.scim.customAttributes, [{ name: 'team', type: 'string', multiValued: true }]);
     assert.equal((await c.get('/ServiceProviderConfig').expect(200)).body.interopProfileConformant, true);

@@ -60,7 +60,9 @@ describe('SCIM PATCH replace and add, schemas, discovery details', () => {
 
   test('replace of an extension attribute that is complex (manager) replaces it whole too', async () => {
     const mgr = (await c.post('/Users', { schemas: [USER], userName: 'boss@x.com' }).expect(201)).body.id as string;
-    await c.patch(`/Users/${id}`, patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: mgr, displayName: 'Boss' } })).expect(200);
+    await c
+      .patch(`/Users/${id}`, patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: mgr, displayName: 'Boss' } }))
+      .expect(200);
     const res = await c.patch(`/Users/${id}`, patchOp({ op: 'replace', path: `${ENTERPRISE}:manager`, value: { value: mgr } })).expect(200);
     assert.deepEqual(res.body[ENTERPRISE].manager, { value: mgr });
   });
@@ -92,7 +94,10 @@ describe('SCIM PATCH replace and add, schemas, discovery details', () => {
     res = await c
       .patch(
         `/Users/${id}`,
-        patchOp({ op: 'add', path: 'schemas', value: ['urn:example:unknown:2.0:User'] }, { op: 'add', path: `${ENTERPRISE}:division`, value: 'EMEA' }),
+        patchOp(
+          { op: 'add', path: 'schemas', value: ['urn:example:unknown:2.0:User'] },
+          { op: 'add', path: `${ENTERPRISE}:division`, value: 'EMEA' },
+        ),
       )
       .expect(200);
     assert.deepEqual(res.body.schemas, [USER, ENTERPRISE], 'a schema URI no schema declares is ignored (default mode)');

@@ -57,12 +57,19 @@ describe('SCIM attributes no schema declares (default mode)', () => {
     assert.deepEqual(got, res.body);
     const stored = await findSourceRecord(c.connectionId, id);
     assert.ok(stored);
-    for (const typo of ['bogusAttr', 'familyNmae', 'departmnet', ACME]) assert.ok(!String(stored.raw).includes(typo), `${typo} is not stored`);
+    for (const typo of ['bogusAttr', 'familyNmae', 'departmnet', ACME])
+      assert.ok(!String(stored.raw).includes(typo), `${typo} is not stored`);
   });
 
   test('PUT: the same rule', async () => {
     const res = await c
-      .put(`/Users/${id}`, { schemas: [USER], userName: 'unknown@x.com', title: 'Lead', putOnly: 1, name: { givenName: 'Una', nickname: 'x' } })
+      .put(`/Users/${id}`, {
+        schemas: [USER],
+        userName: 'unknown@x.com',
+        title: 'Lead',
+        putOnly: 1,
+        name: { givenName: 'Una', nickname: 'x' },
+      })
       .expect(200);
     assert.equal(res.body.title, 'Lead');
     assert.equal(res.body.putOnly, undefined);
