@@ -68,6 +68,18 @@ function presentHris(c: ConnectionDoc, lease: LeaseInfo | null | undefined) {
   };
 }
 
+/**
+ * The scim block of a connection (issue #14 items 5 and 9): its interoperability-profile mode, declared custom
+ * attributes, and the attribute names its identity provider sent that no schema declares (ignored, not stored).
+ */
+function presentScimSettings(c: ConnectionDoc) {
+  return {
+    interopProfile: c.interopProfile ?? 'lenient',
+    customAttributes: (c.customAttributes ?? []).map((a) => ({ name: a.name, type: a.type, multiValued: Boolean(a.multiValued) })),
+    unknownScimAttributes: (c.unknownScimAttributes ?? []).map((u) => ({ name: u.name, firstSeenAt: iso(u.firstSeenAt) })),
+  };
+}
+
 /** `lease`: the holder of a running HRIS sync, when the caller looked it up (a connection's detail). */
 export function presentConnection(c: ConnectionDoc, publicUrl: string, lease?: LeaseInfo | null) {
   return {
@@ -81,6 +93,7 @@ export function presentConnection(c: ConnectionDoc, publicUrl: string, lease?: L
     scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,
     hris: c.type === 'hris' ? presentHris(c, lease) : null,
+    scim: c.type === 'scim' ? presentScimSettings(c) : null,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  CUSTOM_ATTRIBUTE_TYPES,
+  INTEROP_PROFILES,
   CONNECTION_TYPES,
   EVENT_TYPES,
   FULL_ATTRIBUTE_SET,
@@ -187,6 +189,16 @@ export const connectionFields = {
     })
     .nullable(),
   hris: hrisBlock.nullable(),
+  scim: z
+    .strictObject({
+      interopProfile: z.enum(INTEROP_PROFILES),
+      customAttributes: z.array(z.strictObject({ name: str, type: z.enum(CUSTOM_ATTRIBUTE_TYPES), multiValued: z.boolean() })),
+      unknownScimAttributes: z
+        .array(z.strictObject({ name: str, firstSeenAt: nullableStr }))
+        .meta({ description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)' }),
+    })
+    .nullable()
+    .meta({ description: 'scim: the interoperability-profile mode, declared custom attributes, and unknown attributes seen' }),
   createdAt: nullableStr,
   updatedAt: nullableStr,
 };

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { ALL_ROLES, startService, type Role } from '../server/serve';
 import { connectionMapping } from './columnMapping';
+import { connectionScimSettings, parseCustomAttributes } from './scimSettings';
 import { createLogger } from '../server/logger';
 import { presentSyncRun } from '../api/present';
 import { runHrisSync } from '../hris/sync';
@@ -30,12 +31,15 @@ Usage:
   audience-sync serve [--roles http,sftp,worker]
   audience-sync org create --name NAME [--json]
   audience-sync token create --org ORG --role owner|admin|member [--permission recipients:read] [--name NAME] [--json]
-  audience-sync connection create --org ORG --type scim --provider okta|entra|generic|... [--name N] [--extended-attributes] [--json]
+  audience-sync connection create --org ORG --type scim --provider okta|entra|generic|... [--name N] [--extended-attributes]
+      [--interop-profile strict|lenient] [--custom-attribute NAME:TYPE[:multi] ...] [--json]
   audience-sync connection create --org ORG --type sftp [--name N] [--public-key FILE] [--json]
   audience-sync connection create --org ORG --type hris --access-token TOKEN [--mode automated|assisted] [--name N] [--json]
   audience-sync connection create --org ORG --type csv|manual [--name N] [--json]
   audience-sync connection mapping ID [--set 'Header=target' ...] [--file mapping.json] [--clear] [--json]
       (csv/sftp column mapping; target: email|status|groups|action|ignore|custom:<name>|an attribute; 'Header=' removes one)
+  audience-sync connection scim ID [--interop-profile strict|lenient] [--custom-attribute NAME:TYPE[:multi] ...]
+      [--clear-custom-attributes] [--json]   (scim settings; TYPE: string|boolean|integer|decimal|dateTime)
   audience-sync events tail --org ORG [--types T,...] [--after CURSOR]   (JSON lines as events arrive; Ctrl-C stops)
 
   audience-sync sync CONNECTION_ID        runs one HRIS sync now (automated hris connections), prints the finished run
@@ -112,6 +116,9 @@ async function main(argv: string[]): Promise<number> {
       type: { type: 'string' },
       provider: { type: 'string' },
       'extended-attributes': { type: 'boolean', default: false },
+      'interop-profile': { type: 'string' },
+      'custom-attribute': { type: 'string', multiple: true },
+      'clear-custom-attributes': { type: 'boolean', default: false },
       'public-key': { type: 'string', multiple: true },
       'access-token': { type: 'string' },
       mode: { type: 'string' },
@@ -206,6 +213,8 @@ async function main(argv: string[]): Promise<number> {
             name: values.name,
             provider: values.provider,
             extendedAttributes: Boolean(values['extended-attributes']),
+            interopProfile: values['interop-profile'],
+            customAttributes: values['custom-attribute'] ? parseCustomAttributes(values['custom-attribute']) : undefined,
             publicKeys,
             accessToken: values['access-token'],
             mode: values.mode as 'automated' | 'assisted' | undefined,
@@ -236,6 +245,25 @@ async function main(argv: string[]): Promise<number> {
       );
       const lines = Object.entries(res.mapping).map(([h, t]) => `${JSON.stringify(h)} → ${t}`);
       out(json, res, lines.length ? lines.join('\n') : `connection ${id} has no column mapping (headers are detected)`);
+      return 0;
+    }
+    case 'connection scim': {
+      const id = positionals[2];
+      if (!id) throw new UsageError('connection scim needs the connection id');
+      const res = await withStore(config, () =>
+        connectionScimSettings({
+          connectionId: id,
+          interopProfile: values['interop-profile'],
+          customAttributes: values['custom-attribute'],
+          clearCustomAttributes: Boolean(values['clear-custom-attributes']),
+        }),
+      );
+      const lines = [
+        `interop profile: ${res.interopProfile}`,
+        `custom attributes: ${res.customAttributes.map((a) => `${a.name}:${a.type}${a.multiValued ? ':multi' : ''}`).join(', ') || 'none'}`,
+        `unknown attributes sent: ${res.unknownScimAttributes.map((u) => u.name).join(', ') || 'none'}`,
+      ];
+      out(json, res, lines.join('\n'));
       return 0;
     }
     case 'events tail': {

@@ -25,6 +25,8 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
             type: 'scim',
             provider: conn.provider ?? 'generic',
             extendedAttributes: Boolean(conn.extendedAttributes),
+            interopProfile: conn.interopProfile === 'strict' ? 'strict' : 'lenient',
+            customAttributes: conn.customAttributes ?? [],
           };
           done(null, user);
         },

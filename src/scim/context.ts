@@ -7,6 +7,10 @@ export interface ScimConnection {
   type: 'scim';
   provider: string;
   extendedAttributes: boolean;
+  /** `strict`: the SCIM 2.0 Interoperability Profile is enforced (on the SCIM 2.0 base URL); unset: lenient. */
+  interopProfile?: 'strict' | 'lenient';
+  /** Custom attributes the administrator declared (src/scim/customAttributes.ts). */
+  customAttributes?: readonly { name: string; type: 'string' | 'boolean' | 'integer' | 'decimal' | 'dateTime'; multiValued: boolean }[];
 }
 
 export interface ScimContext {
@@ -14,6 +18,8 @@ export interface ScimContext {
   /** The base URL of the dialect serving the request: `{PUBLIC_URL}/scim/v2/{connectionId}` (or `/scim/v1/` for Okta's SCIM 1.1) */
   baseUrl: string;
   logger: Logger;
+  /** The connection's interoperability profile is `strict` and the request came to its SCIM 2.0 base URL. */
+  strict?: boolean;
 }
 
 export function etagOf(v: number): string {

@@ -31,6 +31,7 @@ import { omits, parseProjection, project, type Projection } from './projection';
 import { GROUP_ATTRS, GROUP_SCHEMA, LIST_SCHEMA } from './schemas';
 import { parseScimFilter, sortedSearch, sortField, translateScimFilter } from './search';
 import { rawOf } from './users';
+import { attrPolicy } from './unknownAttributes';
 
 /**
  * Members' `display` as the identity provider sent them are kept on the group document (person members themselves are
@@ -259,6 +260,11 @@ function result(status: number, ctx: ScimContext, g: ScimGroupDoc, body: Json): 
   return { status, body, headers: { ETag: etagOf(g.v), Location: `${ctx.baseUrl}/Groups/${g._id}` } };
 }
 
+/** A group resource as stored: what no schema declares is ignored or refused (issue #14 item 5). */
+function canonicalGroup(ctx: ScimContext, input: Json): Json {
+  return canonicalResource(input, GROUP_ATTRS, NO_EXTENSIONS, { schema: GROUP_SCHEMA, policy: attrPolicy(ctx) });
+}
+
 function stored(resource: Json): Json {
   const { members: _members, ...rest } = resource;
   return rest;
@@ -266,7 +272,7 @@ function stored(resource: Json): Json {
 
 export async function createGroup(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
-  const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
+  const resource = canonicalGroup(ctx, body);
   const displayName = displayNameOf(resource);
   const id = newUuid();
   const delta = fullDelta(resource.members);
@@ -341,7 +347,7 @@ export async function replaceGroup(
   if (typeof body.id === 'string' && body.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
   const g = await loadGroup(ctx, id);
   if (pre.ifMatch && !etagMatches(pre.ifMatch, g.v)) throw new ScimError(412, 'the resource has changed');
-  const resource = canonicalResource(body, GROUP_ATTRS, NO_EXTENSIONS);
+  const resource = canonicalGroup(ctx, body);
   const next = await writeGroup(ctx, g, resource, fullDelta(resource.members), pre);
   return result(200, ctx, next, await renderOne(ctx, next, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -363,8 +369,9 @@ export async function patchGroup(
     id,
     readOnly: ['id', 'meta'],
     intercept: memberInterceptor(delta),
+    policy: attrPolicy(ctx),
   });
-  const resource = canonicalResource(patched, GROUP_ATTRS, NO_EXTENSIONS);
+  const resource = canonicalGroup(ctx, patched);
   const next = await writeGroup(ctx, g, resource, delta, pre);
   const projection = parseProjection(query, NO_EXTENSIONS);
   if (!projection.attributes) return { status: 204, headers: { ETag: etagOf(next.v) } };

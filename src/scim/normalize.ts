@@ -33,53 +33,118 @@ export function extensionUrn(key: string, ext: Extensions): string | undefined {
   return Object.keys(ext).find((u) => u.toLowerCase() === l);
 }
 
-/** Canonicalizes one value by its definition: attribute names in canonical case, booleans as booleans. */
-export function canonicalValue(def: AttrDef | undefined, value: unknown, name: string): unknown {
+/**
+ * What to do with an attribute or schema URI no schema declares (issue #14 item 5; src/scim/unknownAttributes.ts):
+ * `unknown` throws in strict mode (400 invalidSyntax) and otherwise notes the name, and the caller drops the value.
+ * `strict` also refuses values of another JSON type that lenient mode converts (Entra's "42" for an integer).
+ */
+export interface AttrPolicy {
+  strict: boolean;
+  unknown(name: string): void;
+  /** A `schemas` URI a client dialect always sends that declares nothing (Entra's ADSCIM): kept, not reported. */
+  tolerates?(uri: string): boolean;
+}
+
+/** Options of canonicalResource: the resource type's core schema URN and the policy for what no schema declares. */
+export interface CanonicalOptions {
+  schema: string;
+  policy: AttrPolicy;
+}
+
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** xsd:dateTime as RFC 7643 §2.3.5 asks, e.g. 2008-01-23T04:56:22Z (fractions and offsets allowed). */
+const DATE_TIME = /^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
+
+/** A scalar of a simple type, checked against the definition: a value of another JSON type is 400 invalidValue. */
+function simpleValue(def: AttrDef, value: unknown, name: string, policy: AttrPolicy | undefined): unknown {
+  const lenient = !policy?.strict;
+  switch (def.type) {
+    case 'boolean':
+      if (typeof value === 'boolean' || lenient) return coerceBoolean(value, name);
+      throw badRequest('invalidValue', `"${name}" must be a boolean`);
+    case 'integer':
+      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      if (lenient && typeof value === 'string' && INTEGER_TEXT.test(value.trim())) return Number(value.trim());
+      throw badRequest('invalidValue', `"${name}" must be an integer`);
+    case 'decimal':
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
+      if (lenient && typeof value === 'string' && DECIMAL_TEXT.test(value.trim())) return Number(value.trim());
+      throw badRequest('invalidValue', `"${name}" must be a decimal number`);
+    case 'dateTime':
+      if (typeof value === 'string' && DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))) return value;
+      throw badRequest('invalidValue', `"${name}" must be a dateTime (e.g. 2008-01-23T04:56:22Z)`);
+    default:
+      // string, reference, binary: JSON strings.
+      if (typeof value === 'string') return value;
+      throw badRequest('invalidValue', `"${name}" must be a string`);
+  }
+}
+
+/**
+ * Canonicalizes one value by its definition: attribute names in canonical case, booleans as booleans, a value of the
+ * wrong JSON type refused (400 invalidValue). With a policy, sub-attributes no schema declares go to the policy and are
+ * dropped; without one (values on their way into a PATCH, checked again as a whole afterwards) they are kept.
+ */
+export function canonicalValue(def: AttrDef | undefined, value: unknown, name: string, policy?: AttrPolicy): unknown {
   if (!def || value === null || value === undefined) return value;
   if (def.multiValued) {
     const list = Array.isArray(value) ? value : [value];
-    return list.map((v) => canonicalValue({ ...def, multiValued: false }, v, name));
+    return list.map((v) => elementValue(def, v, name, policy, true));
   }
-  if (def.type === 'boolean') return coerceBoolean(value, name);
-  if (def.type === 'complex') {
-    if (!isObject(value)) {
-      // A bare value for a complex attribute means its `value` sub-attribute (e.g. Entra's manager: "id").
-      if (findAttr(def.subAttributes, 'value') && (typeof value === 'string' || typeof value === 'number')) {
-        return { value: String(value) };
-      }
-      throw badRequest('invalidValue', `"${name}" must be an object`);
-    }
-    return canonicalObject(value, def.subAttributes ?? [], name);
-  }
-  if ((def.type === 'string' || def.type === 'reference') && typeof value !== 'string') {
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-    throw badRequest('invalidValue', `"${name}" must be a string`);
-  }
-  return value;
+  return elementValue(def, value, name, policy, false);
 }
 
-function canonicalObject(obj: Json, defs: AttrDef[], prefix: string): Json {
+/** One value of an attribute; `element`: one of a multi-valued attribute's values. */
+function elementValue(def: AttrDef, value: unknown, name: string, policy: AttrPolicy | undefined, element: boolean): unknown {
+  if (value === null || value === undefined) return value;
+  if (Array.isArray(value)) throw badRequest('invalidValue', `"${name}" takes no nested list`);
+  if (def.type === 'complex') {
+    if (!isObject(value)) {
+      // A bare value for a singular complex attribute means its `value` sub-attribute (e.g. Entra's manager: "id").
+      const bare = !element && findAttr(def.subAttributes, 'value');
+      if (bare && (typeof value === 'string' || typeof value === 'number')) return { value: String(value) };
+      throw badRequest('invalidValue', `"${name}" must be an object`);
+    }
+    return canonicalObject(value, def.subAttributes ?? [], name, policy);
+  }
+  return simpleValue(def, value, name, policy);
+}
+
+/** `extension`: the object is an extension schema's value, whose names are reported as `urn:attr`. */
+function canonicalObject(obj: Json, defs: AttrDef[], prefix: string, policy?: AttrPolicy, extension = false): Json {
   const out: Json = {};
   for (const [k, v] of Object.entries(obj)) {
+    const full = extension ? `${prefix}:${k}` : prefix ? `${prefix}.${k}` : k;
+    // Some clients repeat the resource's `schemas` inside an extension's value: tolerated, not kept.
+    if (extension && k.toLowerCase() === 'schemas') continue;
     const def = findAttr(defs, k);
+    if (!def && policy) {
+      policy.unknown(full);
+      continue;
+    }
     const name = def?.name ?? k;
-    out[name] = canonicalValue(def, v, prefix ? `${prefix}.${name}` : name);
+    const label = extension ? `${prefix}:${name}` : prefix ? `${prefix}.${name}` : name;
+    out[name] = canonicalValue(def, v, label, policy);
   }
   return out;
 }
 
 /**
  * The resource as the identity provider sent it, with attribute names in canonical case and server-assigned or
- * write-only attributes (id, meta, password, readOnly ones) dropped. Unknown attributes and extensions are kept.
+ * write-only attributes (id, meta, password, readOnly ones) dropped. With options, attributes, sub-attributes,
+ * extensions and `schemas` URIs that no schema of the resource type declares go to the policy and are not kept;
+ * without (older callers), they are kept.
  */
-export function canonicalResource(input: Json, defs: AttrDef[], ext: Extensions): Json {
+export function canonicalResource(input: Json, defs: AttrDef[], ext: Extensions, opts?: CanonicalOptions): Json {
   const out: Json = {};
+  const policy = opts?.policy;
   for (const [k, v] of Object.entries(input)) {
     const lk = k.toLowerCase();
     if (lk === 'id' || lk === 'meta') continue;
     if (lk === 'schemas') {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw badRequest('invalidValue', '"schemas" must be a list of URNs');
-      out.schemas = v;
+      out.schemas = opts ? knownSchemas(v, opts, ext) : v;
       continue;
     }
     if (lk === 'externalid') {
@@ -90,12 +155,31 @@ export function canonicalResource(input: Json, defs: AttrDef[], ext: Extensions)
     const urn = extensionUrn(k, ext);
     if (urn) {
       if (!isObject(v)) throw badRequest('invalidValue', `"${urn}" must be an object`);
-      out[urn] = canonicalObject(v, ext[urn]!, '');
+      out[urn] = canonicalObject(v, ext[urn]!, urn, policy, true);
       continue;
     }
     const def = findAttr(defs, k);
+    if (!def && policy) {
+      policy.unknown(k);
+      continue;
+    }
+    // Write-only attributes (password) are never stored, so /Schemas does not declare them: strict mode refuses them.
+    if (def?.mutability === 'writeOnly' && policy?.strict) policy.unknown(def.name);
     if (def && (def.mutability === 'writeOnly' || def.mutability === 'readOnly')) continue;
-    out[def?.name ?? k] = canonicalValue(def, v, def?.name ?? k);
+    out[def?.name ?? k] = canonicalValue(def, v, def?.name ?? k, policy);
+  }
+  return out;
+}
+
+/** The `schemas` URIs of a resource that name its core schema or a known extension, in canonical spelling, once each. */
+function knownSchemas(list: string[], opts: CanonicalOptions, ext: Extensions): string[] {
+  const out: string[] = [];
+  for (const s of list) {
+    const known = s.toLowerCase() === opts.schema.toLowerCase() ? opts.schema : extensionUrn(s, ext);
+    if (!known && opts.policy.tolerates?.(s)) {
+      if (!out.includes(s)) out.push(s);
+    } else if (!known) opts.policy.unknown(s);
+    else if (!out.includes(known)) out.push(known);
   }
   return out;
 }

@@ -5,8 +5,9 @@ import { param } from './listParams';
 import { refusePasswordChange } from './password';
 import { isObject } from './normalize';
 import { rootQuery } from './rootSearch';
-import { resourceTypeAt, resourceTypeDocs, type ResourceType } from './resourceTypes';
-import { schemaDocs, serviceProviderConfig, LIST_SCHEMA } from './schemas';
+import { resourceTypeAt, type ResourceType } from './resourceTypes';
+import { LIST_SCHEMA } from './schemas';
+import { connectionResourceTypeDocs, connectionSchemaDocs, connectionServiceProviderConfig } from './interopProfile';
 
 export interface ScimRequest {
   method: string;
@@ -105,12 +106,12 @@ export async function dispatch(ctx: ScimContext, r: ScimRequest, bulk?: (body: u
       if (m !== 'GET') methodNotAllowed(m, r.path);
       refuseFilter(r);
       if (id) throw new ScimError(404, `${r.path} not found`);
-      return { status: 200, body: serviceProviderConfig(ctx.baseUrl, r.maxPayloadSize) };
+      return { status: 200, body: connectionServiceProviderConfig(ctx, r.maxPayloadSize) };
     case 'resourcetypes':
     case 'schemas': {
       if (m !== 'GET') methodNotAllowed(m, r.path);
       refuseFilter(r);
-      const docs: { id: string }[] = resource === 'schemas' ? schemaDocs(ctx.baseUrl) : resourceTypeDocs(ctx.baseUrl);
+      const docs: { id: string }[] = resource === 'schemas' ? connectionSchemaDocs(ctx) : connectionResourceTypeDocs(ctx);
       if (!id) return list(docs);
       const doc = docs.find((d) => d.id.toLowerCase() === id.toLowerCase());
       if (!doc) throw new ScimError(404, `${r.path} not found`);

@@ -1,6 +1,6 @@
 import { FilterError, matches, parseFilter, parsePatchTarget, type Filter } from '../filter';
 import { badRequest, ScimError } from './errors';
-import { canonicalValue, extensionUrn, isObject, scalarText, type Extensions, type Json } from './normalize';
+import { canonicalValue, extensionUrn, isObject, scalarText, type AttrPolicy, type Extensions, type Json } from './normalize';
 import { COMMON_ATTRS, findAttr, PATCH_SCHEMA, type AttrDef } from './schemas';
 
 /** id, externalId and meta belong to every resource (RFC 7643 §3.1). */
@@ -23,6 +23,8 @@ export interface PatchPath {
   filterText?: string;
   sub?: string;
   subDef?: AttrDef;
+  /** The path names what no schema declares: the policy noted it (lenient mode) and the operation does nothing. */
+  ignored?: boolean;
 }
 
 export interface PatchContext {
@@ -34,6 +36,11 @@ export interface PatchContext {
   readOnly: string[];
   /** Handles an operation itself (e.g. group members) when it returns true. */
   intercept?: (op: PatchOpName, path: PatchPath, value: unknown) => boolean;
+  /**
+   * What to do with paths no schema declares (issue #14 item 5): noted and ignored (lenient) or refused (strict, which
+   * also refuses operations without `path`). Without a policy, such paths are 400 invalidPath.
+   */
+  policy?: AttrPolicy;
 }
 
 /** Validates a PatchOp request body; returns its operations. */
@@ -61,16 +68,22 @@ export function patchOperations(body: unknown): { op: PatchOpName; path?: string
 }
 
 /** Parses `attr`, `attr.sub`, `attr[filter]`, `attr[filter].sub`, each optionally prefixed by a schema URN. */
-export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'ext'>): PatchPath {
+export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'ext' | 'policy'>): PatchPath {
   const vp = parsePatchTarget(path, Object.keys(ctx.ext));
   if (!vp) throw badRequest('invalidPath', `"${path}" is not a valid attribute path`);
   const { urn, attr } = vp;
   // A whole extension (`urn:...:enterprise:2.0:User`); a path under an unknown schema is kept as sent.
   if (vp.knownUrn && attr === '') return { urn, attr: '' };
+  // `schemas` may be the target of add and replace (RFC 7644 §3.5.2 does not exclude it).
+  if (urn === undefined && attr.toLowerCase() === 'schemas' && vp.filter === undefined && vp.sub === undefined) return { attr: 'schemas' };
   const defs = urn === undefined ? ctx.defs : (ctx.ext[urn] ?? []);
   const def = findAttr(defs, attr) ?? (urn ? undefined : findAttr(COMMON, attr));
-  const known = urn !== undefined && !vp.knownUrn ? true : Boolean(def);
-  if (!known) throw badRequest('invalidPath', `"${path}" names an unknown attribute`);
+  const known = urn !== undefined && !vp.knownUrn ? !ctx.policy : Boolean(def);
+  if (!known) {
+    if (!ctx.policy) throw badRequest('invalidPath', `"${path}" names an unknown attribute`);
+    ctx.policy.unknown(urn !== undefined && !vp.knownUrn ? urn : path);
+    return { urn, attr, ignored: true };
+  }
   const out: PatchPath = { urn, attr: def?.name ?? attr, def };
   if (vp.filter !== undefined) {
     if (def && !def.multiValued) throw badRequest('invalidPath', `"${out.attr}" is not multi-valued; it cannot take a filter`);
@@ -83,6 +96,10 @@ export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'e
   }
   if (vp.sub !== undefined) {
     const subDef = findAttr(def?.subAttributes, vp.sub);
+    if (def && !subDef && ctx.policy) {
+      ctx.policy.unknown(`${[urn, out.attr].filter(Boolean).join(':')}.${vp.sub}`);
+      return { ...out, ignored: true };
+    }
     if (def && !subDef) throw badRequest('invalidPath', `"${out.attr}" has no sub-attribute "${vp.sub}"`);
     out.sub = subDef?.name ?? vp.sub;
     out.subDef = subDef;
@@ -94,8 +111,11 @@ export function parsePatchPath(path: string, ctx: Pick<PatchContext, 'defs' | 'e
 export function applyPatch(resource: Json, body: unknown, ctx: PatchContext): Json {
   const ops = patchOperations(body);
   const doc = structuredClone(resource);
-  for (const op of ops) {
+  for (const [i, op] of ops.entries()) {
     if (op.path === undefined) {
+      // The interoperability profile (§6.5.1.1) requires a path on every operation.
+      if (ctx.policy?.strict)
+        throw badRequest('invalidSyntax', `operation ${i + 1} has no "path" (the interoperability profile requires one)`);
       if (op.op === 'remove') throw badRequest('noTarget', 'a remove operation needs a "path"');
       if (!isObject(op.value)) throw badRequest('invalidValue', `a ${op.op} without "path" needs an object "value"`);
       applyPathless(doc, op.op, op.value, ctx);
@@ -128,16 +148,44 @@ function keyOf(obj: Json, name: string): string {
   return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
 }
 
+/**
+ * Whether two values of a multi-valued attribute are the same value: same `value`, and the same `type` when both carry
+ * one (the same address as work and as home is two values, neither may be dropped).
+ */
 function sameItem(a: unknown, b: unknown): boolean {
-  if (isObject(a) && isObject(b) && 'value' in a && 'value' in b) return String(a.value) === String(b.value);
+  if (isObject(a) && isObject(b) && 'value' in a && 'value' in b) {
+    if (scalarText(a.value) !== scalarText(b.value)) return false;
+    const ta = typeof a.type === 'string' ? a.type.toLowerCase() : undefined;
+    const tb = typeof b.type === 'string' ? b.type.toLowerCase() : undefined;
+    return ta === undefined || tb === undefined || ta === tb;
+  }
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** add / replace / remove of `schemas`: replace keeps only the listed extensions' values. */
+function applySchemas(doc: Json, op: PatchOpName, value: unknown, ctx: PatchContext): void {
+  if (op === 'remove') throw badRequest('invalidValue', '"schemas" is required and cannot be removed');
+  const list = Array.isArray(value) ? value : [value];
+  if (!list.every((x): x is string => typeof x === 'string')) throw badRequest('invalidValue', '"schemas" takes a list of URNs');
+  const key = keyOf(doc, 'schemas');
+  if (op === 'add') {
+    const current = Array.isArray(doc[key]) ? (doc[key] as unknown[]).filter((x): x is string => typeof x === 'string') : [];
+    doc[key] = [...current, ...list.filter((u) => !current.some((c) => c.toLowerCase() === u.toLowerCase()))];
+    return;
+  }
+  doc[key] = list;
+  for (const urn of Object.keys(ctx.ext)) {
+    if (!list.some((u) => u.toLowerCase() === urn.toLowerCase())) delete doc[keyOf(doc, urn)];
+  }
 }
 
 function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ctx: PatchContext): void {
   if (!p.urn && ctx.readOnly.includes(p.attr.toLowerCase())) {
     throw new ScimError(400, `"${p.attr}" is read-only`, 'mutability');
   }
+  if (p.ignored) return;
   if (ctx.intercept?.(op, p, rawValue)) return;
+  if (p.attr === 'schemas' && !p.urn && !p.def) return applySchemas(doc, op, rawValue, ctx);
   const label = [p.urn, p.attr].filter(Boolean).join(':');
 
   // The object holding the attribute: the resource itself or an extension object.
@@ -170,7 +218,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       if (def?.required) throw badRequest('invalidValue', `"${label}" is required and cannot be removed`);
       if (def?.multiValued && rawValue !== undefined && rawValue !== null) {
         // Entra: {"op":"Remove","path":"members","value":[{"value":"ID"}]} removes only those values.
-        const drop = (Array.isArray(rawValue) ? rawValue : [rawValue]).map((v) => canonicalValue(def, v, label)).flat();
+        const drop = (Array.isArray(rawValue) ? rawValue : [rawValue]).map((v) => canonicalValue(def, v, label, ctx.policy)).flat();
         if (Array.isArray(current)) container[key] = current.filter((c) => !drop.some((d) => sameItem(c, d)));
         return;
       }
@@ -182,7 +230,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       delete container[key];
       return;
     }
-    const value = canonicalValue(def, rawValue, label);
+    const value = canonicalValue(def, rawValue, label, ctx.policy);
     if (def?.multiValued) {
       const list = value as unknown[];
       if (op === 'replace') {
@@ -195,7 +243,9 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
       return;
     }
     if (def?.type === 'complex' && isObject(value)) {
-      container[key] = { ...(isObject(current) ? current : {}), ...value };
+      // replace: the whole complex attribute becomes the value (`replace name {givenName}` clears familyName);
+      // add: merges sub-attributes (interoperability profile §6.5.2.1).
+      container[key] = op === 'replace' ? value : { ...(isObject(current) ? current : {}), ...value };
       return;
     }
     container[key] = value;
@@ -204,7 +254,7 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
 
   if (!p.filter && p.sub) {
     const subLabel = `${label}.${p.sub}`;
-    const subValue = op === 'remove' ? undefined : canonicalValue(p.subDef, rawValue, subLabel);
+    const subValue = op === 'remove' ? undefined : canonicalValue(p.subDef, rawValue, subLabel, ctx.policy);
     if (def?.multiValued) {
       const list = Array.isArray(current) ? (current as unknown[]).filter(isObject) : [];
       if (op !== 'remove' && list.length === 0) {
@@ -237,18 +287,18 @@ function applyAt(doc: Json, op: PatchOpName, p: PatchPath, rawValue: unknown, ct
     return;
   }
   if (p.sub) {
-    const subValue = canonicalValue(p.subDef, rawValue, `${label}.${p.sub}`);
+    const subValue = canonicalValue(p.subDef, rawValue, `${label}.${p.sub}`, ctx.policy);
     if (hits.length === 0) {
       // Entra: replacing emails[type eq "work"].value when there is no work email adds one.
       const seed = equalities(p.filter!);
       if (!seed) throw badRequest('noTarget', `"${label}[${p.filterText}]" matches no value`);
-      container[key] = [...list, canonicalValue({ ...def!, multiValued: false }, { ...seed, [p.sub]: subValue }, label)];
+      container[key] = [...list, canonicalValue({ ...def!, multiValued: false }, { ...seed, [p.sub]: subValue }, label, ctx.policy)];
       return;
     }
     for (const el of hits) setSub(el, p.sub, subValue, op);
     return;
   }
-  const value = canonicalValue(def ? { ...def, multiValued: false } : undefined, rawValue, label);
+  const value = canonicalValue(def ? { ...def, multiValued: false } : undefined, rawValue, label, ctx.policy);
   if (!isObject(value)) throw badRequest('invalidValue', `"${label}[${p.filterText}]" takes an object value`);
   if (hits.length === 0) {
     const seed = equalities(p.filter!);

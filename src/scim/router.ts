@@ -35,6 +35,7 @@ export function createScimRouter(deps: AppDeps): Router {
         conn,
         baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, '')}/scim/v2/${conn._id}`,
         logger: logger.child({ connectionId: conn._id }),
+        strict: conn.interopProfile === 'strict',
       };
       const maxPayloadSize = config.MAX_BODY_BYTES;
       const result = await dispatch(

@@ -75,9 +75,11 @@ export const USER_ATTRS: AttrDef[] = [
       s('type', { mutability: 'readOnly', canonicalValues: ['direct', 'indirect'] }),
     ],
   },
-  multi('entitlements', s('value'), []),
-  multi('roles', s('value'), []),
-  multi('x509Certificates', { name: 'value', type: 'binary' }, []),
+  // RFC 7643 names no types for these; the interoperability profile (§5.4) wants every `type` declared. Entra sends
+  // app roles as WindowsAzureActiveDirectoryRole.
+  multi('entitlements', s('value'), ['other']),
+  multi('roles', s('value'), ['WindowsAzureActiveDirectoryRole', 'other']),
+  multi('x509Certificates', { name: 'value', type: 'binary' }, ['other']),
 ];
 
 export const ENTERPRISE_ATTRS: AttrDef[] = [
@@ -144,7 +146,7 @@ function full(def: AttrDef): Record<string, unknown> {
   return out;
 }
 
-function schemaDoc(id: string, name: string, description: string, attrs: AttrDef[], base: string) {
+export function schemaDoc(id: string, name: string, description: string, attrs: AttrDef[], base: string) {
   return {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
     id,
@@ -157,7 +159,14 @@ function schemaDoc(id: string, name: string, description: string, attrs: AttrDef
 
 export function schemaDocs(base: string) {
   return [
-    schemaDoc(USER_SCHEMA, 'User', 'User Account', USER_ATTRS, base),
+    // Write-only attributes (password) are never stored: /Schemas does not advertise them (issue #14 item 8).
+    schemaDoc(
+      USER_SCHEMA,
+      'User',
+      'User Account',
+      USER_ATTRS.filter((d) => d.mutability !== 'writeOnly'),
+      base,
+    ),
     schemaDoc(GROUP_SCHEMA, 'Group', 'Group', GROUP_ATTRS, base),
     schemaDoc(ENTERPRISE_SCHEMA, 'EnterpriseUser', 'Enterprise User', ENTERPRISE_ATTRS, base),
   ];

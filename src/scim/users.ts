@@ -22,7 +22,7 @@ import {
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
-import { USER_EXTENSION_KEYS, userFieldResolver } from './filterFields';
+import { userFieldResolver } from './filterFields';
 import type { ScimResult } from './http';
 import { listParams, type ListParams } from './listParams';
 import { activeOf, managerRef, primaryEmail, userAttributes } from './mapping';
@@ -32,6 +32,8 @@ import { omits, parseProjection, project, type Projection } from './projection';
 import { COMMON_ATTRS, ENTERPRISE_SCHEMA, LIST_SCHEMA, USER_ATTRS, USER_SCHEMA, type AttrDef } from './schemas';
 import { matches, stripCoreSchema } from '../filter';
 import { eqOn, parseScimFilter, sortedSearch, sortField, sortInMemory, translateScimFilter, type SortField } from './search';
+import { CUSTOM_USER_SCHEMA, customAttributesOf, userExtensionKeysOf, userExtensionsOf, userResolverOf } from './customAttributes';
+import { attrPolicy } from './unknownAttributes';
 
 const MAX_RETRIES = 5;
 
@@ -67,6 +69,7 @@ function renderUser(ctx: ScimContext, rec: SourceRecordDoc, names: Map<string, s
   const schemas = new Set<string>(Array.isArray(raw.schemas) ? (raw.schemas as string[]) : []);
   schemas.add(USER_SCHEMA);
   if (isObject(raw[ENTERPRISE_SCHEMA])) schemas.add(ENTERPRISE_SCHEMA);
+  if (isObject(raw[CUSTOM_USER_SCHEMA])) schemas.add(CUSTOM_USER_SCHEMA);
   const location = `${ctx.baseUrl}/Users/${rec.key}`;
   // `active` as the provider last set it: a create without it stores the default (true); a PATCH that removes it leaves
   // none to show (the person stays active, SPEC §3 rule 4).
@@ -108,10 +111,13 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
     key: id,
     email: primaryEmail(resource),
     active: activeOf(resource),
-    attributes: userAttributes(resource, managerEmail),
+    attributes: { ...userAttributes(resource, managerEmail), custom: customAttributesOf(ctx.conn, resource) },
     raw: JSON.stringify(resource),
     // `active` defaults to true when omitted: filters must see what GET shows.
-    lookup: { ...searchDoc(resource, USER_ATTRS, USER_EXTENSIONS, USER_EXTENSION_KEYS), active: activeOf(resource) },
+    lookup: {
+      ...searchDoc(resource, USER_ATTRS, userExtensionsOf(ctx.conn), userExtensionKeysOf(ctx.conn)),
+      active: activeOf(resource),
+    },
   };
 }
 
@@ -192,6 +198,11 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
   }
 }
 
+/** A user resource as stored: canonical names; what no schema of the connection declares ignored or refused (item 5). */
+function canonicalUser(ctx: ScimContext, input: Json): Json {
+  return canonicalResource(input, USER_ATTRS, userExtensionsOf(ctx.conn), { schema: USER_SCHEMA, policy: attrPolicy(ctx) });
+}
+
 function bodyObject(body: unknown): Json {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
   return body;
@@ -236,7 +247,7 @@ async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise
 }
 
 export async function createUser(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
-  const resource = canonicalResource(bodyObject(body), USER_ATTRS, USER_EXTENSIONS);
+  const resource = canonicalUser(ctx, bodyObject(body));
   // A user created without `active` is active (the server's default value, RFC 7643 §2.2), and shows it.
   if (resource.active === undefined || resource.active === null) resource.active = true;
   const userName = userNameOf(resource);
@@ -306,7 +317,7 @@ export async function replaceUser(
 ): Promise<ScimResult> {
   const input = bodyObject(body);
   if (typeof input.id === 'string' && input.id !== id) throw new ScimError(400, '"id" cannot be changed', 'mutability');
-  const resource = canonicalResource(input, USER_ATTRS, USER_EXTENSIONS);
+  const resource = canonicalUser(ctx, input);
   const rec = await modifyUser(ctx, id, pre, () => resource);
   return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
 }
@@ -319,8 +330,14 @@ export async function patchUser(
   pre: Preconditions,
 ): Promise<ScimResult> {
   const rec = await modifyUser(ctx, id, pre, (current) => {
-    const patched = applyPatch(current, body, { defs: USER_ATTRS, ext: USER_EXTENSIONS, id, readOnly: ['id', 'meta', 'groups'] });
-    return canonicalResource(patched, USER_ATTRS, USER_EXTENSIONS);
+    const patched = applyPatch(current, body, {
+      defs: USER_ATTRS,
+      ext: userExtensionsOf(ctx.conn),
+      id,
+      readOnly: ['id', 'meta', 'groups'],
+      policy: attrPolicy(ctx),
+    });
+    return canonicalUser(ctx, patched);
   });
   return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
 }
@@ -358,8 +375,8 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
     const docs = hit ? [rec] : [];
     return { total: docs.length, docs: docs.slice(p.startIndex - 1, p.startIndex - 1 + p.count) };
   }
-  const translated = ast ? translateScimFilter(ast, userFieldResolver) : undefined;
-  const sort = p.sortBy ? sortField(p.sortBy, userFieldResolver) : undefined;
+  const translated = ast ? translateScimFilter(ast, userResolverOf(ctx.conn)) : undefined;
+  const sort = p.sortBy ? sortField(p.sortBy, userResolverOf(ctx.conn)) : undefined;
   if (ast && storeCapabilities().ferretdb && hasValueFilter(ast)) return findUsersInMemory(ctx, ast, p, sort);
   if (sort?.list) {
     // A multi-valued sortBy orders by each user's primary value, which no store sort expresses: the matching users are
@@ -414,7 +431,7 @@ async function findUsersInMemory(
     const r: Json = { ...rawOf(rec), id: rec.key, active: rec.active, groups: rec.groups.map((value) => ({ value })) };
     r.meta = { created: rec.createdAt.toISOString(), lastModified: rec.updatedAt.toISOString() };
     try {
-      return matches(ast, r, FILTER_DEFS, USER_EXTENSIONS);
+      return matches(ast, r, FILTER_DEFS, userExtensionsOf(ctx.conn));
     } catch (err) {
       if (err instanceof FilterError) throw badRequest('invalidFilter', err.message);
       throw err;

@@ -12,6 +12,7 @@ import { invalidateMergeSettings } from './settings';
 import type { SyncConnection } from './syncRuns';
 import { findByIds } from './batchRead';
 import { LimitReachedError, NotFoundError, ValidationError } from './errors';
+import { validateCustomAttributes, validateInteropProfile, type CustomAttributeDef } from './scimSettings';
 
 export interface CreateConnectionInput {
   orgId: string;
@@ -19,6 +20,10 @@ export interface CreateConnectionInput {
   name?: string;
   provider?: string;
   extendedAttributes?: boolean;
+  /** scim: `strict` enforces the SCIM 2.0 Interoperability Profile (default lenient). */
+  interopProfile?: string;
+  /** scim: declared custom attributes. */
+  customAttributes?: { name: string; type: string; multiValued?: boolean }[];
   massRemovalThreshold?: number;
   /** sftp: OpenSSH public key lines accepted besides the password. */
   publicKeys?: string[];
@@ -95,7 +100,12 @@ export async function createConnection(
     out.scimBaseUrl = scimBaseUrl(env.publicUrl, id);
     out.scim11BaseUrl = scim11BaseUrl(env.publicUrl, id);
     out.token = token;
-  } else if (type === 'sftp') {
+    if (input.interopProfile !== undefined) doc.interopProfile = validateInteropProfile(input.interopProfile);
+    if (input.customAttributes?.length) doc.customAttributes = validateCustomAttributes(input.customAttributes);
+  } else if (input.interopProfile !== undefined || input.customAttributes !== undefined) {
+    throw new ValidationError('interopProfile and customAttributes apply to scim connections');
+  }
+  if (type === 'sftp') {
     const username = `sftp-${id.slice(-12)}`;
     const password = randomBytes(18).toString('base64url');
     doc.sftp = { username, passwordHash: hashPassword(password), publicKeys: input.publicKeys ?? [] };
@@ -207,6 +217,10 @@ export interface ConnectionUpdate {
   name?: string;
   extendedAttributes?: boolean;
   massRemovalThreshold?: number;
+  /** scim */
+  interopProfile?: string;
+  /** scim: replaces the whole list of declared custom attributes. */
+  customAttributes?: { name: string; type: string; multiValued?: boolean }[];
   hris?: { schedule?: string | null; mode?: 'automated' | 'assisted' };
 }
 
@@ -232,6 +246,15 @@ export async function updateConnection(id: string, update: ConnectionUpdate): Pr
   if (update.name !== undefined) set.name = update.name;
   if (threshold !== undefined) set.massRemovalThreshold = threshold;
   if (update.extendedAttributes !== undefined) set.extendedAttributes = update.extendedAttributes;
+  if ((update.interopProfile !== undefined || update.customAttributes !== undefined) && before.type !== 'scim') {
+    throw new ValidationError('interopProfile and customAttributes apply to scim connections');
+  }
+  if (update.interopProfile !== undefined) set.interopProfile = validateInteropProfile(update.interopProfile);
+  if (update.customAttributes !== undefined) {
+    const defs: CustomAttributeDef[] = validateCustomAttributes(update.customAttributes);
+    if (defs.length) set.customAttributes = defs;
+    else unset.customAttributes = 1;
+  }
   if (update.hris?.schedule === null) unset['hris.schedule'] = 1;
   else if (update.hris?.schedule !== undefined) set['hris.schedule'] = update.hris.schedule;
   if (update.hris?.mode !== undefined) set['hris.mode'] = update.hris.mode;

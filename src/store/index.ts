@@ -23,6 +23,7 @@ export * from './recipientFields';
 export * from './organizations';
 export * from './tokens';
 export * from './connections';
+export * from './scimSettings';
 export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';

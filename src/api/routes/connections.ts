@@ -18,6 +18,7 @@ import {
   sftpHostKey,
   updateConnection,
 } from '../../store';
+import { CUSTOM_ATTRIBUTE_NAME, CUSTOM_ATTRIBUTE_TYPES, INTEROP_PROFILES, MAX_CUSTOM_ATTRIBUTES } from '../../store';
 import type { Config } from '../../config/config';
 import { principal } from '../auth';
 import { remergeInBackground } from '../jobs';
@@ -51,6 +52,18 @@ const publicKey = z
     pattern: ED25519_KEY,
   });
 
+/** scim: the SCIM 2.0 Interoperability Profile mode and declared custom attributes (src/store/scimSettings.ts). */
+const interopProfile = z.enum(INTEROP_PROFILES);
+const customAttributes = z
+  .array(
+    z.strictObject({
+      name: z.string().regex(CUSTOM_ATTRIBUTE_NAME, 'a custom attribute name starts with a letter and holds only letters, digits, - and _'),
+      type: z.enum(CUSTOM_ATTRIBUTE_TYPES),
+      multiValued: z.boolean().optional(),
+    }),
+  )
+  .max(MAX_CUSTOM_ATTRIBUTES);
+
 const createSchema = z.discriminatedUnion(
   'type',
   [
@@ -60,6 +73,8 @@ const createSchema = z.discriminatedUnion(
       provider: z.enum(SCIM_PROVIDERS).default('generic'),
       extendedAttributes: z.boolean().optional(),
       massRemovalThreshold: threshold.optional(),
+      interopProfile: interopProfile.optional(),
+      customAttributes: customAttributes.optional(),
     }),
     z.strictObject({
       type: z.literal('sftp'),
@@ -87,6 +102,8 @@ const patchSchema = z.strictObject({
   massRemovalThreshold: threshold.optional(),
   schedule: schedule.nullable().optional(),
   mode: z.enum(['automated', 'assisted']).optional(),
+  interopProfile: interopProfile.optional(),
+  customAttributes: customAttributes.optional(),
 });
 
 const credentialsSchema = z.strictObject({
@@ -209,12 +226,16 @@ export function connectionRoutes(api: ApiRoutes, config: Config, logger: Logger)
     if (body.extendedAttributes !== undefined && doc.type !== 'scim') {
       throw wrongType('extendedAttributes applies to scim connections (the others sync the full set)');
     }
+    if ((body.interopProfile !== undefined || body.customAttributes !== undefined) && doc.type !== 'scim')
+      throw wrongType('interopProfile and customAttributes apply to scim connections');
     if ((body.schedule !== undefined || body.mode !== undefined) && doc.type !== 'hris')
       throw wrongType('schedule and mode apply to hris connections');
     const change = await updateConnection(doc._id, {
       name: body.name,
       massRemovalThreshold: body.massRemovalThreshold,
       extendedAttributes: body.extendedAttributes,
+      interopProfile: body.interopProfile,
+      customAttributes: body.customAttributes,
       hris: doc.type === 'hris' ? { schedule: body.schedule, mode: body.mode } : undefined,
     });
     // What a directory contributes depends on extendedAttributes: its people are re-derived, after the answer.

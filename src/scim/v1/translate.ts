@@ -325,7 +325,8 @@ export function patchIn(kind: Kind, body: unknown): { schemas: string[]; Operati
     else single[k] = v;
   }
   // `id` stays in: the engine refuses a PATCH that would change it.
-  if (Object.keys(single).length) ops.push({ op: 'replace', value: single });
+  // `add`: 1.1 merges the sub-attributes of a complex attribute (2.0's `replace` of one replaces all of it).
+  if (Object.keys(single).length) ops.push({ op: 'add', value: single });
   ops.push(...multi);
   return ops.length ? { schemas: [PATCH_SCHEMA], Operations: ops } : null;
 }

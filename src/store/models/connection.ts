@@ -53,6 +53,12 @@ export interface ConnectionDoc {
   columnMapping?: { header: string; target: string }[];
   /** Set while a settings change's re-merge of the connection's people is owed (cleared when done; the sweep finishes it). */
   remergeSince?: Date;
+  /** scim: `strict` enforces the SCIM 2.0 Interoperability Profile; unset means `lenient` (src/store/scimSettings.ts). */
+  interopProfile?: 'strict' | 'lenient' | null;
+  /** scim: custom attributes the administrator declares (served under the connection's custom extension schema). */
+  customAttributes?: { name: string; type: 'string' | 'boolean' | 'integer' | 'decimal' | 'dateTime'; multiValued: boolean }[];
+  /** scim: attribute names an identity provider sent that no schema declares, first sighting each (ignored, not stored). */
+  unknownScimAttributes?: { name: string; firstSeenAt: Date }[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -106,6 +112,22 @@ const connectionSchema = new Schema<ConnectionDoc>(
     },
     deleting: { type: Boolean, default: false },
     remergeSince: { type: Date, default: undefined },
+    interopProfile: { type: String, enum: ['strict', 'lenient'] },
+    customAttributes: {
+      type: [
+        {
+          _id: false,
+          name: { type: String, required: true },
+          type: { type: String, enum: ['string', 'boolean', 'integer', 'decimal', 'dateTime'], required: true },
+          multiValued: { type: Boolean, default: false },
+        },
+      ],
+      default: undefined,
+    },
+    unknownScimAttributes: {
+      type: [{ _id: false, name: { type: String, required: true }, firstSeenAt: { type: Date, required: true } }],
+      default: undefined,
+    },
   },
   { timestamps: true, versionKey: false },
 );

@@ -50,7 +50,7 @@ describe('PATCH engine', () => {
       op('Remove', 'emails[type eq "home"]'),
     );
     assert.equal(out.title, 'Lead');
-    assert.deepEqual(out.name, { givenName: 'Babs', familyName: 'Jensen', middleName: 'Jane' }, 'a complex replace merges');
+    assert.deepEqual(out.name, { givenName: 'Babs' }, 'a complex replace replaces all of it (issue #14 item 8)');
     assert.deepEqual(out.emails, [{ value: 'bjensen@example.com', type: 'work', primary: true }]);
     assert.deepEqual(before, user());
   });
