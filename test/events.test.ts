@@ -11,7 +11,9 @@ import {
   readEvents,
   recipientId,
   replayMergeJournal,
+  storedEvents,
   sweepEvents,
+  withoutObjects,
   type ConnectionRef,
   type EventDoc,
 } from '../src/store';
@@ -177,6 +179,40 @@ describe('events: written with the change', () => {
         .exec(),
     );
     cursor = await headCursor(orgId);
+  });
+
+  test("a recipient's copy of its events reads back as the events (compact form)", () => {
+    const drafts = [
+      {
+        key: 'recipient:o:a@x.io:1:2:recipient.updated',
+        type: 'recipient.updated' as const,
+        connectionId: 'c1',
+        data: { recipientId: 'o:a@x.io', email: 'a@x.io', changed: ['city'] },
+        object: { id: 'o:a@x.io' },
+        subject: 'o:a@x.io',
+        inc: 1,
+      },
+      {
+        key: 'audience:aud1:o:a@x.io:1:2:audience.recipient_left',
+        type: 'audience.recipient_left' as const,
+        connectionId: 'c1',
+        data: { recipientId: 'o:a@x.io', email: 'a@x.io', audienceId: 'aud1' },
+        subject: 'o:a@x.io',
+        inc: 1,
+      },
+    ];
+    const stored = withoutObjects(drafts)!;
+    assert.ok(!stored.includes('"object"'));
+    assert.deepEqual(
+      storedEvents({ ev: stored }),
+      drafts.map((d) => ({ ...d, object: null })),
+    );
+    // Drafts naming different recipients keep the plain form.
+    const mixed = [drafts[0]!, { ...drafts[1]!, subject: 'o:b@x.io' }];
+    assert.deepEqual(
+      storedEvents({ ev: withoutObjects(mixed) }),
+      mixed.map((d) => ('object' in d ? { ...d, object: null } : d)),
+    );
   });
 
   test('readers stop at a young gap and pass it once it is older than the grace', async () => {

@@ -440,18 +440,66 @@ export async function reemitRecipientEvents(
   return appendEvents(orgId, drafts, { skip: have });
 }
 
-/** The events kept in a recipient document (`ev`: a JSON string, or the array earlier versions wrote). */
+/** The events kept in a recipient document (`ev`, see withoutObjects; or the array earlier versions wrote). */
 export function storedEvents(r: Pick<RecipientDoc, 'ev'>): EventDraft[] {
   if (!r.ev) return [];
-  return typeof r.ev === 'string' ? (JSON.parse(r.ev) as EventDraft[]) : r.ev;
+  if (typeof r.ev !== 'string') return r.ev;
+  const parsed = JSON.parse(r.ev) as EventDraft[] | CompactEvents;
+  if (Array.isArray(parsed)) return parsed;
+  const { s: subject, i: inc, c: connectionId, m: email, e } = parsed;
+  return e.map(([key, type, rest]) => ({
+    key: key.split(SUBJECT_MARK).join(subject),
+    type,
+    connectionId,
+    data: { recipientId: subject, email, ...rest },
+    object: null,
+    subject,
+    inc,
+  }));
 }
+
+/** The events of one recipient write, with what they share said once (they all name the same recipient). */
+interface CompactEvents {
+  s: string;
+  i: number | null;
+  c: string | null;
+  m: unknown;
+  e: [string, EventType, Record<string, unknown>][];
+}
+const SUBJECT_MARK = '\u0001';
 
 /**
  * The copy of a write's events kept in the recipient document: without the full objects (the document is one), as
- * one JSON string (one field for the store to write instead of a nested array of them).
+ * one compact JSON string (one field for the store to write, each shared value once): the merge writes it with every
+ * recipient it changes, so its size is part of the feed's cost on the merge.
  */
 export function withoutObjects(drafts: EventDraft[]): string | undefined {
-  return drafts.length ? JSON.stringify(drafts.map((d) => (d.object ? { ...d, object: null } : d))) : undefined;
+  if (!drafts.length) return undefined;
+  const { subject, inc, connectionId } = drafts[0]!;
+  const email = drafts[0]!.data.email;
+  const shared =
+    subject &&
+    drafts.every(
+      (d) =>
+        d.subject === subject &&
+        (d.inc ?? null) === (inc ?? null) &&
+        d.connectionId === connectionId &&
+        d.data.recipientId === subject &&
+        d.data.email === email &&
+        !d.key.includes(SUBJECT_MARK),
+    );
+  if (!shared) return JSON.stringify(drafts.map((d) => (d.object ? { ...d, object: null } : d)));
+  const compact: CompactEvents = {
+    s: subject,
+    i: inc ?? null,
+    c: connectionId,
+    m: email,
+    e: drafts.map((d) => {
+      const { recipientId: _r, email: _e, ...rest } = d.data;
+      return [d.key.split(subject).join(SUBJECT_MARK), d.type, rest];
+    }),
+  };
+  return JSON.stringify(compact);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
