@@ -20,7 +20,10 @@ import {
   appendEvents,
   applySourceChanges,
   connectStore,
+  createAudience,
   createConnection,
+  createSegment,
+  newId,
   createOrganization,
   createWebhookEndpoint,
   disconnectStore,
@@ -28,11 +31,16 @@ import {
   type EventDraft,
 } from '../src/store';
 import { WebhookWorker } from '../src/webhooks/worker';
-import { argValue, parseCount, round } from './lib/stats';
+import { argValue, median, parseCount, round } from './lib/stats';
 
 const argv = process.argv.slice(2);
 const N = parseCount(argValue(argv, 'records') ?? process.env.BENCH_RECORDS) ?? 20_000;
 const E = parseCount(argValue(argv, 'events') ?? process.env.BENCH_EVENTS) ?? 100_000;
+const RUNS = parseCount(argValue(argv, 'runs')) ?? 3;
+/** `merge` or `delivery`: run only that part. */
+const ONLY = argValue(argv, 'only');
+let store = '';
+let raw = 0;
 const SECRET_KEY = 'bench-secret-key-0123456789';
 const env = { publicUrl: 'http://localhost:8080', secretKey: SECRET_KEY };
 
@@ -64,29 +72,83 @@ async function rawRate(): Promise<number> {
   return n / ((performance.now() - t) / 1000);
 }
 
-async function mergeRate(orgId: string, events: boolean): Promise<number> {
+/** Store commands sent while `fn` runs, by command name (the driver's command monitoring). */
+const commandCounts = new Map<string, number>();
+let counting = false;
+function watchCommands(): void {
+  mongoose.connection.getClient().on('commandStarted', (e: { commandName: string }) => {
+    if (counting) commandCounts.set(e.commandName, (commandCounts.get(e.commandName) ?? 0) + 1);
+  });
+}
+
+let runNo = 0;
+/** One merge of N new people on a fresh connection; records/s and store commands per 1000 records. */
+async function mergeRun(orgId: string, events: boolean): Promise<{ rate: number; commands: Record<string, number> }> {
   setEventsEnabled(events);
   const c = await createConnection({ orgId, type: 'csv' }, env);
   const conn = { _id: c.id, orgId, type: 'csv' };
+  const tag = `${events ? 'on' : 'off'}${runNo++}_`;
+  commandCounts.clear();
+  counting = true;
   const t = performance.now();
   for (let i = 0; i < N; i += 1000) {
     await applySourceChanges(
       conn,
       Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
-        const k = `${events ? 'on' : 'off'}${i + j}`;
+        const k = `${tag}${i + j}`;
         return {
           op: 'upsert' as const,
           key: k,
           email: `${k}@example.com`,
           active: true,
-          attributes: { first_name: 'A', department_name: 'Sales' },
+          attributes: { first_name: 'A', department_name: (i + j) % 2 ? 'Sales' : 'Support' },
           groups: ['g1'],
         };
       }),
     );
   }
+  const secs = (performance.now() - t) / 1000;
+  counting = false;
   setEventsEnabled(true);
-  return N / ((performance.now() - t) / 1000);
+  const commands: Record<string, number> = {};
+  for (const [k, v] of [...commandCounts].sort()) commands[k] = round((v * 1000) / N, 2);
+  return { rate: N / secs, commands };
+}
+
+/** Alternating off/on runs (off first), so load changes on the shared machine fall on both sides. */
+async function mergeFigure(orgId: string, label: string): Promise<void> {
+  const off: number[] = [];
+  const on: number[] = [];
+  let cmdOff: Record<string, number> = {};
+  let cmdOn: Record<string, number> = {};
+  for (let r = 0; r < RUNS; r++) {
+    const a = await mergeRun(orgId, false);
+    off.push(a.rate);
+    cmdOff = a.commands;
+    const b = await mergeRun(orgId, true);
+    on.push(b.rate);
+    cmdOn = b.commands;
+    log(`${label} run ${r + 1}/${RUNS}: events off ${Math.round(a.rate)}/s, on ${Math.round(b.rate)}/s`);
+  }
+  const mOff = median(off);
+  const mOn = median(on);
+  emit({
+    figure: 'merge',
+    audiences: label,
+    store,
+    records: N,
+    runs: RUNS,
+    eventsOffPerSec: off.map((x) => round(x)),
+    eventsOnPerSec: on.map((x) => round(x)),
+    medianOffPerSec: round(mOff),
+    medianOnPerSec: round(mOn),
+    onOffRatio: round(mOn / mOff, 3),
+    eventsCost: round(1 - mOn / mOff, 3),
+    target: 0.2,
+    commandsPer1000Off: cmdOff,
+    commandsPer1000On: cmdOn,
+    rawInsertPerSec: round(raw),
+  });
 }
 
 async function delivery(orgId: string): Promise<{ rate: number; p99: number; p50: number; received: number }> {
@@ -157,36 +219,53 @@ async function main(): Promise<void> {
   if (!base) throw new Error('MONGODB_URI is not set (npm run bench:events starts a local store)');
   const u = new URL(base);
   u.pathname = `/bench_events_${Date.now().toString(36)}`;
+  // Command monitoring counts the store commands of each merge (commandStarted events).
+  u.searchParams.set('monitorCommands', 'true');
   const caps = await connectStore(u.toString());
-  const store = caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`;
+  watchCommands();
+  store = caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`;
   try {
-    const orgId = (await createOrganization('bench')).id;
-    const raw = await rawRate();
+    raw = await rawRate();
     log(`raw insert ${Math.round(raw)} docs/s`);
-    const off = await mergeRate(orgId, false);
-    log(`merge, events off: ${Math.round(off)} records/s`);
-    const on = await mergeRate(orgId, true);
-    log(`merge, events on: ${Math.round(on)} records/s`);
-    emit({
-      figure: 'merge',
-      store,
-      records: N,
-      eventsOffPerSec: round(off),
-      eventsOnPerSec: round(on),
-      eventsCost: round(1 - on / off),
-      target: 0.2,
-      rawInsertPerSec: round(raw),
-    });
-    const d = await delivery(orgId);
-    emit({
-      figure: 'delivery',
-      store,
-      events: E,
-      deliveredPerSec: round(d.rate),
-      lagP50Ms: d.p50,
-      lagP99Ms: d.p99,
-      rawInsertPerSec: round(raw),
-    });
+    if (ONLY !== 'delivery') {
+      // An organization without audiences, then one with two: a group audience and a segment audience.
+      await mergeFigure((await createOrganization('bench')).id, 'none');
+      const org2 = (await createOrganization('bench-audiences')).id;
+      const seg = await createSegment(org2, { name: 'sales', filter: 'department_name eq "Sales"' });
+      const now = new Date();
+      const none = { groups: [], segments: [], recipients: [] };
+      await createAudience({
+        _id: newId(),
+        orgId: org2,
+        name: 'g1',
+        include: { ...none, groups: ['g1'] },
+        exclude: none,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await createAudience({
+        _id: newId(),
+        orgId: org2,
+        name: 'sales',
+        include: { ...none, segments: [seg._id] },
+        exclude: none,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await mergeFigure(org2, 'group+segment');
+    }
+    if (ONLY !== 'merge') {
+      const d = await delivery((await createOrganization('bench-delivery')).id);
+      emit({
+        figure: 'delivery',
+        store,
+        events: E,
+        deliveredPerSec: round(d.rate),
+        lagP50Ms: d.p50,
+        lagP99Ms: d.p99,
+        rawInsertPerSec: round(raw),
+      });
+    }
   } finally {
     await mongoose.connection.db?.dropDatabase();
     await disconnectStore();

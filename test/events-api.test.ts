@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { SnapshotIngest, applySourceChanges, discardHeldRun, headCursor, sweepEvents, type ConnectionRef } from '../src/store';
-import { Event } from '../src/store/models';
+import { EventBlock } from '../src/store/models';
 import { bearer, createOrgWithTokens, makeApp, uploadAndWait, type Org } from './apiHelpers';
 import { closeTestStore, openTestStore } from './helpers/store';
 
@@ -54,13 +54,15 @@ describe('events API, sync run / connection / group events, events tail', () => 
     const page = await feed(cursor);
     assert.deepEqual(
       page.items.map((e) => e.type),
-      ['connection.created', 'group.created', 'recipient.created', 'group.member_added', 'recipient.created', 'sync_run.succeeded'],
+      ['connection.created', 'group.created', 'recipient.created', 'recipient.created', 'sync_run.succeeded'],
     );
     assert.deepEqual(page.items[0]!.data, { connectionId: csvId, type: 'csv', name: 'HR export' });
     const created = page.items[2]!;
-    assert.deepEqual(Object.keys(created.data).sort(), ['email', 'recipientId', 'status'], 'ids and email only');
+    assert.deepEqual(Object.keys(created.data).sort(), ['email', 'groups', 'recipientId', 'status'], 'ids, email and group ids only');
+    assert.equal((created.data.groups as string[]).length, 1, 'the initial group membership is in recipient.created');
+    assert.deepEqual(page.items[3]!.data.groups, []);
     assert.equal(created.connectionId, csvId);
-    assert.equal(page.items[5]!.data.syncRunId, run.id);
+    assert.equal(page.items[4]!.data.syncRunId, run.id);
     cursor = page.nextCursor;
 
     // The same file again changes nothing: only the run's own event.
@@ -128,7 +130,7 @@ describe('events API, sync run / connection / group events, events tail', () => 
     assert.equal(bad.status, 400);
     const badType = await request(app).get('/api/v1/events?types=recipient.exploded').set(bearer(org.reader));
     assert.equal(badType.status, 400);
-    await Event.updateMany({ orgId: org.id }, { $set: { createdAt: new Date(Date.now() - 40 * 86_400_000) } }).exec();
+    await EventBlock.updateMany({ orgId: org.id }, { $set: { createdAt: new Date(Date.now() - 40 * 86_400_000) } }).exec();
     await sweepEvents();
     const gone = await request(app).get('/api/v1/events?after=1').set(bearer(org.reader));
     assert.equal(gone.status, 410);

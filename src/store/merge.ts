@@ -496,7 +496,7 @@ export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
   for (const e of entries) {
     await remergeEmails(e.orgId, e.emails);
     const ids = e.emails.map((m) => recipientId(e.orgId, m));
-    await reemitRecipientEvents(e.orgId, await findByIds(Recipient, ids), ids);
+    await reemitRecipientEvents(e.orgId, await findByIds(Recipient, ids), ids, e.createdAt);
     await deleteByIds(MergeJournal, [e._id]);
   }
   return entries.length;

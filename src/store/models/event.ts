@@ -5,13 +5,15 @@ import { Schema, model } from 'mongoose';
  * describes. `seq` is the per-organization cursor; `eid` is derived from what changed (deterministic), so a replayed
  * merge re-emits an event it already wrote as a duplicate key, never twice.
  */
+/**
+ * One entry of an organization's change feed (SPEC §4 Events), as readers get it. `seq` is the per-organization
+ * cursor; `eid` is derived from what changed (deterministic), so a replayed merge re-emits an event it already wrote
+ * with the same id. Stored in blocks (EventBlockDoc), not one document each.
+ */
 export interface EventDoc {
-  /**
-   * `${orgId}:${seq}`: readers fetch a range of cursors as `_id $in [...]`, which every MongoDB-compatible server
-   * (FerretDB v1 included) serves from the primary index; a range query on `seq` would scan there.
-   */
+  /** `${orgId}:${seq}`. */
   _id: string;
-  /** The public event id (`evt_...`), derived from what changed: unique, so a replay cannot write an event twice. */
+  /** The public event id (`evt_...`), derived from what changed. */
   eid: string;
   orgId: string;
   seq: number;
@@ -28,28 +30,41 @@ export interface EventDoc {
   inc: number | null;
 }
 
-const eventSchema = new Schema<EventDoc>(
+/**
+ * A run of consecutive events of one organization written in one store pass (a merge batch's events are a few
+ * blocks of one insert): cursors `seq` .. `seq + n - 1`, the events compressed in `z` (raw deflate of a JSON array
+ * of [eid, type, connectionId, data, object, subject, inc]). One small document per block instead of one indexed
+ * document per event is what keeps the feed's cost on the merge low (see bench/RESULTS.md, issue 11).
+ */
+export interface EventBlockDoc {
+  /**
+   * `${orgId}:${seq}` of its first event: readers fetch a window of cursors as `_id $in [...]`, which every
+   * MongoDB-compatible server (FerretDB v1 with the `_id $in` pushdown included) serves from the primary index.
+   */
+  _id: string;
+  orgId: string;
+  /** The cursor of its first event. */
+  seq: number;
+  n: number;
+  createdAt: Date;
+  z: Buffer;
+}
+
+const eventBlockSchema = new Schema<EventBlockDoc>(
   {
     _id: { type: String, required: true },
-    eid: { type: String, required: true },
     orgId: { type: String, required: true },
     seq: { type: Number, required: true },
-    type: { type: String, required: true },
+    n: { type: Number, required: true },
     createdAt: { type: Date, required: true },
-    connectionId: { type: String, default: null },
-    data: { type: Schema.Types.Mixed, default: {} },
-    object: { type: Schema.Types.Mixed, default: null },
-    subject: { type: String, default: null },
-    inc: { type: Number, default: null },
+    z: { type: Buffer, required: true },
   },
-  { versionKey: false, minimize: false },
+  { versionKey: false },
 );
-eventSchema.index({ eid: 1 }, { unique: true });
-eventSchema.index({ orgId: 1, seq: 1 });
-eventSchema.index({ createdAt: 1 });
-eventSchema.index({ subject: 1, seq: 1 });
+eventBlockSchema.index({ orgId: 1, seq: 1 });
+eventBlockSchema.index({ createdAt: 1 });
 
-export const Event = model<EventDoc>('Event', eventSchema, 'events');
+export const EventBlock = model<EventBlockDoc>('EventBlock', eventBlockSchema, 'event_blocks');
 
 /** Per-organization cursor allocation and the retention watermark. */
 export interface EventSeqDoc {

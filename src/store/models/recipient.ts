@@ -39,7 +39,7 @@ export interface RecipientDoc {
    * The feed events of the write that made this version, written with it: the merge journal replay re-appends them
    * (idempotently) when a process stopped between the write and the append.
    */
-  ev?: EventDraft[];
+  ev?: string | EventDraft[];
   v: number;
   createdAt: Date;
   updatedAt: Date;
