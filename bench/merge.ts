@@ -333,10 +333,8 @@ async function main(): Promise<void> {
   const mergePerSec = merged / mergeSeconds;
 
   // Check what the merge left: one source record per change, one recipient per distinct email merged.
-  const [sourceRecords, recipientDocs] = await Promise.all([
-    SourceRecord.estimatedDocumentCount().exec(),
-    Recipient.estimatedDocumentCount().exec(),
-  ]);
+  // Exact counts (estimatedDocumentCount answers from a statistic that DocumentDB keeps stale).
+  const [sourceRecords, recipientDocs] = await Promise.all([SourceRecord.countDocuments({}).exec(), Recipient.countDocuments({}).exec()]);
   log(
     `store holds ${sourceRecords} source records and ${recipientDocs} recipients (expected ${merged} and ${recipients}); ${conflicts} conflicts`,
   );
