@@ -1,3 +1,4 @@
+import { deleteStagedRows } from './stagedRows';
 import { refreshFileResult } from './accountFiles';
 import { findByIds } from './batchRead';
 import { rawCollection } from './collections';
@@ -412,7 +413,7 @@ export class SnapshotIngest {
       },
       { phase: { $ne: 'apply' } },
     );
-    if (failed) await StagedRow.deleteMany({ runId: this.run._id }).exec();
+    if (failed) await deleteStagedRows(this.run._id);
     return (await readRun(this.run._id))!;
   }
 }
@@ -670,7 +671,7 @@ async function startApply(
 /** Applies (or goes on applying) a run whose apply phase started, and ends it. */
 async function finishApply(run: SyncRunDoc, conn: SyncConnection, signal?: AbortSignal): Promise<SyncRunDoc> {
   const counts = await applyStaged(run, conn, signal);
-  await StagedRow.deleteMany({ runId: run._id }).exec();
+  await deleteStagedRows(run._id);
   const to: SyncRunStatus = run.status === 'applying' ? 'applied' : endStatus(counts);
   await transitionRun(run._id, to, {
     counts,
@@ -693,7 +694,7 @@ export async function resumeApply(runId: string): Promise<SyncRunDoc | null> {
   const c = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
   if (!c || c.deleting) {
     await transitionRun(runId, 'failed', { message: 'the connection of this sync run was deleted', finishedAt: new Date(), phase: null });
-    await StagedRow.deleteMany({ runId }).exec();
+    await deleteStagedRows(runId);
     return readRun(runId);
   }
   markRunLive(runId);
@@ -742,7 +743,7 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
   if (!(await transitionRun(runId, 'discarded', { finishedAt: new Date(), phase: null }))) {
     throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
   }
-  await StagedRow.deleteMany({ runId }).exec();
+  await deleteStagedRows(runId);
   await refreshFileResult(runId);
   return (await readRun(runId))!;
 }
