@@ -61,7 +61,7 @@ export async function startService(
     );
   }
   const caps = await connectStore(config.MONGODB_URI);
-  logger.info({ store: caps.ferretdb ? 'ferretdb' : 'mongodb', version: caps.serverVersion, roles }, 'store connected');
+  logger.info({ store: caps.engine, version: caps.serverVersion, capabilities: caps, roles }, 'store connected');
 
   const stops: ((deadline: number) => Promise<void>)[] = [];
   setEventRetentionDays(config.EVENT_RETENTION_DAYS);

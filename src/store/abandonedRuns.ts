@@ -1,6 +1,7 @@
+import { deleteStagedRows } from './stagedRows';
 import { syncRunEvent } from './events';
 import { requeueAbandonedStoredRuns } from './fileRuns';
-import { StagedRow, SyncRun, type SyncRunDoc } from './models';
+import { SyncRun, type SyncRunDoc } from './models';
 import { PROCESS_OWNER, isRunLive, ownerGone, readRun, serialized } from './syncRunState';
 import { resumeApply, settleInterruptedDelta } from './syncRuns';
 
@@ -34,7 +35,7 @@ export async function failActiveRun(id: string, message: string, also: Record<st
     ).exec(),
   );
   if (!res.modifiedCount) return false;
-  await StagedRow.deleteMany({ runId: id }).exec();
+  await deleteStagedRows(id);
   await syncRunEvent(id, 'failed');
   return true;
 }

@@ -1,3 +1,4 @@
+import { deleteStagedRows } from './stagedRows';
 import { randomBytes } from 'node:crypto';
 import { deleteAccountFiles } from './accountFiles';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
@@ -5,7 +6,7 @@ import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
 import { recordConnectionEvent } from './events';
 import { applySourceChanges, type ConnectionRef } from './merge';
-import { Connection, Group, Organization, SourceRecord, StagedRow, SyncRun, type ConnectionDoc } from './models';
+import { Connection, Group, Organization, SourceRecord, SyncRun, type ConnectionDoc } from './models';
 import { payConnectionRemerge } from './remerge';
 import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from './secrets';
 import { invalidateMergeSettings } from './settings';
@@ -164,7 +165,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
   }
   await Group.deleteMany({ connectionId }).exec();
   const runIds = (await SyncRun.find({ connectionId }, { _id: 1 }).lean().exec()).map((r) => r._id);
-  if (runIds.length) await StagedRow.deleteMany({ runId: { $in: runIds } }).exec();
+  if (runIds.length) await deleteStagedRows(runIds);
   await SyncRun.updateMany({ connectionId, status: 'needs_review' }, { $set: { status: 'discarded' } }).exec();
   // SFTP: the account's files (inbox, results, archive) and their bytes.
   if (conn.type === 'sftp') await deleteAccountFiles(connectionId);

@@ -1,27 +1,36 @@
 import mongoose from 'mongoose';
 import * as models from './models';
+import { capabilitiesOf, type BuildInfoAnswer, type HelloAnswer, type StoreCapabilities } from './capabilities';
 
-export interface StoreCapabilities {
-  /** FerretDB v1 serves only `_id` equality from an index; `$in` and secondary-field queries scan. */
-  ferretdb: boolean;
-  /**
-   * `_id: {$in: [...]}` is served from the `_id` index: always on MongoDB; on FerretDB only in the build that
-   * scripts/ferretdb.sh patches (its buildInfo gitVersion names the patch). Stock FerretDB v1 scans for `$in`.
-   */
-  idInFromIndex: boolean;
-  serverVersion: string;
-}
+export type { StoreCapabilities } from './capabilities';
 
-let capabilities: StoreCapabilities = { ferretdb: false, idInFromIndex: true, serverVersion: 'unknown' };
+let capabilities: StoreCapabilities = capabilitiesOf({ version: 'unknown' });
 
 export function storeCapabilities(): StoreCapabilities {
   return capabilities;
+}
+
+/**
+ * Replaces the detected capabilities (tests and benches that exercise the other engine's decision on the store at hand,
+ * e.g. MongoDB's one-command bulk writes on FerretDB). Returns the previous record, to put back.
+ */
+export function overrideStoreCapabilities(next: Partial<StoreCapabilities>): StoreCapabilities {
+  const prev = capabilities;
+  capabilities = { ...capabilities, ...next };
+  return prev;
+}
+
+/** Puts back a record `overrideStoreCapabilities` returned. */
+export function restoreStoreCapabilities(prev: StoreCapabilities): void {
+  capabilities = prev;
 }
 
 export interface ConnectOptions {
   /** Milliseconds to wait for the server before failing (default 10 s). */
   serverSelectionTimeoutMS?: number;
   syncIndexes?: boolean;
+  /** Emit the driver's command monitoring events (for `countStoreCommands`: benches and command-count tests). */
+  monitorCommands?: boolean;
 }
 
 /** Connects mongoose, detects the server kind and creates indexes. */
@@ -31,20 +40,17 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
     autoIndex: false,
     maxPoolSize: 20,
+    monitorCommands: opts.monitorCommands ?? false,
   });
   const db = mongoose.connection.db;
   if (!db) throw new Error('store connection has no database');
-  const info = (await db.admin().command({ buildInfo: 1 })) as {
-    version?: string;
-    ferretdbVersion?: string;
-    gitVersion?: string;
-  };
-  const ferretdb = Boolean(info.ferretdbVersion);
-  capabilities = {
-    ferretdb,
-    idInFromIndex: !ferretdb || /idpushdown/.test(info.gitVersion ?? ''),
-    serverVersion: info.ferretdbVersion ?? info.version ?? 'unknown',
-  };
+  // Capabilities from what the server says about itself (src/store/capabilities.ts documents each decision).
+  const info = (await db.admin().command({ buildInfo: 1 })) as BuildInfoAnswer;
+  const hello = (await db
+    .admin()
+    .command({ hello: 1 })
+    .catch(() => ({}))) as HelloAnswer;
+  capabilities = capabilitiesOf(info, hello);
   if (opts.syncIndexes !== false) await ensureIndexes();
   return capabilities;
 }

@@ -1,7 +1,8 @@
+import { deleteStagedRows } from './stagedRows';
 import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { isDuplicateKeyError } from './errors';
-import { StagedRow, SyncRun, SyncRunItem, type SyncRunDoc } from './models';
+import { SyncRun, SyncRunItem, type SyncRunDoc } from './models';
 import { PROCESS_OWNER, serialized, transitionRun } from './syncRunState';
 
 /**
@@ -130,7 +131,7 @@ export async function requeueStoredRun(id: string, also: Record<string, unknown>
     ).exec(),
   );
   if (!res.modifiedCount) return false;
-  await StagedRow.deleteMany({ runId: id }).exec();
+  await deleteStagedRows(id);
   await SyncRunItem.deleteMany({ runId: id }).exec();
   return true;
 }

@@ -55,3 +55,5 @@ export * from './operator';
 export * from './events';
 export * from './webhooks';
 export * from './audienceEvents';
+export { capabilitiesOf, type StoreEngine, type BuildInfoAnswer, type HelloAnswer } from './capabilities';
+export { countStoreCommands, type CommandCount } from './commandCount';

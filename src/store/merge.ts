@@ -55,16 +55,14 @@ export interface ConnectionRef {
 const MAX_ATTEMPTS = 8;
 
 /**
- * FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection open for every update of an `update` command until
- * the whole command ends (its handler defers each query iterator's close inside the loop), and its pool has 100
- * connections: one bulkWrite with more than ~100 replaceOne operations hangs the server for good. There, updates are
- * sent in small commands (FerretDB runs them one by one anyway, so this costs only round trips).
+ * bulkWrite (unordered); returns matched + deleted. FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection
+ * open for every update of an `update` command until the whole command ends (its handler defers each query iterator's
+ * close inside the loop), and its pool has 100 connections: one bulkWrite with more than ~100 replaceOne operations
+ * hangs the server for good. There the capability record limits statements per command (FerretDB runs them one by one
+ * anyway, so this costs only round trips).
  */
-const FERRET_UPDATE_CHUNK = 4;
-
-/** bulkWrite (unordered); returns matched + deleted. */
 async function bulkWriteCounted<T extends { _id: string }>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<number> {
-  const chunk = storeCapabilities().ferretdb ? FERRET_UPDATE_CHUNK : ops.length;
+  const chunk = storeCapabilities().updatesPerCommand ?? Math.max(1, ops.length);
   let n = 0;
   for (let i = 0; i < ops.length; i += chunk) {
     const res = await col.bulkWrite(ops.slice(i, i + chunk), { ordered: false });

@@ -1,3 +1,4 @@
+import { deleteStagedRows } from './stagedRows';
 import { refreshFileResult } from './accountFiles';
 import { findByIds } from './batchRead';
 import { rawCollection } from './collections';
@@ -7,7 +8,7 @@ import type { MergeSettings } from './derive';
 import { InvalidStateError, NotFoundError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
 import { newId, sourceRecordId } from './ids';
-import { applySourceChanges, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
+import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
   Connection,
   SourceRecord,
@@ -23,6 +24,7 @@ import {
   type SyncRunItemDoc,
   type SyncRunPhase,
   type SyncRunStatus,
+  type StagedRowDoc,
 } from './models';
 import { mergeSettingsFor } from './settings';
 import {
@@ -193,6 +195,8 @@ export class SnapshotIngest {
   private phase: SyncRunPhase | null = null;
   private journal: ApplyJournal = { cursor: 0, pending: null };
   private keysSeen = new Map<string, number | null>();
+  /** Full snapshots: what staging learnt from the stored records (see `stage`), for the guard's count-only check. */
+  private staged: StagingTally = { liveSeen: 0, deactivations: 0 };
   private settings: MergeSettings | undefined;
   /** Raised by shutdown: reading stops; an apply stops at the next batch, left for `resumeApply`. */
   signal: AbortSignal | undefined;
@@ -306,11 +310,49 @@ export class SnapshotIngest {
       return;
     }
     if (batch.length) {
-      const rows = batch.map((record) => ({ _id: `${this.run._id}:${this.seq}`, runId: this.run._id, seq: this.seq++, record }));
-      await rawCollection(StagedRow).insertMany(rows, { ordered: false });
+      await this.stage(batch);
       this.phase = 'stage';
     }
     await mustWrite(this.run._id, this.progressFields());
+  }
+
+  /**
+   * Stages one batch of a full snapshot. The batch's stored source records are read (one batched `_id` read) and each
+   * row is compared with its record as the merge would (`nextRecord`): a row that would change its record is staged
+   * whole; the keys of the rows that change nothing (and of retained people) go into one keys document for the batch.
+   * A re-sync in which 1 % changed thus writes ~11 small documents per 1,000 rows instead of 1,000, and its apply
+   * re-reads and merges only the changed rows. Counts of the live records seen feed the guard's count-only check.
+   */
+  private async stage(batch: StagedChange[]): Promise<void> {
+    const runId = this.run._id;
+    const stored = await findByIds(
+      SourceRecord,
+      batch.map((c) => sourceRecordId(this.conn._id, c.key)),
+    );
+    const now = new Date();
+    const base = this.seq;
+    const keys: string[] = [];
+    let unchanged = 0;
+    const docs: StagedRowDoc[] = [];
+    for (const change of batch) {
+      const seq = this.seq++;
+      const prev = stored.get(sourceRecordId(this.conn._id, change.key));
+      if (prev && !prev.deleted) this.staged.liveSeen++;
+      if (change.op === 'retain') {
+        keys.push(change.key);
+        continue;
+      }
+      const { outcome } = nextRecord(this.conn, change, prev, now);
+      if (outcome === 'unchanged') {
+        keys.push(change.key);
+        unchanged++;
+        continue;
+      }
+      if (outcome === 'deactivated') this.staged.deactivations++;
+      docs.push({ _id: `${runId}:${seq}`, runId, seq, record: change });
+    }
+    if (keys.length) docs.push({ _id: stagedKeysId(runId, base), runId, seq: base, record: { unchanged }, keys });
+    if (docs.length) await rawCollection(StagedRow).insertMany(docs, { ordered: false });
   }
 
   private progressFields(): RunFields {
@@ -337,7 +379,7 @@ export class SnapshotIngest {
         'progress.applyTotal': this.seq,
         'progress.applied': 0,
       });
-      return evaluateAndApply(this.run._id, this.conn, false, this.signal);
+      return evaluateAndApply(this.run._id, this.conn, false, this.signal, this.staged);
     }
     await transitionRun(this.run._id, endStatus(this.counts), {
       ...this.progressFields(),
@@ -371,29 +413,71 @@ export class SnapshotIngest {
       },
       { phase: { $ne: 'apply' } },
     );
-    if (failed) await StagedRow.deleteMany({ runId: this.run._id }).exec();
+    if (failed) await deleteStagedRows(this.run._id);
     return (await readRun(this.run._id))!;
   }
 }
 
-/** Reads the staged rows `from` ≤ seq < `to` by `_id` (`${runId}:${seq}`), in order. */
-async function stagedRows(runId: string, from: number, to: number): Promise<StagedChange[]> {
-  const ids: string[] = [];
-  for (let s = from; s < to; s++) ids.push(`${runId}:${s}`);
-  const found = await findByIds(StagedRow, ids);
-  const rows: StagedChange[] = [];
-  for (const id of ids) {
-    const row = found.get(id);
-    if (row) rows.push(row.record as StagedChange);
-  }
-  return rows;
+/** What staging a full snapshot learnt: live records it lists, rows that would deactivate a live active person. */
+interface StagingTally {
+  liveSeen: number;
+  deactivations: number;
 }
 
-/** The keys of a staged snapshot. */
+/** The `_id` of the keys document of the staged batch starting at `base`. */
+function stagedKeysId(runId: string, base: number): string {
+  return `${runId}:k${base}`;
+}
+
+/** One staged batch: the rows to apply, the keys listed without a change, and how many of those are unchanged rows. */
+interface StagedBatch {
+  rows: RowChange[];
+  keys: string[];
+  unchanged: number;
+}
+
+/**
+ * Reads the staged batch `from` ≤ seq < `to` (batches start at multiples of BATCH_SIZE) in one batched `_id` read: its
+ * changed rows (`${runId}:${seq}`, in order) and its keys document.
+ */
+async function stagedBatch(runId: string, from: number, to: number): Promise<StagedBatch> {
+  if (to - from > BATCH_SIZE) {
+    // Several staged batches (an apply batch gathers the changed rows of several): one read each.
+    const all: StagedBatch = { rows: [], keys: [], unchanged: 0 };
+    for (let s = from; s < to; s += BATCH_SIZE) {
+      const b = await stagedBatch(runId, s, Math.min(to, s + BATCH_SIZE));
+      all.rows.push(...b.rows);
+      all.keys.push(...b.keys);
+      all.unchanged += b.unchanged;
+    }
+    return all;
+  }
+  const ids: string[] = [];
+  for (let s = from; s < to; s++) ids.push(`${runId}:${s}`);
+  const keysId = stagedKeysId(runId, from);
+  const found = await findByIds(StagedRow, [...ids, keysId]);
+  const batch: StagedBatch = { rows: [], keys: [], unchanged: 0 };
+  for (const id of ids) {
+    const record = found.get(id)?.record as StagedChange | undefined;
+    if (!record) continue;
+    if (isRowChange(record)) batch.rows.push(record);
+    else batch.keys.push(record.key);
+  }
+  const keysDoc = found.get(keysId);
+  if (keysDoc) {
+    batch.keys.push(...(keysDoc.keys ?? []));
+    batch.unchanged = (keysDoc.record as { unchanged?: number } | null)?.unchanged ?? 0;
+  }
+  return batch;
+}
+
+/** The keys of a staged snapshot (people listed without a change map to a retain marker). */
 async function stagedKeys(runId: string, total: number): Promise<Map<string, StagedChange>> {
   const keys = new Map<string, StagedChange>();
   for (let s = 0; s < total; s += BATCH_SIZE) {
-    for (const r of await stagedRows(runId, s, Math.min(total, s + BATCH_SIZE))) keys.set(r.key, r);
+    const batch = await stagedBatch(runId, s, Math.min(total, s + BATCH_SIZE));
+    for (const key of batch.keys) keys.set(key, { op: 'retain', key });
+    for (const r of batch.rows) keys.set(r.key, r);
   }
   return keys;
 }
@@ -428,7 +512,10 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
     const unapplied = await settlePending(conn, pending, counts);
     journal.pending = null;
     if (pending.op === 'rows' && pending.toSeq !== null) {
-      const rest = (await stagedRows(run._id, journal.cursor, pending.toSeq)).filter(isRowChange).filter((r) => unapplied.has(r.key));
+      const staged = await stagedBatch(run._id, journal.cursor, pending.toSeq);
+      // The batch's unchanged rows are counted with its commit, which the stop cut off.
+      counts.unchanged += staged.unchanged;
+      const rest = staged.rows.filter((r) => unapplied.has(r.key));
       if (rest.length) tally(counts, await applySourceChanges(conn, rest, settings));
       journal.cursor = pending.toSeq;
     }
@@ -436,22 +523,42 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
   }
 
   if (!journal.removing) {
-    for (let s = journal.cursor; s < total; s = journal.cursor) {
+    let writtenAt = Date.now();
+    // The changed rows of consecutive staged batches are gathered into apply batches of up to BATCH_SIZE rows (a re-sync
+    // in which 1 % changed merges ten rows per staged batch: gathering them makes one merge of ~1,000 instead of 100).
+    let gathered: RowChange[] = [];
+    let unchanged = 0;
+    for (let s = journal.cursor; s < total;) {
       signal?.throwIfAborted();
       const to = Math.min(total, s + BATCH_SIZE);
-      const batch = (await stagedRows(run._id, s, to)).filter(isRowChange);
-      if (!batch.length) {
-        // Only people this run retains as they were: nothing to write but the cursor.
+      const staged = await stagedBatch(run._id, s, to);
+      gathered.push(...staged.rows);
+      unchanged += staged.unchanged;
+      s = to;
+      if (gathered.length < BATCH_SIZE && s < total) continue;
+      // Unchanged rows cost nothing more: counted here, committed with the cursor (together, so a resume counts once).
+      counts.unchanged += unchanged;
+      if (!gathered.length) {
+        // Nothing to write but the cursor and counts, written at most once a second: a stop before the write only
+        // means these batches are read again on resume (they write nothing).
         journal.cursor = to;
-        await mustWrite(run._id, { journal, 'progress.applied': to });
-        continue;
+        if (to >= total || Date.now() - writtenAt >= 1000) {
+          await mustWrite(run._id, { journal, counts, 'progress.applied': to });
+          writtenAt = Date.now();
+        }
+      } else {
+        await journaledApply(run._id, conn, gathered, counts, journal, 'rows', to, settings, { 'progress.applied': to });
+        writtenAt = Date.now();
       }
-      await journaledApply(run._id, conn, batch, counts, journal, 'rows', to, settings, { 'progress.applied': to });
+      gathered = [];
+      unchanged = 0;
     }
     journal.removing = true;
     await mustWrite(run._id, { journal });
   }
 
+  // The guard found nobody to remove (it counted the live records against those the snapshot lists): no scan.
+  if (run.review?.wouldRemove === 0) return counts;
   const keep = await stagedKeys(run._id, total);
   const op = isIdentitySource(conn.type) ? 'tombstone' : 'delete';
   const missing = await missingKeys(conn, keep);
@@ -493,10 +600,27 @@ async function writeReviewItems(
  * Evaluates the guard over the staged snapshot and applies it, or holds it as needs_review. `force` applies a held run
  * (an administrator's decision; the run is `applying` and ends `applied`).
  */
-export async function evaluateAndApply(runId: string, conn: SyncConnection, force: boolean, signal?: AbortSignal): Promise<SyncRunDoc> {
+export async function evaluateAndApply(
+  runId: string,
+  conn: SyncConnection,
+  force: boolean,
+  signal?: AbortSignal,
+  tally?: StagingTally,
+): Promise<SyncRunDoc> {
   const run = await readRun(runId);
   if (!run) throw new NotFoundError('sync run not found');
   const total = run.progress?.applyTotal ?? (await StagedRow.countDocuments({ runId }).exec());
+  const threshold = conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD;
+
+  // Count-only check, right after staging: if the connection has no more live records than the snapshot's staging saw,
+  // nobody would be removed, and the deactivations were counted while staging. Otherwise (or held) the full check below.
+  if (!force && tally) {
+    const existing = await countLiveRecords(conn._id);
+    if (existing <= tally.liveSeen) {
+      const review = { existing, wouldRemove: 0, wouldDeactivate: tally.deactivations, threshold };
+      if (!massRemovalVerdict(review).held) return startApply(run, conn, review, total, signal);
+    }
+  }
 
   const existing = new Map<string, boolean>();
   for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1, active: 1 }).lean().cursor()) {
@@ -510,7 +634,6 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
   for (const key of existing.keys()) if (!staged.has(key)) list.push({ key, change: 'remove' });
   const wouldDeactivate = list.filter((l) => l.change === 'deactivate').length;
   const wouldRemove = list.length - wouldDeactivate;
-  const threshold = conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD;
   const review = { existing: existing.size, wouldRemove, wouldDeactivate, threshold };
   const verdict = massRemovalVerdict(review);
   if (!force && verdict.held) {
@@ -518,8 +641,22 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     await transitionRun(runId, 'needs_review', { review, phase: null, message: `${verdict.reason}; apply or discard it` });
     return (await readRun(runId))!;
   }
+  return startApply(run, conn, review, total, signal);
+}
 
-  await mustWrite(runId, {
+/** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */
+async function countLiveRecords(connectionId: string): Promise<number> {
+  return SourceRecord.countDocuments({ connectionId, deleted: false }).exec();
+}
+
+async function startApply(
+  run: SyncRunDoc,
+  conn: SyncConnection,
+  review: NonNullable<SyncRunDoc['review']>,
+  total: number,
+  signal?: AbortSignal,
+): Promise<SyncRunDoc> {
+  await mustWrite(run._id, {
     review,
     phase: 'apply',
     'progress.applyTotal': total,
@@ -527,14 +664,14 @@ export async function evaluateAndApply(runId: string, conn: SyncConnection, forc
     counts: { ...run.counts, created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0 },
     journal: { cursor: 0, pending: null },
   });
-  const started = (await readRun(runId))!;
+  const started = (await readRun(run._id))!;
   return finishApply(started, conn, signal);
 }
 
 /** Applies (or goes on applying) a run whose apply phase started, and ends it. */
 async function finishApply(run: SyncRunDoc, conn: SyncConnection, signal?: AbortSignal): Promise<SyncRunDoc> {
   const counts = await applyStaged(run, conn, signal);
-  await StagedRow.deleteMany({ runId: run._id }).exec();
+  await deleteStagedRows(run._id);
   const to: SyncRunStatus = run.status === 'applying' ? 'applied' : endStatus(counts);
   await transitionRun(run._id, to, {
     counts,
@@ -557,7 +694,7 @@ export async function resumeApply(runId: string): Promise<SyncRunDoc | null> {
   const c = (await Connection.findOne({ _id: run.connectionId }).lean().exec()) as ConnectionDoc | null;
   if (!c || c.deleting) {
     await transitionRun(runId, 'failed', { message: 'the connection of this sync run was deleted', finishedAt: new Date(), phase: null });
-    await StagedRow.deleteMany({ runId }).exec();
+    await deleteStagedRows(runId);
     return readRun(runId);
   }
   markRunLive(runId);
@@ -606,7 +743,7 @@ export async function discardHeldRun(runId: string): Promise<SyncRunDoc> {
   if (!(await transitionRun(runId, 'discarded', { finishedAt: new Date(), phase: null }))) {
     throw new InvalidStateError('only a sync run held for review (needs_review) can be discarded');
   }
-  await StagedRow.deleteMany({ runId }).exec();
+  await deleteStagedRows(runId);
   await refreshFileResult(runId);
   return (await readRun(runId))!;
 }
