@@ -206,6 +206,18 @@ describe('SCIM interoperability profile: strict mode', () => {
     assert.equal((await c.get(`/Users${q('userName eq "filter@example.com" and title eq "Other"')}`).expect(200)).body.totalResults, 0);
   });
 
+  test('§6.3 a filter in the URI is for GET only: other methods carrying one are refused', async () => {
+    const id = (await c.post('/Users', user('urifilter@example.com')).expect(201)).body.id as string;
+    const res = await c.patch(
+      `/Users/${id}${q('userName eq "urifilter@example.com"')}`,
+      patchOp({ op: 'replace', path: 'title', value: 'x' }),
+    );
+    assertRefused(res, 'invalidSyntax', 'filter');
+    assert.equal((await c.get(`/Users/${id}`).expect(200)).body.title, undefined, 'nothing changed');
+    assertRefused(await c.del(`/Users/${id}${q('userName eq "x"')}`), 'invalidSyntax', 'filter');
+    await c.get(`/Users/${id}`).expect(200);
+  });
+
   test('§6.3 a filter on an attribute no schema of the resource type defines is 400 invalidFilter', async () => {
     for (const path of ['/Users', '/Groups']) {
       const res = await c.get(`${path}${q('nosuchAttr eq "x"')}`).expect(400);
