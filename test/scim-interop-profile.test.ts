@@ -427,7 +427,12 @@ describe('SCIM interoperability profile: lenient mode (the default) and switchin
     );
     const userType = (await c.get('/ResourceTypes/User').expect(200)).body;
     assert.ok((userType.schemaExtensions as Json[]).some((e) => e.schema === CUSTOM));
+    const u = (await c.post('/Users', { schemas: [USER, CUSTOM], userName: 'lvl@example.com', [CUSTOM]: { level: 2 } }).expect(201)).body;
+    assert.equal(u[CUSTOM].level, 2);
     await c.update({ customAttributes: [] }).expect(200);
+    const got = (await c.get(`/Users/${String(u.id)}`).expect(200)).body;
+    assert.equal(got[CUSTOM], undefined, 'an undeclared extension is not shown');
+    assert.deepEqual(got.schemas, [USER]);
     ids = ((await c.get('/Schemas').expect(200)).body.Resources as Json[]).map((s) => s.id);
     assert.ok(!ids.includes(CUSTOM));
     await c.get(`/Schemas/${CUSTOM}`).expect(404);
