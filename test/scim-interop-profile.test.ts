@@ -206,6 +206,18 @@ describe('SCIM interoperability profile: strict mode', () => {
     assert.equal((await c.get(`/Users${q('userName eq "filter@example.com" and title eq "Other"')}`).expect(200)).body.totalResults, 0);
   });
 
+  test('§6.3 a filter in the URI is for GET only: other methods carrying one are refused', async () => {
+    const id = (await c.post('/Users', user('urifilter@example.com')).expect(201)).body.id as string;
+    const res = await c.patch(
+      `/Users/${id}${q('userName eq "urifilter@example.com"')}`,
+      patchOp({ op: 'replace', path: 'title', value: 'x' }),
+    );
+    assertRefused(res, 'invalidSyntax', 'filter');
+    assert.equal((await c.get(`/Users/${id}`).expect(200)).body.title, undefined, 'nothing changed');
+    assertRefused(await c.del(`/Users/${id}${q('userName eq "x"')}`), 'invalidSyntax', 'filter');
+    await c.get(`/Users/${id}`).expect(200);
+  });
+
   test('§6.3 a filter on an attribute no schema of the resource type defines is 400 invalidFilter', async () => {
     for (const path of ['/Users', '/Groups']) {
       const res = await c.get(`${path}${q('nosuchAttr eq "x"')}`).expect(400);
@@ -415,7 +427,12 @@ describe('SCIM interoperability profile: lenient mode (the default) and switchin
     );
     const userType = (await c.get('/ResourceTypes/User').expect(200)).body;
     assert.ok((userType.schemaExtensions as Json[]).some((e) => e.schema === CUSTOM));
+    const u = (await c.post('/Users', { schemas: [USER, CUSTOM], userName: 'lvl@example.com', [CUSTOM]: { level: 2 } }).expect(201)).body;
+    assert.equal(u[CUSTOM].level, 2);
     await c.update({ customAttributes: [] }).expect(200);
+    const got = (await c.get(`/Users/${String(u.id)}`).expect(200)).body;
+    assert.equal(got[CUSTOM], undefined, 'an undeclared extension is not shown');
+    assert.deepEqual(got.schemas, [USER]);
     ids = ((await c.get('/Schemas').expect(200)).body.Resources as Json[]).map((s) => s.id);
     assert.ok(!ids.includes(CUSTOM));
     await c.get(`/Schemas/${CUSTOM}`).expect(404);

@@ -1,4 +1,5 @@
 import type { ScimContext } from './context';
+import { badRequest } from './errors';
 import { CUSTOM_USER_SCHEMA, customAttrDefs } from './customAttributes';
 import { resourceTypeDocs } from './resourceTypes';
 import { schemaDoc, schemaDocs, serviceProviderConfig } from './schemas';
@@ -10,6 +11,7 @@ import { schemaDoc, schemaDocs, serviceProviderConfig } from './schemas';
  * deactivates with a path-less PATCH) and claims nothing. Where strictness is enforced:
  * - §5.3 attributes and schema URIs no schema declares: src/scim/unknownAttributes.ts (400 invalidSyntax);
  * - §6.5.1.1 PATCH operations without `path`: src/scim/patch.ts (400 invalidSyntax);
+ * - §6.3 a `filter` in the URI of another method than GET: refuseFilterOutsideGet below (400 invalidSyntax);
  * - §5.1 /Schemas lists exactly what is stored (both modes; custom attributes under the connection's extension).
  * The README's table lists every requirement and how each mode meets it.
  */
@@ -37,4 +39,12 @@ export function connectionResourceTypeDocs(ctx: ScimContext) {
 export function connectionServiceProviderConfig(ctx: ScimContext, maxPayloadSize: number) {
   const spc = serviceProviderConfig(ctx.baseUrl, maxPayloadSize);
   return ctx.strict ? { ...spc, interopProfileConformant: true } : spc;
+}
+
+/** §6.3: filters in the URI are for GET only (`PATCH /Users?filter=...` is refused, not applied to anything). */
+export function refuseFilterOutsideGet(ctx: ScimContext, method: string, query: Record<string, unknown>): void {
+  if (!ctx.strict || method.toUpperCase() === 'GET') return;
+  if (Object.keys(query).some((k) => k.toLowerCase() === 'filter')) {
+    throw badRequest('invalidSyntax', `a "filter" in the URI is only for GET (the interoperability profile, §6.3); ${method} takes none`);
+  }
 }

@@ -8,6 +8,7 @@ import { errorBody, httpErrorOf, ScimError } from './errors';
 import { scimJsonParser } from './jsonBody';
 import { send } from './http';
 import { dispatch } from './operations';
+import { refuseFilterOutsideGet } from './interopProfile';
 import { scimRateLimiter } from './rateLimit';
 
 function header(req: Request, name: string): string | undefined {
@@ -37,6 +38,7 @@ export function createScimRouter(deps: AppDeps): Router {
         logger: logger.child({ connectionId: conn._id }),
         strict: conn.interopProfile === 'strict',
       };
+      refuseFilterOutsideGet(ctx, req.method, req.query);
       const maxPayloadSize = config.MAX_BODY_BYTES;
       const result = await dispatch(
         ctx,

@@ -69,11 +69,15 @@ function renderUser(ctx: ScimContext, rec: SourceRecordDoc, names: Map<string, s
   const schemas = new Set<string>(Array.isArray(raw.schemas) ? (raw.schemas as string[]) : []);
   schemas.add(USER_SCHEMA);
   if (isObject(raw[ENTERPRISE_SCHEMA])) schemas.add(ENTERPRISE_SCHEMA);
-  if (isObject(raw[CUSTOM_USER_SCHEMA])) schemas.add(CUSTOM_USER_SCHEMA);
+  // Custom attributes show while declared (/Schemas lists them only then).
+  const custom = Boolean(ctx.conn.customAttributes?.length) && isObject(raw[CUSTOM_USER_SCHEMA]);
+  if (custom) schemas.add(CUSTOM_USER_SCHEMA);
+  else schemas.delete(CUSTOM_USER_SCHEMA);
   const location = `${ctx.baseUrl}/Users/${rec.key}`;
   // `active` as the provider last set it: a create without it stores the default (true); a PATCH that removes it leaves
   // none to show (the person stays active, SPEC §3 rule 4).
   const out: Json = { ...raw, schemas: [...schemas], id: rec.key };
+  if (!custom) delete out[CUSTOM_USER_SCHEMA];
   if (names && rec.groups.length) {
     out.groups = rec.groups
       .filter((g) => names.has(g))
