@@ -262,7 +262,24 @@ function result(status: number, ctx: ScimContext, g: ScimGroupDoc, body: Json): 
 
 /** A group resource as stored: what no schema declares is ignored or refused (issue #14 item 5). */
 function canonicalGroup(ctx: ScimContext, input: Json): Json {
-  return canonicalResource(input, GROUP_ATTRS, NO_EXTENSIONS, { schema: GROUP_SCHEMA, policy: attrPolicy(ctx) });
+  return canonicalResource(withMemberDisplay(input), GROUP_ATTRS, NO_EXTENSIONS, { schema: GROUP_SCHEMA, policy: attrPolicy(ctx) });
+}
+
+/**
+ * Some clients name a member's label `displayName` (the member resource's own attribute) instead of `display` (issue
+ * #14 item 7): read as `display` before the unknown-attribute rule, which would otherwise drop (or, strict, refuse) it.
+ */
+function withMemberDisplay(input: Json): Json {
+  const members = input.members;
+  if (!Array.isArray(members)) return input;
+  const fixed = members.map((m: unknown) => {
+    if (!isObject(m)) return m;
+    const key = Object.keys(m).find((k) => k.toLowerCase() === 'displayname');
+    if (key === undefined) return m;
+    const { [key]: label, ...rest } = m;
+    return rest.display === undefined ? { ...rest, display: label } : rest;
+  });
+  return { ...input, members: fixed };
 }
 
 function stored(resource: Json): Json {
