@@ -21,30 +21,15 @@ import { closeTestStore, openTestStore } from '../helpers/store';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DRIVER = path.join(ROOT, 'test', 'scim', 'scim2_tester_driver.py');
 
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 /**
  * Checks allowed to end other than in success, keyed by `title` (and `urn`, the attribute a PATCH check was about),
  * each with why. Only what is truly out of scope, or done on another branch of issue #14, belongs here. A check
  * scim2-tester did not run (SKIPPED) is accepted only when listed too.
  */
-const ALLOWED: { title: string; urn?: string; why: string }[] = [
-  ...['check_add_attribute', 'check_replace_attribute'].flatMap((title) => [
-    {
-      title,
-      urn: 'password',
-      why:
-        'recipients have no password: a PATCH of it is refused (changePassword unsupported, issue #14 item 6) while ' +
-        '/Schemas still lists it as writeOnly; item 8 (branch scim-b) stops advertising password, and then scim2-tester ' +
-        'no longer patches it',
-    },
-    {
-      title,
-      urn: ENTERPRISE,
-      why: 'the `schemas` key scim2-tester puts inside the extension value is tolerated by item 5 (branch scim-b)',
-    },
-  ]),
-];
+// Empty: every check of scim2-tester's suite passes (the password and enterprise-extension PATCH checks pass since
+// password is no longer advertised and a `schemas` key inside an extension value is tolerated, #14 items 5 and 8).
+const ALLOWED: { title: string; urn?: string; why: string }[] = [];
 
 function allowed(r: CheckResult): string | undefined {
   return ALLOWED.find((a) => a.title === r.title && (a.urn === undefined || a.urn === r.urn))?.why;
