@@ -88,7 +88,7 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     assert.equal((await put(sftp, { Mail: 'email' })).status, 200);
     const scim = await conn('scim');
     const wrong = await put(scim, { Mail: 'email' });
-    assert.equal(wrong.status, 400);
+    assert.equal(wrong.status, 409);
     assert.equal(wrong.body.type, 'urn:audience-sync:problem:wrong-connection-type');
     assert.equal((await put(csv, {}, org.member)).status, 403);
 
