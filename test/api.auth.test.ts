@@ -146,7 +146,9 @@ describe('admin API: authentication, tokens, connections, recipients', () => {
       .send({ publicKeys: ['ssh-rsa nonsense'] });
     assert.equal(badKey.status, 400);
     const rotateSftp = await request(app).post(`/api/v1/connections/${sftp.body.id}/rotate-token`).set(bearer(org.owner));
-    assert.equal(rotateSftp.status, 400);
+    // Well formed, but not for this type of connection: a conflict with the connection named.
+    assert.equal(rotateSftp.status, 409);
+    assert.equal(rotateSftp.body.type, 'urn:audience-sync:problem:wrong-connection-type');
 
     const hris = await request(app)
       .post('/api/v1/connections')

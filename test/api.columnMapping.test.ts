@@ -88,7 +88,7 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     assert.equal((await put(sftp, { Mail: 'email' })).status, 200);
     const scim = await conn('scim');
     const wrong = await put(scim, { Mail: 'email' });
-    assert.equal(wrong.status, 400);
+    assert.equal(wrong.status, 409);
     assert.equal(wrong.body.type, 'urn:audience-sync:problem:wrong-connection-type');
     assert.equal((await put(csv, {}, org.member)).status, 403);
 
@@ -233,7 +233,9 @@ describe('admin API: column mappings and dry runs of uploads', () => {
     const ok = await dryRun(sftp, 'full', 'EMPNO,EMAILADDRESS,NAMEFIRST\n7,z@x.example,Zed\n');
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body.counts, { rows: 1, created: 1, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 });
-    assert.equal((await upload(app, org.admin, sftp, 'full', 'email\na@x.example\n')).status, 400);
+    const notCsv = await upload(app, org.admin, sftp, 'full', 'email\na@x.example\n');
+    assert.equal(notCsv.status, 409);
+    assert.equal(notCsv.body.type, 'urn:audience-sync:problem:wrong-connection-type');
     const badFlag = await request(app)
       .post(`/api/v1/connections/${csv}/uploads?mode=full&dryRun=yes`)
       .set(bearer(org.admin))

@@ -134,7 +134,7 @@ describe('admin API: CSV uploads and sync runs', () => {
     assert.match(noMode.body.detail, /mode must be full/);
     const manual = await request(app).post('/api/v1/connections').set(bearer(org.admin)).send({ type: 'manual' });
     const wrong = await upload(app, org.admin, manual.body.id, 'delta', 'email\na@b.co\n');
-    assert.equal(wrong.status, 400);
+    assert.equal(wrong.status, 409);
     assert.equal(wrong.body.type, 'urn:audience-sync:problem:wrong-connection-type');
     assert.equal(await storeState(org.id), beforeState);
   });

@@ -125,7 +125,8 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     assert.match(refused.body.detail, /assisted connections sync on their weekly schedule only/);
     const csv = await request(app).post('/api/v1/connections').set(bearer()).send({ type: 'csv' });
     const wrong = await request(app).post(`/api/v1/connections/${csv.body.id}/sync`).set(bearer());
-    assert.equal(wrong.status, 400);
+    assert.equal(wrong.status, 409);
+    assert.equal(wrong.body.type, 'urn:audience-sync:problem:wrong-connection-type');
 
     const metrics = await request(app).get('/metrics');
     assert.match(metrics.text, /audience_sync_hris_runs_total\{outcome="succeeded"\} [1-9]/);

@@ -52,6 +52,8 @@ function commonResponses(op: OperationSpec): Record<number, ResponseSpec> {
     out[413] = { description: 'the request body is larger than this server accepts', problem: true };
     out[415] = { description: 'the request body is not application/json', problem: true };
   }
+  // Node's HTTP parser answers this itself, before any route, to a request line and headers over its limit (16 KiB).
+  out[431] = { description: 'the request line and headers are larger than the server reads (a very long query string)' };
   out[503] = { description: 'the store is unreachable', problem: true };
   return out;
 }

@@ -59,7 +59,10 @@ export function filterInput(emptyMeansAll = false) {
   });
 }
 const FIELD = `(?:id|email|status|groups|firstName|lastName|${FULL_ATTRIBUTE_SET.join('|')}|custom\\.[A-Za-z0-9_-]{1,64})`;
-const COMPARISON = `${FIELD} (?:(?:eq|ne|co|sw|ew|gt|ge|lt|le) "[A-Za-z0-9 @._-]*"|pr)`;
+// Ordering operators apply to the case-exact fields only (the translator refuses them on the others).
+const EXACT_FIELD = '(?:id|email|status|groups)';
+const VALUE = '"[A-Za-z0-9 @._-]*"';
+const COMPARISON = `(?:${EXACT_FIELD} (?:gt|ge|lt|le) ${VALUE}|${FIELD} (?:(?:eq|ne|co|sw|ew) ${VALUE}|pr))`;
 const FILTER_SUBSET = `^${COMPARISON}(?: (?:and|or) ${COMPARISON})*$`;
 
 /** The opaque page cursor (`nextCursor`): base64url, at most 400 characters; empty means the first page. */
@@ -86,6 +89,14 @@ export function queryInt(name: string, min: number, max: number, byDefault?: num
   );
   return byDefault === undefined ? read : read.default(byDefault);
 }
+
+/**
+ * The answer of an operation that applies to some connection types only, asked of another type: the request is well
+ * formed, but conflicts with the connection it names (409, like other state conflicts).
+ */
+export const wrongConnectionType = {
+  409: { description: 'the connection is not of a type this applies to (wrong-connection-type)', problem: true },
+} as const;
 
 /** `limit` and `cursor` of a keyset-paged list. */
 export const pageQuery = {

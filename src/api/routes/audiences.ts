@@ -22,15 +22,19 @@ import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentAudience, presentRecipient } from '../present';
 import { ApiError, notFound } from '../problem';
-import { Audience, AudienceList, Preview, RecipientList, idParams, nameInput, pageQuery, queryInt } from '../schemas';
+import { Audience, AudienceList, EMAIL_PATTERN, Preview, RecipientList, idParams, nameInput, pageQuery, queryInt } from '../schemas';
 import { idPage, decodeCursor, encodeCursor } from '../validate';
 import { recipientIdFor } from './recipients';
 
 const ids = z.array(z.string().min(1).max(400)).max(1000);
+/** A recipient is named by its id (`{orgId}:{email}`) or an email; the document describes the email form. */
+const recipientRefs = z
+  .array(z.string().min(1).max(400).meta({ description: 'a recipient id or an email', format: 'email', pattern: EMAIL_PATTERN }))
+  .max(1000);
 const selection = z.strictObject({
-  groups: ids.default([]),
-  segments: ids.default([]),
-  recipients: ids.default([]).meta({ description: 'recipient ids or emails' }),
+  groups: ids.default([]).meta({ description: 'ids of groups of the organization' }),
+  segments: ids.default([]).meta({ description: 'ids of segments of the organization' }),
+  recipients: recipientRefs.default([]).meta({ description: 'recipient ids or emails' }),
 });
 const emptySel = (): AudienceSelection => ({ groups: [], segments: [], recipients: [] });
 const name = nameInput;

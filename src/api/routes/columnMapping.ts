@@ -4,7 +4,7 @@ import { readColumnMapping, recordAudit, writeColumnMapping } from '../../store'
 import { principal } from '../auth';
 import { operation, type ApiRoutes } from '../operation';
 import { ApiError, notFound } from '../problem';
-import { COLUMN_TARGET_PATTERN, ColumnMapping, idParams } from '../schemas';
+import { COLUMN_TARGET_PATTERN, ColumnMapping, idParams, wrongConnectionType } from '../schemas';
 
 const putSchema = z.strictObject({
   /** CSV header → email | status | groups | action | ignore | custom:<name> | an attribute name (checked by the CSV library). */
@@ -23,7 +23,7 @@ export const columnMappingOps = {
     access: 'manage',
     summary: 'The explicit column mapping of a csv or sftp connection',
     params: idParams,
-    responses: { 200: { description: 'OK', json: ColumnMapping } },
+    responses: { 200: { description: 'OK', json: ColumnMapping }, ...wrongConnectionType },
   }),
   put: operation({
     method: 'put',
@@ -33,7 +33,7 @@ export const columnMappingOps = {
       'Replace the column mapping of a csv or sftp connection ({} clears it); it overrides header detection for the headers it names',
     params: idParams,
     body: putSchema,
-    responses: { 200: { description: 'OK', json: ColumnMapping } },
+    responses: { 200: { description: 'OK', json: ColumnMapping }, ...wrongConnectionType },
   }),
 };
 
@@ -42,7 +42,7 @@ async function load(orgId: string, id: string) {
   const found = await readColumnMapping(orgId, id);
   if (!found) throw notFound('connection');
   if (found.type !== 'csv' && found.type !== 'sftp') {
-    throw new ApiError(400, 'wrong-connection-type', `column mappings apply to csv and sftp connections; this one is ${found.type}`);
+    throw new ApiError(409, 'wrong-connection-type', `column mappings apply to csv and sftp connections; this one is ${found.type}`);
   }
   return found;
 }

@@ -26,7 +26,16 @@ import { operation, type ApiRoutes } from '../operation';
 import { loadOwned } from '../owned';
 import { presentConnection } from '../present';
 import { ApiError } from '../problem';
-import { Connection, ConnectionCreated, ConnectionList, Credentials, RotatedToken, idParams, nameInput } from '../schemas';
+import {
+  Connection,
+  ConnectionCreated,
+  ConnectionList,
+  Credentials,
+  RotatedToken,
+  idParams,
+  nameInput,
+  wrongConnectionType,
+} from '../schemas';
 
 const name = nameInput;
 const threshold = z
@@ -106,13 +115,16 @@ const patchSchema = z.strictObject({
   customAttributes: customAttributes.optional(),
 });
 
-const credentialsSchema = z.strictObject({
-  /** true: issue a new SFTP password (shown once). */
-  password: z.literal(true).optional(),
-  publicKeys: z.array(publicKey).max(20).optional(),
-  /** hris: a new Finch access token. */
-  accessToken: z.string().min(1).max(4096).optional(),
-});
+const credentialsSchema = z
+  .strictObject({
+    /** true: issue a new SFTP password (shown once). */
+    password: z.literal(true).optional(),
+    publicKeys: z.array(publicKey).max(20).optional(),
+    /** hris: a new Finch access token. */
+    accessToken: z.string().min(1).max(4096).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'send "password": true or "publicKeys" (sftp), or "accessToken" (hris)')
+  .meta({ minProperties: 1 });
 
 export const connectionOps = {
   create: operation({
@@ -148,7 +160,7 @@ export const connectionOps = {
     summary: 'Change settings: name, extendedAttributes (scim), massRemovalThreshold, schedule and mode (hris)',
     params: idParams,
     body: patchSchema,
-    responses: { 200: { description: 'OK', json: Connection } },
+    responses: { 200: { description: 'OK', json: Connection }, ...wrongConnectionType },
   }),
   delete: operation({
     method: 'delete',
@@ -164,7 +176,7 @@ export const connectionOps = {
     access: 'manage',
     summary: 'Issue a new SCIM bearer token (scim)',
     params: idParams,
-    responses: { 200: { description: 'OK', json: RotatedToken } },
+    responses: { 200: { description: 'OK', json: RotatedToken }, ...wrongConnectionType },
   }),
   credentials: operation({
     method: 'post',
@@ -173,12 +185,12 @@ export const connectionOps = {
     summary: 'Set SFTP credentials (a new password, public keys) or a new Finch access token (hris)',
     params: idParams,
     body: credentialsSchema,
-    responses: { 200: { description: 'OK', json: Credentials } },
+    responses: { 200: { description: 'OK', json: Credentials }, ...wrongConnectionType },
   }),
 };
 
 function wrongType(detail: string): ApiError {
-  return new ApiError(400, 'wrong-connection-type', detail);
+  return new ApiError(409, 'wrong-connection-type', detail);
 }
 
 /** Connections of the caller's organization: owners and admins. */

@@ -13,7 +13,7 @@ export const hrisSyncOps = {
     params: idParams,
     responses: {
       202: { description: 'queued (or the run already queued or running); follow the sync run', json: UploadAccepted },
-      409: { description: 'assisted connections have no on-demand sync', problem: true },
+      409: { description: 'assisted connections have no on-demand sync; not an hris connection (wrong-connection-type)', problem: true },
     },
   }),
 };
@@ -30,7 +30,7 @@ export function hrisSyncRoutes(api: ApiRoutes): void {
     // Another organization's connection answers exactly like a missing one.
     if (!kind || kind.orgId !== p.orgId) throw notFound('connection');
     if (kind.type !== 'hris')
-      throw new ApiError(400, 'wrong-connection-type', `only hris connections sync through Finch (this is a ${kind.type} connection)`);
+      throw new ApiError(409, 'wrong-connection-type', `only hris connections sync through Finch (this is a ${kind.type} connection)`);
     const conn = await loadHrisConnection(id);
     if (!conn) throw notFound('connection');
     if (conn.mode === 'assisted') {

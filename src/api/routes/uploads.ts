@@ -68,6 +68,7 @@ export const uploadOps = {
         description: 'dryRun=true: the columns, counts, first rejected rows and the guard verdict; nothing was stored',
         json: UploadDryRun,
       },
+      409: { description: 'not a csv connection (dry runs: nor an sftp one): wrong-connection-type', problem: true },
       413: { description: 'the file is too large', problem: true },
       415: { description: 'not a CSV media type', problem: true },
       422: {
@@ -128,7 +129,7 @@ export function uploadRoutes(api: ApiRoutes, deps: AppDeps): void {
     // A dry run also lets an administrator try a file on an sftp connection before its first drop.
     if (doc.type !== 'csv' && !(dryRun && doc.type === 'sftp')) {
       throw new ApiError(
-        400,
+        409,
         'wrong-connection-type',
         `uploads go to csv connections${dryRun ? ' (dry runs also to sftp connections)' : ''}; this one is ${doc.type}`,
       );
