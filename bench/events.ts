@@ -1,12 +1,14 @@
 /**
  * bench/events — the cost of the change feed (issue 11).
  *
- *   npm run bench:events -- --records 20000 --events 100000
+ *   npm run bench:events -- --records 4000 --runs 5 --events 100000 [--only merge|delivery]
  *
  * One run, one fresh database (dropped at the end), on MONGODB_URI (npm run bench:events starts the local FerretDB):
  *   1. raw insert: insertMany of event-shaped documents, batches of 1000 (the store's raw rate for this work);
- *   2. merge with events off, then on: N new people (upserts, batches of 1000) on a fresh connection each time,
- *      source records per second; events cost = 1 - on/off (target: at most 20 %);
+ *   2. merge with events off and on, alternating (off, on) `--runs` times, each N new people (upserts, batches of
+ *      1000) on a fresh connection: records/s, the ratio of the medians (target: on/off ≥ 0.8) and the store commands
+ *      per 1000 records (the driver's command monitoring); once in an organization without audiences, once with two
+ *      (a group audience and a segment audience);
  *   3. delivery: E events appended (batches of 1000) while one webhook worker delivers them to a receiver on
  *      127.0.0.1 that verifies each signature with the standardwebhooks package; events/s and p99 lag (receipt time
  *      minus the event's createdAt).

@@ -148,15 +148,61 @@ export function deliveryId(endpointId: string, round: number, eventId: string, a
 }
 
 /** Claims one attempt: false when it was already claimed (another worker sent or is sending it). */
-export async function claimDeliveryAttempt(
-  d: Omit<WebhookDeliveryDoc, 'outcome' | 'status' | 'latencyMs' | 'error' | 'createdAt'>,
-): Promise<boolean> {
+export async function claimDeliveryAttempt(d: DeliveryClaim): Promise<boolean> {
+  return (await claimDeliveryAttempts([d])) === 1;
+}
+
+export type DeliveryClaim = Omit<WebhookDeliveryDoc, 'outcome' | 'status' | 'latencyMs' | 'error' | 'createdAt'>;
+
+/**
+ * Claims consecutive attempts in one ordered insert (the delivery log entries, outcome `sending`); returns how many
+ * of the first were claimed: the insert stops at the first attempt already claimed by another worker.
+ */
+export async function claimDeliveryAttempts(list: DeliveryClaim[]): Promise<number> {
+  if (!list.length) return 0;
+  const createdAt = new Date();
   try {
-    await deliveries().insertOne({ ...d, outcome: 'sending', status: null, latencyMs: null, error: null, createdAt: new Date() });
-    return true;
+    await deliveries().insertMany(
+      list.map((d) => ({ ...d, outcome: 'sending' as const, status: null, latencyMs: null, error: null, createdAt })),
+      { ordered: true },
+    );
+    return list.length;
   } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
-    throw err;
+    const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
+    const errs = Array.isArray(we) ? we : we ? [we] : [];
+    if (!(errs.length ? errs.every((e) => e.code === 11000) : isDuplicateKeyError(err))) throw err;
+    return errs.length ? Math.min(...errs.map((e) => e.index)) : 0;
+  }
+}
+
+/** Withdraws claims of attempts that were never sent (the endpoint stopped before them). */
+export async function releaseDeliveryClaims(ids: string[]): Promise<void> {
+  if (ids.length) await deliveries().deleteMany({ _id: { $in: ids }, outcome: 'sending' });
+}
+
+export interface DeliveryResult {
+  id: string;
+  outcome: DeliveryOutcome;
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+/** Updates per command: FerretDB v1 holds a connection per update of one command until it ends (see merge.ts). */
+const FINISH_CHUNK = 25;
+
+/** Records the outcomes of sent attempts, a few commands for a page of them. */
+export async function finishDeliveryAttempts(results: DeliveryResult[]): Promise<void> {
+  for (let i = 0; i < results.length; i += FINISH_CHUNK) {
+    await deliveries().bulkWrite(
+      results.slice(i, i + FINISH_CHUNK).map((r) => ({
+        updateOne: {
+          filter: { _id: r.id },
+          update: { $set: { outcome: r.outcome, status: r.status, latencyMs: Math.round(r.latencyMs), error: r.error } },
+        },
+      })),
+      { ordered: false },
+    );
   }
 }
 

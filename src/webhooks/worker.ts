@@ -3,19 +3,22 @@ import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import {
   advanceWebhookCursor,
-  claimDeliveryAttempt,
+  claimDeliveryAttempts,
   deliveryId,
   disableWebhookEndpoint,
   dueWebhookEndpoints,
   finishDeliveryAttempt,
+  finishDeliveryAttempts,
   getDelivery,
   leaseWebhookEndpoint,
   presentEvent,
   readEvents,
+  releaseDeliveryClaims,
   releaseWebhookLease,
   scheduleWebhookRetry,
   webhookSecret,
   type DeliveryOutcome,
+  type DeliveryResult,
   type EventDoc,
   type WebhookEndpointDoc,
 } from '../store';
@@ -25,8 +28,8 @@ import { DestinationRefusedError, postChecked, type Resolver } from './outbound'
  * Seconds to wait after each failed attempt (the Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
  * 10 h, about 27.5 hours in all); when the attempt after the last wait fails too, the endpoint is disabled.
  */
-/** Deliveries between writes of the endpoint's cursor. */
-const CURSOR_EVERY = 50;
+/** Attempts claimed in one insert, and deliveries between writes of the endpoint's cursor. */
+const CLAIM_RUN = 50;
 
 export const RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 
@@ -109,29 +112,20 @@ export class WebhookWorker {
       for (;;) {
         if (this.stopped) return delivered;
         const page = await readEvents(e.orgId, { after: e.cursor, limit: this.o.batch, types: e.types.length ? e.types : undefined });
-        // The endpoint's cursor is written every CURSOR_EVERY deliveries and at the end of a page, not after each: a
-        // worker that stops in between leaves deliveries logged as delivered, which the next one settles from the log
-        // (see deliver) instead of sending them again.
-        let unsaved = 0;
-        for (const ev of page.items) {
-          const r = await this.deliver(e, ev, signer, async () => {
-            if (unsaved && !(await advanceWebhookCursor(e, this.owner, e.cursor, this.o.leaseMs))) return false;
-            unsaved = 0;
-            return true;
-          });
-          if (r === 'stop') return delivered;
-          delivered++;
-          e = { ...e, cursor: ev.seq, attempt: 0, firstFailureAt: null };
-          if (++unsaved >= CURSOR_EVERY) {
-            if (!(await advanceWebhookCursor(e, this.owner, e.cursor, this.o.leaseMs))) return delivered;
-            unsaved = 0;
-          }
+        // Deliveries go in runs of up to CLAIM_RUN events: their attempts are claimed in one insert, sent one by one in
+        // order, their outcomes logged and the endpoint's cursor moved once per run (a few store writes per run, not
+        // two per event).
+        for (let i = 0; i < page.items.length; i += CLAIM_RUN) {
+          const run = page.items.slice(i, i + CLAIM_RUN);
+          const r = await this.deliverRun(e, run, signer);
+          delivered += r.delivered;
+          if (r.delivered) e = { ...e, cursor: run[r.delivered - 1]!.seq, attempt: 0, firstFailureAt: null };
+          if (r.stop) return delivered;
         }
-        // Delivered events not saved yet, and events the type filter skipped.
-        const to = Math.max(page.cursor, e.cursor);
-        if (unsaved || to > e.cursor) {
-          if (!(await advanceWebhookCursor(e, this.owner, to, this.o.leaseMs))) return delivered;
-          e = { ...e, cursor: to };
+        // Events the type filter skipped.
+        if (page.cursor > e.cursor) {
+          if (!(await advanceWebhookCursor(e, this.owner, page.cursor, this.o.leaseMs))) return delivered;
+          e = { ...e, cursor: page.cursor };
         }
         if (!page.more) return delivered;
       }
@@ -140,37 +134,80 @@ export class WebhookWorker {
     }
   }
 
-  /** Sends one attempt of one event; 'next' once it is delivered, 'stop' when the endpoint must wait. */
-  private async deliver(
-    e: WebhookEndpointDoc,
-    ev: EventDoc,
-    signer: Webhook,
-    saveCursor: () => Promise<boolean>,
-  ): Promise<'next' | 'stop'> {
-    const attempt = e.attempt + 1;
-    const did = deliveryId(e._id, e.round, ev.eid, attempt);
-    const claimed = await claimDeliveryAttempt({
-      _id: did,
+  /**
+   * Claims and sends a run of events in order; stops at the first that is not delivered (its retry is scheduled).
+   * The cursor moves past the delivered ones before the run returns.
+   */
+  private async deliverRun(e: WebhookEndpointDoc, run: EventDoc[], signer: Webhook): Promise<{ delivered: number; stop: boolean }> {
+    // Only the first event can have failed attempts before: the cursor moves past each event once delivered.
+    const claims = run.map((ev, k) => ({
+      _id: deliveryId(e._id, e.round, ev.eid, k === 0 ? e.attempt + 1 : 1),
       orgId: e.orgId,
       endpointId: e._id,
       eventId: ev.eid,
       eventType: ev.type,
       seq: ev.seq,
-      attempt,
-    });
-    if (!claimed) {
-      // This attempt was claimed before: by a worker that stopped mid-way (its lease ran out), or that finished it
-      // and stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
-      const prior = await getDelivery(did);
-      if (prior?.outcome === 'delivered') return 'next';
-      // Another worker is sending it right now (leases are compare-and-set, but FerretDB v1 does not apply a
-      // findAndModify atomically, so two workers can both believe they hold one): leave it to them.
-      if (prior?.outcome === 'sending' && Date.now() - prior.createdAt.getTime() < this.o.leaseMs) return 'stop';
-      if (prior?.outcome === 'sending') await finishDeliveryAttempt(did, 'failed', null, 0, 'the worker sending this attempt stopped');
-      if (!(await saveCursor())) return 'stop';
-      await this.failed(e, attempt);
+      attempt: k === 0 ? e.attempt + 1 : 1,
+    }));
+    const claimed = await claimDeliveryAttempts(claims);
+    if (claimed === 0) {
+      await this.settleClaimed(e, claims[0]!._id, claims[0]!.attempt);
+      return { delivered: 0, stop: true };
+    }
+    const results: DeliveryResult[] = [];
+    let stopAt = -1;
+    for (let k = 0; k < claimed; k++) {
+      if (this.stopped) {
+        stopAt = k;
+        break;
+      }
+      const r = await this.send(e, run[k]!, signer, claims[k]!._id);
+      results.push(r);
+      this.o.onDelivery?.(r.outcome, r.latencyMs);
+      if (r.outcome !== 'delivered') {
+        stopAt = k + 1;
+        break;
+      }
+    }
+    await finishDeliveryAttempts(results);
+    if (stopAt >= 0) await releaseDeliveryClaims(claims.slice(stopAt, claimed).map((c) => c._id));
+    const ok = results.filter((r) => r.outcome === 'delivered').length;
+    const last = results[results.length - 1];
+    if (ok && !(await advanceWebhookCursor(e, this.owner, run[ok - 1]!.seq, this.o.leaseMs))) return { delivered: ok, stop: true };
+    if (last && last.outcome !== 'delivered') {
+      const attempt = claims[ok]!.attempt;
+      this.o.logger?.info(
+        { webhookId: e._id, eventId: run[ok]!.eid, attempt, status: last.status, outcome: last.outcome },
+        'webhook delivery failed',
+      );
+      await this.failed(ok ? { ...e, cursor: run[ok - 1]!.seq, attempt: 0, firstFailureAt: null } : e, attempt);
+      return { delivered: ok, stop: true };
+    }
+    // A run cut short by stop(), or by an attempt another worker claimed.
+    return { delivered: ok, stop: this.stopped || claimed < run.length };
+  }
+
+  /**
+   * The attempt was claimed before: by a worker that stopped mid-way (its lease ran out), or that finished it and
+   * stopped before recording the outcome on the endpoint. Settle it from the log, never by sending again.
+   */
+  private async settleClaimed(e: WebhookEndpointDoc, did: string, attempt: number): Promise<'stop'> {
+    const prior = await getDelivery(did);
+    if (prior?.outcome === 'delivered') {
+      // Move past it; the next pass goes on from there.
+      await advanceWebhookCursor(e, this.owner, prior.seq, this.o.leaseMs);
       return 'stop';
     }
+    // Another worker is sending it right now (leases are compare-and-set, but FerretDB v1 does not apply a
+    // findAndModify atomically, so two workers can both believe they hold one): leave it to them.
+    if (prior?.outcome === 'sending' && Date.now() - prior.createdAt.getTime() < this.o.leaseMs) return 'stop';
+    if (prior?.outcome === 'sending') await finishDeliveryAttempt(did, 'failed', null, 0, 'the worker sending this attempt stopped');
+    await this.failed(e, attempt);
+    return 'stop';
+  }
+
+  /** Sends one attempt of one event (already claimed). */
+  private async send(e: WebhookEndpointDoc, ev: EventDoc, signer: Webhook, did: string): Promise<DeliveryResult> {
     const payload = JSON.stringify(presentEvent(ev, e.includeObject));
     const now = new Date();
     const headers = {
@@ -178,10 +215,6 @@ export class WebhookWorker {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       'webhook-signature': signer.sign(ev.eid, now, payload),
     };
-    let outcome: DeliveryOutcome;
-    let status: number | null = null;
-    let latency: number;
-    let error: string | null = null;
     const started = performance.now();
     try {
       const res = await postChecked(e.url, payload, headers, {
@@ -189,23 +222,22 @@ export class WebhookWorker {
         resolver: this.o.resolver,
         timeoutMs: this.o.timeoutMs,
       });
-      status = res.status;
-      latency = res.latencyMs;
-      outcome = status >= 200 && status < 300 ? 'delivered' : 'failed';
-      if (outcome === 'failed')
-        error = status >= 300 && status < 400 ? `answered ${status} (redirects are not followed)` : `answered ${status}`;
+      const ok = res.status >= 200 && res.status < 300;
+      const error = ok
+        ? null
+        : res.status >= 300 && res.status < 400
+          ? `answered ${res.status} (redirects are not followed)`
+          : `answered ${res.status}`;
+      return { id: did, outcome: ok ? 'delivered' : 'failed', status: res.status, latencyMs: res.latencyMs, error };
     } catch (err) {
-      latency = performance.now() - started;
-      outcome = err instanceof DestinationRefusedError ? 'refused' : 'failed';
-      error = (err as Error).message.slice(0, 300);
+      return {
+        id: did,
+        outcome: err instanceof DestinationRefusedError ? 'refused' : 'failed',
+        status: null,
+        latencyMs: performance.now() - started,
+        error: (err as Error).message.slice(0, 300),
+      };
     }
-    await finishDeliveryAttempt(did, outcome, status, Math.round(latency), error);
-    this.o.onDelivery?.(outcome, latency);
-    if (outcome === 'delivered') return 'next';
-    if (!(await saveCursor())) return 'stop';
-    this.o.logger?.info({ webhookId: e._id, eventId: ev.eid, attempt, status, outcome }, 'webhook delivery failed');
-    await this.failed(e, attempt);
-    return 'stop';
   }
 
   private async failed(e: WebhookEndpointDoc, attempt: number): Promise<void> {
