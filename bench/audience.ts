@@ -26,6 +26,7 @@ import { createLogger } from '../src/server/logger';
 import { audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId } from '../src/store';
 import { Audience, Group, Recipient, Segment } from '../src/store/models';
 import type { Config } from '../src/config/config';
+import { median } from './lib/stats';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -216,14 +217,15 @@ async function streamMain(): Promise<void> {
     server.close();
     const sorted = [...exports].sort((a, b) => a.value.ms - b.value.ms);
     const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
-    const rawPerSec = [...raw].sort((a, b) => a - b)[Math.floor((raw.length - 1) / 2)]!;
-    const exportPerSec = mid.value.rows / (mid.value.ms / 1000);
+    const rawPerSec = median(raw);
+    const exportPerSec = median(exports.map((e) => e.value.rows / (e.value.ms / 1000)));
     report(
       caps.ferretdb ? `FerretDB ${caps.serverVersion}` : `MongoDB ${caps.serverVersion}`,
       mid.value,
       Math.max(...exports.map((e) => e.peakRss)),
       {
         resolveMs,
+        exportPerSecondMedian: Math.round(exportPerSec),
         rawScanPerSecond: Math.round(rawPerSec),
         rawScanSamples: raw.map(Math.round),
         exportSamples: exports.map((e) => Math.round(e.value.rows / (e.value.ms / 1000))),
