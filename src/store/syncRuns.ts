@@ -528,14 +528,8 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
     // in which 1 % changed merges ten rows per staged batch: gathering them makes one merge of ~1,000 instead of 100).
     let gathered: RowChange[] = [];
     let unchanged = 0;
-    for (let s = journal.cursor; s < total;) {
-      signal?.throwIfAborted();
-      const to = Math.min(total, s + BATCH_SIZE);
-      const staged = await stagedBatch(run._id, s, to);
-      gathered.push(...staged.rows);
-      unchanged += staged.unchanged;
-      s = to;
-      if (gathered.length < BATCH_SIZE && s < total) continue;
+    /** Applies (or, with nothing changed, records) what was gathered, up to staged row `to`. */
+    const commit = async (to: number) => {
       // Unchanged rows cost nothing more: counted here, committed with the cursor (together, so a resume counts once).
       counts.unchanged += unchanged;
       if (!gathered.length) {
@@ -552,6 +546,18 @@ async function applyStaged(run: SyncRunDoc, conn: SyncConnection, signal?: Abort
       }
       gathered = [];
       unchanged = 0;
+    };
+    for (let s = journal.cursor; s < total;) {
+      signal?.throwIfAborted();
+      const to = Math.min(total, s + BATCH_SIZE);
+      const staged = await stagedBatch(run._id, s, to);
+      // Never more than BATCH_SIZE rows in one apply (a stop waits for the batch in flight).
+      if (gathered.length && gathered.length + staged.rows.length > BATCH_SIZE) await commit(s);
+      gathered.push(...staged.rows);
+      unchanged += staged.unchanged;
+      s = to;
+      if (gathered.length < BATCH_SIZE && s < total) continue;
+      await commit(to);
     }
     journal.removing = true;
     await mustWrite(run._id, { journal });
