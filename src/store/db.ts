@@ -22,6 +22,8 @@ export interface ConnectOptions {
   /** Milliseconds to wait for the server before failing (default 10 s). */
   serverSelectionTimeoutMS?: number;
   syncIndexes?: boolean;
+  /** Emit the driver's command monitoring events (CommandCounter, src/store/commandCounter.ts: benchmarks, tests). */
+  monitorCommands?: boolean;
 }
 
 /** Connects mongoose, detects the server kind and creates indexes. */
@@ -31,6 +33,7 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
     autoIndex: false,
     maxPoolSize: 20,
+    monitorCommands: opts.monitorCommands ?? false,
   });
   const db = mongoose.connection.db;
   if (!db) throw new Error('store connection has no database');

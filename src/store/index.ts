@@ -54,3 +54,4 @@ export * from './operator';
 export * from './events';
 export * from './webhooks';
 export * from './audienceEvents';
+export * from './commandCounter';

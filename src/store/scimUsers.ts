@@ -6,9 +6,14 @@ import { findSourceRecord } from './sourceRecords';
 
 /**
  * Storage of SCIM users: a SCIM user is a source record of a `scim` connection (its key is the SCIM id, its `raw` the
- * resource as received), and its userName and externalId are claimed as lookup keys (src/store/lookupKeys.ts) so
- * that uniqueness holds without transactions and the lookups identity providers make before every create are `_id`
- * reads. The protocol (what a resource means, which errors to answer) is src/scim/users.ts.
+ * resource as received), and its userName is claimed as a lookup key (src/store/lookupKeys.ts) so that uniqueness holds
+ * without transactions and the lookups identity providers make before every create are `_id` reads. externalId is
+ * the client's own identifier and unique nowhere (RFC 7643 §3.1): it has no key. The protocol (what a resource means,
+ * which errors to answer) is src/scim/users.ts.
+ *
+ * A key is released eagerly only when the write it was claimed for fails. A DELETE or a rename leaves its old key in
+ * place, pointing at a record that no longer asserts it: the next claim of that value takes it over (claimScimKey),
+ * and lookups through a key check that the record still has the userName.
  */
 
 /** A claimed key whose user never got written (a crash between the two) is taken over after this long. */
@@ -16,14 +21,6 @@ export const SCIM_KEY_STALE_MS = 30_000;
 
 export function userNameKey(connectionId: string, userName: string): string {
   return `${connectionId}:userName:${userName.toLowerCase()}`;
-}
-
-/**
- * The user that last asserted an externalId (case-exact, RFC 7643 §3.1). Unlike the userName key it outlives a DELETE,
- * so that a POST re-sending a deleted user's externalId finds the tombstone by an `_id` read.
- */
-export function externalIdKey(connectionId: string, externalId: string): string {
-  return `${connectionId}:externalId:${externalId}`;
 }
 
 /** A live (not deleted) user of this SCIM connection, or null. */
@@ -68,14 +65,6 @@ export async function claimScimKey(
   return { ok: false, holder: null };
 }
 
-/** Points a key at `target` whoever held it (the latest writer of an externalId is the one a POST reactivates). */
-export async function pointScimKey(conn: ConnectionRef, key: string, target: string): Promise<void> {
-  const holder = await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
-  if (holder) await takeOverLookupKey(key, holder.ref, target);
-}
-
-/** Hands a key over from `fromRef` to `toRef`, if `fromRef` still holds it. */
-export const takeOverScimKey = takeOverLookupKey;
 /** Releases a key if `ref` holds it. */
 export const releaseScimKey = releaseLookupKey;
 
