@@ -10,7 +10,8 @@ import {
   isEmail,
   newUuid,
   releaseScimKey,
-  scimUserHoldingKey,
+  findScimUserByKey,
+  rememberScimUserName,
   searchScimUsers,
   storeCapabilities,
   userNameKey,
@@ -41,6 +42,18 @@ function userNameOf(resource: Json): string {
   const u = resource.userName;
   if (typeof u !== 'string' || !u.trim()) throw badRequest('invalidValue', '"userName" is required');
   return u;
+}
+
+/** Whether a stored user has this userName (case-insensitive, as the userName key). */
+function assertsUserName(ctx: ScimContext, rec: SourceRecordDoc, userName: string): boolean {
+  const own = rawOf(rec).userName;
+  return typeof own === 'string' && userNameKey(ctx.conn._id, own) === userNameKey(ctx.conn._id, userName);
+}
+
+/** Notes who holds a userName (src/store/scimUsers.ts: a later lookup of it reads only the record). */
+function remember(ctx: ScimContext, rec: SourceRecordDoc): void {
+  const own = rawOf(rec).userName;
+  if (typeof own === 'string' && !rec.deleted) rememberScimUserName(userNameKey(ctx.conn._id, own), rec.key);
 }
 
 /** Reads one live user of this connection. */
@@ -152,6 +165,7 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
       if (claimed) await releaseScimKey(newKey, id);
       return null;
     }
+    remember(ctx, res.record);
     return res.record;
   } catch (err) {
     if (claimed) await releaseScimKey(newKey, id).catch(() => undefined);
@@ -195,12 +209,14 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
     if (!rec) await releaseScimKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
+  remember(ctx, rec);
   ctx.logger.info({ userId: id }, 'scim user created');
   return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
 }
 
 export async function getUser(ctx: ScimContext, id: string, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
   const rec = await loadUser(ctx, id);
+  remember(ctx, rec);
   if (etagMatches(pre.ifNoneMatch, rec.v)) return { status: 304, headers: { ETag: etagOf(rec.v) } };
   return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
 }
@@ -278,7 +294,7 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
   if (byName !== undefined || byId !== undefined) {
     const rec =
       byName !== undefined
-        ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
+        ? await findScimUserByKey(ctx.conn._id, userNameKey(ctx.conn._id, byName), (r) => assertsUserName(ctx, r, byName))
         : byId !== undefined
           ? await findSourceRecord(ctx.conn._id, byId)
           : null;

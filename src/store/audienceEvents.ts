@@ -1,6 +1,7 @@
 import sift from 'sift';
 import { audienceQuery } from './audiences';
 import { readEvents, type EventDraft } from './events';
+import { cachedAudienceMatchers } from './audienceCache';
 import { Audience, type AudienceDoc, type RecipientDoc } from './models';
 
 /**
@@ -27,6 +28,11 @@ export async function loadAudienceMatchers(orgId: string): Promise<AudienceMatch
     }
   }
   return out;
+}
+
+/** The matchers a merge evaluates, cached per organization (src/store/audienceCache.ts). */
+export function audienceMatchersFor(orgId: string): Promise<AudienceMatcher[]> {
+  return cachedAudienceMatchers(orgId, loadAudienceMatchers);
 }
 
 export function audienceEvents(

@@ -6,7 +6,7 @@ import { storeCapabilities } from './db';
 import { isDuplicateKeyError } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
-import { audienceEvents, loadAudienceMatchers } from './audienceEvents';
+import { audienceEvents, audienceMatchersFor } from './audienceEvents';
 import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
@@ -460,7 +460,7 @@ async function writeRecipients(
   const expected = new Map<string, number | null>();
   // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
   const events = new Map<string, EventDraft[]>();
-  const audiences = eventsEnabled() ? await loadAudienceMatchers(orgId) : [];
+  const audiences = eventsEnabled() ? await audienceMatchersFor(orgId) : [];
   const eventsOf = (prev: RecipientDoc | undefined, next: RecipientDoc | null) =>
     eventsEnabled() ? [...recipientEvents(prev, next, connectionId), ...audienceEvents(audiences, prev, next, connectionId)] : [];
 

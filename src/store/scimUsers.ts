@@ -36,6 +36,47 @@ export async function scimUserHoldingKey(connectionId: string, keyId: string): P
   return ref ? findSourceRecord(connectionId, ref) : null;
 }
 
+/**
+ * userName key → the id of the user this process last saw asserting that userName, bounded. Only a hint, checked on
+ * every use: a live record that still asserts the userName is the one user holding it (a write asserting a userName
+ * must claim its key first, and a claim is refused while a live record asserts it), so a lookup that finds its hint
+ * confirmed needs no key read. A hint that no longer holds (renamed, deleted, here or in another process) is dropped and
+ * the key read as usual.
+ */
+const seenHolders = new Map<string, string>();
+const SEEN_HOLDERS_MAX = 50_000;
+
+/** Notes that the user `ref` asserts the userName of `keyId` (after a write or a read of it). */
+export function rememberScimUserName(keyId: string, ref: string): void {
+  seenHolders.delete(keyId);
+  seenHolders.set(keyId, ref);
+  if (seenHolders.size > SEEN_HOLDERS_MAX) {
+    const oldest = seenHolders.keys().next();
+    if (!oldest.done) seenHolders.delete(oldest.value);
+  }
+}
+
+/**
+ * The live user holding the userName key `keyId`, or null: the user last seen holding it when `asserts` confirms it
+ * still has that userName (one `_id` read), else through the key (two).
+ */
+export async function findScimUserByKey(
+  connectionId: string,
+  keyId: string,
+  asserts: (rec: SourceRecordDoc) => boolean,
+): Promise<SourceRecordDoc | null> {
+  const seen = seenHolders.get(keyId);
+  if (seen !== undefined) {
+    const rec = await findSourceRecord(connectionId, seen);
+    if (rec && !rec.deleted && asserts(rec)) return rec;
+    seenHolders.delete(keyId);
+  }
+  const rec = await scimUserHoldingKey(connectionId, keyId);
+  if (!rec || rec.deleted || !asserts(rec)) return null;
+  rememberScimUserName(keyId, rec.key);
+  return rec;
+}
+
 /** A claim: made (the key is `target`'s now), or refused with the stored user still holding it (null: a create in flight). */
 export type KeyClaim = { ok: true } | { ok: false; holder: SourceRecordDoc | null };
 
