@@ -102,15 +102,21 @@ describe('store commands per SCIM request', () => {
   test('PATCH, PUT and DELETE of a user: within budget', async () => {
     const body = newUser();
     const id = (await c.post('/Users', body).expect(201)).body.id as string;
-    const patch = await measure('patch title', () => c.patch(`/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'Engineer' })).expect(200));
+    const patch = await measure('patch title', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'Engineer' })).expect(200),
+    );
     assert.ok(patch.store <= BUDGET.patch, `PATCH sent ${patch.store}: ${patch.types}`);
     assert.ok(patch.events <= EVENT_BUDGET, `PATCH sent ${patch.events} change-feed commands: ${patch.types}`);
 
-    const deactivate = await measure('patch active', () => c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200));
+    const deactivate = await measure('patch active', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200),
+    );
     assert.ok(deactivate.store <= BUDGET.patch, `PATCH active sent ${deactivate.store}: ${deactivate.types}`);
     assert.ok(deactivate.events <= EVENT_BUDGET, `PATCH active sent ${deactivate.events} change-feed commands: ${deactivate.types}`);
 
-    const same = await measure('patch unchanged', () => c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200));
+    const same = await measure('patch unchanged', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200),
+    );
     assert.ok(same.store <= BUDGET.unchangedPatch, `a PATCH that changes nothing sent ${same.store}: ${same.types}`);
     assert.equal(same.events, 0);
     assert.doesNotMatch(same.types, /insert|update|delete/, 'a PATCH that changes nothing writes nothing');
@@ -229,9 +235,7 @@ describe('SCIM bearer authentication across instances', () => {
   });
 
   const get = (i: number, base: string, token: string) =>
-    request(apps[i]!)
-      .get(`${base}/Users?count=1`)
-      .set('Authorization', `Bearer ${token}`);
+    request(apps[i]!).get(`${base}/Users?count=1`).set('Authorization', `Bearer ${token}`);
 
   test('after a token rotation the old token is refused everywhere, at once; after a delete every token is', async () => {
     const c = await scimClient(apps[0]!);

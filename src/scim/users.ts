@@ -155,12 +155,9 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
   }
   const newKey = userNameKey(ctx.conn._id, userName);
   try {
-    const [res] = await applySourceChanges(
-      ctx.conn,
-      [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }],
-      undefined,
-      { known: new Map([[id, prev]]) },
-    );
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }], undefined, {
+      known: new Map([[id, prev]]),
+    });
     if (!res || res.outcome === 'conflict' || !res.record) {
       if (claimed) await releaseScimKey(newKey, id);
       return null;

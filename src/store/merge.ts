@@ -12,7 +12,15 @@ import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { stableJson } from './stableJson';
-import { dropJournalOwner, dropJournalSlot, journalSlotWrite, recordsWithSlots, staleJournalSlots, takeJournalSlot, type SlotOrRecord } from './mergeJournal';
+import {
+  dropJournalOwner,
+  dropJournalSlot,
+  journalSlotWrite,
+  recordsWithSlots,
+  staleJournalSlots,
+  takeJournalSlot,
+  type SlotOrRecord,
+} from './mergeJournal';
 
 /** A change one connection asserts about one of its people. */
 export type SourceChange =
@@ -374,8 +382,10 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
   const lost = new Set<Planned>();
   const inserts = writes.filter((p) => !p.prev && p.next);
-  const updates = writes.filter((p) => p.prev && p.next);
+  const membership = writes.length >= MEMBERSHIP_BULK_MIN && storeCapabilities().idInFromIndex ? writes.filter(isOneMembership) : [];
+  const updates = writes.filter((p) => p.prev && p.next && !membership.includes(p));
   const deletes = writes.filter((p) => p.prev && !p.next);
+  if (membership.length) for (const p of await writeMembership(membership)) lost.add(p);
 
   if (inserts.length) {
     for (const i of await insertAllowingDuplicates(
@@ -398,6 +408,60 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
       for (const p of updates) if (after.get(p.prev!._id)?.v !== p.next!.v) lost.add(p);
       for (const p of deletes) if (after.has(p.prev!._id)) lost.add(p);
     }
+  }
+  return lost;
+}
+
+/**
+ * Below this many changes a batch's membership changes are written one by one like any update (also on stores that
+ * scan for `_id: {$in}`: stock FerretDB v1).
+ */
+const MEMBERSHIP_BULK_MIN = 16;
+const ID_CHUNK = 1000;
+
+/** A change that adds or removes exactly one group (a SCIM group PATCH gives each member one). */
+function isOneMembership(p: Planned): boolean {
+  const c = p.change;
+  return c.op === 'groups' && !c.set && p.prev !== undefined && p.next !== null && (c.add?.length ?? 0) + (c.remove?.length ?? 0) === 1;
+}
+
+/**
+ * Many records joining or leaving one group (Okta and Entra push memberships in batches of thousands): one
+ * `updateMany` per group and direction (`$addToSet` / `$pull`, which commute with any other write, so no version check
+ * is needed to keep them), instead of one version-checked replace per record (on FerretDB v1, in commands of four).
+ * The records are then read back, and the recipients are merged from them as stored (`next` is replaced by what
+ * was read): a write that landed in between is merged too. A record gone meanwhile is returned as lost (the retry
+ * reports it missing).
+ */
+async function writeMembership(planned: Planned[]): Promise<Planned[]> {
+  const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
+  const now = new Date();
+  const bySignature = new Map<string, Planned[]>();
+  for (const p of planned) {
+    const c = p.change as Extract<SourceChange, { op: 'groups' }>;
+    const sig = c.add?.length ? `+${c.add[0]}` : `-${c.remove![0]}`;
+    const list = bySignature.get(sig);
+    if (list) list.push(p);
+    else bySignature.set(sig, [p]);
+  }
+  for (const [sig, list] of bySignature) {
+    const group = sig.slice(1);
+    const update = sig.startsWith('+')
+      ? { $addToSet: { groups: group }, $inc: { v: 1 }, $set: { updatedAt: now } }
+      : { $pull: { groups: group }, $inc: { v: 1 }, $set: { updatedAt: now } };
+    for (let i = 0; i < list.length; i += ID_CHUNK) {
+      await col.updateMany({ _id: { $in: list.slice(i, i + ID_CHUNK).map((p) => p.prev!._id) }, deleted: false }, update);
+    }
+  }
+  const after = await findByIds(
+    SourceRecord,
+    planned.map((p) => p.prev!._id),
+  );
+  const lost: Planned[] = [];
+  for (const p of planned) {
+    const rec = after.get(p.prev!._id);
+    if (!rec || rec.deleted) lost.push(p);
+    else p.next = rec;
   }
   return lost;
 }

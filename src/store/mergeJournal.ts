@@ -105,7 +105,9 @@ export function recordsWithSlots(): Collection<SlotOrRecord> {
 }
 
 /** Slots older than `olderThanMs`, of every owner, with the owners that can be forgotten. */
-export async function staleJournalSlots(olderThanMs: number): Promise<{ slots: JournalSlotDoc[]; idleOwners: { _id: string; seenAt: Date }[] }> {
+export async function staleJournalSlots(
+  olderThanMs: number,
+): Promise<{ slots: JournalSlotDoc[]; idleOwners: { _id: string; seenAt: Date }[] }> {
   const cutoff = Date.now() - olderThanMs;
   const owners = await JournalOwner.find({}).lean().exec();
   const out: JournalSlotDoc[] = [];
