@@ -293,7 +293,7 @@ async function main(): Promise<void> {
         { upsert: true, returnDocument: 'after' },
       );
       await Event.collection.insertOne({
-        _id: `raw:${org.id}:${String(seq?.seq)}`,
+        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
         orgId: `raw:${org.id}`,
         type: 'recipient.created',
         data: {},
@@ -373,7 +373,7 @@ async function main(): Promise<void> {
         { upsert: true, returnDocument: 'after' },
       );
       await Event.collection.insertOne({
-        _id: `raw:${org.id}:${String(seq?.seq)}`,
+        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
         orgId: `raw:${org.id}`,
         type: 'recipient.updated',
         data: {},
