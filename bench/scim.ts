@@ -254,6 +254,10 @@ async function main(): Promise<void> {
     .lean()
     .exec())!;
   const sampleRecipient = (await Recipient.findOne({ orgId: org.id }).lean().exec())!;
+  // The raw journal slots exist before the concurrent runs (two first upserts of one _id collide), as the service's do.
+  for (let w = 0; w < concurrency; w++) {
+    await srCol.replaceOne({ _id: `~raw:${w}` as never }, { mj: { orgId: org.id, emails: [], at: new Date() } }, { upsert: true });
+  }
   // The raw feed's counter exists before the concurrent runs (a first upsert by several writers at once collides).
   await EventSeq.collection.updateOne({ _id: `raw:${org.id}` as never }, { $setOnInsert: { seq: 0 } }, { upsert: true });
   results.push(
