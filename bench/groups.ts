@@ -7,6 +7,11 @@
  *
  * Seeds U users of one SCIM connection, each in 2 of G groups, through the merge; one fresh database, dropped at the end.
  * One JSON line per measurement on stdout; progress on stderr.
+ *
+ * With `--patch-members M` (issue #15 item 3) it also times a group PATCH adding M members over HTTP (Okta and Entra
+ * push memberships in batches), counts its store commands, and times the raw work it is judged against in the same
+ * run: M conditional updates (`{_id, v}` filter, `$addToSet` of a group, `$inc` of v) of the same records, sent the
+ * way the store accepts updates (an unordered bulkWrite; on FerretDB v1 in commands of four, see src/store/merge.ts).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,10 +23,12 @@ import {
   createOrganization,
   disconnectStore,
   dropStoreDatabase,
+  CommandCounter,
   findByIds,
   insertScimGroup,
   storeCapabilities,
 } from '../src/store';
+import { rawCollection } from '../src/store/collections';
 import { Group, SourceRecord } from '../src/store/models';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
@@ -35,6 +42,7 @@ const flag = (name: string, dflt: number) => {
 const USERS = flag('users', 5000);
 const GROUPS = flag('groups', 100);
 const PAGES = flag('pages', 5);
+const PATCH_MEMBERS = flag('patch-members', 0);
 
 const log = (msg: string) => process.stderr.write(`bench:groups ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -56,7 +64,7 @@ async function main(): Promise<void> {
   if (!base) throw new Error('MONGODB_URI is not set (run through scripts/local-store.js)');
   const url = new URL(base);
   url.pathname = `/bench_groups_${process.pid}`;
-  const caps = await connectStore(url.toString());
+  const caps = await connectStore(url.toString(), { monitorCommands: true });
   try {
     const org = await createOrganization('Bench groups');
     const env = { publicUrl: 'http://127.0.0.1', secretKey: 'bench-secret-key-0123456789' };
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
     log(
       `seeding ${USERS} users in ${GROUPS} groups (${caps.ferretdb ? 'FerretDB' : 'MongoDB'} ${caps.serverVersion}, $in by _id from index: ${caps.idInFromIndex})`,
     );
+    const userKeys: string[] = [];
     for (let i = 0; i < USERS; i += 1000) {
       const batch = Array.from({ length: Math.min(1000, USERS - i) }, (_, j) => {
         const n = i + j;
@@ -101,6 +110,7 @@ async function main(): Promise<void> {
         };
       });
       await applySourceChanges(ref, batch);
+      userKeys.push(...batch.map((b) => b.key));
     }
 
     const app = createApp({ config: testConfig(), logger: createLogger('silent') });
@@ -133,6 +143,61 @@ async function main(): Promise<void> {
           .exec();
       }
     });
+    let patchResults: Record<string, unknown>[] = [];
+    if (PATCH_MEMBERS > 0) {
+      const members = userKeys.slice(0, PATCH_MEMBERS);
+      const headers = { Authorization: `Bearer ${conn.token}`, 'Content-Type': 'application/scim+json' };
+      const base = `http://127.0.0.1:${port}/scim/v2/${conn.id}`;
+      const created = await fetch(`${base}/Groups`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Patched' }),
+      });
+      const gid = ((await created.json()) as { id: string }).id;
+      const counter = new CommandCounter().start();
+      const t0 = process.hrtime.bigint();
+      const res = await fetch(`${base}/Groups/${gid}`, {
+        method: 'PATCH',
+        headers,
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'add', path: 'members', value: members.map((value) => ({ value })) }],
+        }),
+      });
+      const patchMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      const commands = counter.snapshot();
+      counter.stop();
+      if (res.status >= 300) throw new Error(`group PATCH answered ${res.status}`);
+      const check = await SourceRecord.countDocuments({ connectionId: conn.id, groups: gid }).exec();
+      if (check !== members.length) throw new Error(`group PATCH left ${check} members, not ${members.length}`);
+      // The raw work: the same number of conditional updates of the same records.
+      const recs = await findByIds(
+        SourceRecord,
+        members.map((k) => `${conn.id}:${k}`),
+        { v: 1 },
+      );
+      const chunk = caps.ferretdb ? 4 : members.length;
+      const ops = [...recs.values()].map((r) => ({
+        updateOne: { filter: { _id: r._id, v: r.v }, update: { $addToSet: { groups: 'raw-group' }, $inc: { v: 1 } } },
+      }));
+      const t1 = process.hrtime.bigint();
+      let matched = 0;
+      for (let i = 0; i < ops.length; i += chunk)
+        matched += (await rawCollection(SourceRecord).bulkWrite(ops.slice(i, i + chunk), { ordered: false })).matchedCount;
+      const rawMs = Number(process.hrtime.bigint() - t1) / 1e6;
+      if (matched !== members.length) throw new Error(`raw updates matched ${matched}`);
+      patchResults = [
+        {
+          bench: 'groups',
+          measure: `group PATCH adding ${members.length} members (HTTP)`,
+          ms: Math.round(patchMs),
+          commands: commands.total,
+          commandsByType: commands.byType,
+        },
+        { bench: 'groups', measure: `raw: ${members.length} conditional updates (store)`, ms: Math.round(rawMs) },
+        { bench: 'groups', measure: 'group PATCH time / raw time', ratio: +(patchMs / rawMs).toFixed(3), target: 1.5 },
+      ];
+    }
     server.close();
     const common = {
       users: USERS,
@@ -156,6 +221,7 @@ async function main(): Promise<void> {
       medianMs: perGroup.medianMs,
       ...common,
     });
+    for (const r of patchResults) emit({ ...r, ...common });
   } finally {
     await dropStoreDatabase().catch(() => undefined);
     await disconnectStore();

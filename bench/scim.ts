@@ -10,8 +10,12 @@
  * The stored users are seeded through the store (the userName keys and the merge's batched upsert), not over HTTP.
  *
  * Measures creates/s, `userName eq` lookups/s with --users stored, and PATCH `active`/s, each with median and p99
- * latency, next to the raw rate of the equivalent store operations (the merge's upsert, the `_id` reads of a lookup)
- * measured in the same run.
+ * latency, next to, measured in the same run:
+ * - the raw rate of the same store commands a request sends (the driver alone, no HTTP, no logic): per operation, the
+ *   commands counted in this process with the driver's command monitoring (src/store/commandCounter.ts) on an app
+ *   mounted here, then sent as such (`raw commands`);
+ * - the merge-level equivalents (the merge's upsert, the `_id` reads of a lookup).
+ * Commands per operation (by type) are in the JSON line (`commands`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -22,6 +26,9 @@ import { createApp } from '../src/server/app';
 import {
   applySourceChanges,
   claimLookupKey,
+  CommandCounter,
+  perOperation,
+  type CommandCounts,
   connectStore,
   createConnection,
   createOrganization,
@@ -29,7 +36,7 @@ import {
   readLookupKey,
   sourceRecordId,
 } from '../src/store';
-import { LookupKey, SourceRecord } from '../src/store/models';
+import { Connection, EventBlock, EventSeq, LookupKey, Recipient, SourceRecord } from '../src/store/models';
 import { userNameKey } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
   const concurrency = arg('concurrency', 8);
   const inProcess = process.argv.includes('--in-process');
   const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const, SCIM_RATE_LIMIT_PER_MINUTE: 100_000_000 };
-  await connectStore(config.MONGODB_URI);
+  await connectStore(config.MONGODB_URI, { monitorCommands: true });
   let port: number;
   let stopService: () => Promise<void>;
   if (inProcess) {
@@ -179,6 +186,44 @@ async function main(): Promise<void> {
   }
   const seedSecs = (Date.now() - seedStart) / 1000;
 
+  // Commands per operation, counted on an app mounted in this process (the same code the service process runs).
+  const counter = new CommandCounter().start();
+  const local = createApp({ config, logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
+  await new Promise<void>((r) => local.once('listening', () => r()));
+  const localBase = `http://127.0.0.1:${(local.address() as AddressInfo).port}/scim/v2/${created.id}`;
+  const localCall = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(localBase + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status}`);
+  };
+  const countOf = async (n: number, op: (i: number) => Promise<void>): Promise<CommandCounts> => {
+    const samples: CommandCounts[] = [];
+    await op(-1); // warm (merge settings, audience matchers, the journal slot pool)
+    for (let i = 0; i < n; i++) samples.push((await counter.measure(() => op(i))).counts);
+    return perOperation(samples);
+  };
+  const userBody = (name: string) => ({
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName: name,
+    emails: [{ primary: true, value: name }],
+  });
+  const commands = {
+    create: await countOf(20, (i) => localCall('POST', '/Users', userBody(`count${i}@bench.example`))),
+    lookupUnseen: await countOf(20, (i) =>
+      localCall('GET', `/Users?filter=${encodeURIComponent(`userName eq "seed${(i + 7) * 13}@bench.example"`)}`),
+    ),
+    lookupSeen: await countOf(20, (i) => localCall('GET', `/Users?filter=${encodeURIComponent(`userName eq "count${i}@bench.example"`)}`)),
+    patch: await countOf(20, (i) =>
+      localCall('PATCH', `/Users/${ids[(i + 1) * 17]}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', value: { active: false } }],
+      }),
+    ),
+  };
+  local.close();
+  counter.stop();
+  console.error(`commands per operation: ${JSON.stringify(commands)}`);
+
   const results: Stats[] = [];
   results.push(
     await run('POST /Users (HTTP)', creates, concurrency, async (i) => {
@@ -201,6 +246,67 @@ async function main(): Promise<void> {
       await applySourceChanges(raw, [{ op: 'upsert', key, email: `raw${i}@bench.example`, active: true, ifVersion: 0 }]);
     }),
   );
+  // The same commands a create sends, by the driver alone: the connection read, the userName key insert, the record
+  // write (its journal slot in the same command), the recipient insert, and the change feed's cursor and event.
+  const connCol = Connection.collection;
+  const srCol = SourceRecord.collection;
+  const sample = (await SourceRecord.findOne({ _id: sourceRecordId(conn._id, ids[0]!) })
+    .lean()
+    .exec())!;
+  const sampleRecipient = (await Recipient.findOne({ orgId: org.id }).lean().exec())!;
+  // The raw journal slots exist before the concurrent runs (two first upserts of one _id collide), as the service's do.
+  for (let w = 0; w < concurrency; w++) {
+    await srCol.replaceOne({ _id: `~raw:${w}` as never }, { mj: { orgId: org.id, emails: [], at: new Date() } }, { upsert: true });
+  }
+  // The raw feed's counter exists before the concurrent runs (a first upsert by several writers at once collides).
+  await EventSeq.collection.updateOne({ _id: `raw:${org.id}` as never }, { $setOnInsert: { seq: 0 } }, { upsert: true });
+  results.push(
+    await run('raw commands of a create (store)', creates, concurrency, async (i) => {
+      const key = randomUUID();
+      await connCol.findOne({ _id: created.id as never });
+      await LookupKey.collection.insertOne({
+        _id: `raw:${key}`,
+        orgId: org.id,
+        connectionId: rawConn.id,
+        ref: key,
+        createdAt: new Date(),
+      } as never);
+      await srCol.bulkWrite(
+        [
+          {
+            replaceOne: {
+              filter: { _id: `~raw:${i % concurrency}` },
+              replacement: { mj: { orgId: org.id, emails: [`x${i}`], at: new Date() } },
+              upsert: true,
+            },
+          },
+          {
+            replaceOne: {
+              filter: { _id: `raw:${key}`, v: { $exists: false } },
+              replacement: { ...sample, _id: `raw:${key}` } as never,
+              upsert: true,
+            },
+          },
+        ] as never,
+        { ordered: true },
+      );
+      await Recipient.collection.insertOne({ ...sampleRecipient, _id: `raw:${key}` } as never);
+      const seq = await EventSeq.collection.findOneAndUpdate(
+        { _id: `raw:${org.id}` as never },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      );
+      // The feed's raw write: one block holding the event (src/store/models/event.ts).
+      await EventBlock.collection.insertOne({
+        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
+        orgId: `raw:${org.id}`,
+        seq: Number(seq?.seq),
+        n: 1,
+        createdAt: new Date(),
+        z: Buffer.from(JSON.stringify({ type: 'recipient.created', data: {} })),
+      } as never);
+    }),
+  );
   results.push(
     await run('GET /Users?filter=userName eq (HTTP)', lookups, concurrency, async (i) => {
       const name = `seed${(i * 7919) % users}@bench.example`;
@@ -215,6 +321,14 @@ async function main(): Promise<void> {
       await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key!.ref) })
         .lean()
         .exec();
+    }),
+  );
+  results.push(
+    await run('raw commands of a lookup (store)', lookups, concurrency, async (i) => {
+      const name = `seed${(i * 7919 + 3) % users}@bench.example`;
+      await connCol.findOne({ _id: created.id as never });
+      const key = await LookupKey.collection.findOne({ _id: userNameKey(conn._id, name) as never });
+      await srCol.findOne({ _id: sourceRecordId(conn._id, String(key?.ref)) as never });
     }),
   );
   results.push(
@@ -237,7 +351,48 @@ async function main(): Promise<void> {
     }),
   );
 
-  const ratioOf = (a: number, b: number) => results[a]!.perSec / results[b]!.perSec;
+  // The same commands a PATCH sends, by the driver alone: the connection, the record, its write (with the journal slot),
+  // the recipient's read and write, and the change feed's cursor and event.
+  results.push(
+    await run('raw commands of a PATCH (store)', patches, concurrency, async (i) => {
+      const id = sourceRecordId(conn._id, ids[(i + 2 * patches) % ids.length]!);
+      await connCol.findOne({ _id: created.id as never });
+      const rec = await srCol.findOne({ _id: id as never });
+      await srCol.bulkWrite(
+        [
+          {
+            replaceOne: {
+              filter: { _id: `~raw:${i % concurrency}` },
+              replacement: { mj: { orgId: org.id, emails: [`x${i}`], at: new Date() } },
+              upsert: true,
+            },
+          },
+          { replaceOne: { filter: { _id: id, v: rec?.v }, replacement: { ...rec, v: Number(rec?.v) + 1 } } },
+        ] as never,
+        { ordered: true },
+      );
+      const rid = `${org.id}:${String(rec?.email)}`;
+      const r = await Recipient.collection.findOne({ _id: rid as never });
+      await Recipient.collection.replaceOne({ _id: rid as never, v: r?.v }, { ...r, v: Number(r?.v) + 1 });
+      const seq = await EventSeq.collection.findOneAndUpdate(
+        { _id: `raw:${org.id}` as never },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      );
+      // The feed's raw write: one block holding the event (src/store/models/event.ts).
+      await EventBlock.collection.insertOne({
+        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
+        orgId: `raw:${org.id}`,
+        seq: Number(seq?.seq),
+        n: 1,
+        createdAt: new Date(),
+        z: Buffer.from(JSON.stringify({ type: 'recipient.updated', data: {} })),
+      } as never);
+    }),
+  );
+
+  const by = (label: string) => results.find((r) => r.label.startsWith(label))!;
+  const share = (http: string, raw: string) => +(by(http).perSec / by(raw).perSec).toFixed(3);
   const summary = {
     bench: 'scim',
     users,
@@ -245,9 +400,16 @@ async function main(): Promise<void> {
     serviceProcess: !inProcess,
     seedSeconds: Math.round(seedSecs),
     results: results.map((r) => ({ ...r, perSec: +r.perSec.toFixed(1), median: +r.median.toFixed(2), p99: +r.p99.toFixed(2) })),
-    createRatio: +ratioOf(0, 1).toFixed(3),
-    patchRatio: +ratioOf(4, 5).toFixed(3),
-    lookupP99Ms: +results[2]!.p99.toFixed(2),
+    // Per operation: the share of the raw rate of the same store commands, and of the merge-level equivalent.
+    shareOfRawCommands: {
+      create: share('POST /Users', 'raw commands of a create'),
+      lookup: share('GET /Users', 'raw commands of a lookup'),
+      patch: share('PATCH active', 'raw commands of a PATCH'),
+    },
+    createRatio: share('POST /Users', 'merge upsert, one user'),
+    patchRatio: share('PATCH active', 'merge upsert active'),
+    lookupP99Ms: +by('GET /Users').p99.toFixed(2),
+    commands,
     targets: { lookupP99Ms: 25, ratio: 0.4 },
   };
   const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} |`;
@@ -256,8 +418,11 @@ async function main(): Promise<void> {
   );
   console.log('| operation | n | per second | median ms | p99 ms |\n|---|---|---|---|---|');
   for (const s of results) console.log(fmt(s));
-  const ratio = (a: number, b: number) => `${((results[a]!.perSec / results[b]!.perSec) * 100).toFixed(0)} %`;
-  console.log(`creates at ${ratio(0, 1)} of the raw store rate; patches at ${ratio(4, 5)}; lookup p99 ${results[2]!.p99.toFixed(1)} ms`);
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  console.log(
+    `share of the raw rate of the same commands: creates ${pct(summary.shareOfRawCommands.create)}, lookups ${pct(summary.shareOfRawCommands.lookup)}, patches ${pct(summary.shareOfRawCommands.patch)}; lookup p99 ${summary.lookupP99Ms} ms`,
+  );
+  for (const [op, c] of Object.entries(commands)) console.log(`commands per ${op}: ${c.total} ${JSON.stringify(c.byType)}`);
   console.log(JSON.stringify(summary)); // the last line: machine-readable
   await stopService();
   await disconnectStore();

@@ -131,7 +131,7 @@ describe('SCIM filters', () => {
       if (maybe(0.8)) body.name = { givenName: given, ...(maybe(0.7) ? { familyName: pick(FAMILY) } : {}) };
       if (maybe(0.7)) body.title = pick(TITLES);
       if (maybe(0.6)) body.userType = pick(TYPES);
-      // externalIds are unique: a create re-sending a stored user's externalId reactivates it or is a 409.
+      // externalIds (the client's; not a uniqueness key) differ here only so that filters on them select few users.
       if (maybe(0.7)) body.externalId = `${maybe(0.5) ? 'EXT' : 'ext'}-${i % 7}-${i}`;
       if (maybe(0.7)) body.active = maybe(0.7);
       const emails: Json[] = [];

@@ -111,7 +111,8 @@ describe('SCIM: Okta dialect', () => {
     assert.equal((await recipient(c.orgId, 'test.user@okta.local'))?.status, 'active');
   });
 
-  test('reactivation by a POST of the same externalId under another userName returns the stored user', async () => {
+  // externalId is the client's and not a uniqueness key (RFC 7643 §3.1, issue #14): only userName is unique.
+  test("a POST of a deactivated user's externalId under another userName creates another user", async () => {
     const first = {
       ...userBody,
       userName: 'before.rename@okta.local',
@@ -124,29 +125,17 @@ describe('SCIM: Okta dialect', () => {
     const res = await c
       .post('/Users', { ...first, userName: 'after.rename@okta.local', emails: [{ primary: true, value: 'after.rename@okta.local' }] })
       .expect(201);
-    assert.equal(res.body.id, id);
+    assert.notEqual(res.body.id, id);
     assert.equal(res.body.userName, 'after.rename@okta.local');
     assert.equal(res.body.active, true);
     const byExt = await c.get(`/Users${q('externalId eq "00u-reactivate-1"')}`).expect(200);
-    assert.deepEqual(
-      byExt.body.Resources.map((u: { id: string }) => u.id),
-      [id],
-    );
-    assert.equal((await c.get(`/Users${q('userName eq "after.rename@okta.local"')}`).expect(200)).body.Resources[0]?.id, id);
-    assert.equal((await c.get(`/Users${q('userName eq "before.rename@okta.local"')}`).expect(200)).body.totalResults, 0);
+    assert.deepEqual(byExt.body.Resources.map((u: { id: string }) => u.id).sort(), [id, res.body.id].sort());
+    assert.equal((await c.get(`/Users/${id}`).expect(200)).body.active, false, 'the deactivated user is left as it was');
     assert.equal((await recipient(c.orgId, 'after.rename@okta.local'))?.status, 'active');
-    // The old userName is free again.
-    await c
-      .post('/Users', {
-        ...userBody,
-        userName: 'before.rename@okta.local',
-        emails: [{ primary: true, value: 'before.rename@okta.local' }],
-        externalId: '00u-reactivate-2',
-      })
-      .expect(201);
+    assert.equal((await recipient(c.orgId, 'before.rename@okta.local'))?.status, 'offboarded');
   });
 
-  test("a POST of a deleted user's externalId brings that user back under its id", async () => {
+  test('a POST after a DELETE creates a new resource with a new id, even with the same userName and externalId', async () => {
     const body = {
       ...userBody,
       userName: 'deleted.once@okta.local',
@@ -158,35 +147,40 @@ describe('SCIM: Okta dialect', () => {
     await c.get(`/Users/${id}`).expect(404);
     assert.equal((await recipient(c.orgId, 'deleted.once@okta.local'))?.status, 'offboarded');
     const res = await c.post('/Users', body).expect(201);
-    assert.equal(res.body.id, id);
+    assert.notEqual(res.body.id, id, 'a deleted id never comes back (interoperability profile §6.6)');
     assert.equal(res.body.active, true);
-    assert.equal((await c.get(`/Users/${id}`).expect(200)).body.active, true);
-    assert.equal((await c.get(`/Users${q('userName eq "deleted.once@okta.local"')}`).expect(200)).body.Resources[0]?.id, id);
+    await c.get(`/Users/${id}`).expect(404);
+    assert.equal((await c.get(`/Users/${res.body.id}`).expect(200)).body.active, true);
+    const byName = await c.get(`/Users${q('userName eq "deleted.once@okta.local"')}`).expect(200);
+    assert.deepEqual(
+      byName.body.Resources.map((u: { id: string }) => u.id),
+      [res.body.id],
+    );
+    // The person's recipient is restored by the new active record through the merge (SPEC §3 rule 4).
     assert.equal((await recipient(c.orgId, 'deleted.once@okta.local'))?.status, 'active');
-    // Also under a new userName after a second DELETE.
-    await c.del(`/Users/${id}`).expect(204);
+    // Deleted again, then created under a new userName with the same externalId: another new id.
+    await c.del(`/Users/${res.body.id}`).expect(204);
+    assert.equal((await recipient(c.orgId, 'deleted.once@okta.local'))?.status, 'offboarded');
     const again = await c.post('/Users', { ...body, userName: 'deleted.twice@okta.local' }).expect(201);
-    assert.equal(again.body.id, id);
+    assert.ok(![id, res.body.id].includes(again.body.id));
     assert.equal(again.body.userName, 'deleted.twice@okta.local');
   });
 
-  test("an active user's externalId under another userName is 409 uniqueness, and claims nothing", async () => {
+  test("an active user's externalId under another userName is accepted: two users with one externalId", async () => {
     const res = await c
       .post('/Users', { ...userBody, userName: 'someone.else@okta.local', emails: [{ primary: true, value: 'someone.else@okta.local' }] })
-      .expect(409);
-    assert.equal(res.body.scimType, 'uniqueness');
-    assert.equal(res.body.status, '409');
-    assert.match(res.body.detail, /externalId "00ujl29u0le5T6Aj10h7"/);
-    assert.equal((await c.get(`/Users${q('userName eq "someone.else@okta.local"')}`).expect(200)).body.totalResults, 0);
-    assert.equal((await c.get(`/Users${q('externalId eq "00ujl29u0le5T6Aj10h7"')}`).expect(200)).body.Resources[0]?.id, userId);
-    await c
-      .post('/Users', {
-        ...userBody,
-        userName: 'someone.else@okta.local',
-        emails: [{ primary: true, value: 'someone.else@okta.local' }],
-        externalId: '00u-someone-else',
-      })
       .expect(201);
+    assert.notEqual(res.body.id, userId);
+    assert.equal(res.body.externalId, userBody.externalId);
+    const byExt = await c.get(`/Users${q(`externalId eq "${userBody.externalId}"`)}`).expect(200);
+    assert.deepEqual(byExt.body.Resources.map((u: { id: string }) => u.id).sort(), [userId, res.body.id].sort());
+    // Deleting one leaves the other.
+    await c.del(`/Users/${res.body.id}`).expect(204);
+    const left = await c.get(`/Users${q(`externalId eq "${userBody.externalId}"`)}`).expect(200);
+    assert.deepEqual(
+      left.body.Resources.map((u: { id: string }) => u.id),
+      [userId],
+    );
   });
 
   test('creates a user inactive: stored, recipient offboarded; never answers active:false for an active user', async () => {

@@ -17,6 +17,7 @@ import {
   type SyncConnection,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
+import { journalSlotWrite, recordsWithSlots, takeJournalSlot } from '../src/store/mergeJournal';
 import { MergeJournal, SourceRecord, StagedRow, SyncRun } from '../src/store/models';
 import { closeTestStore, openTestStore } from './helpers/store';
 
@@ -78,6 +79,34 @@ describe('sweepStore', () => {
     assert.equal((await sweepStore(0)).replayedMerges, 1);
     assert.equal((await getRecipient(recipientId(orgId, 'max@sweep.io')))?.attributes.city, 'Milan');
     assert.equal(await MergeJournal.countDocuments({}).exec(), 0);
+  });
+
+  test('journal slots of one-record writes: a write stopped between its record and the recipient is caught up', async () => {
+    await applySourceChanges(csv, [up('ada@sweep.io', 'Rome')]);
+    // A one-record write sends its journal slot and its record in one ordered command, then writes the recipient. A
+    // process that stopped between the two leaves the slot naming the email and the record ahead of the recipient.
+    const slot = await takeJournalSlot();
+    await recordsWithSlots().bulkWrite(
+      [
+        journalSlotWrite(slot, orgId, ['ada@sweep.io'], new Date()),
+        { updateOne: { filter: { _id: `${csv._id}:ada@sweep.io` }, update: { $set: { 'attributes.city': 'Milan' }, $inc: { v: 1 } } } },
+      ],
+      { ordered: true },
+    );
+    // Slots are no source records: no query of an organization's records sees them.
+    assert.equal(await SourceRecord.countDocuments({ orgId, email: 'ada@sweep.io' }).exec(), 1);
+    assert.equal((await sweepStore(60_000)).replayedJournalSlots, 0, 'a fresh slot may belong to a merge still under way');
+    assert.equal((await getRecipient(recipientId(orgId, 'ada@sweep.io')))?.attributes.city, 'Rome');
+    assert.ok((await sweepStore(0)).replayedJournalSlots >= 1);
+    assert.equal((await getRecipient(recipientId(orgId, 'ada@sweep.io')))?.attributes.city, 'Milan');
+    // Replayed slots are removed: the next sweep has nothing of them left.
+    assert.equal((await sweepStore(0)).replayedJournalSlots, 0);
+    // A slot written by a process that stopped before its record: replaying it changes nothing.
+    const lone = await takeJournalSlot();
+    await recordsWithSlots().bulkWrite([journalSlotWrite(lone, orgId, ['ada@sweep.io', 'nobody@sweep.io'], new Date())]);
+    assert.equal((await sweepStore(0)).replayedJournalSlots, 1);
+    assert.equal((await getRecipient(recipientId(orgId, 'ada@sweep.io')))?.attributes.city, 'Milan');
+    assert.equal(await getRecipient(recipientId(orgId, 'nobody@sweep.io')), null);
   });
 
   test('re-merges owed by settings changes: done by the job that answers them, else by the sweep', async () => {

@@ -3,19 +3,17 @@ import {
   allScimUsers,
   applySourceChanges,
   claimScimKey,
-  externalIdKey,
   FilterError,
   findGroups,
   findScimUser,
   findSourceRecord,
   isEmail,
   newUuid,
-  pointScimKey,
   releaseScimKey,
-  scimUserHoldingKey,
+  findScimUserByKey,
+  rememberScimUserName,
   searchScimUsers,
   storeCapabilities,
-  takeOverScimKey,
   userNameKey,
   type KeyClaim,
   type SourceRecordDoc,
@@ -37,10 +35,6 @@ import { attrPolicy } from './unknownAttributes';
 
 const MAX_RETRIES = 5;
 
-function externalIdOf(resource: Json): string | undefined {
-  return typeof resource.externalId === 'string' && resource.externalId ? resource.externalId : undefined;
-}
-
 export function rawOf(rec: { raw?: unknown }): Json {
   if (typeof rec.raw === 'string') return JSON.parse(rec.raw) as Json;
   return isObject(rec.raw) ? rec.raw : {};
@@ -50,6 +44,18 @@ function userNameOf(resource: Json): string {
   const u = resource.userName;
   if (typeof u !== 'string' || !u.trim()) throw badRequest('invalidValue', '"userName" is required');
   return u;
+}
+
+/** Whether a stored user has this userName (case-insensitive, as the userName key). */
+function assertsUserName(ctx: ScimContext, rec: SourceRecordDoc, userName: string): boolean {
+  const own = rawOf(rec).userName;
+  return typeof own === 'string' && userNameKey(ctx.conn._id, own) === userNameKey(ctx.conn._id, userName);
+}
+
+/** Notes who holds a userName (src/store/scimUsers.ts: a later lookup of it reads only the record). */
+function remember(ctx: ScimContext, rec: SourceRecordDoc): void {
+  const own = rawOf(rec).userName;
+  if (typeof own === 'string' && !rec.deleted) rememberScimUserName(userNameKey(ctx.conn._id, own), rec.key);
 }
 
 /** Reads one live user of this connection. */
@@ -128,50 +134,25 @@ async function upsertOf(ctx: ScimContext, id: string, resource: Json) {
 type Claim = { ok: true } | { ok: false; holder: SourceRecordDoc };
 
 /**
- * Claims a lookup key for `target` (src/store/scimUsers.ts claimScimKey). Fails with the stored user that still
- * `holds` the key's value; a key claimed moments ago by a create still in flight stays with that create: 409.
+ * Claims the userName key for `id` (src/store/scimUsers.ts claimScimKey): refused with the live user whose userName
+ * still maps to it. A key claimed moments ago by a create still in flight stays with that create: 409. A key whose
+ * holder was deleted or renamed is taken over (DELETE and renames leave their key for the next claim to take, which
+ * saves them a command; lookups check the holder's userName).
  */
-async function claimKey(
-  ctx: ScimContext,
-  key: string,
-  target: string,
-  holds: (rec: SourceRecordDoc) => boolean,
-  takenMessage: string,
-): Promise<Claim> {
-  const claim: KeyClaim = await claimScimKey(ctx.conn, key, target, holds);
-  if (claim.ok) return claim;
-  if (claim.holder) return { ok: false, holder: claim.holder };
-  throw new ScimError(409, takenMessage, 'uniqueness');
-}
-
-/** Claims the userName key for `id`; held only by a live user whose userName still maps to it. */
-function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
+async function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
   const key = userNameKey(ctx.conn._id, userName);
   const holds = (rec: SourceRecordDoc) =>
     !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
-  return claimKey(ctx, key, id, holds, `userName "${userName}" is already taken`);
-}
-
-/** Claims the externalId key for `target`; held by any stored user (live, inactive or a tombstone) still asserting it. */
-function claimExternalId(ctx: ScimContext, target: string, externalId: string): Promise<Claim> {
-  const holds = (rec: SourceRecordDoc) => rec.orgId === ctx.conn.orgId && externalIdOf(rawOf(rec)) === externalId;
-  return claimKey(
-    ctx,
-    externalIdKey(ctx.conn._id, externalId),
-    target,
-    holds,
-    `externalId "${externalId}" is being used by a concurrent create`,
-  );
-}
-
-/** Points the externalId key at `id` (the latest writer of an externalId is the one a POST reactivates). */
-async function pointExternalId(ctx: ScimContext, externalId: string, id: string): Promise<void> {
-  await pointScimKey(ctx.conn, externalIdKey(ctx.conn._id, externalId), id);
+  const claim: KeyClaim = await claimScimKey(ctx.conn, key, id, holds);
+  if (claim.ok) return claim;
+  if (claim.holder) return { ok: false, holder: claim.holder };
+  throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
 }
 
 /**
- * Writes a user resource through the merge, keeping the userName key in step. Returns null when a concurrent write
- * changed the record first (the caller re-reads and retries, or answers 412).
+ * Writes a user resource through the merge, claiming a new userName first. `prev` is the record as just read (the
+ * merge does not read it again). Returns null when a concurrent write changed the record first (the caller re-reads
+ * and retries, or answers 412). externalId is the client's and unique nowhere (RFC 7643 §3.1): it is only stored.
  */
 async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | null, resource: Json): Promise<SourceRecordDoc | null> {
   const userName = userNameOf(resource);
@@ -185,16 +166,14 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
   }
   const newKey = userNameKey(ctx.conn._id, userName);
   try {
-    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }]);
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }], undefined, {
+      known: new Map([[id, prev]]),
+    });
     if (!res || res.outcome === 'conflict' || !res.record) {
       if (claimed) await releaseScimKey(newKey, id);
       return null;
     }
-    if (oldName !== undefined && !sameName) await releaseScimKey(userNameKey(ctx.conn._id, oldName), id);
-    const ext = externalIdOf(resource);
-    const oldExt = prev ? externalIdOf(rawOf(prev)) : undefined;
-    if (ext && ext !== oldExt) await pointExternalId(ctx, ext, id);
-    if (oldExt && oldExt !== ext) await releaseScimKey(externalIdKey(ctx.conn._id, oldExt), id);
+    remember(ctx, res.record);
     return res.record;
   } catch (err) {
     if (claimed) await releaseScimKey(newKey, id).catch(() => undefined);
@@ -213,43 +192,12 @@ function bodyObject(body: unknown): Json {
 }
 
 /**
- * Finds the stored user a POST re-sends, if any: the live holder of its userName, else the user (inactive or a DELETE
- * tombstone) that asserted its externalId. An active user holding either is a 409 uniqueness error. On return, the
- * userName key is held by the returned user's id, or by `id` when there is none (a plain create).
+ * SCIM POST /Users. Only userName is unique: an active user holding it is 409. A deactivated (not deleted) user
+ * holding it is reactivated under its id (Okta re-creates a deactivated user with a POST of its userName). Anything
+ * else is a new resource with a new id, also after a DELETE of a user with the same userName or externalId (the
+ * interoperability profile §6.6: a deleted id never comes back); the person's recipient, offboarded by the DELETE's
+ * tombstone, is restored by the new active record through the merge (SPEC §3 rule 4).
  */
-async function resentUser(ctx: ScimContext, id: string, resource: Json): Promise<SourceRecordDoc | null> {
-  const userName = userNameOf(resource);
-  const nameKey = userNameKey(ctx.conn._id, userName);
-  const claim = await claimUserName(ctx, id, userName);
-  let stored = claim.ok ? null : claim.holder;
-  if (stored?.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
-  const ext = externalIdOf(resource);
-  if (!ext) return stored;
-  try {
-    const byExt = await claimExternalId(ctx, stored?.key ?? id, ext);
-    if (byExt.ok) return stored;
-    const other = byExt.holder;
-    if (other.active && !other.deleted) {
-      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- userName is client JSON (a string in practice); String() is the intended coercion
-      const holderName = String(rawOf(other).userName ?? other.key);
-      throw new ScimError(409, `externalId "${ext}" is already used by the active user "${holderName}" (id ${other.key})`, 'uniqueness');
-    }
-    if (stored) {
-      // The userName names one stored user and the externalId another, inactive one: the userName decides.
-      await takeOverScimKey(externalIdKey(ctx.conn._id, ext), other.key, stored.key);
-      return stored;
-    }
-    // A deactivated or deleted user re-sent under another userName (or its old one, released by DELETE).
-    if (!(await takeOverScimKey(nameKey, id, other.key)))
-      throw new ScimError(409, `userName "${userName}" was claimed concurrently`, 'uniqueness');
-    stored = other;
-    return stored;
-  } catch (err) {
-    if (!stored) await releaseScimKey(nameKey, id).catch(() => undefined);
-    throw err;
-  }
-}
-
 export async function createUser(ctx: ScimContext, body: unknown, query: Record<string, unknown> = {}): Promise<ScimResult> {
   const resource = canonicalUser(ctx, bodyObject(body));
   // A user created without `active` is active (the server's default value, RFC 7643 §2.2), and shows it.
@@ -257,33 +205,33 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
   const userName = userNameOf(resource);
   const id = newUuid();
   const projection = parseProjection(query, USER_EXTENSIONS);
-  // Okta re-creates a deactivated user with a POST of the same userName or externalId: reactivate the stored one
-  // rather than strand it with a 409 or duplicate it.
-  const stored = await resentUser(ctx, id, resource);
-  if (stored) {
+  const claim = await claimUserName(ctx, id, userName);
+  if (!claim.ok) {
+    const stored = claim.holder;
+    if (stored.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
     const rec = await writeUser(ctx, stored.key, stored, resource);
     if (!rec) throw new ScimError(409, `user "${userName}" was changed concurrently`, 'uniqueness');
     ctx.logger.info({ userId: rec.key }, 'scim user reactivated by create');
     return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
   }
-  const ext = externalIdOf(resource);
   let rec: SourceRecordDoc | null = null;
   try {
-    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: 0 }]);
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: 0 }], undefined, {
+      known: new Map([[id, null]]),
+    });
     rec = res?.record ?? null;
   } finally {
-    if (!rec) {
-      await releaseScimKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
-      if (ext) await releaseScimKey(externalIdKey(ctx.conn._id, ext), id).catch(() => undefined);
-    }
+    if (!rec) await releaseScimKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
+  remember(ctx, rec);
   ctx.logger.info({ userId: id }, 'scim user created');
   return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
 }
 
 export async function getUser(ctx: ScimContext, id: string, query: Record<string, unknown>, pre: Preconditions): Promise<ScimResult> {
   const rec = await loadUser(ctx, id);
+  remember(ctx, rec);
   if (etagMatches(pre.ifNoneMatch, rec.v)) return { status: 304, headers: { ETag: etagOf(rec.v) } };
   return resourceResult(200, ctx, rec, await renderOne(ctx, rec, parseProjection(query, USER_EXTENSIONS)));
 }
@@ -350,10 +298,11 @@ export async function patchUser(
 export async function deleteUser(ctx: ScimContext, id: string, pre: Preconditions): Promise<ScimResult> {
   const rec = await loadUser(ctx, id);
   checkIfMatch(pre, rec);
-  const [res] = await applySourceChanges(ctx.conn, [{ op: 'tombstone', key: id, ifVersion: rec.v }]);
+  const [res] = await applySourceChanges(ctx.conn, [{ op: 'tombstone', key: id, ifVersion: rec.v }], undefined, {
+    known: new Map([[id, rec]]),
+  });
   if (res?.outcome === 'conflict') throw new ScimError(pre.ifMatch ? 412 : 409, 'the resource was changed concurrently');
-  const userName = rawOf(rec).userName;
-  if (typeof userName === 'string') await releaseScimKey(userNameKey(ctx.conn._id, userName), id);
+  // The userName key stays with the tombstone until the next claim of that userName takes it over (claimScimKey).
   ctx.logger.info({ userId: id }, 'scim user deleted');
   return { status: 204 };
 }
@@ -366,7 +315,7 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
   if (byName !== undefined || byId !== undefined) {
     const rec =
       byName !== undefined
-        ? await scimUserHoldingKey(ctx.conn._id, userNameKey(ctx.conn._id, byName))
+        ? await findScimUserByKey(ctx.conn._id, userNameKey(ctx.conn._id, byName), (r) => assertsUserName(ctx, r, byName))
         : byId !== undefined
           ? await findSourceRecord(ctx.conn._id, byId)
           : null;

@@ -6,6 +6,7 @@ import { findSegments } from './segments';
 import { stableJson } from './stableJson';
 import type { MongoQuery } from '../filter';
 import { Audience, Group, type AudienceDoc, type AudienceSelection, type RecipientDoc } from './models';
+import { cachedAudienceMatchers } from './audienceCache';
 
 /**
  * Audience membership is derived, so its events are computed: for every recipient a merge writes, each audience of
@@ -132,6 +133,11 @@ function touches(m: AudienceMatcher, prev: RecipientDoc, next: RecipientDoc): bo
     if (a !== b && stableJson(a ?? null) !== stableJson(b ?? null)) return true;
   }
   return false;
+}
+
+/** The matchers a merge evaluates, cached per organization (src/store/audienceCache.ts). */
+export function audienceMatchersFor(orgId: string): Promise<AudienceMatcher[]> {
+  return cachedAudienceMatchers(orgId, loadAudienceMatchers);
 }
 
 export function audienceEvents(

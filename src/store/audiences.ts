@@ -1,3 +1,4 @@
+import { invalidateAudienceMatchers } from './audienceCache';
 import { findByIds } from './batchRead';
 import { translateFilterText, FilterError, type MongoQuery } from '../filter';
 import { recipientFieldResolver } from './recipientFields';
@@ -97,6 +98,7 @@ export async function getAudience(id: string): Promise<AudienceDoc | null> {
 
 export async function createAudience(doc: AudienceDoc): Promise<AudienceDoc> {
   await Audience.create(doc);
+  invalidateAudienceMatchers(doc.orgId);
   return doc;
 }
 
@@ -108,9 +110,13 @@ export async function updateAudience(
   if (update.name !== undefined) set.name = update.name;
   if (update.include) set.include = update.include;
   if (update.exclude) set.exclude = update.exclude;
-  return Audience.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<AudienceDoc>().exec();
+  const doc = await Audience.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<AudienceDoc>().exec();
+  invalidateAudienceMatchers(doc?.orgId);
+  return doc;
 }
 
 export async function deleteAudience(id: string): Promise<boolean> {
-  return (await Audience.deleteOne({ _id: id }).exec()).deletedCount === 1;
+  const gone = (await Audience.deleteOne({ _id: id }).exec()).deletedCount === 1;
+  invalidateAudienceMatchers();
+  return gone;
 }

@@ -10,6 +10,7 @@ import { Connection, Group, Organization, SourceRecord, SyncRun, type Connection
 import { payConnectionRemerge } from './remerge';
 import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from './secrets';
 import { invalidateMergeSettings } from './settings';
+import { invalidateAudienceMatchers } from './audienceCache';
 import type { SyncConnection } from './syncRuns';
 import { findByIds } from './batchRead';
 import { LimitReachedError, NotFoundError, ValidationError } from './errors';
@@ -164,6 +165,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
     await Group.updateMany({ orgId: conn.orgId, memberGroups: { $in: groupIds } }, { $pull: { memberGroups: { $in: groupIds } } }).exec();
   }
   await Group.deleteMany({ connectionId }).exec();
+  invalidateAudienceMatchers(conn.orgId);
   const runIds = (await SyncRun.find({ connectionId }, { _id: 1 }).lean().exec()).map((r) => r._id);
   if (runIds.length) await deleteStagedRows(runIds);
   await SyncRun.updateMany({ connectionId, status: 'needs_review' }, { $set: { status: 'discarded' } }).exec();

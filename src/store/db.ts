@@ -29,7 +29,7 @@ export interface ConnectOptions {
   /** Milliseconds to wait for the server before failing (default 10 s). */
   serverSelectionTimeoutMS?: number;
   syncIndexes?: boolean;
-  /** Emit the driver's command monitoring events (for `countStoreCommands`: benches and command-count tests). */
+  /** Emit the driver's command monitoring events (CommandCounter, src/store/commandCounter.ts: benchmarks, tests). */
   monitorCommands?: boolean;
 }
 

@@ -56,4 +56,4 @@ export * from './events';
 export * from './webhooks';
 export * from './audienceEvents';
 export { capabilitiesOf, type StoreEngine, type BuildInfoAnswer, type HelloAnswer } from './capabilities';
-export { countStoreCommands, type CommandCount } from './commandCount';
+export * from './commandCounter';

@@ -6,12 +6,21 @@ import { storeCapabilities } from './db';
 import { isDuplicateKeyError } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
-import { audienceEvents, loadAudienceMatchers } from './audienceEvents';
+import { audienceEvents, audienceMatchersFor } from './audienceEvents';
 import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { stableJson } from './stableJson';
+import {
+  dropJournalOwner,
+  dropJournalSlot,
+  journalSlotWrite,
+  recordsWithSlots,
+  staleJournalSlots,
+  takeJournalSlot,
+  type SlotOrRecord,
+} from './mergeJournal';
 
 /** A change one connection asserts about one of its people. */
 export type SourceChange =
@@ -53,6 +62,16 @@ export interface ConnectionRef {
 }
 
 const MAX_ATTEMPTS = 8;
+
+/** Options of applySourceChanges. */
+export interface ApplyOptions {
+  /**
+   * The stored records of some keys as the caller has just read them (null: known not to exist), so that the merge
+   * does not read them again (a SCIM PATCH read the record to patch it). Writes stay conditional on the version, so a
+   * record changed meanwhile only costs a conflict, and the retry reads it.
+   */
+  known?: Map<string, SourceRecordDoc | null>;
+}
 
 /**
  * bulkWrite (unordered); returns matched + deleted. FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection
@@ -172,7 +191,12 @@ interface Planned {
  * email they touch, in a constant number of round trips per batch. Safe to call concurrently with other ingests: both
  * source records and recipients are written with version checks, and losers re-read and retry.
  */
-export async function applySourceChanges(conn: ConnectionRef, changes: SourceChange[], settings?: MergeSettings): Promise<ChangeResult[]> {
+export async function applySourceChanges(
+  conn: ConnectionRef,
+  changes: SourceChange[],
+  settings?: MergeSettings,
+  opts: ApplyOptions = {},
+): Promise<ChangeResult[]> {
   const results: ChangeResult[] = [];
   // A key named twice in one batch is applied in order: split into runs of distinct keys.
   let run: SourceChange[] = [];
@@ -180,14 +204,14 @@ export async function applySourceChanges(conn: ConnectionRef, changes: SourceCha
   const mergeSettings = settings ?? (await mergeSettingsFor(conn));
   for (const c of changes) {
     if (seen.has(c.key)) {
-      results.push(...(await applyDistinct(conn, run, mergeSettings)));
+      results.push(...(await applyDistinct(conn, run, mergeSettings, opts.known)));
       run = [];
       seen.clear();
     }
     seen.add(c.key);
     run.push(c);
   }
-  if (run.length) results.push(...(await applyDistinct(conn, run, mergeSettings)));
+  if (run.length) results.push(...(await applyDistinct(conn, run, mergeSettings, opts.known)));
   return results;
 }
 
@@ -207,11 +231,17 @@ export async function predictSourceChanges(
   });
 }
 
-async function applyDistinct(conn: ConnectionRef, changes: SourceChange[], settings: MergeSettings): Promise<ChangeResult[]> {
+async function applyDistinct(
+  conn: ConnectionRef,
+  changes: SourceChange[],
+  settings: MergeSettings,
+  known?: Map<string, SourceRecordDoc | null>,
+): Promise<ChangeResult[]> {
   const final = new Map<string, ChangeResult>();
   let pending = changes;
   for (let attempt = 0; pending.length && attempt < MAX_ATTEMPTS; attempt++) {
-    const retry = await applyOnce(conn, pending, settings, final);
+    // What the caller read is used once: a retry follows a conflict, and reads the records as they now are.
+    const retry = await applyOnce(conn, pending, settings, final, attempt === 0 ? known : undefined);
     pending = retry;
   }
   for (const c of pending) final.set(c.key, { key: c.key, outcome: 'conflict', record: null });
@@ -224,14 +254,20 @@ async function applyOnce(
   changes: SourceChange[],
   settings: MergeSettings,
   final: Map<string, ChangeResult>,
+  known?: Map<string, SourceRecordDoc | null>,
 ): Promise<SourceChange[]> {
   const now = new Date();
-  const existing = await findByIds(
-    SourceRecord,
-    changes.map((c) => sourceRecordId(conn._id, c.key)),
-  );
+  // A change that must create its record (ifVersion 0) needs no read either: if the record exists after all, the
+  // insert fails on its `_id`, and the retry reads it.
+  const toRead = changes.filter((c) => !known?.has(c.key) && !('ifVersion' in c && c.ifVersion === 0));
+  const existing = toRead.length
+    ? await findByIds(
+        SourceRecord,
+        toRead.map((c) => sourceRecordId(conn._id, c.key)),
+      )
+    : new Map<string, SourceRecordDoc>();
   const planned: Planned[] = changes.map((change) => {
-    const prev = existing.get(sourceRecordId(conn._id, change.key));
+    const prev = known?.has(change.key) ? (known.get(change.key) ?? undefined) : existing.get(sourceRecordId(conn._id, change.key));
     return { change, prev, ...nextRecord(conn, change, prev, now) };
   });
 
@@ -248,12 +284,19 @@ async function applyOnce(
     if (p.prev?.email) emails.add(p.prev.email);
     if (p.next?.email) emails.add(p.next.email);
   }
+  // One record (a SCIM request): the journal entry rides in the same command as the record (src/store/mergeJournal.ts).
+  // A batch: an entry in merge_journal before, removed after.
+  const single = writes.length === 1 && writes[0]!.next !== null && emails.size > 0;
   const journalId = newId();
-  if (emails.size) {
-    await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
+  let lost: Set<Planned>;
+  if (single) {
+    lost = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now);
+  } else {
+    if (emails.size) {
+      await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
+    }
+    lost = await writeSourceRecords(writes);
   }
-
-  const lost = await writeSourceRecords(writes);
   const won = writes.filter((p) => !lost.has(p));
   for (const p of won) {
     final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
@@ -270,9 +313,44 @@ async function applyOnce(
       m.set(sid, p.next && p.next.email === email ? p.next : null);
     }
   }
-  await updateRecipients(conn.orgId, touched, settings, conn._id);
-  if (emails.size) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
+  // A record that did not exist names an email no recipient may have yet: try inserting it before reading (a create of
+  // a new person, the common SCIM case, then costs no recipient read; an existing recipient fails the insert and is
+  // read and merged as usual).
+  const fresh = won.length === 1 && !won[0]!.prev;
+  await updateRecipients(conn.orgId, touched, settings, conn._id, fresh);
+  if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
   return [...lost].map((p) => p.change);
+}
+
+/**
+ * Writes one source record and its journal slot in one ordered command: the slot first (the emails the merge is about
+ * to touch), then the record, version-checked (a create: an upsert whose filter can only match a missing document, so
+ * an existing one fails on its `_id`). Returns the write if it lost a race.
+ */
+async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date): Promise<Set<Planned>> {
+  const next = p.next!;
+  const slot = await takeJournalSlot();
+  try {
+    const record: AnyBulkWriteOperation<SlotOrRecord> = p.prev
+      ? { replaceOne: { filter: { _id: p.prev._id, v: p.prev.v }, replacement: next } }
+      : { replaceOne: { filter: { _id: next._id, v: { $exists: false } }, replacement: next, upsert: true } };
+    try {
+      const res = await recordsWithSlots().bulkWrite([journalSlotWrite(slot, orgId, emails, now), record], { ordered: true });
+      // The slot counts once (matched or upserted); the record once more when it was written.
+      return res.matchedCount + res.upsertedCount >= 2 ? new Set() : new Set([p]);
+    } catch (err) {
+      if (isDuplicateKeyError(err) || hasOnlyDuplicateKeyErrors(err)) return new Set([p]);
+      throw err;
+    }
+  } finally {
+    slot.release();
+  }
+}
+
+function hasOnlyDuplicateKeyErrors(err: unknown): boolean {
+  const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
+  const list = Array.isArray(we) ? we : we ? [we] : [];
+  return list.length > 0 && list.every((e) => e.code === 11000);
 }
 
 /**
@@ -302,8 +380,10 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
   const lost = new Set<Planned>();
   const inserts = writes.filter((p) => !p.prev && p.next);
-  const updates = writes.filter((p) => p.prev && p.next);
+  const membership = writes.length >= MEMBERSHIP_BULK_MIN && storeCapabilities().idInFromIndex ? writes.filter(isOneMembership) : [];
+  const updates = writes.filter((p) => p.prev && p.next && !membership.includes(p));
   const deletes = writes.filter((p) => p.prev && !p.next);
+  if (membership.length) for (const p of await writeMembership(membership)) lost.add(p);
 
   if (inserts.length) {
     for (const i of await insertAllowingDuplicates(
@@ -331,6 +411,60 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
 }
 
 /**
+ * Below this many changes a batch's membership changes are written one by one like any update (also on stores that
+ * scan for `_id: {$in}`: stock FerretDB v1).
+ */
+const MEMBERSHIP_BULK_MIN = 16;
+const ID_CHUNK = 1000;
+
+/** A change that adds or removes exactly one group (a SCIM group PATCH gives each member one). */
+function isOneMembership(p: Planned): boolean {
+  const c = p.change;
+  return c.op === 'groups' && !c.set && p.prev !== undefined && p.next !== null && (c.add?.length ?? 0) + (c.remove?.length ?? 0) === 1;
+}
+
+/**
+ * Many records joining or leaving one group (Okta and Entra push memberships in batches of thousands): one
+ * `updateMany` per group and direction (`$addToSet` / `$pull`, which commute with any other write, so no version check
+ * is needed to keep them), instead of one version-checked replace per record (on FerretDB v1, in commands of four).
+ * The records are then read back, and the recipients are merged from them as stored (`next` is replaced by what
+ * was read): a write that landed in between is merged too. A record gone meanwhile is returned as lost (the retry
+ * reports it missing).
+ */
+async function writeMembership(planned: Planned[]): Promise<Planned[]> {
+  const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
+  const now = new Date();
+  const bySignature = new Map<string, Planned[]>();
+  for (const p of planned) {
+    const c = p.change as Extract<SourceChange, { op: 'groups' }>;
+    const sig = c.add?.length ? `+${c.add[0]}` : `-${c.remove![0]}`;
+    const list = bySignature.get(sig);
+    if (list) list.push(p);
+    else bySignature.set(sig, [p]);
+  }
+  for (const [sig, list] of bySignature) {
+    const group = sig.slice(1);
+    const update = sig.startsWith('+')
+      ? { $addToSet: { groups: group }, $inc: { v: 1 }, $set: { updatedAt: now } }
+      : { $pull: { groups: group }, $inc: { v: 1 }, $set: { updatedAt: now } };
+    for (let i = 0; i < list.length; i += ID_CHUNK) {
+      await col.updateMany({ _id: { $in: list.slice(i, i + ID_CHUNK).map((p) => p.prev!._id) }, deleted: false }, update);
+    }
+  }
+  const after = await findByIds(
+    SourceRecord,
+    planned.map((p) => p.prev!._id),
+  );
+  const lost: Planned[] = [];
+  for (const p of planned) {
+    const rec = after.get(p.prev!._id);
+    if (!rec || rec.deleted) lost.push(p);
+    else p.next = rec;
+  }
+  return lost;
+}
+
+/**
  * Sets, for each email, the contributions of the given source records (null: the record no longer names this email)
  * and re-derives the recipient. Retries on version conflicts, re-reading the source records so that the newest state
  * wins whatever the order of concurrent writers.
@@ -340,14 +474,21 @@ async function updateRecipients(
   touched: Map<string, Map<string, SourceRecordDoc | null>>,
   settings: MergeSettings,
   connectionId: string | null = null,
+  /** Try inserting first, without reading: the emails are believed to have no recipient yet. */
+  assumeAbsent = false,
 ): Promise<void> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
     const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
-    const current = await findByIds(Recipient, ids);
+    const current = attempt === 0 && assumeAbsent ? new Map<string, RecipientDoc>() : await findByIds(Recipient, ids);
     const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
     if (!conflicts.size) return;
+    if (attempt === 0 && assumeAbsent) {
+      // The recipients existed after all: read them and merge, with the records as this write left them.
+      pending = new Map([...conflicts].map((e) => [e, pending.get(e)!]));
+      continue;
+    }
     // Re-read the records behind the conflicting emails: a concurrent writer may hold a newer state.
     const sids = new Set<string>();
     for (const e of conflicts) for (const sid of pending.get(e)!.keys()) sids.add(sid);
@@ -381,7 +522,7 @@ async function writeRecipients(
   const expected = new Map<string, number | null>();
   // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
   const events = new Map<string, EventDraft[]>();
-  const audiences = eventsEnabled() ? await loadAudienceMatchers(orgId) : [];
+  const audiences = eventsEnabled() ? await audienceMatchersFor(orgId) : [];
   const eventsOf = (prev: RecipientDoc | undefined, next: RecipientDoc | null) =>
     eventsEnabled() ? [...recipientEvents(prev, next, connectionId), ...audienceEvents(audiences, prev, next, connectionId)] : [];
 
@@ -485,19 +626,38 @@ export async function remergeEmails(orgId: string, emails: string[], settings?: 
   }
 }
 
-/** Replays journal entries left by an interrupted merge. Returns how many were replayed. */
+/** Re-merges emails a journal named, and re-emits the events of the recipients as they stand. */
+async function replayEmails(orgId: string, emails: string[], since: Date): Promise<void> {
+  await remergeEmails(orgId, emails);
+  const ids = emails.map((m) => recipientId(orgId, m));
+  await reemitRecipientEvents(orgId, await findByIds(Recipient, ids), ids, since);
+}
+
+/** Replays journal entries left by an interrupted batch merge. Returns how many were replayed. */
 export async function replayMergeJournal(olderThanMs = 0): Promise<number> {
   const cutoff = new Date(Date.now() - olderThanMs);
   const entries = await MergeJournal.find({ createdAt: { $lte: cutoff } })
     .lean()
     .exec();
   for (const e of entries) {
-    await remergeEmails(e.orgId, e.emails);
-    const ids = e.emails.map((m) => recipientId(e.orgId, m));
-    await reemitRecipientEvents(e.orgId, await findByIds(Recipient, ids), ids, e.createdAt);
+    await replayEmails(e.orgId, e.emails, e.createdAt);
     await deleteByIds(MergeJournal, [e._id]);
   }
   return entries.length;
+}
+
+/**
+ * Replays the journal slots of one-record merges (src/store/mergeJournal.ts) older than the age: the merge they name
+ * either finished (re-deriving changes nothing) or was interrupted (the recipients catch up). Returns how many.
+ */
+export async function replayJournalSlots(olderThanMs = 0): Promise<number> {
+  const { slots, idleOwners } = await staleJournalSlots(olderThanMs);
+  for (const slot of slots) {
+    await replayEmails(slot.mj.orgId, slot.mj.emails, slot.mj.at);
+    await dropJournalSlot(slot);
+  }
+  for (const o of idleOwners) await dropJournalOwner(o);
+  return slots.length;
 }
 
 /** Re-derives every recipient a connection contributes to (after its attribute set or the priority changed). */

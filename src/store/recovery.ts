@@ -1,5 +1,5 @@
 import { sweepAbandonedRuns } from './abandonedRuns';
-import { replayMergeJournal } from './merge';
+import { replayJournalSlots, replayMergeJournal } from './merge';
 import { finishOwedRemerges } from './remerge';
 import { finishPendingGroupWrites } from './scimGroups';
 
@@ -20,6 +20,11 @@ export interface SweepReport {
   requeuedRuns: string[];
   /** Merges replayed from the journal (recipients caught up with source records already written). */
   replayedMerges: number;
+  /**
+   * Journal slots of one-record merges replayed (src/store/mergeJournal.ts): a slot is not cleared after its merge,
+   * so this counts finished merges re-derived (no change) as well as interrupted ones caught up.
+   */
+  replayedJournalSlots: number;
   /** SCIM group writes finished (the membership their intent named applied, or the delete completed). */
   finishedGroupWrites: number;
   /** Re-merges owed by settings changes (attribute priority, extended attributes) that were run. */
@@ -33,16 +38,18 @@ export interface SweepReport {
  * - sync runs left active (src/store/abandonedRuns.ts; silent for `runStaleMs`, by default at least MIN_RUN_SILENCE_MS,
  *   or owned by a process of this host that is gone): applies resumed from their journal (unless `resume` is false),
  *   stored files re-queued, the others failed;
- * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts);
+ * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts), both
+ *   the batch entries and the slots of one-record writes (src/store/mergeJournal.ts);
  * - SCIM group-write intents: finished (src/store/scimGroups.ts);
  * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts).
- * SCIM userName/externalId key claims need no sweep: a claim whose user was never written is taken over by the next
+ * SCIM userName key claims need no sweep: a claim whose user was never written is taken over by the next
  * claim of that key once SCIM_KEY_STALE_MS old (src/store/scimUsers.ts claimScimKey), and until then it hides nothing.
  * Every step is idempotent, so a sweep may run beside the work it looks at, and in several processes at once.
  */
 export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; resume?: boolean } = {}): Promise<SweepReport> {
   const runs = await sweepAbandonedRuns(opts.runStaleMs ?? Math.max(ageMs, MIN_RUN_SILENCE_MS), new Date(), { resume: opts.resume });
   const replayedMerges = await replayMergeJournal(ageMs);
+  const replayedJournalSlots = await replayJournalSlots(ageMs);
   const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
   const owedRemerges = await finishOwedRemerges(ageMs);
   return {
@@ -50,6 +57,7 @@ export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; res
     resumedRuns: runs.resumed,
     requeuedRuns: runs.requeued,
     replayedMerges,
+    replayedJournalSlots,
     finishedGroupWrites,
     owedRemerges,
   };

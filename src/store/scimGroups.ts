@@ -1,4 +1,5 @@
 import type { Collection } from 'mongodb';
+import { invalidateAudienceMatchers } from './audienceCache';
 import { findByIds } from './batchRead';
 import { recordGroupEvent } from './events';
 import type { MongoQuery } from '../filter';
@@ -77,6 +78,7 @@ async function finishDelete(g: Intent): Promise<void> {
   await applyUserMembers(g, [], await scimGroupUserKeys(g.connectionId, g._id));
   await Group.updateMany({ connectionId: g.connectionId, memberGroups: g._id }, { $pull: { memberGroups: g._id }, $inc: { v: 1 } }).exec();
   const gone = await groups().deleteOne({ _id: g._id });
+  invalidateAudienceMatchers(g.orgId);
   if (gone.deletedCount) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'deleted');
 }
 
@@ -183,6 +185,7 @@ export async function scimGroupMembers(conn: ConnectionRef, page: Pick<GroupDoc,
 export async function insertScimGroup(doc: ScimGroupDoc, members: MemberChange): Promise<void> {
   const intent = intentOf(members, doc.createdAt);
   await groups().insertOne({ ...doc, ...intent });
+  if (doc.memberGroups.length) invalidateAudienceMatchers(doc.orgId);
   if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
 }
 
@@ -194,6 +197,8 @@ export async function replaceScimGroup(prevV: number, next: ScimGroupDoc, member
   const intent = intentOf(members, next.updatedAt);
   const res = await groups().replaceOne({ _id: next._id, v: prevV }, { ...withoutIntent(next), ...intent });
   if (res.matchedCount !== 1) return false;
+  // Nesting may have changed: audiences including a parent group match other people now.
+  invalidateAudienceMatchers(next.orgId);
   if (intent.pendingMembers) await finishIntent({ ...next, ...intent });
   return true;
 }

@@ -6,9 +6,14 @@ import { findSourceRecord } from './sourceRecords';
 
 /**
  * Storage of SCIM users: a SCIM user is a source record of a `scim` connection (its key is the SCIM id, its `raw` the
- * resource as received), and its userName and externalId are claimed as lookup keys (src/store/lookupKeys.ts) so
- * that uniqueness holds without transactions and the lookups identity providers make before every create are `_id`
- * reads. The protocol (what a resource means, which errors to answer) is src/scim/users.ts.
+ * resource as received), and its userName is claimed as a lookup key (src/store/lookupKeys.ts) so that uniqueness holds
+ * without transactions and the lookups identity providers make before every create are `_id` reads. externalId is
+ * the client's own identifier and unique nowhere (RFC 7643 §3.1): it has no key. The protocol (what a resource means,
+ * which errors to answer) is src/scim/users.ts.
+ *
+ * A key is released eagerly only when the write it was claimed for fails. A DELETE or a rename leaves its old key in
+ * place, pointing at a record that no longer asserts it: the next claim of that value takes it over (claimScimKey),
+ * and lookups through a key check that the record still has the userName.
  */
 
 /** A claimed key whose user never got written (a crash between the two) is taken over after this long. */
@@ -16,14 +21,6 @@ export const SCIM_KEY_STALE_MS = 30_000;
 
 export function userNameKey(connectionId: string, userName: string): string {
   return `${connectionId}:userName:${userName.toLowerCase()}`;
-}
-
-/**
- * The user that last asserted an externalId (case-exact, RFC 7643 §3.1). Unlike the userName key it outlives a DELETE,
- * so that a POST re-sending a deleted user's externalId finds the tombstone by an `_id` read.
- */
-export function externalIdKey(connectionId: string, externalId: string): string {
-  return `${connectionId}:externalId:${externalId}`;
 }
 
 /** A live (not deleted) user of this SCIM connection, or null. */
@@ -37,6 +34,47 @@ export async function findScimUser(conn: ConnectionRef, id: string): Promise<Sou
 export async function scimUserHoldingKey(connectionId: string, keyId: string): Promise<SourceRecordDoc | null> {
   const ref = (await readLookupKey(keyId))?.ref;
   return ref ? findSourceRecord(connectionId, ref) : null;
+}
+
+/**
+ * userName key → the id of the user this process last saw asserting that userName, bounded. Only a hint, checked on
+ * every use: a live record that still asserts the userName is the one user holding it (a write asserting a userName
+ * must claim its key first, and a claim is refused while a live record asserts it), so a lookup that finds its hint
+ * confirmed needs no key read. A hint that no longer holds (renamed, deleted, here or in another process) is dropped and
+ * the key read as usual.
+ */
+const seenHolders = new Map<string, string>();
+const SEEN_HOLDERS_MAX = 50_000;
+
+/** Notes that the user `ref` asserts the userName of `keyId` (after a write or a read of it). */
+export function rememberScimUserName(keyId: string, ref: string): void {
+  seenHolders.delete(keyId);
+  seenHolders.set(keyId, ref);
+  if (seenHolders.size > SEEN_HOLDERS_MAX) {
+    const oldest = seenHolders.keys().next();
+    if (!oldest.done) seenHolders.delete(oldest.value);
+  }
+}
+
+/**
+ * The live user holding the userName key `keyId`, or null: the user last seen holding it when `asserts` confirms it
+ * still has that userName (one `_id` read), else through the key (two).
+ */
+export async function findScimUserByKey(
+  connectionId: string,
+  keyId: string,
+  asserts: (rec: SourceRecordDoc) => boolean,
+): Promise<SourceRecordDoc | null> {
+  const seen = seenHolders.get(keyId);
+  if (seen !== undefined) {
+    const rec = await findSourceRecord(connectionId, seen);
+    if (rec && !rec.deleted && asserts(rec)) return rec;
+    seenHolders.delete(keyId);
+  }
+  const rec = await scimUserHoldingKey(connectionId, keyId);
+  if (!rec || rec.deleted || !asserts(rec)) return null;
+  rememberScimUserName(keyId, rec.key);
+  return rec;
 }
 
 /** A claim: made (the key is `target`'s now), or refused with the stored user still holding it (null: a create in flight). */
@@ -68,14 +106,6 @@ export async function claimScimKey(
   return { ok: false, holder: null };
 }
 
-/** Points a key at `target` whoever held it (the latest writer of an externalId is the one a POST reactivates). */
-export async function pointScimKey(conn: ConnectionRef, key: string, target: string): Promise<void> {
-  const holder = await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
-  if (holder) await takeOverLookupKey(key, holder.ref, target);
-}
-
-/** Hands a key over from `fromRef` to `toRef`, if `fromRef` still holds it. */
-export const takeOverScimKey = takeOverLookupKey;
 /** Releases a key if `ref` holds it. */
 export const releaseScimKey = releaseLookupKey;
 

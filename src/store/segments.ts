@@ -1,3 +1,4 @@
+import { invalidateAudienceMatchers } from './audienceCache';
 import { findByIds } from './batchRead';
 import { segmentQuery } from './audiences';
 import { newId } from './ids';
@@ -14,6 +15,7 @@ export async function createSegment(orgId: string, input: { name: string; filter
   const now = new Date();
   const doc: SegmentDoc = { _id: newId(), orgId, name: input.name, filter: input.filter, createdAt: now, updatedAt: now };
   await Segment.create(doc);
+  invalidateAudienceMatchers(orgId);
   return doc;
 }
 
@@ -22,7 +24,9 @@ export async function updateSegment(id: string, update: { name?: string; filter?
   const set: Partial<SegmentDoc> = { updatedAt: new Date() };
   if (update.name !== undefined) set.name = update.name;
   if (update.filter !== undefined) set.filter = update.filter;
-  return Segment.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<SegmentDoc>().exec();
+  const doc = await Segment.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<SegmentDoc>().exec();
+  invalidateAudienceMatchers(doc?.orgId);
+  return doc;
 }
 
 /** The audiences of an organization that include or exclude a segment. */
@@ -32,7 +36,9 @@ export async function audiencesUsingSegment(orgId: string, segmentId: string): P
 }
 
 export async function deleteSegment(id: string): Promise<boolean> {
-  return (await Segment.deleteOne({ _id: id }).exec()).deletedCount === 1;
+  const gone = (await Segment.deleteOne({ _id: id }).exec()).deletedCount === 1;
+  invalidateAudienceMatchers();
+  return gone;
 }
 
 /** Segments by id, in batched `_id` reads; missing ones are left out. */

@@ -9,6 +9,7 @@ export * from './syncRun';
 export * from './apiToken';
 export * from './auditEvent';
 export * from './mergeJournal';
+export * from './journalOwner';
 export * from './stagedRow';
 export * from './lookupKey';
 export * from './fileEntry';

@@ -1,0 +1,120 @@
+import mongoose from 'mongoose';
+import type { CommandStartedEvent } from 'mongodb';
+
+/**
+ * Counts the commands this process sends to the store, by type, with the driver's command monitoring (the store must
+ * be connected with `connectStore(uri, { monitorCommands: true })`). Benchmarks and tests use it to state what an
+ * operation costs in round trips: on MongoDB every command is one, and on FerretDB v1 every write is its own
+ * transaction, so the command count is what a request's latency follows.
+ *
+ * Driver housekeeping (handshakes, heartbeats, sessions, auth) is not counted; everything else is, named
+ * `command:collection` (`find:source_records`, `insert:lookup_keys`, ...).
+ */
+const HOUSEKEEPING = new Set([
+  'hello',
+  'ismaster',
+  'isMaster',
+  'ping',
+  'buildInfo',
+  'buildinfo',
+  'endSessions',
+  'saslStart',
+  'saslContinue',
+  'getMore:heartbeat',
+  'killCursors',
+]);
+
+export interface CommandCounts {
+  /** All counted commands. */
+  total: number;
+  /** By `command:collection`. */
+  byType: Record<string, number>;
+}
+
+export class CommandCounter {
+  private counts = new Map<string, number>();
+  private total = 0;
+  private readonly listener = (ev: CommandStartedEvent) => {
+    if (HOUSEKEEPING.has(ev.commandName)) return;
+    const target: unknown = (ev.command as Record<string, unknown>)[ev.commandName];
+    const type = typeof target === 'string' ? `${ev.commandName}:${target}` : ev.commandName;
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    this.total++;
+  };
+  private attached = false;
+
+  /** Starts counting (from zero). */
+  start(): this {
+    const client = mongoose.connection.getClient();
+    if (!client.options.monitorCommands) {
+      throw new Error('command counting needs the store connected with { monitorCommands: true }');
+    }
+    this.reset();
+    if (!this.attached) client.on('commandStarted', this.listener);
+    this.attached = true;
+    return this;
+  }
+
+  reset(): void {
+    this.counts.clear();
+    this.total = 0;
+  }
+
+  /** What was counted since start/reset. */
+  snapshot(): CommandCounts {
+    return { total: this.total, byType: Object.fromEntries([...this.counts].sort(([a], [b]) => (a < b ? -1 : 1))) };
+  }
+
+  /** Counts the commands `work` sends (nothing else may use the store meanwhile for the figure to be exact). */
+  async measure<T>(work: () => Promise<T>): Promise<{ result: T; counts: CommandCounts }> {
+    this.reset();
+    const result = await work();
+    return { result, counts: this.snapshot() };
+  }
+
+  stop(): void {
+    if (this.attached) mongoose.connection.getClient().off('commandStarted', this.listener);
+    this.attached = false;
+  }
+}
+
+/** Sums command counts and divides by `n`: commands per operation, by type. */
+export function perOperation(samples: CommandCounts[]): CommandCounts {
+  const byType: Record<string, number> = {};
+  let total = 0;
+  for (const s of samples) {
+    total += s.total;
+    for (const [k, v] of Object.entries(s.byType)) byType[k] = (byType[k] ?? 0) + v;
+  }
+  const n = Math.max(1, samples.length);
+  const round = (x: number) => Math.round((x / n) * 100) / 100;
+  return { total: round(total), byType: Object.fromEntries(Object.entries(byType).map(([k, v]) => [k, round(v)])) };
+}
+
+/** Store commands sent while counting, by command name (`find`, `insert`, `update`, ...). */
+export interface CommandCount {
+  /** Commands by name so far. */
+  byName(): Record<string, number>;
+  total(): number;
+  /** Commands of one name on one collection (e.g. `update` on `recipients`). */
+  on(name: string, collection: string): number;
+  stop(): void;
+}
+
+/** A CommandCounter started now, read by command name (benches and tests of the bulk merge). */
+export function countStoreCommands(): CommandCount {
+  const counter = new CommandCounter().start();
+  return {
+    byName: () => {
+      const out: Record<string, number> = {};
+      for (const [type, n] of Object.entries(counter.snapshot().byType)) {
+        const name = type.split(':')[0] ?? type;
+        out[name] = (out[name] ?? 0) + n;
+      }
+      return out;
+    },
+    total: () => counter.snapshot().total,
+    on: (name, collection) => counter.snapshot().byType[`${name}:${collection}`] ?? 0,
+    stop: () => counter.stop(),
+  };
+}
