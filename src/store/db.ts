@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import * as models from './models';
+import { watchStoreMonitors, type StoreMonitorEvent } from './storeMonitor';
 
 export interface StoreCapabilities {
   /** FerretDB v1 serves only `_id` equality from an index; `$in` and secondary-field queries scan. */
@@ -22,6 +23,34 @@ export interface ConnectOptions {
   /** Milliseconds to wait for the server before failing (default 10 s). */
   serverSelectionTimeoutMS?: number;
   syncIndexes?: boolean;
+  /** Where the store's connection state changes are logged (lost, back, a stalled monitor restarted). */
+  logger?: StoreLogger;
+}
+
+/** The part of a pino logger the store's connection uses. */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The driver's bound on a connection attempt and on a monitor's check (hello) of the server (its default is 30 s). The
+ * store watchdog (storeMonitor.ts) restarts a check still running past it, so it also bounds how long an instance can
+ * stay cut off after the store answers again.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const HEARTBEAT_FREQUENCY_MS = 10_000;
+let stopWatch: (() => void) | null = null;
+
+function logMonitorEvent(logger: StoreLogger | undefined, e: StoreMonitorEvent): void {
+  if (!logger) return;
+  if (e.kind === 'lost') logger.warn({ store: e.address, err: e.error }, 'store unreachable');
+  else if (e.kind === 'back') logger.info({ store: e.address, type: e.type }, 'store reachable again');
+  else
+    logger.warn(
+      { store: e.address, pendingMs: e.pendingMs, restarted: e.restarted },
+      e.restarted ? 'store monitor check stalled; monitor restarted' : 'store monitor check stalled; this driver cannot restart it',
+    );
 }
 
 /** Connects mongoose, detects the server kind and creates indexes. */
@@ -29,8 +58,16 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
   mongoose.set('strictQuery', true);
   await mongoose.connect(uri, {
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
     autoIndex: false,
     maxPoolSize: 20,
+  });
+  stopWatch?.();
+  stopWatch = watchStoreMonitors(mongoose.connection.getClient(), {
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
+    onEvent: (e) => logMonitorEvent(opts.logger, e),
   });
   const db = mongoose.connection.db;
   if (!db) throw new Error('store connection has no database');
@@ -58,6 +95,8 @@ export async function ensureIndexes(): Promise<void> {
 }
 
 export async function disconnectStore(): Promise<void> {
+  stopWatch?.();
+  stopWatch = null;
   await mongoose.disconnect();
 }
 
