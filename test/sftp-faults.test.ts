@@ -112,10 +112,14 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     const svc = await service({ MONGODB_URI: viaProxy.toString() });
     // Stopped whatever happens: a service left running would keep this file's process alive until its timeout.
     try {
-      // ~3 MB in few rows: the upload spans several GridFS chunk writes, the processing stays short.
+      // ~3 MB in few rows (five 1000-character columns each): the upload spans several GridFS chunk writes, and 600 rows
+      // keep the processing short even on a loaded machine.
+      const ROWS = 600;
       const pad = 'x'.repeat(1000);
       const content = Buffer.from(
-        ['email,notes', ...Array.from({ length: 3000 }, (_, i) => `out${i}@example.com,${pad}`)].join('\n') + '\n',
+        ['email,n1,n2,n3,n4,n5', ...Array.from({ length: ROWS }, (_, i) => `out${i}@example.com,${pad},${pad},${pad},${pad},${pad}`)].join(
+          '\n',
+        ) + '\n',
       );
       const file = join(tmp.dir, 'outage.csv');
       writeFileSync(file, content);
@@ -157,7 +161,7 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
       }
       const run = await waitForFileRun(app, org.admin, acct.id, 'outage.csv', 120_000);
       assert.equal(run.status, 'succeeded');
-      assert.equal(run.counts.created, 3000);
+      assert.equal(run.counts.created, ROWS);
       assert.equal((await runsOf(acct.id, 'outage.csv')).length, 1);
     } finally {
       await svc.kill('SIGTERM');
