@@ -158,12 +158,10 @@ function apiUpload(port: number, token: string, connectionId: string, file: stri
 type Doc = Record<string, unknown>;
 
 /** A scratch collection with the indexes of `like` (so raw writes maintain the same indexes as the load's). */
-async function scratchLike(like: string, name: string) {
+async function scratchLike(like: string, prefix: string) {
   const db = mongoose.connection.db!;
-  await db
-    .collection(name)
-    .drop()
-    .catch(() => undefined);
+  // A new name each time: FerretDB v1 (SQLite) can keep a dropped collection's index names and refuse them again.
+  const name = `${prefix}_${Date.now().toString(36)}`;
   const coll = db.collection<Doc>(name);
   for (const ix of await db.collection(like).listIndexes().toArray()) {
     if (ix.name === '_id_') continue;
@@ -181,7 +179,7 @@ async function scratchLike(like: string, name: string) {
  * Raw first-load rate: per batch, one insertMany of source records and one of recipients (documents copied from the
  * load's own, with their own ids, keys and emails).
  */
-async function rawInserts(connectionId: string): Promise<number> {
+async function rawInserts(connectionId: string): Promise<{ rate: number; sources: string; recipients: string }> {
   const src = (await SourceRecord.findOne({ connectionId }).lean().exec()) as unknown as Doc;
   const rec = (await Recipient.findOne({ orgId: String(src.orgId) })
     .lean()
@@ -209,17 +207,17 @@ async function rawInserts(connectionId: string): Promise<number> {
   // Exact check: everything the raw load claims to have written is there.
   assertEqual(await a.countDocuments({}), RAW_ROWS, 'raw source records');
   assertEqual(await b.countDocuments({}), RAW_ROWS, 'raw recipients');
-  return RAW_ROWS / (ms / 1000);
+  return { rate: RAW_ROWS / (ms / 1000), sources: a.collectionName, recipients: b.collectionName };
 }
 
 /**
  * Raw second-file rate: per batch, read the batch's source records by _id (every row is compared), read the changed
  * rows' recipients by _id, then update each changed source record and recipient with its own values.
  */
-async function rawSecondFile(): Promise<number> {
+async function rawSecondFile(scratch: { sources: string; recipients: string }): Promise<number> {
   const db = mongoose.connection.db!;
-  const a = db.collection<Doc>('bench_raw_sources');
-  const b = db.collection<Doc>('bench_raw_recipients');
+  const a = db.collection<Doc>(scratch.sources);
+  const b = db.collection<Doc>(scratch.recipients);
   // As the merge sends updates (src/store/merge.ts, bulkWriteCounted): on FerretDB v1 in commands of 4, since one
   // bulkWrite of more than ~100 updates hangs that server; elsewhere one command per batch.
   const UPDATE_CHUNK = storeCapabilities().ferretdb ? 4 : BATCH;
@@ -338,6 +336,7 @@ async function main(): Promise<void> {
       );
       const csvConn = await createConnection({ orgId: orgB.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'x'.repeat(16) });
       const token = (await createApiToken(orgB.id, 'admin', [], 'bench')).token;
+      let scratch: { sources: string; recipients: string } | undefined;
       for (const phase of ['first', 'second'] as const) {
         const file = files[phase];
         const name = `people-${phase}.csv`;
@@ -369,7 +368,12 @@ async function main(): Promise<void> {
           sf = await viaSftp();
           ap = await viaApi();
         }
-        const raw = phase === 'first' ? await rawInserts(sftpConn.id) : await rawSecondFile();
+        let raw: number;
+        if (phase === 'first') {
+          const r = await rawInserts(sftpConn.id);
+          scratch = r;
+          raw = r.rate;
+        } else raw = await rawSecondFile(scratch!);
         const sample: Sample = {
           uploadMBps: bytes[phase] / MB / (sf.uploadMs / 1000),
           sftpRowsPerSec: N / (sf.processMs / 1000),
