@@ -173,7 +173,7 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     for (const p of people) assert.deepEqual(p.sources.map((s) => s.connectionId).sort(), [sftpAcct.id, csvConn.body.id].sort());
   });
 
-  it('a full file the guard holds says so; applying it through the API updates the result file', async () => {
+  it('a full file the guard holds says so; applying or discarding it through the API updates the result file', async () => {
     const guarded = await sftpConnection(org.id, [key.publicKey]);
     const whole = join(tmp.dir, 'whole.csv');
     writeFileSync(whole, csvPeople(10, 500));
@@ -198,9 +198,29 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     assert.equal(after.status, 'applied');
     assert.equal(after.heldForReview, false);
     assert.equal(after.counts.removed, 5);
+
+    // Discarding a held file updates its result file too, and changes nothing.
+    const lone = join(tmp.dir, 'lone.csv');
+    writeFileSync(lone, csvPeople(1, 500));
+    assert.equal((await openSsh(port, guarded.username, `put ${lone} /inbox/full/lone.csv`, { key: key.path })).code, 0);
+    const held2 = await waitForFileRun(app, org.admin, guarded.id, 'lone.csv');
+    assert.equal(held2.status, 'needs_review');
+    assert.equal(JSON.parse(await fetchGuarded('/results/lone.csv.result.json')).heldForReview, true);
+    const discarded = await request(app).post(`/api/v1/sync-runs/${held2.id}/discard`).set(bearer(org.admin));
+    assert.equal(discarded.status, 200, JSON.stringify(discarded.body));
+    const afterDiscard = JSON.parse(await fetchGuarded('/results/lone.csv.result.json'));
+    assert.equal(afterDiscard.status, 'discarded');
+    assert.equal(afterDiscard.heldForReview, false);
+    // Applied, the file would have removed p501..p504: they are all still there.
+    for (let i = 501; i <= 504; i++) {
+      const kept = await request(app).get(`/api/v1/recipients/p${i}@example.com`).set(bearer(org.reader));
+      assert.equal(kept.status, 200);
+      assert.equal(kept.body.status, 'active');
+      assert.ok(kept.body.sources.some((s: { connectionId: string }) => s.connectionId === guarded.id));
+    }
   });
 
-  it('paths never leave the account tree; uploads elsewhere are refused; another account sees nothing of this one', async () => {
+  it('paths never leave the account tree; uploads elsewhere are refused; another account (or organization member) sees and opens nothing of this one', async () => {
     const file = join(tmp.dir, 'x.csv');
     writeFileSync(file, 'email\nx@example.com\n');
     const probes = [
@@ -239,6 +259,16 @@ describe('SFTP ingest: OpenSSH and ssh2 clients, results, archive, confinement',
     assert.notEqual(intrude.code, 0);
     const intrudePw = await openSsh(port, acct.username, 'ls /', { password: theirs.password });
     assert.notEqual(intrudePw.code, 0);
+    // A member of the other organization holds its API tokens, not this account's secret: they open nothing here.
+    for (const token of [stranger.admin, stranger.reader]) {
+      const asMember = await openSsh(port, acct.username, 'ls /', { password: token });
+      assert.notEqual(asMember.code, 0);
+    }
+    // And what the other account writes stays in its own tree.
+    assert.equal((await openSsh(port, theirs.username, `put ${file} /inbox/delta/x.csv`, { key: otherKey.path })).code, 0);
+    const mine = await openSsh(port, acct.username, 'ls /inbox/delta\nls /results', { key: key.path });
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.doesNotMatch(mine.stdout, /\bx\.csv/);
   });
 
   it('the connection detail shows the host key fingerprint; a deleted connection ends its sessions', async () => {

@@ -60,7 +60,7 @@ export async function startService(
       'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production',
     );
   }
-  const caps = await connectStore(config.MONGODB_URI);
+  const caps = await connectStore(config.MONGODB_URI, { logger });
   logger.info({ store: caps.engine, version: caps.serverVersion, capabilities: caps, roles }, 'store connected');
 
   const stops: ((deadline: number) => Promise<void>)[] = [];

@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import * as models from './models';
 import { capabilitiesOf, type BuildInfoAnswer, type HelloAnswer, type StoreCapabilities } from './capabilities';
+import { watchStoreMonitors, type StoreMonitorEvent } from './storeMonitor';
 
 export type { StoreCapabilities } from './capabilities';
 
@@ -31,6 +32,34 @@ export interface ConnectOptions {
   syncIndexes?: boolean;
   /** Emit the driver's command monitoring events (CommandCounter, src/store/commandCounter.ts: benchmarks, tests). */
   monitorCommands?: boolean;
+  /** Where the store's connection state changes are logged (lost, back, a stalled monitor restarted). */
+  logger?: StoreLogger;
+}
+
+/** The part of a pino logger the store's connection uses. */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The driver's bound on a connection attempt and on a monitor's check (hello) of the server (its default is 30 s). The
+ * store watchdog (storeMonitor.ts) restarts a check still running past it, so it also bounds how long an instance can
+ * stay cut off after the store answers again.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const HEARTBEAT_FREQUENCY_MS = 10_000;
+let stopWatch: (() => void) | null = null;
+
+function logMonitorEvent(logger: StoreLogger | undefined, e: StoreMonitorEvent): void {
+  if (!logger) return;
+  if (e.kind === 'lost') logger.warn({ store: e.address, err: e.error }, 'store unreachable');
+  else if (e.kind === 'back') logger.info({ store: e.address, type: e.type }, 'store reachable again');
+  else
+    logger.warn(
+      { store: e.address, pendingMs: e.pendingMs, restarted: e.restarted },
+      e.restarted ? 'store monitor check stalled; monitor restarted' : 'store monitor check stalled; this driver cannot restart it',
+    );
 }
 
 /** Connects mongoose, detects the server kind and creates indexes. */
@@ -38,9 +67,17 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
   mongoose.set('strictQuery', true);
   await mongoose.connect(uri, {
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
     autoIndex: false,
     maxPoolSize: 20,
     monitorCommands: opts.monitorCommands ?? false,
+  });
+  stopWatch?.();
+  stopWatch = watchStoreMonitors(mongoose.connection.getClient(), {
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
+    onEvent: (e) => logMonitorEvent(opts.logger, e),
   });
   const db = mongoose.connection.db;
   if (!db) throw new Error('store connection has no database');
@@ -64,6 +101,8 @@ export async function ensureIndexes(): Promise<void> {
 }
 
 export async function disconnectStore(): Promise<void> {
+  stopWatch?.();
+  stopWatch = null;
   await mongoose.disconnect();
 }
 

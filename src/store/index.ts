@@ -6,6 +6,7 @@ export * from './types';
 export * from './errors';
 export * from './defaults';
 export * from './db';
+export { storeMonitorRestarts } from './storeMonitor';
 export * from './email';
 export * from './ids';
 export * from './attributes';

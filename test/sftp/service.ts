@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 
 const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -58,50 +57,4 @@ export function startServiceProcess(env: Record<string, string>, roles = 'sftp,w
   });
 }
 
-/** A TCP proxy to the store, to take the store away from a service and bring it back on the same address. */
-export class StoreProxy {
-  private server: Server | null = null;
-  private sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(
-    private targetHost: string,
-    private targetPort: number,
-  ) {}
-
-  async up(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = new Socket();
-      upstream.connect(this.targetPort, this.targetHost);
-      this.sockets.add(client);
-      this.sockets.add(upstream);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on('error', drop);
-      upstream.on('error', drop);
-      client.on('close', drop);
-      upstream.on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  /** The store goes away: open connections are cut and new ones refused. */
-  async down(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    for (const sock of this.sockets) sock.destroy();
-    this.sockets.clear();
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-  }
-}
+export { StoreProxy } from '../helpers/storeProxy';
