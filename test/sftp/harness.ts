@@ -10,7 +10,7 @@ import { createLogger } from '../../src/server/logger';
 import { sftpBans, sftpBytesReceived, sftpLogins } from '../../src/server/metrics';
 import { startSftpServer, type SftpServer, type SftpServerOptions } from '../../src/sftp';
 import { createConnection } from '../../src/store';
-import { bearer } from '../apiHelpers';
+import { bearer } from '../api/helpers';
 
 /** A temporary directory for keys and files, removed by `cleanup`. */
 export function tempDir(label: string): { dir: string; cleanup(): void } {

@@ -1,0 +1,265 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  storeCapabilities,
+  applySourceChanges,
+  claimLookupKey,
+  CommandCounter,
+  deleteConnection,
+  rotateScimToken,
+  newUuid,
+  sourceRecordId,
+  takeOverLookupKey,
+  userNameKey,
+  type CommandCounts,
+  type ConnectionRef,
+} from '../../src/store';
+import { closeTestStore, openTestStore } from '../helpers/store';
+import request from 'supertest';
+import { GROUP, makeApp, patchOp, q, scimClient, USER, type ScimClient } from './harness';
+
+/**
+ * What one SCIM request costs in store commands (issue #15: every command is a round trip on MongoDB and its own
+ * transaction on FerretDB v1), counted with the driver's command monitoring. The budgets include bearer
+ * authentication; change-feed events (the cursor and the event insert) are counted apart. A regression that adds a
+ * round trip to a request fails here.
+ */
+const BUDGET = {
+  create: 5,
+  patch: 5,
+  put: 5,
+  delete: 5,
+  unchangedPatch: 2,
+  getById: 2,
+  lookupByUserName: 2,
+  lookupMissing: 2,
+  groupPatchPerMember: 2,
+};
+/**
+ * Commands of the change feed a write adds (src/store/events.ts): today a cursor allocation and the event insert. The
+ * issue's goal is one; folding the cursor into another write is the change feed's own work (see bench/RESULTS.md).
+ */
+const EVENT_BUDGET = 2;
+/**
+ * On FerretDB v1 the cursor's `$inc` is not atomic, so the feed reads its block back once to catch an overlapping
+ * cursor range (src/store/events.ts): one more command there.
+ */
+const eventBudget = (): number => EVENT_BUDGET + (storeCapabilities().atomicFindAndModify ? 0 : 1);
+/** A userName lookup of a user this process has not seen yet (written by another instance): the key, then the record. */
+const LOOKUP_UNSEEN_BUDGET = 3;
+
+function isEventCommand(type: string): boolean {
+  return type.endsWith(':events') || type.endsWith(':event_blocks') || type.endsWith(':event_seq');
+}
+
+async function rawLookupKeyTakeOver(key: string, from: string, to: string): Promise<void> {
+  assert.ok(await takeOverLookupKey(key, from, to));
+}
+
+function split(c: CommandCounts): { store: number; events: number; types: string } {
+  let events = 0;
+  for (const [k, v] of Object.entries(c.byType)) if (isEventCommand(k)) events += v;
+  return { store: c.total - events, events, types: JSON.stringify(c.byType) };
+}
+
+describe('store commands per SCIM request', () => {
+  const app = makeApp();
+  let c: ScimClient;
+  const counter = new CommandCounter();
+  before(async () => {
+    await openTestStore('scim_commands', { monitorCommands: true });
+    c = await scimClient(app);
+    counter.start();
+    // Warm what a running service has warm: the organization's merge settings, the audiences' matchers.
+    await c.post('/Users', { schemas: [USER], userName: 'warm@commands.example' }).expect(201);
+  });
+  after(async () => {
+    // What each request cost, for the log (bench/RESULTS.md quotes the benchmark's figures).
+    for (const [label, m] of Object.entries(seen)) console.log(`# ${label}: ${m}`);
+    counter.stop();
+    await closeTestStore();
+  });
+
+  let n = 0;
+  const newUser = (over: Record<string, unknown> = {}) => ({
+    schemas: [USER],
+    userName: `u${++n}@commands.example`,
+    name: { givenName: 'Ada', familyName: `L${n}` },
+    emails: [{ value: `u${n}@commands.example`, primary: true, type: 'work' }],
+    ...over,
+  });
+
+  const seen: Record<string, string> = {};
+  async function measure(label: string, work: () => Promise<unknown>): Promise<{ store: number; events: number; types: string }> {
+    const { counts } = await counter.measure(work);
+    const m = split(counts);
+    seen[label] = `${m.store} + ${m.events} events ${m.types}`;
+    return m;
+  }
+
+  test('create: within budget, plus the change feed', async () => {
+    for (let i = 0; i < 3; i++) {
+      const m = await measure(`create ${i}`, () => c.post('/Users', newUser({ externalId: `ext-${n}` })).expect(201));
+      assert.ok(m.store <= BUDGET.create, `create sent ${m.store} store commands: ${m.types}`);
+      assert.ok(m.events <= eventBudget(), `create sent ${m.events} change-feed commands: ${m.types}`);
+    }
+  });
+
+  test('PATCH, PUT and DELETE of a user: within budget', async () => {
+    const body = newUser();
+    const id = (await c.post('/Users', body).expect(201)).body.id as string;
+    const patch = await measure('patch title', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', path: 'title', value: 'Engineer' })).expect(200),
+    );
+    assert.ok(patch.store <= BUDGET.patch, `PATCH sent ${patch.store}: ${patch.types}`);
+    assert.ok(patch.events <= eventBudget(), `PATCH sent ${patch.events} change-feed commands: ${patch.types}`);
+
+    const deactivate = await measure('patch active', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200),
+    );
+    assert.ok(deactivate.store <= BUDGET.patch, `PATCH active sent ${deactivate.store}: ${deactivate.types}`);
+    assert.ok(deactivate.events <= eventBudget(), `PATCH active sent ${deactivate.events} change-feed commands: ${deactivate.types}`);
+
+    const same = await measure('patch unchanged', () =>
+      c.patch(`/Users/${id}`, patchOp({ op: 'replace', value: { active: false } })).expect(200),
+    );
+    assert.ok(same.store <= BUDGET.unchangedPatch, `a PATCH that changes nothing sent ${same.store}: ${same.types}`);
+    assert.equal(same.events, 0);
+    assert.doesNotMatch(same.types, /insert|update|delete/, 'a PATCH that changes nothing writes nothing');
+
+    const put = await measure('put', () => c.put(`/Users/${id}`, { ...body, title: 'Lead', active: true }).expect(200));
+    assert.ok(put.store <= BUDGET.put, `PUT sent ${put.store}: ${put.types}`);
+    assert.ok(put.events <= eventBudget(), `PUT sent ${put.events} change-feed commands: ${put.types}`);
+
+    // A new userName is one claim more (its uniqueness key); the old key is left for the next claim to take over.
+    const rename = await measure('put rename', () =>
+      c.put(`/Users/${id}`, { ...body, userName: `renamed${n}@commands.example`, title: 'Lead', active: true }).expect(200),
+    );
+    assert.ok(rename.store <= BUDGET.put + 1, `PUT with a new userName sent ${rename.store}: ${rename.types}`);
+    await c.post('/Users', { ...body, emails: [] }).expect(201);
+
+    const del = await measure('delete', () => c.del(`/Users/${id}`).expect(204));
+    assert.ok(del.store <= BUDGET.delete, `DELETE sent ${del.store}: ${del.types}`);
+    assert.ok(del.events <= eventBudget(), `DELETE sent ${del.events} change-feed commands: ${del.types}`);
+  });
+
+  test('lookups: GET by id and filter userName eq (found and not found)', async () => {
+    const body = newUser();
+    const id = (await c.post('/Users', body).expect(201)).body.id as string;
+    const byId = await measure('get by id', () => c.get(`/Users/${id}`).expect(200));
+    assert.ok(byId.store <= BUDGET.getById, `GET by id sent ${byId.store}: ${byId.types}`);
+    const byName = await measure('lookup userName', async () => {
+      const res = await c.get(`/Users${q(`userName eq "${String(body.userName).toUpperCase()}"`)}`).expect(200);
+      assert.equal(res.body.totalResults, 1);
+    });
+    assert.ok(byName.store <= BUDGET.lookupByUserName, `lookup by userName sent ${byName.store}: ${byName.types}`);
+    const missing = await measure('lookup missing', async () => {
+      const res = await c.get(`/Users${q('userName eq "nobody@commands.example"')}`).expect(200);
+      assert.equal(res.body.totalResults, 0);
+    });
+    assert.ok(missing.store <= BUDGET.lookupMissing, `lookup of an unknown userName sent ${missing.store}: ${missing.types}`);
+    for (const m of [byId, byName, missing]) assert.equal(m.events, 0);
+  });
+
+  /** A user written as another instance of the service would: its key and record, unseen by this process. */
+  async function storedElsewhere(conn: ConnectionRef, userName: string, prevKey?: string): Promise<string> {
+    const id = prevKey ?? newUuid();
+    if (!prevKey) {
+      assert.equal(await claimLookupKey({ _id: userNameKey(conn._id, userName), orgId: conn.orgId, connectionId: conn._id }, id), null);
+    }
+    const [res] = await applySourceChanges(conn, [
+      { op: 'upsert', key: id, email: userName, active: true, raw: JSON.stringify({ schemas: [USER], userName }), lookup: { userName } },
+    ]);
+    assert.ok(res?.record && res.record._id === sourceRecordId(conn._id, id));
+    return id;
+  }
+
+  test('lookup of a user another instance wrote: the key, then the record; a renamed user is never found by its old name', async () => {
+    const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    const id = await storedElsewhere(conn, `elsewhere${++n}@commands.example`);
+    const name = `elsewhere${n}@commands.example`;
+    const unseen = await measure('lookup userName, unseen user', async () => {
+      const res = await c.get(`/Users${q(`userName eq "${name}"`)}`).expect(200);
+      assert.deepEqual(
+        res.body.Resources.map((u: { id: string }) => u.id),
+        [id],
+      );
+    });
+    assert.ok(unseen.store <= LOOKUP_UNSEEN_BUDGET, `lookup of an unseen user sent ${unseen.store}: ${unseen.types}`);
+    const seen = await measure('lookup userName, seen user', () => c.get(`/Users${q(`userName eq "${name}"`)}`).expect(200));
+    assert.ok(seen.store <= BUDGET.lookupByUserName, `a repeated lookup sent ${seen.store}: ${seen.types}`);
+    // Another instance renames the user and gives its old userName to a new one: this process's hint is stale.
+    await applySourceChanges(conn, [
+      {
+        op: 'upsert',
+        key: id,
+        email: name,
+        active: true,
+        raw: JSON.stringify({ schemas: [USER], userName: `moved${n}@commands.example` }),
+        lookup: { userName: `moved${n}@commands.example` },
+      },
+    ]);
+    const key = userNameKey(conn._id, name);
+    const other = newUuid();
+    await rawLookupKeyTakeOver(key, id, other);
+    await storedElsewhere(conn, name, other);
+    const res = await c.get(`/Users${q(`userName eq "${name}"`)}`).expect(200);
+    assert.deepEqual(
+      res.body.Resources.map((u: { id: string }) => u.id),
+      [other],
+    );
+  });
+
+  test('group PATCH adding members: a bounded number of commands per member', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await c.post('/Users', newUser()).expect(201)).body.id as string);
+    const gid = (await c.post('/Groups', { schemas: [GROUP], displayName: `g${n}` }).expect(201)).body.id as string;
+    const m = await measure('group patch 20 members', () =>
+      c.patch(`/Groups/${gid}`, patchOp({ op: 'add', path: 'members', value: ids.map((value) => ({ value })) })).expect(204),
+    );
+    assert.ok(m.store <= BUDGET.groupPatchPerMember * ids.length, `group PATCH of ${ids.length} members sent ${m.store}: ${m.types}`);
+    const res = await c.get(`/Groups/${gid}`).expect(200);
+    assert.equal((res.body.members as unknown[]).length, ids.length);
+  });
+});
+
+/**
+ * Bearer authentication is one `_id` read of the connection per request (its credential and its settings together),
+ * never a cached verdict: a rotated token or a deleted connection is refused by every instance of the service at once.
+ */
+describe('SCIM bearer authentication across instances', () => {
+  // Two instances of the service sharing one store.
+  const apps = [makeApp(), makeApp()];
+  const counter = new CommandCounter();
+  before(async () => {
+    await openTestStore('scim_auth_rotation', { monitorCommands: true });
+    counter.start();
+  });
+  after(async () => {
+    counter.stop();
+    await closeTestStore();
+  });
+
+  const get = (i: number, base: string, token: string) =>
+    request(apps[i]!).get(`${base}/Users?count=1`).set('Authorization', `Bearer ${token}`);
+
+  test('after a token rotation the old token is refused everywhere, at once; after a delete every token is', async () => {
+    const c = await scimClient(apps[0]!);
+    for (const i of [0, 1]) await get(i, c.base, c.token).expect(200);
+    const { counts } = await counter.measure(() => get(1, c.base, c.token).expect(200));
+    assert.equal(counts.byType['find:connections'], 1, `authentication reads the connection once: ${JSON.stringify(counts.byType)}`);
+
+    const fresh = await rotateScimToken(c.connectionId);
+    for (const i of [0, 1]) {
+      await get(i, c.base, c.token).expect(401);
+      await get(i, c.base, fresh).expect(200);
+    }
+    const again = await rotateScimToken(c.connectionId);
+    for (const i of [1, 0]) {
+      await get(i, c.base, fresh).expect(401);
+      await get(i, c.base, again).expect(200);
+    }
+    assert.ok(await deleteConnection(c.connectionId));
+    for (const i of [0, 1]) await get(i, c.base, again).expect(401);
+  });
+});
