@@ -7,8 +7,8 @@ import { Problem } from './schemas';
  * The OpenAPI 3.1 document of the admin API, generated from the route table (`routeTable.ts`): the zod schemas that
  * validate each request become its parameters and request body (zod's JSON Schema output of their input side), and the
  * zod schemas of the responses become its response bodies and components. Nothing in it is written by hand beside
- * the validators. test/api.matrix.test.ts checks every response of the route × role matrix against it, and
- * test/api.schemathesis.test.ts runs schemathesis over it.
+ * the validators. test/api/matrix.test.ts checks every response of the route × role matrix against it, and
+ * test/api/schemathesis.test.ts runs schemathesis over it.
  */
 
 type Json = Record<string, unknown>;

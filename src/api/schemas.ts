@@ -14,7 +14,7 @@ import {
 
 /**
  * The shapes the admin API answers with, as zod schemas: the OpenAPI document's components (`openapi.ts` turns them into
- * JSON Schema) and what test/apiSchemaCheck.ts holds every response of the route matrix to. A schema with an `id`
+ * JSON Schema) and what test/api/schemaCheck.ts holds every response of the route matrix to. A schema with an `id`
  * becomes `#/components/schemas/{id}`.
  *
  * Shared request pieces (names, cursors, numbers in the query) live here too, so a constraint is written once and the
@@ -206,7 +206,9 @@ export const connectionFields = {
       customAttributes: z.array(z.strictObject({ name: str, type: z.enum(CUSTOM_ATTRIBUTE_TYPES), multiValued: z.boolean() })),
       unknownScimAttributes: z
         .array(z.strictObject({ name: str, firstSeenAt: nullableStr }))
-        .meta({ description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)' }),
+        .meta({
+          description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)',
+        }),
     })
     .nullable()
     .meta({ description: 'scim: the interoperability-profile mode, declared custom attributes, and unknown attributes seen' }),

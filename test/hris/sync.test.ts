@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { runHrisSync, type HrisDeps } from '../../src/hris/sync';
 import { registry } from '../../src/server/metrics';
-import { createConnection, createOrganization, discardHeldRun, encryptSecret, loadHrisConnection, type RecipientDoc } from '../../src/store';
+import {
+  createConnection,
+  createOrganization,
+  discardHeldRun,
+  encryptSecret,
+  loadHrisConnection,
+  type RecipientDoc,
+} from '../../src/store';
 import { Connection, Recipient, SourceRecord, StagedRow } from '../../src/store/models';
 import { testConfig } from '../helpers/config';
 import { FinchServer, makeEmployees, type FakeEmployee } from '../helpers/finchServer';

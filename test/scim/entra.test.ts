@@ -56,7 +56,7 @@ describe('SCIM: Entra ID dialect', () => {
       .expect(201);
     userId = res.body.id;
     assert.equal(res.body[ENTERPRISE].department, 'Sales');
-    // An extension no schema of the connection declares is ignored, not stored (issue #14 item 5; test/scim-unknown-attributes.test.ts).
+    // An extension no schema of the connection declares is ignored, not stored (issue #14 item 5; test/scim/unknown-attributes.test.ts).
     assert.equal(res.body['urn:ietf:params:scim:schemas:extension:acme:2.0:User'], undefined);
     assert.equal(res.body.meta.resourceType, 'User');
     const r = await recipient(c.orgId, email);

@@ -231,7 +231,7 @@ describe('SCIM protocol', () => {
     });
     test('errors: invalidPath, noTarget, mutability, invalidValue, invalidSyntax', async () => {
       const cases: [unknown, string][] = [
-        // An unknown attribute path is ignored in the default mode (issue #14 item 5): test/scim-unknown-attributes.test.ts.
+        // An unknown attribute path is ignored in the default mode (issue #14 item 5): test/scim/unknown-attributes.test.ts.
         [patchOp({ op: 'replace', path: 'emails[type eq', value: 1 }), 'invalidPath'],
         [patchOp({ op: 'replace', path: 'phoneNumbers[type eq "fax" or value eq "9"]', value: { value: '3' } }), 'noTarget'],
         [patchOp({ op: 'remove' }), 'noTarget'],

@@ -21,7 +21,6 @@ import { closeTestStore, openTestStore } from '../helpers/store';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DRIVER = path.join(ROOT, 'test', 'scim', 'scim2_tester_driver.py');
 
-
 /**
  * Checks allowed to end other than in success, keyed by `title` (and `urn`, the attribute a PATCH check was about),
  * each with why. Only what is truly out of scope, or done on another branch of issue #14, belongs here. A check

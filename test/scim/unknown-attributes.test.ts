@@ -13,7 +13,7 @@ import { apiScimClient, eventually, type ApiScimClient } from './connections';
  * Issue #14 item 5: one rule for attributes no schema declares, the same for POST, PUT and PATCH. In the default
  * (lenient) mode they are ignored without error, not stored, and reported once per connection and name (a log line and
  * `scim.unknownScimAttributes` on the connection's admin-API detail); a wrong type for a known attribute is 400
- * invalidValue; `schemas` inside an extension's value is tolerated. Strict mode: test/scim-interop-profile.test.ts.
+ * invalidValue; `schemas` inside an extension's value is tolerated. Strict mode: test/scim/interop-profile.test.ts.
  */
 describe('SCIM attributes no schema declares (default mode)', () => {
   const logs: Record<string, unknown>[] = [];

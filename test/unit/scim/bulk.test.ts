@@ -15,7 +15,7 @@ const ctx: ScimContext = {
 
 /**
  * An unexpected failure (a bug, by definition not reachable through a known request) is simulated by the operation
- * runner runBulk takes: the real runner is `dispatch`, exercised over HTTP in test/scim-protocol.test.ts.
+ * runner runBulk takes: the real runner is `dispatch`, exercised over HTTP in test/scim/protocol.test.ts.
  */
 describe('SCIM /Bulk: an unexpected failure', () => {
   const body = (n: number) => ({
