@@ -204,11 +204,9 @@ export const connectionFields = {
     .strictObject({
       interopProfile: z.enum(INTEROP_PROFILES),
       customAttributes: z.array(z.strictObject({ name: str, type: z.enum(CUSTOM_ATTRIBUTE_TYPES), multiValued: z.boolean() })),
-      unknownScimAttributes: z
-        .array(z.strictObject({ name: str, firstSeenAt: nullableStr }))
-        .meta({
-          description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)',
-        }),
+      unknownScimAttributes: z.array(z.strictObject({ name: str, firstSeenAt: nullableStr })).meta({
+        description: 'attribute names the identity provider sent that no schema declares: ignored and not stored (a mapping to fix)',
+      }),
     })
     .nullable()
     .meta({ description: 'scim: the interoperability-profile mode, declared custom attributes, and unknown attributes seen' }),
