@@ -312,7 +312,6 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
   };
   // The group and the membership it still has to give its people, in one insert (the store's intent protocol).
   await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers });
-  await recordGroupEvent(doc.orgId, doc.connectionId, id, 'created', { displayName });
   ctx.logger.info({ groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }

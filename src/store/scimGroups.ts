@@ -185,6 +185,8 @@ export async function scimGroupMembers(conn: ConnectionRef, page: Pick<GroupDoc,
 export async function insertScimGroup(doc: ScimGroupDoc, members: MemberChange): Promise<void> {
   const intent = intentOf(members, doc.createdAt);
   await groups().insertOne({ ...doc, ...intent });
+  // group.created before the member_added events its membership writes: a feed reader meets the group first.
+  await recordGroupEvent(doc.orgId, doc.connectionId, doc._id, 'created', { displayName: doc.displayName });
   if (doc.memberGroups.length) invalidateAudienceMatchers(doc.orgId);
   if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
 }
