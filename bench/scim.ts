@@ -40,6 +40,23 @@ import { Connection, EventBlock, EventSeq, LookupKey, Recipient, SourceRecord } 
 import { userNameKey } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
+/** The change feed's raw writes for one event: the cursor allocation and one block holding it (src/store/models/event.ts). */
+async function rawFeedWrite(orgId: string, type: string): Promise<void> {
+  const seq = await EventSeq.collection.findOneAndUpdate(
+    { _id: `raw:${orgId}` as never },
+    { $inc: { seq: 1 } },
+    { upsert: true, returnDocument: 'after' },
+  );
+  await EventBlock.collection.insertOne({
+    _id: `raw:${orgId}:${String(seq?.seq)}:${randomUUID()}`,
+    orgId: `raw:${orgId}`,
+    seq: Number(seq?.seq),
+    n: 1,
+    createdAt: new Date(),
+    z: Buffer.from(JSON.stringify({ type, data: {} })),
+  } as never);
+}
+
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
@@ -291,20 +308,7 @@ async function main(): Promise<void> {
         { ordered: true },
       );
       await Recipient.collection.insertOne({ ...sampleRecipient, _id: `raw:${key}` } as never);
-      const seq = await EventSeq.collection.findOneAndUpdate(
-        { _id: `raw:${org.id}` as never },
-        { $inc: { seq: 1 } },
-        { upsert: true, returnDocument: 'after' },
-      );
-      // The feed's raw write: one block holding the event (src/store/models/event.ts).
-      await EventBlock.collection.insertOne({
-        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
-        orgId: `raw:${org.id}`,
-        seq: Number(seq?.seq),
-        n: 1,
-        createdAt: new Date(),
-        z: Buffer.from(JSON.stringify({ type: 'recipient.created', data: {} })),
-      } as never);
+      await rawFeedWrite(org.id, 'recipient.created');
     }),
   );
   results.push(
@@ -374,20 +378,7 @@ async function main(): Promise<void> {
       const rid = `${org.id}:${String(rec?.email)}`;
       const r = await Recipient.collection.findOne({ _id: rid as never });
       await Recipient.collection.replaceOne({ _id: rid as never, v: r?.v }, { ...r, v: Number(r?.v) + 1 });
-      const seq = await EventSeq.collection.findOneAndUpdate(
-        { _id: `raw:${org.id}` as never },
-        { $inc: { seq: 1 } },
-        { upsert: true, returnDocument: 'after' },
-      );
-      // The feed's raw write: one block holding the event (src/store/models/event.ts).
-      await EventBlock.collection.insertOne({
-        _id: `raw:${org.id}:${String(seq?.seq)}:${randomUUID()}`,
-        orgId: `raw:${org.id}`,
-        seq: Number(seq?.seq),
-        n: 1,
-        createdAt: new Date(),
-        z: Buffer.from(JSON.stringify({ type: 'recipient.updated', data: {} })),
-      } as never);
+      await rawFeedWrite(org.id, 'recipient.updated');
     }),
   );
 
