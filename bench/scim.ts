@@ -74,7 +74,9 @@ async function freePort(): Promise<number> {
 async function startServiceProcess(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const cli = path.join(__dirname, '..', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--roles', 'http'], {
+  // BENCH_SERVICE_NODE_ARGS: extra node flags for the service process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--roles', 'http'], {
     env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
