@@ -1,8 +1,6 @@
 import {
-  DEFAULT_MASS_REMOVAL_THRESHOLD,
+  connectionBasics,
   isIdentitySource,
-  scim11BaseUrl,
-  scimBaseUrl,
   type AudienceDoc,
   type ConnectionDoc,
   type GroupDoc,
@@ -83,14 +81,7 @@ function presentScimSettings(c: ConnectionDoc) {
 /** `lease`: the holder of a running HRIS sync, when the caller looked it up (a connection's detail). */
 export function presentConnection(c: ConnectionDoc, publicUrl: string, lease?: LeaseInfo | null) {
   return {
-    id: c._id,
-    type: c.type,
-    name: c.name,
-    provider: c.type === 'scim' ? (c.provider ?? 'generic') : null,
-    extendedAttributes: Boolean(c.extendedAttributes),
-    massRemovalThreshold: c.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
-    scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
-    scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
+    ...connectionBasics(c, publicUrl),
     sftp: c.type === 'sftp' ? { username: c.sftp?.username ?? null, publicKeys: c.sftp?.publicKeys ?? [] } : null,
     hris: c.type === 'hris' ? presentHris(c, lease) : null,
     scim: c.type === 'scim' ? presentScimSettings(c) : null,

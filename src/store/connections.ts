@@ -2,7 +2,7 @@ import { deleteStagedRows } from './stagedRows';
 import { randomBytes } from 'node:crypto';
 import { deleteAccountFiles } from './accountFiles';
 import { SCIM_PROVIDERS, CONNECTION_TYPES, type ConnectionType } from './connectionTypes';
-import { DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
+import { DEFAULT_MASS_REMOVAL_THRESHOLD, DEFAULT_MAX_DIRECTORY_CONNECTIONS } from './defaults';
 import { newId } from './ids';
 import { recordConnectionEvent } from './events';
 import { applySourceChanges, type ConnectionRef } from './merge';
@@ -57,6 +57,23 @@ export function scimBaseUrl(publicUrl: string, connectionId: string): string {
 /** The same connection's base URL in Okta's SCIM 1.1 dialect (same token, same source records). */
 export function scim11BaseUrl(publicUrl: string, connectionId: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/scim/v1/${connectionId}`;
+}
+
+/**
+ * What every view of a connection starts with (the admin API's detail and the operator's CLI summary): who it is and
+ * where its identity provider sends to. Each view adds its own type-specific block.
+ */
+export function connectionBasics(c: ConnectionDoc, publicUrl: string) {
+  return {
+    id: c._id,
+    type: c.type,
+    name: c.name,
+    provider: c.type === 'scim' ? (c.provider ?? 'generic') : null,
+    extendedAttributes: Boolean(c.extendedAttributes),
+    massRemovalThreshold: c.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
+    scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
+    scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
+  };
 }
 
 /** Creates a connection; secrets are returned once and stored as hashes (tokens, passwords) or ciphertext (HRIS). */

@@ -1,5 +1,4 @@
-import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
-import { deleteConnection, scim11BaseUrl, scimBaseUrl } from './connections';
+import { connectionBasics, deleteConnection } from './connections';
 import { ApiToken, Connection, Organization, SourceRecord, SyncRun, type ApiTokenDoc, type ConnectionDoc } from './models';
 
 /**
@@ -86,15 +85,8 @@ export async function tokenNames(orgId: string, ids: string[]): Promise<Map<stri
 
 function connectionSummary(c: ConnectionDoc, publicUrl: string): ConnectionSummary {
   return {
-    id: c._id,
+    ...connectionBasics(c, publicUrl),
     orgId: c.orgId,
-    type: c.type,
-    name: c.name,
-    provider: c.type === 'scim' ? (c.provider ?? 'generic') : null,
-    extendedAttributes: Boolean(c.extendedAttributes),
-    massRemovalThreshold: c.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
-    scimBaseUrl: c.type === 'scim' ? scimBaseUrl(publicUrl, c._id) : null,
-    scim11BaseUrl: c.type === 'scim' ? scim11BaseUrl(publicUrl, c._id) : null,
     sftpUsername: c.type === 'sftp' ? (c.sftp?.username ?? null) : null,
     sftpPublicKeys: c.type === 'sftp' ? (c.sftp?.publicKeys?.length ?? 0) : null,
     hrisMode: c.type === 'hris' ? (c.hris?.mode ?? 'automated') : null,

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import mongoose from 'mongoose';
 import request from 'supertest';
 import { createApp } from '../../src/server/app';
@@ -11,31 +10,14 @@ import { decryptSecret, disconnectStore, hashToken, passwordMatches } from '../.
 import { rawCollection } from '../../src/store/collections';
 import { ApiToken, Connection, SyncRun } from '../../src/store/models';
 import { testConfig } from '../helpers/config';
-import { closeTestStore, openTestStore } from '../helpers/store';
+import { CLI, cliAgainstTestStore } from '../helpers/cli';
+import { openTestStore } from '../helpers/store';
 
-const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const SECRET_KEY = 'cli-test-secret-key-0123456789';
 
 describe('command line and service', () => {
-  let uri: string;
-  before(async () => {
-    const db = await openTestStore('cli');
-    const u = new URL(process.env.MONGODB_URI!);
-    u.pathname = `/${db}`;
-    uri = u.toString();
-  });
-  after(async () => {
-    await closeTestStore();
-  });
-
-  const cli = (args: string[], env: Record<string, string> = {}) => {
-    const res = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY, LOG_LEVEL: 'silent', ...env },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    return { code: res.status, stdout: res.stdout, stderr: res.stderr, json: () => JSON.parse(res.stdout) };
-  };
+  const store = cliAgainstTestStore('cli', SECRET_KEY);
+  const cli = (args: string[], env: Record<string, string> = {}) => store.run(args, env);
 
   test('creates an organization, a token and scim, sftp and hris connections; secrets are stored as hashes or ciphertext', async () => {
     const org = cli(['org', 'create', '--name', 'Acme Corp', '--json']);
@@ -141,7 +123,7 @@ describe('command line and service', () => {
       });
     });
     const child = spawn(process.execPath, [CLI, 'serve', '--roles', 'http,worker'], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY, HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+      env: { ...process.env, MONGODB_URI: store.uri, SECRET_KEY, HTTP_PORT: String(port), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';
@@ -183,7 +165,7 @@ describe('command line and service', () => {
   const serve = async (env: Record<string, string>) => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'serve', '--roles', 'http,worker'], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, MONGODB_URI: store.uri, SECRET_KEY, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = { logs: '' };

@@ -1,39 +1,24 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createConnection, createOrganization, readColumnMapping } from '../../src/store';
 import { AuditEvent } from '../../src/store/models';
-import { closeTestStore, openTestStore } from '../helpers/store';
+import { cliAgainstTestStore } from '../helpers/cli';
 
-const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'cli-test-secret-key-0123456789' };
 
 describe('command line: connection mapping', () => {
-  let uri: string;
+  const store = cliAgainstTestStore('cli_mapping', env.secretKey);
+  const cli = (args: string[], env: Record<string, string> = {}) => store.run(args, env);
   let dir: string;
-  before(async () => {
-    const db = await openTestStore('cli_mapping');
-    const u = new URL(process.env.MONGODB_URI!);
-    u.pathname = `/${db}`;
-    uri = u.toString();
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mapping-'));
   });
-  after(async () => {
+  after(() => {
     rmSync(dir, { recursive: true, force: true });
-    await closeTestStore();
   });
-
-  const cli = (args: string[]) => {
-    const res = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: env.secretKey, LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    return { code: res.status, stdout: res.stdout, stderr: res.stderr, json: () => JSON.parse(res.stdout) };
-  };
 
   test('shows, sets (--set, --file), removes entries, clears and refuses bad mappings', async () => {
     const org = await createOrganization('Acme');

@@ -1,34 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import request from 'supertest';
-import { closeTestStore, openTestStore } from '../helpers/store';
+import { CLI, cliAgainstTestStore } from '../helpers/cli';
 import { bearer, makeApp } from '../api/helpers';
 
-const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const SECRET_KEY = 'cli-operator-secret-key-0123456789';
 
 describe('command line: what an operator needs (issue 10 §8)', () => {
-  let uri: string;
-  before(async () => {
-    const db = await openTestStore('cli_operator');
-    const u = new URL(process.env.MONGODB_URI!);
-    u.pathname = `/${db}`;
-    uri = u.toString();
-  });
-  after(async () => {
-    await closeTestStore();
-  });
-
-  const cli = (args: string[], env: Record<string, string> = {}) => {
-    const res = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY, LOG_LEVEL: 'silent', ...env },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    return { code: res.status, stdout: res.stdout, stderr: res.stderr, json: () => JSON.parse(res.stdout) };
-  };
+  const store = cliAgainstTestStore('cli_operator', SECRET_KEY);
+  const cli = (args: string[], env: Record<string, string> = {}) => store.run(args, env);
 
   test('--help on every command exits 0 and shows its usage', () => {
     for (const args of [

@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { findConnection } from '../../src/store';
-import { closeTestStore, openTestStore } from '../helpers/store';
-
-const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+import { cliAgainstTestStore } from '../helpers/cli';
 
 /** Issue #14 item 9 on the command line: a scim connection's interoperability profile and custom attributes. */
 describe('command line: scim settings', () => {
-  let uri: string;
-  before(async () => {
-    const db = await openTestStore('cli_scim_settings');
-    const u = new URL(process.env.MONGODB_URI!);
-    u.pathname = `/${db}`;
-    uri = u.toString();
-  });
-  after(closeTestStore);
-
-  const cli = (args: string[]) => {
-    const res = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MONGODB_URI: uri, SECRET_KEY: 'cli-test-secret-key-0123456789', LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    return { code: res.status, stdout: res.stdout, stderr: res.stderr, json: () => JSON.parse(res.stdout) as Record<string, unknown> };
-  };
+  const store = cliAgainstTestStore('cli_scim_settings', 'cli-test-secret-key-0123456789');
+  const cli = (args: string[], env: Record<string, string> = {}) => store.run(args, env);
 
   test('connection create takes --interop-profile and --custom-attribute; connection scim shows and changes them', async () => {
     const org = cli(['org', 'create', '--name', 'Scim settings', '--json']);
