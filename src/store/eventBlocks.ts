@@ -312,7 +312,8 @@ export async function headCursor(orgId: string): Promise<number> {
  */
 export async function readBlocks(orgId: string, after: number, limit: number, accept: (e: EventDoc) => boolean): Promise<BlockPage> {
   const f = await readFeed(orgId);
-  if (after < f.sweptThrough) throw new EventCursorGoneError(f.sweptThrough);
+  // A negative cursor asks for the oldest event kept.
+  if (after >= 0 && after < f.sweptThrough) throw new EventCursorGoneError(f.sweptThrough);
   const items: EventDoc[] = [];
   let cursor = Math.max(after, f.sweptThrough);
   /** Takes the events of a block after the cursor; false when the page is full. */

@@ -40,7 +40,14 @@ export interface EventDraft {
   inc?: number | null;
 }
 
-export { EVENT_GAP_GRACE_MS, EVENT_BLOCK_MAX, CURSOR_SPAN, EventCursorGoneError, headCursor } from './eventBlocks';
+export {
+  EVENT_GAP_GRACE_MS,
+  EVENT_BLOCK_MAX,
+  CURSOR_SPAN,
+  EventCursorGoneError,
+  headCursor,
+  walkBack as walkEventsBack,
+} from './eventBlocks';
 
 let enabled = true;
 /** Turns event writing off (benchmarks compare a merge with and without events). */
@@ -346,6 +353,7 @@ export function withoutObjects(drafts: EventDraft[]): string | undefined {
 // Reading.
 
 export interface EventQuery {
+  /** The cursor to read after; negative: from the oldest event kept (never gone). */
   after: number;
   limit: number;
   types?: readonly string[];
@@ -367,7 +375,12 @@ export interface EventPage {
  */
 export async function readEvents(orgId: string, q: EventQuery): Promise<EventPage> {
   const types = q.types?.length ? new Set(q.types) : null;
-  return readBlocks(orgId, q.after, q.limit, (d) => (!types || types.has(d.type)) && (!q.connectionId || d.connectionId === q.connectionId));
+  return readBlocks(
+    orgId,
+    q.after,
+    q.limit,
+    (d) => (!types || types.has(d.type)) && (!q.connectionId || d.connectionId === q.connectionId),
+  );
 }
 
 /** The public shape of an event; `object` only when the reader asks for full objects. */

@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const label = process.env.LABEL!;
   const writers = Number(process.env.WRITERS);
   const events = Number(process.env.EVENTS);
-  await appendEvents(org, [{ key: `${label}-warm`, type: 'recipient.updated', connectionId: null, data: { writer: `${label}-warm`, i: 0 } }]);
+  await appendEvents(org, [
+    { key: `${label}-warm`, type: 'recipient.updated', connectionId: null, data: { writer: `${label}-warm`, i: 0 } },
+  ]);
   process.stdout.write('ready\n');
   await new Promise((r) => process.stdin.once('data', r));
   process.stdin.pause();

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { appendEvents, createOrganization, readEvents, type EventDoc } from '../../src/store';
+import { deflateRawSync } from 'node:zlib';
+import { appendEvents, createOrganization, headCursor, readEvents, walkEventsBack, type EventDoc } from '../../src/store';
+import { EventBlock, EventSeq } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 /**
@@ -62,7 +64,9 @@ describe('events: two writer processes of one organization', () => {
     await Promise.all(
       Array.from({ length: WRITERS }, async (_, w) => {
         for (let i = 0; i < EVENTS; i++) {
-          await appendEvents(org, [{ key: `parent-${w}-${i}`, type: 'recipient.updated', connectionId: null, data: { writer: `parent-${w}`, i } }]);
+          await appendEvents(org, [
+            { key: `parent-${w}-${i}`, type: 'recipient.updated', connectionId: null, data: { writer: `parent-${w}`, i } },
+          ]);
         }
       }),
     );
@@ -94,5 +98,46 @@ describe('events: two writer processes of one organization', () => {
       all.map((e) => e.eid),
       'the tailing reader read every event, once, in feed order',
     );
+  });
+
+  test('a feed written by the cursor counter (legacy) reads on, and new events follow its last cursor', async () => {
+    const org = (await createOrganization('Legacy feed')).id;
+    // What the counter wrote: cursors 1..5 in two blocks keyed by their first cursor, the counter at 5.
+    const legacyBlock = (seq: number, names: string[]) => ({
+      _id: `${org}:${seq}`,
+      orgId: org,
+      seq,
+      n: names.length,
+      createdAt: new Date(Date.now() - 60_000),
+      z: deflateRawSync(
+        Buffer.from(JSON.stringify(names.map((x) => [`evt_${x}`, 'recipient.updated', null, { writer: x }, null, null, null]))),
+      ),
+    });
+    await EventBlock.collection.insertMany([legacyBlock(1, ['a', 'b', 'c']), legacyBlock(4, ['d', 'e'])] as never);
+    await EventSeq.collection.insertOne({ _id: org, seq: 5 } as never);
+    assert.equal(await headCursor(org), 5);
+    await appendEvents(org, [{ key: 'f', type: 'recipient.updated', connectionId: null, data: { writer: 'f' } }]);
+    await appendEvents(org, [{ key: 'g', type: 'recipient.updated', connectionId: null, data: { writer: 'g' } }]);
+    const all = await readEvents(org, { after: 0, limit: 100 });
+    assert.deepEqual(
+      all.items.map((e) => e.data.writer),
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
+    );
+    assert.deepEqual(
+      all.items.slice(0, 5).map((e) => e.seq),
+      [1, 2, 3, 4, 5],
+      'legacy cursors unchanged',
+    );
+    assert.ok(all.items[5]!.seq > 5, 'new cursors follow the last legacy one');
+    // A cursor saved before the change (a webhook endpoint's, an API client's) reads on from where it was.
+    const fromSaved = await readEvents(org, { after: 2, limit: 100 });
+    assert.deepEqual(
+      fromSaved.items.map((e) => e.data.writer),
+      ['c', 'd', 'e', 'f', 'g'],
+    );
+    assert.equal(await headCursor(org), all.items[6]!.seq);
+    const back: string[] = [];
+    await walkEventsBack(org, (e) => (back.push(String(e.data.writer)), false));
+    assert.deepEqual(back, ['g', 'f', 'e', 'd', 'c', 'b', 'a'], 'the journal replay walks both');
   });
 });

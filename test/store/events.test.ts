@@ -243,7 +243,14 @@ describe('events: written with the change', () => {
     );
     // The reader sealed the hole: the late writer's insert is refused, so no reader can have passed its events.
     await assert.rejects(
-      EventBlock.collection.insertOne({ _id: `${orgId}:${pos + 1}`, orgId, seq: (pos + 1) * CURSOR_SPAN, n: 1, createdAt: now, z: Buffer.alloc(0) } as never),
+      EventBlock.collection.insertOne({
+        _id: `${orgId}:${pos + 1}`,
+        orgId,
+        seq: (pos + 1) * CURSOR_SPAN,
+        n: 1,
+        createdAt: now,
+        z: Buffer.alloc(0),
+      } as never),
       (err: { code?: number }) => err.code === 11000,
     );
     // This process's own next append takes a position past the block it did not write.
