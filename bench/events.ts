@@ -221,9 +221,8 @@ async function main(): Promise<void> {
   if (!base) throw new Error('MONGODB_URI is not set (npm run bench:events starts a local store)');
   const u = new URL(base);
   u.pathname = `/bench_events_${Date.now().toString(36)}`;
-  // Command monitoring counts the store commands of each merge (commandStarted events).
-  u.searchParams.set('monitorCommands', 'true');
-  const caps = await connectStore(u.toString());
+  // Command monitoring counts the store commands of each merge (commandStarted events): connectStore turns it on.
+  const caps = await connectStore(u.toString(), { monitorCommands: true });
   watchCommands();
   store = caps.ferretdb ? `ferretdb ${caps.serverVersion}` : `mongodb ${caps.serverVersion}`;
   try {

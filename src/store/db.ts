@@ -62,9 +62,19 @@ function logMonitorEvent(logger: StoreLogger | undefined, e: StoreMonitorEvent):
     );
 }
 
+const resetHooks: (() => void)[] = [];
+/** Runs `fn` whenever the store this process talks to may have changed under its caches (connect, disconnect, drop). */
+export function onStoreReset(fn: () => void): void {
+  resetHooks.push(fn);
+}
+function storeReset(): void {
+  for (const fn of resetHooks) fn();
+}
+
 /** Connects mongoose, detects the server kind and creates indexes. */
 export async function connectStore(uri: string, opts: ConnectOptions = {}): Promise<StoreCapabilities> {
   mongoose.set('strictQuery', true);
+  storeReset();
   await mongoose.connect(uri, {
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
     connectTimeoutMS: CONNECT_TIMEOUT_MS,
@@ -103,6 +113,7 @@ export async function ensureIndexes(): Promise<void> {
 export async function disconnectStore(): Promise<void> {
   stopWatch?.();
   stopWatch = null;
+  storeReset();
   await mongoose.disconnect();
 }
 
@@ -132,4 +143,5 @@ export async function pingStore(timeoutMs = 2000): Promise<boolean> {
  */
 export async function dropStoreDatabase(): Promise<void> {
   await mongoose.connection.db?.dropDatabase();
+  storeReset();
 }

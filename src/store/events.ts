@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Collection } from 'mongodb';
-import { storeCapabilities } from './db';
-import { isDuplicateKeyError } from './errors';
-import { EventBlock, EventSeq, SyncRun, type EventBlockDoc, type EventDoc, type EventSeqDoc, type RecipientDoc } from './models';
+import { EVENT_GAP_GRACE_MS, appendBlocks, readBlocks, sweepBlocks, walkBack, type Packed } from './eventBlocks';
+import { SyncRun, type EventDoc, type RecipientDoc } from './models';
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
 export const EVENT_TYPES = [
@@ -43,15 +40,14 @@ export interface EventDraft {
   inc?: number | null;
 }
 
-/**
- * Cursor safety with several writer processes. Cursors come from one `$inc` on a per-organization counter before the
- * insert, so writers may finish their inserts out of cursor order: a reader could see cursor 12 before 11 exists.
- * Readers therefore stop at the first gap (see `readEvents`) until the event after the gap is older than this grace;
- * writers never insert events whose cursors they took longer than half of it ago (they take new ones), so an event
- * is only ever skipped by a reader when its insert took longer than the other half (clocks of the processes agree to
- * well within it). Holes that never fill (a crash after allocation) delay the tail by at most the grace, once.
- */
-export const EVENT_GAP_GRACE_MS = 5_000;
+export {
+  EVENT_GAP_GRACE_MS,
+  EVENT_BLOCK_MAX,
+  CURSOR_SPAN,
+  EventCursorGoneError,
+  headCursor,
+  walkBack as walkEventsBack,
+} from './eventBlocks';
 
 let enabled = true;
 /** Turns event writing off (benchmarks compare a merge with and without events). */
@@ -82,174 +78,25 @@ export function eventId(orgId: string, key: string): string {
   return 'evt_' + createHash('sha256').update(`${orgId}\u0000${key}`, 'utf8').digest('base64url').slice(0, 27);
 }
 
-function eventKey(orgId: string, seq: number): string {
-  return `${orgId}:${seq}`;
-}
-
 /**
- * Events per stored block. A reader resolves cursor `s` from the blocks starting in `[s - EVENT_BLOCK_MAX + 1, s]`,
- * so one `_id $in` window of READ_WINDOW ids covers READ_WINDOW - EVENT_BLOCK_MAX + 1 cursors at least.
- */
-export const EVENT_BLOCK_MAX = 250;
-/** Ids per `_id $in` read (the patched FerretDB pushes down at most 1000). */
-const READ_WINDOW = 1000;
-
-function seqCol(): Collection<EventSeqDoc> {
-  return EventSeq.collection as unknown as Collection<EventSeqDoc>;
-}
-function blockCol(): Collection<EventBlockDoc> {
-  return EventBlock.collection as unknown as Collection<EventBlockDoc>;
-}
-
-/** How an event sits in a block: [eid, type, connectionId, data, object, subject, inc]. */
-type Packed = [string, string, string | null, Record<string, unknown>, Record<string, unknown> | null, string | null, number | null];
-
-function pack(list: { d: EventDraft; id: string }[]): Buffer {
-  const rows: Packed[] = list.map(({ d, id }) => [id, d.type, d.connectionId, d.data, d.object ?? null, d.subject ?? null, d.inc ?? null]);
-  return deflateRawSync(Buffer.from(JSON.stringify(rows), 'utf8'), { level: 1 });
-}
-
-function bytesOf(z: unknown): Buffer {
-  if (Buffer.isBuffer(z)) return z;
-  const bin = z as { buffer?: Uint8Array; length?: () => number };
-  if (bin.buffer instanceof Uint8Array && typeof bin.length === 'function') return Buffer.from(bin.buffer.subarray(0, bin.length()));
-  return Buffer.from(z as Uint8Array);
-}
-
-/** The events of a block, in cursor order. */
-function unpack(b: EventBlockDoc): EventDoc[] {
-  const rows = JSON.parse(inflateRawSync(bytesOf(b.z)).toString('utf8')) as Packed[];
-  return rows.map(([eid, type, connectionId, data, object, subject, inc], i) => ({
-    _id: eventKey(b.orgId, b.seq + i),
-    eid,
-    orgId: b.orgId,
-    seq: b.seq + i,
-    type,
-    createdAt: b.createdAt,
-    connectionId,
-    data,
-    object,
-    subject,
-    inc,
-  }));
-}
-
-/** The blocks of an organization starting at cursors `from`..`to` (one `_id $in` read per READ_WINDOW), by cursor. */
-async function blocksStarting(orgId: string, from: number, to: number, withEvents = true): Promise<EventBlockDoc[]> {
-  const out: EventBlockDoc[] = [];
-  for (let lo = Math.max(1, from); lo <= to; lo += READ_WINDOW) {
-    const hi = Math.min(to, lo + READ_WINDOW - 1);
-    const ids = Array.from({ length: hi - lo + 1 }, (_, i) => eventKey(orgId, lo + i));
-    out.push(
-      ...(await blockCol()
-        .find({ _id: { $in: ids } }, withEvents ? {} : { projection: { z: 0 } })
-        .toArray()),
-    );
-  }
-  return out.sort((x, y) => x.seq - y.seq);
-}
-
-/** Takes `n` cursors of an organization: returns the first. */
-async function allocate(orgId: string, n: number): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const doc = await seqCol().findOneAndUpdate({ _id: orgId }, { $inc: { seq: n } }, { upsert: true, returnDocument: 'after' });
-      if (!doc) throw new Error('event cursor allocation returned nothing');
-      return doc.seq - n + 1;
-    } catch (err) {
-      // Two first writers of an organization both upserting the counter: one loses with a duplicate key; the counter
-      // exists now, so the retry increments it.
-      if (!isDuplicateKeyError(err) || attempt >= 3) throw err;
-    }
-  }
-}
-
-/**
- * After inserting blocks for cursors first..last: true when another writer's block overlaps them. The store's `$inc`
- * is not atomic under concurrency on FerretDB v1: two writers that read the counter at once get ranges with the same
- * start (their first blocks collide on `_id`), and the counter can step back, so a later writer's range can start
- * inside an earlier one's, which no `_id` collision shows. Each writer checks after its insert: of two overlapping
- * inserts, the later one's check sees the other.
- */
-async function overlapped(orgId: string, mine: EventBlockDoc[]): Promise<boolean> {
-  const first = mine[0]!.seq;
-  const last = mine[mine.length - 1]!.seq + mine[mine.length - 1]!.n - 1;
-  const own = new Set(mine.map((b) => b._id));
-  const around = await blocksStarting(orgId, first - EVENT_BLOCK_MAX + 1, last, false);
-  const other = around.filter((b) => !own.has(b._id) && b.seq + b.n - 1 >= first);
-  if (!other.length) return false;
-  // Move the counter past every cursor in use here, so the retry takes fresh ones.
-  const top = Math.max(last, ...other.map((b) => b.seq + b.n - 1));
-  await seqCol().updateOne({ _id: orgId }, { $max: { seq: top } });
-  return true;
-}
-
-/**
- * Appends events of one organization in one insert (blocks of at most EVENT_BLOCK_MAX), in the order given. Drafts
- * whose id is in `skip` (ids already in the feed: a replay) are dropped first, so they take no cursor. Returns how
- * many were written.
+ * Appends events of one organization in one insert (blocks of at most EVENT_BLOCK_MAX, src/store/eventBlocks.ts), in
+ * the order given. Drafts whose id is in `skip` (ids already in the feed: a replay) are dropped first. Returns how many
+ * were written.
  */
 export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { skip?: Set<string> } = {}): Promise<number> {
   if (!enabled || drafts.length === 0) return 0;
-  let list = drafts.map((d) => ({ d, id: eventId(orgId, d.key) }));
   const seen = new Set<string>(opts.skip);
-  list = list.filter((x) => (seen.has(x.id) ? false : (seen.add(x.id), true)));
-  if (!list.length) return 0;
-  let written = 0;
-  for (let attempt = 0; list.length; attempt++) {
-    if (attempt > 20) throw new Error('could not take event cursors (the counter keeps colliding)');
-    const taken = Date.now();
-    const first = await allocate(orgId, list.length);
-    // Cursors taken too long ago could already be behind a reader's gap grace: take new ones (the old become holes).
-    if (Date.now() - taken > EVENT_GAP_GRACE_MS / 2 && attempt < 3) continue;
-    const createdAt = new Date();
-    const blocks: EventBlockDoc[] = [];
-    for (let i = 0; i < list.length; i += EVENT_BLOCK_MAX) {
-      const part = list.slice(i, i + EVENT_BLOCK_MAX);
-      blocks.push({ _id: eventKey(orgId, first + i), orgId, seq: first + i, n: part.length, createdAt, z: pack(part) });
-    }
-    // Ordered: a failure stops the insert there, so the events after it keep their order when retried.
-    let failedAt = -1;
-    try {
-      await blockCol().insertMany(blocks, { ordered: true });
-    } catch (err) {
-      const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-      const errs = Array.isArray(we) ? we : we ? [we] : [];
-      if (!(errs.length ? errs.every((e) => e.code === 11000) : isDuplicateKeyError(err))) throw err;
-      failedAt = errs[0]?.index ?? 0;
-    }
-    const inserted = failedAt < 0 ? blocks : blocks.slice(0, failedAt);
-    if (inserted.length && storeCapabilities().ferretdb && (await overlapped(orgId, inserted))) {
-      // Another writer holds some of these cursors: withdraw these blocks and write the events again.
-      await blockCol().deleteMany({ _id: { $in: inserted.map((b) => b._id) } });
-      continue;
-    }
-    if (failedAt < 0) {
-      written += list.length;
-      break;
-    }
-    // A duplicate `_id`: another writer took these cursors (see overlapped); take new ones for the rest.
-    written += failedAt * EVENT_BLOCK_MAX;
-    list = list.slice(failedAt * EVENT_BLOCK_MAX);
+  const rows: Packed[] = [];
+  for (const d of drafts) {
+    const id = eventId(orgId, d.key);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    rows.push([id, d.type, d.connectionId, d.data, d.object ?? null, d.subject ?? null, d.inc ?? null]);
   }
-  for (const l of listeners) l(written);
-  return written;
-}
-
-/**
- * Walks an organization's feed from the newest event back, block by block; stops when `visit` returns true or the
- * start of the retained feed is reached. For the journal replay only (it reads every block it passes).
- */
-async function walkBack(orgId: string, visit: (e: EventDoc) => boolean): Promise<void> {
-  const seqDoc = await seqCol().findOne({ _id: orgId });
-  const floor = (seqDoc?.sweptThrough ?? 0) + 1;
-  for (let hi = seqDoc?.seq ?? 0; hi >= floor; hi -= READ_WINDOW) {
-    const blocks = await blocksStarting(orgId, Math.max(floor, hi - READ_WINDOW + 1), hi);
-    for (const b of blocks.reverse()) {
-      const events = unpack(b);
-      for (let i = events.length - 1; i >= 0; i--) if (visit(events[i]!)) return;
-    }
-  }
+  if (!rows.length) return 0;
+  await appendBlocks(orgId, rows);
+  for (const l of listeners) l(rows.length);
+  return rows.length;
 }
 
 /** Appends one event (sync runs, connections, webhook endpoints). */
@@ -505,13 +352,8 @@ export function withoutObjects(drafts: EventDraft[]): string | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Reading.
 
-export class EventCursorGoneError extends Error {
-  constructor(readonly oldest: number) {
-    super('the cursor is older than the retention of the event feed');
-  }
-}
-
 export interface EventQuery {
+  /** The cursor to read after; negative: from the oldest event kept (never gone). */
   after: number;
   limit: number;
   types?: readonly string[];
@@ -526,68 +368,19 @@ export interface EventPage {
   more: boolean;
 }
 
-/** The newest cursor of an organization (where a tail starts). */
-export async function headCursor(orgId: string): Promise<number> {
-  return (await seqCol().findOne({ _id: orgId }))?.seq ?? 0;
-}
-
 /**
- * Events of one organization after a cursor, in cursor order, stopping at a gap younger than the grace (an event
- * with a smaller cursor may still be being written). Type and connection filters apply after the gap check, so a
- * filtered reader never skips an unfiltered gap either.
+ * Events of one organization after a cursor, in cursor order, stopping at a hole younger than the grace (a block
+ * with a smaller position may still be being written). Type and connection filters apply after the hole check, so a
+ * filtered reader never skips an unfiltered hole either.
  */
 export async function readEvents(orgId: string, q: EventQuery): Promise<EventPage> {
-  const seqDoc = await seqCol().findOne({ _id: orgId });
-  if (seqDoc?.sweptThrough !== undefined && q.after < seqDoc.sweptThrough) throw new EventCursorGoneError(seqDoc.sweptThrough);
-  const head = seqDoc?.seq ?? 0;
   const types = q.types?.length ? new Set(q.types) : null;
-  const items: EventDoc[] = [];
-  let cursor = Math.max(q.after, seqDoc?.sweptThrough ?? 0);
-  const now = Date.now();
-  while (cursor < head) {
-    // The blocks that can hold cursor + 1 and the ones after it, in one window of ids.
-    const from = cursor + 2 - EVENT_BLOCK_MAX;
-    const blocks = await blocksStarting(orgId, from, Math.min(head, from + READ_WINDOW - 1));
-    const unpacked = new Map<EventBlockDoc, EventDoc[]>();
-    let bi = 0;
-    let progressed = false;
-    for (;;) {
-      const s = cursor + 1;
-      if (s > head) break;
-      while (bi < blocks.length && blocks[bi]!.seq + blocks[bi]!.n - 1 < s) bi++;
-      const b = blocks[bi];
-      if (!b) {
-        // Past the window's blocks: read the next window, unless nothing was resolved in this one (a hole).
-        if (progressed) break;
-      } else if (b.seq <= s) {
-        let events = unpacked.get(b);
-        if (!events) unpacked.set(b, (events = unpack(b)));
-        const d = events[s - b.seq]!;
-        if ((!types || types.has(d.type)) && (!q.connectionId || d.connectionId === q.connectionId)) {
-          if (items.length >= q.limit) return { items, cursor, more: true };
-          items.push(d);
-        }
-        cursor = s;
-        progressed = true;
-        continue;
-      }
-      // A hole at s: cursors taken by a writer that has not inserted yet (wait), or that never will (pass them once
-      // the block after them is older than the grace).
-      const later =
-        b ??
-        (await blockCol()
-          .find({ orgId, seq: { $gt: s } }, { projection: { z: 0 } })
-          .sort({ seq: 1 })
-          .limit(1)
-          .next()) ??
-        undefined;
-      if (!later || now - later.createdAt.getTime() < EVENT_GAP_GRACE_MS) return { items, cursor, more: false };
-      cursor = later.seq - 1;
-      progressed = true;
-      if (!b) break;
-    }
-  }
-  return { items, cursor, more: false };
+  return readBlocks(
+    orgId,
+    q.after,
+    q.limit,
+    (d) => (!types || types.has(d.type)) && (!q.connectionId || d.connectionId === q.connectionId),
+  );
 }
 
 /** The public shape of an event; `object` only when the reader asks for full objects. */
@@ -606,23 +399,7 @@ export function presentEvent(e: EventDoc, full = false): Record<string, unknown>
 
 /** Removes events older than the retention and records, per organization, the newest cursor removed. */
 export async function sweepEvents(now = new Date()): Promise<number> {
-  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
-  let removed = 0;
-  for (const org of await seqCol().find({}).toArray()) {
-    const newest = await blockCol()
-      .find({ orgId: org._id, createdAt: { $lt: cutoff } }, { projection: { z: 0 } })
-      .sort({ seq: -1 })
-      .limit(1)
-      .next();
-    if (!newest) continue;
-    await seqCol().updateOne({ _id: org._id }, { $max: { sweptThrough: newest.seq + newest.n - 1 } });
-    const gone = await blockCol()
-      .find({ orgId: org._id, seq: { $lte: newest.seq } }, { projection: { n: 1 } })
-      .toArray();
-    await blockCol().deleteMany({ _id: { $in: gone.map((b) => b._id) } });
-    removed += gone.reduce((a, b) => a + b.n, 0);
-  }
-  return removed;
+  return sweepBlocks(new Date(now.getTime() - retentionDays * 86_400_000));
 }
 
 /** Records the event of a sync run that just reached `kind` (read back for its organization, connection and counts). */

@@ -1,4 +1,5 @@
 import { isDuplicateKeyError } from './errors';
+import { recordConnectionEvent } from './events';
 import { Connection, InboundWebhook, SyncRun, type SyncRunDoc, type SyncRunStatus } from './models';
 import { PROCESS_OWNER, transitionRun, writeActiveRun } from './syncRunState';
 import { createSyncRun } from './syncRuns';
@@ -127,8 +128,20 @@ export async function requestHrisWebhookSync(id: string, at: Date): Promise<void
   await Connection.updateOne({ _id: id, type: 'hris' }, { $set: { 'hris.webhookSyncAt': at } }).exec();
 }
 
+/**
+ * Marks a connection whose token Finch refused; the first refusal after the token last worked is a
+ * `connection.needs_reauth` event (later runs refused with the same token add none).
+ */
 export async function markHrisNeedsReauth(id: string, reason: string): Promise<void> {
-  await Connection.updateOne({ _id: id, type: 'hris' }, { $set: { 'hris.needsReauth': true, 'hris.reauthReason': reason } }).exec();
+  const set = { 'hris.needsReauth': true, 'hris.reauthReason': reason };
+  const res = await Connection.updateOne({ _id: id, type: 'hris', 'hris.needsReauth': { $ne: true } }, { $set: set }).exec();
+  if (!res.modifiedCount) {
+    // Already marked: keep the newest reason, no new event.
+    await Connection.updateOne({ _id: id, type: 'hris' }, { $set: set }).exec();
+    return;
+  }
+  const conn = await Connection.findOne({ _id: id }, { orgId: 1 }).lean().exec();
+  if (conn) await recordConnectionEvent(conn.orgId, id, 'needs_reauth', { type: 'hris', reason });
 }
 
 export async function recordHrisIntrospection(id: string, introspection: HrisIntrospection, now = new Date()): Promise<void> {

@@ -31,6 +31,11 @@ import { DestinationRefusedError, postChecked, type Resolver } from './outbound'
 /** Attempts claimed in one insert, and deliveries between writes of the endpoint's cursor. */
 const CLAIM_RUN = 50;
 
+/** The outcome writes of the last run sent (see serveEndpoint). */
+interface Logging {
+  p: Promise<void>;
+}
+
 export const RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 
 export interface WebhookWorkerOptions {
@@ -106,6 +111,9 @@ export class WebhookWorker {
     if (!leased) return 0;
     let e: WebhookEndpointDoc = leased;
     let delivered = 0;
+    // Outcomes of the run just sent are written while the next run is sent (they are log entries: nothing later
+    // depends on them); at most one such write is in flight, and the lease is released only after it.
+    const logging: Logging = { p: Promise.resolve() };
     try {
       const secret = webhookSecret(e, this.o.secretKey);
       const signer = new Webhook(secret);
@@ -117,7 +125,7 @@ export class WebhookWorker {
         // two per event).
         for (let i = 0; i < page.items.length; i += CLAIM_RUN) {
           const run = page.items.slice(i, i + CLAIM_RUN);
-          const r = await this.deliverRun(e, run, signer);
+          const r = await this.deliverRun(e, run, signer, logging);
           delivered += r.delivered;
           if (r.delivered) e = { ...e, cursor: run[r.delivered - 1]!.seq, attempt: 0, firstFailureAt: null };
           if (r.stop) return delivered;
@@ -130,7 +138,11 @@ export class WebhookWorker {
         if (!page.more) return delivered;
       }
     } finally {
-      await releaseWebhookLease(id, this.owner);
+      try {
+        await logging.p;
+      } finally {
+        await releaseWebhookLease(id, this.owner);
+      }
     }
   }
 
@@ -138,7 +150,12 @@ export class WebhookWorker {
    * Claims and sends a run of events in order; stops at the first that is not delivered (its retry is scheduled).
    * The cursor moves past the delivered ones before the run returns.
    */
-  private async deliverRun(e: WebhookEndpointDoc, run: EventDoc[], signer: Webhook): Promise<{ delivered: number; stop: boolean }> {
+  private async deliverRun(
+    e: WebhookEndpointDoc,
+    run: EventDoc[],
+    signer: Webhook,
+    logging: Logging,
+  ): Promise<{ delivered: number; stop: boolean }> {
     // Only the first event can have failed attempts before: the cursor moves past each event once delivered.
     const claims = run.map((ev, k) => ({
       _id: deliveryId(e._id, e.round, ev.eid, k === 0 ? e.attempt + 1 : 1),
@@ -169,8 +186,14 @@ export class WebhookWorker {
         break;
       }
     }
-    await finishDeliveryAttempts(results);
-    if (stopAt >= 0) await releaseDeliveryClaims(claims.slice(stopAt, claimed).map((c) => c._id));
+    const prior = logging.p;
+    logging.p = prior.then(() => finishDeliveryAttempts(results));
+    // Awaited later (serveEndpoint); marked handled now so a failure is not reported before that.
+    logging.p.catch(() => undefined);
+    if (stopAt >= 0) {
+      await logging.p;
+      await releaseDeliveryClaims(claims.slice(stopAt, claimed).map((c) => c._id));
+    }
     const ok = results.filter((r) => r.outcome === 'delivered').length;
     const last = results[results.length - 1];
     if (ok && !(await advanceWebhookCursor(e, this.owner, run[ok - 1]!.seq, this.o.leaseMs))) return { delivered: ok, stop: true };

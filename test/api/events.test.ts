@@ -2,10 +2,23 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
 import request from 'supertest';
-import { SnapshotIngest, applySourceChanges, discardHeldRun, headCursor, sweepEvents, type ConnectionRef } from '../../src/store';
-import { EventBlock } from '../../src/store/models';
-import { bearer, createOrgWithTokens, makeApp, uploadAndWait, type Org } from './helpers';
+import { runHrisSync } from '../../src/hris/sync';
+import {
+  SnapshotIngest,
+  applySourceChanges,
+  createConnection,
+  discardHeldRun,
+  encryptSecret,
+  headCursor,
+  sweepEvents,
+  type ConnectionRef,
+} from '../../src/store';
+import { Connection, EventBlock } from '../../src/store/models';
+import { bearer, createOrgWithTokens, makeApp, upload, uploadAndWait, type Org } from './helpers';
+import { testConfig } from '../helpers/config';
+import { FinchServer, makeEmployees } from '../helpers/finchServer';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -117,6 +130,86 @@ describe('events API, sync run / connection / group events, events tail', () => 
     cursor = page2.nextCursor;
   });
 
+  test('a file run that fails (every row rejected, or unreadable): sync_run.failed and nothing else', async () => {
+    const rejected = await uploadAndWait(app, org.admin, csvId, 'delta', 'email,first name\nnope,A\nalso-nope,B\n');
+    assert.equal(rejected.status, 'failed');
+    const page = await feed(cursor);
+    assert.deepEqual(
+      page.items.map((e) => [e.type, e.connectionId, e.data.syncRunId]),
+      [['sync_run.failed', csvId, rejected.id]],
+    );
+    assert.equal((page.items[0]!.data.counts as { rejected: number }).rejected, 2);
+    cursor = page.nextCursor;
+    const unreadable = await upload(app, org.admin, csvId, 'delta', 'name,department\nAnn,Sales\n');
+    assert.equal(unreadable.status, 422);
+    const page2 = await feed(cursor);
+    assert.deepEqual(
+      page2.items.map((e) => [e.type, e.connectionId, e.data.syncRunId]),
+      [['sync_run.failed', csvId, unreadable.body.syncRunId]],
+    );
+    cursor = page2.nextCursor;
+  });
+
+  test('Finch refusing the token (401): sync_run.failed and connection.needs_reauth once; a new token: sync_run.succeeded', async () => {
+    const finch = new FinchServer();
+    await finch.start();
+    try {
+      finch.employees = makeEmployees(3, 'reauth.example', 'r');
+      const config = testConfig({ FINCH_BASE_URL: finch.url });
+      const deps = { config, logger: pino({ level: 'silent' }), backoffBaseMs: 20 };
+      const hris = await createConnection(
+        { orgId: org.id, type: 'hris', accessToken: finch.token },
+        { publicUrl: 'http://localhost', secretKey: config.SECRET_KEY },
+      );
+      const first = await runHrisSync(hris.id, deps);
+      assert.equal(first?.outcome, 'succeeded');
+      const seeded = await feed(cursor);
+      assert.deepEqual(
+        seeded.items.map((e) => e.type),
+        ['connection.created', 'recipient.created', 'recipient.created', 'recipient.created', 'sync_run.succeeded'],
+      );
+      cursor = seeded.nextCursor;
+
+      finch.revoked = true;
+      const refused = await runHrisSync(hris.id, deps);
+      assert.equal(refused?.outcome, 'needs_reauth');
+      const page = await feed(cursor);
+      assert.deepEqual(page.items.map((e) => e.type).sort(), ['connection.needs_reauth', 'sync_run.failed']);
+      const reauth = page.items.find((e) => e.type === 'connection.needs_reauth')!;
+      assert.equal(reauth.connectionId, hris.id);
+      assert.equal(reauth.data.connectionId, hris.id);
+      assert.match(String(reauth.data.reason), /401 reauthenticate_user/);
+      assert.equal(page.items.find((e) => e.type === 'sync_run.failed')!.data.syncRunId, refused.run._id);
+      cursor = page.nextCursor;
+
+      // Refused again with the same token: the run fails, the connection already said it needs re-authorization.
+      const again = await runHrisSync(hris.id, deps);
+      assert.equal(again?.outcome, 'needs_reauth');
+      const page2 = await feed(cursor);
+      assert.deepEqual(
+        page2.items.map((e) => e.type),
+        ['sync_run.failed'],
+      );
+      cursor = page2.nextCursor;
+
+      finch.revoked = false;
+      finch.token = `finch-new-${Date.now()}`;
+      await Connection.updateOne(
+        { _id: hris.id },
+        { $set: { 'hris.accessTokenEnc': encryptSecret(finch.token, config.SECRET_KEY) } },
+      ).exec();
+      assert.equal((await runHrisSync(hris.id, deps))?.outcome, 'succeeded');
+      const page3 = await feed(cursor);
+      assert.deepEqual(
+        page3.items.map((e) => e.type),
+        ['sync_run.succeeded'],
+      );
+      cursor = page3.nextCursor;
+    } finally {
+      await finch.stop();
+    }
+  });
+
   test('connection.deleted; bad cursors are 400; a cursor past the retention is 410', async () => {
     const del = await request(app).delete(`/api/v1/connections/${csvId}`).set(bearer(org.admin));
     assert.equal(del.status, 204);
@@ -137,6 +230,9 @@ describe('events API, sync run / connection / group events, events tail', () => 
     assert.match(gone.body.type, /cursor-expired/);
     const fromEnd = await feed(cursor);
     assert.equal(fromEnd.items.length, 0);
+    // Without a cursor: from the oldest event kept, never 410.
+    const oldest = await request(app).get('/api/v1/events').set(bearer(org.reader));
+    assert.equal(oldest.status, 200);
     const member = await request(app).get('/api/v1/events').set(bearer(org.member));
     assert.equal(member.status, 403);
   });

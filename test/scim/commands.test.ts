@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  storeCapabilities,
   applySourceChanges,
   claimLookupKey,
   CommandCounter,
@@ -21,7 +20,7 @@ import { GROUP, makeApp, patchOp, q, scimClient, USER, type ScimClient } from '.
 /**
  * What one SCIM request costs in store commands (issue #15: every command is a round trip on MongoDB and its own
  * transaction on FerretDB v1), counted with the driver's command monitoring. The budgets include bearer
- * authentication; change-feed events (the cursor and the event insert) are counted apart. A regression that adds a
+ * authentication; change-feed events (the block insert) are counted apart. A regression that adds a
  * round trip to a request fails here.
  */
 const BUDGET = {
@@ -36,15 +35,11 @@ const BUDGET = {
   groupPatchPerMember: 2,
 };
 /**
- * Commands of the change feed a write adds (src/store/events.ts): today a cursor allocation and the event insert. The
- * issue's goal is one; folding the cursor into another write is the change feed's own work (see bench/RESULTS.md).
+ * Commands of the change feed a write adds (src/store/eventBlocks.ts): one insert of its block, whose position this
+ * process takes itself (the organization's head is read once per process, by the warm-up write here).
  */
-const EVENT_BUDGET = 2;
-/**
- * On FerretDB v1 the cursor's `$inc` is not atomic, so the feed reads its block back once to catch an overlapping
- * cursor range (src/store/events.ts): one more command there.
- */
-const eventBudget = (): number => EVENT_BUDGET + (storeCapabilities().atomicFindAndModify ? 0 : 1);
+const EVENT_BUDGET = 1;
+const eventBudget = (): number => EVENT_BUDGET;
 /** A userName lookup of a user this process has not seen yet (written by another instance): the key, then the record. */
 const LOOKUP_UNSEEN_BUDGET = 3;
 

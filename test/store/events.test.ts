@@ -5,6 +5,7 @@ import {
   applySourceChanges,
   createConnection,
   createOrganization,
+  CURSOR_SPAN,
   EVENT_GAP_GRACE_MS,
   EventCursorGoneError,
   headCursor,
@@ -17,7 +18,7 @@ import {
   type ConnectionRef,
   type EventDoc,
 } from '../../src/store';
-import { EventBlock, EventSeq, MergeJournal, Recipient } from '../../src/store/models';
+import { EventBlock, MergeJournal, Recipient } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
@@ -215,32 +216,52 @@ describe('events: written with the change', () => {
     );
   });
 
-  test('readers stop at a young gap and pass it once it is older than the grace', async () => {
+  test('readers stop at a young hole, pass and seal it once it is older than the grace', async () => {
     const head = await headCursor(orgId);
-    // A writer that took cursor head+1 and has not inserted yet; another inserted head+2.
-    await EventSeq.updateOne({ _id: orgId }, { $inc: { seq: 2 } }).exec();
+    const pos = Math.floor(head / CURSOR_SPAN);
+    // A writer took position pos+1 and has not inserted yet; another inserted pos+2.
     const now = new Date();
     const packed = [['evt_gap_test', 'recipient.updated', null, { email: 'x@example.com', changed: ['city'] }, null, null, null]];
     await EventBlock.collection.insertOne({
-      _id: `${orgId}:${head + 2}`,
+      _id: `${orgId}:${pos + 2}`,
       orgId,
-      seq: head + 2,
+      seq: (pos + 2) * CURSOR_SPAN,
       n: 1,
       createdAt: now,
       z: deflateRawSync(Buffer.from(JSON.stringify(packed))),
     } as never);
     const young = await readEvents(orgId, { after: head, limit: 10 });
     assert.equal(young.items.length, 0);
-    assert.equal(young.cursor, head);
-    await EventBlock.collection.updateOne({ _id: `${orgId}:${head + 2}` } as never, {
+    assert.ok(young.cursor >= head && young.cursor < (pos + 1) * CURSOR_SPAN, 'the reader waits before the hole');
+    await EventBlock.collection.updateOne({ _id: `${orgId}:${pos + 2}` } as never, {
       $set: { createdAt: new Date(Date.now() - EVENT_GAP_GRACE_MS - 1) },
     });
     const old = await readEvents(orgId, { after: head, limit: 10 });
     assert.deepEqual(
       old.items.map((e) => e.seq),
-      [head + 2],
+      [(pos + 2) * CURSOR_SPAN],
     );
-    cursor = old.cursor;
+    // The reader sealed the hole: the late writer's insert is refused, so no reader can have passed its events.
+    await assert.rejects(
+      EventBlock.collection.insertOne({
+        _id: `${orgId}:${pos + 1}`,
+        orgId,
+        seq: (pos + 1) * CURSOR_SPAN,
+        n: 1,
+        createdAt: now,
+        z: Buffer.alloc(0),
+      } as never),
+      (err: { code?: number }) => err.code === 11000,
+    );
+    // This process's own next append takes a position past the block it did not write.
+    await applySourceChanges(csv, [up('gap', 'gap@example.com')]);
+    const next = await readEvents(orgId, { after: old.cursor, limit: 10 });
+    assert.deepEqual(
+      next.items.map((e) => e.data.email),
+      ['gap@example.com'],
+    );
+    assert.ok(next.items[0]!.seq > (pos + 2) * CURSOR_SPAN);
+    cursor = next.cursor;
   });
 
   test('keyset pages, type and connection filters', async () => {
@@ -274,7 +295,7 @@ describe('events: written with the change', () => {
     const old = await headCursor(other);
     await EventBlock.updateMany({ orgId: other }, { $set: { createdAt: new Date(Date.now() - 31 * 86_400_000) } }).exec();
     await applySourceChanges(c, [up('3', 'three@example.com')]);
-    assert.ok((await sweepEvents()) >= old);
+    assert.ok((await sweepEvents()) >= 3, 'connection.created and two recipient.created removed');
     await assert.rejects(readEvents(other, { after: old - 1, limit: 10 }), EventCursorGoneError);
     const page = await readEvents(other, { after: old, limit: 10 });
     assert.deepEqual(
@@ -296,10 +317,12 @@ describe('events: written with the change', () => {
     );
     const all = await readEvents(org, { after: 0, limit: 500 });
     assert.equal(all.items.length, 63, 'three connection.created and sixty recipient.created');
-    assert.deepEqual(
-      all.items.map((e) => e.seq),
-      Array.from({ length: 63 }, (_, i) => i + 1),
+    const seqs = all.items.map((e) => e.seq);
+    assert.ok(
+      seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+      'strictly increasing',
     );
+    assert.equal(new Set(all.items.map((e) => e.eid)).size, 63);
     assert.equal(all.items.filter((e) => e.type === 'recipient.created').length, 60);
   });
 });

@@ -25,7 +25,12 @@ const typeList = z
 const gone = { 410: { description: 'the cursor is older than the retention (EVENT_RETENTION_DAYS)', problem: true } };
 
 const listQuery = z.object({
-  after: eventCursor.optional().meta({ description: 'nextCursor of the previous page; absent: from the oldest event kept' }),
+  after: eventCursor
+    .optional()
+    .meta({
+      description:
+        'nextCursor of the previous page (cursors increase in feed order, not consecutively); absent: from the oldest event kept',
+    }),
   types: typeList.optional(),
   connectionId: z.string().max(100).optional(),
   limit: queryInt('limit', 1, 500, 100),
@@ -63,7 +68,7 @@ export function eventRoutes(api: ApiRoutes): void {
   api.add(eventOps.list, async (req, res, { query: q }) => {
     const p = principal(req);
     try {
-      const page = await readEvents(p.orgId, { after: q.after ?? 0, limit: q.limit, types: q.types, connectionId: q.connectionId });
+      const page = await readEvents(p.orgId, { after: q.after ?? -1, limit: q.limit, types: q.types, connectionId: q.connectionId });
       res.json({
         items: page.items.map((e) => presentEvent(e, q.include === 'object')),
         nextCursor: String(page.cursor),

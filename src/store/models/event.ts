@@ -1,17 +1,12 @@
 import { Schema, model } from 'mongoose';
 
 /**
- * One entry of an organization's change feed (SPEC §4 Events), written in the same store pass as the change it
- * describes. `seq` is the per-organization cursor; `eid` is derived from what changed (deterministic), so a replayed
- * merge re-emits an event it already wrote as a duplicate key, never twice.
- */
-/**
  * One entry of an organization's change feed (SPEC §4 Events), as readers get it. `seq` is the per-organization
  * cursor; `eid` is derived from what changed (deterministic), so a replayed merge re-emits an event it already wrote
  * with the same id. Stored in blocks (EventBlockDoc), not one document each.
  */
 export interface EventDoc {
-  /** `${orgId}:${seq}`. */
+  /** `${orgId}:${seq}` (not stored: events live in blocks). */
   _id: string;
   /** The public event id (`evt_...`), derived from what changed. */
   eid: string;
@@ -34,12 +29,14 @@ export interface EventDoc {
  * A run of consecutive events of one organization written in one store pass (a merge batch's events are a few
  * blocks of one insert): cursors `seq` .. `seq + n - 1`, the events compressed in `z` (raw deflate of a JSON array
  * of [eid, type, connectionId, data, object, subject, inc]). One small document per block instead of one indexed
- * document per event is what keeps the feed's cost on the merge low (see bench/RESULTS.md, issue 11).
+ * document per event is what keeps the feed's cost on the merge low (see bench/RESULTS.md, issue 11). An empty block
+ * (n 0) seals a position nobody wrote (src/store/eventBlocks.ts).
  */
 export interface EventBlockDoc {
   /**
-   * `${orgId}:${seq}` of its first event: readers fetch a window of cursors as `_id $in [...]`, which every
-   * MongoDB-compatible server (FerretDB v1 with the `_id $in` pushdown included) serves from the primary index.
+   * `${orgId}:${position}`: readers fetch a window of positions as `_id $in [...]`, which every MongoDB-compatible
+   * server (FerretDB v1 with the `_id $in` pushdown included) serves from the primary index. The position is
+   * `seq / 256`; in a feed written before positions (legacy) it is `seq`.
    */
   _id: string;
   orgId: string;
@@ -61,21 +58,37 @@ const eventBlockSchema = new Schema<EventBlockDoc>(
   },
   { versionKey: false },
 );
-eventBlockSchema.index({ orgId: 1, seq: 1 });
-eventBlockSchema.index({ createdAt: 1 });
+// No secondary index: every read is by `_id` (windows of positions), so an insert writes one index entry.
 
 export const EventBlock = model<EventBlockDoc>('EventBlock', eventBlockSchema, 'event_blocks');
 
-/** Per-organization cursor allocation and the retention watermark. */
+/**
+ * Per organization: where the feed's positions start, a hint of its head and the retention watermarks. Never written
+ * by an append (src/store/eventBlocks.ts).
+ */
 export interface EventSeqDoc {
   _id: string;
+  /** The head of a feed written by the cursor counter before positions (legacy); 0 otherwise. */
   seq: number;
-  /** Events with seq ≤ this were removed by retention; a cursor below it is gone (410). */
+  /** The first block position (legacy head + 1); set by the first writer of an organization. */
+  base?: number;
+  /** A position known to hold a block (moved by the sweep and by cold starts far from it). */
+  hint?: number;
+  /** Events with cursors ≤ this were removed by retention; a cursor below it is gone (410). */
   sweptThrough?: number;
+  /** Blocks at positions ≤ this were removed by retention. */
+  sweptPos?: number;
 }
 
 const eventSeqSchema = new Schema<EventSeqDoc>(
-  { _id: { type: String, required: true }, seq: { type: Number, required: true }, sweptThrough: { type: Number } },
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    base: { type: Number },
+    hint: { type: Number },
+    sweptThrough: { type: Number },
+    sweptPos: { type: Number },
+  },
   { versionKey: false },
 );
 
