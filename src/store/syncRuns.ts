@@ -236,8 +236,9 @@ export class SnapshotIngest {
     if (run.mode === 'full') {
       ingest.phase = 'read';
       if (run.journal?.direct) await ingest.resumeDirect(run, run.journal);
-      // A first load: with no live people, the snapshot can remove or deactivate nobody (one count decides it).
-      else if ((await countLiveRecords(conn._id)) === 0) {
+      // A first load: with no live people, the snapshot can remove or deactivate nobody. One existence read decides
+      // it (a `limit 1` read, which stops at the first live record: a count would read them all, on every re-sync).
+      else if (!(await hasLiveRecords(conn._id))) {
         ingest.direct = true;
         ingest.journal = { cursor: 0, pending: null, direct: true };
       }
@@ -765,6 +766,11 @@ export async function evaluateAndApply(
     return (await readRun(runId))!;
   }
   return startApply(run, conn, review, total, signal);
+}
+
+/** Whether a connection has a live (not tombstoned) source record. */
+async function hasLiveRecords(connectionId: string): Promise<boolean> {
+  return (await SourceRecord.findOne({ connectionId, deleted: false }, { _id: 1 }).lean().exec()) !== null;
 }
 
 /** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */
