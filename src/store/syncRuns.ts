@@ -304,6 +304,11 @@ export class SnapshotIngest {
     this.errorItems.push({ _id: syncRunItemId(this.run._id, 'error', n), runId: this.run._id, kind: 'error', n, line, reason });
   }
 
+  /** Whether an accepted row (or a retained person) of this run named `key`. */
+  lists(key: string): boolean {
+    return this.keysSeen.has(key);
+  }
+
   /** Records a rejected row (it changes nothing). */
   reject(line: number | null, reason: string): void {
     if (this.resume && this.processed < this.resume.cursor) {
