@@ -96,7 +96,7 @@ describe('first load: applied as it is read, resumable from its journal', () => 
     let run = (await readRun(ingest.id))!;
     assert.equal(run.status, 'running');
     assert.equal(run.journal?.direct, true);
-    const cursor = run.journal!.cursor;
+    const cursor = run.journal.cursor;
     const rejectedBefore = run.counts.rejected;
     assert.equal(run.counts.created, 2000);
     assert.equal(cursor, 2000 + rejectedBefore, 'the cursor counts input rows, accepted and rejected');
