@@ -6,6 +6,7 @@ import {
   countStoreCommands,
   createConnection,
   createOrganization,
+  failActiveRun,
   predictSourceChanges,
   readRun,
   requeueStoredRun,
@@ -78,6 +79,34 @@ describe('first load: applied as it is read, resumable from its journal', () => 
     for (let i = 0; i < 1000; i++) if (!rejected(i)) await next.add(person(i), i + 2);
     const held = await next.finish();
     assert.equal(held.status, 'needs_review', 'the guard holds a file that drops most people');
+  });
+
+  test('a first load that cannot resume (an API upload) is failed with the counts of what its batches wrote', async () => {
+    const conn = await emptyConnection();
+    const ingest = await SnapshotIngest.start(conn, { mode: 'full', source: 'test' });
+    for (let i = 0; i < 1000; i++) await ingest.add(person(i), i + 2);
+    // The process dies half-way through the second batch: journaled, 400 of its 1000 records written.
+    const batch = Array.from({ length: 1000 }, (_, k) => person(1000 + k));
+    const predicted = await predictSourceChanges(conn, batch);
+    const keys = predicted.map((p) => p.key);
+    await SyncRun.updateOne(
+      { _id: ingest.id },
+      {
+        $set: {
+          journal: {
+            cursor: 1000,
+            direct: true,
+            pending: { keys, versions: predicted.map((p) => p.v), outcomes: predicted.map((p) => p.outcome), toSeq: 2000, op: 'rows' },
+          },
+        },
+      },
+    ).exec();
+    await applySourceChanges(conn, batch.slice(0, 400));
+    assert.equal(await failActiveRun(ingest.id, 'interrupted'), true);
+    const run = (await readRun(ingest.id))!;
+    assert.equal(run.status, 'failed');
+    assert.equal(run.counts.created, 1400);
+    assert.equal(await SourceRecord.countDocuments({ connectionId: conn._id, deleted: false }), 1400);
   });
 
   test('a stored first load stopped in the middle of a batch resumes: every row applied and counted once', async () => {
