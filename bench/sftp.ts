@@ -47,6 +47,7 @@ import {
   disconnectStore,
   storeCapabilities,
   BATCH_SIZE,
+  CommandCounter,
   type SyncRunDoc,
 } from '../src/store';
 // The benchmark seeds and counts through the raw models: it measures the store itself beside the service.
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
   if (!base) throw new Error('MONGODB_URI is not set (npm run bench:sftp starts a local store)');
   const url = new URL(base);
   url.pathname = `/bench_sftp_${Date.now().toString(36)}`;
-  await connectStore(url.toString());
+  await connectStore(url.toString(), { monitorCommands: true });
   const mem = startMemorySampler();
   const dir = mkdtempSync(join(tmpdir(), 'bench-sftp-'));
   const logger = createLogger('warn');
@@ -344,11 +345,24 @@ async function main(): Promise<void> {
           const t0 = performance.now();
           await sftpPut(server.port, sftpConn.username!, keyPath, file, `/inbox/full/${name}`);
           const t1 = performance.now();
+          // Store commands of the processing (the file queue's claim and reads, the check pass's and the ingest's
+          // GridFS reads, the merge, the result file; also this bench's run polls, find:sync_runs every 200 ms).
+          const counter = new CommandCounter().start();
           const run = await waitRun({ connectionId: sftpConn.id, label: name });
           const t2 = performance.now();
+          const commands = counter.snapshot();
+          counter.stop();
           log(`rep ${rep} ${phase}: sftp upload ${round((t1 - t0) / 1000)} s, processing ${round((t2 - t1) / 1000)} s (${run.status})`);
           await checkLoad(phase, 'sftp', run, orgA.id);
-          return { uploadMs: t1 - t0, processMs: t2 - t1, spanMs: t2 - t0 };
+          const per1000 = (n: number) => round((n / N) * 1000, 2);
+          const byType = Object.fromEntries(Object.entries(commands.byType).map(([k, v]) => [k, per1000(v)]));
+          return {
+            uploadMs: t1 - t0,
+            processMs: t2 - t1,
+            spanMs: t2 - t0,
+            commandsPer1000: per1000(commands.total),
+            commandsByType: byType,
+          };
         };
         const viaApi = async () => {
           const a0 = performance.now();
@@ -396,6 +410,8 @@ async function main(): Promise<void> {
           apiRowsPerSec: Math.round(sample.apiRowsPerSec),
           rawRowsPerSec: Math.round(raw),
           rawRows: RAW_ROWS,
+          sftpCommandsPer1000: sf.commandsPer1000,
+          sftpCommandsPer1000ByType: sf.commandsByType,
           sftpVsApi: round(sample.sftpSpanRowsPerSec / sample.apiRowsPerSec, 3),
           sftpVsRaw: round(sample.sftpRowsPerSec / raw, 3),
           checked: true,

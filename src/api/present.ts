@@ -115,7 +115,8 @@ export function presentProgress(r: SyncRunDoc) {
   const applyTotal = count(r.progress?.applyTotal);
   const applied = applyTotal === null ? null : Math.min(count(r.progress?.applied) ?? 0, applyTotal);
   const applying = r.status === 'applying' || r.phase === 'apply' || r.phase === 'guard';
-  if (r.mode === 'full' && r.status !== 'needs_review') {
+  // A first load (journal.direct) applies as it reads: its rows are its whole progress, as a delta run's are.
+  if (r.mode === 'full' && r.status !== 'needs_review' && !r.journal?.direct) {
     const applyRatio = applyTotal === null || applied === null ? 0 : applyTotal === 0 ? 1 : applied / applyTotal;
     if (applying || r.status === 'applying') ratio = 0.5 + 0.5 * applyRatio;
     else if (ratio !== null && (r.status === 'running' || r.status === 'queued')) ratio = 0.5 * ratio;

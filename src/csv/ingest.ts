@@ -45,9 +45,10 @@ export async function ingestCsvRows(
     }
     return names.map((n) => ensured.get(n.toLowerCase())!);
   };
-  // Full files: people named by rejected rows, and people listed by valid rows.
+  // Full files: people named by rejected rows (the people valid rows list are the ingest's: `lists`, one key set per
+  // run, which at a million rows is tens of MB).
   const rejectedKeys = new Set<string>();
-  const listed = new Set<string>();
+  let listedAny = false;
   for (let r = first ?? (await it.next()); !r.done; r = await it.next()) {
     const item = r.value;
     if (item.error !== undefined) {
@@ -57,7 +58,7 @@ export async function ingestCsvRows(
       await ingest.add({ op: 'delete', key: item.change.key }, item.line);
     } else {
       const c = item.change;
-      if (full) listed.add(c.key);
+      listedAny = true;
       const groups = c.groups ? await groupIds(c.groups) : undefined;
       await ingest.add(
         { op: 'upsert', key: c.key, email: c.email, active: c.active, attributes: c.attributes, groups, raw: c.raw },
@@ -66,11 +67,11 @@ export async function ingestCsvRows(
     }
   }
   // A file without one valid row restates no one: its run fails as "every row was rejected".
-  if (full && listed.size)
+  if (full && listedAny)
     await keepAsTheyWere(
       ingest,
       conn,
-      [...rejectedKeys].filter((k) => !listed.has(k)),
+      [...rejectedKeys].filter((k) => !ingest.lists(k)),
     );
   return ingest.finish();
 }

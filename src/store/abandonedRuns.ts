@@ -26,8 +26,8 @@ export const SWEEP_INTERVAL_MS = 60_000;
 export async function failActiveRun(id: string, message: string, also: Record<string, unknown> = {}, now = new Date()): Promise<boolean> {
   const run = await readRun(id);
   if (!run || run.phase === 'apply') return false;
-  // A delta run applies as it reads: its counts include what its last, interrupted batch wrote.
-  const counts = run.mode === 'delta' && run.journal?.pending ? await settleInterruptedDelta(run) : run.counts;
+  // A delta run (and a first load) applies as it reads: its counts include what its last, interrupted batch wrote.
+  const counts = (run.mode === 'delta' || run.journal?.direct) && run.journal?.pending ? await settleInterruptedDelta(run) : run.counts;
   const res = await serialized(id, () =>
     SyncRun.updateOne(
       { ...also, _id: id, status: { $in: ['queued', 'running'] }, phase: { $ne: 'apply' } },

@@ -104,15 +104,29 @@ export async function claimStoredRun(worker: string): Promise<ClaimedRun | null>
   return null;
 }
 
-/** Puts a claimed stored-input run back in the queue from scratch (its staged rows dropped); false if it had moved on. */
 /**
+ * Puts a claimed stored-input run back in the queue: from scratch (its staged rows dropped), or, for a first load that
+ * applies as it reads, with its journal (it resumes after what it applied); false if it had moved on.
+ *
  * The one backward move of a run's status (src/store/syncRunState.ts): running → queued, for a stored file whose worker
  * went away before the apply phase (an apply is resumed from its journal instead, never redone).
  */
 export async function requeueStoredRun(id: string, also: Record<string, unknown> = {}): Promise<boolean> {
+  // A first load applies as it reads: it keeps its journal, counts and errors, and resumes where they end.
+  const direct = (await SyncRun.findOne({ _id: id }, { journal: 1 }).lean().exec())?.journal?.direct === true;
+  if (direct) {
+    const res = await serialized(id, () =>
+      SyncRun.updateOne(
+        { ...also, ...STORED, _id: id, status: 'running', 'journal.direct': true },
+        { $set: { status: 'queued', claimedBy: null, 'progress.processed': 0, 'input.bytesRead': 0, message: null, owner: null } },
+      ).exec(),
+    );
+    return res.modifiedCount > 0;
+  }
   const res = await serialized(id, () =>
     SyncRun.updateOne(
-      { ...also, ...STORED, _id: id, status: 'running', phase: { $ne: 'apply' } },
+      // Not a first load that started applying meanwhile (the sweep's next pass requeues it as one).
+      { ...also, ...STORED, _id: id, status: 'running', phase: { $ne: 'apply' }, 'journal.direct': { $ne: true } },
       {
         $set: {
           status: 'queued',

@@ -219,6 +219,8 @@ export async function applySourceChanges(
 export async function predictSourceChanges(
   conn: ConnectionRef,
   changes: SourceChange[],
+  /** Filled with what was read (by key; null: no record), for `applySourceChanges`' `known` (no second read). */
+  read?: Map<string, SourceRecordDoc | null>,
 ): Promise<{ key: string; v: number; outcome: ChangeOutcome }[]> {
   const existing = await findByIds(
     SourceRecord,
@@ -227,6 +229,7 @@ export async function predictSourceChanges(
   const now = new Date();
   return changes.map((change) => {
     const prev = existing.get(sourceRecordId(conn._id, change.key));
+    read?.set(change.key, prev ?? null);
     return { key: change.key, v: prev?.v ?? 0, outcome: nextRecord(conn, change, prev, now).outcome };
   });
 }

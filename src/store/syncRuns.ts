@@ -5,7 +5,7 @@ import { rawCollection } from './collections';
 import { isIdentitySource } from './connectionTypes';
 import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import type { MergeSettings } from './derive';
-import { InvalidStateError, NotFoundError } from './errors';
+import { InvalidStateError, NotFoundError, isDuplicateKeyError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
 import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
@@ -25,6 +25,7 @@ import {
   type SyncRunPhase,
   type SyncRunStatus,
   type StagedRowDoc,
+  type SourceRecordDoc,
 } from './models';
 import { mergeSettingsFor } from './settings';
 import {
@@ -71,6 +72,13 @@ export class SyncRunNotActiveError extends InvalidStateError {
   constructor(runId: string) {
     super(`sync run ${runId} is no longer active`);
   }
+}
+
+/** An insertMany error whose every write error is a duplicate `_id`. */
+function onlyDuplicateKeys(err: unknown): boolean {
+  const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
+  const list = Array.isArray(we) ? we : we ? [we] : [];
+  return list.length > 0 && list.every((e) => e.code === 11000);
 }
 
 function emptyCounts(): SyncCounts {
@@ -133,9 +141,15 @@ async function journaledApply(
   toSeq: number | null,
   settings: MergeSettings | undefined,
   commit: RunFields = {},
+  /** The journaled batch of an interrupted apply that `batch` finishes (its keys that did not reach the store). */
+  carried: ApplyJournal['pending'] = null,
 ): Promise<ChangeResult[]> {
-  const predicted = await predictSourceChanges(conn, batch);
-  journal.pending = {
+  // The records the prediction reads are handed to the merge, which then does not read them again (its writes are
+  // version-checked: a record changed in between costs a conflict and a re-read, never a lost write).
+  const known = new Map<string, SourceRecordDoc | null>();
+  const predicted = await predictSourceChanges(conn, batch, known);
+  // A carried batch is journaled as it was: settling it again (another stop) counts each of its changes once.
+  journal.pending = carried ?? {
     keys: predicted.map((p) => p.key),
     versions: predicted.map((p) => p.v),
     outcomes: predicted.map((p) => p.outcome),
@@ -143,7 +157,7 @@ async function journaledApply(
     op,
   };
   await mustWrite(runId, { journal });
-  const results = await applySourceChanges(conn, batch, settings);
+  const results = await applySourceChanges(conn, batch, settings, { known });
   tally(counts, results);
   journal.pending = null;
   if (toSeq !== null) journal.cursor = toSeq;
@@ -198,6 +212,14 @@ export class SnapshotIngest {
   /** Full snapshots: what staging learnt from the stored records (see `stage`), for the guard's count-only check. */
   private staged: StagingTally = { liveSeen: 0, deactivations: 0 };
   private settings: MergeSettings | undefined;
+  /** A first load (ApplyJournal.direct): batches are applied as they are read, as a delta run's are. */
+  private direct = false;
+  /**
+   * A first load resumed from its journal (a stored file read again after a stop): input rows before `cursor` are
+   * applied and counted already; of the rows up to `end` (the batch the stop cut short), only the `unapplied` keys are
+   * applied, journaled as the `carried` batch.
+   */
+  private resume: { cursor: number; end: number; carried: ApplyJournal['pending']; unapplied: Set<string> } | null = null;
   /** Raised by shutdown: reading stops; an apply stops at the next batch, left for `resumeApply`. */
   signal: AbortSignal | undefined;
 
@@ -211,7 +233,16 @@ export class SnapshotIngest {
     const ingest = new SnapshotIngest(run, conn);
     markRunLive(run._id);
     ingest.settings = await mergeSettingsFor(conn);
-    if (run.mode === 'full') ingest.phase = 'read';
+    if (run.mode === 'full') {
+      ingest.phase = 'read';
+      if (run.journal?.direct) await ingest.resumeDirect(run, run.journal);
+      // A first load: with no live people, the snapshot can remove or deactivate nobody. One existence read decides
+      // it (a `limit 1` read, which stops at the first live record: a count would read them all, on every re-sync).
+      else if (!(await hasLiveRecords(conn._id))) {
+        ingest.direct = true;
+        ingest.journal = { cursor: 0, pending: null, direct: true };
+      }
+    }
     // A run that started earlier (an HRIS sync reads Finch before it ingests, a stored file was claimed) keeps its start
     // time and is already running.
     const fields = { phase: ingest.phase, owner: PROCESS_OWNER };
@@ -221,6 +252,23 @@ export class SnapshotIngest {
 
   get id(): string {
     return this.run._id;
+  }
+
+  /**
+   * Takes up a first load where its journal left it: the counts and errors it stored, plus the changes of its
+   * interrupted batch that reached the store (settlePending); the input is read again from its first row (`add` and
+   * `reject` skip what is counted).
+   */
+  private async resumeDirect(run: SyncRunDoc, journal: ApplyJournal): Promise<void> {
+    this.direct = true;
+    this.counts = { ...emptyCounts(), ...run.counts };
+    this.errors = [...(run.errors ?? [])];
+    // Error items are numbered in order; those of the interrupted batch may be stored already (re-inserting is a no-op).
+    this.errorSeq = this.counts.rejected;
+    const carried = journal.pending ?? null;
+    const unapplied = carried ? await settlePending(this.conn, carried, this.counts) : new Set<string>();
+    this.journal = { cursor: journal.cursor, pending: null, direct: true };
+    this.resume = { cursor: journal.cursor, end: carried?.toSeq ?? journal.cursor, carried, unapplied };
   }
 
   /** Records what the run's input turned out to hold (e.g. the rows a file's check counted). */
@@ -256,8 +304,18 @@ export class SnapshotIngest {
     this.errorItems.push({ _id: syncRunItemId(this.run._id, 'error', n), runId: this.run._id, kind: 'error', n, line, reason });
   }
 
+  /** Whether an accepted row (or a retained person) of this run named `key`. */
+  lists(key: string): boolean {
+    return this.keysSeen.has(key);
+  }
+
   /** Records a rejected row (it changes nothing). */
   reject(line: number | null, reason: string): void {
+    if (this.resume && this.processed < this.resume.cursor) {
+      // Counted before the stop.
+      this.processed++;
+      return;
+    }
     this.counts.rejected++;
     this.processed++;
     this.recordError(line, reason);
@@ -276,6 +334,14 @@ export class SnapshotIngest {
       return;
     }
     this.keysSeen.set(change.key, line);
+    if (this.resume && this.processed < this.resume.end) {
+      // A resumed first load re-reads what it applied: only the interrupted batch's unapplied changes are applied.
+      const at = this.processed++;
+      this.accepted++;
+      if (at >= this.resume.cursor && this.resume.unapplied.has(change.key)) this.buffer.push(change);
+      if (this.processed >= this.resume.end) await this.flush();
+      return;
+    }
     this.buffer.push(change);
     this.processed++;
     this.accepted++;
@@ -286,7 +352,12 @@ export class SnapshotIngest {
     if (!this.errorItems.length) return;
     const items = this.errorItems;
     this.errorItems = [];
-    await rawCollection(SyncRunItem).insertMany(items, { ordered: false });
+    try {
+      await rawCollection(SyncRunItem).insertMany(items, { ordered: false });
+    } catch (err) {
+      // A resumed first load records the interrupted batch's rejected rows again, under the same ids.
+      if (!(this.direct && (isDuplicateKeyError(err) || onlyDuplicateKeys(err)))) throw err;
+    }
   }
 
   private async flush(): Promise<void> {
@@ -294,6 +365,10 @@ export class SnapshotIngest {
     this.buffer = [];
     if (batch.length) this.signal?.throwIfAborted();
     await this.flushErrors();
+    if (this.direct) {
+      await this.applyDirect(batch.filter(isRowChange));
+      return;
+    }
     if (batch.length && this.run.mode === 'delta') {
       // Progress is written with the batch's counts.
       await journaledApply(
@@ -314,6 +389,33 @@ export class SnapshotIngest {
       this.phase = 'stage';
     }
     await mustWrite(this.run._id, this.progressFields());
+  }
+
+  /**
+   * Applies a batch of a first load under the journal, with the counts and the input position (`cursor`) it reached,
+   * in one write: counts and cursor always agree, so a resume counts every row once. Written even without rows to
+   * apply (rejected rows are counted with it).
+   */
+  private async applyDirect(batch: RowChange[]): Promise<void> {
+    const carried = this.resume && this.processed >= this.resume.end ? this.resume.carried : null;
+    if (this.resume && this.processed >= this.resume.end) this.resume = null;
+    if (!batch.length && !carried) {
+      this.journal.cursor = this.processed;
+      await mustWrite(this.run._id, { journal: this.journal, ...this.progressFields() });
+      return;
+    }
+    await journaledApply(
+      this.run._id,
+      this.conn,
+      batch,
+      this.counts,
+      this.journal,
+      'rows',
+      this.processed,
+      this.settings,
+      this.progressFields(),
+      carried,
+    );
   }
 
   /**
@@ -371,6 +473,24 @@ export class SnapshotIngest {
   private async finishRun(): Promise<SyncRunDoc> {
     await this.flush();
     if (this.accepted === 0 && this.counts.rejected > 0) return this.fail(EVERY_ROW_REJECTED);
+    if (this.direct) {
+      // Nobody could leave: the guard's numbers say so, and the run ends as a delta run does.
+      const review = {
+        existing: 0,
+        wouldRemove: 0,
+        wouldDeactivate: 0,
+        threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
+      };
+      await transitionRun(this.run._id, endStatus(this.counts), {
+        ...this.progressFields(),
+        phase: null,
+        journal: null,
+        review,
+        accepted: this.accepted,
+        finishedAt: new Date(),
+      });
+      return (await readRun(this.run._id))!;
+    }
     if (this.run.mode === 'full') {
       this.phase = 'guard';
       await mustWrite(this.run._id, {
@@ -400,6 +520,9 @@ export class SnapshotIngest {
     const stored = await readRun(this.run._id);
     if (stored?.phase === 'apply' || stored?.status === 'applying') return stored;
     await this.flushErrors().catch(() => undefined);
+    // A first load applies as it reads: its counts say what the batch an error cut short wrote.
+    const pending = this.direct ? this.journal.pending : null;
+    if (pending) await settlePending(this.conn, pending, this.counts).catch(() => undefined);
     const failed = await transitionRun(
       this.run._id,
       'failed',
@@ -648,6 +771,11 @@ export async function evaluateAndApply(
     return (await readRun(runId))!;
   }
   return startApply(run, conn, review, total, signal);
+}
+
+/** Whether a connection has a live (not tombstoned) source record. */
+async function hasLiveRecords(connectionId: string): Promise<boolean> {
+  return (await SourceRecord.findOne({ connectionId, deleted: false }, { _id: 1 }).lean().exec()) !== null;
 }
 
 /** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */

@@ -45,6 +45,12 @@ export interface ApplyJournal {
   cursor: number;
   /** Removal batches of a full snapshot have started (staged rows are all applied). */
   removing?: boolean;
+  /**
+   * A full snapshot into a connection without live people (a first load): nobody can leave, so there is nothing for
+   * the mass-removal guard to hold, and rows are applied as they are read (no staging). `cursor` then counts the input
+   * rows (accepted and rejected) whose changes are applied and counted; a stored file resumes after them.
+   */
+  direct?: boolean;
   pending?: (JournalBatch & { toSeq: number | null; op: 'rows' | 'remove' }) | null;
 }
 
