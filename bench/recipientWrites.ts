@@ -64,8 +64,8 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const records = rawCollection(SourceRecord) as unknown as Collection<SourceRecordDoc>;
-    const recipients = rawCollection(Recipient) as unknown as Collection<RecipientDoc>;
+    const records = rawCollection(SourceRecord);
+    const recipients = rawCollection(Recipient);
     const chunk = caps.ferretdb ? 4 : PEOPLE;
     const send = async <T extends { _id: string }>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<number> => {
       let matched = 0;
