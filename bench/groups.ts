@@ -12,10 +12,14 @@
  * push memberships in batches), counts its store commands, and times the raw work it is judged against in the same
  * run: M conditional updates (`{_id, v}` filter, `$addToSet` of a group, `$inc` of v) of the same records, sent the
  * way the store accepts updates (an unordered bulkWrite; on FerretDB v1 in commands of four, see src/store/merge.ts).
+ * That figure updates one document per member, while the membership lives on two: the record and the recipient
+ * (whose `groups` audiences resolve). So it also times M conditional updates of the members' recipients and reports
+ * the PATCH against both: the issue's figure, and the minimal writes of the same work (records + recipients).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { BSON, type AnyBulkWriteOperation } from 'mongodb';
 import {
   applySourceChanges,
   connectStore,
@@ -29,7 +33,9 @@ import {
   storeCapabilities,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
-import { Group, SourceRecord } from '../src/store/models';
+import { Group, Recipient, SourceRecord } from '../src/store/models';
+import type { RecipientDoc, SourceRecordDoc } from '../src/store/types';
+import { recipientId } from '../src/store/ids';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import { testConfig } from '../test/helpers/config';
@@ -170,22 +176,58 @@ async function main(): Promise<void> {
       if (res.status >= 300) throw new Error(`group PATCH answered ${res.status}`);
       const check = await SourceRecord.countDocuments({ connectionId: conn.id, groups: gid }).exec();
       if (check !== members.length) throw new Error(`group PATCH left ${check} members, not ${members.length}`);
-      // The raw work: the same number of conditional updates of the same records.
+      // The raw work, measured twice. (1) What the issue states the target against: M conditional updates of the
+      // members' source records. (2) The minimal writes a membership change makes in this design: those M record
+      // updates plus one conditional update of each member's recipient (its `groups` and the contribution's `g`, the
+      // fields the merge rewrites), since audiences resolve groups on the recipients. Both in commands of four on
+      // FerretDB v1, as the merge sends its version-checked writes.
       const recs = await findByIds(
         SourceRecord,
         members.map((k) => `${conn.id}:${k}`),
-        { v: 1 },
       );
       const chunk = caps.ferretdb ? 4 : members.length;
-      const ops = [...recs.values()].map((r) => ({
+      const sendChunked = async <T extends { _id: string }>(
+        model: Parameters<typeof rawCollection<T>>[0],
+        ops: AnyBulkWriteOperation<T>[],
+      ) => {
+        let matched = 0;
+        for (let i = 0; i < ops.length; i += chunk)
+          matched += (await rawCollection(model).bulkWrite(ops.slice(i, i + chunk), { ordered: false })).matchedCount;
+        return matched;
+      };
+      const recordOps: AnyBulkWriteOperation<SourceRecordDoc>[] = [...recs.values()].map((r) => ({
         updateOne: { filter: { _id: r._id, v: r.v }, update: { $addToSet: { groups: 'raw-group' }, $inc: { v: 1 } } },
       }));
       const t1 = process.hrtime.bigint();
-      let matched = 0;
-      for (let i = 0; i < ops.length; i += chunk)
-        matched += (await rawCollection(SourceRecord).bulkWrite(ops.slice(i, i + chunk), { ordered: false })).matchedCount;
+      const matched = await sendChunked(SourceRecord, recordOps);
       const rawMs = Number(process.hrtime.bigint() - t1) / 1e6;
       if (matched !== members.length) throw new Error(`raw updates matched ${matched}`);
+      const reps = await findByIds(
+        Recipient,
+        [...recs.values()].map((r) => recipientId(org.id, r.email!)),
+      );
+      const recipientOps: AnyBulkWriteOperation<RecipientDoc>[] = [...reps.values()].map((r) => ({
+        updateOne: {
+          filter: { _id: r._id, v: r.v },
+          update: {
+            $set: {
+              groups: [...r.groups, 'raw-group'].sort(),
+              contribs: r.contribs.map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() })),
+              updatedAt: new Date(),
+            },
+            $inc: { v: 1 },
+          },
+        },
+      }));
+      const t2 = process.hrtime.bigint();
+      const matchedRecipients = await sendChunked(Recipient, recipientOps);
+      const rawRecipientsMs = Number(process.hrtime.bigint() - t2) / 1e6;
+      if (matchedRecipients !== members.length) throw new Error(`raw recipient updates matched ${matchedRecipients}`);
+      const avgBytes = (docs: Iterable<object>) => {
+        const list = [...docs];
+        return Math.round(list.reduce((n, d) => n + BSON.calculateObjectSize(d), 0) / Math.max(1, list.length));
+      };
+      const minimalMs = rawMs + rawRecipientsMs;
       patchResults = [
         {
           bench: 'groups',
@@ -194,8 +236,29 @@ async function main(): Promise<void> {
           commands: commands.total,
           commandsByType: commands.byType,
         },
-        { bench: 'groups', measure: `raw: ${members.length} conditional updates (store)`, ms: Math.round(rawMs) },
-        { bench: 'groups', measure: 'group PATCH time / raw time', ratio: +(patchMs / rawMs).toFixed(3), target: 1.5 },
+        {
+          bench: 'groups',
+          measure: `raw: ${members.length} conditional updates of the records (store)`,
+          ms: Math.round(rawMs),
+          recordBytes: avgBytes(recs.values()),
+        },
+        {
+          bench: 'groups',
+          measure: `raw: ${members.length} conditional updates of the recipients (store)`,
+          ms: Math.round(rawRecipientsMs),
+          recipientBytes: avgBytes(reps.values()),
+        },
+        {
+          bench: 'groups',
+          measure: 'group PATCH time / raw time of the record updates',
+          ratio: +(patchMs / rawMs).toFixed(3),
+          target: 1.5,
+        },
+        {
+          bench: 'groups',
+          measure: 'group PATCH time / raw time of the minimal writes (records + recipients)',
+          ratio: +(patchMs / minimalMs).toFixed(3),
+        },
       ];
     }
     server.close();

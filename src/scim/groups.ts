@@ -4,7 +4,7 @@ import {
   recordGroupEvent,
   finishPendingScimGroups,
   insertScimGroup,
-  liveScimUserKeys,
+  liveScimUsers,
   newUuid,
   readScimGroup,
   replaceScimGroup,
@@ -18,6 +18,7 @@ import {
   type MongoQuery,
   type ScimGroupDoc,
   type ScimGroupMembers,
+  type ScimUserRecords,
   type ScimGroupUser,
 } from '../store';
 import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
@@ -151,6 +152,8 @@ function memberInterceptor(delta: MemberDelta) {
 
 interface MemberPlan {
   addUsers: string[];
+  /** The records of `addUsers` as just read (the merge does not read them again). */
+  addRecords?: ScimUserRecords;
   removeUsers: string[];
   addGroups: string[];
   removeGroups: string[];
@@ -173,15 +176,17 @@ async function planMembers(ctx: ScimContext, group: GroupDoc | null, groupId: st
   const addGroups = add.filter((v) => groupIds.has(v));
   if (addGroups.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
   const addUsers = add.filter((v) => !groupIds.has(v));
+  let live: ScimUserRecords | undefined;
   if (addUsers.length) {
-    const live = await liveScimUserKeys(ctx.conn, addUsers);
-    const missing = addUsers.filter((k) => !live.has(k));
+    live = await liveScimUsers(ctx.conn, addUsers);
+    const missing = addUsers.filter((k) => !live!.has(k));
     if (missing.length) {
       throw badRequest('invalidValue', `${missing.length} member(s) are not users or groups of this connection, e.g. "${missing[0]}"`);
     }
   }
   return {
     addUsers,
+    addRecords: live,
     addGroups,
     removeUsers: remove.filter((v) => !groupIds.has(v)),
     removeGroups: remove.filter((v) => groupIds.has(v)),
@@ -311,7 +316,7 @@ export async function createGroup(ctx: ScimContext, body: unknown, query: Record
     updatedAt: now,
   };
   // The group and the membership it still has to give its people, in one insert (the store's intent protocol).
-  await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers });
+  await insertScimGroup(doc, { add: plan.addUsers, remove: plan.removeUsers, known: plan.addRecords });
   ctx.logger.info({ groupId: id, members: plan.addUsers.length }, 'scim group created');
   return result(201, ctx, doc, await renderOne(ctx, doc, parseProjection(query, NO_EXTENSIONS)));
 }
@@ -345,7 +350,7 @@ async function writeGroup(
     v: g.v + 1,
     updatedAt: now,
   };
-  if (!(await replaceScimGroup(g.v, next, { add: plan.addUsers, remove: plan.removeUsers }))) {
+  if (!(await replaceScimGroup(g.v, next, { add: plan.addUsers, remove: plan.removeUsers, known: plan.addRecords }))) {
     throw new ScimError(pre.ifMatch ? 412 : 409, 'the group was changed concurrently; retry');
   }
   if (g.displayName !== displayName) await recordGroupEvent(g.orgId, g.connectionId, g._id, 'updated', { displayName, version: next.v });

@@ -275,8 +275,9 @@ async function applyOnce(
   });
 
   const writes = planned.filter((p) => p.outcome !== 'unchanged' && p.outcome !== 'missing' && p.outcome !== 'conflict');
+  const writing = new Set(writes);
   for (const p of planned) {
-    if (!writes.includes(p)) {
+    if (!writing.has(p)) {
       final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
     }
   }
@@ -383,10 +384,12 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
   const lost = new Set<Planned>();
   const inserts = writes.filter((p) => !p.prev && p.next);
-  const membership = writes.length >= MEMBERSHIP_BULK_MIN && storeCapabilities().idInFromIndex ? writes.filter(isOneMembership) : [];
-  const updates = writes.filter((p) => p.prev && p.next && !membership.includes(p));
+  const membership = new Set(
+    writes.length >= MEMBERSHIP_BULK_MIN && storeCapabilities().idInFromIndex ? writes.filter(isOneMembership) : [],
+  );
+  const updates = writes.filter((p) => p.prev && p.next && !membership.has(p));
   const deletes = writes.filter((p) => p.prev && !p.next);
-  if (membership.length) for (const p of await writeMembership(membership)) lost.add(p);
+  if (membership.size) for (const p of await writeMembership([...membership])) lost.add(p);
 
   if (inserts.length) {
     for (const i of await insertAllowingDuplicates(

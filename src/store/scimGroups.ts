@@ -39,6 +39,11 @@ type Intent = Pick<ScimGroupDoc, '_id' | 'orgId' | 'connectionId' | 'v' | 'pendi
 export interface MemberChange {
   add: string[];
   remove: string[];
+  /**
+   * Records of some of these people as the caller has just read them (`liveScimUsers`), so that the merge does not
+   * read them again. Used only by the write that carries them, never by a later finish of its intent.
+   */
+  known?: ScimUserRecords;
 }
 
 function hasIntent(g: Intent): boolean {
@@ -57,14 +62,19 @@ function intentOf(members: MemberChange, now: Date): Pick<ScimGroupDoc, 'pending
 }
 
 /** Adds the group to / removes it from these people's source records, in batches. */
-async function applyUserMembers(g: Pick<GroupDoc, '_id' | 'orgId' | 'connectionId'>, add: string[], remove: string[]): Promise<void> {
+async function applyUserMembers(
+  g: Pick<GroupDoc, '_id' | 'orgId' | 'connectionId'>,
+  add: string[],
+  remove: string[],
+  known?: ScimUserRecords,
+): Promise<void> {
   const conn = { _id: g.connectionId, orgId: g.orgId, type: 'scim' };
   const changes: SourceChange[] = [
     ...add.map((key) => ({ op: 'groups' as const, key, add: [g._id] })),
     ...remove.map((key) => ({ op: 'groups' as const, key, remove: [g._id] })),
   ];
   for (let i = 0; i < changes.length; i += MEMBER_BATCH) {
-    await applySourceChanges(conn, changes.slice(i, i + MEMBER_BATCH));
+    await applySourceChanges(conn, changes.slice(i, i + MEMBER_BATCH), undefined, { known });
   }
 }
 
@@ -83,12 +93,12 @@ async function finishDelete(g: Intent): Promise<void> {
 }
 
 /** Finishes the intent a write left on the group; returns the group as it now stands, or null once it is deleted. */
-async function finishIntent(g: ScimGroupDoc): Promise<ScimGroupDoc | null> {
+async function finishIntent(g: ScimGroupDoc, known?: ScimUserRecords): Promise<ScimGroupDoc | null> {
   if (g.deleting) {
     await finishDelete(g);
     return null;
   }
-  if (g.pendingMembers) await applyUserMembers(g, g.pendingMembers.add ?? [], g.pendingMembers.remove ?? []);
+  if (g.pendingMembers) await applyUserMembers(g, g.pendingMembers.add ?? [], g.pendingMembers.remove ?? [], known);
   await clearIntent(g._id, g.v);
   return withoutIntent(g);
 }
@@ -135,14 +145,19 @@ export async function scimGroupIds(conn: ConnectionRef): Promise<Set<string>> {
   return new Set((await Group.find({ connectionId: conn._id }, { _id: 1 }).lean().exec()).map((g) => g._id));
 }
 
-/** Which of these keys are live users of the connection: batched `_id` reads of two fields. */
-export async function liveScimUserKeys(conn: ConnectionRef, keys: string[]): Promise<Set<string>> {
+/** Source records of live users, by SCIM id. */
+export type ScimUserRecords = Map<string, SourceRecordDoc>;
+
+/**
+ * Which of these keys are live users of the connection, with their records (batched `_id` reads): a group write
+ * hands them to the merge (`MemberChange.known`), which then does not read them a second time.
+ */
+export async function liveScimUsers(conn: ConnectionRef, keys: string[]): Promise<ScimUserRecords> {
   const found = await findByIds(
     SourceRecord,
     keys.map((k) => sourceRecordId(conn._id, k)),
-    { key: 1, deleted: 1 },
   );
-  return new Set([...found.values()].filter((r) => !r.deleted).map((r) => r.key));
+  return new Map([...found.values()].filter((r) => !r.deleted).map((r) => [r.key, r]));
 }
 
 /** A person member of a group: the SCIM id and the resource as received (for its name). */
@@ -188,7 +203,7 @@ export async function insertScimGroup(doc: ScimGroupDoc, members: MemberChange):
   // group.created before the member_added events its membership writes: a feed reader meets the group first.
   await recordGroupEvent(doc.orgId, doc.connectionId, doc._id, 'created', { displayName: doc.displayName });
   if (doc.memberGroups.length) invalidateAudienceMatchers(doc.orgId);
-  if (intent.pendingMembers) await finishIntent({ ...doc, ...intent });
+  if (intent.pendingMembers) await finishIntent({ ...doc, ...intent }, members.known);
 }
 
 /**
@@ -201,7 +216,7 @@ export async function replaceScimGroup(prevV: number, next: ScimGroupDoc, member
   if (res.matchedCount !== 1) return false;
   // Nesting may have changed: audiences including a parent group match other people now.
   invalidateAudienceMatchers(next.orgId);
-  if (intent.pendingMembers) await finishIntent({ ...next, ...intent });
+  if (intent.pendingMembers) await finishIntent({ ...next, ...intent }, members.known);
   return true;
 }
 

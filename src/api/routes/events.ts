@@ -25,12 +25,9 @@ const typeList = z
 const gone = { 410: { description: 'the cursor is older than the retention (EVENT_RETENTION_DAYS)', problem: true } };
 
 const listQuery = z.object({
-  after: eventCursor
-    .optional()
-    .meta({
-      description:
-        'nextCursor of the previous page (cursors increase in feed order, not consecutively); absent: from the oldest event kept',
-    }),
+  after: eventCursor.optional().meta({
+    description: 'nextCursor of the previous page (cursors increase in feed order, not consecutively); absent: from the oldest event kept',
+  }),
   types: typeList.optional(),
   connectionId: z.string().max(100).optional(),
   limit: queryInt('limit', 1, 500, 100),
