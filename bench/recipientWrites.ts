@@ -19,14 +19,11 @@ import { applySourceChanges, connectStore, createConnection, createOrganization,
 import { rawCollection } from '../src/store/collections';
 import { Recipient, SourceRecord } from '../src/store/models';
 import type { RecipientDoc, SourceRecordDoc } from '../src/store/types';
+import { argValue, parseCount } from './lib/stats';
 
 const argv = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-};
-const PEOPLE = flag('people', 2000);
-const ROUNDS = flag('rounds', 3);
+const PEOPLE = parseCount(argValue(argv, 'people')) ?? 2000;
+const ROUNDS = parseCount(argValue(argv, 'rounds')) ?? 3;
 
 const log = (msg: string) => process.stderr.write(`bench:recipientWrites ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
