@@ -54,3 +54,19 @@ export function isStoreUnavailable(err: unknown): boolean {
 export function isDuplicateKeyError(err: unknown): boolean {
   return Boolean(err && typeof err === 'object' && (err as { code?: number }).code === 11000);
 }
+
+/** The per-document errors of a bulk write (`insertMany`, `bulkWrite`): the driver gives one or a list. */
+export function writeErrorsOf(err: unknown): { index: number; code: number }[] {
+  const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } } | null)?.writeErrors;
+  return Array.isArray(we) ? we : we ? [we] : [];
+}
+
+/**
+ * The indexes of the documents a bulk insert refused when every refusal is a duplicate key (a single duplicate
+ * reported without per-document errors is index 0); null when any other error is among them.
+ */
+export function duplicateKeyIndexes(err: unknown): number[] | null {
+  const errs = writeErrorsOf(err);
+  if (!errs.length) return isDuplicateKeyError(err) ? [0] : null;
+  return errs.every((e) => e.code === 11000) ? errs.map((e) => e.index) : null;
+}

@@ -1,7 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Collection } from 'mongodb';
 import { onStoreReset } from './db';
-import { isDuplicateKeyError } from './errors';
+import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { EventBlock, EventSeq, type EventBlockDoc, type EventDoc, type EventSeqDoc } from './models';
 
 /**
@@ -226,10 +226,8 @@ function emptyBlock(orgId: string, pos: number, createdAt: Date): EventBlockDoc 
 
 /** The index of the first write error when every one is a duplicate key; -1 for another error. */
 function duplicateAt(err: unknown): number {
-  const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-  const errs = Array.isArray(we) ? we : we ? [we] : [];
-  if (errs.length) return errs.every((e) => e.code === 11000) ? Math.min(...errs.map((e) => e.index)) : -1;
-  return isDuplicateKeyError(err) ? 0 : -1;
+  const refused = duplicateKeyIndexes(err);
+  return refused ? Math.min(...refused) : -1;
 }
 
 /**

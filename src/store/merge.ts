@@ -3,7 +3,7 @@ import { rawCollection } from './collections';
 import { cleanAttributes, type Attributes } from './attributes';
 import { findByIds, deleteByIds } from './batchRead';
 import { storeCapabilities } from './db';
-import { isDuplicateKeyError } from './errors';
+import { duplicateKeyIndexes, isDuplicateKeyError, writeErrorsOf } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
 import { audienceEvents, audienceMatchersFor } from './audienceEvents';
@@ -343,18 +343,12 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
       // The slot counts once (matched or upserted); the record once more when it was written.
       return res.matchedCount + res.upsertedCount >= 2 ? new Set() : new Set([p]);
     } catch (err) {
-      if (isDuplicateKeyError(err) || hasOnlyDuplicateKeyErrors(err)) return new Set([p]);
+      if (isDuplicateKeyError(err) || duplicateKeyIndexes(err)) return new Set([p]);
       throw err;
     }
   } finally {
     slot.release();
   }
-}
-
-function hasOnlyDuplicateKeyErrors(err: unknown): boolean {
-  const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-  const list = Array.isArray(we) ? we : we ? [we] : [];
-  return list.length > 0 && list.every((e) => e.code === 11000);
 }
 
 /**
@@ -369,13 +363,10 @@ async function insertAllowingDuplicates<T extends { _id: string }>(
     await col.insertMany(docs, { ordered: false });
     return [];
   } catch (err) {
-    const writeErrors = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (!list.length || list.some((we) => we.code !== 11000)) {
-      if (!list.length && isDuplicateKeyError(err) && docs.length === 1) return [0];
-      throw err;
-    }
-    return list.map((we) => we.index);
+    const refused = duplicateKeyIndexes(err);
+    // A duplicate without per-document errors names no document: only a single-document insert can say which.
+    if (!refused || (!writeErrorsOf(err).length && docs.length !== 1)) throw err;
+    return refused;
   }
 }
 

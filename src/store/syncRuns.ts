@@ -5,7 +5,7 @@ import { rawCollection } from './collections';
 import { isIdentitySource } from './connectionTypes';
 import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import type { MergeSettings } from './derive';
-import { InvalidStateError, NotFoundError, isDuplicateKeyError } from './errors';
+import { InvalidStateError, NotFoundError, duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
 import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
@@ -72,13 +72,6 @@ export class SyncRunNotActiveError extends InvalidStateError {
   constructor(runId: string) {
     super(`sync run ${runId} is no longer active`);
   }
-}
-
-/** An insertMany error whose every write error is a duplicate `_id`. */
-function onlyDuplicateKeys(err: unknown): boolean {
-  const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-  const list = Array.isArray(we) ? we : we ? [we] : [];
-  return list.length > 0 && list.every((e) => e.code === 11000);
 }
 
 function emptyCounts(): SyncCounts {
@@ -356,7 +349,7 @@ export class SnapshotIngest {
       await rawCollection(SyncRunItem).insertMany(items, { ordered: false });
     } catch (err) {
       // A resumed first load records the interrupted batch's rejected rows again, under the same ids.
-      if (!(this.direct && (isDuplicateKeyError(err) || onlyDuplicateKeys(err)))) throw err;
+      if (!(this.direct && (isDuplicateKeyError(err) || duplicateKeyIndexes(err)))) throw err;
     }
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection } from 'mongodb';
-import { isDuplicateKeyError } from './errors';
+import { duplicateKeyIndexes } from './errors';
 import { eventsAfter } from './eventBlocks';
 import { headCursor, recordEvent } from './events';
 import { newId } from './ids';
@@ -169,10 +169,9 @@ export async function claimDeliveryAttempts(list: DeliveryClaim[]): Promise<numb
     );
     return list.length;
   } catch (err) {
-    const we = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
-    const errs = Array.isArray(we) ? we : we ? [we] : [];
-    if (!(errs.length ? errs.every((e) => e.code === 11000) : isDuplicateKeyError(err))) throw err;
-    return errs.length ? Math.min(...errs.map((e) => e.index)) : 0;
+    const refused = duplicateKeyIndexes(err);
+    if (!refused) throw err;
+    return Math.min(...refused);
   }
 }
 
