@@ -466,25 +466,7 @@ export class SnapshotIngest {
   private async finishRun(): Promise<SyncRunDoc> {
     await this.flush();
     if (this.accepted === 0 && this.counts.rejected > 0) return this.fail(EVERY_ROW_REJECTED);
-    if (this.direct) {
-      // Nobody could leave: the guard's numbers say so, and the run ends as a delta run does.
-      const review = {
-        existing: 0,
-        wouldRemove: 0,
-        wouldDeactivate: 0,
-        threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD,
-      };
-      await transitionRun(this.run._id, endStatus(this.counts), {
-        ...this.progressFields(),
-        phase: null,
-        journal: null,
-        review,
-        accepted: this.accepted,
-        finishedAt: new Date(),
-      });
-      return (await readRun(this.run._id))!;
-    }
-    if (this.run.mode === 'full') {
+    if (this.run.mode === 'full' && !this.direct) {
       this.phase = 'guard';
       await mustWrite(this.run._id, {
         ...this.progressFields(),
@@ -494,10 +476,16 @@ export class SnapshotIngest {
       });
       return evaluateAndApply(this.run._id, this.conn, false, this.signal, this.staged);
     }
+    // A delta run, or a first load (applied as read: nobody could leave, and its guard numbers say so), ends as its
+    // batches left it.
+    const review = this.direct
+      ? { existing: 0, wouldRemove: 0, wouldDeactivate: 0, threshold: this.conn.massRemovalThreshold ?? DEFAULT_MASS_REMOVAL_THRESHOLD }
+      : undefined;
     await transitionRun(this.run._id, endStatus(this.counts), {
       ...this.progressFields(),
       phase: null,
       journal: null,
+      ...(review ? { review } : {}),
       accepted: this.accepted,
       finishedAt: new Date(),
     });
