@@ -186,8 +186,10 @@ export class WebhookWorker {
         break;
       }
     }
-    const prior = logging.p;
-    logging.p = prior.then(() => finishDeliveryAttempts(results));
+    // At most one outcome write in flight: the previous run's ends before this run's starts, so a backlog of runs
+    // never queues their results in memory.
+    await logging.p;
+    logging.p = finishDeliveryAttempts(results);
     // Awaited later (serveEndpoint); marked handled now so a failure is not reported before that.
     logging.p.catch(() => undefined);
     if (stopAt >= 0) {
