@@ -5,7 +5,10 @@
  *   npm run bench:sftp -- --rows 100k [--reps 2]   # local FerretDB under .data/bench
  *   MONGODB_URI=mongodb://host/db npm run bench:sftp -- --rows 1m
  *
- * One process runs the SFTP server, the file queue and the API (loopback only); one fresh database (dropped at the end).
+ * The service runs as deployed, `audience-sync serve` (http, sftp and worker roles, loopback only) in its own process,
+ * whose peak RSS (VmHWM) and peak V8 heap (its /metrics) are reported apart from this load generator's;
+ * `--in-process` runs the SFTP server, the file queue and the API inside this process instead, to count their store
+ * commands per 1,000 rows (the peak RSS then includes the load generator). One fresh database (dropped at the end).
  * Each repetition takes a new sftp connection and a new csv connection (each in its own organization, so both start
  * empty) and alternates which path goes first (rep 1 SFTP then API, rep 2 API then SFTP, ...), so neither path always
  * meets the bigger database; figures are medians over the repetitions.
@@ -21,12 +24,12 @@
  *      changed source record and recipient (bulkWrite of per-document updates, as the values differ per row; sent in
  *      commands of the size the merge uses: 4 on FerretDB v1, where a bulkWrite of ~100 updates hangs the server).
  * Every load is checked with exact countDocuments (source records, recipients, changed rows) and the runs' counts.
- * Peak RSS of this process (server, queue, API) is sampled throughout. Progress on stderr; JSON lines on stdout.
+ * Progress on stderr; JSON lines on stdout.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +64,8 @@ const RAW_ROWS = Math.min(N, parseCount(argValue(argv, 'raw-rows')) ?? N);
 const REPS = parseCount(argValue(argv, 'reps')) ?? 2;
 const BATCH = BATCH_SIZE;
 const KEEP = argv.includes('--keep');
+/** Run the service inside this process (its store commands are counted) instead of in its own (its RSS measured). */
+const IN_PROCESS = argv.includes('--in-process');
 /** Rows the second file changes. */
 const changedRow = (i: number) => i % 10 === 0;
 const CHANGED = Math.ceil(N / 10);
@@ -280,14 +285,109 @@ async function checkLoad(phase: 'first' | 'second', path: string, run: SyncRunDo
   );
 }
 
-async function main(): Promise<void> {
-  const base = process.env.MONGODB_URI;
-  if (!base) throw new Error('MONGODB_URI is not set (npm run bench:sftp starts a local store)');
-  const url = new URL(base);
-  url.pathname = `/bench_sftp_${Date.now().toString(36)}`;
-  await connectStore(url.toString(), { monitorCommands: true });
+/** The service under test: in its own process (the default, as deployed) or inside this one (`--in-process`). */
+interface ServiceUnderTest {
+  httpPort: number;
+  sftpPort: number;
+  /** Peak resident memory of the service so far (the service process's VmHWM, or this process's sampled peak). */
+  peakRssBytes(): number;
+  /** Peak V8 heap in use (sampled). */
+  peakHeapUsedBytes(): number;
+  /** Whether this process sees the service's store commands (only in-process). */
+  countsCommands: boolean;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function serviceEnv(uri: string, dir: string, httpPort: number, sftpPort: number): Record<string, string> {
+  return {
+    MONGODB_URI: uri,
+    HTTP_PORT: String(httpPort),
+    SFTP_PORT: String(sftpPort),
+    SFTP_HOST: '127.0.0.1',
+    HTTP_HOST: '127.0.0.1',
+    PUBLIC_URL: 'http://localhost',
+    SFTP_HOST_KEY: join(dir, 'host_key'),
+    SECRET_KEY: 'bench-secret-key-0123456789',
+    SECRET_KEY_FILE: join(dir, 'secret'),
+    LOG_LEVEL: 'warn',
+    MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
+  };
+}
+
+/** One line of /proc/PID/status in bytes (VmRSS, VmHWM). */
+function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** `audience-sync serve` (all roles: http, sftp, worker) in a child process, as an operator runs it. */
+async function startServiceProcess(uri: string, dir: string): Promise<ServiceUnderTest> {
+  const httpPort = await freePort();
+  const sftpPort = await freePort();
+  const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve'], {
+    env: { ...process.env, ...serviceEnv(uri, dir, httpPort, sftpPort) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the service did not become ready within 60 s');
+    }
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // The V8 heap in use, from the service's own /metrics (prom-client's default metrics), every 2 s.
+  let heapPeak = 0;
+  const heapTimer = setInterval(() => {
+    fetch(`http://127.0.0.1:${httpPort}/metrics`)
+      .then((r) => r.text())
+      .then((t) => {
+        const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(t);
+        if (m) heapPeak = Math.max(heapPeak, Number(m[1]));
+      })
+      .catch(() => undefined);
+  }, 2000);
+  heapTimer.unref();
+  let hwm = 0;
+  const peakRssBytes = () => {
+    if (child.exitCode === null) hwm = Math.max(hwm, procStatusBytes(child.pid!, 'VmHWM'));
+    return hwm;
+  };
+  return {
+    httpPort,
+    sftpPort,
+    peakRssBytes,
+    peakHeapUsedBytes: () => heapPeak,
+    countsCommands: false,
+    close: async () => {
+      clearInterval(heapTimer);
+      peakRssBytes();
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** The SFTP server, the file queue and the API inside this process (its store commands are counted; RSS is shared). */
+async function startServiceInProcess(uri: string, dir: string): Promise<ServiceUnderTest> {
   const mem = startMemorySampler();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-sftp-'));
   const logger = createLogger('warn');
   const queue = startFileQueue({ logger, pollMs: 200 });
   const server = await startSftpServer({
@@ -297,23 +397,34 @@ async function main(): Promise<void> {
     logger,
     onQueued: () => queue.poke(),
   });
-  const app = createApp({
-    config: loadConfig({
-      MONGODB_URI: url.toString(),
-      HTTP_PORT: '0',
-      SFTP_PORT: '0',
-      PUBLIC_URL: 'http://localhost',
-      SFTP_HOST_KEY: join(dir, 'host_key'),
-      SECRET_KEY: 'bench-secret-key-0123456789',
-      SECRET_KEY_FILE: join(dir, 'secret'),
-      LOG_LEVEL: 'warn',
-      MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
-    }),
-    logger,
-  });
+  const app = createApp({ config: loadConfig(serviceEnv(uri, dir, 0, 0)), logger });
   const http = app.listen(0, '127.0.0.1');
   await once(http, 'listening');
-  const httpPort = (http.address() as AddressInfo).port;
+  return {
+    httpPort: (http.address() as AddressInfo).port,
+    sftpPort: server.port,
+    peakRssBytes: () => mem.peaks().rssBytes,
+    peakHeapUsedBytes: () => mem.peaks().heapUsedBytes,
+    countsCommands: true,
+    close: async () => {
+      mem.stop();
+      await server.close();
+      await queue.stop();
+      http.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const base = process.env.MONGODB_URI;
+  if (!base) throw new Error('MONGODB_URI is not set (npm run bench:sftp starts a local store)');
+  const url = new URL(base);
+  url.pathname = `/bench_sftp_${Date.now().toString(36)}`;
+  await connectStore(url.toString(), { monitorCommands: IN_PROCESS });
+  const benchMem = startMemorySampler();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-sftp-'));
+  const service = IN_PROCESS ? await startServiceInProcess(url.toString(), dir) : await startServiceProcess(url.toString(), dir);
+  const httpPort = service.httpPort;
   try {
     const pair = utils.generateKeyPairSync('ed25519');
     const keyPath = join(dir, 'id_ed25519');
@@ -343,24 +454,25 @@ async function main(): Promise<void> {
         const name = `people-${phase}.csv`;
         const viaSftp = async () => {
           const t0 = performance.now();
-          await sftpPut(server.port, sftpConn.username!, keyPath, file, `/inbox/full/${name}`);
+          await sftpPut(service.sftpPort, sftpConn.username!, keyPath, file, `/inbox/full/${name}`);
           const t1 = performance.now();
-          // Store commands of the processing (the file queue's claim and reads, the check pass's and the ingest's
-          // GridFS reads, the merge, the result file; also this bench's run polls, find:sync_runs every 200 ms).
-          const counter = new CommandCounter().start();
+          // Store commands of the processing, when the service runs in this process (the file queue's claim and reads,
+          // the check pass's and the ingest's GridFS reads, the merge, the result file; also this bench's run polls,
+          // find:sync_runs every 200 ms).
+          const counter = service.countsCommands ? new CommandCounter().start() : undefined;
           const run = await waitRun({ connectionId: sftpConn.id, label: name });
           const t2 = performance.now();
-          const commands = counter.snapshot();
-          counter.stop();
+          const commands = counter?.snapshot();
+          counter?.stop();
           log(`rep ${rep} ${phase}: sftp upload ${round((t1 - t0) / 1000)} s, processing ${round((t2 - t1) / 1000)} s (${run.status})`);
           await checkLoad(phase, 'sftp', run, orgA.id);
           const per1000 = (n: number) => round((n / N) * 1000, 2);
-          const byType = Object.fromEntries(Object.entries(commands.byType).map(([k, v]) => [k, per1000(v)]));
+          const byType = commands && Object.fromEntries(Object.entries(commands.byType).map(([k, v]) => [k, per1000(v)]));
           return {
             uploadMs: t1 - t0,
             processMs: t2 - t1,
             spanMs: t2 - t0,
-            commandsPer1000: per1000(commands.total),
+            commandsPer1000: commands && per1000(commands.total),
             commandsByType: byType,
           };
         };
@@ -415,11 +527,14 @@ async function main(): Promise<void> {
           sftpVsApi: round(sample.sftpSpanRowsPerSec / sample.apiRowsPerSec, 3),
           sftpVsRaw: round(sample.sftpRowsPerSec / raw, 3),
           checked: true,
-          peakRssMB: round(mem.peaks().rssBytes / MB),
+          service: IN_PROCESS ? 'in-process' : 'own-process',
+          peakRssMB: round(service.peakRssBytes() / MB),
+          peakHeapUsedMB: round(service.peakHeapUsedBytes() / MB),
+          benchPeakRssMB: IN_PROCESS ? undefined : round(benchMem.peaks().rssBytes / MB),
         });
       }
     }
-    const peak = mem.stop();
+    const peakRss = service.peakRssBytes();
     const med = (phase: 'first' | 'second', k: keyof Sample) => median(samples[phase].map((x) => x[k]));
     const summary = (phase: 'first' | 'second') => ({
       uploadMBps: round(med(phase, 'uploadMBps'), 2),
@@ -438,19 +553,20 @@ async function main(): Promise<void> {
       rows: N,
       reps: REPS,
       medians: { first, second },
-      peakRssMB: round(peak.rssBytes / MB),
+      service: IN_PROCESS ? 'in-process' : 'own-process',
+      peakRssMB: round(peakRss / MB),
+      peakHeapUsedMB: round(service.peakHeapUsedBytes() / MB),
+      benchPeakRssMB: IN_PROCESS ? undefined : round(benchMem.stop().rssBytes / MB),
       targets: TARGETS,
       met: {
         sftpVsApi: Math.abs(1 - first.sftpVsApi) <= 1 - TARGETS.sftpVsApi && Math.abs(1 - second.sftpVsApi) <= 1 - TARGETS.sftpVsApi,
         firstVsRaw: first.sftpVsRaw >= TARGETS.firstVsRaw,
         secondVsRaw: second.sftpVsRaw >= TARGETS.secondVsRaw,
-        peakRss: peak.rssBytes / MB < TARGETS.peakRssMB,
+        peakRss: peakRss / MB < TARGETS.peakRssMB,
       },
     });
   } finally {
-    await server.close();
-    await queue.stop();
-    http.close();
+    await service.close();
     if (!KEEP) await mongoose.connection.db?.dropDatabase().catch(() => undefined);
     await disconnectStore();
     rmSync(dir, { recursive: true, force: true });
