@@ -11,7 +11,10 @@ RUN npm run build
 
 # --- runtime: production dependencies and compiled code only ---
 FROM node:20-slim
+# V8's old space capped at 512 MB: below 2 GB V8 grows the heap to ~1.4x of its live data between collections instead
+# of 4x, which keeps a 1,000,000-row file's processing under 300 MB RSS (README, Memory).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=512 \
     HTTP_PORT=8080 \
     SFTP_PORT=2222 \
     SFTP_HOST_KEY=/var/lib/audience-sync/sftp_host_key \

@@ -8,7 +8,8 @@
  * The service runs as deployed, `audience-sync serve` (http, sftp and worker roles, loopback only) in its own process,
  * whose peak RSS (VmHWM) and peak V8 heap (its /metrics) are reported apart from this load generator's;
  * `--in-process` runs the SFTP server, the file queue and the API inside this process instead, to count their store
- * commands per 1,000 rows (the peak RSS then includes the load generator). One fresh database (dropped at the end).
+ * commands per 1,000 rows (the peak RSS then includes the load generator). `--sftp-only` makes only the SFTP loads (a
+ * quicker memory run: no ratios). One fresh database (dropped at the end).
  * Each repetition takes a new sftp connection and a new csv connection (each in its own organization, so both start
  * empty) and alternates which path goes first (rep 1 SFTP then API, rep 2 API then SFTP, ...), so neither path always
  * meets the bigger database; figures are medians over the repetitions.
@@ -66,6 +67,8 @@ const BATCH = BATCH_SIZE;
 const KEEP = argv.includes('--keep');
 /** Run the service inside this process (its store commands are counted) instead of in its own (its RSS measured). */
 const IN_PROCESS = argv.includes('--in-process');
+/** Only the SFTP loads (no API path, no raw phases, no ratios): a quicker run for the service's memory and rate. */
+const SFTP_ONLY = argv.includes('--sftp-only');
 /** Rows the second file changes. */
 const changedRow = (i: number) => i % 10 === 0;
 const CHANGED = Math.ceil(N / 10);
@@ -322,6 +325,9 @@ function serviceEnv(uri: string, dir: string, httpPort: number, sftpPort: number
   };
 }
 
+/** V8's old-space cap the service runs with (Dockerfile NODE_OPTIONS, scripts/start.js). */
+const SERVICE_HEAP_FLAG = '--max-old-space-size=512';
+
 /** One line of /proc/PID/status in bytes (VmRSS, VmHWM). */
 function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -333,7 +339,9 @@ async function startServiceProcess(uri: string, dir: string): Promise<ServiceUnd
   const httpPort = await freePort();
   const sftpPort = await freePort();
   const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // As deployed: the Dockerfile's and `npm start`'s heap cap (README, Memory), unless BENCH_SERVICE_NODE_ARGS names one.
+  const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = extra.some((a) => a.startsWith('--max-old-space-size')) ? extra : [SERVICE_HEAP_FLAG, ...extra];
   const child = spawn(process.execPath, [...nodeArgs, cli, 'serve'], {
     env: { ...process.env, ...serviceEnv(uri, dir, httpPort, sftpPort) },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -487,7 +495,23 @@ async function main(): Promise<void> {
         };
         let sf: Awaited<ReturnType<typeof viaSftp>>;
         let ap: Awaited<ReturnType<typeof viaApi>>;
-        if (apiFirst) {
+        if (SFTP_ONLY) {
+          sf = await viaSftp();
+          emit({
+            bench: 'sftp',
+            sftpOnly: true,
+            rep,
+            phase,
+            rows: N,
+            uploadMBps: round(bytes[phase] / MB / (sf.uploadMs / 1000), 2),
+            sftpRowsPerSec: Math.round(N / (sf.processMs / 1000)),
+            checked: true,
+            service: IN_PROCESS ? 'in-process' : 'own-process',
+            peakRssMB: round(service.peakRssBytes() / MB),
+            peakHeapUsedMB: round(service.peakHeapUsedBytes() / MB),
+          });
+          continue;
+        } else if (apiFirst) {
           ap = await viaApi();
           sf = await viaSftp();
         } else {
@@ -535,6 +559,7 @@ async function main(): Promise<void> {
       }
     }
     const peakRss = service.peakRssBytes();
+    if (SFTP_ONLY) return;
     const med = (phase: 'first' | 'second', k: keyof Sample) => median(samples[phase].map((x) => x[k]));
     const summary = (phase: 'first' | 'second') => ({
       uploadMBps: round(med(phase, 'uploadMBps'), 2),

@@ -76,6 +76,9 @@ function buildIsStale(root = ROOT) {
   return sources > oldestJs(path.join(root, 'dist', 'src'));
 }
 
+/** V8's old-space cap for the service, as in the Dockerfile's NODE_OPTIONS (README, Memory). */
+const SERVICE_HEAP_FLAG = '--max-old-space-size=512';
+
 function build() {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   process.stderr.write('start: sources changed since the last build; building\n');
@@ -91,10 +94,21 @@ async function main(argv) {
   }
   const dataDir = process.env.AUDIENCE_SYNC_DATA_DIR || '.data';
   const { main: localStore } = require('./local-store');
-  return localStore(['--data', dataDir, '--', process.execPath, path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', ...argv]);
+  // The heap cap the Docker image sets (README, Memory), unless NODE_OPTIONS names one.
+  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS || '') ? [] : [SERVICE_HEAP_FLAG];
+  return localStore([
+    '--data',
+    dataDir,
+    '--',
+    process.execPath,
+    ...heap,
+    path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+    'serve',
+    ...argv,
+  ]);
 }
 
-module.exports = { buildIsStale };
+module.exports = { buildIsStale, SERVICE_HEAP_FLAG };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
