@@ -1,4 +1,5 @@
 import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
+import { KeyIndex } from './keyIndex';
 import { findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
 import { massRemovalVerdict, type MassRemovalReview } from './massRemovalGuard';
@@ -28,7 +29,7 @@ export class SnapshotPreview {
   private counts: SyncCounts = { created: 0, updated: 0, unchanged: 0, deactivated: 0, removed: 0, rejected: 0 };
   private errors: { line: number | null; reason: string }[] = [];
   private buffer: RowChange[] = [];
-  private keysSeen = new Map<string, number | null>();
+  private keysSeen = new KeyIndex();
   /** Delta files: the state a person would be in after the rows read so far. */
   private planned = new Map<string, SourceRecordDoc | null>();
   private wouldDeactivate = 0;
@@ -59,7 +60,7 @@ export class SnapshotPreview {
       return this.reject(line, 'a full snapshot lists people; removal rows belong in delta files');
     const first = this.keysSeen.get(change.key);
     if (first !== undefined) return this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
-    this.keysSeen.set(change.key, line);
+    this.keysSeen.add(change.key, line);
     if (change.op === 'upsert' && !change.active && this.existing.get(change.key) === true) this.wouldDeactivate++;
     this.buffer.push(change);
     if (this.buffer.length >= BATCH_SIZE) await this.flush();
@@ -69,7 +70,7 @@ export class SnapshotPreview {
   keepAsTheyAre(keys: string[]): void {
     for (const key of keys) {
       if (this.keysSeen.has(key) || !this.existing.has(key)) continue;
-      this.keysSeen.set(key, null);
+      this.keysSeen.add(key, null);
       this.counts.unchanged++;
     }
   }

@@ -1,4 +1,5 @@
 import { deleteStagedRows } from './stagedRows';
+import { KeyIndex } from './keyIndex';
 import { refreshFileResult } from './accountFiles';
 import { findByIds } from './batchRead';
 import { rawCollection } from './collections';
@@ -201,7 +202,7 @@ export class SnapshotIngest {
   private seq = 0;
   private phase: SyncRunPhase | null = null;
   private journal: ApplyJournal = { cursor: 0, pending: null };
-  private keysSeen = new Map<string, number | null>();
+  private keysSeen = new KeyIndex();
   /** Full snapshots: what staging learnt from the stored records (see `stage`), for the guard's count-only check. */
   private staged: StagingTally = { liveSeen: 0, deactivations: 0 };
   private settings: MergeSettings | undefined;
@@ -286,7 +287,7 @@ export class SnapshotIngest {
    */
   async retain(key: string, line: number | null = null): Promise<void> {
     if (this.run.mode !== 'full' || this.keysSeen.has(key)) return;
-    this.keysSeen.set(key, line);
+    this.keysSeen.add(key, line);
     this.buffer.push({ op: 'retain', key });
     if (this.buffer.length >= BATCH_SIZE) await this.flush();
   }
@@ -326,7 +327,7 @@ export class SnapshotIngest {
       this.reject(line, `duplicate of ${first === null ? 'an earlier row' : `line ${first}`} (same person)`);
       return;
     }
-    this.keysSeen.set(change.key, line);
+    this.keysSeen.add(change.key, line);
     if (this.resume && this.processed < this.resume.end) {
       // A resumed first load re-reads what it applied: only the interrupted batch's unapplied changes are applied.
       const at = this.processed++;
