@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import type { CommandStartedEvent } from 'mongodb';
+import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
 
 /**
  * Counts the commands this process sends to the store, by type, with the driver's command monitoring (the store must
@@ -34,12 +34,25 @@ export interface CommandCounts {
 export class CommandCounter {
   private counts = new Map<string, number>();
   private total = 0;
+  /** Milliseconds from each command's send to its reply, summed by type (the driver's `duration`). */
+  private ms = new Map<string, number>();
+  /** Types of the commands sent and not answered yet, by request id. */
+  private inFlight = new Map<number, string>();
   private readonly listener = (ev: CommandStartedEvent) => {
     if (HOUSEKEEPING.has(ev.commandName)) return;
-    const target: unknown = (ev.command as Record<string, unknown>)[ev.commandName];
+    const command = ev.command as Record<string, unknown>;
+    // A getMore names its cursor by id and its collection apart.
+    const target: unknown = ev.commandName === 'getMore' ? command.collection : command[ev.commandName];
     const type = typeof target === 'string' ? `${ev.commandName}:${target}` : ev.commandName;
     this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
     this.total++;
+    this.inFlight.set(ev.requestId, type);
+  };
+  private readonly ended = (ev: CommandSucceededEvent | CommandFailedEvent) => {
+    const type = this.inFlight.get(ev.requestId);
+    if (type === undefined) return;
+    this.inFlight.delete(ev.requestId);
+    this.ms.set(type, (this.ms.get(type) ?? 0) + ev.duration);
   };
   private attached = false;
 
@@ -50,14 +63,27 @@ export class CommandCounter {
       throw new Error('command counting needs the store connected with { monitorCommands: true }');
     }
     this.reset();
-    if (!this.attached) client.on('commandStarted', this.listener);
+    if (!this.attached) {
+      client.on('commandStarted', this.listener);
+      client.on('commandSucceeded', this.ended);
+      client.on('commandFailed', this.ended);
+    }
     this.attached = true;
     return this;
   }
 
   reset(): void {
     this.counts.clear();
+    this.ms.clear();
     this.total = 0;
+  }
+
+  /**
+   * Milliseconds the store took to answer the counted commands (send to reply), by type. With one store connection
+   * busy at a time this is where an operation's time went; concurrent commands overlap, so the sum can exceed it.
+   */
+  storeMs(): Record<string, number> {
+    return Object.fromEntries([...this.ms].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
   /** What was counted since start/reset. */
@@ -73,8 +99,14 @@ export class CommandCounter {
   }
 
   stop(): void {
-    if (this.attached) mongoose.connection.getClient().off('commandStarted', this.listener);
+    if (this.attached) {
+      const client = mongoose.connection.getClient();
+      client.off('commandStarted', this.listener);
+      client.off('commandSucceeded', this.ended);
+      client.off('commandFailed', this.ended);
+    }
     this.attached = false;
+    this.inFlight.clear();
   }
 }
 
