@@ -19,8 +19,12 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
   if (storeCapabilities().idInFromIndex) {
     for (let i = 0; i < unique.length; i += IN_CHUNK) {
       const chunk = unique.slice(i, i + IN_CHUNK);
+      // All of them in the first reply, and the cursor closed with it (one more than can match: a batch of exactly
+      // the matches leaves the cursor open for a getMore that finds nothing). The default first batch, 101 documents,
+      // costs further getMore round trips (on FerretDB v1, 4 more for 1,000 ids).
       const docs = (await model
         .find({ _id: { $in: chunk } }, projection)
+        .batchSize(chunk.length + 1)
         .lean()
         .exec()) as unknown as (T & { _id: string })[];
       for (const d of docs) out.set(d._id, d);
