@@ -108,8 +108,12 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
     assert.equal(run.progress.phase, 'merge');
     assert.equal(run.progress.pages, 1);
 
-    const detail = await request(app).get(`/api/v1/connections/${id}`).set(bearer());
-    assert.equal(detail.status, 200);
+    // The worker ends the run, then releases its lease: the detail shows no lease once that write lands.
+    const detail = await until('the lease released', async () => {
+      const d = await request(app).get(`/api/v1/connections/${id}`).set(bearer());
+      assert.equal(d.status, 200);
+      return d.body.hris.lease === null ? d : null;
+    });
     const h = detail.body.hris;
     assert.deepEqual(h.lastRun, { id: runId, status: 'succeeded' });
     assert.ok(Date.parse(h.nextSyncAt) > Date.now() + 23 * 3600_000);
