@@ -37,13 +37,12 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
-import { utils } from 'ssh2';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { loadConfig } from '../src/config/config';
 import { startFileQueue } from '../src/csv';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
-import { startSftpServer } from '../src/sftp';
+import { generateEd25519KeyPair, startSftpServer } from '../src/sftp';
 import {
   connectStore,
   createApiToken,
@@ -440,7 +439,7 @@ async function main(): Promise<void> {
   const service = IN_PROCESS ? await startServiceInProcess(url.toString(), dir) : await startServiceProcess(url.toString(), dir);
   const httpPort = service.httpPort;
   try {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair('bench');
     const keyPath = join(dir, 'id_ed25519');
     writeFileSync(keyPath, pair.private);
     chmodSync(keyPath, 0o600);

@@ -17,13 +17,26 @@ export function sshFingerprint(publicBlob: Buffer): string {
 }
 
 /**
+ * A new ed25519 key pair in OpenSSH format. ssh2's `generateKeyPairSync` drops a public key's leading zero byte, so
+ * about one key in 256 comes out malformed (a 31-byte public key that neither ssh2 nor OpenSSH will load): a key is
+ * kept only once ssh2 parses it back, and generated again otherwise.
+ */
+export function generateEd25519KeyPair(comment: string): { private: string; public: string } {
+  for (let attempt = 1; ; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+    if (attempt >= 20) throw new Error('could not generate a well-formed ed25519 key');
+  }
+}
+
+/**
  * Loads the host key kept at `path`, creating an ed25519 key there on first start (OpenSSH format, mode 600, with its
  * `.pub` beside it). Generated in-process: production images need not ship ssh-keygen.
  */
 export function loadOrCreateHostKey(path: string): HostKey {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: 'audience-sync sftp host key' });
+    const pair = generateEd25519KeyPair('audience-sync sftp host key');
     writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
   }

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
-import { Client, utils, type SFTPWrapper } from 'ssh2';
+import { Client, type SFTPWrapper } from 'ssh2';
 import { startFileQueue, type FileQueue } from '../../src/csv';
 import { createLogger } from '../../src/server/logger';
 import { sftpBans, sftpBytesReceived, sftpLogins } from '../../src/server/metrics';
-import { startSftpServer, type SftpServer, type SftpServerOptions } from '../../src/sftp';
+import { generateEd25519KeyPair, startSftpServer, type SftpServer, type SftpServerOptions } from '../../src/sftp';
 import { createConnection } from '../../src/store';
 import { bearer } from '../api/helpers';
 
@@ -20,7 +20,7 @@ export function tempDir(label: string): { dir: string; cleanup(): void } {
 
 /** An ed25519 key pair: the private key file (mode 600, for `sftp -i`) and the public authorized_keys line. */
 export function makeKey(dir: string, name: string): { path: string; publicKey: string } {
-  const pair = utils.generateKeyPairSync('ed25519', { comment: `${name}@test` });
+  const pair = generateEd25519KeyPair(`${name}@test`);
   const path = join(dir, name);
   writeFileSync(path, pair.private);
   chmodSync(path, 0o600);
