@@ -18,7 +18,8 @@
  * Commands per operation (by type) are in the JSON line (`commands`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
+import { freePort } from './lib/ports';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -60,14 +61,6 @@ async function rawFeedWrite(orgId: string, type: string): Promise<void> {
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** Starts `audience-sync serve --roles http` on a free port; resolves once /readyz answers 200. */

@@ -31,7 +31,9 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { type AddressInfo } from 'node:net';
+import { freePort } from './lib/ports';
 import { request as httpRequest } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -306,14 +308,6 @@ interface ServiceUnderTest {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 function serviceEnv(uri: string, dir: string, httpPort: number, sftpPort: number): Record<string, string> {
   return {
     MONGODB_URI: uri,
@@ -330,8 +324,8 @@ function serviceEnv(uri: string, dir: string, httpPort: number, sftpPort: number
   };
 }
 
-/** V8's old-space cap the service runs with (Dockerfile NODE_OPTIONS, scripts/start.js). */
-const SERVICE_HEAP_FLAG = '--max-old-space-size=512';
+/** V8's old-space cap the service runs with: `npm start`'s (scripts/start.js), the Dockerfile's NODE_OPTIONS. */
+const { SERVICE_HEAP_FLAG } = createRequire(__filename)('../../scripts/start.js') as { SERVICE_HEAP_FLAG: string };
 
 /** One line of /proc/PID/status in bytes (VmRSS, VmHWM). */
 function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
