@@ -38,7 +38,8 @@ export class KeyIndex {
   /** Lists `key` (first listing wins: a key already listed keeps its line). */
   add(key: string, line: number | null): void {
     const len = this.encode(key);
-    if (this.find(len) >= 0) return;
+    const h = hash(this.scratch, 0, len);
+    if (this.find(len, h) >= 0) return;
     if ((this.count + 1) * 4 > this.table.length * 3) this.rehash(this.table.length * 2);
     if (this.count + 2 > this.starts.length) {
       this.starts = grow(this.starts);
@@ -55,7 +56,7 @@ export class KeyIndex {
     this.used += len;
     this.starts[i + 1] = this.used;
     this.lines[i] = line === null ? 0 : line + 1;
-    this.place(i, hash(this.bytes, this.starts[i], this.used));
+    this.place(i, h);
   }
 
   /** Every listed key, in the order they were added. */
@@ -70,10 +71,10 @@ export class KeyIndex {
     return this.scratch.write(key, 0, 'utf8');
   }
 
-  /** The entry index of the key in the scratch buffer (`len` bytes), or -1. */
-  private find(len: number): number {
+  /** The entry index of the key in the scratch buffer (`len` bytes, hashing to `h`), or -1. */
+  private find(len: number, h = hash(this.scratch, 0, len)): number {
     const mask = this.table.length - 1;
-    for (let slot = hash(this.scratch, 0, len) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.table[slot]!;
       if (e === 0) return -1;
       const i = e - 1;
