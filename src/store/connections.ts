@@ -15,6 +15,7 @@ import type { SyncConnection } from './syncRuns';
 import { findByIds } from './batchRead';
 import { LimitReachedError, NotFoundError, ValidationError } from './errors';
 import { validateCustomAttributes, validateInteropProfile, type CustomAttributeDef } from './scimSettings';
+import { dropLiveBound, keepsLiveBound, startLiveBound } from './liveCount';
 
 export interface CreateConnectionInput {
   orgId: string;
@@ -141,6 +142,8 @@ export async function createConnection(
     };
   }
   await Connection.create(doc);
+  // A new connection has no records: its live-record bound starts exact, at 0.
+  if (keepsLiveBound(type)) await startLiveBound(id);
   invalidateMergeSettings(input.orgId);
   await recordConnectionEvent(input.orgId, id, 'created', { type, name });
   return out;
@@ -182,6 +185,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
     await Group.updateMany({ orgId: conn.orgId, memberGroups: { $in: groupIds } }, { $pull: { memberGroups: { $in: groupIds } } }).exec();
   }
   await Group.deleteMany({ connectionId }).exec();
+  await dropLiveBound(connectionId);
   invalidateAudienceMatchers(conn.orgId);
   const runIds = (await SyncRun.find({ connectionId }, { _id: 1 }).lean().exec()).map((r) => r._id);
   if (runIds.length) await deleteStagedRows(runIds);

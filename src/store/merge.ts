@@ -10,6 +10,7 @@ import { audienceEvents, audienceMatchersFor } from './audienceEvents';
 import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
+import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { stableJson } from './stableJson';
 import {
@@ -74,20 +75,29 @@ export interface ApplyOptions {
 }
 
 /**
- * bulkWrite (unordered); returns matched + deleted. FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection
- * open for every update of an `update` command until the whole command ends (its handler defers each query iterator's
- * close inside the loop), and its pool has 100 connections: one bulkWrite with more than ~100 replaceOne operations
- * hangs the server for good. There the capability record limits statements per command (FerretDB runs them one by one
- * anyway, so this costs only round trips).
+ * bulkWrite (unordered); returns matched + deleted, and which operations the store's replies confirm were applied (all
+ * of a command whose counts add up to its length; none of a command some of whose operations did not match, since its
+ * reply does not say which). FerretDB v1.24 (SQLite backend) keeps one pooled SQLite connection open for every update of
+ * an `update` command until the whole command ends (its handler defers each query iterator's close inside the loop),
+ * and its pool has 100 connections: one bulkWrite with more than ~100 replaceOne operations hangs the server for good.
+ * There the capability record limits statements per command (FerretDB runs them one by one anyway, so this costs only
+ * round trips).
  */
-async function bulkWriteCounted<T extends { _id: string }>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<number> {
+async function bulkWriteCounted<T extends { _id: string }>(
+  col: Collection<T>,
+  ops: AnyBulkWriteOperation<T>[],
+): Promise<{ n: number; confirmed: boolean[] }> {
   const chunk = storeCapabilities().updatesPerCommand ?? Math.max(1, ops.length);
   let n = 0;
+  const confirmed: boolean[] = [];
   for (let i = 0; i < ops.length; i += chunk) {
-    const res = await col.bulkWrite(ops.slice(i, i + chunk), { ordered: false });
-    n += res.matchedCount + res.deletedCount;
+    const part = ops.slice(i, i + chunk);
+    const res = await col.bulkWrite(part, { ordered: false });
+    const matched = res.matchedCount + res.deletedCount;
+    n += matched;
+    for (let j = 0; j < part.length; j++) confirmed.push(matched === part.length);
   }
-  return n;
+  return { n, confirmed };
 }
 
 function contributionOf(r: SourceRecordDoc): Contribution {
@@ -292,16 +302,29 @@ async function applyOnce(
   // A batch: an entry in merge_journal before, removed after.
   const single = writes.length === 1 && writes[0]!.next !== null && emails.size > 0;
   const journalId = newId();
-  let lost: Set<Planned>;
+  // The live-record bound (src/store/liveCount.ts): raised before records may become live, lowered after.
+  const bound = keepsLiveBound(conn.type);
+  const rising = bound ? writes.filter(becomesLive) : [];
+  if (rising.length) await raiseLiveBound(conn._id, rising.length);
+  let written: RecordWrites;
   if (single) {
-    lost = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now);
+    written = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now);
   } else {
     if (emails.size) {
       await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
     }
-    lost = await writeSourceRecords(writes);
+    written = await writeSourceRecords(writes);
   }
+  const { lost } = written;
   const won = writes.filter((p) => !lost.has(p));
+  // Lowered only by what the store's replies confirm (a lost race read back says less: another writer's removal, seen
+  // as ours, would be counted twice). A tombstone is a replace, which FerretDB v1 may report as matched for two writers
+  // at once (its version check is not isolated); there only deletions, whose counts are exact, lower the bound.
+  if (bound) {
+    const exactReplaces = storeCapabilities().atomicFindAndModify;
+    const fell = writes.filter((p) => written.applied.has(p) && stopsBeingLive(p) && (p.next === null || exactReplaces)).length;
+    await lowerLiveBound(conn._id, fell + rising.filter((p) => written.refused.has(p)).length);
+  }
   for (const p of won) {
     final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
   }
@@ -326,12 +349,32 @@ async function applyOnce(
   return [...lost].map((p) => p.change);
 }
 
+/** A write after which a record is live that was not (a create, or a tombstone brought back). */
+function becomesLive(p: Planned): boolean {
+  return p.next !== null && !p.next.deleted && (!p.prev || p.prev.deleted);
+}
+
+/** A write after which a live record is not (a removal, a tombstone). */
+function stopsBeingLive(p: Planned): boolean {
+  return p.prev !== undefined && !p.prev.deleted && (p.next === null || p.next.deleted);
+}
+
+/** What a write of source records did. */
+interface RecordWrites {
+  /** Writes that lost a race: recomputed and retried. */
+  lost: Set<Planned>;
+  /** Writes the store's replies confirm were applied. */
+  applied: Set<Planned>;
+  /** Writes the store's replies confirm were not applied. */
+  refused: Set<Planned>;
+}
+
 /**
  * Writes one source record and its journal slot in one ordered command: the slot first (the emails the merge is about
  * to touch), then the record, version-checked (a create: an upsert whose filter can only match a missing document, so
- * an existing one fails on its `_id`). Returns the write if it lost a race.
+ * an existing one fails on its `_id`).
  */
-async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date): Promise<Set<Planned>> {
+async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date): Promise<RecordWrites> {
   const next = p.next!;
   const slot = await takeJournalSlot();
   try {
@@ -341,9 +384,13 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
     try {
       const res = await recordsWithSlots().bulkWrite([journalSlotWrite(slot, orgId, emails, now), record], { ordered: true });
       // The slot counts once (matched or upserted); the record once more when it was written.
-      return res.matchedCount + res.upsertedCount >= 2 ? new Set() : new Set([p]);
+      const none = new Set<Planned>();
+      const one = new Set([p]);
+      return res.matchedCount + res.upsertedCount >= 2
+        ? { lost: none, applied: one, refused: none }
+        : { lost: one, applied: none, refused: one };
     } catch (err) {
-      if (isDuplicateKeyError(err) || duplicateKeyIndexes(err)) return new Set([p]);
+      if (isDuplicateKeyError(err) || duplicateKeyIndexes(err)) return { lost: new Set([p]), applied: new Set(), refused: new Set([p]) };
       throw err;
     }
   } finally {
@@ -370,10 +417,12 @@ async function insertAllowingDuplicates<T extends { _id: string }>(
   }
 }
 
-/** Writes source records with version checks; returns the planned writes that lost a race. */
-async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
+/** Writes source records with version checks. */
+async function writeSourceRecords(writes: Planned[]): Promise<RecordWrites> {
   const col = SourceRecord.collection as unknown as Collection<SourceRecordDoc>;
   const lost = new Set<Planned>();
+  const applied = new Set<Planned>();
+  const refused = new Set<Planned>();
   const inserts = writes.filter((p) => !p.prev && p.next);
   const membership = new Set(
     writes.length >= MEMBERSHIP_BULK_MIN && storeCapabilities().idInFromIndex ? writes.filter(isOneMembership) : [],
@@ -383,28 +432,39 @@ async function writeSourceRecords(writes: Planned[]): Promise<Set<Planned>> {
   if (membership.size) for (const p of await writeMembership([...membership])) lost.add(p);
 
   if (inserts.length) {
-    for (const i of await insertAllowingDuplicates(
-      col,
-      inserts.map((p) => p.next!),
-    ))
-      lost.add(inserts[i]!);
+    const duplicates = new Set(
+      await insertAllowingDuplicates(
+        col,
+        inserts.map((p) => p.next!),
+      ),
+    );
+    for (const [i, p] of inserts.entries()) {
+      if (!duplicates.has(i)) applied.add(p);
+      else {
+        lost.add(p);
+        refused.add(p);
+      }
+    }
   }
+  const opWrites = [...updates, ...deletes];
   const ops: AnyBulkWriteOperation<SourceRecordDoc>[] = [
     ...updates.map((p) => ({ replaceOne: { filter: { _id: p.prev!._id, v: p.prev!.v }, replacement: p.next! } })),
     ...deletes.map((p) => ({ deleteOne: { filter: { _id: p.prev!._id, v: p.prev!.v } } })),
   ];
   if (ops.length) {
-    if ((await bulkWriteCounted(col, ops)) < ops.length) {
+    const res = await bulkWriteCounted(col, ops);
+    for (const [i, p] of opWrites.entries()) if (res.confirmed[i]) applied.add(p);
+    if (res.n < ops.length) {
       // Someone else wrote some of these first: find which by reading back.
       const after = await findByIds(
         SourceRecord,
-        [...updates, ...deletes].map((p) => p.prev!._id),
+        opWrites.map((p) => p.prev!._id),
       );
       for (const p of updates) if (after.get(p.prev!._id)?.v !== p.next!.v) lost.add(p);
       for (const p of deletes) if (after.has(p.prev!._id)) lost.add(p);
     }
   }
-  return lost;
+  return { lost, applied, refused };
 }
 
 /**
@@ -578,7 +638,7 @@ async function writeRecipients(
     for (const i of await insertAllowingDuplicates(col, inserts)) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
-    if ((await bulkWriteCounted(col, ops)) < ops.length) {
+    if ((await bulkWriteCounted(col, ops)).n < ops.length) {
       const after = await findByIds(
         Recipient,
         opEmails.map((e) => recipientId(orgId, e)),

@@ -8,6 +8,7 @@ import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import type { MergeSettings } from './derive';
 import { InvalidStateError, NotFoundError, duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
+import { keepsLiveBound, liveBound } from './liveCount';
 import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
@@ -230,9 +231,11 @@ export class SnapshotIngest {
     if (run.mode === 'full') {
       ingest.phase = 'read';
       if (run.journal?.direct) await ingest.resumeDirect(run, run.journal);
-      // A first load: with no live people, the snapshot can remove or deactivate nobody. One existence read decides
-      // it (a `limit 1` read, which stops at the first live record: a count would read them all, on every re-sync).
-      else if (!(await hasLiveRecords(conn._id))) {
+      // A first load: with no live people, the snapshot can remove or deactivate nobody. A live-record bound of 0 says
+      // so (src/store/liveCount.ts); otherwise one existence read decides it (a `limit 1` read, which stops at the first
+      // live record: a count would read them all, on every re-sync; on FerretDB v1 an empty connection's read scans
+      // every connection's records).
+      else if (!(await hasLiveRecords(conn))) {
         ingest.direct = true;
         ingest.journal = { cursor: 0, pending: null, direct: true };
       }
@@ -725,8 +728,12 @@ export async function evaluateAndApply(
 
   // Count-only check, right after staging: if the connection has no more live records than the snapshot's staging saw,
   // nobody would be removed, and the deactivations were counted while staging. Otherwise (or held) the full check below.
+  // The connection's live-record bound answers without counting when it is no higher than what staging saw (it never
+  // counts low, so then it is exact: src/store/liveCount.ts); a higher bound (people to remove, or a stop between a
+  // raise and its write) is checked by the exact count.
   if (!force && tally) {
-    const existing = await countLiveRecords(conn._id);
+    const bound = keepsLiveBound(conn.type) ? await liveBound(conn._id) : null;
+    const existing = bound !== null && bound <= tally.liveSeen ? bound : await countLiveRecords(conn._id);
     if (existing <= tally.liveSeen) {
       const review = { existing, wouldRemove: 0, wouldDeactivate: tally.deactivations, threshold };
       if (!massRemovalVerdict(review).held) return startApply(run, conn, review, total, signal);
@@ -756,8 +763,9 @@ export async function evaluateAndApply(
 }
 
 /** Whether a connection has a live (not tombstoned) source record. */
-async function hasLiveRecords(connectionId: string): Promise<boolean> {
-  return (await SourceRecord.findOne({ connectionId, deleted: false }, { _id: 1 }).lean().exec()) !== null;
+async function hasLiveRecords(conn: SyncConnection): Promise<boolean> {
+  if (keepsLiveBound(conn.type) && (await liveBound(conn._id)) === 0) return false;
+  return (await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec()) !== null;
 }
 
 /** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */

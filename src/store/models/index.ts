@@ -17,3 +17,4 @@ export * from './lease';
 export * from './syncRunItem';
 export * from './event';
 export * from './webhook';
+export * from './liveBound';
