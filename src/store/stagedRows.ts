@@ -11,7 +11,8 @@ const DELETE_CHUNK = 1000;
 export async function deleteStagedRows(runIds: string | string[]): Promise<void> {
   for (const runId of Array.isArray(runIds) ? runIds : [runIds]) {
     for (;;) {
-      const ids = (await StagedRow.find({ runId }, { _id: 1 }).limit(DELETE_CHUNK).lean().exec()).map((r) => r._id);
+      // One reply per page (the default first batch, 101 documents, would cost nine getMores per page).
+      const ids = (await StagedRow.find({ runId }, { _id: 1 }).limit(DELETE_CHUNK).batchSize(DELETE_CHUNK).lean().exec()).map((r) => r._id);
       if (!ids.length) break;
       await deleteByIds(StagedRow, ids);
       if (ids.length < DELETE_CHUNK) break;

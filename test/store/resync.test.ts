@@ -76,6 +76,20 @@ describe('steady-state re-sync: unchanged rows cost reads only (issue 15 item 4)
     assert.equal(await SourceRecord.countDocuments({ connectionId: conn._id, deleted: false }).exec(), N);
   });
 
+  test('staged rows are dropped a page per reply: no getMore, however many were staged', async () => {
+    const conn = await setup();
+    const ingest = await SnapshotIngest.start(conn, { mode: 'full', source: 'test' });
+    // 10 % changed: 250 staged rows and 3 keys documents, more than a default first batch (101).
+    for (let i = 0; i < N; i++)
+      await ingest.add({ ...person(i), attributes: { first_name: `P${i}`, city: i % 10 ? 'Oslo' : 'Bergen' } }, i + 2);
+    const count = countStoreCommands();
+    const run = await ingest.finish();
+    count.stop();
+    assert.equal(run.counts.updated, 250);
+    assert.equal(count.on('getMore', 'staged_rows'), 0);
+    assert.equal(await StagedRow.countDocuments({ runId: run._id }).exec(), 0);
+  });
+
   test('a person missing from the re-sync is still removed (the count sees more live records than the snapshot)', async () => {
     const conn = await setup();
     const ingest = await SnapshotIngest.start(conn, { mode: 'full', source: 'test' });
