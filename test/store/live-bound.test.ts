@@ -162,7 +162,7 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
 
     r = await fullSnapshot(conn, range(0, 300));
     assert.equal(r.run.status, 'succeeded');
-    assert.equal(r.startReads, 1, 'a re-sync reads whether anyone is live');
+    assert.equal(r.startReads, 0, 'a bound above 0 says somebody may be live: no existence read');
     assert.equal(r.counted, 0, 'the bound answered the guard');
     assert.deepEqual(r.run.review, { existing: 300, wouldRemove: 0, wouldDeactivate: 0, threshold: 0.2 });
 
@@ -189,6 +189,17 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
     assert.equal(r.run.status, 'needs_review');
     assert.equal(r.run.review?.wouldRemove, 100);
     assert.equal(await live(conn), 200);
+  });
+
+  test('a first load under a bound left high is staged, not applied as read, and loads everyone', async () => {
+    const conn = await setup('csv');
+    await raiseLiveBound(conn._id, 3);
+    const r = await fullSnapshot(conn, range(0, 150));
+    assert.equal(r.run.status, 'succeeded');
+    assert.equal(r.startReads, 0);
+    assert.ok(r.counted >= 1, 'staged, and checked by the guard with a count (the bound is above what staging saw)');
+    assert.equal(r.run.counts.created, 150);
+    assert.equal(await live(conn), 150);
   });
 
   test('a connection from before the bound keeps none: its writes leave it unset and its guard counts', async () => {
