@@ -51,12 +51,13 @@ async function moveLiveBound(connectionId: string, by: number): Promise<void> {
   await rawCollection(LiveBound).insertOne({ _id: newId(), connectionId, n: by, g: 0, at: new Date() });
 }
 
-/** The connection's bound, or null when it keeps none. */
-export async function liveBound(connectionId: string): Promise<number | null> {
+/** The connection's bound, or null when it keeps none (its type keeps none, or it predates the bound). */
+export async function liveBound(conn: { _id: string; type: string }): Promise<number | null> {
+  if (!keepsLiveBound(conn.type)) return null;
   // Summed here, not by `$group`: FerretDB v1 answers a `$group` with two `$sum`s wrongly (the second comes back 0).
   // The entries are small, and all come in the first reply.
   const entries = await rawCollection(LiveBound)
-    .find({ connectionId }, { projection: { n: 1, g: 1 }, batchSize: 100_000 })
+    .find({ connectionId: conn._id }, { projection: { n: 1, g: 1 }, batchSize: 100_000 })
     .toArray();
   let n = 0;
   let genesis = false;

@@ -8,7 +8,7 @@ import { DEFAULT_MASS_REMOVAL_THRESHOLD } from './defaults';
 import type { MergeSettings } from './derive';
 import { InvalidStateError, NotFoundError, duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { massRemovalVerdict } from './massRemovalGuard';
-import { keepsLiveBound, liveBound } from './liveCount';
+import { liveBound } from './liveCount';
 import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
@@ -729,7 +729,7 @@ export async function evaluateAndApply(
   // counts low, so then it is exact: src/store/liveCount.ts); a higher bound (people to remove, or a stop between a
   // raise and its write) is checked by the exact count.
   if (!force && tally) {
-    const bound = keepsLiveBound(conn.type) ? await liveBound(conn._id) : null;
+    const bound = await liveBound(conn);
     const existing = bound !== null && bound <= tally.liveSeen ? bound : await countLiveRecords(conn._id);
     if (existing <= tally.liveSeen) {
       const review = { existing, wouldRemove: 0, wouldDeactivate: tally.deactivations, threshold };
@@ -764,10 +764,10 @@ export async function evaluateAndApply(
  * above: taken as some, since a bound is never low; one left high only costs a first load its direct path). Without a
  * bound one existence read decides: a `limit 1` read, which stops at the first live record where the store serves it
  * from the index (a count would read them all, on every re-sync). On FerretDB v1 that read scans the records of every
- * connection stored before this one's, 8 s for 50,000 of them in bench/sftp's profile.
+ * connection stored before this one's, about 7 s for 50,000 of them in bench/sftp's profile.
  */
 async function mayHaveLiveRecords(conn: SyncConnection): Promise<boolean> {
-  const bound = keepsLiveBound(conn.type) ? await liveBound(conn._id) : null;
+  const bound = await liveBound(conn);
   if (bound !== null) return bound > 0;
   return (await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec()) !== null;
 }

@@ -36,7 +36,7 @@ const live = (conn: SyncConnection) => SourceRecord.countDocuments({ connectionI
 /** Asserts the bound equals the exact count of live records. */
 async function exact(conn: SyncConnection, want: number, what: string): Promise<void> {
   assert.equal(await live(conn), want, `${what}: live records`);
-  assert.equal(await liveBound(conn._id), want, `${what}: the bound`);
+  assert.equal(await liveBound(conn), want, `${what}: the bound`);
 }
 
 async function fullSnapshot(conn: SyncConnection, people: number[]) {
@@ -90,7 +90,7 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
     const exactReplaces = storeCapabilities().atomicFindAndModify;
     const check = async (liveNow: number, tombstoned: number, what: string) => {
       assert.equal(await live(conn), liveNow, `${what}: live records`);
-      assert.equal(await liveBound(conn._id), liveNow + (exactReplaces ? 0 : tombstoned), `${what}: the bound`);
+      assert.equal(await liveBound(conn), liveNow + (exactReplaces ? 0 : tombstoned), `${what}: the bound`);
     };
     await applySourceChanges(
       conn,
@@ -114,14 +114,14 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
 
   test('a SCIM connection keeps no bound, and its writes send no command for one', async () => {
     const conn = await setup('scim');
-    assert.equal(await liveBound(conn._id), null);
+    assert.equal(await liveBound(conn), null);
     const count = countStoreCommands();
     await applySourceChanges(conn, [upsert(1)]);
     await applySourceChanges(conn, [{ op: 'tombstone', key: 'k1' }]);
     const entries = count.on('insert', 'live_bounds');
     count.stop();
     assert.equal(entries, 0);
-    assert.equal(await liveBound(conn._id), null);
+    assert.equal(await liveBound(conn), null);
   });
 
   for (const type of ['csv', 'hris'] as const) {
@@ -142,12 +142,12 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
           ),
         ]);
         assert.equal(await live(conn), keys.length);
-        assert.ok((await liveBound(conn._id))! >= keys.length, `round ${round}: the bound is low after racing creates`);
+        assert.ok((await liveBound(conn))! >= keys.length, `round ${round}: the bound is low after racing creates`);
         // Both remove the same people: each record goes once, and a writer that lost must not count it.
         const removals = keys.map((i): SourceChange => ({ op: removal, key: `k${i}` }));
         await Promise.all([applySourceChanges(conn, removals), applySourceChanges(conn, removals)]);
         assert.equal(await live(conn), 0);
-        assert.ok((await liveBound(conn._id))! >= 0, `round ${round}: the bound went below zero after racing removals`);
+        assert.ok((await liveBound(conn))! >= 0, `round ${round}: the bound went below zero after racing removals`);
       }
     });
   }
@@ -182,7 +182,7 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
     assert.ok(r.counted >= 1);
     assert.deepEqual(r.run.review, { existing: 200, wouldRemove: 0, wouldDeactivate: 0, threshold: 0.2 });
     assert.equal(await live(conn), 200);
-    assert.equal(await liveBound(conn._id), 207, 'a high bound stays high: only a count can say what it should be');
+    assert.equal(await liveBound(conn), 207, 'a high bound stays high: only a count can say what it should be');
 
     // The guard still holds a truncated snapshot.
     r = await fullSnapshot(conn, range(0, 100));
@@ -210,12 +210,12 @@ describe('the live-record bound: the guard knows a full snapshot removes nobody 
       conn,
       range(0, 50).map((i) => upsert(i)),
     );
-    assert.equal(await liveBound(conn._id), null);
+    assert.equal(await liveBound(conn), null);
     const r = await fullSnapshot(conn, range(0, 49));
     assert.equal(r.run.status, 'succeeded');
     assert.ok(r.counted >= 1);
     assert.equal(r.run.counts.removed, 1);
-    assert.equal(await liveBound(conn._id), null);
+    assert.equal(await liveBound(conn), null);
     assert.equal(await live(conn), 49);
   });
 });
