@@ -2,6 +2,7 @@ import mongoose from 'mongoose';
 import * as models from './models';
 import { capabilitiesOf, type BuildInfoAnswer, type HelloAnswer, type StoreCapabilities } from './capabilities';
 import { watchStoreMonitors, type StoreMonitorEvent } from './storeMonitor';
+import { ensureStoredFileIndexes } from './files';
 
 export type { StoreCapabilities } from './capabilities';
 
@@ -108,6 +109,7 @@ export async function ensureIndexes(): Promise<void> {
       await (m as unknown as mongoose.Model<unknown>).createIndexes();
     }
   }
+  await ensureStoredFileIndexes();
 }
 
 export async function disconnectStore(): Promise<void> {

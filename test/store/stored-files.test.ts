@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import mongoose from 'mongoose';
-import { FILE_CHUNK_BYTES, deleteStoredFile, readStoredFile, startStoredFile } from '../../src/store';
+import type { CommandStartedEvent } from 'mongodb';
+import { FILE_CHUNK_BYTES, chunkId, deleteStoredFile, readStoredFile, startStoredFile } from '../../src/store';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 /** Stored files (GridFS) read back whole and by range, a chunk at a time, with a damaged file refused. */
@@ -26,7 +27,7 @@ describe('stored files', () => {
   const data = randomBytes(FILE_CHUNK_BYTES * 2 + FILE_CHUNK_BYTES / 2);
   let id = '';
   before(async () => {
-    await openTestStore('stored_files');
+    await openTestStore('stored_files', { monitorCommands: true });
     id = await store(data);
   });
   after(closeTestStore);
@@ -69,5 +70,66 @@ describe('stored files', () => {
     await assert.rejects(read(cut), /missing chunk 2/);
     await deleteStoredFile(cut);
     await assert.rejects(read(cut), /FileNotFound/);
+  });
+
+  test('chunks are stored under ids derived from the file, and a read fetches each by _id, never by range', async () => {
+    const fileId = new mongoose.mongo.ObjectId(id);
+    const chunks = mongoose.connection.db!.collection('files.chunks');
+    const ids = (await chunks.find({ files_id: fileId }, { projection: { _id: 1, n: 1 } }).toArray()).map((c) => [c.n, c._id]);
+    assert.deepEqual(
+      ids.sort((a, b) => a[0] - b[0]),
+      [0, 1, 2].map((n) => [n, chunkId(fileId, n)]),
+    );
+    const filters: unknown[] = [];
+    const client = mongoose.connection.getClient();
+    const seen = (ev: CommandStartedEvent) => {
+      if (ev.commandName === 'find' && ev.command.find === 'files.chunks') filters.push(ev.command.filter);
+    };
+    client.on('commandStarted', seen);
+    try {
+      assert.ok((await read(id, FILE_CHUNK_BYTES + 1)).bytes.equals(data.subarray(FILE_CHUNK_BYTES + 1)));
+    } finally {
+      client.off('commandStarted', seen);
+    }
+    assert.deepEqual(filters, [{ _id: chunkId(fileId, 1) }, { _id: chunkId(fileId, 2) }]);
+  });
+
+  test('a file stored by the driver with ObjectId chunks (before derived ids) still reads, by range, and deletes whole', async () => {
+    const bucket = new mongoose.mongo.GridFSBucket(mongoose.connection.db!, { bucketName: 'files', chunkSizeBytes: FILE_CHUNK_BYTES });
+    const up = bucket.openUploadStream('old.csv');
+    await new Promise<void>((resolve, reject) => {
+      up.once('error', reject);
+      up.end(data, () => resolve());
+    });
+    const old = up.id.toHexString();
+    const chunks = mongoose.connection.db!.collection('files.chunks');
+    assert.equal(await chunks.countDocuments({ files_id: up.id, _id: { $type: 'objectId' } }), 3);
+    assert.ok((await read(old)).bytes.equals(data));
+    assert.ok((await read(old, FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)).bytes.equals(data.subarray(FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)));
+    await deleteStoredFile(old);
+    assert.equal(await chunks.countDocuments({ files_id: up.id }), 0);
+    assert.equal(await mongoose.connection.db!.collection('files.files').countDocuments({ _id: up.id }), 0);
+    await assert.rejects(read(old), /FileNotFound/);
+  });
+
+  test('deleting a file removes every chunk and its files document; an aborted upload leaves nothing', async () => {
+    const chunks = mongoose.connection.db!.collection('files.chunks');
+    const files = mongoose.connection.db!.collection('files.files');
+    const doomed = await store(data);
+    await deleteStoredFile(doomed);
+    assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(doomed) }), 0);
+    assert.equal(await files.countDocuments({ _id: new mongoose.mongo.ObjectId(doomed) }), 0);
+    await deleteStoredFile(doomed); // a missing file is no error
+
+    const up = startStoredFile('partial.csv', {});
+    up.stream.on('error', () => undefined); // the write after the abort fails; its callback says so
+    await new Promise<void>((resolve, reject) => up.stream.write(data.subarray(0, FILE_CHUNK_BYTES + 10), (err) => (err ? reject(err) : resolve())));
+    assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(up.id) }), 1);
+    await up.abort();
+    assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(up.id) }), 0);
+    assert.equal(await files.countDocuments({ _id: new mongoose.mongo.ObjectId(up.id) }), 0);
+    await assert.rejects(
+      new Promise<void>((resolve, reject) => up.stream.write(Buffer.from('more'), (err) => (err ? reject(err) : resolve()))),
+    );
   });
 });
