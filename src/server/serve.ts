@@ -86,6 +86,8 @@ export async function startService(
         logger.warn({ groups: done.finishedGroupWrites }, 'finished SCIM group writes a stopped process left half-done');
       if (done.owedRemerges)
         logger.warn({ remerges: done.owedRemerges }, 'ran re-merges that settings changes owed and a stopped process left undone');
+      if (done.abandonedFiles.length)
+        logger.warn({ fileIds: done.abandonedFiles }, 'deleted stored files a stopped process left half-written');
       const expired = await sweepEvents();
       await sweepWebhookDeliveries(new Date(Date.now() - config.EVENT_RETENTION_DAYS * 86_400_000));
       if (expired) logger.info({ events: expired }, 'removed events past the retention');

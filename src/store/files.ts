@@ -32,6 +32,8 @@ interface FileDoc {
   uploadDate: Date;
   filename: string;
   metadata?: Record<string, unknown>;
+  /** Present while the file is being written: when its writer was last heard of. */
+  writingAt?: Date;
 }
 
 function db(): mongoose.mongo.Db {
@@ -62,19 +64,33 @@ export interface StoredFileUpload {
 }
 
 /**
+ * A file being written keeps `writingAt` on its files document (the last time its writer was heard of, at most
+ * TOUCH_MS old while it writes); a whole file has none. A process that dies mid-upload leaves such a document, and
+ * the worker's sweep (`sweepAbandonedStoredFiles`) deletes it and its chunks once it has been silent for
+ * ABANDONED_FILE_MS. Without the document, nothing would ever name those chunks again: up to 2 GiB per killed upload,
+ * kept forever.
+ */
+const TOUCH_MS = 60_000;
+/**
+ * Silence after which a file being written is taken for abandoned: far above TOUCH_MS, and above the SFTP idle
+ * timeout (10 minutes by default), which ends a session whose client stopped writing (its upload is then aborted).
+ */
+export const ABANDONED_FILE_MS = 30 * 60_000;
+
+/**
  * Writes a file's bytes as chunks of FILE_CHUNK_BYTES, one insert each, in order (a write is acknowledged once the
- * chunks it completed are stored, so a slow store slows the writer down), then the files document at `end()`.
+ * chunks it completed are stored, so a slow store slows the writer down). The files document is inserted first,
+ * marked `writingAt`, and completed at `end()`: length, upload date, mark removed.
  */
 class StoredFileWriter extends Writable {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private length = 0;
+  private touchedAt = 0;
   /** Chunks stored so far. */
   stored = 0;
-  /** The files document was (or is being) written: the file is whole. */
-  filed = false;
   private aborted = false;
-  /** The insert under way, if any (an abort waits for it so it can delete what it stored). */
+  /** The command under way, if any (an abort waits for it so it can delete what it stored). */
   busy: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -85,6 +101,28 @@ class StoredFileWriter extends Writable {
     super();
   }
 
+  /** Runs a command as the one under way. */
+  private async track<T>(command: Promise<T>): Promise<T> {
+    this.busy = command.catch(() => undefined);
+    return await command;
+  }
+
+  override _construct(done: (err?: Error | null) => void): void {
+    if (this.aborted) return done(new Error('the stored file was aborted'));
+    const now = new Date();
+    this.touchedAt = now.getTime();
+    const doc: FileDoc = {
+      _id: this.fileId,
+      length: 0,
+      chunkSize: FILE_CHUNK_BYTES,
+      uploadDate: now,
+      filename: this.filename,
+      metadata: this.metadata,
+      writingAt: now,
+    };
+    this.track(filesOf().insertOne(doc)).then(() => done(), done);
+  }
+
   private async storeChunk(bytes: number): Promise<void> {
     if (this.aborted) throw new Error('the stored file was aborted');
     const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
@@ -93,13 +131,26 @@ class StoredFileWriter extends Writable {
     this.held = rest.length ? [Buffer.from(rest)] : [];
     this.heldBytes = rest.length;
     const n = this.stored;
-    const stored = chunksOf()
-      .insertOne({ _id: chunkId(this.fileId, n), files_id: this.fileId, n, data: new mongoose.mongo.Binary(data) })
-      .then(() => {
-        this.stored = n + 1;
-      });
-    this.busy = stored.catch(() => undefined);
-    await stored;
+    // Counted inside the tracked command, so an abort waiting for it deletes this chunk too.
+    await this.track(
+      chunksOf()
+        .insertOne({ _id: chunkId(this.fileId, n), files_id: this.fileId, n, data: new mongoose.mongo.Binary(data) })
+        .then(() => {
+          this.stored = n + 1;
+        }),
+    );
+    if (Date.now() - this.touchedAt > TOUCH_MS) {
+      this.touchedAt = Date.now();
+      const res = await this.track(filesOf().updateOne({ _id: this.fileId, writingAt: { $exists: true } }, { $set: { writingAt: new Date() } }));
+      if (!res.matchedCount) throw await this.swept();
+    }
+  }
+
+  /** The file was taken for abandoned and deleted while this writer was silent: drop what it stored since. */
+  private async swept(): Promise<Error> {
+    this.aborted = true;
+    await deleteChunks(this.fileId, this.stored).catch(() => undefined);
+    return new Error('the stored file was removed while it was being written (silent too long)');
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -116,40 +167,29 @@ class StoredFileWriter extends Writable {
     void (async () => {
       if (this.heldBytes) await this.storeChunk(this.heldBytes);
       if (this.aborted) throw new Error('the stored file was aborted');
-      this.filed = true;
-      const filed = filesOf().insertOne({
-        _id: this.fileId,
-        length: this.length,
-        chunkSize: FILE_CHUNK_BYTES,
-        uploadDate: new Date(),
-        filename: this.filename,
-        metadata: this.metadata,
-      });
-      this.busy = filed.catch(() => undefined);
-      await filed;
+      const res = await this.track(
+        filesOf().updateOne(
+          { _id: this.fileId, writingAt: { $exists: true } },
+          { $set: { length: this.length, uploadDate: new Date() }, $unset: { writingAt: '' } },
+        ),
+      );
+      if (!res.matchedCount) throw await this.swept();
     })().then(() => done(), done);
   }
 
-  abort(): void {
+  /** Stops the writer and deletes what it stored, files document included. */
+  async abort(): Promise<void> {
     this.aborted = true;
+    await this.busy;
+    await deleteChunks(this.fileId, this.stored);
+    await filesOf().deleteOne({ _id: this.fileId });
   }
 }
 
 /** Starts storing a file; write its bytes in order, then `end()` and wait for 'finish'. */
 export function startStoredFile(filename: string, metadata: Record<string, unknown>): StoredFileUpload {
   const writer = new StoredFileWriter(new mongoose.mongo.ObjectId(), filename, metadata);
-  const id = writer.fileId.toHexString();
-  return {
-    id,
-    stream: writer,
-    abort: async () => {
-      writer.abort();
-      await writer.busy;
-      // A file whose files document was written is deleted whole; otherwise its chunks are known by number.
-      if (writer.filed) await deleteStoredFile(id).catch(() => undefined);
-      else await deleteChunks(writer.fileId, writer.stored).catch(() => undefined);
-    },
-  };
+  return { id: writer.fileId.toHexString(), stream: writer, abort: () => writer.abort().catch(() => undefined) };
 }
 
 /** Stores a small file (a result) in one go; returns its id. */
@@ -207,6 +247,7 @@ async function* rangeChunkDocs(fileId: ObjectId, first: number, last: number): A
 async function* storedFileChunks(id: ObjectId, start: number, end?: number): AsyncGenerator<Buffer> {
   const file = await filesOf().findOne({ _id: id });
   if (!file) throw new Error(`FileNotFound: no stored file with id ${id.toHexString()}`);
+  if (file.writingAt) throw new Error(`stored file ${id.toHexString()} is still being written`);
   const length = Number(file.length);
   const chunkSize = Number(file.chunkSize);
   const stop = Math.min(end ?? length, length);
@@ -236,15 +277,43 @@ async function deleteChunks(fileId: ObjectId, count: number): Promise<number> {
   return res.deletedCount;
 }
 
+/** Deletes a file's chunks by derived `_id` from 0 until one is missing (they are written in order); returns how many. */
+async function deleteChunksInOrder(fileId: ObjectId): Promise<number> {
+  const PER_COMMAND = 256;
+  let deleted = 0;
+  for (;;) {
+    const ops = Array.from({ length: PER_COMMAND }, (_, k) => ({ deleteOne: { filter: { _id: chunkId(fileId, deleted + k) } } }));
+    const n = (await chunksOf().bulkWrite(ops, { ordered: false })).deletedCount;
+    deleted += n;
+    if (n < PER_COMMAND) return deleted;
+  }
+}
+
 /**
  * Deletes a stored file (its chunks, then its files document, so an interrupted delete can be run again); a missing
- * file is no error. Chunks that are not where their derived `_id` says (a file stored with ObjectId chunks, or an
- * upload that never got its files document) are deleted by `files_id`.
+ * file is no error. A whole file's chunks are known by its length; a file being written (or abandoned) is deleted
+ * chunk by chunk until one is missing; a file stored with ObjectId chunks is deleted by `files_id`.
  */
 export async function deleteStoredFile(id: string): Promise<void> {
   const fileId = new mongoose.mongo.ObjectId(id);
-  const file = await filesOf().findOne({ _id: fileId }, { projection: { length: 1, chunkSize: 1 } });
-  const count = file ? Math.ceil(Number(file.length) / Number(file.chunkSize)) : 0;
-  if (!file || (await deleteChunks(fileId, count)) < count) await chunksOf().deleteMany({ files_id: fileId });
+  const file = await filesOf().findOne({ _id: fileId }, { projection: { length: 1, chunkSize: 1, writingAt: 1 } });
+  if (!file || file.writingAt) await deleteChunksInOrder(fileId);
+  else {
+    const count = Math.ceil(Number(file.length) / Number(file.chunkSize));
+    if ((await deleteChunks(fileId, count)) < count) await chunksOf().deleteMany({ files_id: fileId });
+  }
   if (file) await filesOf().deleteOne({ _id: fileId });
+}
+
+/**
+ * Deletes the files whose writer has been silent for `ageMs` (at least ABANDONED_FILE_MS): uploads a stopped process
+ * left half-written. Returns their ids. The store's sweep runs it (src/store/recovery.ts).
+ */
+export async function sweepAbandonedStoredFiles(ageMs = ABANDONED_FILE_MS, now = new Date()): Promise<string[]> {
+  const before = new Date(now.getTime() - Math.max(ageMs, ABANDONED_FILE_MS));
+  const stale = await filesOf()
+    .find({ writingAt: { $lt: before } }, { projection: { _id: 1 } })
+    .toArray();
+  for (const f of stale) await deleteStoredFile(f._id.toHexString());
+  return stale.map((f) => f._id.toHexString());
 }

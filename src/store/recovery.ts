@@ -1,4 +1,5 @@
 import { sweepAbandonedRuns } from './abandonedRuns';
+import { sweepAbandonedStoredFiles } from './files';
 import { replayJournalSlots, replayMergeJournal } from './merge';
 import { finishOwedRemerges } from './remerge';
 import { finishPendingGroupWrites } from './scimGroups';
@@ -29,6 +30,8 @@ export interface SweepReport {
   finishedGroupWrites: number;
   /** Re-merges owed by settings changes (attribute priority, extended attributes) that were run. */
   owedRemerges: number;
+  /** Stored files a stopped process left half-written (an upload cut by a crash), deleted with their chunks. */
+  abandonedFiles: string[];
 }
 
 /**
@@ -41,7 +44,9 @@ export interface SweepReport {
  * - the merge journal: replayed, so recipients catch up with acknowledged source records (src/store/merge.ts), both
  *   the batch entries and the slots of one-record writes (src/store/mergeJournal.ts);
  * - SCIM group-write intents: finished (src/store/scimGroups.ts);
- * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts).
+ * - re-merges owed by settings changes whose background job did not finish: run (src/store/remerge.ts);
+ * - stored files left half-written (silent for at least ABANDONED_FILE_MS, whatever `ageMs` says, since an upload on
+ *   another process may be slow): deleted (src/store/files.ts).
  * SCIM userName key claims need no sweep: a claim whose user was never written is taken over by the next
  * claim of that key once SCIM_KEY_STALE_MS old (src/store/scimUsers.ts claimScimKey), and until then it hides nothing.
  * Every step is idempotent, so a sweep may run beside the work it looks at, and in several processes at once.
@@ -52,6 +57,7 @@ export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; res
   const replayedJournalSlots = await replayJournalSlots(ageMs);
   const finishedGroupWrites = await finishPendingGroupWrites(ageMs);
   const owedRemerges = await finishOwedRemerges(ageMs);
+  const abandonedFiles = await sweepAbandonedStoredFiles(ageMs);
   return {
     failedRuns: runs.failed,
     resumedRuns: runs.resumed,
@@ -60,5 +66,6 @@ export async function sweepStore(ageMs: number, opts: { runStaleMs?: number; res
     replayedJournalSlots,
     finishedGroupWrites,
     owedRemerges,
+    abandonedFiles,
   };
 }

@@ -104,6 +104,47 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
     }
   });
 
+  it('killed with SIGKILL mid-upload: nothing is processed, and the half-written file is deleted once silent', async () => {
+    const acct = await sftpConnection(org.id, [key.publicKey]);
+    const first = await service();
+    const files = mongoose.connection.db!.collection('files.files');
+    const chunks = mongoose.connection.db!.collection('files.chunks');
+    const { client, sftp } = await ssh2Client(first.sftpPort, acct.username, { privateKey: Buffer.from(readFileSync(key.path)) });
+    let fileId: mongoose.mongo.ObjectId;
+    try {
+      const h = await call<Buffer>((cb) => sftp.open('/inbox/full/cut.csv', 'w', cb));
+      // 2.5 MiB: two whole chunks stored, a third held in the writer when the process dies.
+      const part = Buffer.from(csvPeople(70_000)).subarray(0, 5 * 512 * 1024);
+      assert.equal(part.length, 5 * 512 * 1024, 'the sample is long enough');
+      for (let off = 0; off < part.length; off += 32 * 1024)
+        await call((cb) => sftp.write(h, part, off, 32 * 1024, off, (e) => cb(e)));
+      const doc = await files.findOne({ 'metadata.connectionId': acct.id });
+      assert.ok(doc?.writingAt instanceof Date, 'a file being written is marked');
+      fileId = doc._id as mongoose.mongo.ObjectId;
+      assert.equal(await chunks.countDocuments({ files_id: fileId }), 2);
+      await first.kill('SIGKILL');
+    } finally {
+      client.destroy();
+    }
+    assert.equal((await runsOf(acct.id, 'cut.csv')).length, 0);
+    // Another instance's sweep leaves a file written moments ago alone (its writer may be alive elsewhere)...
+    const second = await service();
+    await sleep(1000);
+    assert.equal(await files.countDocuments({ _id: fileId }), 1);
+    await second.kill('SIGTERM');
+    // ...and deletes it, chunks first, once it has been silent for half an hour.
+    await files.updateOne({ _id: fileId }, { $set: { writingAt: new Date(Date.now() - 31 * 60_000) } });
+    const third = await service();
+    for (let i = 0; (await files.countDocuments({ _id: fileId })) > 0; i++) {
+      assert.ok(i < 200, 'the abandoned file was not swept');
+      await sleep(100);
+    }
+    assert.equal(await chunks.countDocuments({ files_id: fileId }), 0);
+    assert.equal((await runsOf(acct.id, 'cut.csv')).length, 0);
+    assert.equal(await sourceCount(acct.id), 0);
+    await third.kill('SIGTERM');
+  });
+
   it('the store stops during an upload: the client gets an error; the same upload succeeds once the store is back', async () => {
     const acct = await sftpConnection(org.id, [key.publicKey]);
     const target = new URL(process.env.MONGODB_URI!);

@@ -3,7 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import mongoose from 'mongoose';
 import type { CommandStartedEvent } from 'mongodb';
-import { FILE_CHUNK_BYTES, chunkId, deleteStoredFile, readStoredFile, startStoredFile } from '../../src/store';
+import {
+  ABANDONED_FILE_MS,
+  FILE_CHUNK_BYTES,
+  chunkId,
+  deleteStoredFile,
+  readStoredFile,
+  startStoredFile,
+  sweepAbandonedStoredFiles,
+  sweepStore,
+} from '../../src/store';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 /** Stored files (GridFS) read back whole and by range, a chunk at a time, with a damaged file refused. */
@@ -131,5 +140,42 @@ describe('stored files', () => {
     await assert.rejects(
       new Promise<void>((resolve, reject) => up.stream.write(Buffer.from('more'), (err) => (err ? reject(err) : resolve()))),
     );
+  });
+
+  test('a file being written is marked, cannot be read, and is swept with its chunks only once silent for long', async () => {
+    const files = mongoose.connection.db!.collection('files.files');
+    const chunks = mongoose.connection.db!.collection('files.chunks');
+    const write = (up: ReturnType<typeof startStoredFile>, bytes: Buffer) =>
+      new Promise<void>((resolve, reject) => up.stream.write(bytes, (err) => (err ? reject(err) : resolve())));
+    const whole = await store(data);
+    const cut = startStoredFile('cut.csv', {});
+    cut.stream.on('error', () => undefined);
+    await write(cut, data);
+    const cutId = new mongoose.mongo.ObjectId(cut.id);
+    const doc = await files.findOne({ _id: cutId });
+    assert.ok(doc?.writingAt instanceof Date);
+    assert.equal(await chunks.countDocuments({ files_id: cutId }), 2);
+    await assert.rejects(read(cut.id), /still being written/);
+
+    // Moments old, or silent for less than the floor whatever age the sweep is given: left alone.
+    assert.deepEqual(await sweepAbandonedStoredFiles(0), []);
+    assert.deepEqual(await sweepAbandonedStoredFiles(0, new Date(Date.now() + ABANDONED_FILE_MS - 60_000)), []);
+    // Silent past it: the file and its chunks go; whole files stay.
+    assert.deepEqual(await sweepAbandonedStoredFiles(0, new Date(Date.now() + ABANDONED_FILE_MS + 60_000)), [cut.id]);
+    assert.equal(await files.countDocuments({ _id: cutId }), 0);
+    assert.equal(await chunks.countDocuments({ files_id: cutId }), 0);
+    assert.ok((await read(whole)).bytes.equals(data));
+    // Its writer, back after the sweep, fails instead of completing a file with missing chunks, and leaves nothing.
+    await assert.rejects(new Promise<void>((resolve, reject) => cut.stream.end(data.subarray(0, 10), (err?: Error | null) => (err ? reject(err) : resolve()))));
+    assert.equal(await files.countDocuments({ _id: cutId }), 0);
+    assert.equal(await chunks.countDocuments({ files_id: cutId }), 0);
+
+    // The store's sweep runs it.
+    const left = startStoredFile('left.csv', {});
+    left.stream.on('error', () => undefined);
+    await write(left, data.subarray(0, FILE_CHUNK_BYTES + 1));
+    await files.updateOne({ _id: new mongoose.mongo.ObjectId(left.id) }, { $set: { writingAt: new Date(Date.now() - ABANDONED_FILE_MS - 1000) } });
+    assert.deepEqual((await sweepStore(0)).abandonedFiles, [left.id]);
+    assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(left.id) }), 0);
   });
 });
