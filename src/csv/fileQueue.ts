@@ -20,6 +20,7 @@ import {
 import type { CsvEncoding } from './encoding';
 import { CsvFileError } from './errors';
 import { ingestPreparedFile, linesOf, prepareCsvFile, type StoredCsv } from './fileRun';
+import { localCopyOf } from './localCopy';
 
 /**
  * The worker side of stored files (SFTP uploads): claims queued runs whose input is a file in the store, processes
@@ -87,11 +88,13 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     const ended = await (await ingestOf()).fail(input.encodingError ?? 'the file cannot be read as text');
     return finish(ended, new Map(), null);
   }
-  const file: StoredCsv = { open: () => readStoredFile(fileId), bytes: input.bytesTotal ?? 0, encoding: input.encoding as CsvEncoding };
+  const copy = await localCopyOf(() => readStoredFile(fileId));
+  const file: StoredCsv = { open: () => copy.open(), bytes: input.bytesTotal ?? 0, encoding: input.encoding as CsvEncoding };
   let prepared;
   try {
     prepared = await prepareCsvFile(file, run.mode, (await readColumnMapping(conn.orgId, conn._id))?.mapping);
   } catch (err) {
+    await copy.dispose();
     if (!(err instanceof CsvFileError)) throw err;
     const ended = await (await ingestOf()).fail(err.message);
     log.info('sftp file rejected whole');
@@ -117,6 +120,7 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     return await finish(ended, rejected, file);
   } finally {
     await ready.close();
+    await copy.dispose();
   }
 }
 
