@@ -287,7 +287,11 @@ async function checkLoad(phase: 'first' | 'second', path: string, run: SyncRunDo
   const c = run.counts;
   if (phase === 'first') {
     assertEqual(c.created, N, `${what} created`);
-    assertEqual(c.updated + c.unchanged + c.removed + c.deactivated + c.rejected, 0, `${what} updated/unchanged/removed/deactivated/rejected`);
+    assertEqual(
+      c.updated + c.unchanged + c.removed + c.deactivated + c.rejected,
+      0,
+      `${what} updated/unchanged/removed/deactivated/rejected`,
+    );
     return;
   }
   assertEqual(c.updated, CHANGED, `${what} updated`);

@@ -141,7 +141,9 @@ class StoredFileWriter extends Writable {
     );
     if (Date.now() - this.touchedAt > TOUCH_MS) {
       this.touchedAt = Date.now();
-      const res = await this.track(filesOf().updateOne({ _id: this.fileId, writingAt: { $exists: true } }, { $set: { writingAt: new Date() } }));
+      const res = await this.track(
+        filesOf().updateOne({ _id: this.fileId, writingAt: { $exists: true } }, { $set: { writingAt: new Date() } }),
+      );
       if (!res.matchedCount) throw await this.swept();
     }
   }

@@ -116,11 +116,10 @@ describe('SFTP faults: a killed service, a dropped client, a store outage, two i
       // 2.5 MiB: two whole chunks stored, a third held in the writer when the process dies.
       const part = Buffer.from(csvPeople(70_000)).subarray(0, 5 * 512 * 1024);
       assert.equal(part.length, 5 * 512 * 1024, 'the sample is long enough');
-      for (let off = 0; off < part.length; off += 32 * 1024)
-        await call((cb) => sftp.write(h, part, off, 32 * 1024, off, (e) => cb(e)));
+      for (let off = 0; off < part.length; off += 32 * 1024) await call((cb) => sftp.write(h, part, off, 32 * 1024, off, (e) => cb(e)));
       const doc = await files.findOne({ 'metadata.connectionId': acct.id });
       assert.ok(doc?.writingAt instanceof Date, 'a file being written is marked');
-      fileId = doc._id as mongoose.mongo.ObjectId;
+      fileId = doc._id;
       assert.equal(await chunks.countDocuments({ files_id: fileId }), 2);
       await first.kill('SIGKILL');
     } finally {

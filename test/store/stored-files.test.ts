@@ -114,7 +114,9 @@ describe('stored files', () => {
     const chunks = mongoose.connection.db!.collection('files.chunks');
     assert.equal(await chunks.countDocuments({ files_id: up.id, _id: { $type: 'objectId' } }), 3);
     assert.ok((await read(old)).bytes.equals(data));
-    assert.ok((await read(old, FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)).bytes.equals(data.subarray(FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)));
+    assert.ok(
+      (await read(old, FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)).bytes.equals(data.subarray(FILE_CHUNK_BYTES - 3, FILE_CHUNK_BYTES + 5)),
+    );
     await deleteStoredFile(old);
     assert.equal(await chunks.countDocuments({ files_id: up.id }), 0);
     assert.equal(await mongoose.connection.db!.collection('files.files').countDocuments({ _id: up.id }), 0);
@@ -132,7 +134,9 @@ describe('stored files', () => {
 
     const up = startStoredFile('partial.csv', {});
     up.stream.on('error', () => undefined); // the write after the abort fails; its callback says so
-    await new Promise<void>((resolve, reject) => up.stream.write(data.subarray(0, FILE_CHUNK_BYTES + 10), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      up.stream.write(data.subarray(0, FILE_CHUNK_BYTES + 10), (err) => (err ? reject(err) : resolve())),
+    );
     assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(up.id) }), 1);
     await up.abort();
     assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(up.id) }), 0);
@@ -166,7 +170,9 @@ describe('stored files', () => {
     assert.equal(await chunks.countDocuments({ files_id: cutId }), 0);
     assert.ok((await read(whole)).bytes.equals(data));
     // Its writer, back after the sweep, fails instead of completing a file with missing chunks, and leaves nothing.
-    await assert.rejects(new Promise<void>((resolve, reject) => cut.stream.end(data.subarray(0, 10), (err?: Error | null) => (err ? reject(err) : resolve()))));
+    await assert.rejects(
+      new Promise<void>((resolve, reject) => cut.stream.end(data.subarray(0, 10), (err?: Error | null) => (err ? reject(err) : resolve()))),
+    );
     assert.equal(await files.countDocuments({ _id: cutId }), 0);
     assert.equal(await chunks.countDocuments({ files_id: cutId }), 0);
 
@@ -174,7 +180,10 @@ describe('stored files', () => {
     const left = startStoredFile('left.csv', {});
     left.stream.on('error', () => undefined);
     await write(left, data.subarray(0, FILE_CHUNK_BYTES + 1));
-    await files.updateOne({ _id: new mongoose.mongo.ObjectId(left.id) }, { $set: { writingAt: new Date(Date.now() - ABANDONED_FILE_MS - 1000) } });
+    await files.updateOne(
+      { _id: new mongoose.mongo.ObjectId(left.id) },
+      { $set: { writingAt: new Date(Date.now() - ABANDONED_FILE_MS - 1000) } },
+    );
     assert.deepEqual((await sweepStore(0)).abandonedFiles, [left.id]);
     assert.equal(await chunks.countDocuments({ files_id: new mongoose.mongo.ObjectId(left.id) }), 0);
   });
