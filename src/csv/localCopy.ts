@@ -20,10 +20,13 @@ export interface LocalCopy {
   dispose(): Promise<void>;
 }
 
+/** Prefix of a local copy's temporary directory (a stopped process's are removed at start: src/server/tempFiles.ts). */
+export const LOCAL_COPY_DIR_PREFIX = 'audience-file-';
+
 export async function localCopyOf(read: () => AsyncIterable<Buffer>): Promise<LocalCopy> {
   let dir: string;
   try {
-    dir = await mkdtemp(join(tmpdir(), 'audience-file-'));
+    dir = await mkdtemp(join(tmpdir(), LOCAL_COPY_DIR_PREFIX));
   } catch {
     return { open: read, dir: null, dispose: async () => undefined };
   }

@@ -21,6 +21,7 @@ import { WebhookWorker } from '../webhooks/worker';
 import { countEventsWritten, recordDelivery } from './eventMetrics';
 import { createApp } from './app';
 import { createLogger } from './logger';
+import { removeStaleTempDirs } from './tempFiles';
 
 export type Role = 'http' | 'sftp' | 'worker';
 export const ALL_ROLES: readonly Role[] = ['http', 'sftp', 'worker'];
@@ -60,6 +61,8 @@ export async function startService(
       'SECRET_KEY is not set: using the development key kept in SECRET_KEY_FILE; set SECRET_KEY (or SECRET_KEY_FILE naming a mounted secret) in production',
     );
   }
+  const staleTemp = await removeStaleTempDirs();
+  if (staleTemp.length) logger.warn({ dirs: staleTemp }, 'removed temporary files stopped processes left (upload spools, local copies)');
   const caps = await connectStore(config.MONGODB_URI, { logger });
   logger.info({ store: caps.engine, version: caps.serverVersion, capabilities: caps, roles }, 'store connected');
 

@@ -33,6 +33,9 @@ import { loadOwned } from '../owned';
 import { ApiError } from '../problem';
 import { UploadAccepted, UploadDryRun, idParams } from '../schemas';
 
+/** Prefix of an upload's spool directory (a stopped process's are removed at start: src/server/tempFiles.ts). */
+export const UPLOAD_SPOOL_DIR_PREFIX = 'audience-upload-';
+
 const CSV_TYPES = [
   'text/csv',
   'application/csv',
@@ -146,7 +149,7 @@ export function uploadRoutes(api: ApiRoutes, deps: AppDeps): void {
     const declaredLength = Number(req.get('content-length'));
     if (Number.isFinite(declaredLength) && declaredLength > limit) throw tooLarge(limit);
 
-    const dir = await mkdtemp(join(tmpdir(), 'audience-upload-'));
+    const dir = await mkdtemp(join(tmpdir(), UPLOAD_SPOOL_DIR_PREFIX));
     let handedOff = false;
     let prepared: PreparedFile | undefined;
     try {
