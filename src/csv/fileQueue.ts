@@ -89,37 +89,40 @@ export async function processStoredRun(run: SyncRunDoc, logger: Logger, signal?:
     return finish(ended, new Map(), null);
   }
   const copy = await localCopyOf(() => readStoredFile(fileId));
-  const file: StoredCsv = { open: () => copy.open(), bytes: input.bytesTotal ?? 0, encoding: input.encoding as CsvEncoding };
-  let prepared;
+  // The copy is deleted however the processing ends.
   try {
-    prepared = await prepareCsvFile(file, run.mode, (await readColumnMapping(conn.orgId, conn._id))?.mapping);
-  } catch (err) {
-    await copy.dispose();
-    if (!(err instanceof CsvFileError)) throw err;
-    const ended = await (await ingestOf()).fail(err.message);
-    log.info('sftp file rejected whole');
-    return finish(ended, new Map(), null);
-  }
-  const ready = prepared;
-  try {
-    const ingest = await SnapshotIngest.start(
-      conn,
-      { mode: run.mode, source: run.source },
-      { ...run, input: { ...input, rows: ready.rows } },
-    );
-    await ingestStoredRows(ingest, ready.rows);
-    const rejected = new Map<number, string>();
-    const ended = await ingestPreparedFile(ingest, conn, ready, {
-      logger: log,
-      signal,
-      rejected,
-      maxNoted: MAX_ERROR_ROWS,
-      what: 'sftp file',
-    });
-    if (ended === null) return null;
-    return await finish(ended, rejected, file);
+    const file: StoredCsv = { open: () => copy.open(), bytes: input.bytesTotal ?? 0, encoding: input.encoding as CsvEncoding };
+    let prepared;
+    try {
+      prepared = await prepareCsvFile(file, run.mode, (await readColumnMapping(conn.orgId, conn._id))?.mapping);
+    } catch (err) {
+      if (!(err instanceof CsvFileError)) throw err;
+      const ended = await (await ingestOf()).fail(err.message);
+      log.info('sftp file rejected whole');
+      return await finish(ended, new Map(), null);
+    }
+    const ready = prepared;
+    try {
+      const ingest = await SnapshotIngest.start(
+        conn,
+        { mode: run.mode, source: run.source },
+        { ...run, input: { ...input, rows: ready.rows } },
+      );
+      await ingestStoredRows(ingest, ready.rows);
+      const rejected = new Map<number, string>();
+      const ended = await ingestPreparedFile(ingest, conn, ready, {
+        logger: log,
+        signal,
+        rejected,
+        maxNoted: MAX_ERROR_ROWS,
+        what: 'sftp file',
+      });
+      if (ended === null) return null;
+      return await finish(ended, rejected, file);
+    } finally {
+      await ready.close();
+    }
   } finally {
-    await ready.close();
     await copy.dispose();
   }
 }

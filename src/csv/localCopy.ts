@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ export async function localCopyOf(read: () => AsyncIterable<Buffer>): Promise<Lo
 
   async function* copyWhileReading(): AsyncGenerator<Buffer> {
     copying = true;
-    let out: WriteStream | null = createWriteStream(path);
+    const out = createWriteStream(path);
     let failed = false;
     out.on('error', () => {
       failed = true;
@@ -44,19 +44,17 @@ export async function localCopyOf(read: () => AsyncIterable<Buffer>): Promise<Lo
     let whole = false;
     try {
       for await (const chunk of read()) {
-        if (out && !failed && !out.write(chunk)) {
+        if (!failed && !out.write(chunk)) {
           await new Promise<void>((resolve) => {
-            out!.once('drain', resolve);
-            out!.once('error', () => resolve());
+            out.once('drain', resolve);
+            out.once('error', () => resolve());
           });
         }
         yield chunk;
       }
       whole = true;
     } finally {
-      const closing: WriteStream = out;
-      out = null;
-      await new Promise<void>((resolve) => closing.end(() => resolve()));
+      await new Promise<void>((resolve) => out.end(() => resolve()));
       // Only a copy of the whole file, written without an error, is read again.
       copied = whole && !failed;
       copying = false;

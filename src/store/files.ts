@@ -271,21 +271,19 @@ async function* storedFileChunks(id: ObjectId, start: number, end?: number): Asy
   throw new Error(`stored file ${id.toHexString()} is missing chunk ${n}`);
 }
 
-/** Deletes chunks 0 to count-1 by `_id`, in one command; returns how many were there. */
-async function deleteChunks(fileId: ObjectId, count: number): Promise<number> {
+/** Deletes chunks `from` to `from + count - 1` by derived `_id`, in one command; returns how many were there. */
+async function deleteChunks(fileId: ObjectId, count: number, from = 0): Promise<number> {
   if (!count) return 0;
-  const ops = Array.from({ length: count }, (_, n) => ({ deleteOne: { filter: { _id: chunkId(fileId, n) } } }));
-  const res = await chunksOf().bulkWrite(ops, { ordered: false });
-  return res.deletedCount;
+  const ops = Array.from({ length: count }, (_, k) => ({ deleteOne: { filter: { _id: chunkId(fileId, from + k) } } }));
+  return (await chunksOf().bulkWrite(ops, { ordered: false })).deletedCount;
 }
 
-/** Deletes a file's chunks by derived `_id` from 0 until one is missing (they are written in order); returns how many. */
+/** Deletes a file's chunks from 0 until one is missing (they are written in order); returns how many. */
 async function deleteChunksInOrder(fileId: ObjectId): Promise<number> {
   const PER_COMMAND = 256;
   let deleted = 0;
   for (;;) {
-    const ops = Array.from({ length: PER_COMMAND }, (_, k) => ({ deleteOne: { filter: { _id: chunkId(fileId, deleted + k) } } }));
-    const n = (await chunksOf().bulkWrite(ops, { ordered: false })).deletedCount;
+    const n = await deleteChunks(fileId, PER_COMMAND, deleted);
     deleted += n;
     if (n < PER_COMMAND) return deleted;
   }
