@@ -13,8 +13,8 @@ import {
   requeueAbandonedStoredRuns,
   requeueStoredRun,
   runInBackground,
-  waitForBackgroundJobs,
   interruptBackgroundJobs,
+  settledWithin,
   type SyncRunDoc,
 } from '../store';
 import type { CsvEncoding } from './encoding';
@@ -43,6 +43,8 @@ export interface FileQueue {
 }
 
 const ENCODINGS: readonly CsvEncoding[] = ['utf8', 'utf16le', 'utf16be', 'windows1252'];
+/** How long a stop waits for the claim loop once its processing was stopped (the loop's last store command). */
+const STOP_WAIT_AFTER_INTERRUPT_MS = 1_000;
 /** Rejected rows listed in an errors file at most. */
 export const MAX_ERROR_ROWS = 10_000;
 
@@ -214,9 +216,12 @@ export function startFileQueue(opts: FileQueueOptions): FileQueue {
     async stop(deadline = Infinity) {
       stopped = true;
       wake?.();
-      const left = deadline - Date.now();
-      if (Number.isFinite(left) && !(await waitForBackgroundJobs(Math.max(0, left)))) await interruptBackgroundJobs();
-      await busy;
+      // The file in processing finishes within the bound, or is stopped and goes back to the queue. One whose batch in
+      // flight outlasts the grace is left to it: the claim's heartbeat ends with this process, and another worker takes
+      // the run over (its apply resumes from the journal).
+      if (await settledWithin([busy], deadline - Date.now())) return;
+      await interruptBackgroundJobs();
+      await settledWithin([busy], STOP_WAIT_AFTER_INTERRUPT_MS);
     },
   };
 }

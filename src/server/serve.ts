@@ -182,7 +182,7 @@ export async function startService(
       if (!pending) return;
       logger.info({ jobs: pending, waitMs: Math.max(0, deadline - Date.now()) }, 'waiting for background jobs');
       if (await waitForBackgroundJobs(Math.max(0, deadline - Date.now()))) return;
-      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN, 4_000);
+      const interrupted = await interruptBackgroundJobs(INTERRUPTED_BY_SHUTDOWN);
       logger.warn({ syncRunIds: interrupted, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'background jobs interrupted by shutdown');
     });
   }

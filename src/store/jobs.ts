@@ -83,31 +83,55 @@ export function backgroundJobCount(): number {
   return jobs.size;
 }
 
+/** True when every promise settled within `timeoutMs` (Infinity: waits as long as they take). */
+export async function settledWithin(promises: Promise<unknown>[], timeoutMs: number): Promise<boolean> {
+  if (!Number.isFinite(timeoutMs)) {
+    await Promise.allSettled(promises);
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs))));
+  try {
+    return await Promise.race([Promise.allSettled(promises).then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Waits until no background job runs (jobs started meanwhile included), at most `timeoutMs`; true when none is left. */
 export async function waitForBackgroundJobs(timeoutMs = Infinity): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (jobs.size) {
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = Number.isFinite(left)
-      ? new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))
-      : new Promise<void>(() => undefined);
-    await Promise.race([Promise.allSettled([...jobs].map((j) => j.done)), expired]);
-    clearTimeout(timer);
+    await settledWithin(
+      [...jobs].map((j) => j.done),
+      left,
+    );
   }
   return true;
 }
+
+/** The grace a stopped job gets to end and record its run before shutdown records it for the job. */
+export const INTERRUPT_GRACE_MS = 4_000;
 
 /**
  * Stops the jobs still running: raises their abort signal, gives them `graceMs` to stop and fail their runs with
  * `reason`, then marks the runs of jobs that did not stop failed with `reason` too (their staged rows are dropped), so
  * no run is left "running" by a process that is going away. Returns the ids of the runs that were stopped.
+ *
+ * Each job is stopped once: the HTTP role and the file queue both call this at shutdown, and a job an earlier call
+ * stopped (say an apply batch still in flight) is neither waited for nor recorded again, or every caller would spend
+ * its own grace on it and the stop would overrun its bound.
  */
-export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, graceMs = 5_000): Promise<string[]> {
-  const stopped = [...jobs];
+export async function interruptBackgroundJobs(reason = INTERRUPTED_BY_SHUTDOWN, graceMs = INTERRUPT_GRACE_MS): Promise<string[]> {
+  const stopped = [...jobs].filter((j) => !j.abort.signal.aborted);
+  if (!stopped.length) return [];
   for (const j of stopped) j.abort.abort(reason);
-  await waitForBackgroundJobs(graceMs);
+  await settledWithin(
+    stopped.map((j) => j.done),
+    graceMs,
+  );
   const ids = stopped.map((j) => j.syncRunId).filter((id): id is string => id !== null);
   for (const j of stopped) {
     if (!j.syncRunId) continue;
