@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,12 +45,8 @@ export async function localCopyOf(read: () => AsyncIterable<Buffer>): Promise<Lo
     let whole = false;
     try {
       for await (const chunk of read()) {
-        if (!failed && !out.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            out.once('drain', resolve);
-            out.once('error', () => resolve());
-          });
-        }
+        // events.once removes its error listener when the drain comes (one added per chunk would pile up).
+        if (!failed && !out.write(chunk)) await once(out, 'drain').catch(() => undefined);
         yield chunk;
       }
       whole = true;

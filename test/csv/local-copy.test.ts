@@ -70,6 +70,22 @@ describe('local copy of a stored file', () => {
     await copy.dispose();
   });
 
+  test('copying a file of many chunks leaves no listeners behind (no MaxListenersExceededWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      // Each 64 KiB write fills the stream's buffer, so the copy waits for a drain 50 times.
+      const copy = await localCopyOf(source(parts).read);
+      assert.ok((await all(copy.open())).equals(whole));
+      await new Promise((r) => setImmediate(r));
+      await copy.dispose();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   test('dispose deletes the copy and its directory', async () => {
     const copy = await localCopyOf(source(parts).read);
     await all(copy.open());
