@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
-import { freePort } from './lib/ports';
+import { freePort } from '../test/helpers/ports';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';

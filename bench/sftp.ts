@@ -34,7 +34,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from '
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { type AddressInfo } from 'node:net';
-import { freePort } from './lib/ports';
+import { freePort } from '../test/helpers/ports';
 import { request as httpRequest } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mongoose from 'mongoose';
 import { applySourceChanges, createApiToken, createConnection, createOrganization, type SyncRunDoc } from '../../src/store';
 import { SourceRecord } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { freePort } from '../helpers/ports';
 
 /**
  * Fault tests of a full upload (issue 10 §3): the service runs as a child process against the test store; a full CSV
@@ -19,14 +19,6 @@ const SECRET_KEY = 'fault-test-secret-key-0123456789';
 const BASE = 1500;
 const KEEP = 1300; // of the base people, listed again with a new city; the other 200 leave
 const JOIN = 900; // new people: the file has 2,200 rows, three apply batches
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 describe('fault tests: SIGTERM and SIGKILL during each phase of a full upload', () => {
   let uri: string;

@@ -12,6 +12,7 @@ import { ApiToken, Connection, SyncRun } from '../../src/store/models';
 import { testConfig } from '../helpers/config';
 import { CLI, cliAgainstTestStore } from '../helpers/cli';
 import { openTestStore } from '../helpers/store';
+import { freePort } from '../helpers/ports';
 
 const SECRET_KEY = 'cli-test-secret-key-0123456789';
 
@@ -152,14 +153,6 @@ describe('command line and service', () => {
     assert.equal(await exited, 0, logs);
     assert.match(logs, /"msg":"stopped"/);
   });
-
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
 
   /** Starts `serve` and waits until it is ready. */
   const serve = async (env: Record<string, string>) => {

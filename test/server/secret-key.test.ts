@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, DEV_KEY_PREFIX, loadConfig } from '../../src/config/config';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { freePort } from '../helpers/ports';
 
 const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
@@ -45,14 +45,6 @@ describe('SECRET_KEY, SECRET_KEY_FILE and the development key (issue 10 §9)', (
       (e: Error) => e instanceof ConfigError && /SECRET_KEY_FILE/.test(e.message),
     );
   });
-
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
 
   async function startAndStop(env: Record<string, string>): Promise<string> {
     const port = await freePort();

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../helpers/ports';
 
 /**
  * Stopping by PID stops everything (issue 10 §2): `npm start` passes SIGTERM on to the service and to FerretDB and
@@ -16,13 +17,6 @@ const ROOT = join(__dirname, '..', '..', '..');
 const { buildIsStale } = require(join(ROOT, 'scripts', 'start.js')) as { buildIsStale: (root: string) => boolean };
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 const portIsFree = (port: number) =>
   new Promise<boolean>((resolve) => {
     const s = createServer();
