@@ -26,16 +26,12 @@ import { createLogger } from '../src/server/logger';
 import { audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId } from '../src/store';
 import { Audience, Group, Recipient, Segment } from '../src/store/models';
 import type { Config } from '../src/config/config';
-import { median } from './lib/stats';
+import { argValue, median, parseCount } from './lib/stats';
 
 const argv = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const N = Number(flag('count') ?? process.env.BENCH_COUNT ?? 1_000_000);
+const N = parseCount(argValue(argv, 'count') ?? process.env.BENCH_COUNT) ?? 1_000_000;
 const KEEP = argv.includes('--keep');
-const SOURCE = flag('source') ?? 'store';
+const SOURCE = argValue(argv, 'source') ?? 'store';
 const SEED_BATCH = 5000;
 const MB = 1024 * 1024;
 
@@ -189,7 +185,7 @@ async function memoryMain(): Promise<void> {
 async function streamMain(): Promise<void> {
   const caps = await connectStore(process.env.MONGODB_URI!, { syncIndexes: false });
   try {
-    const audienceId = flag('audience')!;
+    const audienceId = argValue(argv, 'audience')!;
     const token = process.env.BENCH_TOKEN!;
     const config = { PUBLIC_URL: 'http://localhost', SECRET_KEY: 'bench-secret-key-0123456789', MAX_BODY_BYTES: 1_048_576 } as Config;
     const app = createApp({ config, logger: createLogger('silent') });
@@ -201,7 +197,7 @@ async function streamMain(): Promise<void> {
     const query = await audienceQuery(doc!.orgId, doc!.include, doc!.exclude);
     const resolveMs = Date.now() - t0;
     // Alternating rounds: the raw driver scan of the same query with the export's projection, then the export.
-    const rounds = Number(flag('rounds') ?? 2);
+    const rounds = parseCount(argValue(argv, 'rounds')) ?? 2;
     const raw: number[] = [];
     const exports: { value: Awaited<ReturnType<typeof download>>; peakRss: number }[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -240,7 +236,7 @@ async function streamMain(): Promise<void> {
 
 async function main(): Promise<void> {
   if (SOURCE === 'memory') return memoryMain();
-  if (flag('phase') === 'stream') return streamMain();
+  if (argValue(argv, 'phase') === 'stream') return streamMain();
   const base = process.env.MONGODB_URI;
   if (!base) throw new Error('MONGODB_URI is not set (run through scripts/local-store.js)');
   const url = new URL(base);
