@@ -10,7 +10,8 @@
  * `--in-process` runs the SFTP server, the file queue and the API inside this process instead, to count their store
  * commands per 1,000 rows and the store's time per 1,000 rows by command type (send to reply, the driver's command
  * monitoring; the peak RSS then includes the load generator). `--sftp-only` makes only the SFTP loads (a
- * quicker memory run: no ratios). One fresh database (dropped at the end).
+ * quicker memory run: no ratios); `--first-only` makes only the first (insert-only) file, on every path, with its
+ * ratios. One fresh database (dropped at the end).
  * Each repetition takes a new sftp connection and a new csv connection (each in its own organization, so both start
  * empty) and alternates which path goes first (rep 1 SFTP then API, rep 2 API then SFTP, ...), so neither path always
  * meets the bigger database; figures are medians over the repetitions.
@@ -72,6 +73,9 @@ const KEEP = argv.includes('--keep');
 const IN_PROCESS = argv.includes('--in-process');
 /** Only the SFTP loads (no API path, no raw phases, no ratios): a quicker run for the service's memory and rate. */
 const SFTP_ONLY = argv.includes('--sftp-only');
+/** Only the first (insert-only) file on every path: its SFTP/API and SFTP/raw ratios in about 40 % of a full run's time. */
+const FIRST_ONLY = argv.includes('--first-only');
+const PHASES = FIRST_ONLY ? (['first'] as const) : (['first', 'second'] as const);
 /** Rows the second file changes. */
 const changedRow = (i: number) => i % 10 === 0;
 const CHANGED = Math.ceil(N / 10);
@@ -501,7 +505,7 @@ async function main(): Promise<void> {
       const csvConn = await createConnection({ orgId: orgB.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'x'.repeat(16) });
       const token = (await createApiToken(orgB.id, 'admin', [], 'bench')).token;
       let scratch: { sources: string; recipients: string } | undefined;
-      for (const phase of ['first', 'second'] as const) {
+      for (const phase of PHASES) {
         const file = files[phase];
         const name = `people-${phase}.csv`;
         const viaSftp = async () => {
@@ -619,7 +623,8 @@ async function main(): Promise<void> {
       sftpVsRaw: round(med(phase, 'sftpRowsPerSec') / med(phase, 'rawRowsPerSec'), 3),
     });
     const first = summary('first');
-    const second = summary('second');
+    const second = FIRST_ONLY ? null : summary('second');
+    const withinApi = (r: number) => Math.abs(1 - r) <= 1 - TARGETS.sftpVsApi;
     emit({
       bench: 'sftp',
       summary: true,
@@ -632,9 +637,9 @@ async function main(): Promise<void> {
       benchPeakRssMB: IN_PROCESS ? undefined : round(benchMem.stop().rssBytes / MB),
       targets: TARGETS,
       met: {
-        sftpVsApi: Math.abs(1 - first.sftpVsApi) <= 1 - TARGETS.sftpVsApi && Math.abs(1 - second.sftpVsApi) <= 1 - TARGETS.sftpVsApi,
+        sftpVsApi: withinApi(first.sftpVsApi) && (second === null || withinApi(second.sftpVsApi)),
         firstVsRaw: first.sftpVsRaw >= TARGETS.firstVsRaw,
-        secondVsRaw: second.sftpVsRaw >= TARGETS.secondVsRaw,
+        secondVsRaw: second === null ? null : second.sftpVsRaw >= TARGETS.secondVsRaw,
         peakRss: peakRss / MB < TARGETS.peakRssMB,
       },
     });
