@@ -12,7 +12,7 @@ import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from '
 import { invalidateMergeSettings } from './settings';
 import { invalidateAudienceMatchers } from './audienceCache';
 import type { SyncConnection } from './syncRuns';
-import { findByIds } from './batchRead';
+import { findByIdCoalesced, findByIds } from './batchRead';
 import { LimitReachedError, NotFoundError, ValidationError } from './errors';
 import { validateCustomAttributes, validateInteropProfile, type CustomAttributeDef } from './scimSettings';
 import { dropLiveBound, keepsLiveBound, startLiveBound } from './liveCount';
@@ -231,8 +231,10 @@ export function syncConnectionOf(doc: Pick<ConnectionDoc, '_id' | 'orgId' | 'typ
  * is compared by hash in constant time.
  */
 export async function authenticateScimConnection(connectionId: string, token: string): Promise<ConnectionDoc | null> {
-  const conn = await Connection.findOne({ _id: connectionId, type: 'scim' }).lean<ConnectionDoc>().exec();
-  if (!conn || conn.deleting || !conn.scimTokenHash || !tokenMatches(token, conn.scimTokenHash)) return null;
+  // Read together with the concurrent requests' reads (an identity provider sends many at once): still one read per
+  // request that starts after it arrived, so a rotated token or a deleted connection is never accepted.
+  const conn = await findByIdCoalesced<ConnectionDoc>(Connection, connectionId);
+  if (!conn || conn.type !== 'scim' || conn.deleting || !conn.scimTokenHash || !tokenMatches(token, conn.scimTokenHash)) return null;
   return conn;
 }
 

@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, OptionalUnlessRequiredId } from 'mongodb';
 import { rawCollection } from './collections';
 import { cleanAttributes, type Attributes } from './attributes';
-import { findByIds, deleteByIds } from './batchRead';
+import { findByIdCoalesced, findByIds, deleteByIds } from './batchRead';
 import { storeCapabilities } from './db';
 import { duplicateKeyIndexes, isDuplicateKeyError, writeErrorsOf } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
@@ -538,7 +538,7 @@ async function updateRecipients(
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
     const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
-    const current = attempt === 0 && assumeAbsent ? new Map<string, RecipientDoc>() : await findByIds(Recipient, ids);
+    const current = attempt === 0 && assumeAbsent ? new Map<string, RecipientDoc>() : await readRecipients(ids);
     const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
     if (!conflicts.size) return;
     if (attempt === 0 && assumeAbsent) {
@@ -561,6 +561,13 @@ async function updateRecipients(
     }
     pending = next;
   }
+}
+
+/** Recipients by `_id`; one alone (a SCIM request) is read together with the concurrent requests' reads. */
+async function readRecipients(ids: string[]): Promise<Map<string, RecipientDoc>> {
+  if (ids.length !== 1) return findByIds(Recipient, ids);
+  const doc = await findByIdCoalesced<RecipientDoc>(Recipient, ids[0]!);
+  return new Map(doc ? [[ids[0]!, doc]] : []);
 }
 
 /** Returns the emails whose write lost a race. */

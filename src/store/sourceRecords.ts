@@ -1,12 +1,10 @@
-import { findByIds } from './batchRead';
+import { findByIdCoalesced, findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
 import { SourceRecord, type SourceRecordDoc } from './models';
 
 /** What one connection says about one person (tombstones included), or null. */
 export async function findSourceRecord(connectionId: string, key: string): Promise<SourceRecordDoc | null> {
-  return SourceRecord.findOne({ _id: sourceRecordId(connectionId, key) })
-    .lean<SourceRecordDoc>()
-    .exec();
+  return findByIdCoalesced<SourceRecordDoc>(SourceRecord, sourceRecordId(connectionId, key));
 }
 
 /** Several source records of one connection by key, in `_id` reads; the map is keyed by the connection's key. */
