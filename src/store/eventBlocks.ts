@@ -230,13 +230,58 @@ function duplicateAt(err: unknown): number {
   return refused ? Math.min(...refused) : -1;
 }
 
+interface PendingAppend {
+  rows: Packed[];
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
+/** Per organization: the appends waiting for the one in flight (absent: none in flight). */
+const appending = new Map<string, PendingAppend>();
+
 /**
- * Appends packed events of one organization, in the order given, in blocks of at most EVENT_BLOCK_MAX: one
+ * Appends packed events of one organization, in the order given. Group commit: an append goes out at once when none
+ * of its organization is in flight; appends arriving meanwhile wait for it and then go out together, in the order
+ * they arrived, as one insert (concurrent SCIM writes of one organization, each with an event or two, then cost
+ * about one feed command per round trip instead of one each). Each caller's promise settles with the insert that
+ * holds its events.
+ */
+export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
+  if (!rows.length) return Promise.resolve();
+  const pending = appending.get(orgId);
+  if (pending) {
+    pending.rows.push(...rows);
+    return new Promise<void>((resolve, reject) => pending.waiters.push({ resolve, reject }));
+  }
+  appending.set(orgId, { rows: [], waiters: [] });
+  const first = writeBlocks(orgId, rows);
+  const drain = (): void => {
+    const next = appending.get(orgId)!;
+    if (!next.rows.length) {
+      appending.delete(orgId);
+      return;
+    }
+    appending.set(orgId, { rows: [], waiters: [] });
+    writeBlocks(orgId, next.rows).then(
+      () => {
+        for (const w of next.waiters) w.resolve();
+        drain();
+      },
+      (err: unknown) => {
+        for (const w of next.waiters) w.reject(err);
+        drain();
+      },
+    );
+  };
+  void first.then(drain, drain);
+  return first;
+}
+
+/**
+ * Writes packed events of one organization, in the order given, in blocks of at most EVENT_BLOCK_MAX: one
  * `insertMany` (plus, once per organization and process, the feed document and a head probe; plus a head probe
  * after a duplicate key, when another process took the same positions).
  */
-export async function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
-  if (!rows.length) return;
+async function writeBlocks(orgId: string, rows: Packed[]): Promise<void> {
   const a = await allocatorOf(orgId);
   let rest = rows;
   for (let attempt = 0; rest.length; attempt++) {
