@@ -22,6 +22,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { freePort } from '../test/helpers/ports';
 import { argValue, median, parseCount, round } from './lib/stats';
+import { runConcurrent, type LoadStats } from './lib/load';
 import { connectStore, createConnection, createOrganization, disconnectStore } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
@@ -130,33 +131,11 @@ async function ready(url: string): Promise<void> {
   throw new Error(`not ready: ${url}`);
 }
 
-interface Sample {
-  perSec: number;
-  median: number;
-  p99: number;
-}
+type Sample = Omit<LoadStats, 'n'>;
 
 async function run(n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Sample> {
-  const lat: number[] = [];
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        const t = process.hrtime.bigint();
-        await op(i);
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  lat.sort((a, b) => a - b);
-  return {
-    perSec: round(n / secs),
-    median: round(lat[Math.floor(lat.length / 2)]!),
-    p99: round(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!),
-  };
+  const s = await runConcurrent(n, concurrency, op);
+  return { perSec: round(s.perSec), median: round(s.median), p99: round(s.p99) };
 }
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
 import { freePort } from '../test/helpers/ports';
+import { runConcurrent, type LoadStats } from './lib/load';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -87,32 +88,12 @@ async function startServiceProcess(env: Record<string, string>): Promise<{ port:
   throw new Error('the service did not become ready within 30 s');
 }
 
-interface Stats {
+interface Stats extends LoadStats {
   label: string;
-  n: number;
-  perSec: number;
-  median: number;
-  p99: number;
 }
 
 async function run(label: string, n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Stats> {
-  const lat: number[] = [];
-  let next = 0;
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        const t = process.hrtime.bigint();
-        await op(i);
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  lat.sort((a, b) => a - b);
-  const at = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
-  return { label, n, perSec: n / secs, median: at(0.5), p99: at(0.99) };
+  return { label, ...(await runConcurrent(n, concurrency, op)) };
 }
 
 async function main(): Promise<void> {
