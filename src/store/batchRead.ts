@@ -2,6 +2,7 @@ import type { Collection } from 'mongodb';
 import type { Model } from 'mongoose';
 import { rawCollection } from './collections';
 import { storeCapabilities } from './db';
+import { GroupCommit } from './groupCommit';
 
 const FERRET_CONCURRENCY = 8;
 
@@ -56,73 +57,42 @@ export async function deleteByIds<T extends { _id: string }>(model: Model<T>, id
   for (const id of ids) await col.deleteOne({ _id: id });
 }
 
-interface Waiter<T> {
-  resolve: (doc: T | null) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
- * Group commit for reads by `_id`, per collection: a read goes out at once when none of its collection is in flight;
- * readers arriving meanwhile wait for it to return and then go out together, as one `_id $in` read. Identity providers
- * push users ten or more requests at a time, each reading its connection, its record and its recipient: under such
- * load this turns those reads into about one command per collection per round trip, and alone it costs nothing.
- *
- * Every read starts after all of its callers asked, so none is answered with a state older than its request (a token
- * rotated or a connection deleted before a request is never accepted by it). A caller gets its own copy of a document
- * another caller in the same read also asked for.
+ * Reads by `_id` of one collection as a group commit (src/store/groupCommit.ts): identity providers push users ten or
+ * more requests at a time, each reading its connection, its record and its recipient, and the reads that meet go out
+ * as one `_id $in`. Each read is sent after all of its callers asked, so a token rotated or a connection deleted before
+ * a request is never accepted by it. A caller gets its own copy of a document another caller in the same read also
+ * asked for.
  */
-class CoalescedReads<T> {
-  private waiting = new Map<string, Waiter<T>[]>();
-  private busy = false;
-
-  constructor(private readonly model: Model<T>) {}
-
-  get(id: string): Promise<T | null> {
-    return new Promise<T | null>((resolve, reject) => {
-      const list = this.waiting.get(id);
-      if (list) list.push({ resolve, reject });
-      else this.waiting.set(id, [{ resolve, reject }]);
-      if (!this.busy) this.flush();
+function coalescedReads<T>(model: Model<T>): GroupCommit<string, T | null> {
+  return new GroupCommit(async (ids) => {
+    const found = await findByIds(model, ids);
+    const given = new Set<string>();
+    return ids.map((id) => {
+      const doc = found.get(id) ?? null;
+      if (doc === null || !given.has(id)) {
+        given.add(id);
+        return doc;
+      }
+      return structuredClone(doc);
     });
-  }
-
-  private flush(): void {
-    if (this.waiting.size === 0) {
-      this.busy = false;
-      return;
-    }
-    this.busy = true;
-    const batch = this.waiting;
-    this.waiting = new Map();
-    findByIds(this.model, [...batch.keys()]).then(
-      (found) => {
-        for (const [id, list] of batch) {
-          const doc = found.get(id) ?? null;
-          list.forEach((w, i) => w.resolve(i === 0 || doc === null ? doc : structuredClone(doc)));
-        }
-        this.flush();
-      },
-      (err: unknown) => {
-        for (const list of batch.values()) for (const w of list) w.reject(err);
-        this.flush();
-      },
-    );
-  }
+  });
 }
 
-const coalescers = new Map<string, CoalescedReads<unknown>>();
+const coalescers = new Map<string, GroupCommit<string, unknown>>();
 
 /**
- * One document by `_id`, read together with the concurrent reads of the same collection (see CoalescedReads). Stores
+ * One document by `_id`, read together with the concurrent reads of the same collection (see coalescedReads). Stores
  * that scan for `$in` (stock FerretDB v1) read it alone. Documents with binary fields are not read this way (a copy
  * would lose their type).
  */
 export function findByIdCoalesced<T>(model: Model<T>, id: string): Promise<T | null> {
   if (!storeCapabilities().idInFromIndex) return model.findOne({ _id: id }).lean<T>().exec();
-  let c = coalescers.get(model.collection.collectionName) as CoalescedReads<T> | undefined;
+  const name = model.collection.collectionName;
+  let c = coalescers.get(name) as GroupCommit<string, T | null> | undefined;
   if (!c) {
-    c = new CoalescedReads(model);
-    coalescers.set(model.collection.collectionName, c as CoalescedReads<unknown>);
+    c = coalescedReads(model);
+    coalescers.set(name, c as GroupCommit<string, unknown>);
   }
-  return c.get(id);
+  return c.submit(id);
 }

@@ -1,6 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Collection } from 'mongodb';
 import { onStoreReset } from './db';
+import { GroupCommit } from './groupCommit';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { EventBlock, EventSeq, type EventBlockDoc, type EventDoc, type EventSeqDoc } from './models';
 
@@ -230,50 +231,26 @@ function duplicateAt(err: unknown): number {
   return refused ? Math.min(...refused) : -1;
 }
 
-interface PendingAppend {
-  rows: Packed[];
-  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
-}
-
-/** Per organization: the appends waiting for the one in flight (absent: none in flight). */
-const appending = new Map<string, PendingAppend>();
+/** Per organization, its appends as a group commit (src/store/groupCommit.ts). */
+const appenders = new Map<string, GroupCommit<Packed[], void>>();
 
 /**
- * Appends packed events of one organization, in the order given. Group commit: an append goes out at once when none
- * of its organization is in flight; appends arriving meanwhile wait for it and then go out together, in the order
- * they arrived, as one insert (concurrent SCIM writes of one organization, each with an event or two, then cost
- * about one feed command per round trip instead of one each). Each caller's promise settles with the insert that
- * holds its events.
+ * Appends packed events of one organization, in the order given. A group commit: appends arriving while one of the
+ * organization is in flight go out together, in the order they came, as one insert (concurrent writes of one
+ * organization, each with an event or two, then cost about one feed command per round trip instead of one each).
+ * Each caller's promise settles with the insert that holds its events.
  */
 export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
   if (!rows.length) return Promise.resolve();
-  const pending = appending.get(orgId);
-  if (pending) {
-    pending.rows.push(...rows);
-    return new Promise<void>((resolve, reject) => pending.waiters.push({ resolve, reject }));
+  let appender = appenders.get(orgId);
+  if (!appender) {
+    appender = new GroupCommit<Packed[], void>(async (lists) => {
+      await writeBlocks(orgId, lists.flat());
+      return lists.map(() => undefined);
+    });
+    appenders.set(orgId, appender);
   }
-  appending.set(orgId, { rows: [], waiters: [] });
-  const first = writeBlocks(orgId, rows);
-  const drain = (): void => {
-    const next = appending.get(orgId)!;
-    if (!next.rows.length) {
-      appending.delete(orgId);
-      return;
-    }
-    appending.set(orgId, { rows: [], waiters: [] });
-    writeBlocks(orgId, next.rows).then(
-      () => {
-        for (const w of next.waiters) w.resolve();
-        drain();
-      },
-      (err: unknown) => {
-        for (const w of next.waiters) w.reject(err);
-        drain();
-      },
-    );
-  };
-  void first.then(drain, drain);
-  return first;
+  return appender.submit(rows);
 }
 
 /**
