@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { freePort } from '../test/helpers/ports';
 import { argValue, median, parseCount, round } from './lib/stats';
 import { runConcurrent, type LoadStats } from './lib/load';
+import { startServiceProcess } from './lib/service';
 import { connectStore, createConnection, createOrganization, disconnectStore } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
@@ -117,20 +118,6 @@ function firstLine(child: ChildProcess, prefix: string): Promise<string> {
   });
 }
 
-async function ready(url: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not ready: ${url}`);
-}
-
 type Sample = Omit<LoadStats, 'n'>;
 
 async function run(n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Sample> {
@@ -155,11 +142,7 @@ async function main(): Promise<void> {
     { orgId: org.id, type: 'scim', provider: 'okta' },
     { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
   );
-  const ourPort = await freePort();
-  const ours = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'cli', 'main.js'), 'serve', '--roles', 'http'], {
-    env: { ...process.env, HTTP_PORT: String(ourPort), LOG_LEVEL: 'warn', SCIM_RATE_LIMIT_PER_MINUTE: '100000000' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const { port: ourPort, child: ours } = await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' });
   const jPort = await freePort();
   const jacksonDb = new URL(config.MONGODB_URI);
   jacksonDb.pathname = `/jackson_${Date.now()}`;
@@ -170,7 +153,6 @@ async function main(): Promise<void> {
   const jacksonInfo = firstLine(jack, 'JACKSON ');
   jacksonInfo.catch(() => undefined); // awaited below; a failure before then is reported there
   try {
-    await ready(`http://127.0.0.1:${ourPort}/readyz`);
     const j = JSON.parse(await jacksonInfo) as { directoryId: string; secret: string };
     const targets: ScimTarget[] = [
       { name: 'ours', base: `http://127.0.0.1:${ourPort}/scim/v2/${conn.id}`, token: conn.token!, ids: [], active: [], next: 0 },

@@ -17,11 +17,9 @@
  * - the merge-level equivalents (the merge's upsert, the `_id` reads of a lookup).
  * Commands per operation (by type) are in the JSON line (`commands`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
-import { freePort } from '../test/helpers/ports';
 import { runConcurrent, type LoadStats } from './lib/load';
-import path from 'node:path';
+import { startServiceProcess } from './lib/service';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createApp } from '../src/server/app';
@@ -62,30 +60,6 @@ async function rawFeedWrite(orgId: string, type: string): Promise<void> {
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
-/** Starts `audience-sync serve --roles http` on a free port; resolves once /readyz answers 200. */
-async function startServiceProcess(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const cli = path.join(__dirname, '..', 'src', 'cli', 'main.js');
-  // BENCH_SERVICE_NODE_ARGS: extra node flags for the service process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--roles', 'http'], {
-    env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { port, child };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the service did not become ready within 30 s');
 }
 
 interface Stats extends LoadStats {
