@@ -8,7 +8,9 @@
  *   `findAndModify` and `$inc` are read-modify-write without isolation, no `$merge`, queries on fields other than `_id`
  *   scan the collection, and one `update` command of more than ~100 statements hangs the server (see merge.ts), so
  *   updates go out a few per command. `_id $in` is served from the index only in the build scripts/ferretdb.sh patches
- *   (its gitVersion names the patch).
+ *   (its gitVersion names the patch). That build (tag `idbatch`) also runs an `update` command whose statements each
+ *   name one document by `_id` as one query and one write transaction, and closes each statement's query as it ends
+ *   (no hang), so updates go out many per command there, and concurrent requests' writes are worth sending together.
  * - `mongodb`: MongoDB and servers that answer as MongoDB (FerretDB 2.x on DocumentDB reports itself as MongoDB 7):
  *   secondary indexes, atomic single-document updates and `findAndModify`, `$merge` from 4.2, transactions only on a
  *   replica set or through mongos.
@@ -34,6 +36,17 @@ export interface StoreCapabilities {
   mergeStage: boolean;
   /** Most update/delete statements to send in one command (null: no limit beyond the driver's batching). */
   updatesPerCommand: number | null;
+  /**
+   * One `update` command of statements each naming a document by `_id` costs about one statement: one round trip
+   * (MongoDB), or one query and one write transaction (the patched FerretDB v1 build), rather than one of each per
+   * statement. Then concurrent requests' single-document writes go out together (src/store/writeBatch.ts).
+   */
+  batchedIdUpdates: boolean;
+  /**
+   * The store runs one write transaction at a time (per database), and a writer that finds one open sleeps and
+   * retries: this process then sends its batched writes one at a time (src/store/groupCommit.ts, WriteLane).
+   */
+  serialWrites: boolean;
 }
 
 /** What `buildInfo` answers (the fields read here). */
@@ -60,6 +73,8 @@ export interface HelloAnswer {
  * its pool has 100 connections (merge.ts has the details). Statements go out 4 a command there.
  */
 export const FERRETDB_V1_UPDATES_PER_COMMAND = 4;
+/** The patched build's batched path takes up to 1,000 statements (its `_id $in` pushdown bound); more go one by one. */
+export const FERRETDB_V1_BATCHED_UPDATES_PER_COMMAND = 1000;
 
 function majorOf(version: string | undefined): number | null {
   const m = /^v?(\d+)\./.exec(version ?? '');
@@ -71,6 +86,7 @@ export function capabilitiesOf(info: BuildInfoAnswer, hello: HelloAnswer = {}): 
   const ferretVersion = info.ferretdbVersion ?? info.ferretdb?.version;
   const ferretMajor = majorOf(ferretVersion);
   if (ferretVersion !== undefined && (ferretMajor === null || ferretMajor < 2)) {
+    const batched = /idbatch/.test(info.gitVersion ?? '');
     return {
       engine: 'ferretdb-v1',
       ferretdb: true,
@@ -80,7 +96,9 @@ export function capabilitiesOf(info: BuildInfoAnswer, hello: HelloAnswer = {}): 
       atomicFindAndModify: false,
       transactions: false,
       mergeStage: info.ferretdbFeatures?.aggregationStages?.includes('$merge') ?? false,
-      updatesPerCommand: FERRETDB_V1_UPDATES_PER_COMMAND,
+      updatesPerCommand: batched ? FERRETDB_V1_BATCHED_UPDATES_PER_COMMAND : FERRETDB_V1_UPDATES_PER_COMMAND,
+      batchedIdUpdates: batched,
+      serialWrites: true,
     };
   }
   const versionMajor = info.versionArray?.[0] ?? majorOf(info.version) ?? 0;
@@ -96,5 +114,7 @@ export function capabilitiesOf(info: BuildInfoAnswer, hello: HelloAnswer = {}): 
     transactions: replicated && (hello.maxWireVersion ?? 0) >= 7 && hello.logicalSessionTimeoutMinutes != null,
     mergeStage: versionMajor > 4 || (versionMajor === 4 && versionMinor >= 2),
     updatesPerCommand: null,
+    batchedIdUpdates: true,
+    serialWrites: false,
   };
 }

@@ -16,10 +16,10 @@ import {
 } from '../../src/store';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
-/** buildInfo of the local store (FerretDB v1.24.2 built by scripts/ferretdb.sh with the idpushdown patch), as answered. */
+/** buildInfo of the local store (FerretDB v1.24.2 built by scripts/ferretdb.sh with its patch), as answered. */
 const FERRETDB_V1_PATCHED = {
   version: '7.0.42',
-  gitVersion: 'audience-sync-idpushdown2',
+  gitVersion: 'audience-sync-idpushdown2-idbatch1',
   versionArray: [7, 0, 42, 0],
   ferretdbVersion: 'v1.24.2',
   ferretdbFeatures: { aggregationStages: ['$match', '$set', '$skip', '$sort', '$unwind', '$addFields', '$group', '$project', '$count'] },
@@ -34,9 +34,14 @@ describe('store capabilities: decided from what the server says (issue 15)', () 
     assert.equal(caps.serverVersion, 'v1.24.2');
     assert.equal(caps.idInFromIndex, true, 'the patched build serves _id $in from the index');
     assert.deepEqual([caps.transactions, caps.atomicFindAndModify, caps.mergeStage, caps.secondaryIndexes], [false, false, false, false]);
-    assert.equal(caps.updatesPerCommand, 4);
+    assert.equal(caps.batchedIdUpdates, true, 'the patched build runs _id updates of one command together');
+    assert.equal(caps.updatesPerCommand, 1000);
+    assert.equal(caps.serialWrites, true, 'SQLite: one write transaction at a time');
+    const pushdownOnly = capabilitiesOf({ ...FERRETDB_V1_PATCHED, gitVersion: 'audience-sync-idpushdown2' }, STANDALONE_HELLO);
+    assert.deepEqual([pushdownOnly.idInFromIndex, pushdownOnly.batchedIdUpdates, pushdownOnly.updatesPerCommand], [true, false, 4]);
     const stock = capabilitiesOf({ ...FERRETDB_V1_PATCHED, gitVersion: 'abc123' }, STANDALONE_HELLO);
     assert.equal(stock.idInFromIndex, false, 'stock FerretDB v1 scans for $in');
+    assert.deepEqual([stock.batchedIdUpdates, stock.updatesPerCommand], [false, 4], 'stock FerretDB v1 hangs on long update commands');
   });
 
   test('a server answering as MongoDB 7 (FerretDB v2 on DocumentDB, MongoDB standalone): one command per bulk write', () => {
@@ -46,6 +51,8 @@ describe('store capabilities: decided from what the server says (issue 15)', () 
     assert.deepEqual([caps.idInFromIndex, caps.secondaryIndexes, caps.atomicFindAndModify, caps.mergeStage], [true, true, true, true]);
     assert.equal(caps.transactions, false, 'a standalone server has no transactions');
     assert.equal(caps.updatesPerCommand, null);
+    assert.equal(caps.batchedIdUpdates, true);
+    assert.equal(caps.serialWrites, false);
     // A FerretDB 2.x that names its version is still a MongoDB-compatible store, not FerretDB v1.
     assert.equal(capabilitiesOf({ version: '7.0.77', ferretdbVersion: 'v2.5.0' }).engine, 'mongodb');
   });
@@ -93,7 +100,8 @@ describe('store capabilities: the merge follows the record, with the same result
     const caps = storeCapabilities();
     assert.ok(caps.serverVersion && caps.serverVersion !== 'unknown');
     assert.equal(caps.ferretdb, caps.engine === 'ferretdb-v1');
-    assert.equal(caps.updatesPerCommand, caps.ferretdb ? 4 : null);
+    assert.equal(caps.updatesPerCommand, !caps.ferretdb ? null : caps.batchedIdUpdates ? 1000 : 4);
+    assert.equal(caps.serialWrites, caps.ferretdb);
   });
 
   test('updates go out 4 a command under the FerretDB v1 record and in one command under the MongoDB record', async () => {
