@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import type { CreateIndexesOptions } from 'mongodb';
 import * as models from './models';
 import { capabilitiesOf, type BuildInfoAnswer, type HelloAnswer, type StoreCapabilities } from './capabilities';
 import { watchStoreMonitors, type StoreMonitorEvent } from './storeMonitor';
@@ -103,10 +104,23 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
   return capabilities;
 }
 
+/**
+ * Creates the models' indexes. Where the store answers no query from a secondary index (`secondaryIndexes` false:
+ * FerretDB v1 on SQLite pushes down `_id` alone and scans for the rest) but still maintains every index on every write
+ * (an SQLite expression index that re-parses the stored JSON), only the unique indexes are created: they enforce
+ * uniqueness there; the others would only cost writes and storage. (Indexes an earlier version created stay.)
+ */
 export async function ensureIndexes(): Promise<void> {
+  const onlyUnique = !storeCapabilities().secondaryIndexes;
   for (const m of Object.values(models)) {
-    if (typeof m === 'function' && 'createIndexes' in m) {
-      await (m as unknown as mongoose.Model<unknown>).createIndexes();
+    if (typeof m !== 'function' || !('createIndexes' in m)) continue;
+    const model = m as unknown as mongoose.Model<unknown>;
+    if (!onlyUnique) {
+      await model.createIndexes();
+      continue;
+    }
+    for (const [fields, options] of model.schema.indexes()) {
+      if (options?.unique) await model.collection.createIndex(fields as Record<string, 1 | -1>, options as CreateIndexesOptions);
     }
   }
   await ensureStoredFileIndexes();
