@@ -2,6 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Collection } from 'mongodb';
 import { onStoreReset } from './db';
 import { GroupCommit } from './groupCommit';
+import { writeTurn } from './writeBatch';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { EventBlock, EventSeq, type EventBlockDoc, type EventDoc, type EventSeqDoc } from './models';
 
@@ -247,7 +248,7 @@ export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
     appender = new GroupCommit<Packed[], void>(async (lists) => {
       await writeBlocks(orgId, lists.flat());
       return lists.map(() => undefined);
-    });
+    }, writeTurn);
     appenders.set(orgId, appender);
   }
   return appender.submit(rows);

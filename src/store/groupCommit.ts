@@ -4,19 +4,28 @@ interface Queued<I, R> {
   reject: (err: unknown) => void;
 }
 
+/** Waits for a turn; resolves with the function that ends it. */
+export type Gate = () => Promise<() => void>;
+
 /**
  * Group commit: a submitted item goes out at once when no batch is in flight; items submitted meanwhile wait for it
  * to settle and then go out together, in the order they came, as the next batch. Alone it costs nothing; under
  * concurrent callers it turns N store commands into about one per round trip. Every batch is sent after all of its
  * items were submitted, so none is answered with a state older than its own call. A failed batch fails its items
  * only; the next batch still goes.
+ *
+ * With a `gate` (the store's write lane, below), a batch is taken only once the gate opens: items that arrive while it
+ * waits join that batch.
  */
 export class GroupCommit<I, R> {
   private queue: Queued<I, R>[] = [];
   private busy = false;
 
   /** `send` answers a batch with one result per item, in order. */
-  constructor(private readonly send: (items: I[]) => Promise<R[]>) {}
+  constructor(
+    private readonly send: (items: I[]) => Promise<R[]>,
+    private readonly gate?: Gate,
+  ) {}
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -26,22 +35,66 @@ export class GroupCommit<I, R> {
   }
 
   private flush(): void {
-    const batch = this.queue;
-    if (batch.length === 0) {
+    if (this.queue.length === 0) {
       this.busy = false;
       return;
     }
     this.busy = true;
-    this.queue = [];
-    this.send(batch.map((q) => q.item)).then(
-      (results) => {
-        batch.forEach((q, i) => q.resolve(results[i] as R));
-        this.flush();
-      },
-      (err: unknown) => {
-        for (const q of batch) q.reject(err);
-        this.flush();
-      },
+    if (!this.gate) {
+      this.sendQueued(() => undefined);
+      return;
+    }
+    this.gate().then(
+      (done) => this.sendQueued(done),
+      (err: unknown) => this.fail(this.take(), err),
     );
   }
+
+  private take(): Queued<I, R>[] {
+    const batch = this.queue;
+    this.queue = [];
+    return batch;
+  }
+
+  private fail(batch: Queued<I, R>[], err: unknown): void {
+    for (const q of batch) q.reject(err);
+    this.flush();
+  }
+
+  private sendQueued(done: () => void): void {
+    const batch = this.take();
+    // Through a promise, so that a `send` that throws at once still ends the turn.
+    Promise.resolve()
+      .then(() => this.send(batch.map((q) => q.item)))
+      .then(
+        (results) => {
+          done();
+          batch.forEach((q, i) => q.resolve(results[i] as R));
+          this.flush();
+        },
+        (err: unknown) => {
+          done();
+          this.fail(batch, err);
+        },
+      );
+  }
+}
+
+/**
+ * One write command at a time: a lane writers take turns in, in the order they ask. FerretDB v1 on SQLite runs one
+ * write transaction at a time per database, and a writer that finds another's transaction open sleeps and retries
+ * (SQLite's busy handler, 1 ms, then 2, 5, 10 ms ...), so this process's concurrent writes to it cost more waiting
+ * than queueing here does; and writes queued here join the next batch of their collection. Used only where
+ * `storeCapabilities().serialWrites`.
+ */
+export class WriteLane {
+  private tail: Promise<void> = Promise.resolve();
+
+  readonly enter: Gate = () => {
+    let leave!: () => void;
+    const turn = new Promise<void>((resolve) => (leave = resolve));
+    const before = this.tail;
+    this.tail = before.then(() => turn);
+    return before.then(() => leave);
+  };
 }

@@ -13,6 +13,7 @@ import { MergeJournal, Recipient, SourceRecord, type Contribution, type Recipien
 import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { stableJson } from './stableJson';
+import { batchedBulkWrite } from './writeBatch';
 import {
   dropJournalOwner,
   dropJournalSlot,
@@ -20,6 +21,7 @@ import {
   recordsWithSlots,
   staleJournalSlots,
   takeJournalSlot,
+  type JournalSlot,
   type SlotOrRecord,
 } from './mergeJournal';
 
@@ -63,6 +65,8 @@ export interface ConnectionRef {
 }
 
 const MAX_ATTEMPTS = 8;
+/** A write of at most this many recipients (a SCIM request's) goes out with the concurrent requests' writes. */
+const BATCHED_RECIPIENT_WRITES = 8;
 
 /** Options of applySourceChanges. */
 export interface ApplyOptions {
@@ -306,47 +310,64 @@ async function applyOnce(
   const bound = keepsLiveBound(conn.type);
   const rising = bound ? writes.filter(becomesLive) : [];
   if (rising.length) await raiseLiveBound(conn._id, rising.length);
-  let written: RecordWrites;
-  if (single) {
-    written = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now);
-  } else {
-    if (emails.size) {
-      await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
+  // The slot is held until the recipients are written and their events appended: a slot released earlier could be
+  // overwritten by the next write while this merge is still unfinished, and a crash then would lose its replay.
+  const slot = single ? await takeJournalSlot() : undefined;
+  const writeAndMerge = async (): Promise<SourceChange[]> => {
+    let written: RecordWrites;
+    // The recipients of an update are read while its record is written: their write is version-checked, so reading them
+    // first is as safe as after (a writer in between makes it conflict and retry), and the request waits one read less.
+    let prefetched: Promise<Map<string, RecipientDoc>> | undefined;
+    if (slot) {
+      if (writes[0]!.prev) {
+        prefetched = readRecipients([...emails].map((e) => recipientId(conn.orgId, e)));
+        prefetched.catch(() => undefined); // awaited by updateRecipients, unless the write lost (then nothing waits)
+      }
+      written = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now, slot);
+    } else {
+      if (emails.size) {
+        await rawCollection(MergeJournal).insertOne({ _id: journalId, orgId: conn.orgId, emails: [...emails], createdAt: now });
+      }
+      written = await writeSourceRecords(writes);
     }
-    written = await writeSourceRecords(writes);
-  }
-  const { lost } = written;
-  const won = writes.filter((p) => !lost.has(p));
-  // Lowered only by what the store's replies confirm (a lost race read back says less: another writer's removal, seen
-  // as ours, would be counted twice). A tombstone is a replace, which FerretDB v1 may report as matched for two writers
-  // at once (its version check is not isolated); there only deletions, whose counts are exact, lower the bound.
-  if (bound) {
-    const exactReplaces = storeCapabilities().atomicFindAndModify;
-    const fell = writes.filter((p) => written.applied.has(p) && stopsBeingLive(p) && (p.next === null || exactReplaces)).length;
-    await lowerLiveBound(conn._id, fell + rising.filter((p) => written.refused.has(p)).length);
-  }
-  for (const p of won) {
-    final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
-  }
+    const { lost } = written;
+    const won = writes.filter((p) => !lost.has(p));
+    // Lowered only by what the store's replies confirm (a lost race read back says less: another writer's removal, seen
+    // as ours, would be counted twice). A tombstone is a replace, which FerretDB v1 may report as matched for two writers
+    // at once (its version check is not isolated); there only deletions, whose counts are exact, lower the bound.
+    if (bound) {
+      const exactReplaces = storeCapabilities().atomicFindAndModify;
+      const fell = writes.filter((p) => written.applied.has(p) && stopsBeingLive(p) && (p.next === null || exactReplaces)).length;
+      await lowerLiveBound(conn._id, fell + rising.filter((p) => written.refused.has(p)).length);
+    }
+    for (const p of won) {
+      final.set(p.change.key, { key: p.change.key, outcome: p.outcome, record: p.next, noEmail: p.next ? !p.next.email : undefined });
+    }
 
-  // Recipients of every email a winning write touched, recomputed from the records as written.
-  const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
-  for (const p of won) {
-    const sid = sourceRecordId(conn._id, p.change.key);
-    for (const email of [p.prev?.email, p.next?.email]) {
-      if (!email) continue;
-      let m = touched.get(email);
-      if (!m) touched.set(email, (m = new Map<string, SourceRecordDoc | null>()));
-      m.set(sid, p.next && p.next.email === email ? p.next : null);
+    // Recipients of every email a winning write touched, recomputed from the records as written.
+    const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
+    for (const p of won) {
+      const sid = sourceRecordId(conn._id, p.change.key);
+      for (const email of [p.prev?.email, p.next?.email]) {
+        if (!email) continue;
+        let m = touched.get(email);
+        if (!m) touched.set(email, (m = new Map<string, SourceRecordDoc | null>()));
+        m.set(sid, p.next && p.next.email === email ? p.next : null);
+      }
     }
+    // A record that did not exist names an email no recipient may have yet: try inserting it before reading (a create of
+    // a new person, the common SCIM case, then costs no recipient read; an existing recipient fails the insert and is
+    // read and merged as usual).
+    const fresh = won.length === 1 && !won[0]!.prev;
+    await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched);
+    if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
+    return [...lost].map((p) => p.change);
+  };
+  try {
+    return await writeAndMerge();
+  } finally {
+    slot?.release();
   }
-  // A record that did not exist names an email no recipient may have yet: try inserting it before reading (a create of
-  // a new person, the common SCIM case, then costs no recipient read; an existing recipient fails the insert and is
-  // read and merged as usual).
-  const fresh = won.length === 1 && !won[0]!.prev;
-  await updateRecipients(conn.orgId, touched, settings, conn._id, fresh);
-  if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
-  return [...lost].map((p) => p.change);
 }
 
 /** A write after which a record is live that was not (a create, or a tombstone brought back). */
@@ -374,28 +395,39 @@ interface RecordWrites {
  * to touch), then the record, version-checked (a create: an upsert whose filter can only match a missing document, so
  * an existing one fails on its `_id`).
  */
-async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date): Promise<RecordWrites> {
+async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date, slot: JournalSlot): Promise<RecordWrites> {
   const next = p.next!;
-  const slot = await takeJournalSlot();
-  try {
-    const record: AnyBulkWriteOperation<SlotOrRecord> = p.prev
-      ? { replaceOne: { filter: { _id: p.prev._id, v: p.prev.v }, replacement: next } }
-      : { replaceOne: { filter: { _id: next._id, v: { $exists: false } }, replacement: next, upsert: true } };
-    try {
-      const res = await recordsWithSlots().bulkWrite([journalSlotWrite(slot, orgId, emails, now), record], { ordered: true });
-      // The slot counts once (matched or upserted); the record once more when it was written.
-      const none = new Set<Planned>();
-      const one = new Set([p]);
-      return res.matchedCount + res.upsertedCount >= 2
-        ? { lost: none, applied: one, refused: none }
-        : { lost: one, applied: none, refused: one };
-    } catch (err) {
-      if (isDuplicateKeyError(err) || duplicateKeyIndexes(err)) return { lost: new Set([p]), applied: new Set(), refused: new Set([p]) };
-      throw err;
-    }
-  } finally {
-    slot.release();
+  const record: AnyBulkWriteOperation<SlotOrRecord> = p.prev
+    ? { replaceOne: { filter: { _id: p.prev._id, v: p.prev.v }, replacement: next } }
+    : { replaceOne: { filter: { _id: next._id, v: { $exists: false } }, replacement: next, upsert: true } };
+  const ops = [journalSlotWrite(slot, orgId, emails, now), record];
+  const none = new Set<Planned>();
+  const one = new Set([p]);
+  const won = { lost: none, applied: one, refused: none };
+  const lost = { lost: one, applied: none, refused: one };
+  if (storeCapabilities().batchedIdUpdates) {
+    // Together with the concurrent requests' record writes (src/store/writeBatch.ts); when the batch's counts do not
+    // say, the record read back says whether this write is the one stored.
+    if ((await batchedBulkWrite(recordsWithSlots(), ops)) === 'confirmed') return won;
+    const stored = await findByIds(SourceRecord, [next._id]);
+    return isStored(stored.get(next._id), next) ? won : lost;
   }
+  try {
+    const res = await recordsWithSlots().bulkWrite(ops, { ordered: true });
+    // The slot counts once (matched or upserted); the record once more when it was written.
+    return res.matchedCount + res.upsertedCount >= 2 ? won : lost;
+  } catch (err) {
+    if (isDuplicateKeyError(err) || duplicateKeyIndexes(err)) return lost;
+    throw err;
+  }
+}
+
+/**
+ * Whether the stored record is the one a write meant to store: its version and its content. (Another writer that
+ * raced from the same version to the same content left the state this write wanted, so the merge may go on.)
+ */
+function isStored(stored: SourceRecordDoc | undefined, next: SourceRecordDoc): boolean {
+  return stored !== undefined && stored.v === next.v && contentOf(stored) === contentOf(next);
 }
 
 /**
@@ -533,12 +565,19 @@ async function updateRecipients(
   connectionId: string | null = null,
   /** Try inserting first, without reading: the emails are believed to have no recipient yet. */
   assumeAbsent = false,
+  /** The recipients of every touched email, read by the caller (used by the first attempt). */
+  prefetched?: Promise<Map<string, RecipientDoc>>,
 ): Promise<void> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
     const ids = [...pending.keys()].map((e) => recipientId(orgId, e));
-    const current = attempt === 0 && assumeAbsent ? new Map<string, RecipientDoc>() : await readRecipients(ids);
+    const current =
+      attempt === 0 && assumeAbsent
+        ? new Map<string, RecipientDoc>()
+        : attempt === 0 && prefetched
+          ? await prefetched
+          : await readRecipients(ids);
     const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
     if (!conflicts.size) return;
     if (attempt === 0 && assumeAbsent) {
@@ -583,7 +622,8 @@ async function writeRecipients(
   const inserts: RecipientDoc[] = [];
   const ops: AnyBulkWriteOperation<RecipientDoc>[] = [];
   const opEmails: string[] = [];
-  const expected = new Map<string, number | null>();
+  /** Per email: the version and contributions this write stores (null: deletes the recipient). */
+  const expected = new Map<string, { v: number; contribs: string } | null>();
   // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
   const events = new Map<string, EventDraft[]>();
   const audiences = eventsEnabled() ? await audienceMatchersFor(orgId) : [];
@@ -636,7 +676,7 @@ async function writeRecipients(
       events.set(email, list);
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
       opEmails.push(email);
-      expected.set(email, doc.v);
+      expected.set(email, { v: doc.v, contribs: stableJson(doc.contribs) });
     }
   }
 
@@ -645,7 +685,13 @@ async function writeRecipients(
     for (const i of await insertAllowingDuplicates(col, inserts)) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
-    if ((await bulkWriteCounted(col, ops)).n < ops.length) {
+    // A request's few writes go together with the concurrent requests' (src/store/writeBatch.ts).
+    const confirmed =
+      ops.length <= BATCHED_RECIPIENT_WRITES && storeCapabilities().batchedIdUpdates
+        ? (await batchedBulkWrite(col, ops)) === 'confirmed'
+        : (await bulkWriteCounted(col, ops)).n === ops.length;
+    if (!confirmed) {
+      // Which were written: the version and contributions read back (another writer may have raced from the same version).
       const after = await findByIds(
         Recipient,
         opEmails.map((e) => recipientId(orgId, e)),
@@ -653,7 +699,8 @@ async function writeRecipients(
       for (const e of opEmails) {
         const want = expected.get(e);
         const got = after.get(recipientId(orgId, e));
-        if (want === null ? got !== undefined : got?.v !== want) conflicts.add(e);
+        const stored = !want ? got === undefined : got !== undefined && got.v === want.v && stableJson(got.contribs) === want.contribs;
+        if (!stored) conflicts.add(e);
       }
     }
   }

@@ -18,8 +18,12 @@ import { JournalOwner, SourceRecord, type SourceRecordDoc } from './models';
  * - a write takes a free slot and sends, in ONE ordered `update` command, first the slot (the emails it is about to
  *   touch, and when) and then the source record. Ordered statements apply in order, so the source record is never
  *   written without its journal entry having been written first;
- * - the slot is not cleared afterwards (that would cost the command saved): the next write through the slot
- *   overwrites it. A slot therefore names emails whose merge finished, or one that a crash interrupted;
+ * - the write holds its slot until its whole merge is done (recipients written, their events appended), so no other
+ *   write overwrites a slot whose merge is unfinished. The slot is not cleared afterwards (that would cost the command
+ *   saved): the next write through the slot overwrites it. A slot therefore names emails whose merge finished, or one
+ *   that a crash interrupted;
+ * - concurrent requests' slot-and-record pairs may go out together as one ordered command (src/store/writeBatch.ts):
+ *   each pair stays in its order, slot first;
  * - the recovery sweep (replayJournalSlots, part of sweepStore) reads the owners, then their slots by `_id`, and
  *   re-merges the emails of every slot older than its age (idempotent: a finished merge re-derives the same
  *   recipients), then deletes the slot unless it was rewritten meanwhile. The sweep's work is bounded by the number
@@ -59,23 +63,42 @@ export interface JournalSlot {
   release(): void;
 }
 
+/** The registration in flight, if any, and how many slots it registers. */
+let registering: { size: number; done: Promise<void> } | null = null;
+
+/**
+ * Registers the pool for at least `need` slots, unless done recently enough. A growing pool registers twice what it
+ * needs (at least 8), and concurrent takers share one registration in flight: requests hold a slot each until their
+ * merge is done, and a burst of them then costs a few registrations, not one per slot. The sweep skips absent slots.
+ */
+async function registerPool(need: number): Promise<void> {
+  if (need <= registeredSlots && Date.now() - registeredAt <= REGISTER_EVERY_MS) return;
+  if (registering && registering.size >= need) return registering.done;
+  const size = Math.max(need, registeredSlots * 2, 8);
+  const at = new Date();
+  const register = () => JournalOwner.updateOne({ _id: owner }, { $max: { slots: size }, $set: { seenAt: at } }, { upsert: true }).exec();
+  const done = (async () => {
+    // Two first writes of this process upserting at once: one loses with a duplicate key, and the retry updates.
+    await register().catch((err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err;
+      return register();
+    });
+    registeredSlots = Math.max(registeredSlots, size);
+    registeredAt = at.getTime();
+  })();
+  registering = { size, done };
+  try {
+    await done;
+  } finally {
+    if (registering?.done === done) registering = null;
+  }
+}
+
 /** Takes a free slot of this process (registering the pool first when it grows or the registration is old). */
 export async function takeJournalSlot(): Promise<JournalSlot> {
   const n = free.pop() ?? poolSize++;
   try {
-    if (poolSize > registeredSlots || Date.now() - registeredAt > REGISTER_EVERY_MS) {
-      const size = poolSize;
-      const at = new Date();
-      const register = () =>
-        JournalOwner.updateOne({ _id: owner }, { $max: { slots: size }, $set: { seenAt: at } }, { upsert: true }).exec();
-      // Two first writes of this process upserting at once: one loses with a duplicate key, and the retry updates.
-      await register().catch((err: unknown) => {
-        if (!isDuplicateKeyError(err)) throw err;
-        return register();
-      });
-      registeredSlots = Math.max(registeredSlots, size);
-      registeredAt = at.getTime();
-    }
+    await registerPool(poolSize);
   } catch (err) {
     free.push(n);
     throw err;

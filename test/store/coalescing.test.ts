@@ -185,8 +185,10 @@ describe('concurrent SCIM writes share reads and feed inserts', () => {
     if (storeCapabilities().idInFromIndex) {
       assert.ok(by(all.counts, 'find:connections') < 9 * by(one.counts, 'find:connections'), JSON.stringify(all.counts));
     }
-    // The writes are each their own: one record write and one recipient write per request.
-    assert.equal(by(all.counts, 'update:recipients'), 9 * by(one.counts, 'update:recipients'));
+    // Record and recipient writes go out with the concurrent requests' where the store runs such a batch as about one
+    // write (src/store/writeBatch.ts): never more than one each (the deterministic batch tests are in writeBatch.test).
+    assert.ok(by(all.counts, 'update:recipients') <= 9 * by(one.counts, 'update:recipients'), JSON.stringify(all.counts));
+    assert.ok(by(all.counts, 'update:source_records') <= 9 * by(one.counts, 'update:source_records'), JSON.stringify(all.counts));
   });
 
   test('concurrent appends of one organization keep their order', async () => {
@@ -204,7 +206,8 @@ describe('concurrent SCIM writes share reads and feed inserts', () => {
       feed.items.map((e) => e.data.groupId),
       Array.from({ length: 20 }, (_, i) => `g${i}`),
     );
-    // The first goes alone; the nineteen that arrived while it was in flight go together.
-    assert.equal(counts.byType['insert:event_blocks'], 2, JSON.stringify(counts));
+    // A batch is taken when its write turn comes (src/store/writeBatch.ts, writeTurn), after this tick: all twenty
+    // arrived by then and go together.
+    assert.equal(counts.byType['insert:event_blocks'], 1, JSON.stringify(counts));
   });
 });
