@@ -1,9 +1,33 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Passport } from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import { authenticateScimConnection } from '../store';
-import type { ScimConnection } from './context';
+import { authenticateScimConnection, findSourceRecord } from '../store';
+import type { PrefetchedUser, ScimConnection } from './context';
 import { ScimError } from './errors';
+
+const CONNECTION_ID = /^[0-9a-f]{24}$/i;
+
+/**
+ * The record of the user a request names (`/Users/{id}`: GET, PUT, PATCH, DELETE), read while the token is checked, so
+ * that the two reads go out together instead of one after the other. Nothing of it reaches the handler unless the
+ * token is the connection's (res.locals, then ScimContext.prefetchedUser), and the handler checks it as it checks a
+ * read of its own (liveScimUser). The read is sent after the request arrived, so it is no older than the request.
+ */
+function prefetchUser(req: Request): PrefetchedUser | undefined {
+  const connectionId = String(req.params.connectionId ?? '');
+  const m = /^\/users\/([^/]+)\/?$/i.exec(req.path);
+  if (!m || req.method === 'POST' || !CONNECTION_ID.test(connectionId)) return undefined;
+  let id: string;
+  try {
+    id = decodeURIComponent(m[1]!);
+  } catch {
+    return undefined;
+  }
+  if (id === '.search') return undefined;
+  const record = findSourceRecord(connectionId, id);
+  record.catch(() => undefined); // awaited by the handler; unused (and harmless) when the token is refused
+  return { id, record };
+}
 
 /**
  * Bearer authentication per connection: the token must be the one of the connection named in the URL. A private
@@ -15,7 +39,7 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
     'scim-bearer',
     new BearerStrategy({ passReqToCallback: true }, (req: Request, token: string, done: (err: unknown, user?: unknown) => void) => {
       const connectionId = String(req.params.connectionId ?? '');
-      if (!/^[0-9a-f]{24}$/i.test(connectionId) || token.length > 512) return done(null, false);
+      if (!CONNECTION_ID.test(connectionId) || token.length > 512) return done(null, false);
       authenticateScimConnection(connectionId, token).then(
         (conn) => {
           if (!conn) return done(null, false);
@@ -47,6 +71,7 @@ export function scimAuthenticator(): (req: Request, res: Response, next: NextFun
     if (!/^bearer\s/i.test(req.headers.authorization ?? '')) {
       return next(unauthorized('a valid bearer token for this connection is required (Authorization: Bearer ...)'));
     }
+    res.locals.scimUserPrefetch = prefetchUser(req);
     const authenticate = passport.authenticate('scim-bearer', { session: false }, (err: unknown, user: ScimConnection | false) => {
       if (err) return next(err);
       if (!user) return next(unauthorized('a valid bearer token for this connection is required'));

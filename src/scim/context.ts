@@ -1,3 +1,4 @@
+import type { SourceRecordDoc } from '../store';
 import type { Logger } from 'pino';
 
 /** Everything one request needs, built per request (no request state lives on shared objects). */
@@ -20,6 +21,24 @@ export interface ScimContext {
   logger: Logger;
   /** The connection's interoperability profile is `strict` and the request came to its SCIM 2.0 base URL. */
   strict?: boolean;
+  /**
+   * The source record of the user the URL names (`/Users/{id}`), read while the token was checked (src/scim/auth.ts).
+   * Taken once, by the first read of that user (takePrefetchedUser); a retry reads again.
+   */
+  prefetchedUser?: PrefetchedUser;
+}
+
+export interface PrefetchedUser {
+  id: string;
+  record: Promise<SourceRecordDoc | null>;
+}
+
+/** The prefetched record of user `id`, once; undefined when there is none for that id (then read it). */
+export function takePrefetchedUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc | null> | undefined {
+  const p = ctx.prefetchedUser;
+  if (!p || p.id !== id) return undefined;
+  ctx.prefetchedUser = undefined;
+  return p.record;
 }
 
 export function etagOf(v: number): string {

@@ -3,7 +3,7 @@ import { StoreUnavailableError, storeConnected } from '../store';
 import type { AppDeps } from '../server/deps';
 import { scimAuthenticator } from './auth';
 import { runBulk } from './bulk';
-import type { ScimConnection, ScimContext } from './context';
+import type { PrefetchedUser, ScimConnection, ScimContext } from './context';
 import { errorBody, httpErrorOf, ScimError } from './errors';
 import { scimJsonParser } from './jsonBody';
 import { send } from './http';
@@ -37,6 +37,7 @@ export function createScimRouter(deps: AppDeps): Router {
         baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, '')}/scim/v2/${conn._id}`,
         logger: logger.child({ connectionId: conn._id }),
         strict: conn.interopProfile === 'strict',
+        prefetchedUser: res.locals.scimUserPrefetch as PrefetchedUser | undefined,
       };
       refuseFilterOutsideGet(ctx, req.method, req.query);
       const maxPayloadSize = config.MAX_BODY_BYTES;

@@ -6,6 +6,7 @@ import {
   FilterError,
   findGroups,
   findScimUser,
+  liveScimUser,
   findSourceRecord,
   isEmail,
   newUuid,
@@ -18,7 +19,7 @@ import {
   type KeyClaim,
   type SourceRecordDoc,
 } from '../store';
-import { etagMatches, etagOf, type Preconditions, type ScimContext } from './context';
+import { etagMatches, etagOf, takePrefetchedUser, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
 import { userFieldResolver } from './filterFields';
 import type { ScimResult } from './http';
@@ -60,7 +61,8 @@ function remember(ctx: ScimContext, rec: SourceRecordDoc): void {
 
 /** Reads one live user of this connection. */
 async function loadUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc> {
-  const rec = await findScimUser(ctx.conn, id);
+  const prefetched = takePrefetchedUser(ctx, id);
+  const rec = prefetched ? liveScimUser(ctx.conn, await prefetched) : await findScimUser(ctx.conn, id);
   if (!rec) throw notFound(`User ${id}`);
   return rec;
 }

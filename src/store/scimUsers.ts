@@ -25,7 +25,11 @@ export function userNameKey(connectionId: string, userName: string): string {
 
 /** A live (not deleted) user of this SCIM connection, or null. */
 export async function findScimUser(conn: ConnectionRef, id: string): Promise<SourceRecordDoc | null> {
-  const rec = await findSourceRecord(conn._id, id);
+  return liveScimUser(conn, await findSourceRecord(conn._id, id));
+}
+
+/** A source record read by `_id` as the connection's live SCIM user, or null (what findScimUser checks). */
+export function liveScimUser(conn: ConnectionRef, rec: SourceRecordDoc | null): SourceRecordDoc | null {
   if (!rec || rec.deleted || rec.orgId !== conn.orgId || rec.connectionType !== 'scim') return null;
   return rec;
 }

@@ -2,7 +2,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { scim11BaseUrl, storeConnected } from '../../store';
 import type { AppDeps } from '../../server/deps';
 import { scimAuthenticator } from '../auth';
-import type { Preconditions, ScimConnection, ScimContext } from '../context';
+import type { Preconditions, PrefetchedUser, ScimConnection, ScimContext } from '../context';
 import { httpErrorOf, ScimError } from '../errors';
 import type { ScimResult } from '../http';
 import { scimJsonParser } from '../jsonBody';
@@ -163,6 +163,7 @@ export function createScim11Router(deps: AppDeps): Router {
         conn,
         baseUrl: scim11BaseUrl(config.PUBLIC_URL, conn._id),
         logger: logger.child({ connectionId: conn._id, scimVersion: '1.1' }),
+        prefetchedUser: res.locals.scimUserPrefetch as PrefetchedUser | undefined,
       };
       const result = await serve(ctx, {
         method: req.method.toUpperCase(),
