@@ -8,7 +8,7 @@
  *   npm i --prefix /tmp/jackson --ignore-scripts --no-audit --no-fund @boxyhq/saml-jackson@26.2.0
  *   npm run build && SECRET_KEY=bench-secret-key-0123456789 JACKSON_MODULES=/tmp/jackson/node_modules \
  *     node scripts/local-store.js --ephemeral -- node dist/bench/jackson.js [--users 2000] [--n 600] [--rounds 5] \
- *     [--concurrency 10] [--ops create,lookup,patch]
+ *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson]
  *
  * Jackson runs with analytics off and no webhook; it sends nothing beyond loopback. Its one TTL index (unused by
  * directory sync) is skipped: FerretDB v1 has no TTL indexes. Every PATCH changes something (it flips the user's
@@ -133,6 +133,8 @@ async function main(): Promise<void> {
   const rounds = parseCount(argValue(argv, 'rounds')) ?? 5;
   const concurrency = parseCount(argValue(argv, 'concurrency')) ?? 10;
   const ops = (argValue(argv, 'ops') ?? 'create,lookup,patch').split(',');
+  // `--targets ours` drives our service alone (to profile it under the same load); the summary then has no ratios.
+  const only = (argValue(argv, 'targets') ?? 'ours,jackson').split(',');
   if (!process.env.JACKSON_MODULES) throw new Error('JACKSON_MODULES is not set: install Jackson apart (see the top of bench/jackson.ts)');
 
   const config = loadConfig();
@@ -154,10 +156,12 @@ async function main(): Promise<void> {
   jacksonInfo.catch(() => undefined); // awaited below; a failure before then is reported there
   try {
     const j = JSON.parse(await jacksonInfo) as { directoryId: string; secret: string };
-    const targets: ScimTarget[] = [
-      { name: 'ours', base: `http://127.0.0.1:${ourPort}/scim/v2/${conn.id}`, token: conn.token!, ids: [], active: [], next: 0 },
-      { name: 'jackson', base: `http://127.0.0.1:${jPort}/scim/v2.0/${j.directoryId}`, token: j.secret, ids: [], active: [], next: 0 },
-    ];
+    const targets: ScimTarget[] = (
+      [
+        { name: 'ours', base: `http://127.0.0.1:${ourPort}/scim/v2/${conn.id}`, token: conn.token!, ids: [], active: [], next: 0 },
+        { name: 'jackson', base: `http://127.0.0.1:${jPort}/scim/v2.0/${j.directoryId}`, token: j.secret, ids: [], active: [], next: 0 },
+      ] satisfies ScimTarget[]
+    ).filter((t) => only.includes(t.name));
     const call = async (t: ScimTarget, method: string, p: string, body: unknown, expect: number): Promise<Record<string, unknown>> => {
       const res = await fetch(t.base + p, {
         method,
@@ -229,15 +233,19 @@ async function main(): Promise<void> {
     }
     const summary: Record<string, unknown> = { bench: 'jackson', summary: true, users, n, rounds, concurrency, seedSeconds };
     for (const [op, by] of Object.entries(samples)) {
-      const o = median(by.ours!.map((s) => s.perSec));
-      const jk = median(by.jackson!.map((s) => s.perSec));
+      if (!by.ours || !by.jackson) {
+        summary[op] = Object.fromEntries(Object.entries(by).map(([name, s]) => [`${name}PerSec`, median(s.map((x) => x.perSec))]));
+        continue;
+      }
+      const o = median(by.ours.map((s) => s.perSec));
+      const jk = median(by.jackson.map((s) => s.perSec));
       summary[op] = {
         oursPerSec: o,
         jacksonPerSec: jk,
         ratio: round(o / jk, 2),
-        perRound: by.ours!.map((s, i) => round(s.perSec / by.jackson![i]!.perSec, 2)),
-        oursP99: median(by.ours!.map((s) => s.p99)),
-        jacksonP99: median(by.jackson!.map((s) => s.p99)),
+        perRound: by.ours.map((s, i) => round(s.perSec / by.jackson![i]!.perSec, 2)),
+        oursP99: median(by.ours.map((s) => s.p99)),
+        jacksonP99: median(by.jackson.map((s) => s.p99)),
       };
     }
     console.log(JSON.stringify(summary));
