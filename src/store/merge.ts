@@ -407,10 +407,11 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
   const lost = { lost: one, applied: none, refused: one };
   if (storeCapabilities().batchedIdUpdates) {
     // Together with the concurrent requests' record writes (src/store/writeBatch.ts); when the batch's counts do not
-    // say, the record read back says whether this write is the one stored.
+    // say, the record read back says whether this write is the one stored, and so whether the merge goes on. Neither
+    // applied nor refused is then confirmed (the live-record bound moves on confirmations only, so it stays a bound).
     if ((await batchedBulkWrite(recordsWithSlots(), ops)) === 'confirmed') return won;
     const stored = await findByIds(SourceRecord, [next._id]);
-    return isStored(stored.get(next._id), next) ? won : lost;
+    return { lost: isStored(stored.get(next._id), next) ? none : one, applied: none, refused: none };
   }
   try {
     const res = await recordsWithSlots().bulkWrite(ops, { ordered: true });

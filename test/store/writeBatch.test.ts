@@ -7,6 +7,7 @@ import {
   CommandCounter,
   createConnection,
   createOrganization,
+  findSourceRecord,
   getRecipient,
   recipientId,
   storeCapabilities,
@@ -193,5 +194,26 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
       // The twelve start in one tick: their record reads go together, and so do their writes after.
       assert.ok(recordWrites < 12, `twelve concurrent merges sent ${recordWrites} record writes`);
     }
+  });
+
+  test('concurrent writes of one record: one wins each round, the others read back, retry, and the recipient follows', async () => {
+    const org = await createOrganization('Batched race');
+    const c = await createConnection(
+      { orgId: org.id, type: 'csv' },
+      { publicUrl: 'http://localhost', secretKey: 'batch-secret-key-000000' },
+    );
+    const conn: ConnectionRef = { _id: c.id, orgId: org.id, type: 'csv' };
+    const email = 'race@batch.example';
+    await applySourceChanges(conn, [{ op: 'upsert', key: 'k', email, active: true, attributes: { city: 'start' } }]);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        applySourceChanges(conn, [{ op: 'upsert', key: 'k', email, active: true, attributes: { city: `c${i}` } }]),
+      ),
+    );
+    for (const [r] of results) assert.equal(r?.outcome, 'updated', JSON.stringify(r));
+    const record = await findSourceRecord(c.id, 'k');
+    assert.equal(record?.v, 9, 'eight writes after the first, each applied once');
+    const recipient = await getRecipient(recipientId(org.id, email));
+    assert.equal(recipient?.attributes.city, record?.attributes?.city, 'the recipient holds the record that won last');
   });
 });
