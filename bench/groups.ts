@@ -177,13 +177,13 @@ async function main(): Promise<void> {
       // The raw work, measured twice. (1) What the issue states the target against: M conditional updates of the
       // members' source records. (2) The minimal writes a membership change makes in this design: those M record
       // updates plus one conditional update of each member's recipient (its `groups` and the contribution's `g`, the
-      // fields the merge rewrites), since audiences resolve groups on the recipients. Both in commands of four on
-      // FerretDB v1, as the merge sends its version-checked writes.
+      // fields the merge rewrites), since audiences resolve groups on the recipients. Both in commands of the store's
+      // statements per command (the capability record), as the merge sends its version-checked writes.
       const recs = await findByIds(
         SourceRecord,
         members.map((k) => `${conn.id}:${k}`),
       );
-      const chunk = caps.ferretdb ? 4 : members.length;
+      const chunk = caps.updatesPerCommand ?? members.length;
       const sendChunked = async <T extends { _id: string }>(
         model: Parameters<typeof rawCollection<T>>[0],
         ops: AnyBulkWriteOperation<T>[],
