@@ -19,7 +19,7 @@ import { closeTestStore, openTestStore } from '../helpers/store';
 /** buildInfo of the local store (FerretDB v1.24.2 built by scripts/ferretdb.sh with its patch), as answered. */
 const FERRETDB_V1_PATCHED = {
   version: '7.0.42',
-  gitVersion: 'audience-sync-idpushdown2-idbatch1',
+  gitVersion: 'audience-sync-idpushdown2-idbatch2',
   versionArray: [7, 0, 42, 0],
   ferretdbVersion: 'v1.24.2',
   ferretdbFeatures: { aggregationStages: ['$match', '$set', '$skip', '$sort', '$unwind', '$addFields', '$group', '$project', '$count'] },
