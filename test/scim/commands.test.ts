@@ -41,7 +41,10 @@ const BUDGET = {
  * command (src/store/merge.ts).
  */
 const groupPatchBudget = (members: number): number => 13 + Math.ceil(members / (storeCapabilities().updatesPerCommand ?? members));
-/** The members' records: read once by the request (handed to the merge), one `updateMany`, one read-back. */
+/**
+ * The members' records: read once by the request (handed to the merge), then one `updateMany` and one read-back, or
+ * (where `batchedIdUpdates`) their version-checked replaces in one command.
+ */
 const GROUP_PATCH_RECORD_COMMANDS = 3;
 /**
  * Commands of the change feed a write adds (src/store/eventBlocks.ts): one insert of its block, whose position this
