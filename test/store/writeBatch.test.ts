@@ -28,6 +28,13 @@ function docs(name: string): Collection<Doc> {
   return mongoose.connection.db!.collection<Doc>(name);
 }
 
+/** A CSV connection of a new organization. */
+async function csvConnection(name: string): Promise<ConnectionRef> {
+  const org = await createOrganization(name);
+  const c = await createConnection({ orgId: org.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'batch-secret-key-000000' });
+  return { _id: c.id, orgId: org.id, type: 'csv' };
+}
+
 async function seed(col: Collection<Doc>, count: number): Promise<void> {
   await col.insertMany(Array.from({ length: count }, (_, i) => ({ _id: `d${i}`, v: 1, n: 0 })));
 }
@@ -164,12 +171,7 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
   });
 
   test('concurrent one-record merges: each record and recipient is the one written, in fewer record writes', async () => {
-    const org = await createOrganization('Batched merges');
-    const c = await createConnection(
-      { orgId: org.id, type: 'csv' },
-      { publicUrl: 'http://localhost', secretKey: 'batch-secret-key-000000' },
-    );
-    const conn: ConnectionRef = { _id: c.id, orgId: org.id, type: 'csv' };
+    const conn = await csvConnection('Batched merges');
     const emails = Array.from({ length: 12 }, (_, i) => `m${i}@batch.example`);
     await applySourceChanges(
       conn,
@@ -183,7 +185,7 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
       ),
     );
     for (const [i, email] of emails.entries()) {
-      const r = await getRecipient(recipientId(org.id, email));
+      const r = await getRecipient(recipientId(conn.orgId, email));
       assert.equal(r?.attributes.city, `Paris ${i}`);
       assert.equal(r?.status === 'active', i % 2 === 0, `${email}: ${r?.status}`);
     }
@@ -197,12 +199,7 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
   });
 
   test('concurrent writes of one record: one wins each round, the others read back, retry, and the recipient follows', async () => {
-    const org = await createOrganization('Batched race');
-    const c = await createConnection(
-      { orgId: org.id, type: 'csv' },
-      { publicUrl: 'http://localhost', secretKey: 'batch-secret-key-000000' },
-    );
-    const conn: ConnectionRef = { _id: c.id, orgId: org.id, type: 'csv' };
+    const conn = await csvConnection('Batched race');
     const email = 'race@batch.example';
     await applySourceChanges(conn, [{ op: 'upsert', key: 'k', email, active: true, attributes: { city: 'start' } }]);
     const results = await Promise.all(
@@ -211,9 +208,9 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
       ),
     );
     for (const [r] of results) assert.equal(r?.outcome, 'updated', JSON.stringify(r));
-    const record = await findSourceRecord(c.id, 'k');
+    const record = await findSourceRecord(conn._id, 'k');
     assert.equal(record?.v, 9, 'eight writes after the first, each applied once');
-    const recipient = await getRecipient(recipientId(org.id, email));
+    const recipient = await getRecipient(recipientId(conn.orgId, email));
     assert.equal(recipient?.attributes.city, record?.attributes?.city, 'the recipient holds the record that won last');
   });
 });
