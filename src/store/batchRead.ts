@@ -2,7 +2,7 @@ import type { Collection } from 'mongodb';
 import type { Model } from 'mongoose';
 import { rawCollection } from './collections';
 import { storeCapabilities } from './db';
-import { GroupCommit } from './groupCommit';
+import { GroupCommit, GroupCommits } from './groupCommit';
 
 const FERRET_CONCURRENCY = 8;
 
@@ -79,7 +79,7 @@ function coalescedReads<T>(model: Model<T>): GroupCommit<string, T | null> {
   });
 }
 
-const coalescers = new Map<string, GroupCommit<string, unknown>>();
+const coalescers = new GroupCommits<string, unknown>();
 
 /**
  * One document by `_id`, read together with the concurrent reads of the same collection (see coalescedReads). Stores
@@ -88,11 +88,6 @@ const coalescers = new Map<string, GroupCommit<string, unknown>>();
  */
 export function findByIdCoalesced<T>(model: Model<T>, id: string): Promise<T | null> {
   if (!storeCapabilities().idInFromIndex) return model.findOne({ _id: id }).lean<T>().exec();
-  const name = model.collection.collectionName;
-  let c = coalescers.get(name) as GroupCommit<string, T | null> | undefined;
-  if (!c) {
-    c = coalescedReads(model);
-    coalescers.set(name, c as GroupCommit<string, unknown>);
-  }
-  return c.submit(id);
+  const reads = coalescers.of(model.collection.collectionName, () => coalescedReads(model) as GroupCommit<string, unknown>);
+  return (reads as GroupCommit<string, T | null>).submit(id);
 }

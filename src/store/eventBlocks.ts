@@ -1,7 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Collection } from 'mongodb';
 import { onStoreReset } from './db';
-import { GroupCommit } from './groupCommit';
+import { GroupCommit, GroupCommits } from './groupCommit';
 import { writeTurn } from './writeBatch';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { EventBlock, EventSeq, type EventBlockDoc, type EventDoc, type EventSeqDoc } from './models';
@@ -233,7 +233,7 @@ function duplicateAt(err: unknown): number {
 }
 
 /** Per organization, its appends as a group commit (src/store/groupCommit.ts). */
-const appenders = new Map<string, GroupCommit<Packed[], void>>();
+const appenders = new GroupCommits<Packed[], void>();
 
 /**
  * Appends packed events of one organization, in the order given. A group commit: appends arriving while one of the
@@ -243,14 +243,14 @@ const appenders = new Map<string, GroupCommit<Packed[], void>>();
  */
 export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
   if (!rows.length) return Promise.resolve();
-  let appender = appenders.get(orgId);
-  if (!appender) {
-    appender = new GroupCommit<Packed[], void>(async (lists) => {
-      await writeBlocks(orgId, lists.flat());
-      return lists.map(() => undefined);
-    }, writeTurn);
-    appenders.set(orgId, appender);
-  }
+  const appender = appenders.of(
+    orgId,
+    () =>
+      new GroupCommit<Packed[], void>(async (lists) => {
+        await writeBlocks(orgId, lists.flat());
+        return lists.map(() => undefined);
+      }, writeTurn),
+  );
   return appender.submit(rows);
 }
 

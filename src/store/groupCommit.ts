@@ -80,6 +80,17 @@ export class GroupCommit<I, R> {
   }
 }
 
+/** Group commits by key (one per collection, per organization ...), each made on its key's first use. */
+export class GroupCommits<I, R> {
+  private readonly byKey = new Map<string, GroupCommit<I, R>>();
+
+  of(key: string, make: () => GroupCommit<I, R>): GroupCommit<I, R> {
+    let g = this.byKey.get(key);
+    if (!g) this.byKey.set(key, (g = make()));
+    return g;
+  }
+}
+
 /**
  * One write command at a time: a lane writers take turns in, in the order they ask. FerretDB v1 on SQLite runs one
  * write transaction at a time per database, and a writer that finds another's transaction open sleeps and retries

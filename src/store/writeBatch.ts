@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, BulkWriteResult, Collection, Document } from 'mongodb';
 import { storeCapabilities } from './db';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
-import { GroupCommit, WriteLane, type Gate } from './groupCommit';
+import { GroupCommit, GroupCommits, WriteLane, type Gate } from './groupCommit';
 
 /**
  * What a batched write learned of one caller's statements: `confirmed` when the store's reply counts every statement
@@ -33,7 +33,7 @@ interface Submitted {
   col: Collection<Document>;
   ops: AnyBulkWriteOperation<Document>[];
 }
-const batchers = new Map<string, GroupCommit<Submitted, BatchedWriteResult>>();
+const batchers = new GroupCommits<Submitted, BatchedWriteResult>();
 
 function appliedCount(res: BulkWriteResult): number {
   return res.matchedCount + res.upsertedCount + res.deletedCount;
@@ -61,8 +61,6 @@ async function sendBatch(items: Submitted[]): Promise<BatchedWriteResult[]> {
 
 /** Sends `ops` (in order) together with the concurrent callers' writes to the same collection. */
 export function batchedBulkWrite<T extends Document>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<BatchedWriteResult> {
-  const key = `${col.dbName}.${col.collectionName}`;
-  let batcher = batchers.get(key);
-  if (!batcher) batchers.set(key, (batcher = new GroupCommit(sendBatch, writeTurn)));
+  const batcher = batchers.of(`${col.dbName}.${col.collectionName}`, () => new GroupCommit(sendBatch, writeTurn));
   return batcher.submit({ col: col as unknown as Collection<Document>, ops: ops as AnyBulkWriteOperation<Document>[] });
 }
