@@ -415,8 +415,8 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
     // say, the record read back says whether this write is the one stored, and so whether the merge goes on. Neither
     // applied nor refused is then confirmed (the live-record bound moves on confirmations only, so it stays a bound).
     if ((await batchedBulkWrite(recordsWithSlots(), ops)) === 'confirmed') return won;
-    const stored = await findByIds(SourceRecord, [next._id]);
-    return { lost: isStored(stored.get(next._id), next) ? none : one, applied: none, refused: none };
+    const stored = (await findByIdCoalesced<SourceRecordDoc>(SourceRecord, next._id)) ?? undefined;
+    return { lost: isStored(stored, next) ? none : one, applied: none, refused: none };
   }
   try {
     const res = await recordsWithSlots().bulkWrite(ops, { ordered: true });
