@@ -8,7 +8,11 @@
  *   npm i --prefix /tmp/jackson --ignore-scripts --no-audit --no-fund @boxyhq/saml-jackson@26.2.0
  *   npm run build && SECRET_KEY=bench-secret-key-0123456789 JACKSON_MODULES=/tmp/jackson/node_modules \
  *     node scripts/local-store.js --ephemeral -- node dist/bench/jackson.js [--users 2000] [--n 600] [--rounds 5] \
- *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson]
+ *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson] [--baseline-dist DIR]
+ *
+ * `--baseline-dist DIR` adds a third target, `baseline`: our service built elsewhere (e.g. a worktree of the previous
+ * commit, `npx tsc -p .` there; DIR is its `dist`), run in the same rounds, so a change of ours is measured against the
+ * build before it under the same load (this machine's speed drifts by tens of percent between runs).
  *
  * Jackson runs with analytics off and no webhook; it sends nothing beyond loopback. Its one TTL index (unused by
  * directory sync) is skipped: FerretDB v1 has no TTL indexes. Every PATCH changes something (it flips the user's
@@ -24,11 +28,12 @@ import { freePort } from '../test/helpers/ports';
 import { argValue, median, parseCount, round } from './lib/stats';
 import { runConcurrent, type LoadStats } from './lib/load';
 import { startServiceProcess } from './lib/service';
+import { cpuMeter, pidsByCommand } from './lib/cpu';
 import { connectStore, createConnection, createOrganization, disconnectStore } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
 interface ScimTarget {
-  name: 'ours' | 'jackson';
+  name: 'ours' | 'jackson' | 'baseline';
   base: string;
   token: string;
   ids: string[];
@@ -134,32 +139,60 @@ async function main(): Promise<void> {
   const concurrency = parseCount(argValue(argv, 'concurrency')) ?? 10;
   const ops = (argValue(argv, 'ops') ?? 'create,lookup,patch').split(',');
   // `--targets ours` drives our service alone (to profile it under the same load); the summary then has no ratios.
-  const only = (argValue(argv, 'targets') ?? 'ours,jackson').split(',');
-  if (!process.env.JACKSON_MODULES) throw new Error('JACKSON_MODULES is not set: install Jackson apart (see the top of bench/jackson.ts)');
+  const baselineDist = argValue(argv, 'baseline-dist');
+  const only = [...(argValue(argv, 'targets') ?? 'ours,jackson').split(','), ...(baselineDist ? ['baseline'] : [])];
+  if (only.includes('jackson') && !process.env.JACKSON_MODULES) {
+    throw new Error('JACKSON_MODULES is not set: install Jackson apart (see the top of bench/jackson.ts)');
+  }
 
   const config = loadConfig();
   await connectStore(config.MONGODB_URI);
+  // The local store's FerretDB process, when the store is one (for the CPU figures; absent on another server).
+  const storePort = new URL(config.MONGODB_URI).port;
+  const storePid = pidsByCommand(`--listen-addr=127.0.0.1:${storePort}`)[0];
   const org = await createOrganization(`jackson comparison ${Date.now()}`);
   const conn = await createConnection(
     { orgId: org.id, type: 'scim', provider: 'okta' },
     { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
   );
   const { port: ourPort, child: ours } = await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' });
+  // The baseline build gets an organization of its own: the targets create the same userNames and emails, and two
+  // connections of one organization would merge them into the same recipients, each build's writes racing the other's.
+  const baseConn = baselineDist
+    ? await createConnection(
+        { orgId: (await createOrganization(`jackson comparison baseline ${Date.now()}`)).id, type: 'scim', provider: 'okta' },
+        { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
+      )
+    : undefined;
+  const baseline = baselineDist
+    ? await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' }, path.resolve(baselineDist))
+    : undefined;
   const jPort = await freePort();
   const jacksonDb = new URL(config.MONGODB_URI);
   jacksonDb.pathname = `/jackson_${Date.now()}`;
-  const jack = spawn(process.execPath, [__filename, '--jackson-server'], {
-    env: { ...process.env, PORT: String(jPort), JACKSON_DB_URL: jacksonDb.toString(), DO_NOT_TRACK: '1', BOXYHQ_NO_ANALYTICS: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const jacksonInfo = firstLine(jack, 'JACKSON ');
+  const jack = only.includes('jackson')
+    ? spawn(process.execPath, [__filename, '--jackson-server'], {
+        env: { ...process.env, PORT: String(jPort), JACKSON_DB_URL: jacksonDb.toString(), DO_NOT_TRACK: '1', BOXYHQ_NO_ANALYTICS: '1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+    : undefined;
+  const jacksonInfo = jack ? firstLine(jack, 'JACKSON ') : Promise.resolve(JSON.stringify({ directoryId: '', secret: '' }));
   jacksonInfo.catch(() => undefined); // awaited below; a failure before then is reported there
+  const pidOf: Record<ScimTarget['name'], number | undefined> = { ours: ours.pid, jackson: jack?.pid, baseline: baseline?.child.pid };
   try {
     const j = JSON.parse(await jacksonInfo) as { directoryId: string; secret: string };
     const targets: ScimTarget[] = (
       [
         { name: 'ours', base: `http://127.0.0.1:${ourPort}/scim/v2/${conn.id}`, token: conn.token!, ids: [], active: [], next: 0 },
         { name: 'jackson', base: `http://127.0.0.1:${jPort}/scim/v2.0/${j.directoryId}`, token: j.secret, ids: [], active: [], next: 0 },
+        {
+          name: 'baseline',
+          base: `http://127.0.0.1:${baseline?.port ?? 0}/scim/v2/${baseConn?.id ?? ''}`,
+          token: baseConn?.token ?? '',
+          ids: [],
+          active: [],
+          next: 0,
+        },
       ] satisfies ScimTarget[]
     ).filter((t) => only.includes(t.name));
     const call = async (t: ScimTarget, method: string, p: string, body: unknown, expect: number): Promise<Record<string, unknown>> => {
@@ -225,33 +258,43 @@ async function main(): Promise<void> {
         const make = opOf[op];
         if (!make) throw new Error(`unknown operation ${op} (create, lookup, patch)`);
         for (const t of r % 2 ? [...targets].reverse() : targets) {
+          const meter = cpuMeter({ service: pidOf[t.name], store: storePid, bench: process.pid });
           const s = await run(n, concurrency, make(t, r));
           ((samples[op] ??= {})[t.name] ??= []).push(s);
-          console.log(JSON.stringify({ bench: 'jackson', round: r, op, target: t.name, ...s }));
+          // CPU ms per operation of each process: with 2 cores shared by all three, who is the limit.
+          const cpuMsPerOp = Object.fromEntries(Object.entries(meter()).map(([k, ms]) => [k, round(ms / n, 2)]));
+          console.log(JSON.stringify({ bench: 'jackson', round: r, op, target: t.name, ...s, cpuMsPerOp }));
         }
       }
     }
     const summary: Record<string, unknown> = { bench: 'jackson', summary: true, users, n, rounds, concurrency, seedSeconds };
     for (const [op, by] of Object.entries(samples)) {
-      if (!by.ours || !by.jackson) {
-        summary[op] = Object.fromEntries(Object.entries(by).map(([name, s]) => [`${name}PerSec`, median(s.map((x) => x.perSec))]));
-        continue;
-      }
-      const o = median(by.ours.map((s) => s.perSec));
-      const jk = median(by.jackson.map((s) => s.perSec));
-      summary[op] = {
-        oursPerSec: o,
-        jacksonPerSec: jk,
-        ratio: round(o / jk, 2),
-        perRound: by.ours.map((s, i) => round(s.perSec / by.jackson![i]!.perSec, 2)),
-        oursP99: median(by.ours.map((s) => s.p99)),
-        jacksonP99: median(by.jackson.map((s) => s.p99)),
+      const versus = (other: 'jackson' | 'baseline') => {
+        const theirs = by[other];
+        if (!by.ours || !theirs) return undefined;
+        const o = median(by.ours.map((s) => s.perSec));
+        const t = median(theirs.map((s) => s.perSec));
+        return {
+          oursPerSec: o,
+          [`${other}PerSec`]: t,
+          ratio: round(o / t, 2),
+          perRound: by.ours.map((s, i) => round(s.perSec / theirs[i]!.perSec, 2)),
+          oursP99: median(by.ours.map((s) => s.p99)),
+          [`${other}P99`]: median(theirs.map((s) => s.p99)),
+        };
       };
+      const jacksonSide = versus('jackson');
+      const baselineSide = versus('baseline');
+      summary[op] =
+        jacksonSide || baselineSide
+          ? { ...(jacksonSide ?? {}), ...(baselineSide ? { againstBaseline: baselineSide } : {}) }
+          : Object.fromEntries(Object.entries(by).map(([name, s]) => [`${name}PerSec`, median(s.map((x) => x.perSec))]));
     }
     console.log(JSON.stringify(summary));
   } finally {
     ours.kill('SIGTERM');
-    jack.kill('SIGTERM');
+    baseline?.child.kill('SIGTERM');
+    jack?.kill('SIGTERM');
     await disconnectStore();
   }
 }

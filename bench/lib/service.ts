@@ -3,9 +3,13 @@ import path from 'node:path';
 import { freePort } from '../../test/helpers/ports';
 
 /** Starts `audience-sync serve --roles http` on a free port; resolves once /readyz answers 200. */
-export async function startServiceProcess(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
+export async function startServiceProcess(
+  env: Record<string, string>,
+  /** Another build's `dist` folder (an A/B run of two builds); this build's by default. */
+  distDir = path.join(__dirname, '..', '..'),
+): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const cli = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const cli = path.join(distDir, 'src', 'cli', 'main.js');
   // BENCH_SERVICE_NODE_ARGS: extra node flags for the service process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--roles', 'http'], {
