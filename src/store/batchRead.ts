@@ -23,11 +23,11 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
       // All of them in the first reply, and the cursor closed with it (one more than can match: a batch of exactly
       // the matches leaves the cursor open for a getMore that finds nothing). The default first batch, 101 documents,
       // costs further getMore round trips (on FerretDB v1, 4 more for 1,000 ids).
-      const docs = (await model
-        .find({ _id: { $in: chunk } }, projection)
-        .batchSize(chunk.length + 1)
-        .lean()
-        .exec()) as unknown as (T & { _id: string })[];
+      // The driver's collection, not a mongoose query: these reads are on every request's path, and mongoose's query
+      // building and casting cost more than the read's own encoding (the filter is a plain `_id $in` of strings).
+      const docs = (await rawCollection(model as unknown as Model<{ _id: string }>)
+        .find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length + 1 })
+        .toArray()) as unknown as (T & { _id: string })[];
       for (const d of docs) out.set(d._id, d);
     }
     return out;
