@@ -12,6 +12,7 @@ import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
+import { cachedRecipients, forgetRecipient, noteCachedWrite, rememberRecipient } from './recipientCache';
 import { stableJson } from './stableJson';
 import { batchedBulkWrite } from './writeBatch';
 import {
@@ -320,11 +321,17 @@ async function applyOnce(
     // (A lone create reads none: see `fresh` below.) The read may name emails whose write then loses: unused.
     const prefetch = () => {
       if (!emails.size || (writes.length === 1 && !writes[0]!.prev)) return undefined;
-      const read = readRecipients([...emails].map((e) => recipientId(conn.orgId, e)));
+      const ids = [...emails].map((e) => recipientId(conn.orgId, e));
+      // A person this process wrote last needs no read: the write is conditional on that version (recipientCache.ts).
+      const cached = single ? cachedRecipients(ids) : undefined;
+      fromCache = cached !== undefined;
+      if (cached) return Promise.resolve(cached);
+      const read = readRecipients(ids);
       read.catch(() => undefined); // awaited by updateRecipients, unless every write lost (then nothing waits)
       return read;
     };
     let prefetched: Promise<Map<string, RecipientDoc>> | undefined;
+    let fromCache = false;
     if (slot) {
       prefetched = prefetch();
       written = await writeOneWithJournal(conn.orgId, writes[0]!, [...emails], now, slot);
@@ -364,7 +371,8 @@ async function applyOnce(
     // a new person, the common SCIM case, then costs no recipient read; an existing recipient fails the insert and is
     // read and merged as usual).
     const fresh = won.length === 1 && !won[0]!.prev;
-    await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched);
+    const firstConflicted = await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched);
+    if (fromCache && won.length) noteCachedWrite(firstConflicted);
     if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
     return [...lost].map((p) => p.change);
   };
@@ -566,7 +574,8 @@ async function writeMembership(planned: Planned[]): Promise<Planned[]> {
 /**
  * Sets, for each email, the contributions of the given source records (null: the record no longer names this email)
  * and re-derives the recipient. Retries on version conflicts, re-reading the source records so that the newest state
- * wins whatever the order of concurrent writers.
+ * wins whatever the order of concurrent writers. Returns whether the first attempt lost a race (its recipients, read or
+ * cached, were not the stored versions).
  */
 async function updateRecipients(
   orgId: string,
@@ -577,7 +586,7 @@ async function updateRecipients(
   assumeAbsent = false,
   /** The recipients of every touched email, read by the caller (used by the first attempt). */
   prefetched?: Promise<Map<string, RecipientDoc>>,
-): Promise<void> {
+): Promise<boolean> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
     if (attempt >= MAX_ATTEMPTS * 4) throw new Error(`recipient merge did not converge for ${pending.size} emails`);
@@ -589,7 +598,7 @@ async function updateRecipients(
           ? await prefetched
           : await readRecipients(ids);
     const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
-    if (!conflicts.size) return;
+    if (!conflicts.size) return attempt > 0;
     if (attempt === 0 && assumeAbsent) {
       // The recipients existed after all: read them and merge, with the records as this write left them.
       pending = new Map([...conflicts].map((e) => [e, pending.get(e)!]));
@@ -610,14 +619,22 @@ async function updateRecipients(
     }
     pending = next;
   }
+  return false;
 }
 
 /** Recipients by `_id`; one alone (a SCIM request) is read together with the concurrent requests' reads. */
 async function readRecipients(ids: string[]): Promise<Map<string, RecipientDoc>> {
-  if (ids.length !== 1) return findByIds(Recipient, ids);
-  const doc = await findByIdCoalesced<RecipientDoc>(Recipient, ids[0]!);
-  return new Map(doc ? [[ids[0]!, doc]] : []);
+  const found =
+    ids.length === 1
+      ? await findByIdCoalesced<RecipientDoc>(Recipient, ids[0]!).then((doc) => new Map(doc ? [[ids[0]!, doc]] : []))
+      : await findByIds(Recipient, ids);
+  // A one-person merge's read is kept for that person's next write; a batch's only refreshes copies already kept.
+  for (const doc of found.values()) rememberRecipient(doc, ids.length > SMALL_MERGE);
+  return found;
 }
+
+/** Up to this many recipients a merge writes are kept in the recipient cache (a SCIM request's one or two). */
+const SMALL_MERGE = 2;
 
 /** Returns the emails whose write lost a race. */
 async function writeRecipients(
@@ -634,6 +651,8 @@ async function writeRecipients(
   const opEmails: string[] = [];
   /** Per email: the version and contributions this write stores (null: deletes the recipient). */
   const expected = new Map<string, { v: number; contribs: string } | null>();
+  /** Per email: the document this write stores (null: deletes it). */
+  const written = new Map<string, RecipientDoc | null>();
   // Feed events of each write, appended (one insert) for the writes that won; see src/store/events.ts.
   const events = new Map<string, EventDraft[]>();
   const audiences = eventsEnabled() ? await audienceMatchersFor(orgId) : [];
@@ -649,9 +668,10 @@ async function writeRecipients(
 
     if (contribs.length === 0) {
       if (prev) {
-        ops.push({ deleteOne: { filter: { _id: id, v: prev.v } } });
+        ops.push({ deleteOne: { filter: { _id: id, v: prev.v, createdAt: prev.createdAt } } });
         opEmails.push(email);
         expected.set(email, null);
+        written.set(email, null);
         events.set(email, eventsOf(prev, null));
       }
       continue;
@@ -679,14 +699,17 @@ async function writeRecipients(
       doc.ev = withoutObjects(list);
       events.set(email, list);
       inserts.push(doc);
+      written.set(email, doc);
     } else {
       if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
       const list = eventsOf(prev, doc);
       doc.ev = withoutObjects(list);
       events.set(email, list);
-      ops.push({ replaceOne: { filter: { _id: id, v: prev.v }, replacement: doc } });
+      // The version and incarnation this write was computed from (a cached copy may be stale: recipientCache.ts).
+      ops.push({ replaceOne: { filter: { _id: id, v: prev.v, createdAt: prev.createdAt }, replacement: doc } });
       opEmails.push(email);
       expected.set(email, { v: doc.v, contribs: stableJson(doc.contribs) });
+      written.set(email, doc);
     }
   }
 
@@ -713,6 +736,11 @@ async function writeRecipients(
         if (!stored) conflicts.add(e);
       }
     }
+  }
+  // The cache follows what was stored: a lost write's copy is stale (the retry reads the recipient again).
+  for (const [email, doc] of written) {
+    if (doc && !conflicts.has(email)) rememberRecipient(doc, written.size > SMALL_MERGE);
+    else forgetRecipient(recipientId(orgId, email));
   }
   const drafts: EventDraft[] = [];
   for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);
