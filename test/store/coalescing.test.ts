@@ -18,14 +18,14 @@ import { makeApp, scimClient, USER } from '../scim/harness';
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
 
 /**
- * A stand-in for a mongoose model whose `_id $in` reads the test answers by hand: each read waits until the test
- * releases it, so what is in flight when a caller arrives is under the test's control.
+ * A stand-in for a mongoose model whose collection's `_id $in` reads the test answers by hand: each read waits until
+ * the test releases it, so what is in flight when a caller arrives is under the test's control.
  */
 function heldModel(docs: Map<string, Record<string, unknown>>) {
   const reads: { ids: string[]; release: () => void; fail: (err: Error) => void }[] = [];
   let version = 0;
-  const model = {
-    collection: { collectionName: `held_${Math.random().toString(36).slice(2)}` },
+  const collection = {
+    collectionName: `held_${Math.random().toString(36).slice(2)}`,
     find(filter: { _id: { $in: string[] } }) {
       const ids = filter._id.$in;
       // The state the read sees is the state when it is sent, as a store's would be.
@@ -39,12 +39,11 @@ function heldModel(docs: Map<string, Record<string, unknown>>) {
             fail: reject,
           });
         });
-      const chain = { batchSize: () => chain, lean: () => chain, exec };
-      return chain;
+      return { toArray: exec };
     },
   };
   return {
-    model: model as unknown as Model<Record<string, unknown>>,
+    model: { collection } as unknown as Model<Record<string, unknown>>,
     reads,
     write(id: string, doc: Record<string, unknown>) {
       docs.set(id, doc);
