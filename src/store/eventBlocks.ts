@@ -251,7 +251,29 @@ export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
         return lists.map(() => undefined);
       }, writeTurn),
   );
-  return appender.submit(rows);
+  const append = appender.submit(rows);
+  let pending = inFlight.get(orgId);
+  if (!pending) inFlight.set(orgId, (pending = new Set()));
+  pending.add(append);
+  const done = () => {
+    pending.delete(append);
+    if (!pending.size && inFlight.get(orgId) === pending) inFlight.delete(orgId);
+  };
+  append.then(done, done);
+  return append;
+}
+
+/**
+ * Appends in flight, by organization. A SCIM request is answered once its recipients are written, while its events'
+ * append may still be in flight (src/store/merge.ts); this process's readers of the feed wait for the appends started
+ * before them, so a read that follows a response sees the events of the write it answered. (Another process's reader
+ * may see them a round trip later; it never skips them: see "Holes" above.)
+ */
+const inFlight = new Map<string, Set<Promise<void>>>();
+
+async function appendsSettled(orgId: string): Promise<void> {
+  const pending = inFlight.get(orgId);
+  if (pending?.size) await Promise.allSettled([...pending]);
 }
 
 /**
@@ -321,6 +343,7 @@ export interface BlockPage {
 
 /** The cursor of the newest event of an organization (where a tail starts). */
 export async function headCursor(orgId: string): Promise<number> {
+  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const top = await findHead(orgId, f);
   if (!top || top.pos < f.base) return Math.max(f.legacyHead, f.sweptThrough);
@@ -332,6 +355,7 @@ export async function headCursor(orgId: string): Promise<number> {
  * younger than the grace (a block with a smaller position may still be being written); seals older holes.
  */
 export async function readBlocks(orgId: string, after: number, limit: number, accept: (e: EventDoc) => boolean): Promise<BlockPage> {
+  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   // A negative cursor asks for the oldest event kept.
   if (after >= 0 && after < f.sweptThrough) throw new EventCursorGoneError(f.sweptThrough);
@@ -418,6 +442,7 @@ export async function readBlocks(orgId: string, after: number, limit: number, ac
  * start of the retained feed is reached. For the journal replay only (it reads every block it passes).
  */
 export async function walkBack(orgId: string, visit: (e: EventDoc) => boolean): Promise<void> {
+  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const top = await findHead(orgId, f);
   let hi = Math.max(top?.pos ?? 0, f.legacyHead);
@@ -469,6 +494,7 @@ async function scanForward(orgId: string, f: Feed, from: number, visit: (pos: nu
 
 /** Events after `cursor` in blocks, counted up to `cap` (webhook lag). */
 export async function eventsAfter(orgId: string, cursor: number, cap = 100_000): Promise<number> {
+  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const from = cursor < f.legacyHead ? Math.max(1, cursor + 2 - EVENT_BLOCK_MAX) : Math.max(f.base, Math.floor((cursor + 1) / CURSOR_SPAN));
   let count = 0;

@@ -371,15 +371,28 @@ async function applyOnce(
     // a new person, the common SCIM case, then costs no recipient read; an existing recipient fails the insert and is
     // read and merged as usual).
     const fresh = won.length === 1 && !won[0]!.prev;
-    const firstConflicted = await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched);
+    const firstConflicted = await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched, slot ? appends : undefined);
     if (fromCache && won.length) noteCachedWrite(firstConflicted);
     if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
     return [...lost].map((p) => p.change);
   };
+  // A one-record merge (a SCIM request) is answered once its recipients are written; its events' append goes on, and
+  // the slot is held until it is done. An append that fails leaves the slot as it is: the sweep replays it, and the
+  // replay appends the events the recipients carry (`ev`). This process's feed readers wait for appends in flight
+  // (src/store/eventBlocks.ts), so a read after the response sees the events.
+  const appends: Promise<unknown>[] = [];
   try {
     return await writeAndMerge();
   } finally {
-    slot?.release();
+    if (slot && appends.length) {
+      const held = slot;
+      Promise.all(appends).then(
+        () => held.release(),
+        () => undefined,
+      );
+    } else {
+      slot?.release();
+    }
   }
 }
 
@@ -586,6 +599,8 @@ async function updateRecipients(
   assumeAbsent = false,
   /** The recipients of every touched email, read by the caller (used by the first attempt). */
   prefetched?: Promise<Map<string, RecipientDoc>>,
+  /** Collects the events' appends instead of waiting for them (the caller holds the merge's journal until they end). */
+  appends?: Promise<unknown>[],
 ): Promise<boolean> {
   let pending = touched;
   for (let attempt = 0; pending.size; attempt++) {
@@ -597,7 +612,7 @@ async function updateRecipients(
         : attempt === 0 && prefetched
           ? await prefetched
           : await readRecipients(ids);
-    const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId);
+    const conflicts = await writeRecipients(orgId, pending, current, settings, connectionId, appends);
     if (!conflicts.size) return attempt > 0;
     if (attempt === 0 && assumeAbsent) {
       // The recipients existed after all: read them and merge, with the records as this write left them.
@@ -643,6 +658,7 @@ async function writeRecipients(
   current: Map<string, RecipientDoc>,
   settings: MergeSettings,
   connectionId: string | null,
+  appends?: Promise<unknown>[],
 ): Promise<Set<string>> {
   const col = Recipient.collection as unknown as Collection<RecipientDoc>;
   const now = new Date();
@@ -744,7 +760,9 @@ async function writeRecipients(
   }
   const drafts: EventDraft[] = [];
   for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);
-  await appendEvents(orgId, drafts);
+  const append = appendEvents(orgId, drafts);
+  if (appends) appends.push(append);
+  else await append;
   return conflicts;
 }
 
