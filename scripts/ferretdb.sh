@@ -33,7 +33,7 @@ MIN_GO_MINOR=21      # go >= 1.21 can fetch that toolchain itself (GOTOOLCHAIN)
 CACHE_DIR="${FERRETDB_CACHE:-${HOME:?HOME is not set}/.cache/audience-sync}"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PATCH_FILE="${SCRIPT_DIR}/ferretdb-v1.24.2-perf.patch"
-PATCH_TAG="idpushdown2-idbatch2" # bump when the patch changes, so cached binaries are rebuilt
+PATCH_TAG="idpushdown2-idbatch2-writelock" # bump when the patch changes, so cached binaries are rebuilt
 if [[ "${FERRETDB_STOCK:-}" == "1" ]]; then
   BIN="${CACHE_DIR}/ferretdb-${FERRETDB_VERSION}-stock"
 else

@@ -44,7 +44,9 @@ export interface StoreCapabilities {
   batchedIdUpdates: boolean;
   /**
    * The store runs one write transaction at a time (per database), and a writer that finds one open sleeps and
-   * retries: this process then sends its batched writes one at a time (src/store/groupCommit.ts, WriteLane).
+   * retries: this process then sends its batched writes one at a time (src/store/groupCommit.ts, WriteLane). False
+   * where the store queues its writers itself (MongoDB; the patched FerretDB build's `writelock`): the batched writes
+   * of different collections then go out side by side, and only each transaction waits, not each round trip.
    */
   serialWrites: boolean;
 }
@@ -98,7 +100,8 @@ export function capabilitiesOf(info: BuildInfoAnswer, hello: HelloAnswer = {}): 
       mergeStage: info.ferretdbFeatures?.aggregationStages?.includes('$merge') ?? false,
       updatesPerCommand: batched ? FERRETDB_V1_BATCHED_UPDATES_PER_COMMAND : FERRETDB_V1_UPDATES_PER_COMMAND,
       batchedIdUpdates: batched,
-      serialWrites: true,
+      // The patched build queues its writers on a mutex (`writelock`); a stock one leaves them to SQLite's sleeps.
+      serialWrites: !/writelock/.test(info.gitVersion ?? ''),
     };
   }
   const versionMajor = info.versionArray?.[0] ?? majorOf(info.version) ?? 0;

@@ -14,12 +14,13 @@ import {
   type ConnectionRef,
   type SourceChange,
 } from '../../src/store';
+import mongoose from 'mongoose';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 /** buildInfo of the local store (FerretDB v1.24.2 built by scripts/ferretdb.sh with its patch), as answered. */
 const FERRETDB_V1_PATCHED = {
   version: '7.0.42',
-  gitVersion: 'audience-sync-idpushdown2-idbatch2',
+  gitVersion: 'audience-sync-idpushdown2-idbatch2-writelock',
   versionArray: [7, 0, 42, 0],
   ferretdbVersion: 'v1.24.2',
   ferretdbFeatures: { aggregationStages: ['$match', '$set', '$skip', '$sort', '$unwind', '$addFields', '$group', '$project', '$count'] },
@@ -36,12 +37,14 @@ describe('store capabilities: decided from what the server says (issue 15)', () 
     assert.deepEqual([caps.transactions, caps.atomicFindAndModify, caps.mergeStage, caps.secondaryIndexes], [false, false, false, false]);
     assert.equal(caps.batchedIdUpdates, true, 'the patched build runs _id updates of one command together');
     assert.equal(caps.updatesPerCommand, 1000);
-    assert.equal(caps.serialWrites, true, 'SQLite: one write transaction at a time');
+    assert.equal(caps.serialWrites, false, 'the patched build queues its writers itself');
     const pushdownOnly = capabilitiesOf({ ...FERRETDB_V1_PATCHED, gitVersion: 'audience-sync-idpushdown2' }, STANDALONE_HELLO);
     assert.deepEqual([pushdownOnly.idInFromIndex, pushdownOnly.batchedIdUpdates, pushdownOnly.updatesPerCommand], [true, false, 4]);
+    assert.equal(pushdownOnly.serialWrites, true, 'SQLite: one write transaction at a time, the others sleeping');
     const stock = capabilitiesOf({ ...FERRETDB_V1_PATCHED, gitVersion: 'abc123' }, STANDALONE_HELLO);
     assert.equal(stock.idInFromIndex, false, 'stock FerretDB v1 scans for $in');
     assert.deepEqual([stock.batchedIdUpdates, stock.updatesPerCommand], [false, 4], 'stock FerretDB v1 hangs on long update commands');
+    assert.equal(stock.serialWrites, true);
   });
 
   test('a server answering as MongoDB 7 (FerretDB v2 on DocumentDB, MongoDB standalone): one command per bulk write', () => {
@@ -96,12 +99,13 @@ describe('store capabilities: the merge follows the record, with the same result
     }
   }
 
-  test('the record of the connected store is logged-ready and consistent with its buildInfo', () => {
+  test('the record of the connected store is logged-ready and consistent with its buildInfo', async () => {
     const caps = storeCapabilities();
+    const info = (await mongoose.connection.db!.admin().command({ buildInfo: 1 })) as { gitVersion?: string };
     assert.ok(caps.serverVersion && caps.serverVersion !== 'unknown');
     assert.equal(caps.ferretdb, caps.engine === 'ferretdb-v1');
     assert.equal(caps.updatesPerCommand, !caps.ferretdb ? null : caps.batchedIdUpdates ? 1000 : 4);
-    assert.equal(caps.serialWrites, caps.ferretdb);
+    assert.equal(caps.serialWrites, caps.ferretdb && !/writelock/.test(info.gitVersion ?? ''));
   });
 
   test('updates go out 4 a command under the FerretDB v1 record and in one command under the MongoDB record', async () => {
