@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Passport } from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import { authenticateScimConnection, findSourceRecord } from '../store';
+import { authenticateScimConnection, cachedSourceRecord, findSourceRecord } from '../store';
 import type { PrefetchedUser, ScimConnection } from './context';
 import { ScimError } from './errors';
 
@@ -24,6 +24,10 @@ function prefetchUser(req: Request): PrefetchedUser | undefined {
     return undefined;
   }
   if (id === '.search') return undefined;
+  // A PATCH or PUT of a user this process wrote last starts from its copy: the write is conditional on that version,
+  // and whatever the copy alone would decide is checked on a read (src/scim/users.ts, modifyUser).
+  const cached = req.method === 'PATCH' || req.method === 'PUT' ? cachedSourceRecord(connectionId, id) : undefined;
+  if (cached) return { id, record: Promise.resolve(cached), cached: true };
   const record = findSourceRecord(connectionId, id);
   record.catch(() => undefined); // awaited by the handler; unused (and harmless) when the token is refused
   return { id, record };

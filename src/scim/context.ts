@@ -31,14 +31,19 @@ export interface ScimContext {
 export interface PrefetchedUser {
   id: string;
   record: Promise<SourceRecordDoc | null>;
+  /**
+   * The record is the copy this process kept of its last write (PATCH and PUT only, src/scim/auth.ts), not a read: a
+   * base for a conditional write, never an answer by itself (src/scim/users.ts, modifyUser).
+   */
+  cached?: boolean;
 }
 
 /** The prefetched record of user `id`, once; undefined when there is none for that id (then read it). */
-export function takePrefetchedUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc | null> | undefined {
+export function takePrefetchedUser(ctx: ScimContext, id: string): PrefetchedUser | undefined {
   const p = ctx.prefetchedUser;
   if (!p || p.id !== id) return undefined;
   ctx.prefetchedUser = undefined;
-  return p.record;
+  return p;
 }
 
 export function etagOf(v: number): string {

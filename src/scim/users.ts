@@ -59,12 +59,17 @@ function remember(ctx: ScimContext, rec: SourceRecordDoc): void {
   if (typeof own === 'string' && !rec.deleted) rememberScimUserName(userNameKey(ctx.conn._id, own), rec.key);
 }
 
+/** Reads one live user of this connection; `cached`: the record is this process's copy of its last write (auth.ts). */
+async function loadUserEntry(ctx: ScimContext, id: string): Promise<{ rec: SourceRecordDoc; cached: boolean }> {
+  const prefetched = takePrefetchedUser(ctx, id);
+  const rec = prefetched ? liveScimUser(ctx.conn, await prefetched.record) : await findScimUser(ctx.conn, id);
+  if (!rec) throw notFound(`User ${id}`);
+  return { rec, cached: prefetched?.cached === true };
+}
+
 /** Reads one live user of this connection. */
 async function loadUser(ctx: ScimContext, id: string): Promise<SourceRecordDoc> {
-  const prefetched = takePrefetchedUser(ctx, id);
-  const rec = prefetched ? liveScimUser(ctx.conn, await prefetched) : await findScimUser(ctx.conn, id);
-  if (!rec) throw notFound(`User ${id}`);
-  return rec;
+  return (await loadUserEntry(ctx, id)).rec;
 }
 
 async function groupNames(ids: string[]): Promise<Map<string, string>> {
@@ -156,7 +161,14 @@ async function claimUserName(ctx: ScimContext, id: string, userName: string): Pr
  * merge does not read it again). Returns null when a concurrent write changed the record first (the caller re-reads
  * and retries, or answers 412). externalId is the client's and unique nowhere (RFC 7643 §3.1): it is only stored.
  */
-async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | null, resource: Json): Promise<SourceRecordDoc | null> {
+async function writeUser(
+  ctx: ScimContext,
+  id: string,
+  prev: SourceRecordDoc | null,
+  resource: Json,
+  /** `prev` is this process's cached copy, not a read (modifyUser). */
+  prevCached = false,
+): Promise<SourceRecordDoc | null> {
   const userName = userNameOf(resource);
   const oldName = prev ? (rawOf(prev).userName as string | undefined) : undefined;
   const sameName = oldName !== undefined && oldName.toLowerCase() === userName.toLowerCase();
@@ -170,6 +182,7 @@ async function writeUser(ctx: ScimContext, id: string, prev: SourceRecordDoc | n
   try {
     const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: prev?.v ?? 0 }], undefined, {
       known: new Map([[id, prev]]),
+      knownCached: prevCached,
     });
     if (!res || res.outcome === 'conflict' || !res.record) {
       if (claimed) await releaseScimKey(newKey, id);
@@ -252,12 +265,20 @@ async function modifyUser(
   change: (current: Json, rec: SourceRecordDoc) => Json,
 ): Promise<SourceRecordDoc> {
   for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-    const rec = await loadUser(ctx, id);
+    const { rec, cached } = await loadUserEntry(ctx, id);
+    // A cached copy (the first attempt's, at most) is only the base of a write conditional on its version: what it
+    // would decide alone (a failed precondition, a refused patch, nothing to write) is decided again on a read.
+    if (cached && pre.ifMatch && !etagMatches(pre.ifMatch, rec.v)) continue;
     checkIfMatch(pre, rec);
-    const next = change(rawOf(rec), rec);
-    const written = await writeUser(ctx, id, rec, next);
-    if (written) return written;
-    if (pre.ifMatch) throw new ScimError(412, 'the resource was changed concurrently');
+    let written: SourceRecordDoc | null;
+    try {
+      written = await writeUser(ctx, id, rec, change(rawOf(rec), rec), cached);
+    } catch (err) {
+      if (cached && err instanceof ScimError) continue;
+      throw err;
+    }
+    if (written && !(cached && written.v === rec.v)) return written;
+    if (!written && pre.ifMatch && !cached) throw new ScimError(412, 'the resource was changed concurrently');
   }
   throw new ScimError(409, 'the resource is being changed concurrently; retry');
 }

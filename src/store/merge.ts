@@ -12,7 +12,7 @@ import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
 import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
-import { cachedRecipients, forgetRecipient, noteCachedWrite, rememberRecipient } from './recipientCache';
+import { recipientCache, recordCache } from './writeBaseCache';
 import { stableJson } from './stableJson';
 import { batchedBulkWrite } from './writeBatch';
 import {
@@ -77,6 +77,11 @@ export interface ApplyOptions {
    * record changed meanwhile only costs a conflict, and the retry reads it.
    */
   known?: Map<string, SourceRecordDoc | null>;
+  /**
+   * `known` holds copies from this process's record cache (writeBaseCache.ts), not a read: whether the write found
+   * them stale is noted, so that the cache stands aside where other instances write the same records.
+   */
+  knownCached?: boolean;
 }
 
 /**
@@ -219,14 +224,14 @@ export async function applySourceChanges(
   const mergeSettings = settings ?? (await mergeSettingsFor(conn));
   for (const c of changes) {
     if (seen.has(c.key)) {
-      results.push(...(await applyDistinct(conn, run, mergeSettings, opts.known)));
+      results.push(...(await applyDistinct(conn, run, mergeSettings, opts)));
       run = [];
       seen.clear();
     }
     seen.add(c.key);
     run.push(c);
   }
-  if (run.length) results.push(...(await applyDistinct(conn, run, mergeSettings, opts.known)));
+  if (run.length) results.push(...(await applyDistinct(conn, run, mergeSettings, opts)));
   return results;
 }
 
@@ -253,13 +258,18 @@ async function applyDistinct(
   conn: ConnectionRef,
   changes: SourceChange[],
   settings: MergeSettings,
-  known?: Map<string, SourceRecordDoc | null>,
+  opts: ApplyOptions,
 ): Promise<ChangeResult[]> {
   const final = new Map<string, ChangeResult>();
   let pending = changes;
   for (let attempt = 0; pending.length && attempt < MAX_ATTEMPTS; attempt++) {
     // What the caller read is used once: a retry follows a conflict, and reads the records as they now are.
-    const retry = await applyOnce(conn, pending, settings, final, attempt === 0 ? known : undefined);
+    const retry = await applyOnce(conn, pending, settings, final, attempt === 0 ? opts.known : undefined);
+    if (attempt === 0 && opts.knownCached) {
+      const outcome = final.get(pending[0]!.key)?.outcome;
+      if (retry.length) recordCache.noteWrite(true);
+      else if (outcome !== undefined && outcome !== 'unchanged' && outcome !== 'conflict') recordCache.noteWrite(false);
+    }
     pending = retry;
   }
   for (const c of pending) final.set(c.key, { key: c.key, outcome: 'conflict', record: null });
@@ -322,8 +332,8 @@ async function applyOnce(
     const prefetch = () => {
       if (!emails.size || (writes.length === 1 && !writes[0]!.prev)) return undefined;
       const ids = [...emails].map((e) => recipientId(conn.orgId, e));
-      // A person this process wrote last needs no read: the write is conditional on that version (recipientCache.ts).
-      const cached = single ? cachedRecipients(ids) : undefined;
+      // A person this process wrote last needs no read: the write is conditional on that version (writeBaseCache.ts).
+      const cached = single ? recipientCache.getAll(ids) : undefined;
       fromCache = cached !== undefined;
       if (cached) return Promise.resolve(cached);
       const read = readRecipients(ids);
@@ -344,6 +354,11 @@ async function applyOnce(
     }
     const { lost } = written;
     const won = writes.filter((p) => !lost.has(p));
+    // The record cache follows what was stored (a one-record write keeps its live record; a batch refreshes copies).
+    for (const p of writes) {
+      if (!lost.has(p) && p.next && !p.next.deleted) recordCache.remember(p.next, !single);
+      else recordCache.forget(p.next?._id ?? p.prev!._id);
+    }
     // Lowered only by what the store's replies confirm (a lost race read back says less: another writer's removal, seen
     // as ours, would be counted twice). A tombstone is a replace, which FerretDB v1 may report as matched for two writers
     // at once (its version check is not isolated); there only deletions, whose counts are exact, lower the bound.
@@ -372,7 +387,7 @@ async function applyOnce(
     // read and merged as usual).
     const fresh = won.length === 1 && !won[0]!.prev;
     const firstConflicted = await updateRecipients(conn.orgId, touched, settings, conn._id, fresh, prefetched, slot ? appends : undefined);
-    if (fromCache && won.length) noteCachedWrite(firstConflicted);
+    if (fromCache && won.length) recipientCache.noteWrite(firstConflicted);
     if (emails.size && !single) await rawCollection(MergeJournal).deleteOne({ _id: journalId });
     return [...lost].map((p) => p.change);
   };
@@ -423,8 +438,9 @@ interface RecordWrites {
  */
 async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], now: Date, slot: JournalSlot): Promise<RecordWrites> {
   const next = p.next!;
+  // Conditional on the version and incarnation the write was computed from (`prev` may be a cached copy).
   const record: AnyBulkWriteOperation<SlotOrRecord> = p.prev
-    ? { replaceOne: { filter: { _id: p.prev._id, v: p.prev.v }, replacement: next } }
+    ? { replaceOne: { filter: { _id: p.prev._id, v: p.prev.v, createdAt: p.prev.createdAt }, replacement: next } }
     : { replaceOne: { filter: { _id: next._id, v: { $exists: false } }, replacement: next, upsert: true } };
   const ops = [journalSlotWrite(slot, orgId, emails, now), record];
   const none = new Set<Planned>();
@@ -644,7 +660,7 @@ async function readRecipients(ids: string[]): Promise<Map<string, RecipientDoc>>
       ? await findByIdCoalesced<RecipientDoc>(Recipient, ids[0]!).then((doc) => new Map(doc ? [[ids[0]!, doc]] : []))
       : await findByIds(Recipient, ids);
   // A one-person merge's read is kept for that person's next write; a batch's only refreshes copies already kept.
-  for (const doc of found.values()) rememberRecipient(doc, ids.length > SMALL_MERGE);
+  for (const doc of found.values()) recipientCache.remember(doc, ids.length > SMALL_MERGE);
   return found;
 }
 
@@ -721,7 +737,7 @@ async function writeRecipients(
       const list = eventsOf(prev, doc);
       doc.ev = withoutObjects(list);
       events.set(email, list);
-      // The version and incarnation this write was computed from (a cached copy may be stale: recipientCache.ts).
+      // The version and incarnation this write was computed from (a cached copy may be stale: writeBaseCache.ts).
       ops.push({ replaceOne: { filter: { _id: id, v: prev.v, createdAt: prev.createdAt }, replacement: doc } });
       opEmails.push(email);
       expected.set(email, { v: doc.v, contribs: stableJson(doc.contribs) });
@@ -755,8 +771,8 @@ async function writeRecipients(
   }
   // The cache follows what was stored: a lost write's copy is stale (the retry reads the recipient again).
   for (const [email, doc] of written) {
-    if (doc && !conflicts.has(email)) rememberRecipient(doc, written.size > SMALL_MERGE);
-    else forgetRecipient(recipientId(orgId, email));
+    if (doc && !conflicts.has(email)) recipientCache.remember(doc, written.size > SMALL_MERGE);
+    else recipientCache.forget(recipientId(orgId, email));
   }
   const drafts: EventDraft[] = [];
   for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);

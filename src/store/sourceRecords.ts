@@ -1,10 +1,19 @@
 import { findByIdCoalesced, findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
 import { SourceRecord, type SourceRecordDoc } from './models';
+import { recordCache } from './writeBaseCache';
 
 /** What one connection says about one person (tombstones included), or null. */
 export async function findSourceRecord(connectionId: string, key: string): Promise<SourceRecordDoc | null> {
   return findByIdCoalesced<SourceRecordDoc>(SourceRecord, sourceRecordId(connectionId, key));
+}
+
+/**
+ * The live record this process last wrote for a connection's key, if it kept it (writeBaseCache.ts): only a base for
+ * a write that is conditional on its version (`applySourceChanges` with `knownCached`), never an answer to a read.
+ */
+export function cachedSourceRecord(connectionId: string, key: string): SourceRecordDoc | undefined {
+  return recordCache.get(sourceRecordId(connectionId, key));
 }
 
 /** Several source records of one connection by key, in `_id` reads; the map is keyed by the connection's key. */

@@ -13,7 +13,7 @@ import {
   type ConnectionRef,
   type RecipientDoc,
 } from '../../src/store';
-import { CACHE_WINDOW, recipientCachePaused } from '../../src/store/recipientCache';
+import { CACHE_WINDOW, recipientCache } from '../../src/store/writeBaseCache';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 function recipients(): Collection<RecipientDoc> {
@@ -90,11 +90,11 @@ describe('the recipient cache: a person written last by this process is written 
     const conn = await csvConnection('cache pause');
     const id = recipientId(conn.orgId, 'alan@cache.example');
     await writeOne(conn, 'k1', 'alan@cache.example', 'Alan');
-    for (let i = 0; i < CACHE_WINDOW && !recipientCachePaused(); i++) {
+    for (let i = 0; i < CACHE_WINDOW && !recipientCache.paused(); i++) {
       await changeElsewhere(id);
       await writeOne(conn, 'k1', 'alan@cache.example', `Alan ${i}`);
     }
-    assert.ok(recipientCachePaused(), `paused after ${CACHE_WINDOW} stale copies`);
+    assert.ok(recipientCache.paused(), `paused after ${CACHE_WINDOW} stale copies`);
     await changeElsewhere(id);
     const counts = await writeOne(conn, 'k1', 'alan@cache.example', 'Alan again');
     assert.equal(counts.byType['find:recipients'], 1, 'read first');
