@@ -86,10 +86,10 @@ export class WriteBaseCache<T extends { _id: string }> {
 }
 
 /** Documents kept per cache. */
-export const CACHE_MAX = 10_000;
+const CACHE_MAX = 10_000;
 export const CACHE_WINDOW = 50;
 const STALE_LIMIT = 0.2;
-export const CACHE_PAUSE_MS = 60_000;
+const CACHE_PAUSE_MS = 60_000;
 
 /** Recipients written (or read for a one-person merge) by this process. */
 export const recipientCache = new WriteBaseCache<RecipientDoc>();

@@ -1,4 +1,12 @@
-import { connectStore, disconnectStore, dropStoreDatabase, type ConnectOptions } from '../../src/store';
+import {
+  connectStore,
+  createConnection,
+  createOrganization,
+  disconnectStore,
+  dropStoreDatabase,
+  type ConnectionRef,
+  type ConnectOptions,
+} from '../../src/store';
 
 /**
  * Connects the store to a fresh database of the test server (MONGODB_URI, set by `npm test`) for one test file.
@@ -20,4 +28,14 @@ export async function closeTestStore(): Promise<void> {
   } finally {
     await disconnectStore();
   }
+}
+
+/** A CSV connection of a new organization named `name`, as the merge takes it. */
+export async function csvConnection(name: string): Promise<ConnectionRef> {
+  const org = await createOrganization(name);
+  const c = await createConnection(
+    { orgId: org.id, type: 'csv' },
+    { publicUrl: 'http://localhost', secretKey: 'test-secret-key-0123456789' },
+  );
+  return { _id: c.id, orgId: org.id, type: 'csv' };
 }

@@ -5,8 +5,6 @@ import mongoose from 'mongoose';
 import {
   applySourceChanges,
   CommandCounter,
-  createConnection,
-  createOrganization,
   getRecipient,
   recipientId,
   type CommandCounts,
@@ -14,16 +12,10 @@ import {
   type RecipientDoc,
 } from '../../src/store';
 import { CACHE_WINDOW, recipientCache } from '../../src/store/writeBaseCache';
-import { closeTestStore, openTestStore } from '../helpers/store';
+import { closeTestStore, csvConnection, openTestStore } from '../helpers/store';
 
 function recipients(): Collection<RecipientDoc> {
   return mongoose.connection.db!.collection<RecipientDoc>('recipients');
-}
-
-async function csvConnection(name: string): Promise<ConnectionRef> {
-  const org = await createOrganization(name);
-  const c = await createConnection({ orgId: org.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'cache-secret-key-000000' });
-  return { _id: c.id, orgId: org.id, type: 'csv' };
 }
 
 /** One person's record written alone (the SCIM request's path), with the store commands it sent. */

@@ -2,20 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Collection } from 'mongodb';
 import mongoose from 'mongoose';
-import {
-  applySourceChanges,
-  CommandCounter,
-  createConnection,
-  createOrganization,
-  findSourceRecord,
-  getRecipient,
-  recipientId,
-  storeCapabilities,
-  type ConnectionRef,
-} from '../../src/store';
+import { applySourceChanges, CommandCounter, findSourceRecord, getRecipient, recipientId, storeCapabilities } from '../../src/store';
 import { WriteLane } from '../../src/store/groupCommit';
 import { batchedBulkWrite } from '../../src/store/writeBatch';
-import { closeTestStore, openTestStore } from '../helpers/store';
+import { closeTestStore, csvConnection, openTestStore } from '../helpers/store';
 
 interface Doc {
   _id: string;
@@ -26,13 +16,6 @@ interface Doc {
 
 function docs(name: string): Collection<Doc> {
   return mongoose.connection.db!.collection<Doc>(name);
-}
-
-/** A CSV connection of a new organization. */
-async function csvConnection(name: string): Promise<ConnectionRef> {
-  const org = await createOrganization(name);
-  const c = await createConnection({ orgId: org.id, type: 'csv' }, { publicUrl: 'http://localhost', secretKey: 'batch-secret-key-000000' });
-  return { _id: c.id, orgId: org.id, type: 'csv' };
 }
 
 async function seed(col: Collection<Doc>, count: number): Promise<void> {
