@@ -7,8 +7,13 @@
  *
  *   npm i --prefix /tmp/jackson --ignore-scripts --no-audit --no-fund @boxyhq/saml-jackson@26.2.0
  *   npm run build && SECRET_KEY=bench-secret-key-0123456789 JACKSON_MODULES=/tmp/jackson/node_modules \
- *     node scripts/local-store.js --ephemeral -- node dist/bench/jackson.js [--users 2000] [--n 600] [--rounds 5] \
+ *     node scripts/local-store.js --ephemeral -- node --no-memory-reducer dist/bench/jackson.js [--users 2000] [--n 600] [--rounds 5] \
  *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson] [--baseline-dist DIR]
+ *
+ * Run the bench itself with `node --no-memory-reducer`: the load generator sits idle while Jackson seeds, and V8 would
+ * otherwise shrink its heap meanwhile and make it slower in the round after (README, Memory). `--idle S` waits S seconds
+ * after seeding (what a product that seeded first lives through); BENCH_TRACE_TIMES=1 prints each round's start and
+ * end on the monotonic clock (in µs, as a `--cpu-prof` profile of the service counts time, to cut it by round).
  *
  * `--baseline-dist DIR` adds a third target, `baseline`: our service built elsewhere (e.g. a worktree of the previous
  * commit, `npx tsc -p .` there; DIR is its `dist`), run in the same rounds, so a change of ours is measured against the
@@ -132,6 +137,10 @@ async function run(n: number, concurrency: number, op: (i: number) => Promise<vo
 
 async function main(): Promise<void> {
   if (process.argv.includes('--jackson-server')) return jacksonServer();
+  if (!process.execArgv.includes('--no-memory-reducer'))
+    console.error(
+      'jackson: run the bench with `node --no-memory-reducer` (see the top of bench/jackson.ts): the idle load generator is slower otherwise',
+    );
   const argv = process.argv.slice(2);
   const users = parseCount(argValue(argv, 'users')) ?? 2000;
   const n = parseCount(argValue(argv, 'n')) ?? 600;
@@ -232,6 +241,9 @@ async function main(): Promise<void> {
       await run(users, concurrency, (i) => create(t, `seed${i}@jackson-bench.example`));
       seedSeconds[t.name] = round((Date.now() - started) / 1000);
     }
+    // `--idle S`: wait S seconds after seeding (ours alone then sits idle as long as Jackson's seeding makes it wait).
+    const idle = Number(argValue(argv, 'idle') ?? 0);
+    if (idle > 0) await new Promise((r) => setTimeout(r, idle * 1000));
     const opOf: Record<string, (t: ScimTarget, r: number) => (i: number) => Promise<void>> = {
       create: (t, r) => (i) => create(t, `r${r}n${i}@jackson-bench.example`),
       lookup: (t) => async (i) => {
@@ -259,7 +271,10 @@ async function main(): Promise<void> {
         if (!make) throw new Error(`unknown operation ${op} (create, lookup, patch)`);
         for (const t of r % 2 ? [...targets].reverse() : targets) {
           const meter = cpuMeter({ service: pidOf[t.name], store: storePid, bench: process.pid });
+          const startUs = Number(process.hrtime.bigint() / 1000n);
           const s = await run(n, concurrency, make(t, r));
+          if (process.env.BENCH_TRACE_TIMES)
+            console.log(JSON.stringify({ times: true, round: r, target: t.name, startUs, endUs: Number(process.hrtime.bigint() / 1000n) }));
           ((samples[op] ??= {})[t.name] ??= []).push(s);
           // CPU ms per operation of each process: with 2 cores shared by all three, who is the limit.
           const cpuMsPerOp = Object.fromEntries(Object.entries(meter()).map(([k, ms]) => [k, round(ms / n, 2)]));

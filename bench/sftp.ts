@@ -33,7 +33,6 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { type AddressInfo } from 'node:net';
 import { freePort } from '../test/helpers/ports';
 import { request as httpRequest } from 'node:http';
@@ -61,6 +60,7 @@ import {
 // The benchmark seeds and counts through the raw models: it measures the store itself beside the service.
 import { Recipient, SourceRecord, SyncRun } from '../src/store/models';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
+import { serviceNodeArgs } from './lib/service';
 
 const argv = process.argv.slice(2);
 const N = parseCount(argValue(argv, 'rows') ?? process.env.BENCH_ROWS) ?? 1_000_000;
@@ -373,9 +373,6 @@ function serviceEnv(uri: string, dir: string, httpPort: number, sftpPort: number
   };
 }
 
-/** V8's old-space cap the service runs with: `npm start`'s (scripts/start.js), the Dockerfile's NODE_OPTIONS. */
-const { SERVICE_HEAP_FLAG } = createRequire(__filename)('../../scripts/start.js') as { SERVICE_HEAP_FLAG: string };
-
 /** One line of /proc/PID/status in bytes (VmRSS, VmHWM). */
 function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -387,10 +384,8 @@ async function startServiceProcess(uri: string, dir: string): Promise<ServiceUnd
   const httpPort = await freePort();
   const sftpPort = await freePort();
   const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
-  // As deployed: the Dockerfile's and `npm start`'s heap cap (README, Memory), unless BENCH_SERVICE_NODE_ARGS names one.
-  const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const nodeArgs = extra.some((a) => a.startsWith('--max-old-space-size')) ? extra : [SERVICE_HEAP_FLAG, ...extra];
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve'], {
+  // As deployed: `npm start`'s and the Dockerfile's node flags (README, Memory).
+  const child = spawn(process.execPath, [...serviceNodeArgs(), cli, 'serve'], {
     env: { ...process.env, ...serviceEnv(uri, dir, httpPort, sftpPort) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

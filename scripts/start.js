@@ -79,6 +79,22 @@ function buildIsStale(root = ROOT) {
 /** V8's old-space cap for the service, as in the Dockerfile's NODE_OPTIONS (README, Memory). */
 const SERVICE_HEAP_FLAG = '--max-old-space-size=512';
 
+/**
+ * V8 flags the service always runs with, as in the Dockerfile's CMD (README, Memory). `--no-memory-reducer`: after
+ * about a minute without requests V8's memory reducer shrinks the heap to its live data and the young generation to
+ * its minimum, and the first thousand requests after it cost the service about 1.4x the CPU while the heap grows back
+ * (bench/RESULTS.md, "The first requests after an idle minute"). A server's heap is better kept between bursts.
+ * V8 refuses this flag in NODE_OPTIONS, so it is passed on the command line.
+ */
+const SERVICE_V8_FLAGS = ['--no-memory-reducer'];
+
+/** The node flags `npm start` runs the service with (`env`: whose NODE_OPTIONS may already name a heap cap). */
+function serviceNodeFlags(env = process.env) {
+  // The heap cap the Docker image sets (README, Memory), unless NODE_OPTIONS names one.
+  const heap = /--max-old-space-size/.test(env.NODE_OPTIONS || '') ? [] : [SERVICE_HEAP_FLAG];
+  return [...heap, ...SERVICE_V8_FLAGS];
+}
+
 function build() {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   process.stderr.write('start: sources changed since the last build; building\n');
@@ -94,21 +110,19 @@ async function main(argv) {
   }
   const dataDir = process.env.AUDIENCE_SYNC_DATA_DIR || '.data';
   const { main: localStore } = require('./local-store');
-  // The heap cap the Docker image sets (README, Memory), unless NODE_OPTIONS names one.
-  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS || '') ? [] : [SERVICE_HEAP_FLAG];
   return localStore([
     '--data',
     dataDir,
     '--',
     process.execPath,
-    ...heap,
+    ...serviceNodeFlags(),
     path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
     'serve',
     ...argv,
   ]);
 }
 
-module.exports = { buildIsStale, SERVICE_HEAP_FLAG };
+module.exports = { buildIsStale, SERVICE_HEAP_FLAG, serviceNodeFlags };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

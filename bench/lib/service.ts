@@ -1,6 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { freePort } from '../../test/helpers/ports';
+
+/**
+ * The node flags the service runs with as deployed (`npm start`'s, scripts/start.js, which the Dockerfile repeats:
+ * the heap cap and V8 flags), from the tree whose `dist` is `distDir`, then BENCH_SERVICE_NODE_ARGS (extra flags,
+ * e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; a `--max-old-space-size` there replaces the cap).
+ */
+export function serviceNodeArgs(distDir = path.join(__dirname, '..', '..')): string[] {
+  const start = createRequire(__filename)(path.join(distDir, '..', 'scripts', 'start.js')) as {
+    SERVICE_HEAP_FLAG: string;
+    serviceNodeFlags?: (env: NodeJS.ProcessEnv) => string[];
+  };
+  const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // A build from before serviceNodeFlags ran with the heap cap only.
+  const deployed = start.serviceNodeFlags?.(process.env) ?? [start.SERVICE_HEAP_FLAG];
+  const heapGiven = extra.some((a) => a.startsWith('--max-old-space-size'));
+  return [...deployed.filter((a) => !(heapGiven && a.startsWith('--max-old-space-size'))), ...extra];
+}
 
 /** Starts `audience-sync serve --roles http` on a free port; resolves once /readyz answers 200. */
 export async function startServiceProcess(
@@ -10,11 +28,9 @@ export async function startServiceProcess(
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const cli = path.join(distDir, 'src', 'cli', 'main.js');
-  // BENCH_SERVICE_NODE_ARGS: extra node flags for the service process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--roles', 'http'], {
+  const child = spawn(process.execPath, [...serviceNodeArgs(distDir), cli, 'serve', '--roles', 'http'], {
     env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVICE_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {

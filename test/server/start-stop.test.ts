@@ -14,7 +14,10 @@ import { freePort } from '../helpers/ports';
  */
 const ROOT = join(__dirname, '..', '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { buildIsStale } = require(join(ROOT, 'scripts', 'start.js')) as { buildIsStale: (root: string) => boolean };
+const { buildIsStale, serviceNodeFlags } = require(join(ROOT, 'scripts', 'start.js')) as {
+  buildIsStale: (root: string) => boolean;
+  serviceNodeFlags: (env: NodeJS.ProcessEnv) => string[];
+};
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 const portIsFree = (port: number) =>
@@ -97,6 +100,20 @@ describe('npm start: stops by PID, leaves no orphan, does not rebuild a current 
     assert.equal(buildIsStale(ROOT), false);
   });
 
+  test('the service runs with the same node flags under npm start and in the image, and node accepts them', () => {
+    const flags = serviceNodeFlags({});
+    assert.deepEqual(flags, ['--max-old-space-size=512', '--no-memory-reducer']);
+    // A heap cap named in NODE_OPTIONS is the operator's: npm start adds none.
+    assert.deepEqual(serviceNodeFlags({ NODE_OPTIONS: '--max-old-space-size=2048' }), ['--no-memory-reducer']);
+    // The image: its NODE_OPTIONS names the cap, its CMD passes the rest (V8 refuses them in NODE_OPTIONS).
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    const nodeOptions = /NODE_OPTIONS=(\S+)/.exec(dockerfile)![1]!;
+    assert.deepEqual(cmd, ['node', ...serviceNodeFlags({ NODE_OPTIONS: nodeOptions }), 'dist/src/cli/main.js', 'serve']);
+    const run = spawnSync(process.execPath, [...flags, '-e', 'process.exit(0)'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+  });
+
   /** `npm start` with its own data directory and ports, waiting until the service answers. */
   async function npmStart(
     dataDir: string,
@@ -149,10 +166,9 @@ describe('npm start: stops by PID, leaves no orphan, does not rebuild a current 
         tree.some((p) => cmdline(p).includes('ferretdb')),
         'FerretDB runs under npm',
       );
-      assert.ok(
-        tree.some((p) => cmdline(p).includes('main.js serve')),
-        'the service runs under npm',
-      );
+      const service = tree.find((p) => cmdline(p).includes('main.js serve'));
+      assert.ok(service, 'the service runs under npm');
+      for (const flag of serviceNodeFlags(process.env)) assert.ok(cmdline(service).includes(flag), `${cmdline(service)} has ${flag}`);
 
       // A CLI command beside the running service, without MONGODB_URI: it finds the local store.
       const cliEnv: Record<string, string | undefined> = {
