@@ -17,7 +17,9 @@
  *
  * `--baseline-dist DIR` adds a third target, `baseline`: our service built elsewhere (e.g. a worktree of the previous
  * commit, `npx tsc -p .` there; DIR is its `dist`), run in the same rounds, so a change of ours is measured against the
- * build before it under the same load (this machine's speed drifts by tens of percent between runs).
+ * build before it under the same load (this machine's speed drifts by tens of percent between runs). Its extra node
+ * flags come from BENCH_BASELINE_NODE_ARGS (BENCH_SERVICE_NODE_ARGS is ours'): `--baseline-dist dist` with other flags
+ * measures node flags against each other.
  *
  * Jackson runs with analytics off and no webhook; it sends nothing beyond loopback. Its one TTL index (unused by
  * directory sync) is skipped: FerretDB v1 has no TTL indexes. Every PATCH changes something (it flips the user's
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
       )
     : undefined;
   const baseline = baselineDist
-    ? await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' }, path.resolve(baselineDist))
+    ? await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' }, path.resolve(baselineDist), 'BENCH_BASELINE_NODE_ARGS')
     : undefined;
   const jPort = await freePort();
   const jacksonDb = new URL(config.MONGODB_URI);

@@ -8,12 +8,12 @@ import { freePort } from '../../test/helpers/ports';
  * the heap cap and V8 flags), from the tree whose `dist` is `distDir`, then BENCH_SERVICE_NODE_ARGS (extra flags,
  * e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; a `--max-old-space-size` there replaces the cap).
  */
-export function serviceNodeArgs(distDir = path.join(__dirname, '..', '..')): string[] {
+export function serviceNodeArgs(distDir = path.join(__dirname, '..', '..'), extraVar = 'BENCH_SERVICE_NODE_ARGS'): string[] {
   const start = createRequire(__filename)(path.join(distDir, '..', 'scripts', 'start.js')) as {
     SERVICE_HEAP_FLAG: string;
     serviceNodeFlags?: (env: NodeJS.ProcessEnv) => string[];
   };
-  const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const extra = (process.env[extraVar] ?? '').split(' ').filter(Boolean);
   // A build from before serviceNodeFlags ran with the heap cap only.
   const deployed = start.serviceNodeFlags?.(process.env) ?? [start.SERVICE_HEAP_FLAG];
   const heapGiven = extra.some((a) => a.startsWith('--max-old-space-size'));
@@ -25,10 +25,12 @@ export async function startServiceProcess(
   env: Record<string, string>,
   /** Another build's `dist` folder (an A/B run of two builds); this build's by default. */
   distDir = path.join(__dirname, '..', '..'),
+  /** The environment variable naming extra node flags (serviceNodeArgs): two targets of one bench can differ. */
+  extraVar = 'BENCH_SERVICE_NODE_ARGS',
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const cli = path.join(distDir, 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [...serviceNodeArgs(distDir), cli, 'serve', '--roles', 'http'], {
+  const child = spawn(process.execPath, [...serviceNodeArgs(distDir, extraVar), cli, 'serve', '--roles', 'http'], {
     env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', process.env.BENCH_SERVICE_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
