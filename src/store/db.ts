@@ -52,6 +52,12 @@ export interface StoreLogger {
 const CONNECT_TIMEOUT_MS = 10_000;
 const HEARTBEAT_FREQUENCY_MS = 10_000;
 let stopWatch: (() => void) | null = null;
+let log: StoreLogger | undefined;
+
+/** Where the store reports what goes wrong behind a caller's back (the logger given to connectStore), if anywhere. */
+export function storeLogger(): StoreLogger | undefined {
+  return log;
+}
 
 function logMonitorEvent(logger: StoreLogger | undefined, e: StoreMonitorEvent): void {
   if (!logger) return;
@@ -77,6 +83,7 @@ function storeReset(): void {
 export async function connectStore(uri: string, opts: ConnectOptions = {}): Promise<StoreCapabilities> {
   mongoose.set('strictQuery', true);
   storeReset();
+  log = opts.logger;
   await mongoose.connect(uri, {
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
     connectTimeoutMS: CONNECT_TIMEOUT_MS,

@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation, Collection, OptionalUnlessRequiredId } from
 import { rawCollection } from './collections';
 import { cleanAttributes, type Attributes } from './attributes';
 import { findByIdCoalesced, findByIds, deleteByIds } from './batchRead';
-import { storeCapabilities } from './db';
+import { storeCapabilities, storeLogger } from './db';
 import { duplicateKeyIndexes, isDuplicateKeyError, writeErrorsOf } from './errors';
 import { deriveRecipient, type MergeSettings } from './derive';
 import { normalizeEmail } from './email';
@@ -403,7 +403,12 @@ async function applyOnce(
       const held = slot;
       Promise.all(appends).then(
         () => held.release(),
-        () => undefined,
+        (err: Error & { code?: unknown }) =>
+          // Ids and the error's kind only: a store error's message can quote the documents it was given.
+          storeLogger()?.warn(
+            { orgId: conn.orgId, connectionId: conn._id, errName: err?.name, code: err?.code },
+            'the events of an answered write were not appended; the journal sweep appends them',
+          ),
       );
     } else {
       slot?.release();

@@ -18,7 +18,8 @@ import {
 } from '../../src/store';
 import { rawCollection } from '../../src/store/collections';
 import { journalSlotWrite, recordsWithSlots, takeJournalSlot } from '../../src/store/mergeJournal';
-import { MergeJournal, SourceRecord, StagedRow, SyncRun } from '../../src/store/models';
+import { EventBlock, MergeJournal, SourceRecord, StagedRow, SyncRun } from '../../src/store/models';
+import { headCursor, readEvents } from '../../src/store/events';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
@@ -28,8 +29,13 @@ const up = (email: string, city: string) => ({ op: 'upsert' as const, key: email
 describe('sweepStore', () => {
   let orgId: string;
   let csv: SyncConnection;
+  const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+  const logger = {
+    info: () => undefined,
+    warn: (obj: object, msg: string) => void warnings.push({ obj: obj as Record<string, unknown>, msg }),
+  };
   before(async () => {
-    await openTestStore('store_sweep');
+    await openTestStore('store_sweep', { logger });
     orgId = (await createOrganization('Sweep')).id;
     const c = await createConnection({ orgId, type: 'csv' }, env);
     csv = { _id: c.id, orgId, type: 'csv', massRemovalThreshold: 0.2 };
@@ -107,6 +113,39 @@ describe('sweepStore', () => {
     assert.equal((await sweepStore(0)).replayedJournalSlots, 1);
     assert.equal((await getRecipient(recipientId(orgId, 'ada@sweep.io')))?.attributes.city, 'Milan');
     assert.equal(await getRecipient(recipientId(orgId, 'nobody@sweep.io')), null);
+  });
+
+  test('a one-record write whose event append fails behind its answer: warned, and the sweep appends its events', async () => {
+    await applySourceChanges(csv, [up('bea@sweep.io', 'Rome')]);
+    const before = await headCursor(orgId);
+    // The store refuses the next block insert (not a duplicate key): the append that follows the answer fails.
+    const col = EventBlock.collection as unknown as { insertMany: (...a: unknown[]) => Promise<unknown> };
+    const insertMany = col.insertMany;
+    col.insertMany = async () => {
+      col.insertMany = insertMany;
+      throw Object.assign(new Error('refused by the test'), { name: 'MongoServerError', code: 1 });
+    };
+    try {
+      // The write is answered: its record and recipient are written.
+      await applySourceChanges(csv, [up('bea@sweep.io', 'Paris')]);
+    } finally {
+      col.insertMany = insertMany;
+    }
+    assert.equal((await getRecipient(recipientId(orgId, 'bea@sweep.io')))?.attributes.city, 'Paris');
+    for (let i = 0; i < 50 && !warnings.length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]!.msg, /not appended; the journal sweep appends them/);
+    assert.deepEqual(warnings[0]!.obj, { orgId, connectionId: csv._id, errName: 'MongoServerError', code: 1 });
+    assert.doesNotMatch(JSON.stringify(warnings[0]), /bea@sweep\.io|Paris/, 'ids only');
+    assert.equal((await readEvents(orgId, { after: before, limit: 10 })).items.length, 0, 'no event yet');
+    // The slot was kept: the sweep replays it and appends the recipient's events (the positions given up are sealed).
+    assert.ok((await sweepStore(0)).replayedJournalSlots >= 1);
+    await EventBlock.updateMany({ orgId }, { $set: { createdAt: new Date(Date.now() - 60_000) } }).exec();
+    const events = (await readEvents(orgId, { after: before, limit: 10 })).items;
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${String(e.data.email)}`),
+      ['recipient.updated bea@sweep.io'],
+    );
   });
 
   test('re-merges owed by settings changes: done by the job that answers them, else by the sweep', async () => {
