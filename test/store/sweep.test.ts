@@ -132,11 +132,11 @@ describe('sweepStore', () => {
       col.insertMany = insertMany;
     }
     assert.equal((await getRecipient(recipientId(orgId, 'bea@sweep.io')))?.attributes.city, 'Paris');
-    for (let i = 0; i < 50 && !warnings.length; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(warnings.length, 1, JSON.stringify(warnings));
-    assert.match(warnings[0]!.msg, /not appended; the journal sweep appends them/);
-    assert.deepEqual(warnings[0]!.obj, { orgId, connectionId: csv._id, errName: 'MongoServerError', code: 1 });
-    assert.doesNotMatch(JSON.stringify(warnings[0]), /bea@sweep\.io|Paris/, 'ids only');
+    const appendWarnings = () => warnings.filter((w) => /not appended; the journal sweep appends them/.test(w.msg));
+    for (let i = 0; i < 50 && !appendWarnings().length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(appendWarnings().length, 1, JSON.stringify(warnings));
+    assert.deepEqual(appendWarnings()[0]!.obj, { orgId, connectionId: csv._id, errName: 'MongoServerError', code: 1 });
+    assert.doesNotMatch(JSON.stringify(appendWarnings()[0]), /bea@sweep\.io|Paris/, 'ids only');
     assert.equal((await readEvents(orgId, { after: before, limit: 10 })).items.length, 0, 'no event yet');
     // The slot was kept: the sweep replays it and appends the recipient's events (the positions given up are sealed).
     assert.ok((await sweepStore(0)).replayedJournalSlots >= 1);
