@@ -115,7 +115,9 @@ function feedOf(doc: EventSeqDoc | null): Feed {
   return { legacyHead, base, sweptThrough, sweptPos, hint: Math.max(base - 1, doc?.hint ?? 0, sweptPos) };
 }
 
+/** The feed's state, as a reader starts from it: after this process's appends in flight (`appendsSettled`). */
 async function readFeed(orgId: string): Promise<Feed> {
+  await appendsSettled(orgId);
   return feedOf(await seqCol().findOne({ _id: orgId }));
 }
 
@@ -266,8 +268,8 @@ export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
 /**
  * Appends in flight, by organization. A SCIM request is answered once its recipients are written, while its events'
  * append may still be in flight (src/store/merge.ts); this process's readers of the feed wait for the appends started
- * before them, so a read that follows a response sees the events of the write it answered. (Another process's reader
- * may see them a round trip later; it never skips them: see "Holes" above.)
+ * before them (readFeed), so a read that follows a response sees the events of the write it answered. (Another
+ * process's reader may see them a round trip later; it never skips them: see "Holes" above.)
  */
 const inFlight = new Map<string, Set<Promise<void>>>();
 
@@ -343,7 +345,6 @@ export interface BlockPage {
 
 /** The cursor of the newest event of an organization (where a tail starts). */
 export async function headCursor(orgId: string): Promise<number> {
-  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const top = await findHead(orgId, f);
   if (!top || top.pos < f.base) return Math.max(f.legacyHead, f.sweptThrough);
@@ -355,7 +356,6 @@ export async function headCursor(orgId: string): Promise<number> {
  * younger than the grace (a block with a smaller position may still be being written); seals older holes.
  */
 export async function readBlocks(orgId: string, after: number, limit: number, accept: (e: EventDoc) => boolean): Promise<BlockPage> {
-  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   // A negative cursor asks for the oldest event kept.
   if (after >= 0 && after < f.sweptThrough) throw new EventCursorGoneError(f.sweptThrough);
@@ -442,7 +442,6 @@ export async function readBlocks(orgId: string, after: number, limit: number, ac
  * start of the retained feed is reached. For the journal replay only (it reads every block it passes).
  */
 export async function walkBack(orgId: string, visit: (e: EventDoc) => boolean): Promise<void> {
-  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const top = await findHead(orgId, f);
   let hi = Math.max(top?.pos ?? 0, f.legacyHead);
@@ -494,7 +493,6 @@ async function scanForward(orgId: string, f: Feed, from: number, visit: (pos: nu
 
 /** Events after `cursor` in blocks, counted up to `cap` (webhook lag). */
 export async function eventsAfter(orgId: string, cursor: number, cap = 100_000): Promise<number> {
-  await appendsSettled(orgId);
   const f = await readFeed(orgId);
   const from = cursor < f.legacyHead ? Math.max(1, cursor + 2 - EVENT_BLOCK_MAX) : Math.max(f.base, Math.floor((cursor + 1) / CURSOR_SPAN));
   let count = 0;

@@ -117,7 +117,7 @@ describe('sweepStore', () => {
 
   test('a one-record write whose event append fails behind its answer: warned, and the sweep appends its events', async () => {
     await applySourceChanges(csv, [up('bea@sweep.io', 'Rome')]);
-    const before = await headCursor(orgId);
+    const cursorBefore = await headCursor(orgId);
     // The store refuses the next block insert (not a duplicate key): the append that follows the answer fails.
     const col = EventBlock.collection as unknown as { insertMany: (...a: unknown[]) => Promise<unknown> };
     const insertMany = col.insertMany;
@@ -137,11 +137,11 @@ describe('sweepStore', () => {
     assert.equal(appendWarnings().length, 1, JSON.stringify(warnings));
     assert.deepEqual(appendWarnings()[0]!.obj, { orgId, connectionId: csv._id, errName: 'MongoServerError', code: 1 });
     assert.doesNotMatch(JSON.stringify(appendWarnings()[0]), /bea@sweep\.io|Paris/, 'ids only');
-    assert.equal((await readEvents(orgId, { after: before, limit: 10 })).items.length, 0, 'no event yet');
+    assert.equal((await readEvents(orgId, { after: cursorBefore, limit: 10 })).items.length, 0, 'no event yet');
     // The slot was kept: the sweep replays it and appends the recipient's events (the positions given up are sealed).
     assert.ok((await sweepStore(0)).replayedJournalSlots >= 1);
     await EventBlock.updateMany({ orgId }, { $set: { createdAt: new Date(Date.now() - 60_000) } }).exec();
-    const events = (await readEvents(orgId, { after: before, limit: 10 })).items;
+    const events = (await readEvents(orgId, { after: cursorBefore, limit: 10 })).items;
     assert.deepEqual(
       events.map((e) => `${e.type} ${String(e.data.email)}`),
       ['recipient.updated bea@sweep.io'],
