@@ -52,19 +52,18 @@ function person(orgId: string, i: number, groupA: string, groupB: string, now: D
     city: 'Springfield',
   };
   const groups = included && kind === 0 ? [groupA] : included && kind === 1 ? [groupB] : [];
+  // As the merge stores it (src/store/recipientDocs.ts).
   return {
     _id: recipientId(orgId, email),
     orgId,
     email,
-    emailDisplay: email,
     listed: true,
     status: included ? 'active' : 'inactive',
-    firstName: attributes.first_name,
-    lastName: attributes.last_name,
     attributes,
     groups,
-    sources: [{ connectionId: 'bench', type: 'csv', active: included }],
-    contribs: [{ sid: `bench:${email}`, cid: 'bench', ct: 'csv', a: included, d: false, s: 1, e: email, at: attributes, g: groups }],
+    contribs: JSON.stringify([
+      { sid: `bench:${email}`, cid: 'bench', ct: 'csv', a: included, d: false, s: 1, e: email, at: attributes, g: groups },
+    ]),
     v: 1,
     createdAt: now,
     updatedAt: now,
@@ -114,7 +113,7 @@ async function rawScan(query: Record<string, unknown>): Promise<number> {
   const t0 = performance.now();
   let n = 0;
   const cursor = Recipient.collection.find(query, {
-    projection: { email: 1, emailDisplay: 1, firstName: 1, lastName: 1, attributes: 1 },
+    projection: { email: 1, emailDisplay: 1, attributes: 1 },
     batchSize: 2000,
   });
   for await (const doc of cursor) if (doc) n++;

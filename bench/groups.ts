@@ -34,7 +34,8 @@ import {
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
 import { Group, Recipient, SourceRecord } from '../src/store/models';
-import type { RecipientDoc, SourceRecordDoc } from '../src/store/types';
+import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
+import { contributionsOf } from '../src/store/recipientDocs';
 import { recipientId } from '../src/store/ids';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
@@ -204,13 +205,13 @@ async function main(): Promise<void> {
         Recipient,
         [...recs.values()].map((r) => recipientId(org.id, r.email!)),
       );
-      const recipientOps: AnyBulkWriteOperation<RecipientDoc>[] = [...reps.values()].map((r) => ({
+      const recipientOps: AnyBulkWriteOperation<StoredRecipient>[] = [...reps.values()].map((r) => ({
         updateOne: {
           filter: { _id: r._id, v: r.v },
           update: {
             $set: {
               groups: [...r.groups, 'raw-group'].sort(),
-              contribs: r.contribs.map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() })),
+              contribs: JSON.stringify(contributionsOf(r.contribs).map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() }))),
               updatedAt: new Date(),
             },
             $inc: { v: 1 },

@@ -35,7 +35,8 @@ import {
   type ConnectionRef,
   type SourceChange,
 } from '../src/store';
-import { Recipient, SourceRecord } from '../src/store/models';
+import { Recipient, SourceRecord, type StoredRecipient } from '../src/store/models';
+import { fromStored } from '../src/store/recipientDocs';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
 
 const argv = process.argv.slice(2);
@@ -198,19 +199,16 @@ async function rawMinimalWritesSample(label: string, orgId: string, freshShare: 
   const recipientDoc = (i: number, v: number) => {
     const a = attributesFor('hris', i, i);
     const contrib = { sid: `c:raw-${i}`, cid: 'c', ct: 'hris', a: true, d: false, s: 1, e: `user${i}@example.com`, at: a, g: [] };
+    // As the merge stores it (src/store/recipientDocs.ts).
     return {
       _id: `${orgId}:user${i}@example.com`,
       orgId,
       email: `user${i}@example.com`,
-      emailDisplay: `user${i}@example.com`,
       listed: true,
       status: 'active',
-      firstName: a.first_name,
-      lastName: a.last_name,
       attributes: a,
       groups: [],
-      sources: [{ connectionId: 'c', type: 'hris', active: true }],
-      contribs: [contrib],
+      contribs: JSON.stringify([contrib]),
       v,
       createdAt: new Date(),
       updatedAt: new Date(),
@@ -482,15 +480,10 @@ async function main(): Promise<void> {
 
   pauseCommands();
   const storage = {
-    recipient: await storageOf('recipients', (d) => [
-      d.email,
-      d.status,
-      d.firstName,
-      d.lastName,
-      d.attributes,
-      d.groups,
-      (d.sources as { connectionId: string }[]).map((x) => x.connectionId),
-    ]),
+    recipient: await storageOf('recipients', (stored) => {
+      const d = fromStored(stored as unknown as StoredRecipient);
+      return [d.email, d.status, d.firstName, d.lastName, d.attributes, d.groups, d.sources.map((x) => x.connectionId)];
+    }),
     sourceRecord: await storageOf('source_records', (d) => [d.key, d.email, d.active, d.attributes, d.groups]),
   };
   log(`storage per document: ${JSON.stringify(storage)}`);

@@ -18,7 +18,8 @@ import { BSON, type AnyBulkWriteOperation, type Collection } from 'mongodb';
 import { applySourceChanges, connectStore, createConnection, createOrganization, disconnectStore, dropStoreDatabase } from '../src/store';
 import { rawCollection } from '../src/store/collections';
 import { Recipient, SourceRecord } from '../src/store/models';
-import type { RecipientDoc, SourceRecordDoc } from '../src/store/types';
+import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
+import { contributionsOf } from '../src/store/recipientDocs';
 import { argValue, parseCount } from './lib/stats';
 
 const argv = process.argv.slice(2);
@@ -85,13 +86,13 @@ async function main(): Promise<void> {
         name: 'recipients, whole replace',
         run: async (round) => {
           const docs = await recipients.find({ orgId: org.id }).toArray();
-          const ops: AnyBulkWriteOperation<RecipientDoc>[] = docs.map((r) => ({
+          const ops: AnyBulkWriteOperation<StoredRecipient>[] = docs.map((r) => ({
             replaceOne: {
               filter: { _id: r._id, v: r.v },
               replacement: {
                 ...r,
                 groups: [...r.groups, `rep-${round}`].sort(),
-                contribs: r.contribs.map((c) => ({ ...c, g: [...c.g, `rep-${round}`].sort() })),
+                contribs: JSON.stringify(contributionsOf(r.contribs).map((c) => ({ ...c, g: [...c.g, `rep-${round}`].sort() }))),
                 v: r.v + 1,
                 updatedAt: new Date(),
                 ev: '[]',
@@ -105,13 +106,13 @@ async function main(): Promise<void> {
         name: 'recipients, targeted $set',
         run: async (round) => {
           const docs = await recipients.find({ orgId: org.id }).toArray();
-          const ops: AnyBulkWriteOperation<RecipientDoc>[] = docs.map((r) => ({
+          const ops: AnyBulkWriteOperation<StoredRecipient>[] = docs.map((r) => ({
             updateOne: {
               filter: { _id: r._id, v: r.v },
               update: {
                 $set: {
                   groups: [...r.groups, `set-${round}`].sort(),
-                  'contribs.0.g': [...r.contribs[0]!.g, `set-${round}`].sort(),
+                  contribs: JSON.stringify(contributionsOf(r.contribs).map((c) => ({ ...c, g: [...c.g, `set-${round}`].sort() }))),
                   v: r.v + 1,
                   updatedAt: new Date(),
                   ev: '[]',

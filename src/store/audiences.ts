@@ -2,7 +2,17 @@ import { invalidateAudienceMatchers } from './audienceCache';
 import { findByIds } from './batchRead';
 import { translateFilterText, FilterError, type MongoQuery } from '../filter';
 import { recipientFieldResolver } from './recipientFields';
-import { Audience, Group, Recipient, Segment, type AudienceDoc, type AudienceSelection, type RecipientDoc } from './models';
+import {
+  Audience,
+  Group,
+  Recipient,
+  Segment,
+  type AudienceDoc,
+  type AudienceSelection,
+  type RecipientDoc,
+  type StoredRecipient,
+} from './models';
+import { fromStored } from './recipientDocs';
 
 /**
  * Expands groups to themselves and every group nested in them, cycle-safe: one batched `_id` read per level of nesting
@@ -74,11 +84,13 @@ export interface Page<T> {
 /** Cursor pagination in `_id` order: stable under concurrent writes, O(page) with the primary index. */
 export async function pageRecipients(query: MongoQuery, limit: number, cursor?: string | null): Promise<Page<RecipientDoc>> {
   const q = cursor ? { $and: [query, { _id: { $gt: cursor } }] } : query;
-  const docs = (await Recipient.find(q)
-    .sort({ _id: 1 })
-    .limit(limit + 1)
-    .lean()
-    .exec()) as RecipientDoc[];
+  const docs = (
+    (await Recipient.find(q)
+      .sort({ _id: 1 })
+      .limit(limit + 1)
+      .lean()
+      .exec()) as StoredRecipient[]
+  ).map(fromStored);
   const more = docs.length > limit;
   const items = more ? docs.slice(0, limit) : docs;
   return { items, nextCursor: more ? items[items.length - 1]!._id : null };
@@ -87,7 +99,7 @@ export async function pageRecipients(query: MongoQuery, limit: number, cursor?: 
 /** Streams every recipient matching a query in `_id` order, with bounded memory. */
 export async function* streamRecipients(query: MongoQuery, batchSize = 1000): AsyncGenerator<RecipientDoc> {
   for await (const doc of Recipient.find(query).sort({ _id: 1 }).lean().batchSize(batchSize).cursor()) {
-    yield doc;
+    yield fromStored(doc);
   }
 }
 

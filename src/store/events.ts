@@ -287,40 +287,53 @@ export async function reemitRecipientEvents(
   return appendEvents(orgId, drafts, { skip: have });
 }
 
-/** The events kept in a recipient document (`ev`, see withoutObjects; or the array earlier versions wrote). */
-export function storedEvents(r: Pick<RecipientDoc, 'ev'>): EventDraft[] {
+/** What a recipient document's own fields say about the events it keeps: they are this write's events of it. */
+type EventOwner = Pick<RecipientDoc, '_id' | 'email' | 'createdAt' | 'v'>;
+
+/** The events kept in a recipient document (`ev`, see withoutObjects; or the forms earlier versions wrote). */
+export function storedEvents(r: Pick<RecipientDoc, 'ev'> & Partial<EventOwner>): EventDraft[] {
   if (!r.ev) return [];
   if (typeof r.ev !== 'string') return r.ev;
   const parsed = JSON.parse(r.ev) as EventDraft[] | CompactEvents;
   if (Array.isArray(parsed)) return parsed;
-  const { s: subject, i: inc, c: connectionId, m: email, e } = parsed;
-  return e.map(([key, type, rest]) => ({
-    key: key.split(SUBJECT_MARK).join(subject),
-    type,
-    connectionId,
-    data: { recipientId: subject, email, ...rest },
-    object: null,
-    subject,
-    inc,
-  }));
+  // Without `s`, the shared values are the document's own: its id, incarnation and email (see withoutObjects).
+  const owned = parsed.s === undefined;
+  if (owned && (r._id === undefined || r.email === undefined || r.createdAt === undefined || r.v === undefined)) {
+    throw new Error('storedEvents: the compact form needs the recipient it was stored in');
+  }
+  const subject = owned ? r._id! : parsed.s!;
+  const inc = owned ? r.createdAt!.getTime() : (parsed.i ?? null);
+  const email = owned ? r.email : parsed.m;
+  const at = owned ? `${inc}:${r.v}` : null;
+  const { c: connectionId, e } = parsed;
+  return e.map(([key, type, rest]) => {
+    const full = (at === null ? key : key.split(AT_MARK).join(at)).split(SUBJECT_MARK).join(subject);
+    return { key: full, type, connectionId, data: { recipientId: subject, email, ...rest }, object: null, subject, inc };
+  });
 }
 
-/** The events of one recipient write, with what they share said once (they all name the same recipient). */
+/**
+ * The events of one recipient write, with what they share said once (they all name the same recipient). Written with
+ * the recipient they name, `s`, `i` and `m` are left out (its `_id`, `createdAt` and `email`) and each key's
+ * `${createdAt}:${v}` is AT_MARK.
+ */
 interface CompactEvents {
-  s: string;
-  i: number | null;
+  s?: string;
+  i?: number | null;
   c: string | null;
-  m: unknown;
+  m?: unknown;
   e: [string, EventType, Record<string, unknown>][];
 }
 const SUBJECT_MARK = '\u0001';
+const AT_MARK = '\u0002';
 
 /**
  * The copy of a write's events kept in the recipient document: without the full objects (the document is one), as
- * one compact JSON string (one field for the store to write, each shared value once): the merge writes it with every
- * recipient it changes, so its size is part of the feed's cost on the merge.
+ * one compact JSON string (one field for the store to write, each shared value once, and none the document already
+ * holds): the merge writes it with every recipient it changes, so its size is part of the feed's cost on the merge.
+ * `owner`: the recipient document it is stored in.
  */
-export function withoutObjects(drafts: EventDraft[]): string | undefined {
+export function withoutObjects(drafts: EventDraft[], owner?: EventOwner): string | undefined {
   if (!drafts.length) return undefined;
   const { subject, inc, connectionId } = drafts[0]!;
   const email = drafts[0]!.data.email;
@@ -333,17 +346,21 @@ export function withoutObjects(drafts: EventDraft[]): string | undefined {
         d.connectionId === connectionId &&
         d.data.recipientId === subject &&
         d.data.email === email &&
-        !d.key.includes(SUBJECT_MARK),
+        !d.key.includes(SUBJECT_MARK) &&
+        !d.key.includes(AT_MARK),
     );
   if (!shared) return JSON.stringify(drafts.map((d) => (d.object ? { ...d, object: null } : d)));
+  const owned = owner !== undefined && owner._id === subject && owner.email === email && owner.createdAt.getTime() === inc;
+  const at = owned ? `${owner.createdAt.getTime()}:${owner.v}` : null;
   const compact: CompactEvents = {
-    s: subject,
-    i: inc ?? null,
+    ...(owned ? {} : { s: subject, i: inc ?? null }),
     c: connectionId,
-    m: email,
+    ...(owned ? {} : { m: email }),
     e: drafts.map((d) => {
       const { recipientId: _r, email: _e, ...rest } = d.data;
-      return [d.key.split(subject).join(SUBJECT_MARK), d.type, rest];
+      let key = d.key.split(subject).join(SUBJECT_MARK);
+      if (at !== null) key = key.split(at).join(AT_MARK);
+      return [key, d.type, rest];
     }),
   };
   return JSON.stringify(compact);

@@ -9,7 +9,16 @@ import { normalizeEmail } from './email';
 import { audienceEvents, audienceMatchersFor } from './audienceEvents';
 import { appendEvents, eventsEnabled, recipientEvents, reemitRecipientEvents, withoutObjects, type EventDraft } from './events';
 import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
-import { MergeJournal, Recipient, SourceRecord, type Contribution, type RecipientDoc, type SourceRecordDoc } from './models';
+import {
+  MergeJournal,
+  Recipient,
+  SourceRecord,
+  type Contribution,
+  type RecipientDoc,
+  type SourceRecordDoc,
+  type StoredRecipient,
+} from './models';
+import { fromStored, toStored } from './recipientDocs';
 import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { recipientCache, recordCache } from './writeBaseCache';
@@ -658,12 +667,18 @@ async function updateRecipients(
   return false;
 }
 
+async function findRecipients(ids: string[]): Promise<Map<string, RecipientDoc>> {
+  const out = new Map<string, RecipientDoc>();
+  for (const [id, doc] of await findByIds(Recipient, ids)) out.set(id, fromStored(doc));
+  return out;
+}
+
 /** Recipients by `_id`; one alone (a SCIM request) is read together with the concurrent requests' reads. */
 async function readRecipients(ids: string[]): Promise<Map<string, RecipientDoc>> {
   const found =
     ids.length === 1
-      ? await findByIdCoalesced<RecipientDoc>(Recipient, ids[0]!).then((doc) => new Map(doc ? [[ids[0]!, doc]] : []))
-      : await findByIds(Recipient, ids);
+      ? await findByIdCoalesced<StoredRecipient>(Recipient, ids[0]!).then((doc) => new Map(doc ? [[ids[0]!, fromStored(doc)]] : []))
+      : await findRecipients(ids);
   // A one-person merge's read is kept for that person's next write; a batch's only refreshes copies already kept.
   for (const doc of found.values()) recipientCache.remember(doc, ids.length > SMALL_MERGE);
   return found;
@@ -681,10 +696,10 @@ async function writeRecipients(
   connectionId: string | null,
   appends?: Promise<unknown>[],
 ): Promise<Set<string>> {
-  const col = Recipient.collection as unknown as Collection<RecipientDoc>;
+  const col = Recipient.collection as unknown as Collection<StoredRecipient>;
   const now = new Date();
   const inserts: RecipientDoc[] = [];
-  const ops: AnyBulkWriteOperation<RecipientDoc>[] = [];
+  const ops: AnyBulkWriteOperation<StoredRecipient>[] = [];
   const opEmails: string[] = [];
   /** Per email: the version and contributions this write stores (null: deletes the recipient). */
   const expected = new Map<string, { v: number; contribs: string } | null>();
@@ -733,17 +748,17 @@ async function writeRecipients(
     };
     if (!prev) {
       const list = eventsOf(undefined, doc);
-      doc.ev = withoutObjects(list);
+      doc.ev = withoutObjects(list, doc);
       events.set(email, list);
       inserts.push(doc);
       written.set(email, doc);
     } else {
       if (stableJson({ ...prev, v: 0, updatedAt: 0, ev: 0 }) === stableJson({ ...doc, v: 0, updatedAt: 0, ev: 0 })) continue;
       const list = eventsOf(prev, doc);
-      doc.ev = withoutObjects(list);
+      doc.ev = withoutObjects(list, doc);
       events.set(email, list);
       // The version and incarnation this write was computed from (a cached copy may be stale: writeBaseCache.ts).
-      ops.push({ replaceOne: { filter: { _id: id, v: prev.v, createdAt: prev.createdAt }, replacement: doc } });
+      ops.push({ replaceOne: { filter: { _id: id, v: prev.v, createdAt: prev.createdAt }, replacement: toStored(doc) } });
       opEmails.push(email);
       expected.set(email, { v: doc.v, contribs: stableJson(doc.contribs) });
       written.set(email, doc);
@@ -752,7 +767,7 @@ async function writeRecipients(
 
   const conflicts = new Set<string>();
   if (inserts.length) {
-    for (const i of await insertAllowingDuplicates(col, inserts)) conflicts.add(inserts[i]!.email);
+    for (const i of await insertAllowingDuplicates(col, inserts.map(toStored))) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
     // A request's few writes go together with the concurrent requests' (src/store/writeBatch.ts).
@@ -762,10 +777,7 @@ async function writeRecipients(
         : (await bulkWriteCounted(col, ops)).n === ops.length;
     if (!confirmed) {
       // Which were written: the version and contributions read back (another writer may have raced from the same version).
-      const after = await findByIds(
-        Recipient,
-        opEmails.map((e) => recipientId(orgId, e)),
-      );
+      const after = await findRecipients(opEmails.map((e) => recipientId(orgId, e)));
       for (const e of opEmails) {
         const want = expected.get(e);
         const got = after.get(recipientId(orgId, e));
@@ -799,10 +811,7 @@ export async function remergeEmails(orgId: string, emails: string[], settings?: 
     const records = (await SourceRecord.find({ orgId, email: { $in: chunk } })
       .lean()
       .exec()) as SourceRecordDoc[];
-    const current = await findByIds(
-      Recipient,
-      chunk.map((e) => recipientId(orgId, e)),
-    );
+    const current = await findRecipients(chunk.map((e) => recipientId(orgId, e)));
     const touched = new Map<string, Map<string, SourceRecordDoc | null>>();
     for (const e of chunk) {
       const m = new Map<string, SourceRecordDoc | null>();
@@ -818,7 +827,7 @@ export async function remergeEmails(orgId: string, emails: string[], settings?: 
 async function replayEmails(orgId: string, emails: string[], since: Date): Promise<void> {
   await remergeEmails(orgId, emails);
   const ids = emails.map((m) => recipientId(orgId, m));
-  await reemitRecipientEvents(orgId, await findByIds(Recipient, ids), ids, since);
+  await reemitRecipientEvents(orgId, await findRecipients(ids), ids, since);
 }
 
 /** Replays journal entries left by an interrupted batch merge. Returns how many were replayed. */

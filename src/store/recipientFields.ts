@@ -7,8 +7,9 @@ const table: Record<string, FieldSpec> = {
   email: { path: 'email', type: 'string', caseExact: true },
   status: { path: 'status', type: 'string', caseExact: true },
   groups: { path: 'groups', type: 'string', caseExact: true },
-  firstName: { path: 'firstName', type: 'string' },
-  lastName: { path: 'lastName', type: 'string' },
+  // The recipient's names are its first_name and last_name attributes (the store keeps no copy: recipientDocs.ts).
+  firstName: { path: 'attributes.first_name', type: 'string' },
+  lastName: { path: 'attributes.last_name', type: 'string' },
 };
 for (const name of FULL_ATTRIBUTE_SET) table[name] = { path: `attributes.${name}`, type: 'string' };
 

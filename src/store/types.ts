@@ -8,7 +8,7 @@ export type { AuditEventDoc } from './models/auditEvent';
 export type { ConnectionDoc, HrisSettings, SftpSettings } from './models/connection';
 export type { GroupDoc } from './models/group';
 export type { OrganizationDoc } from './models/organization';
-export type { Contribution, RecipientDoc, RecipientStatus } from './models/recipient';
+export type { Contribution, RecipientDoc, RecipientStatus, StoredRecipient } from './models/recipient';
 export type { SegmentDoc } from './models/segment';
 export type { SourceRecordDoc } from './models/sourceRecord';
 export {

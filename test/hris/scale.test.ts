@@ -7,6 +7,8 @@ import { Connection, Recipient } from '../../src/store/models';
 import { testConfig } from '../helpers/config';
 import { FinchServer, makeEmployees } from '../helpers/finchServer';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { fromStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
 const config0 = testConfig();
 
@@ -50,7 +52,7 @@ describe('HRIS sync at 10,000 employees (its own database: the store scans colle
     assert.equal(res.calls, server.totalCalls(), 'the client counts every request it sends');
     assert.equal(await Recipient.countDocuments({ orgId, listed: true, status: 'active' }), 10_000);
     const e = server.employees[13]!;
-    const r = (await Recipient.findOne({ orgId, email: 'emp13@corp.example' }).lean().exec()) as RecipientDoc;
+    const r: RecipientDoc = fromStored((await Recipient.findOne({ orgId, email: 'emp13@corp.example' }).lean().exec()) as StoredRecipient);
     assert.equal(r.attributes.manager_email, 'emp10@corp.example');
     assert.equal(r.attributes.manager_name, 'First10 Last10');
     assert.equal(r.attributes.employee_id, e.source_id);

@@ -24,6 +24,8 @@ import { Connection, Recipient, SyncRun } from '../../src/store/models';
 import { testConfig } from '../helpers/config';
 import { FinchServer, makeEmployees, signFinchWebhook } from '../helpers/finchServer';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { fromStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
 const WEBHOOK_SECRET = randomBytes(32).toString('base64');
 const silent = pino({ level: 'silent' });
@@ -416,7 +418,7 @@ describe('HRIS service: on demand, scheduling, leases, a crashed run, webhooks, 
       return r.body.status === 'succeeded' ? r.body : null;
     });
 
-    const all = (await Recipient.find({ orgId: org }).lean().exec()) as RecipientDoc[];
+    const all: RecipientDoc[] = ((await Recipient.find({ orgId: org }).lean().exec()) as StoredRecipient[]).map(fromStored);
     assert.equal(all.length, 1, 'one recipient');
     const r = all[0]!;
     assert.equal(r.email, 'dana@three.example');

@@ -15,6 +15,8 @@ import { Connection, Recipient, SourceRecord, StagedRow } from '../../src/store/
 import { testConfig } from '../helpers/config';
 import { FinchServer, makeEmployees, type FakeEmployee } from '../helpers/finchServer';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { fromStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
 const config0 = testConfig();
 
@@ -29,12 +31,12 @@ async function hrisConnection(server: FinchServer, opts: { threshold?: number; m
 
 /** Every recipient of the organization (tombstoned people too: they stay, unlisted, so their offboarding holds). */
 async function people(orgId: string): Promise<Map<string, RecipientDoc>> {
-  const docs = (await Recipient.find({ orgId }).lean().exec()) as RecipientDoc[];
+  const docs: RecipientDoc[] = ((await Recipient.find({ orgId }).lean().exec()) as StoredRecipient[]).map(fromStored);
   return new Map(docs.map((d) => [d.email, d]));
 }
 
 async function snapshotOf(orgId: string): Promise<string> {
-  const docs = (await Recipient.find({ orgId }).sort({ _id: 1 }).lean().exec()) as RecipientDoc[];
+  const docs: RecipientDoc[] = ((await Recipient.find({ orgId }).sort({ _id: 1 }).lean().exec()) as StoredRecipient[]).map(fromStored);
   return JSON.stringify(docs.map((d) => [d.email, d.status, d.listed, d.attributes]));
 }
 

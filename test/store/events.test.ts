@@ -208,6 +208,19 @@ describe('events: written with the change', () => {
       storedEvents({ ev: stored }),
       drafts.map((d) => ({ ...d, object: null })),
     );
+    // Stored in the recipient they name, the form leaves out what the document holds (its id, email, incarnation
+    // and version), and reads back the same from that document.
+    const owner = { _id: 'o:a@x.io', email: 'a@x.io', createdAt: new Date(1), v: 2 };
+    const owned = withoutObjects(drafts, owner)!;
+    assert.ok(owned.length < stored.length, `${owned.length} < ${stored.length}`);
+    assert.ok(!owned.includes('a@x.io') && !owned.includes(':1:2:'), owned);
+    assert.deepEqual(
+      storedEvents({ ev: owned, ...owner }),
+      drafts.map((d) => ({ ...d, object: null })),
+    );
+    assert.throws(() => storedEvents({ ev: owned }), /needs the recipient/);
+    // Another recipient's events (not the document's own) keep the shared values.
+    assert.ok(withoutObjects(drafts, { ...owner, _id: 'o:b@x.io', email: 'b@x.io' })!.includes('"s":'));
     // Drafts naming different recipients keep the plain form.
     const mixed = [drafts[0]!, { ...drafts[1]!, subject: 'o:b@x.io' }];
     assert.deepEqual(

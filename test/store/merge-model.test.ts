@@ -11,6 +11,8 @@ import {
 import { Recipient } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
 import { mulberry32 } from '../helpers/random';
+import { fromStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
 /*
  * Model-based test of the merge: random sequences of source-record changes from four connections (two identity
@@ -150,7 +152,7 @@ test(`merge matches the reference model over ${STEPS} random steps (seed ${SEED}
       for (const ch of changes) modelApply(conn, ch);
 
       const want = expected();
-      const docs = (await Recipient.find({ orgId }).lean().exec()) as RecipientDoc[];
+      const docs: RecipientDoc[] = ((await Recipient.find({ orgId }).lean().exec()) as StoredRecipient[]).map(fromStored);
       const got = new Map(docs.filter((d) => d.listed).map((d) => [d.email, d]));
       const ctx = `step ${step} (seed ${SEED}): ${JSON.stringify({ conn: conn.type, changes })}`;
       assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `listed recipients differ at ${ctx}`);

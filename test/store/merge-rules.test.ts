@@ -19,6 +19,8 @@ import {
 import { rawCollection } from '../../src/store/collections';
 import { MergeJournal, Recipient, SourceRecord } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
+import { fromStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
 
@@ -71,7 +73,7 @@ describe('merge rules (SPEC §3)', () => {
     ] as const) {
       await applySourceChanges(c!, [up('k-' + c!.type, spelling)]);
     }
-    const all = await Recipient.find({ orgId: o }).lean().exec();
+    const all = ((await Recipient.find({ orgId: o }).lean().exec()) as StoredRecipient[]).map(fromStored);
     assert.equal(all.length, 1);
     assert.equal(all[0]!.sources.length, 5);
     assert.equal(all[0]!.status, 'active');
@@ -240,7 +242,7 @@ describe('merge rules (SPEC §3)', () => {
         emails.slice(0, 20).map((e) => up(e, e, true, { city: 'A' })),
       ),
     ]);
-    const all = (await Recipient.find({ orgId: o }).lean().exec()) as RecipientDoc[];
+    const all: RecipientDoc[] = ((await Recipient.find({ orgId: o }).lean().exec()) as StoredRecipient[]).map(fromStored);
     assert.equal(all.length, 40);
     for (const r of all) {
       assert.equal(r.sources.length, 2, `${r.email} has both sources`);

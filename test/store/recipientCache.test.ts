@@ -2,20 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Collection } from 'mongodb';
 import mongoose from 'mongoose';
-import {
-  applySourceChanges,
-  CommandCounter,
-  getRecipient,
-  recipientId,
-  type CommandCounts,
-  type ConnectionRef,
-  type RecipientDoc,
-} from '../../src/store';
+import { applySourceChanges, CommandCounter, getRecipient, recipientId, type CommandCounts, type ConnectionRef } from '../../src/store';
 import { CACHE_WINDOW, recipientCache } from '../../src/store/writeBaseCache';
 import { closeTestStore, csvConnection, openTestStore } from '../helpers/store';
+import { fromStored, toStored } from '../../src/store/recipientDocs';
+import type { StoredRecipient } from '../../src/store/types';
 
-function recipients(): Collection<RecipientDoc> {
-  return mongoose.connection.db!.collection<RecipientDoc>('recipients');
+function recipients(): Collection<StoredRecipient> {
+  return mongoose.connection.db!.collection<StoredRecipient>('recipients');
 }
 
 /** One person's record written alone (the SCIM request's path), with the store commands it sent. */
@@ -32,7 +26,7 @@ async function writeOne(conn: ConnectionRef, key: string, email: string, firstNa
 
 /** What another instance's write does to a recipient this process holds a copy of: a new version. */
 async function changeElsewhere(id: string): Promise<void> {
-  await recipients().updateOne({ _id: id }, { $inc: { v: 1 }, $set: { lastName: 'Elsewhere' } });
+  await recipients().updateOne({ _id: id }, { $inc: { v: 1 }, $set: { 'attributes.last_name': 'Elsewhere' } });
 }
 
 describe('the recipient cache: a person written last by this process is written again without a read, never over a newer version', () => {
@@ -64,11 +58,13 @@ describe('the recipient cache: a person written last by this process is written 
     const conn = await csvConnection('cache incarnation');
     const id = recipientId(conn.orgId, 'mary@cache.example');
     await writeOne(conn, 'k1', 'mary@cache.example', 'Mary');
-    const doc = (await recipients().findOne({ _id: id }))!;
+    const doc = fromStored((await recipients().findOne({ _id: id }))!);
     // The same `_id` and `v` as the copy cached here, a later `createdAt`, and a contribution of another source.
     const other = { ...doc.contribs[0]!, sid: `${conn._id}:other`, at: { first_name: 'Other' } };
     await recipients().deleteOne({ _id: id });
-    await recipients().insertOne({ ...doc, contribs: [...doc.contribs, other], createdAt: new Date(doc.createdAt.getTime() + 1000) });
+    await recipients().insertOne(
+      toStored({ ...doc, contribs: [...doc.contribs, other], createdAt: new Date(doc.createdAt.getTime() + 1000) }),
+    );
     await writeOne(conn, 'k1', 'mary@cache.example', 'Maria');
     const r = (await getRecipient(id))!;
     assert.deepEqual(

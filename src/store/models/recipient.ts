@@ -20,6 +20,10 @@ export interface Contribution {
 
 export type RecipientStatus = 'active' | 'inactive' | 'offboarded';
 
+/**
+ * A recipient as the rest of the code sees it: what the merge derives (SPEC §3) and the contributions it derives
+ * from. The store keeps it slimmer (StoredRecipient, src/store/recipientDocs.ts reads and writes it).
+ */
 export interface RecipientDoc {
   /** `${orgId}:${email}` */
   _id: string;
@@ -45,20 +49,46 @@ export interface RecipientDoc {
   updatedAt: Date;
 }
 
-const recipientSchema = new Schema<RecipientDoc>(
+/**
+ * A recipient document as stored. Only what cannot be derived, in as few fields as the queries allow (issue #15: the
+ * store decodes and re-encodes the whole document on every write, and FerretDB v1 keeps a type schema beside every
+ * field and every array element, so nested arrays of objects cost several times their data):
+ * - `emailDisplay` only where it differs from `email`;
+ * - `contribs` as one JSON string (no query reads inside it);
+ * - no `firstName`/`lastName` (the attributes' first_name/last_name) and no `sources` (the live contributions).
+ * Documents written before keep those fields and an array of contributions; reads ignore the copies and derive them.
+ */
+export interface StoredRecipient {
+  _id: string;
+  orgId: string;
+  email: string;
+  emailDisplay?: string;
+  listed: boolean;
+  status: RecipientStatus;
+  attributes: Attributes;
+  groups: string[];
+  contribs: string | Contribution[];
+  ev?: string | EventDraft[];
+  v: number;
+  createdAt: Date;
+  updatedAt: Date;
+  /** Written by earlier versions; ignored. */
+  firstName?: string | null;
+  lastName?: string | null;
+  sources?: unknown;
+}
+
+const recipientSchema = new Schema<StoredRecipient>(
   {
     _id: { type: String, required: true },
     orgId: { type: String, required: true },
     email: { type: String, required: true },
-    emailDisplay: { type: String, required: true },
+    emailDisplay: { type: String },
     listed: { type: Boolean, required: true },
     status: { type: String, required: true },
-    firstName: { type: String, default: null },
-    lastName: { type: String, default: null },
     attributes: { type: Schema.Types.Mixed, default: {} },
     groups: { type: [String], default: [] },
-    sources: { type: Schema.Types.Mixed, default: [] },
-    contribs: { type: Schema.Types.Mixed, default: [] },
+    contribs: { type: Schema.Types.Mixed, required: true },
     ev: { type: Schema.Types.Mixed, default: undefined },
     v: { type: Number, required: true },
     createdAt: { type: Date, required: true },
@@ -67,6 +97,5 @@ const recipientSchema = new Schema<RecipientDoc>(
   { versionKey: false, minimize: false },
 );
 recipientSchema.index({ orgId: 1, listed: 1, status: 1, groups: 1 });
-recipientSchema.index({ 'contribs.cid': 1 });
 
-export const Recipient = model<RecipientDoc>('Recipient', recipientSchema, 'recipients');
+export const Recipient = model<StoredRecipient>('Recipient', recipientSchema, 'recipients');
