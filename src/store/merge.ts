@@ -667,6 +667,7 @@ async function updateRecipients(
   return false;
 }
 
+/** Recipients by `_id`, as the merge sees them. */
 async function findRecipients(ids: string[]): Promise<Map<string, RecipientDoc>> {
   const out = new Map<string, RecipientDoc>();
   for (const [id, doc] of await findByIds(Recipient, ids)) out.set(id, fromStored(doc));

@@ -59,17 +59,3 @@ export function toStored(d: RecipientDoc): StoredRecipient {
   if (d.ev !== undefined) s.ev = d.ev;
   return s;
 }
-
-/** Reads that project part of a recipient: the stored fields that carry the given view fields. */
-export function storedFieldsFor(fields: readonly (keyof RecipientDoc)[]): Record<string, 1> {
-  const out: Record<string, 1> = {};
-  for (const f of fields) {
-    if (f === 'firstName' || f === 'lastName') out.attributes = 1;
-    else if (f === 'sources') out.contribs = 1;
-    else if (f === 'emailDisplay') {
-      out.emailDisplay = 1;
-      out.email = 1;
-    } else out[f] = 1;
-  }
-  return out;
-}
