@@ -15,6 +15,10 @@
  * after seeding (what a product that seeded first lives through); BENCH_TRACE_TIMES=1 prints each round's start and
  * end on the monotonic clock (in µs, as a `--cpu-prof` profile of the service counts time, to cut it by round).
  *
+ * `--commands` runs our service with STORE_COMMAND_METRICS=true and adds to each of our rounds the store commands per
+ * operation by type (`commandsPerOp`, read from its /metrics before and after the round). The monitoring costs the
+ * service some CPU, so compare rates from runs without it.
+ *
  * `--baseline-dist DIR` adds a third target, `baseline`: our service built elsewhere (e.g. a worktree of the previous
  * commit, `npx tsc -p .` there; DIR is its `dist`), run in the same rounds, so a change of ours is measured against the
  * build before it under the same load (this machine's speed drifts by tens of percent between runs). Its extra node
@@ -137,6 +141,31 @@ async function run(n: number, concurrency: number, op: (i: number) => Promise<vo
   return { perSec: round(s.perSec), median: round(s.median), p99: round(s.p99) };
 }
 
+/** Our service's store commands so far, by `command:collection`, from its /metrics (STORE_COMMAND_METRICS=true). */
+async function storeCommands(port: number): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  const out = new Map<string, number>();
+  const line = /^audience_sync_store_commands_total\{command="([^"]*)",collection="([^"]*)"\} (\d+)$/;
+  for (const l of (await res.text()).split('\n')) {
+    const m = line.exec(l);
+    if (m) out.set(`${m[1]}:${m[2]}`, Number(m[3]));
+  }
+  return out;
+}
+
+/** Commands per operation by type between two readings, and their total. */
+function perOp(before: Map<string, number>, after: Map<string, number>, n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [type, count] of after) {
+    const d = count - (before.get(type) ?? 0);
+    if (d > 0) out[type] = round(d / n, 2);
+    total += Math.max(0, d);
+  }
+  return { total: round(total / n, 2), ...out };
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--jackson-server')) return jacksonServer();
   if (!process.execArgv.includes('--no-memory-reducer'))
@@ -166,7 +195,12 @@ async function main(): Promise<void> {
     { orgId: org.id, type: 'scim', provider: 'okta' },
     { publicUrl: config.PUBLIC_URL, secretKey: config.SECRET_KEY },
   );
-  const { port: ourPort, child: ours } = await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: '100000000' });
+  const countCommands = argv.includes('--commands');
+  const { port: ourPort, child: ours } = await startServiceProcess({
+    SCIM_RATE_LIMIT_PER_MINUTE: '100000000',
+    ...(countCommands ? { STORE_COMMAND_METRICS: 'true' } : {}),
+  });
+  const ourCommands = countCommands ? () => storeCommands(ourPort) : undefined;
   // The baseline build gets an organization of its own: the targets create the same userNames and emails, and two
   // connections of one organization would merge them into the same recipients, each build's writes racing the other's.
   const baseConn = baselineDist
@@ -273,6 +307,7 @@ async function main(): Promise<void> {
         if (!make) throw new Error(`unknown operation ${op} (create, lookup, patch)`);
         for (const t of r % 2 ? [...targets].reverse() : targets) {
           const meter = cpuMeter({ service: pidOf[t.name], store: storePid, bench: process.pid });
+          const commandsBefore = t.name === 'ours' ? await ourCommands?.() : undefined;
           const startUs = Number(process.hrtime.bigint() / 1000n);
           const s = await run(n, concurrency, make(t, r));
           if (process.env.BENCH_TRACE_TIMES)
@@ -280,7 +315,18 @@ async function main(): Promise<void> {
           ((samples[op] ??= {})[t.name] ??= []).push(s);
           // CPU ms per operation of each process: with 2 cores shared by all three, who is the limit.
           const cpuMsPerOp = Object.fromEntries(Object.entries(meter()).map(([k, ms]) => [k, round(ms / n, 2)]));
-          console.log(JSON.stringify({ bench: 'jackson', round: r, op, target: t.name, ...s, cpuMsPerOp }));
+          const commandsPerOp = commandsBefore && perOp(commandsBefore, await ourCommands!(), n);
+          console.log(
+            JSON.stringify({
+              bench: 'jackson',
+              round: r,
+              op,
+              target: t.name,
+              ...s,
+              cpuMsPerOp,
+              ...(commandsPerOp ? { commandsPerOp } : {}),
+            }),
+          );
         }
       }
     }

@@ -82,6 +82,14 @@ const schema = z.object({
     .positive('EVENT_RETENTION_DAYS must be more than 0')
     .max(3650)
     .default(30),
+  /**
+   * Count the store commands this process sends, by command and collection, on /metrics
+   * (`audience_sync_store_commands_total`). Off by default: the driver's command monitoring builds an event per command.
+   */
+  STORE_COMMAND_METRICS: z
+    .enum(['true', 'false'], { error: 'STORE_COMMAND_METRICS must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   WEBHOOK_ALLOW_LOOPBACK: z
     .enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK must be true or false' })
     .default('false')

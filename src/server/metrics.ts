@@ -1,5 +1,6 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { hrisMetrics } from '../hris/metrics';
+import { CommandCounter } from '../store';
 
 /** Prometheus metrics, served at /metrics. */
 export const registry = new Registry();
@@ -57,3 +58,35 @@ registry.registerMetric(hrisMetrics.runs);
 registry.registerMetric(hrisMetrics.calls);
 registry.registerMetric(hrisMetrics.callDuration);
 registry.registerMetric(hrisMetrics.needsReauth);
+
+/** The counter behind audience_sync_store_commands_total, and what of it the metric has reported. */
+let storeCommands: { counter: CommandCounter; reported: Map<string, number> } | undefined;
+
+const storeCommandsTotal = new Counter({
+  name: 'audience_sync_store_commands_total',
+  help: 'Commands sent to the store, by command and collection (STORE_COMMAND_METRICS=true)',
+  labelNames: ['command', 'collection'] as const,
+  registers: [],
+  collect() {
+    if (!storeCommands) return;
+    for (const [type, n] of Object.entries(storeCommands.counter.snapshot().byType)) {
+      const delta = n - (storeCommands.reported.get(type) ?? 0);
+      if (delta <= 0) continue;
+      storeCommands.reported.set(type, n);
+      const at = type.indexOf(':');
+      storeCommandsTotal.inc({ command: at === -1 ? type : type.slice(0, at), collection: at === -1 ? '' : type.slice(at + 1) }, delta);
+    }
+  },
+});
+
+/**
+ * Store commands by command and collection (STORE_COMMAND_METRICS): on MongoDB each is a network round trip and on
+ * FerretDB v1 each write is a transaction, so their count per request is what the store costs. Counted with the
+ * driver's command monitoring (src/store/commandCounter.ts; the store connected with `monitorCommands`), read at each
+ * scrape. Called after each connect (a new client).
+ */
+export function countStoreCommands(): void {
+  storeCommands?.counter.stop();
+  storeCommands = { counter: new CommandCounter().start(), reported: new Map() };
+  if (!registry.getSingleMetric('audience_sync_store_commands_total')) registry.registerMetric(storeCommandsTotal);
+}

@@ -14,7 +14,7 @@ import {
 } from '../store';
 import { startFileQueue, type FileQueue } from '../csv';
 import { startSftpServer } from '../sftp';
-import { sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
+import { countStoreCommands, sftpBans, sftpBytesReceived, sftpFiles, sftpLogins } from './metrics';
 import { startHrisScheduler } from '../hris/scheduler';
 import { setEventRetentionDays, sweepEvents, sweepWebhookDeliveries } from '../store';
 import { WebhookWorker } from '../webhooks/worker';
@@ -63,7 +63,8 @@ export async function startService(
   }
   const staleTemp = await removeStaleTempDirs();
   if (staleTemp.length) logger.warn({ dirs: staleTemp }, 'removed temporary files stopped processes left (upload spools, local copies)');
-  const caps = await connectStore(config.MONGODB_URI, { logger });
+  const caps = await connectStore(config.MONGODB_URI, { logger, monitorCommands: config.STORE_COMMAND_METRICS });
+  if (config.STORE_COMMAND_METRICS) countStoreCommands();
   logger.info({ store: caps.engine, version: caps.serverVersion, capabilities: caps, roles }, 'store connected');
 
   const stops: ((deadline: number) => Promise<void>)[] = [];

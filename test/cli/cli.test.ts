@@ -145,6 +145,7 @@ describe('command line and service', () => {
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /audience_sync_http_requests_total/);
+      assert.doesNotMatch(metrics, /audience_sync_store_commands_total/, 'store commands are counted only when asked');
       for (const line of logs.trim().split('\n')) JSON.parse(line); // pino JSON, one object per line
       assert.ok(!logs.includes(SECRET_KEY));
     } finally {
@@ -178,6 +179,31 @@ describe('command line and service', () => {
     assert.ok(ready, `service became ready: ${out.logs}`);
     return { child, base, exited, out };
   };
+
+  test('STORE_COMMAND_METRICS=true counts the store commands on /metrics, by command and collection', async () => {
+    const { child, base, exited, out } = await serve({ STORE_COMMAND_METRICS: 'true' });
+    try {
+      const { auth } = await csvConnection(base);
+      const tokenReads = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const m = /^audience_sync_store_commands_total\{command="find",collection="api_tokens"\} (\d+)$/m.exec(text);
+        assert.ok(m, text);
+        return Number(m[1]);
+      };
+      const before = await tokenReads();
+      assert.ok(before >= 1, 'the connection create read its token');
+      // Each authenticated request reads its token (a cached verdict is never trusted): one more find each.
+      for (let i = 0; i < 3; i++) assert.equal((await fetch(`${base}/api/v1/connections`, { headers: auth })).status, 200);
+      assert.equal(await tokenReads(), before + 3);
+      assert.match(
+        await (await fetch(`${base}/metrics`)).text(),
+        /audience_sync_store_commands_total\{command="insert",collection="connections"\} 1$/m,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out.logs);
+  });
 
   /** An organization with an owner token and a csv connection, made through the CLI and the API of `base`. */
   const csvConnection = async (base: string) => {

@@ -23,6 +23,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     HRIS_WEBHOOK_DEBOUNCE_SECONDS: 0.5,
     HRIS_JITTER_SECONDS: 0,
     LOG_LEVEL: 'silent',
+    STORE_COMMAND_METRICS: false,
     MAX_BODY_BYTES: 1_048_576,
     MAX_UPLOAD_BYTES: 512 * 1024 * 1024,
     SHUTDOWN_TIMEOUT_SECONDS: 25,
