@@ -160,7 +160,8 @@ function perOp(before: Map<string, number>, after: Map<string, number>, n: numbe
   let total = 0;
   for (const [type, count] of after) {
     const d = count - (before.get(type) ?? 0);
-    if (d > 0) out[type] = round(d / n, 2);
+    // Types rarer than one in 200 operations (the settings' re-read ...) count in the total only.
+    if (round(d / n, 2) > 0) out[type] = round(d / n, 2);
     total += Math.max(0, d);
   }
   return { total: round(total / n, 2), ...out };
