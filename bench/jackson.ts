@@ -8,7 +8,7 @@
  *   npm i --prefix /tmp/jackson --ignore-scripts --no-audit --no-fund @boxyhq/saml-jackson@26.2.0
  *   npm run build && SECRET_KEY=bench-secret-key-0123456789 JACKSON_MODULES=/tmp/jackson/node_modules \
  *     node scripts/local-store.js --ephemeral -- node --no-memory-reducer dist/bench/jackson.js [--users 2000] [--n 600] [--rounds 5] \
- *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson] [--baseline-dist DIR]
+ *     [--concurrency 10] [--ops create,lookup,patch] [--targets ours,jackson] [--baseline-dist DIR] [--commands]
  *
  * Run the bench itself with `node --no-memory-reducer`: the load generator sits idle while Jackson seeds, and V8 would
  * otherwise shrink its heap meanwhile and make it slower in the round after (README, Memory). `--idle S` waits S seconds
@@ -307,8 +307,9 @@ async function main(): Promise<void> {
         const make = opOf[op];
         if (!make) throw new Error(`unknown operation ${op} (create, lookup, patch)`);
         for (const t of r % 2 ? [...targets].reverse() : targets) {
-          const meter = cpuMeter({ service: pidOf[t.name], store: storePid, bench: process.pid });
+          // Read before the CPU meter starts: the scrape is not the round's work.
           const commandsBefore = t.name === 'ours' ? await ourCommands?.() : undefined;
+          const meter = cpuMeter({ service: pidOf[t.name], store: storePid, bench: process.pid });
           const startUs = Number(process.hrtime.bigint() / 1000n);
           const s = await run(n, concurrency, make(t, r));
           if (process.env.BENCH_TRACE_TIMES)
