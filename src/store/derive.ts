@@ -20,6 +20,11 @@ export interface DerivedRecipient {
   sources: { connectionId: string; type: string; active: boolean }[];
 }
 
+/** The recipient's sources: its live contributions' connections (read from stored recipients too: recipientDocs.ts). */
+export function sourcesOf(contribs: readonly Contribution[]): DerivedRecipient['sources'] {
+  return contribs.filter((c) => !c.d).map((c) => ({ connectionId: c.cid, type: c.ct, active: c.a }));
+}
+
 /** Which attributes a contribution may speak for (SPEC §3.6). */
 function allowedAttributes(c: Contribution, settings: MergeSettings): { names: readonly string[]; custom: boolean } {
   const conn = settings.connections.get(c.cid);
@@ -87,6 +92,6 @@ export function deriveRecipient(contribs: readonly Contribution[], settings: Mer
     lastName: attributes.last_name ?? null,
     attributes,
     groups: [...groups].sort(),
-    sources: live.map((c) => ({ connectionId: c.cid, type: c.ct, active: c.a })),
+    sources: sourcesOf(live),
   };
 }

@@ -1,3 +1,4 @@
+import { sourcesOf } from './derive';
 import type { Contribution, RecipientDoc, StoredRecipient } from './models';
 
 /**
@@ -6,14 +7,22 @@ import type { Contribution, RecipientDoc, StoredRecipient } from './models';
  * `toStored`.
  */
 
-/** The live contributions, as the recipient's `sources` (the same list deriveRecipient makes). */
-export function sourcesOf(contribs: readonly Contribution[]): RecipientDoc['sources'] {
-  return contribs.filter((c) => !c.d).map((c) => ({ connectionId: c.cid, type: c.ct, active: c.a }));
-}
-
 export function contributionsOf(stored: StoredRecipient['contribs'] | undefined): Contribution[] {
   if (stored === undefined) return [];
   return typeof stored === 'string' ? (JSON.parse(stored) as Contribution[]) : stored;
+}
+
+/** The fields a recipient shows that its stored email and attributes carry (an export reads only those). */
+export function shownFields(
+  s: Pick<StoredRecipient, 'email' | 'emailDisplay' | 'attributes'>,
+): Pick<RecipientDoc, 'emailDisplay' | 'firstName' | 'lastName' | 'attributes'> {
+  const attributes = s.attributes ?? {};
+  return {
+    emailDisplay: s.emailDisplay ?? s.email,
+    firstName: attributes.first_name ?? null,
+    lastName: attributes.last_name ?? null,
+    attributes,
+  };
 }
 
 /** A stored recipient (of this version or an earlier one) as the code sees it. */
@@ -23,12 +32,9 @@ export function fromStored(s: StoredRecipient): RecipientDoc {
     _id: s._id,
     orgId: s.orgId,
     email: s.email,
-    emailDisplay: s.emailDisplay ?? s.email,
     listed: s.listed,
     status: s.status,
-    firstName: s.attributes?.first_name ?? null,
-    lastName: s.attributes?.last_name ?? null,
-    attributes: s.attributes ?? {},
+    ...shownFields(s),
     groups: s.groups ?? [],
     sources: sourcesOf(contribs),
     contribs,

@@ -1,6 +1,6 @@
 import type { MongoQuery } from '../filter';
 import { Recipient, type RecipientDoc, type StoredRecipient } from './models';
-import { fromStored } from './recipientDocs';
+import { fromStored, shownFields } from './recipientDocs';
 
 /** One recipient by id (`${orgId}:${email}`; callers check the organization and `listed`), or null. */
 export async function getRecipient(id: string): Promise<RecipientDoc | null> {
@@ -35,17 +35,7 @@ export async function* exportRecipients(query: MongoQuery, batchSize = 2000): As
     batchSize,
   });
   try {
-    for await (const doc of cursor) {
-      const attributes = doc.attributes ?? {};
-      yield {
-        _id: doc._id,
-        email: doc.email,
-        emailDisplay: doc.emailDisplay ?? doc.email,
-        firstName: attributes.first_name ?? null,
-        lastName: attributes.last_name ?? null,
-        attributes,
-      };
-    }
+    for await (const doc of cursor) yield { _id: doc._id, email: doc.email, ...shownFields(doc) };
   } finally {
     await cursor.close();
   }
