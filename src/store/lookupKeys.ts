@@ -1,4 +1,5 @@
 import type { Collection } from 'mongodb';
+import { findByIdCoalesced } from './batchRead';
 import { isDuplicateKeyError } from './errors';
 import { LookupKey, type LookupKeyDoc } from './models/lookupKey';
 
@@ -6,9 +7,12 @@ function col(): Collection<LookupKeyDoc> {
   return LookupKey.collection as unknown as Collection<LookupKeyDoc>;
 }
 
-/** The entity holding a key, or null. */
+/**
+ * The entity holding a key, or null. Read together with concurrent key reads (SCIM lookups by userName, which identity
+ * providers send ten at a time before their creates): one `_id $in` for all of them.
+ */
 export async function readLookupKey(id: string): Promise<LookupKeyDoc | null> {
-  return col().findOne({ _id: id });
+  return findByIdCoalesced<LookupKeyDoc>(LookupKey, id);
 }
 
 /**
