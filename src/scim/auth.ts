@@ -4,19 +4,30 @@ import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { authenticateScimConnection, cachedSourceRecord, findSourceRecord } from '../store';
 import type { PrefetchedUser, ScimConnection } from './context';
 import { ScimError } from './errors';
+import { findUserByName, lookedUpUserName } from './users';
 
 const CONNECTION_ID = /^[0-9a-f]{24}$/i;
 
 /**
- * The record of the user a request names (`/Users/{id}`: GET, PUT, PATCH, DELETE), read while the token is checked, so
- * that the two reads go out together instead of one after the other. Nothing of it reaches the handler unless the
- * token is the connection's (res.locals, then ScimContext.prefetchedUser), and the handler checks it as it checks a
- * read of its own (liveScimUser). The read is sent after the request arrived, so it is no older than the request.
+ * The record of the user a request names (`/Users/{id}`: GET, PUT, PATCH, DELETE), or of the user holding the userName
+ * a list asks for (`GET /Users?filter=userName eq "..."`, sent by identity providers before every create), read while
+ * the token is checked, so that the reads go out together instead of one after the other. Nothing of it reaches the
+ * handler unless the token is the connection's (res.locals, then ScimContext.prefetchedUser), and the handler checks
+ * it as it checks a read of its own (liveScimUser; the organization and userName in findUsers). The reads are sent
+ * after the request arrived, so they are no older than the request.
  */
 function prefetchUser(req: Request): PrefetchedUser | undefined {
   const connectionId = String(req.params.connectionId ?? '');
+  if (!CONNECTION_ID.test(connectionId)) return undefined;
+  if (req.method === 'GET' && /^\/users\/?$/i.test(req.path)) {
+    const userName = lookedUpUserName((req.query as Record<string, unknown> | undefined)?.filter);
+    if (userName === undefined) return undefined;
+    const record = findUserByName(connectionId, userName);
+    record.catch(() => undefined); // awaited by the handler; unused (and harmless) when the token is refused
+    return { userName, record };
+  }
   const m = /^\/users\/([^/]+)\/?$/i.exec(req.path);
-  if (!m || req.method === 'POST' || !CONNECTION_ID.test(connectionId)) return undefined;
+  if (!m || req.method === 'POST') return undefined;
   let id: string;
   try {
     id = decodeURIComponent(m[1]!);

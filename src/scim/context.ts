@@ -22,14 +22,19 @@ export interface ScimContext {
   /** The connection's interoperability profile is `strict` and the request came to its SCIM 2.0 base URL. */
   strict?: boolean;
   /**
-   * The source record of the user the URL names (`/Users/{id}`), read while the token was checked (src/scim/auth.ts).
-   * Taken once, by the first read of that user (takePrefetchedUser); a retry reads again.
+   * The source record of the user the URL names (`/Users/{id}`), or of the user holding the userName a list filter asks
+   * for (`userName eq "..."`), read while the token was checked (src/scim/auth.ts). Taken once, by the first read of
+   * that user (takePrefetchedUser, takePrefetchedLookup); a retry reads again.
    */
   prefetchedUser?: PrefetchedUser;
 }
 
 export interface PrefetchedUser {
-  id: string;
+  /** The user the URL names (`/Users/{id}`). */
+  id?: string;
+  /** The userName a list filter asks for (`GET /Users?filter=userName eq "..."`), as the filter parser read it. */
+  userName?: string;
+  /** The record; for a userName, the live user holding it or null (src/store/scimUsers.ts, findScimUserByKey). */
   record: Promise<SourceRecordDoc | null>;
   /**
    * The record is the copy this process kept of its last write (PATCH and PUT only, src/scim/auth.ts), not a read: a
@@ -41,7 +46,15 @@ export interface PrefetchedUser {
 /** The prefetched record of user `id`, once; undefined when there is none for that id (then read it). */
 export function takePrefetchedUser(ctx: ScimContext, id: string): PrefetchedUser | undefined {
   const p = ctx.prefetchedUser;
-  if (!p || p.id !== id) return undefined;
+  if (!p || p.id === undefined || p.id !== id) return undefined;
+  ctx.prefetchedUser = undefined;
+  return p;
+}
+
+/** The prefetched lookup of `userName`, once; undefined when the request's prefetch was of something else. */
+export function takePrefetchedLookup(ctx: ScimContext, userName: string): PrefetchedUser | undefined {
+  const p = ctx.prefetchedUser;
+  if (!p || p.userName === undefined || p.userName !== userName) return undefined;
   ctx.prefetchedUser = undefined;
   return p;
 }

@@ -19,7 +19,7 @@ import {
   type KeyClaim,
   type SourceRecordDoc,
 } from '../store';
-import { etagMatches, etagOf, takePrefetchedUser, type Preconditions, type ScimContext } from './context';
+import { etagMatches, etagOf, takePrefetchedLookup, takePrefetchedUser, type Preconditions, type ScimContext } from './context';
 import { badRequest, notFound, ScimError } from './errors';
 import { userFieldResolver } from './filterFields';
 import type { ScimResult } from './http';
@@ -48,9 +48,31 @@ function userNameOf(resource: Json): string {
 }
 
 /** Whether a stored user has this userName (case-insensitive, as the userName key). */
-function assertsUserName(ctx: ScimContext, rec: SourceRecordDoc, userName: string): boolean {
+function assertsUserName(connectionId: string, rec: SourceRecordDoc, userName: string): boolean {
   const own = rawOf(rec).userName;
-  return typeof own === 'string' && userNameKey(ctx.conn._id, own) === userNameKey(ctx.conn._id, userName);
+  return typeof own === 'string' && userNameKey(connectionId, own) === userNameKey(connectionId, userName);
+}
+
+/**
+ * The live user of connection `connectionId` holding `userName`, or null: its key, then its record (scimUsers.ts).
+ * Also started for a request whose token is still being checked (src/scim/auth.ts): the result reaches the handler
+ * only once the token is the connection's, and the handler checks it as its own read (findUsers).
+ */
+export function findUserByName(connectionId: string, userName: string): Promise<SourceRecordDoc | null> {
+  return findScimUserByKey(connectionId, userNameKey(connectionId, userName), (r) => assertsUserName(connectionId, r, userName));
+}
+
+/**
+ * The userName a user list's filter looks up (`userName eq "..."`, the lookup identity providers send before every
+ * create), or undefined for any other filter or one that does not parse (the handler then answers it).
+ */
+export function lookedUpUserName(filter: unknown): string | undefined {
+  if (typeof filter !== 'string' || filter.length > 2048) return undefined;
+  try {
+    return eqOn(parseScimFilter(filter), userFieldResolver, 'lookup.userName');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Notes who holds a userName (src/store/scimUsers.ts: a later lookup of it reads only the record). */
@@ -338,7 +360,7 @@ async function findUsers(ctx: ScimContext, p: ListParams): Promise<{ total: numb
   if (byName !== undefined || byId !== undefined) {
     const rec =
       byName !== undefined
-        ? await findScimUserByKey(ctx.conn._id, userNameKey(ctx.conn._id, byName), (r) => assertsUserName(ctx, r, byName))
+        ? await (takePrefetchedLookup(ctx, byName)?.record ?? findUserByName(ctx.conn._id, byName))
         : byId !== undefined
           ? await findSourceRecord(ctx.conn._id, byId)
           : null;

@@ -14,6 +14,8 @@ import {
   type CommandCounts,
   type ConnectionRef,
 } from '../../src/store';
+import mongoose from 'mongoose';
+import type { CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
 import { closeTestStore, openTestStore } from '../helpers/store';
 import request from 'supertest';
 import { GROUP, makeApp, patchOp, q, scimClient, USER, type ScimClient } from './harness';
@@ -273,5 +275,66 @@ describe('SCIM bearer authentication across instances', () => {
     }
     assert.ok(await deleteConnection(c.connectionId));
     for (const i of [0, 1]) await get(i, c.base, again).expect(401);
+  });
+
+  /** The store commands one request sends, in order: `started:find:lookup_keys`, `replied:find:connections` ... */
+  async function commandOrder(run: () => Promise<unknown>): Promise<string[]> {
+    const client = mongoose.connection.getClient();
+    const names = new Map<number, string>();
+    const order: string[] = [];
+    const started = (ev: CommandStartedEvent) => {
+      const target = (ev.command as Record<string, unknown>)[ev.commandName];
+      if (typeof target !== 'string') return;
+      names.set(ev.requestId, `${ev.commandName}:${target}`);
+      order.push(`started:${ev.commandName}:${target}`);
+    };
+    const replied = (ev: CommandSucceededEvent) => {
+      const name = names.get(ev.requestId);
+      if (name) order.push(`replied:${name}`);
+    };
+    client.on('commandStarted', started);
+    client.on('commandSucceeded', replied);
+    try {
+      await run();
+    } finally {
+      client.off('commandStarted', started);
+      client.off('commandSucceeded', replied);
+    }
+    return order;
+  }
+
+  test('a userName lookup reads the key while the token is checked, and answers only the right token', async () => {
+    const c = await scimClient(apps[0]!);
+    const userName = `prefetch${newUuid()}@commands.example`;
+    // Written as another instance would (this process has no hint of who holds the userName).
+    const id = newUuid();
+    const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    assert.equal(await claimLookupKey({ _id: userNameKey(conn._id, userName), orgId: conn.orgId, connectionId: conn._id }, id), null);
+    await applySourceChanges(conn, [
+      { op: 'upsert', key: id, email: userName, active: true, raw: JSON.stringify({ schemas: [USER], userName }), lookup: { userName } },
+    ]);
+    const lookup = (i: number, token: string) =>
+      request(apps[i]!)
+        .get(`${c.base}/Users${q(`userName eq "${userName}"`)}`)
+        .set('Authorization', `Bearer ${token}`);
+    // The key, then the record; the key read sent before the connection's reply.
+    const order = await commandOrder(async () => {
+      const res = await lookup(1, c.token).expect(200);
+      assert.deepEqual(
+        res.body.Resources.map((u: { id: string }) => u.id),
+        [id],
+      );
+    });
+    const keySent = order.indexOf('started:find:lookup_keys');
+    const connectionAnswered = order.indexOf('replied:find:connections');
+    assert.ok(keySent >= 0 && connectionAnswered >= 0, order.join(', '));
+    assert.ok(keySent < connectionAnswered, `the key read waited for the token check: ${order.join(', ')}`);
+
+    // A wrong token, and after a rotation the old one: 401, and nothing of the user in the answer.
+    for (const token of ['not-the-token', c.token]) {
+      if (token === c.token) await rotateScimToken(c.connectionId);
+      const res = await lookup(1, token).expect(401);
+      assert.doesNotMatch(JSON.stringify(res.body), new RegExp(`${id}|prefetch`));
+    }
   });
 });
