@@ -2,7 +2,8 @@
  * SCIM load generator (not part of `npm test`): the service on loopback against the local store, driven over HTTP.
  *
  *   npm run build && node scripts/local-store.js --data .data/bench-scim -- node dist/bench/scim.js \
- *     [--users 100000] [--creates 500] [--lookups 2000] [--patches 500] [--concurrency 8] [--in-process]
+ *     [--users 100000] [--creates 500] [--lookups 2000] [--patches 500] [--concurrency 8] [--in-process] [--commands] \
+ *     [--warmup 200]
  *
  * The service runs as its own process (`audience-sync serve --roles http`, as deployed), so that the load generator
  * does not share its event loop; `--in-process` mounts the app in the bench's own process instead.
@@ -15,11 +16,17 @@
  *   commands counted in this process with the driver's command monitoring (src/store/commandCounter.ts) on an app
  *   mounted here, then sent as such (`raw commands`);
  * - the merge-level equivalents (the merge's upsert, the `_id` reads of a lookup).
- * Commands per operation (by type) are in the JSON line (`commands`).
+ * Commands per operation (by type) are in the JSON line (`commands`); with `--commands` the service also counts its own
+ * (STORE_COMMAND_METRICS=true, read from its /metrics around each HTTP run: what concurrent requests share), which costs
+ * it some CPU, so compare rates from runs without it. Each run reports the CPU per operation of the service, the store
+ * server and this load generator.
  */
 import { type AddressInfo } from 'node:net';
 import { runConcurrent, type LoadStats } from './lib/load';
 import { startServiceProcess } from './lib/service';
+import { cpuMeter, pidsByCommand } from './lib/cpu';
+import { LoadClient } from './lib/http';
+import { storeCommands, storeCommandsPerOp } from './lib/storeCommands';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createApp } from '../src/server/app';
@@ -64,10 +71,34 @@ function arg(name: string, dflt: number): number {
 
 interface Stats extends LoadStats {
   label: string;
+  /** CPU ms per operation of each process (/proc/PID/stat): the service, the store server, this load generator. */
+  cpuMsPerOp: Record<string, number>;
+  /** With --commands, the service's store commands per HTTP operation by type (its /metrics). */
+  serviceCommandsPerOp?: Record<string, number>;
 }
 
+/** The processes whose CPU each run reports (set once the service and the store are known). */
+const watched: Record<string, number | undefined> = { bench: process.pid };
+
+/** With --commands: the service process's store command counts so far (it runs with STORE_COMMAND_METRICS=true). */
+let serviceCommands: (() => Promise<Map<string, number>>) | undefined;
+
+/**
+ * Operations run before each measured run, unmeasured (`--warmup`, default 200): the service process has run other
+ * operations until then, and a path's first requests after a switch run its code cold (the first second of 2,000
+ * lookups had twice the slow requests of the rest). Each warm-up operation is of its own item (index n + j), so the
+ * measured ones find the same state (a lookup's user not yet seen by the service, a create's name unused).
+ */
+const warmup = Math.max(0, Number(arg('warmup', 200)));
+
 async function run(label: string, n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Stats> {
-  return { label, ...(await runConcurrent(n, concurrency, op)) };
+  await runConcurrent(Math.min(warmup, n), concurrency, (j) => op(n + j));
+  const before = label.includes('(HTTP)') ? await serviceCommands?.() : undefined;
+  const meter = cpuMeter(watched);
+  const stats = await runConcurrent(n, concurrency, op);
+  const cpuMsPerOp = Object.fromEntries(Object.entries(meter()).map(([k, ms]) => [k, +(ms / n).toFixed(2)]));
+  const serviceCommandsPerOp = before && storeCommandsPerOp(before, await serviceCommands!(), n);
+  return { label, ...stats, cpuMsPerOp, ...(serviceCommandsPerOp && { serviceCommandsPerOp }) };
 }
 
 async function main(): Promise<void> {
@@ -88,14 +119,22 @@ async function main(): Promise<void> {
     port = (server.address() as AddressInfo).port;
     stopService = async () => void server.close();
   } else {
-    const svc = await startServiceProcess({ SCIM_RATE_LIMIT_PER_MINUTE: String(config.SCIM_RATE_LIMIT_PER_MINUTE) });
+    const countCommands = process.argv.includes('--commands');
+    const svc = await startServiceProcess({
+      SCIM_RATE_LIMIT_PER_MINUTE: String(config.SCIM_RATE_LIMIT_PER_MINUTE),
+      ...(countCommands && { STORE_COMMAND_METRICS: 'true' }),
+    });
     port = svc.port;
+    if (countCommands) serviceCommands = () => storeCommands(svc.port);
+    watched.service = svc.child.pid;
     stopService = async () => {
       svc.child.kill('SIGTERM');
       await new Promise((r) => svc.child.once('exit', r));
     };
   }
 
+  const storePort = new URL(config.MONGODB_URI).port;
+  if (storePort) watched.store = pidsByCommand(`--listen-addr=127.0.0.1:${storePort}`)[0];
   const org = await createOrganization(`bench ${Date.now()}`);
   const created = await createConnection(
     { orgId: org.id, type: 'scim', provider: 'okta' },
@@ -109,10 +148,11 @@ async function main(): Promise<void> {
   const raw = { _id: rawConn.id, orgId: org.id, type: 'scim' };
   const base = `http://127.0.0.1:${port}/scim/v2/${created.id}`;
   const headers = { Authorization: `Bearer ${created.token}`, 'Content-Type': 'application/scim+json' };
+  // node:http, not fetch (bench/lib/http.ts): the generator's CPU is taken from the same two cores.
+  const client = new LoadClient(concurrency);
   const call = async (method: string, path: string, body?: unknown, expect = 200) => {
-    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    if (res.status !== expect) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+    const { status, text } = await client.request(method, base + path, headers, body === undefined ? undefined : JSON.stringify(body));
+    if (status !== expect) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 200)}`);
     return text ? (JSON.parse(text) as Record<string, unknown>) : {};
   };
 
@@ -353,18 +393,26 @@ async function main(): Promise<void> {
     commands,
     targets: { lookupP99Ms: 25, ratio: 0.4 },
   };
-  const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} |`;
+  const cpu = (s: Stats) => ['service', 'store', 'bench'].map((k) => (s.cpuMsPerOp[k] ?? NaN).toFixed(2)).join(' / ');
+  const fmt = (s: Stats) => `| ${s.label} | ${s.n} | ${s.perSec.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p99.toFixed(1)} | ${cpu(s)} |`;
   console.log(
     `users stored: ${users} (seeded in ${seedSecs.toFixed(0)} s), concurrency ${concurrency}, service ${inProcess ? 'in the bench process' : 'in its own process'}`,
   );
-  console.log('| operation | n | per second | median ms | p99 ms |\n|---|---|---|---|---|');
+  console.log(
+    '| operation | n | per second | median ms | p99 ms | CPU ms per op: service / store / generator |\n|---|---|---|---|---|---|',
+  );
   for (const s of results) console.log(fmt(s));
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
   console.log(
     `share of the raw rate of the same commands: creates ${pct(summary.shareOfRawCommands.create)}, lookups ${pct(summary.shareOfRawCommands.lookup)}, patches ${pct(summary.shareOfRawCommands.patch)}; lookup p99 ${summary.lookupP99Ms} ms`,
   );
   for (const [op, c] of Object.entries(commands)) console.log(`commands per ${op}: ${c.total} ${JSON.stringify(c.byType)}`);
+  for (const s of results) {
+    if (s.serviceCommandsPerOp)
+      console.log(`service's store commands per ${s.label} at concurrency ${concurrency}: ${JSON.stringify(s.serviceCommandsPerOp)}`);
+  }
   console.log(JSON.stringify(summary)); // the last line: machine-readable
+  client.close();
   await stopService();
   await disconnectStore();
 }
