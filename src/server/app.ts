@@ -20,11 +20,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
 
   app.use((req, res, next) => {
-    const end = httpDuration.startTimer({ family: familyOf(req.path) });
+    const family = familyOf(req.path);
+    const end = httpDuration.startTimer({ family });
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       end();
-      httpRequests.inc({ family: familyOf(req.path), method: req.method, status: String(res.statusCode) });
+      httpRequests.inc({ family, method: req.method, status: String(res.statusCode) });
+      // Built only when it is logged: this runs for every request.
+      if (!deps.logger.isLevelEnabled('debug')) return;
       deps.logger.debug(
         {
           method: req.method,
