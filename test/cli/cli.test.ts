@@ -143,8 +143,10 @@ describe('command line and service', () => {
       }
       assert.ok(ready, `service became ready: ${logs}`);
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      // A request a mounted router answers (which trims the path it sees) counts under its own family.
+      assert.equal((await fetch(`${base}/scim/v2/000000000000000000000000/Users`)).status, 401);
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      assert.match(metrics, /audience_sync_http_requests_total/);
+      assert.match(metrics, /audience_sync_http_requests_total\{family="scim",method="GET",status="401"\} 1/);
       assert.doesNotMatch(metrics, /audience_sync_store_commands_total/, 'store commands are counted only when asked');
       for (const line of logs.trim().split('\n')) JSON.parse(line); // pino JSON, one object per line
       assert.ok(!logs.includes(SECRET_KEY));
