@@ -20,7 +20,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
 
   app.use((req, res, next) => {
-    const family = familyOf(req.path);
+    // Taken now: a mounted router trims req.path to what it sees (`/Users`) before the response finishes.
+    const path = req.path;
+    const family = familyOf(path);
     const end = httpDuration.startTimer({ family });
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -31,7 +33,7 @@ export function createApp(deps: AppDeps): Express {
       deps.logger.debug(
         {
           method: req.method,
-          path: req.path.replace(/[^/]+@[^/]+/g, '[redacted]'),
+          path: path.replace(/[^/]+@[^/]+/g, '[redacted]'),
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
