@@ -171,6 +171,8 @@ async function main(): Promise<void> {
       });
       const patchMs = Number(process.hrtime.bigint() - t0) / 1e6;
       const commands = counter.snapshot();
+      // Where the PATCH's time went, by command type (send to reply; the app runs in this process, one PATCH at a time).
+      const storeMs = Object.fromEntries(Object.entries(counter.storeMs()).map(([k, ms]) => [k, Math.round(ms)]));
       counter.stop();
       if (res.status >= 300) throw new Error(`group PATCH answered ${res.status}`);
       const check = await SourceRecord.countDocuments({ connectionId: conn.id, groups: gid }).exec();
@@ -234,6 +236,7 @@ async function main(): Promise<void> {
           ms: Math.round(patchMs),
           commands: commands.total,
           commandsByType: commands.byType,
+          storeMsByType: storeMs,
         },
         {
           bench: 'groups',
