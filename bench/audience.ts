@@ -24,7 +24,8 @@ import { streamCsv } from '../src/api/csvExport';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
 import { audienceQuery, connectStore, createApiToken, createOrganization, disconnectStore, newId, recipientId } from '../src/store';
-import { Audience, Group, Recipient, Segment } from '../src/store/models';
+import { Audience, Group, Recipient, Segment, type RecipientDoc } from '../src/store/models';
+import { toStored } from '../src/store/recipientDocs';
 import type { Config } from '../src/config/config';
 import { argValue, median, parseCount } from './lib/stats';
 
@@ -52,22 +53,25 @@ function person(orgId: string, i: number, groupA: string, groupB: string, now: D
     city: 'Springfield',
   };
   const groups = included && kind === 0 ? [groupA] : included && kind === 1 ? [groupB] : [];
-  // As the merge stores it (src/store/recipientDocs.ts).
-  return {
+  const contribs = [{ sid: `bench:${email}`, cid: 'bench', ct: 'csv', a: included, d: false, s: 1, e: email, at: attributes, g: groups }];
+  const doc: RecipientDoc = {
     _id: recipientId(orgId, email),
     orgId,
     email,
+    emailDisplay: email,
     listed: true,
     status: included ? 'active' : 'inactive',
+    firstName: attributes.first_name!,
+    lastName: attributes.last_name!,
     attributes,
     groups,
-    contribs: JSON.stringify([
-      { sid: `bench:${email}`, cid: 'bench', ct: 'csv', a: included, d: false, s: 1, e: email, at: attributes, g: groups },
-    ]),
+    sources: [{ connectionId: 'bench', type: 'csv', active: included }],
+    contribs,
     v: 1,
     createdAt: now,
     updatedAt: now,
   };
+  return toStored(doc); // as the merge stores it
 }
 
 async function seed(orgId: string, groupA: string, groupB: string): Promise<void> {

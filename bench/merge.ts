@@ -36,7 +36,8 @@ import {
   type SourceChange,
 } from '../src/store';
 import { Recipient, SourceRecord, type StoredRecipient } from '../src/store/models';
-import { fromStored } from '../src/store/recipientDocs';
+import { fromStored, toStored } from '../src/store/recipientDocs';
+import type { Attributes } from '../src/store/attributes';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
 
 const argv = process.argv.slice(2);
@@ -195,24 +196,29 @@ async function rawInsertSample(label: string, orgId: string, connectionId: strin
 async function rawMinimalWritesSample(label: string, orgId: string, freshShare: number): Promise<number> {
   const db = mongoose.connection.db!;
   const sr = db.collection<Record<string, unknown> & { _id: string }>(`bench_raw_sr_${rawRun}`);
-  const rc = db.collection<Record<string, unknown> & { _id: string; v: number }>(`bench_raw_rc_${rawRun++}`);
+  const rc = db.collection<StoredRecipient>(`bench_raw_rc_${rawRun++}`);
   const recipientDoc = (i: number, v: number) => {
-    const a = attributesFor('hris', i, i);
-    const contrib = { sid: `c:raw-${i}`, cid: 'c', ct: 'hris', a: true, d: false, s: 1, e: `user${i}@example.com`, at: a, g: [] };
-    // As the merge stores it (src/store/recipientDocs.ts).
-    return {
-      _id: `${orgId}:user${i}@example.com`,
+    const a = attributesFor('hris', i, i) as Attributes;
+    const email = `user${i}@example.com`;
+    const contrib = { sid: `c:raw-${i}`, cid: 'c', ct: 'hris', a: true, d: false, s: 1, e: email, at: a, g: [] };
+    // As the merge stores it.
+    return toStored({
+      _id: `${orgId}:${email}`,
       orgId,
-      email: `user${i}@example.com`,
+      email,
+      emailDisplay: email,
       listed: true,
       status: 'active',
+      firstName: a.first_name ?? null,
+      lastName: a.last_name ?? null,
       attributes: a,
       groups: [],
-      contribs: JSON.stringify([contrib]),
+      sources: [{ connectionId: 'c', type: 'hris', active: true }],
+      contribs: [contrib],
       v,
       createdAt: new Date(),
       updatedAt: new Date(),
-    };
+    });
   };
   const isFresh = (i: number) => Math.floor((i + 1) * freshShare) > Math.floor(i * freshShare);
   const seed: ReturnType<typeof recipientDoc>[] = [];
@@ -226,7 +232,7 @@ async function rawMinimalWritesSample(label: string, orgId: string, freshShare: 
   for (let start = 0; start < RAW_DOCS; start += BATCH) {
     const sources: (Record<string, unknown> & { _id: string })[] = [];
     const inserts: ReturnType<typeof recipientDoc>[] = [];
-    const updates: AnyBulkWriteOperation<Record<string, unknown> & { _id: string; v: number }>[] = [];
+    const updates: AnyBulkWriteOperation<StoredRecipient>[] = [];
     for (let i = start; i < Math.min(RAW_DOCS, start + BATCH); i++) {
       sources.push(rawDoc(orgId, 'rawconn', i) as Record<string, unknown> & { _id: string });
       if (isFresh(i)) inserts.push(recipientDoc(i, 1));

@@ -1,7 +1,5 @@
 import { round } from './stats';
 
-const round2 = (x: number) => round(x, 2);
-
 /** Our service's store commands so far, by `command:collection`, from its /metrics (STORE_COMMAND_METRICS=true). */
 export async function storeCommands(port: number): Promise<Map<string, number>> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -22,8 +20,8 @@ export function storeCommandsPerOp(before: Map<string, number>, after: Map<strin
   for (const [type, count] of after) {
     const d = count - (before.get(type) ?? 0);
     // Types rarer than one in 200 operations (the settings' re-read ...) count in the total only.
-    if (round2(d / n) > 0) out[type] = round2(d / n);
+    if (round(d / n, 2) > 0) out[type] = round(d / n, 2);
     total += Math.max(0, d);
   }
-  return { total: round2(total / n), ...out };
+  return { total: round(total / n, 2), ...out };
 }
