@@ -75,6 +75,14 @@ const resetHooks: (() => void)[] = [];
 export function onStoreReset(fn: () => void): void {
   resetHooks.push(fn);
 }
+const closingHooks: (() => Promise<void>)[] = [];
+/** Work to finish before the store is disconnected or dropped (writes that linger: src/store/eventBlocks.ts). */
+export function onStoreClosing(fn: () => Promise<void>): void {
+  closingHooks.push(fn);
+}
+async function storeClosing(): Promise<void> {
+  for (const fn of closingHooks) await fn();
+}
 function storeReset(): void {
   for (const fn of resetHooks) fn();
 }
@@ -134,6 +142,7 @@ export async function ensureIndexes(): Promise<void> {
 }
 
 export async function disconnectStore(): Promise<void> {
+  await storeClosing();
   stopWatch?.();
   stopWatch = null;
   storeReset();
@@ -165,6 +174,7 @@ export async function pingStore(timeoutMs = 2000): Promise<boolean> {
  * connects to a database of its own).
  */
 export async function dropStoreDatabase(): Promise<void> {
+  await storeClosing();
   await mongoose.connection.db?.dropDatabase();
   storeReset();
 }

@@ -1,6 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Collection } from 'mongodb';
-import { onStoreReset } from './db';
+import { onStoreClosing, onStoreReset } from './db';
 import { GroupCommit, GroupCommits } from './groupCommit';
 import { writeTurn } from './writeBatch';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
@@ -234,26 +234,44 @@ function duplicateAt(err: unknown): number {
   return refused ? Math.min(...refused) : -1;
 }
 
+/**
+ * How long an append behind a response (`linger`) waits for others of its organization before its insert goes out.
+ * Nobody waits on it: the response was sent, this process's readers hurry it (appendsSettled), and its events are
+ * already durable in the recipients (`ev`) with the journal slot held until the insert is done. One SCIM client
+ * sending one request at a time (Okta, a few ms each) then shares one insert among several writes instead of one each
+ * (bench/RESULTS.md). Other processes' readers see the events up to this much later.
+ */
+export const EVENT_APPEND_LINGER_MS = 20;
+let lingerMs = EVENT_APPEND_LINGER_MS;
+/** Sets the linger (tests: a long one shows that readers and shutdown do not wait for it; 0 turns it off). */
+export function setEventAppendLinger(ms: number): void {
+  lingerMs = ms;
+}
+
 /** Per organization, its appends as a group commit (src/store/groupCommit.ts). */
 const appenders = new GroupCommits<Packed[], void>();
 
 /**
  * Appends packed events of one organization, in the order given. A group commit: appends arriving while one of the
- * organization is in flight go out together, in the order they came, as one insert (concurrent writes of one
- * organization, each with an event or two, then cost about one feed command per round trip instead of one each).
+ * organization is in flight (or lingers) go out together, in the order they came, as one insert (concurrent writes of
+ * one organization, each with an event or two, then cost about one feed command per round trip instead of one each).
  * Each caller's promise settles with the insert that holds its events.
  */
-export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
+export function appendBlocks(orgId: string, rows: Packed[], opts: { linger?: boolean } = {}): Promise<void> {
   if (!rows.length) return Promise.resolve();
   const appender = appenders.of(
     orgId,
     () =>
-      new GroupCommit<Packed[], void>(async (lists) => {
-        await writeBlocks(orgId, lists.flat());
-        return lists.map(() => undefined);
-      }, writeTurn),
+      new GroupCommit<Packed[], void>(
+        async (lists) => {
+          await writeBlocks(orgId, lists.flat());
+          return lists.map(() => undefined);
+        },
+        writeTurn,
+        () => lingerMs,
+      ),
   );
-  const append = appender.submit(rows);
+  const append = appender.submit(rows, opts);
   let pending = inFlight.get(orgId);
   if (!pending) inFlight.set(orgId, (pending = new Set()));
   pending.add(append);
@@ -274,9 +292,17 @@ export function appendBlocks(orgId: string, rows: Packed[]): Promise<void> {
 const inFlight = new Map<string, Set<Promise<void>>>();
 
 async function appendsSettled(orgId: string): Promise<void> {
+  appenders.peek(orgId)?.hurry();
   const pending = inFlight.get(orgId);
   if (pending?.size) await Promise.allSettled([...pending]);
 }
+
+/** Sends every append that lingers and waits for all in flight (a shutdown, before the store is closed). */
+export async function settleEventAppends(): Promise<void> {
+  for (const a of appenders.all()) a.hurry();
+  await Promise.allSettled([...inFlight.values()].flatMap((s) => [...s]));
+}
+onStoreClosing(settleEventAppends);
 
 /**
  * Writes packed events of one organization, in the order given, in blocks of at most EVENT_BLOCK_MAX: one

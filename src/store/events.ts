@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EVENT_GAP_GRACE_MS, appendBlocks, readBlocks, sweepBlocks, walkBack, type Packed } from './eventBlocks';
+export { EVENT_APPEND_LINGER_MS, setEventAppendLinger, settleEventAppends } from './eventBlocks';
 import { SyncRun, type EventDoc, type RecipientDoc } from './models';
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
@@ -80,10 +81,15 @@ export function eventId(orgId: string, key: string): string {
 
 /**
  * Appends events of one organization in one insert (blocks of at most EVENT_BLOCK_MAX, src/store/eventBlocks.ts), in
- * the order given. Drafts whose id is in `skip` (ids already in the feed: a replay) are dropped first. Returns how many
- * were written.
+ * the order given. Drafts whose id is in `skip` (ids already in the feed: a replay) are dropped first. `linger`: an
+ * append nobody waits on (behind a response) may wait briefly for others to share its insert (EVENT_APPEND_LINGER_MS).
+ * Returns how many were written.
  */
-export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { skip?: Set<string> } = {}): Promise<number> {
+export async function appendEvents(
+  orgId: string,
+  drafts: EventDraft[],
+  opts: { skip?: Set<string>; linger?: boolean } = {},
+): Promise<number> {
   if (!enabled || drafts.length === 0) return 0;
   const seen = new Set<string>(opts.skip);
   const rows: Packed[] = [];
@@ -94,7 +100,7 @@ export async function appendEvents(orgId: string, drafts: EventDraft[], opts: { 
     rows.push([id, d.type, d.connectionId, d.data, d.object ?? null, d.subject ?? null, d.inc ?? null]);
   }
   if (!rows.length) return 0;
-  await appendBlocks(orgId, rows);
+  await appendBlocks(orgId, rows, { linger: opts.linger });
   for (const l of listeners) l(rows.length);
   return rows.length;
 }

@@ -16,22 +16,49 @@ export type Gate = () => Promise<() => void>;
  *
  * With a `gate` (the store's write lane, below), a batch is taken only once the gate opens: items that arrive while it
  * waits join that batch.
+ *
+ * An item that nobody waits on soon (the change feed's append behind a SCIM response) may `linger`: when nothing is in
+ * flight it waits `lingerMs` before going out, so writes arriving meanwhile share its command. An item that does not
+ * linger, or `hurry()` (a reader of what lingers, a shutdown), sends what lingers at once.
  */
 export class GroupCommit<I, R> {
   private queue: Queued<I, R>[] = [];
   private busy = false;
+  private lingering: ReturnType<typeof setTimeout> | null = null;
 
   /** `send` answers a batch with one result per item, in order. */
   constructor(
     private readonly send: (items: I[]) => Promise<R[]>,
     private readonly gate?: Gate,
+    private readonly lingerMs: () => number = () => 0,
   ) {}
 
-  submit(item: I): Promise<R> {
+  submit(item: I, opts: { linger?: boolean } = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.busy) this.flush();
+      if (this.busy) {
+        if (!opts.linger) this.hurry();
+        return;
+      }
+      const wait = opts.linger ? this.lingerMs() : 0;
+      if (wait <= 0) {
+        this.flush();
+        return;
+      }
+      this.busy = true;
+      this.lingering = setTimeout(() => {
+        this.lingering = null;
+        this.flush();
+      }, wait);
     });
+  }
+
+  /** Sends the items that linger now (nothing when none does: a batch in flight is followed by the next at once). */
+  hurry(): void {
+    if (!this.lingering) return;
+    clearTimeout(this.lingering);
+    this.lingering = null;
+    this.flush();
   }
 
   private flush(): void {
@@ -88,6 +115,16 @@ export class GroupCommits<I, R> {
     let g = this.byKey.get(key);
     if (!g) this.byKey.set(key, (g = make()));
     return g;
+  }
+
+  /** The group commit of a key, if it was made. */
+  peek(key: string): GroupCommit<I, R> | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Every group commit made so far. */
+  all(): IterableIterator<GroupCommit<I, R>> {
+    return this.byKey.values();
   }
 }
 

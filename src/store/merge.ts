@@ -794,7 +794,8 @@ async function writeRecipients(
   }
   const drafts: EventDraft[] = [];
   for (const [email, list] of events) if (!conflicts.has(email)) drafts.push(...list);
-  const append = appendEvents(orgId, drafts);
+  // Behind a response (`appends`), the append may linger for the next writes' events (src/store/eventBlocks.ts).
+  const append = appendEvents(orgId, drafts, { linger: appends !== undefined });
   if (appends) appends.push(append);
   else await append;
   return conflicts;

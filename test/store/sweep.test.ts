@@ -11,6 +11,7 @@ import {
   getRecipient,
   getSyncRun,
   recipientId,
+  settleEventAppends,
   sweepStore,
   updateConnection,
   updateOrganizationSettings,
@@ -126,8 +127,9 @@ describe('sweepStore', () => {
       throw Object.assign(new Error('refused by the test'), { name: 'MongoServerError', code: 1 });
     };
     try {
-      // The write is answered: its record and recipient are written.
+      // The write is answered: its record and recipient are written. (Its append lingers: sent here, while refused.)
       await applySourceChanges(csv, [up('bea@sweep.io', 'Paris')]);
+      await settleEventAppends();
     } finally {
       col.insertMany = insertMany;
     }
