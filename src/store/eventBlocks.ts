@@ -297,12 +297,21 @@ async function appendsSettled(orgId: string): Promise<void> {
   if (pending?.size) await Promise.allSettled([...pending]);
 }
 
-/** Sends every append that lingers and waits for all in flight (a shutdown, before the store is closed). */
-export async function settleEventAppends(): Promise<void> {
+/**
+ * Sends every append that lingers and waits for all in flight, or for at most `maxWaitMs`: an append still running
+ * then (the store unreachable) is left to the journal sweep, as after a crash (its slot was never released).
+ */
+export async function settleEventAppends(maxWaitMs = Infinity): Promise<void> {
   for (const a of appenders.all()) a.hurry();
-  await Promise.allSettled([...inFlight.values()].flatMap((s) => [...s]));
+  const all = Promise.allSettled([...inFlight.values()].flatMap((s) => [...s])).then(() => undefined);
+  if (!Number.isFinite(maxWaitMs)) return all;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+  return Promise.race([all, waited]).finally(() => clearTimeout(timer));
 }
-onStoreClosing(settleEventAppends);
+/** How long closing the store waits for the feed's appends (a shutdown has a bound of its own). */
+const CLOSING_WAIT_MS = 5_000;
+onStoreClosing(() => settleEventAppends(CLOSING_WAIT_MS));
 
 /**
  * Writes packed events of one organization, in the order given, in blocks of at most EVENT_BLOCK_MAX: one

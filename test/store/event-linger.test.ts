@@ -9,6 +9,7 @@ import {
   setEventAppendLinger,
   settleEventAppends,
 } from '../../src/store';
+import { EventBlock } from '../../src/store/models';
 import { closeTestStore, openTestStore } from '../helpers/store';
 import { makeApp, PATCH_OP, scimClient, USER } from '../scim/harness';
 
@@ -93,6 +94,29 @@ describe('the feed append behind a response lingers', () => {
     assert.ok(done, 'the lingering append was not sent by settleEventAppends');
     await append;
     assert.ok(Date.now() - t0 < LONG / 2);
+  });
+
+  test('settling with a bound does not wait past it for an append the store does not answer', async () => {
+    const orgId = (await createOrganization('Linger hung')).id;
+    await readEvents(orgId, { after: -1, limit: 1 }); // the feed's first reads, before the store stops answering
+    const col = EventBlock.collection as unknown as { insertMany: (...a: unknown[]) => Promise<unknown> };
+    const insertMany = col.insertMany;
+    let answer: ((err: Error) => void) | undefined;
+    col.insertMany = () => new Promise((_, reject) => (answer = reject));
+    try {
+      setEventAppendLinger(LONG);
+      const append = appendEvents(orgId, [draft(7)], { linger: true });
+      append.catch(() => undefined);
+      const t0 = Date.now();
+      await settleEventAppends(300);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 250 && waited < 10_000, `settled after ${waited} ms`);
+      for (let i = 0; i < 100 && !answer; i++) await sleep(50);
+      answer!(new Error('the store stopped answering (test)'));
+      await assert.rejects(append);
+    } finally {
+      col.insertMany = insertMany;
+    }
   });
 
   test('two SCIM PATCHes one after the other share one feed insert, and both changes are in the feed', async () => {
