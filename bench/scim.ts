@@ -41,7 +41,6 @@ import {
   createOrganization,
   disconnectStore,
   readLookupKey,
-  settleEventAppends,
   sourceRecordId,
 } from '../src/store';
 import { Connection, EventBlock, EventSeq, LookupKey, Recipient, SourceRecord } from '../src/store/models';
@@ -207,18 +206,8 @@ async function main(): Promise<void> {
   const countOf = async (n: number, op: (i: number) => Promise<void>): Promise<CommandCounts> => {
     const samples: CommandCounts[] = [];
     await op(-1); // warm (merge settings, audience matchers, the journal slot pool)
-    // Each operation with its own feed insert, which lingers behind the response (src/store/eventBlocks.ts).
-    await settleEventAppends();
-    for (let i = 0; i < n; i++) {
-      samples.push(
-        (
-          await counter.measure(async () => {
-            await op(i);
-            await settleEventAppends();
-          })
-        ).counts,
-      );
-    }
+    // Each operation with its own feed insert, which lingers behind the response (CommandCounter.measure settles it).
+    for (let i = 0; i < n; i++) samples.push((await counter.measure(() => op(i))).counts);
     return perOperation(samples);
   };
   const userBody = (name: string) => ({

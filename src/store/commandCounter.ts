@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
+import { settleEventAppends } from './eventBlocks';
 
 /**
  * Counts the commands this process sends to the store, by type, with the driver's command monitoring (the store must
@@ -91,10 +92,16 @@ export class CommandCounter {
     return { total: this.total, byType: Object.fromEntries([...this.counts].sort(([a], [b]) => (a < b ? -1 : 1))) };
   }
 
-  /** Counts the commands `work` sends (nothing else may use the store meanwhile for the figure to be exact). */
+  /**
+   * Counts the commands `work` sends (nothing else may use the store meanwhile for the figure to be exact), with the
+   * change feed's appends it leaves lingering behind its responses (src/store/eventBlocks.ts): those of earlier work
+   * are sent before counting starts, its own before it ends.
+   */
   async measure<T>(work: () => Promise<T>): Promise<{ result: T; counts: CommandCounts }> {
+    await settleEventAppends();
     this.reset();
     const result = await work();
+    await settleEventAppends();
     return { result, counts: this.snapshot() };
   }
 

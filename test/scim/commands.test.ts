@@ -8,7 +8,6 @@ import {
   deleteConnection,
   rotateScimToken,
   newUuid,
-  settleEventAppends,
   sourceRecordId,
   takeOverLookupKey,
   userNameKey,
@@ -100,12 +99,7 @@ describe('store commands per SCIM request', () => {
 
   const seen: Record<string, string> = {};
   async function measure(label: string, work: () => Promise<unknown>): Promise<{ store: number; events: number; types: string }> {
-    // The feed's append lingers behind the response (src/store/eventBlocks.ts): each request is counted with its own.
-    await settleEventAppends();
-    const { counts } = await counter.measure(async () => {
-      await work();
-      await settleEventAppends();
-    });
+    const { counts } = await counter.measure(work);
     const m = split(counts);
     seen[label] = `${m.store} + ${m.events} events ${m.types}`;
     return m;
