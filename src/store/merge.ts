@@ -23,7 +23,7 @@ import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { recipientCache, recordCache } from './writeBaseCache';
 import { stableJson } from './stableJson';
-import { batchedBulkWrite } from './writeBatch';
+import { batchedBulkWrite, batchedBulkWriteReadBack } from './writeBatch';
 import {
   dropJournalOwner,
   dropJournalSlot,
@@ -465,8 +465,11 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
     // Together with the concurrent requests' record writes (src/store/writeBatch.ts); when the batch's counts do not
     // say, the record read back says whether this write is the one stored, and so whether the merge goes on. Neither
     // applied nor refused is then confirmed (the live-record bound moves on confirmations only, so it stays a bound).
-    if ((await batchedBulkWrite(recordsWithSlots(), ops)) === 'confirmed') return won;
-    const stored = (await findByIdCoalesced<SourceRecordDoc>(SourceRecord, next._id)) ?? undefined;
+    // The record as it stood right after the batch (before this process's next batch of records): a later write on top
+    // of this one would make it look lost, and the retry would apply it a second time.
+    const res = await batchedBulkWriteReadBack(recordsWithSlots(), ops);
+    if (res.outcome === 'confirmed') return won;
+    const stored = res.stored.get(next._id) as SourceRecordDoc | undefined;
     return { lost: isStored(stored, next) ? none : one, applied: none, refused: none };
   }
   try {

@@ -12,6 +12,15 @@ import { GroupCommit, GroupCommits, WriteLane, type Gate } from './groupCommit';
 export type BatchedWriteResult = 'confirmed' | 'unknown';
 
 /**
+ * With `readBack`, an `unknown` batch comes with the documents its statements name as they stood right after it
+ * (`stored`, by `_id`; absent: no such document), read before this process sends the next batch of the collection.
+ * A caller that reads back on its own may see a later batch's write on top of its own and take its applied write for
+ * a lost one (it would then apply it again); this snapshot can show that only for a write of another process landing
+ * within the read's round trip.
+ */
+export type ReadBackResult = { outcome: 'confirmed' } | { outcome: 'unknown'; stored: Map<string, Document> };
+
+/**
  * Concurrent requests' small writes to one collection, sent together (a group commit, src/store/groupCommit.ts) as
  * one ordered `bulkWrite`: each caller's statements stay in its order and contiguous, so a statement that must reach
  * the store before another (the journal slot before its source record, src/store/mergeJournal.ts) still does.
@@ -32,14 +41,22 @@ export const writeTurn: Gate = () => (storeCapabilities().serialWrites ? lane.en
 interface Submitted {
   col: Collection<Document>;
   ops: AnyBulkWriteOperation<Document>[];
+  readBack: boolean;
 }
-const batchers = new GroupCommits<Submitted, BatchedWriteResult>();
+const batchers = new GroupCommits<Submitted, ReadBackResult>();
 
 function appliedCount(res: BulkWriteResult): number {
   return res.matchedCount + res.upsertedCount + res.deletedCount;
 }
 
-async function sendBatch(items: Submitted[]): Promise<BatchedWriteResult[]> {
+/** The `_id` a statement names in its filter, when it names one string `_id`. */
+function idOf(op: AnyBulkWriteOperation<Document>): string | undefined {
+  const o = op as { replaceOne?: { filter: Document }; updateOne?: { filter: Document }; deleteOne?: { filter: Document } };
+  const id = (o.replaceOne ?? o.updateOne ?? o.deleteOne)?.filter._id as unknown;
+  return typeof id === 'string' ? id : undefined;
+}
+
+async function sendBatch(items: Submitted[]): Promise<ReadBackResult[]> {
   // One collection per batcher; the newest caller's handle (a reconnect replaces the client).
   const col = items[items.length - 1]!.col;
   const ops = items.flatMap((i) => i.ops);
@@ -53,14 +70,35 @@ async function sendBatch(items: Submitted[]): Promise<BatchedWriteResult[]> {
     // A duplicate key stops an ordered batch: the callers read back which of their writes landed. Anything else fails
     // every caller of the batch, as it would have failed each alone.
     if (!isDuplicateKeyError(err) && !duplicateKeyIndexes(err)) throw err;
-    return items.map(() => 'unknown');
+    applied = -1;
   }
-  const all: BatchedWriteResult = applied >= ops.length ? 'confirmed' : 'unknown';
-  return items.map(() => all);
+  if (applied >= ops.length) return items.map(() => ({ outcome: 'confirmed' }));
+  // Read back before the next batch of this collection can go (the group commit sends it after this returns).
+  const ids = [...new Set(items.filter((i) => i.readBack).flatMap((i) => i.ops.map(idOf)))].filter((id): id is string => !!id);
+  const stored = new Map<string, Document>();
+  if (ids.length) for (const d of await col.find({ _id: { $in: ids } } as Document).toArray()) stored.set(String(d._id), d);
+  return items.map(() => ({ outcome: 'unknown', stored }));
+}
+
+function batcherOf(col: Collection<Document>): GroupCommit<Submitted, ReadBackResult> {
+  return batchers.of(`${col.dbName}.${col.collectionName}`, () => new GroupCommit(sendBatch, writeTurn));
 }
 
 /** Sends `ops` (in order) together with the concurrent callers' writes to the same collection. */
-export function batchedBulkWrite<T extends Document>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<BatchedWriteResult> {
-  const batcher = batchers.of(`${col.dbName}.${col.collectionName}`, () => new GroupCommit(sendBatch, writeTurn));
-  return batcher.submit({ col: col as unknown as Collection<Document>, ops: ops as AnyBulkWriteOperation<Document>[] });
+export async function batchedBulkWrite<T extends Document>(
+  col: Collection<T>,
+  ops: AnyBulkWriteOperation<T>[],
+): Promise<BatchedWriteResult> {
+  const c = col as unknown as Collection<Document>;
+  const res = await batcherOf(c).submit({ col: c, ops: ops as AnyBulkWriteOperation<Document>[], readBack: false });
+  return res.outcome;
+}
+
+/**
+ * Like batchedBulkWrite; when the batch's counts fall short, the documents its statements name (`_id` filters) come
+ * back as they stood right after it (ReadBackResult).
+ */
+export function batchedBulkWriteReadBack<T extends Document>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<ReadBackResult> {
+  const c = col as unknown as Collection<Document>;
+  return batcherOf(c).submit({ col: c, ops: ops as AnyBulkWriteOperation<Document>[], readBack: true });
 }

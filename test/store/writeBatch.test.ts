@@ -4,7 +4,7 @@ import type { Collection } from 'mongodb';
 import mongoose from 'mongoose';
 import { applySourceChanges, CommandCounter, findSourceRecord, getRecipient, recipientId, storeCapabilities } from '../../src/store';
 import { WriteLane } from '../../src/store/groupCommit';
-import { batchedBulkWrite } from '../../src/store/writeBatch';
+import { batchedBulkWrite, batchedBulkWriteReadBack } from '../../src/store/writeBatch';
 import { closeTestStore, csvConnection, openTestStore } from '../helpers/store';
 
 interface Doc {
@@ -151,6 +151,27 @@ describe('batched writes of concurrent callers (src/store/writeBatch.ts)', () =>
       (await col.find({}).sort({ _id: 1 }).toArray()).map((d) => d.v),
       [2, 1, 2],
     );
+  });
+
+  test('read back with the batch: the documents as they stood after it, before the next batch of the collection', async () => {
+    const col = docs('callers_read_back');
+    await seed(col, 2);
+    // A's batch: d0 applies (1 → 2), d1's version check misses, so the counts fall short.
+    const a = batchedBulkWriteReadBack(col, [
+      { replaceOne: { filter: { _id: 'd0', v: 1 }, replacement: { v: 2, tag: 'a' } } },
+      { replaceOne: { filter: { _id: 'd1', v: 9 }, replacement: { v: 10, tag: 'a' } } },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    // B arrives while A's batch is in flight and writes d0 on top of A's write.
+    const b = batchedBulkWriteReadBack(col, [{ replaceOne: { filter: { _id: 'd0', v: 2 }, replacement: { v: 3, tag: 'b' } } }]);
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.equal(rb.outcome, 'confirmed');
+    assert.equal(ra.outcome, 'unknown');
+    if (ra.outcome !== 'unknown') return;
+    // A sees its own write, not B's on top of it (a read of its own, later, could see either).
+    assert.deepEqual({ v: ra.stored.get('d0')?.v, tag: ra.stored.get('d0')?.tag }, { v: 2, tag: 'a' });
+    assert.equal(ra.stored.get('d1')?.v, 1);
+    assert.equal((await col.findOne({ _id: 'd0' }))?.v, 3);
   });
 
   test('concurrent one-record merges: each record and recipient is the one written, in fewer record writes', async () => {
