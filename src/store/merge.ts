@@ -23,7 +23,7 @@ import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { recipientCache, recordCache } from './writeBaseCache';
 import { stableJson } from './stableJson';
-import { batchedBulkWrite, batchedBulkWriteReadBack } from './writeBatch';
+import { batchedBulkWriteReadBack } from './writeBatch';
 import {
   dropJournalOwner,
   dropJournalSlot,
@@ -774,14 +774,20 @@ async function writeRecipients(
     for (const i of await insertAllowingDuplicates(col, inserts.map(toStored))) conflicts.add(inserts[i]!.email);
   }
   if (ops.length) {
-    // A request's few writes go together with the concurrent requests' (src/store/writeBatch.ts).
-    const confirmed =
-      ops.length <= BATCHED_RECIPIENT_WRITES && storeCapabilities().batchedIdUpdates
-        ? (await batchedBulkWrite(col, ops)) === 'confirmed'
-        : (await bulkWriteCounted(col, ops)).n === ops.length;
-    if (!confirmed) {
+    // A request's few writes go together with the concurrent requests' (src/store/writeBatch.ts), and come back with the
+    // recipients as they stood right after the batch when its counts fall short: a read of its own could see a later
+    // write on top of this one and take it for lost (its events would then be missing from the feed).
+    let after: Map<string, RecipientDoc> | undefined;
+    if (ops.length <= BATCHED_RECIPIENT_WRITES && storeCapabilities().batchedIdUpdates) {
+      const res = await batchedBulkWriteReadBack(col, ops);
+      if (res.outcome === 'unknown') {
+        after = new Map([...res.stored].map(([id, d]) => [id, fromStored(d as StoredRecipient)]));
+      }
+    } else if ((await bulkWriteCounted(col, ops)).n < ops.length) {
+      after = await findRecipients(opEmails.map((e) => recipientId(orgId, e)));
+    }
+    if (after) {
       // Which were written: the version and contributions read back (another writer may have raced from the same version).
-      const after = await findRecipients(opEmails.map((e) => recipientId(orgId, e)));
       for (const e of opEmails) {
         const want = expected.get(e);
         const got = after.get(recipientId(orgId, e));
