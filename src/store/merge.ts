@@ -23,7 +23,7 @@ import { keepsLiveBound, lowerLiveBound, raiseLiveBound } from './liveCount';
 import { loadMergeSettings, mergeSettingsFor } from './settings';
 import { recipientCache, recordCache } from './writeBaseCache';
 import { stableJson } from './stableJson';
-import { batchedBulkWriteReadBack } from './writeBatch';
+import { batchedBulkWrite } from './writeBatch';
 import {
   dropJournalOwner,
   dropJournalSlot,
@@ -467,7 +467,7 @@ async function writeOneWithJournal(orgId: string, p: Planned, emails: string[], 
     // applied nor refused is then confirmed (the live-record bound moves on confirmations only, so it stays a bound).
     // The record as it stood right after the batch (before this process's next batch of records): a later write on top
     // of this one would make it look lost, and the retry would apply it a second time.
-    const res = await batchedBulkWriteReadBack(recordsWithSlots(), ops);
+    const res = await batchedBulkWrite(recordsWithSlots(), ops);
     if (res.outcome === 'confirmed') return won;
     const stored = res.stored.get(next._id) as SourceRecordDoc | undefined;
     return { lost: isStored(stored, next) ? none : one, applied: none, refused: none };
@@ -779,7 +779,7 @@ async function writeRecipients(
     // write on top of this one and take it for lost (its events would then be missing from the feed).
     let after: Map<string, RecipientDoc> | undefined;
     if (ops.length <= BATCHED_RECIPIENT_WRITES && storeCapabilities().batchedIdUpdates) {
-      const res = await batchedBulkWriteReadBack(col, ops);
+      const res = await batchedBulkWrite(col, ops);
       if (res.outcome === 'unknown') {
         after = new Map([...res.stored].map(([id, d]) => [id, fromStored(d as StoredRecipient)]));
       }

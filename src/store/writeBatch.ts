@@ -6,19 +6,13 @@ import { GroupCommit, GroupCommits, WriteLane, type Gate } from './groupCommit';
 /**
  * What a batched write learned of one caller's statements: `confirmed` when the store's reply counts every statement
  * of the batch as applied (matched, upserted or deleted); `unknown` otherwise (a version check that did not match, or
- * a duplicate key that stopped the ordered batch), and the caller reads back what it wrote, as it would after a
- * single command whose counts fall short.
+ * a duplicate key that stopped the ordered batch), with the documents the batch's statements name as they stood right
+ * after it (`stored`, by `_id`; absent: no such document). They are read before this process sends the next batch of
+ * the collection: a caller that read back on its own could see a later batch's write on top of its own and take its
+ * applied write for a lost one (it would then apply it again). Only a write of another process landing within the
+ * read's round trip can still come between.
  */
-export type BatchedWriteResult = 'confirmed' | 'unknown';
-
-/**
- * With `readBack`, an `unknown` batch comes with the documents its statements name as they stood right after it
- * (`stored`, by `_id`; absent: no such document), read before this process sends the next batch of the collection.
- * A caller that reads back on its own may see a later batch's write on top of its own and take its applied write for
- * a lost one (it would then apply it again); this snapshot can show that only for a write of another process landing
- * within the read's round trip.
- */
-export type ReadBackResult = { outcome: 'confirmed' } | { outcome: 'unknown'; stored: Map<string, Document> };
+export type BatchedWriteResult = { outcome: 'confirmed' } | { outcome: 'unknown'; stored: Map<string, Document> };
 
 /**
  * Concurrent requests' small writes to one collection, sent together (a group commit, src/store/groupCommit.ts) as
@@ -41,9 +35,8 @@ export const writeTurn: Gate = () => (storeCapabilities().serialWrites ? lane.en
 interface Submitted {
   col: Collection<Document>;
   ops: AnyBulkWriteOperation<Document>[];
-  readBack: boolean;
 }
-const batchers = new GroupCommits<Submitted, ReadBackResult>();
+const batchers = new GroupCommits<Submitted, BatchedWriteResult>();
 
 function appliedCount(res: BulkWriteResult): number {
   return res.matchedCount + res.upsertedCount + res.deletedCount;
@@ -56,7 +49,7 @@ function idOf(op: AnyBulkWriteOperation<Document>): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-async function sendBatch(items: Submitted[]): Promise<ReadBackResult[]> {
+async function sendBatch(items: Submitted[]): Promise<BatchedWriteResult[]> {
   // One collection per batcher; the newest caller's handle (a reconnect replaces the client).
   const col = items[items.length - 1]!.col;
   const ops = items.flatMap((i) => i.ops);
@@ -74,31 +67,17 @@ async function sendBatch(items: Submitted[]): Promise<ReadBackResult[]> {
   }
   if (applied >= ops.length) return items.map(() => ({ outcome: 'confirmed' }));
   // Read back before the next batch of this collection can go (the group commit sends it after this returns).
-  const ids = [...new Set(items.filter((i) => i.readBack).flatMap((i) => i.ops.map(idOf)))].filter((id): id is string => !!id);
+  const ids = [...new Set(ops.map(idOf))].filter((id): id is string => !!id);
   const stored = new Map<string, Document>();
   if (ids.length) for (const d of await col.find({ _id: { $in: ids } } as Document).toArray()) stored.set(String(d._id), d);
   return items.map(() => ({ outcome: 'unknown', stored }));
 }
 
-function batcherOf(col: Collection<Document>): GroupCommit<Submitted, ReadBackResult> {
-  return batchers.of(`${col.dbName}.${col.collectionName}`, () => new GroupCommit(sendBatch, writeTurn));
-}
-
-/** Sends `ops` (in order) together with the concurrent callers' writes to the same collection. */
-export async function batchedBulkWrite<T extends Document>(
-  col: Collection<T>,
-  ops: AnyBulkWriteOperation<T>[],
-): Promise<BatchedWriteResult> {
-  const c = col as unknown as Collection<Document>;
-  const res = await batcherOf(c).submit({ col: c, ops: ops as AnyBulkWriteOperation<Document>[], readBack: false });
-  return res.outcome;
-}
-
 /**
- * Like batchedBulkWrite; when the batch's counts fall short, the documents its statements name (`_id` filters) come
- * back as they stood right after it (ReadBackResult).
+ * Sends `ops` (in order) together with the concurrent callers' writes to the same collection; when the batch's counts
+ * fall short, the documents it names come back as they stood right after it (BatchedWriteResult).
  */
-export function batchedBulkWriteReadBack<T extends Document>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<ReadBackResult> {
-  const c = col as unknown as Collection<Document>;
-  return batcherOf(c).submit({ col: c, ops: ops as AnyBulkWriteOperation<Document>[], readBack: true });
+export function batchedBulkWrite<T extends Document>(col: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<BatchedWriteResult> {
+  const batcher = batchers.of(`${col.dbName}.${col.collectionName}`, () => new GroupCommit(sendBatch, writeTurn));
+  return batcher.submit({ col: col as unknown as Collection<Document>, ops: ops as AnyBulkWriteOperation<Document>[] });
 }
