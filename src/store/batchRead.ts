@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 import type { Model } from 'mongoose';
 import { rawCollection } from './collections';
 import { storeCapabilities } from './db';
@@ -18,18 +18,10 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
   const unique = [...new Set(ids)];
   if (unique.length === 0) return out;
   if (storeCapabilities().idInFromIndex) {
-    for (let i = 0; i < unique.length; i += IN_CHUNK) {
-      const chunk = unique.slice(i, i + IN_CHUNK);
-      // All of them in the first reply, and the cursor closed with it (one more than can match: a batch of exactly
-      // the matches leaves the cursor open for a getMore that finds nothing). The default first batch, 101 documents,
-      // costs further getMore round trips (on FerretDB v1, 4 more for 1,000 ids).
-      // The driver's collection, not a mongoose query: these reads are on every request's path, and mongoose's query
-      // building and casting cost more than the read's own encoding (the filter is a plain `_id $in` of strings).
-      const docs = (await rawCollection(model as unknown as Model<{ _id: string }>)
-        .find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length + 1 })
-        .toArray()) as unknown as (T & { _id: string })[];
-      for (const d of docs) out.set(d._id, d);
-    }
+    // The driver's collection, not a mongoose query: these reads are on every request's path, and mongoose's query
+    // building and casting cost more than the read's own encoding (the filter is a plain `_id $in` of strings).
+    const col = rawCollection(model as unknown as Model<{ _id: string }>);
+    for (const [id, d] of await findIdsIn(col, unique, projection)) out.set(id, d as T);
     return out;
   }
   let next = 0;
@@ -41,6 +33,28 @@ export async function findByIds<T>(model: Model<T>, ids: string[], projection?: 
     }
   };
   await Promise.all(Array.from({ length: Math.min(FERRET_CONCURRENCY, unique.length) }, worker));
+  return out;
+}
+
+/**
+ * Documents of a collection by `_id` (`$in`, served from the primary index where `idInFromIndex`), keyed by it. Each
+ * chunk comes in its first reply, with the cursor closed by it (a batch one larger than can match: a batch of exactly
+ * the matches leaves the cursor open for a getMore that finds nothing; the default of 101 documents costs further
+ * getMore round trips, on FerretDB v1 4 more for 1,000 ids).
+ */
+export async function findIdsIn(
+  col: Collection<{ _id: string }>,
+  ids: string[],
+  projection?: Record<string, 0 | 1>,
+): Promise<Map<string, Document>> {
+  const out = new Map<string, Document>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += IN_CHUNK) {
+    const chunk = unique.slice(i, i + IN_CHUNK);
+    for (const d of await col.find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length + 1 }).toArray()) {
+      out.set(d._id, d);
+    }
+  }
   return out;
 }
 

@@ -777,20 +777,25 @@ async function writeRecipients(
     // A request's few writes go together with the concurrent requests' (src/store/writeBatch.ts), and come back with the
     // recipients as they stood right after the batch when its counts fall short: a read of its own could see a later
     // write on top of this one and take it for lost (its events would then be missing from the feed).
-    let after: Map<string, RecipientDoc> | undefined;
+    let after: ((id: string) => RecipientDoc | undefined) | undefined;
     if (ops.length <= BATCHED_RECIPIENT_WRITES && storeCapabilities().batchedIdUpdates) {
       const res = await batchedBulkWrite(col, ops);
       if (res.outcome === 'unknown') {
-        after = new Map([...res.stored].map(([id, d]) => [id, fromStored(d as StoredRecipient)]));
+        const { stored } = res;
+        after = (id) => {
+          const d = stored.get(id);
+          return d && fromStored(d as StoredRecipient);
+        };
       }
     } else if ((await bulkWriteCounted(col, ops)).n < ops.length) {
-      after = await findRecipients(opEmails.map((e) => recipientId(orgId, e)));
+      const read = await findRecipients(opEmails.map((e) => recipientId(orgId, e)));
+      after = (id) => read.get(id);
     }
     if (after) {
       // Which were written: the version and contributions read back (another writer may have raced from the same version).
       for (const e of opEmails) {
         const want = expected.get(e);
-        const got = after.get(recipientId(orgId, e));
+        const got = after(recipientId(orgId, e));
         const stored = !want ? got === undefined : got !== undefined && got.v === want.v && stableJson(got.contribs) === want.contribs;
         if (!stored) conflicts.add(e);
       }

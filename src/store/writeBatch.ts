@@ -1,4 +1,5 @@
 import type { AnyBulkWriteOperation, BulkWriteResult, Collection, Document } from 'mongodb';
+import { findIdsIn } from './batchRead';
 import { storeCapabilities } from './db';
 import { duplicateKeyIndexes, isDuplicateKeyError } from './errors';
 import { GroupCommit, GroupCommits, WriteLane, type Gate } from './groupCommit';
@@ -67,9 +68,10 @@ async function sendBatch(items: Submitted[]): Promise<BatchedWriteResult[]> {
   }
   if (applied >= ops.length) return items.map(() => ({ outcome: 'confirmed' }));
   // Read back before the next batch of this collection can go (the group commit sends it after this returns).
-  const ids = [...new Set(ops.map(idOf))].filter((id): id is string => !!id);
-  const stored = new Map<string, Document>();
-  if (ids.length) for (const d of await col.find({ _id: { $in: ids } } as Document).toArray()) stored.set(String(d._id), d);
+  const stored = await findIdsIn(
+    col as unknown as Collection<{ _id: string }>,
+    ops.map(idOf).filter((id): id is string => id !== undefined),
+  );
   return items.map(() => ({ outcome: 'unknown', stored }));
 }
 
