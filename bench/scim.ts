@@ -15,7 +15,7 @@
  * - the raw rate of the same store commands a request sends (the driver alone, no HTTP, no logic): per operation, the
  *   commands counted in this process with the driver's command monitoring (src/store/commandCounter.ts) on an app
  *   mounted here, then sent as such (`raw commands`);
- * - the merge-level equivalents (the merge's upsert, the `_id` reads of a lookup).
+ * - the merge-level equivalents (the merge's upsert; a lookup's key and record read by one `_id $in`).
  * Commands per operation (by type) are in the JSON line (`commands`); with `--commands` the service also counts its own
  * (STORE_COMMAND_METRICS=true, read from its /metrics around each HTTP run: what concurrent requests share), which costs
  * it some CPU, so compare rates from runs without it. Each run reports the CPU per operation of the service, the store
@@ -40,10 +40,12 @@ import {
   createConnection,
   createOrganization,
   disconnectStore,
-  readLookupKey,
+  predictedScimUserId,
+  readKeyWithRecord,
   sourceRecordId,
+  storedLookupKey,
 } from '../src/store';
-import { Connection, EventBlock, EventSeq, LookupKey, Recipient, SourceRecord } from '../src/store/models';
+import { Connection, EventBlock, EventSeq, Recipient, SourceRecord } from '../src/store/models';
 import { userNameKey } from '../src/store';
 import { loadConfig } from '../src/config/config';
 
@@ -157,24 +159,20 @@ async function main(): Promise<void> {
   };
 
   // Seed `users` people straight through the store, the way a SCIM create stores them (userName key, then the merge's
-  // upsert), in batches of 1000: one insertMany of keys and one batched merge per batch. Through HTTP, 100,000 creates
-  // would take some 25 minutes on a 2-core machine.
+  // upsert, under the id a create derives from the userName), in batches of 1000: one insertMany of keys and one
+  // batched merge per batch. Through HTTP, 100,000 creates would take some 25 minutes on a 2-core machine.
   const seedStart = Date.now();
   const ids: string[] = [];
   for (let i = 0; i < users; i += 1000) {
-    const batch = Array.from({ length: Math.min(1000, users - i) }, (_, j) => ({
-      key: randomUUID(),
-      userName: `seed${i + j}@bench.example`,
-    }));
+    const batch = Array.from({ length: Math.min(1000, users - i) }, (_, j) => {
+      const userName = `seed${i + j}@bench.example`;
+      return { key: predictedScimUserId(conn._id, userName) ?? randomUUID(), userName };
+    });
     const now = new Date();
-    await LookupKey.collection.insertMany(
-      batch.map((b) => ({
-        _id: userNameKey(conn._id, b.userName),
-        orgId: org.id,
-        connectionId: conn._id,
-        ref: b.key,
-        createdAt: now,
-      })) as never[],
+    await SourceRecord.collection.insertMany(
+      batch.map((b) =>
+        storedLookupKey({ _id: userNameKey(conn._id, b.userName), orgId: org.id, connectionId: conn._id, ref: b.key, createdAt: now }),
+      ) as never[],
       { ordered: false },
     );
     await applySourceChanges(
@@ -272,13 +270,9 @@ async function main(): Promise<void> {
     await run('raw commands of a create (store)', creates, concurrency, async (i) => {
       const key = randomUUID();
       await connCol.findOne({ _id: created.id as never });
-      await LookupKey.collection.insertOne({
-        _id: `raw:${key}`,
-        orgId: org.id,
-        connectionId: rawConn.id,
-        ref: key,
-        createdAt: new Date(),
-      } as never);
+      await srCol.insertOne(
+        storedLookupKey({ _id: `raw:${key}:key`, orgId: org.id, connectionId: rawConn.id, ref: key, createdAt: new Date() }) as never,
+      );
       await srCol.bulkWrite(
         [
           {
@@ -312,18 +306,19 @@ async function main(): Promise<void> {
   results.push(
     await run('lookup key + record by _id (store)', lookups, concurrency, async (i) => {
       const name = `seed${(i * 7919) % users}@bench.example`;
-      const key = await readLookupKey(userNameKey(conn._id, name));
-      await SourceRecord.findOne({ _id: sourceRecordId(conn._id, key!.ref) })
-        .lean()
-        .exec();
+      const { key, record } = await readKeyWithRecord(
+        userNameKey(conn._id, name),
+        sourceRecordId(conn._id, predictedScimUserId(conn._id, name)!),
+      );
+      if (!key || !record || record.key !== key.ref) throw new Error(`the key and record of ${name} were not read together`);
     }),
   );
   results.push(
     await run('raw commands of a lookup (store)', lookups, concurrency, async (i) => {
       const name = `seed${(i * 7919 + 3) % users}@bench.example`;
       await connCol.findOne({ _id: created.id as never });
-      const key = await LookupKey.collection.findOne({ _id: userNameKey(conn._id, name) as never });
-      await srCol.findOne({ _id: sourceRecordId(conn._id, String(key?.ref)) as never });
+      const ids = [userNameKey(conn._id, name), sourceRecordId(conn._id, predictedScimUserId(conn._id, name)!)];
+      await srCol.find({ _id: { $in: ids as never[] } }, { batchSize: 3 }).toArray();
     }),
   );
   results.push(

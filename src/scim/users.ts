@@ -2,6 +2,7 @@ import type { Filter } from 'scim2-parse-filter';
 import {
   allScimUsers,
   applySourceChanges,
+  claimNewScimUserKey,
   claimScimKey,
   FilterError,
   findGroups,
@@ -10,11 +11,13 @@ import {
   findSourceRecord,
   isEmail,
   newUuid,
+  predictedScimUserId,
   releaseScimKey,
   findScimUserByKey,
   rememberScimUserName,
   searchScimUsers,
   storeCapabilities,
+  takeOverLookupKey,
   userNameKey,
   type KeyClaim,
   type SourceRecordDoc,
@@ -59,7 +62,12 @@ function assertsUserName(connectionId: string, rec: SourceRecordDoc, userName: s
  * only once the token is the connection's, and the handler checks it as its own read (findUsers).
  */
 export function findUserByName(connectionId: string, userName: string): Promise<SourceRecordDoc | null> {
-  return findScimUserByKey(connectionId, userNameKey(connectionId, userName), (r) => assertsUserName(connectionId, r, userName));
+  return findScimUserByKey(
+    connectionId,
+    userNameKey(connectionId, userName),
+    (r) => assertsUserName(connectionId, r, userName),
+    predictedScimUserId(connectionId, userName),
+  );
 }
 
 /**
@@ -170,9 +178,16 @@ type Claim = { ok: true } | { ok: false; holder: SourceRecordDoc };
  */
 async function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
   const key = userNameKey(ctx.conn._id, userName);
-  const holds = (rec: SourceRecordDoc) =>
+  return claimOutcome(userName, await claimScimKey(ctx.conn, key, id, holdsKey(ctx, key)));
+}
+
+/** Whether a stored user holds the userName key `key` (live, and asserting that userName). */
+function holdsKey(ctx: ScimContext, key: string): (rec: SourceRecordDoc) => boolean {
+  return (rec) =>
     !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
-  const claim: KeyClaim = await claimScimKey(ctx.conn, key, id, holds);
+}
+
+function claimOutcome(userName: string, claim: KeyClaim): Claim {
   if (claim.ok) return claim;
   if (claim.holder) return { ok: false, holder: claim.holder };
   throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
@@ -240,9 +255,14 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
   // A user created without `active` is active (the server's default value, RFC 7643 §2.2), and shows it.
   if (resource.active === undefined || resource.active === null) resource.active = true;
   const userName = userNameOf(resource);
-  const id = newUuid();
   const projection = parseProjection(query, USER_EXTENSIONS);
-  const claim = await claimUserName(ctx, id, userName);
+  const key = userNameKey(ctx.conn._id, userName);
+  // The id derived from the userName when its key is new (src/store/scimIds.ts: lookups then read key and record at
+  // once), else a random one.
+  const derived = predictedScimUserId(ctx.conn._id, userName);
+  const claimed = await claimNewScimUserKey(ctx.conn, key, derived, holdsKey(ctx, key));
+  let id = claimed.id;
+  const claim = claimOutcome(userName, claimed.claim);
   if (!claim.ok) {
     const stored = claim.holder;
     if (stored.active) throw new ScimError(409, `userName "${userName}" is already taken`, 'uniqueness');
@@ -251,14 +271,26 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
     ctx.logger.info({ userId: rec.key }, 'scim user reactivated by create');
     return resourceResult(201, ctx, rec, await renderOne(ctx, rec, projection));
   }
+  const create = async (newId: string) => {
+    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, newId, resource)), ifVersion: 0 }], undefined, {
+      known: new Map([[newId, null]]),
+    });
+    return res?.record ?? null;
+  };
   let rec: SourceRecordDoc | null = null;
   try {
-    const [res] = await applySourceChanges(ctx.conn, [{ ...(await upsertOf(ctx, id, resource)), ifVersion: 0 }], undefined, {
-      known: new Map([[id, null]]),
-    });
-    rec = res?.record ?? null;
+    rec = await create(id);
+    if (!rec && id === derived) {
+      // The key was new, yet a record has the derived id: a deleted user's (a deleted id never comes back) or one
+      // renamed since, neither holding the userName. A random id instead; the key, inserted here, is handed over.
+      const fresh = newUuid();
+      if (await takeOverLookupKey(key, id, fresh)) {
+        id = fresh;
+        rec = await create(id);
+      }
+    }
   } finally {
-    if (!rec) await releaseScimKey(userNameKey(ctx.conn._id, userName), id).catch(() => undefined);
+    if (!rec) await releaseScimKey(key, id).catch(() => undefined);
   }
   if (!rec) throw new ScimError(409, 'the user could not be created', 'uniqueness');
   remember(ctx, rec);

@@ -101,7 +101,12 @@ const coalescers = new GroupCommits<string, unknown>();
  * would lose their type).
  */
 export function findByIdCoalesced<T>(model: Model<T>, id: string): Promise<T | null> {
-  if (!storeCapabilities().idInFromIndex) return model.findOne({ _id: id }).lean<T>().exec();
+  return findByIdsCoalesced(model, [id])[0]!;
+}
+
+/** Documents by `_id`, in one read (together with concurrent reads of the collection): one answer per id, in order. */
+export function findByIdsCoalesced<T>(model: Model<T>, ids: string[]): Promise<T | null>[] {
+  if (!storeCapabilities().idInFromIndex) return ids.map((id) => model.findOne({ _id: id }).lean<T>().exec());
   const reads = coalescers.of(model.collection.collectionName, () => coalescedReads(model) as GroupCommit<string, unknown>);
-  return (reads as GroupCommit<string, T | null>).submit(id);
+  return (reads as GroupCommit<string, T | null>).submitAll(ids);
 }

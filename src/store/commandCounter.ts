@@ -9,7 +9,7 @@ import { settleEventAppends } from './eventBlocks';
  * transaction, so the command count is what a request's latency follows.
  *
  * Driver housekeeping (handshakes, heartbeats, sessions, auth) is not counted; everything else is, named
- * `command:collection` (`find:source_records`, `insert:lookup_keys`, ...).
+ * `command:collection` (`find:source_records`, `insert:recipients`, ...).
  */
 const HOUSEKEEPING = new Set([
   'hello',

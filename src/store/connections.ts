@@ -13,6 +13,7 @@ import { invalidateMergeSettings } from './settings';
 import { invalidateAudienceMatchers } from './audienceCache';
 import type { SyncConnection } from './syncRuns';
 import { findByIdCoalesced, findByIds } from './batchRead';
+import { deleteConnectionKeys } from './lookupKeys';
 import { LimitReachedError, NotFoundError, ValidationError } from './errors';
 import { validateCustomAttributes, validateInteropProfile, type CustomAttributeDef } from './scimSettings';
 import { dropLiveBound, keepsLiveBound, startLiveBound } from './liveCount';
@@ -180,6 +181,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
     if (keys.length >= 1000) await flush();
   }
   if (keys.length) await flush();
+  await deleteConnectionKeys(connectionId);
   const groupIds = (await Group.find({ connectionId }, { _id: 1 }).lean().exec()).map((g) => g._id);
   if (groupIds.length) {
     await Group.updateMany({ orgId: conn.orgId, memberGroups: { $in: groupIds } }, { $pull: { memberGroups: { $in: groupIds } } }).exec();

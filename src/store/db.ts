@@ -4,6 +4,8 @@ import * as models from './models';
 import { capabilitiesOf, type BuildInfoAnswer, type HelloAnswer, type StoreCapabilities } from './capabilities';
 import { watchStoreMonitors, type StoreMonitorEvent } from './storeMonitor';
 import { ensureStoredFileIndexes } from './files';
+import { moveLegacyLookupKeys } from './lookupKeys';
+import { loadScimIdSalt } from './scimIds';
 
 export type { StoreCapabilities } from './capabilities';
 
@@ -116,6 +118,8 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
     .catch(() => ({}))) as HelloAnswer;
   capabilities = capabilitiesOf(info, hello);
   if (opts.syncIndexes !== false) await ensureIndexes();
+  await loadScimIdSalt();
+  await moveLegacyLookupKeys(opts.logger);
   return capabilities;
 }
 

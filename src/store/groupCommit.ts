@@ -44,31 +44,39 @@ export class GroupCommit<I, R> {
   ) {}
 
   submit(item: I, opts: { linger?: boolean } = {}): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.busy) {
-        this.contendedAt = performance.now();
-        if (!opts.linger) this.hurry();
+    return this.submitAll([item], opts)[0]!;
+  }
+
+  /** Submits items that go out in one batch (the same as the first's), each answered on its own. */
+  submitAll(items: I[], opts: { linger?: boolean } = {}): Promise<R>[] {
+    const answers = items.map((item) => new Promise<R>((resolve, reject) => this.queue.push({ item, resolve, reject })));
+    this.schedule(opts);
+    return answers;
+  }
+
+  private schedule(opts: { linger?: boolean }): void {
+    if (this.busy) {
+      this.contendedAt = performance.now();
+      if (!opts.linger) this.hurry();
+      return;
+    }
+    const wait = opts.linger ? this.lingerMs() : 0;
+    if (wait <= 0) {
+      if (performance.now() - this.contendedAt < CONTENDED_MS) {
+        // Callers are concurrent: go out after this turn of the event loop, so that the requests whose bytes
+        // arrived in the same poll share this command instead of the first going alone and the rest after it.
+        this.busy = true;
+        setImmediate(() => this.flush());
         return;
       }
-      const wait = opts.linger ? this.lingerMs() : 0;
-      if (wait <= 0) {
-        if (performance.now() - this.contendedAt < CONTENDED_MS) {
-          // Callers are concurrent: go out after this turn of the event loop, so that the requests whose bytes
-          // arrived in the same poll share this command instead of the first going alone and the rest after it.
-          this.busy = true;
-          setImmediate(() => this.flush());
-          return;
-        }
-        this.flush();
-        return;
-      }
-      this.busy = true;
-      this.lingering = setTimeout(() => {
-        this.lingering = null;
-        this.flush();
-      }, wait);
-    });
+      this.flush();
+      return;
+    }
+    this.busy = true;
+    this.lingering = setTimeout(() => {
+      this.lingering = null;
+      this.flush();
+    }, wait);
   }
 
   /** Sends the items that linger now (nothing when none does: a batch in flight is followed by the next at once). */

@@ -28,6 +28,7 @@ export * from './scimSettings';
 export * from './audit';
 export * from './batchRead';
 export * from './lookupKeys';
+export { predictedScimUserId } from './scimIds';
 export * from './tokenRevocation';
 export * from './columnMappings';
 export * from './massRemovalGuard';

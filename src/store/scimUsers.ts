@@ -1,4 +1,13 @@
-import { claimLookupKey, readLookupKey, releaseLookupKey, takeOverLookupKey } from './lookupKeys';
+import {
+  claimLookupKey,
+  insertLookupKey,
+  readKeyWithRecord,
+  readLookupKey,
+  releaseLookupKey,
+  takeOverLookupKey,
+  type LookupKeyDoc,
+} from './lookupKeys';
+import { newUuid, sourceRecordId } from './ids';
 import type { MongoQuery } from '../filter';
 import type { ConnectionRef } from './merge';
 import { SourceRecord, type SourceRecordDoc } from './models';
@@ -9,7 +18,8 @@ import { findSourceRecord } from './sourceRecords';
  * resource as received), and its userName is claimed as a lookup key (src/store/lookupKeys.ts) so that uniqueness holds
  * without transactions and the lookups identity providers make before every create are `_id` reads. externalId is
  * the client's own identifier and unique nowhere (RFC 7643 §3.1): it has no key. The protocol (what a resource means,
- * which errors to answer) is src/scim/users.ts.
+ * which errors to answer) is src/scim/users.ts. A new user's SCIM id is derived from its userName (src/store/scimIds.ts),
+ * so that a lookup reads the key and the record it names in one `_id $in` (findScimUserByKey).
  *
  * A key is released eagerly only when the write it was claimed for fails. A DELETE or a rename leaves its old key in
  * place, pointing at a record that no longer asserts it: the next claim of that value takes it over (claimScimKey),
@@ -62,12 +72,15 @@ export function rememberScimUserName(keyId: string, ref: string): void {
 
 /**
  * The live user holding the userName key `keyId`, or null: the user last seen holding it when `asserts` confirms it
- * still has that userName (one `_id` read), else through the key (two).
+ * still has that userName (one `_id` read); else the key together with the record of `likelyRef` (the id a user with
+ * that userName is created with, src/store/scimIds.ts), one `_id $in`, which answers when the key names that record;
+ * else the record the key names (a second read: a user renamed to that userName, or created before ids were derived).
  */
 export async function findScimUserByKey(
   connectionId: string,
   keyId: string,
   asserts: (rec: SourceRecordDoc) => boolean,
+  likelyRef?: string,
 ): Promise<SourceRecordDoc | null> {
   const seen = seenHolders.get(keyId);
   if (seen !== undefined) {
@@ -75,7 +88,14 @@ export async function findScimUserByKey(
     if (rec && !rec.deleted && asserts(rec)) return rec;
     seenHolders.delete(keyId);
   }
-  const rec = await scimUserHoldingKey(connectionId, keyId);
+  let rec: SourceRecordDoc | null;
+  if (likelyRef !== undefined && likelyRef !== seen) {
+    const read = await readKeyWithRecord(keyId, sourceRecordId(connectionId, likelyRef));
+    if (!read.key) return null;
+    rec = read.key.ref === likelyRef ? read.record : await findSourceRecord(connectionId, read.key.ref);
+  } else {
+    rec = await scimUserHoldingKey(connectionId, keyId);
+  }
   if (!rec || rec.deleted || !asserts(rec)) return null;
   rememberScimUserName(keyId, rec.key);
   return rec;
@@ -95,9 +115,11 @@ export async function claimScimKey(
   key: string,
   target: string,
   holds: (rec: SourceRecordDoc) => boolean,
+  /** The holder an insert of the key just found (claimNewScimUserKey): the first attempt starts from it. */
+  found?: LookupKeyDoc,
 ): Promise<KeyClaim> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const holder = await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
+    const holder = attempt === 0 && found ? found : await claimLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, target);
     if (!holder) return { ok: true };
     const rec = await findSourceRecord(conn._id, holder.ref);
     if (rec && holds(rec)) return { ok: false, holder: rec };
@@ -108,6 +130,29 @@ export async function claimScimKey(
     break;
   }
   return { ok: false, holder: null };
+}
+
+/**
+ * Claims the userName key of a new user, and the user's id: the id derived from the userName (scimIds.ts) when the key
+ * is new, so that lookups read key and record together; otherwise (someone holds the key, or held it: a deleted or
+ * renamed user, a create in flight) a random id through claimScimKey, which decides from the holder found. A key that
+ * exists is never claimed for the derived id: a concurrent create of the same userName derives the same id, and could
+ * not tell that claim from its own. `derived`: undefined before the store's salt is read.
+ */
+export async function claimNewScimUserKey(
+  conn: ConnectionRef,
+  key: string,
+  derived: string | undefined,
+  holds: (rec: SourceRecordDoc) => boolean,
+): Promise<{ id: string; claim: KeyClaim }> {
+  let found: LookupKeyDoc | undefined;
+  if (derived !== undefined) {
+    const holder = await insertLookupKey({ _id: key, orgId: conn.orgId, connectionId: conn._id }, derived);
+    if (!holder) return { id: derived, claim: { ok: true } };
+    found = holder;
+  }
+  const id = newUuid();
+  return { id, claim: await claimScimKey(conn, key, id, holds, found) };
 }
 
 /** Releases a key if `ref` holds it. */

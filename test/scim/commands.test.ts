@@ -8,6 +8,7 @@ import {
   deleteConnection,
   rotateScimToken,
   newUuid,
+  predictedScimUserId,
   sourceRecordId,
   takeOverLookupKey,
   userNameKey,
@@ -53,8 +54,13 @@ const GROUP_PATCH_RECORD_COMMANDS = 3;
  * process takes itself (the organization's head is read once per process, by the warm-up write here).
  */
 const EVENT_BUDGET = 1;
-/** A userName lookup of a user this process has not seen yet (written by another instance): the key, then the record. */
-const LOOKUP_UNSEEN_BUDGET = 3;
+/**
+ * A userName lookup of a user this process has not seen yet (written by another instance): the connection, and the key
+ * with the record of the id derived from the userName in one `_id $in` (two reads where the store scans for `$in`).
+ */
+const lookupUnseenBudget = (): number => (storeCapabilities().idInFromIndex ? 2 : 3);
+/** The same for a user whose id is not the derived one (renamed to the userName, or created before ids were derived). */
+const lookupOtherIdBudget = (): number => lookupUnseenBudget() + 1;
 
 function isEventCommand(type: string): boolean {
   return type.endsWith(':events') || type.endsWith(':event_blocks') || type.endsWith(':event_seq');
@@ -169,9 +175,12 @@ describe('store commands per SCIM request', () => {
     for (const m of [byId, byName, missing]) assert.equal(m.events, 0);
   });
 
-  /** A user written as another instance of the service would: its key and record, unseen by this process. */
-  async function storedElsewhere(conn: ConnectionRef, userName: string, prevKey?: string): Promise<string> {
-    const id = prevKey ?? newUuid();
+  /**
+   * A user written as another instance of the service would: its key and record, unseen by this process, under the id
+   * a create derives from its userName (`prevKey`: under that id; `legacyId`: a random one, as before ids were derived).
+   */
+  async function storedElsewhere(conn: ConnectionRef, userName: string, prevKey?: string, legacyId = false): Promise<string> {
+    const id = prevKey ?? (legacyId ? newUuid() : predictedScimUserId(conn._id, userName)!);
     if (!prevKey) {
       assert.equal(await claimLookupKey({ _id: userNameKey(conn._id, userName), orgId: conn.orgId, connectionId: conn._id }, id), null);
     }
@@ -182,7 +191,7 @@ describe('store commands per SCIM request', () => {
     return id;
   }
 
-  test('lookup of a user another instance wrote: the key, then the record; a renamed user is never found by its old name', async () => {
+  test('lookup of a user another instance wrote: key and record in one read; a renamed user is never found by its old name', async () => {
     const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
     const id = await storedElsewhere(conn, `elsewhere${++n}@commands.example`);
     const name = `elsewhere${n}@commands.example`;
@@ -193,7 +202,7 @@ describe('store commands per SCIM request', () => {
         [id],
       );
     });
-    assert.ok(unseen.store <= LOOKUP_UNSEEN_BUDGET, `lookup of an unseen user sent ${unseen.store}: ${unseen.types}`);
+    assert.ok(unseen.store <= lookupUnseenBudget(), `lookup of an unseen user sent ${unseen.store}: ${unseen.types}`);
     const seen = await measure('lookup userName, seen user', () => c.get(`/Users${q(`userName eq "${name}"`)}`).expect(200));
     assert.ok(seen.store <= BUDGET.lookupByUserName, `a repeated lookup sent ${seen.store}: ${seen.types}`);
     // Another instance renames the user and gives its old userName to a new one: this process's hint is stale.
@@ -215,6 +224,73 @@ describe('store commands per SCIM request', () => {
     assert.deepEqual(
       res.body.Resources.map((u: { id: string }) => u.id),
       [other],
+    );
+  });
+
+  test('lookup of an unseen user whose id is not derived from its userName: the key names it, one more read', async () => {
+    const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    const name = `legacy${++n}@commands.example`;
+    const id = await storedElsewhere(conn, name, undefined, true);
+    const m = await measure('lookup userName, unseen user with a random id', async () => {
+      const res = await c.get(`/Users${q(`userName eq "${name}"`)}`).expect(200);
+      assert.deepEqual(
+        res.body.Resources.map((u: { id: string }) => u.id),
+        [id],
+      );
+    });
+    assert.ok(m.store <= lookupOtherIdBudget(), `lookup sent ${m.store}: ${m.types}`);
+  });
+
+  test('a create takes the id derived from the userName; after a DELETE the same userName gets a new random id', async () => {
+    const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    const body = newUser();
+    const userName = String(body.userName);
+    const derived = predictedScimUserId(conn._id, userName);
+    assert.ok(derived && /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(derived), String(derived));
+    assert.equal(predictedScimUserId(conn._id, userName.toUpperCase()), derived, 'userNames are case-insensitive');
+    const first = (await c.post('/Users', body).expect(201)).body.id as string;
+    assert.equal(first, derived);
+    await c.del(`/Users/${first}`).expect(204);
+    const second = (await c.post('/Users', body).expect(201)).body.id as string;
+    assert.notEqual(second, first, 'a deleted id never comes back');
+    await c.get(`/Users/${first}`).expect(404);
+    const found = await c.get(`/Users${q(`userName eq "${userName}"`)}`).expect(200);
+    assert.deepEqual(
+      found.body.Resources.map((u: { id: string }) => u.id),
+      [second],
+    );
+    await c.post('/Users', body).expect(409);
+  });
+
+  test('concurrent creates of one userName: one user, whatever the case; a create that crashed leaves no lasting block', async () => {
+    const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    const userName = `race${++n}@commands.example`;
+    const variants = [userName, userName.toUpperCase(), userName, `Race${n}@Commands.Example`, userName];
+    const answers = await Promise.all(
+      variants.map((u) => c.post('/Users', newUser({ userName: u, emails: [{ value: userName, primary: true }] }))),
+    );
+    assert.deepEqual(
+      answers.map((r) => r.status).sort(),
+      [201, 409, 409, 409, 409],
+      answers.map((r) => `${r.status} ${JSON.stringify(r.body).slice(0, 120)}`).join('; '),
+    );
+    const found = await c.get(`/Users${q(`userName eq "${userName}"`)}`).expect(200);
+    assert.equal(found.body.totalResults, 1);
+
+    // A create that claimed the derived id's key and crashed before its record: the key is taken over once stale.
+    const crashed = `crashed${++n}@commands.example`;
+    const derived = predictedScimUserId(conn._id, crashed)!;
+    assert.equal(await claimLookupKey({ _id: userNameKey(conn._id, crashed), orgId: conn.orgId, connectionId: conn._id }, derived), null);
+    await c.post('/Users', newUser({ userName: crashed })).expect(409); // within SCIM_KEY_STALE_MS: a create in flight
+    await mongoose.connection
+      .db!.collection('source_records')
+      .updateOne({ _id: userNameKey(conn._id, crashed) as never }, { $set: { 'uk.at': new Date(Date.now() - 60_000) } });
+    const created = (await c.post('/Users', newUser({ userName: crashed })).expect(201)).body.id as string;
+    assert.notEqual(created, derived, 'the stale claim of the derived id is taken over under a random one');
+    const again = await c.get(`/Users${q(`userName eq "${crashed}"`)}`).expect(200);
+    assert.deepEqual(
+      again.body.Resources.map((u: { id: string }) => u.id),
+      [created],
     );
   });
 
@@ -277,7 +353,7 @@ describe('SCIM bearer authentication across instances', () => {
     for (const i of [0, 1]) await get(i, c.base, again).expect(401);
   });
 
-  /** The store commands one request sends, in order: `started:find:lookup_keys`, `replied:find:connections` ... */
+  /** The store commands one request sends, in order: `started:find:source_records`, `replied:find:connections` ... */
   async function commandOrder(run: () => Promise<unknown>): Promise<string[]> {
     const client = mongoose.connection.getClient();
     const names = new Map<number, string>();
@@ -307,8 +383,8 @@ describe('SCIM bearer authentication across instances', () => {
     const c = await scimClient(apps[0]!);
     const userName = `prefetch${newUuid()}@commands.example`;
     // Written as another instance would (this process has no hint of who holds the userName).
-    const id = newUuid();
     const conn: ConnectionRef = { _id: c.connectionId, orgId: c.orgId, type: 'scim' };
+    const id = predictedScimUserId(conn._id, userName)!;
     assert.equal(await claimLookupKey({ _id: userNameKey(conn._id, userName), orgId: conn.orgId, connectionId: conn._id }, id), null);
     await applySourceChanges(conn, [
       { op: 'upsert', key: id, email: userName, active: true, raw: JSON.stringify({ schemas: [USER], userName }), lookup: { userName } },
@@ -317,7 +393,7 @@ describe('SCIM bearer authentication across instances', () => {
       request(apps[i]!)
         .get(`${c.base}/Users${q(`userName eq "${userName}"`)}`)
         .set('Authorization', `Bearer ${token}`);
-    // The key, then the record; the key read sent before the connection's reply.
+    // The key with the record (one read), sent before the connection's reply.
     const order = await commandOrder(async () => {
       const res = await lookup(1, c.token).expect(200);
       assert.deepEqual(
@@ -325,7 +401,7 @@ describe('SCIM bearer authentication across instances', () => {
         [id],
       );
     });
-    const keySent = order.indexOf('started:find:lookup_keys');
+    const keySent = order.indexOf('started:find:source_records');
     const connectionAnswered = order.indexOf('replied:find:connections');
     assert.ok(keySent >= 0 && connectionAnswered >= 0, order.join(', '));
     assert.ok(keySent < connectionAnswered, `the key read waited for the token check: ${order.join(', ')}`);

@@ -11,7 +11,6 @@ export * from './auditEvent';
 export * from './mergeJournal';
 export * from './journalOwner';
 export * from './stagedRow';
-export * from './lookupKey';
 export * from './fileEntry';
 export * from './lease';
 export * from './syncRunItem';
