@@ -71,7 +71,19 @@ const cmdline = (pid: number) => {
 
 describe('npm start: stops by PID, leaves no orphan, does not rebuild a current build', () => {
   const dirs: string[] = [];
+  /** Every `npm start` of this file: one a failed assertion left running is killed, tree and all, so the run ends. */
+  const started: ChildProcess[] = [];
   after(() => {
+    for (const npm of started) {
+      if (npm.exitCode !== null || npm.signalCode !== null || npm.pid === undefined) continue;
+      for (const pid of [npm.pid, ...descendants(npm.pid)].reverse()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -134,6 +146,7 @@ describe('npm start: stops by PID, leaves no orphan, does not rebuild a current 
     delete env.SECRET_KEY;
     writeFileSync(join(dataDir, 'secret_key'), 'start-stop-test-secret-key-0123\n');
     const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(npm);
     let logs = '';
     npm.stdout.on('data', (d) => (logs += d));
     npm.stderr.on('data', (d) => (logs += d));
