@@ -38,8 +38,11 @@ function newest(dir, want) {
   return max;
 }
 
-/** Oldest modification time (ms) of the .js files under `dir`; Infinity when there are none. */
-function oldestJs(dir) {
+/**
+ * Oldest modification time (ms) of the .js files under `dir` compiled from a source under `srcDir`; Infinity when there
+ * are none. Output whose source is gone is left out: tsc never rewrites (nor deletes) it, so it would look stale forever.
+ */
+function oldestJs(dir, srcDir) {
   let min = Infinity;
   let entries;
   try {
@@ -50,8 +53,10 @@ function oldestJs(dir) {
   }
   for (const ent of entries) {
     const p = path.join(dir, ent.name);
-    if (ent.isDirectory()) min = Math.min(min, oldestJs(p));
-    else if (ent.name.endsWith('.js')) min = Math.min(min, fs.statSync(p).mtimeMs);
+    if (ent.isDirectory()) min = Math.min(min, oldestJs(p, path.join(srcDir, ent.name)));
+    else if (ent.name.endsWith('.js') && fs.existsSync(path.join(srcDir, `${ent.name.slice(0, -3)}.ts`))) {
+      min = Math.min(min, fs.statSync(p).mtimeMs);
+    }
   }
   return min;
 }
@@ -73,7 +78,7 @@ function buildIsStale(root = ROOT) {
       }
     }),
   );
-  return sources > oldestJs(path.join(root, 'dist', 'src'));
+  return sources > oldestJs(path.join(root, 'dist', 'src'), path.join(root, 'src'));
 }
 
 /** V8's old-space cap for the service, as in the Dockerfile's NODE_OPTIONS (README, Memory). */

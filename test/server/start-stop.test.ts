@@ -108,6 +108,11 @@ describe('npm start: stops by PID, leaves no orphan, does not rebuild a current 
     utimesSync(join(root, 'src', 'a.ts'), t0, t0);
     utimesSync(join(root, 'tsconfig.json'), new Date(), new Date());
     assert.equal(buildIsStale(root), true, 'tsconfig changed');
+    utimesSync(join(root, 'tsconfig.json'), t0, t0);
+    // Output of a source deleted since (tsc leaves it behind, never rewritten): older than every source, but not stale.
+    writeFileSync(join(root, 'dist', 'src', 'gone.js'), '');
+    utimesSync(join(root, 'dist', 'src', 'gone.js'), new Date(0), new Date(0));
+    assert.equal(buildIsStale(root), false, 'the output of a deleted source does not count');
     // This repository was just built by `npm test`.
     assert.equal(buildIsStale(ROOT), false);
   });
