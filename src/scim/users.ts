@@ -178,13 +178,12 @@ type Claim = { ok: true } | { ok: false; holder: SourceRecordDoc };
  */
 async function claimUserName(ctx: ScimContext, id: string, userName: string): Promise<Claim> {
   const key = userNameKey(ctx.conn._id, userName);
-  return claimOutcome(userName, await claimScimKey(ctx.conn, key, id, holdsKey(ctx, key)));
+  return claimOutcome(userName, await claimScimKey(ctx.conn, key, id, holdsUserName(ctx, userName)));
 }
 
-/** Whether a stored user holds the userName key `key` (live, and asserting that userName). */
-function holdsKey(ctx: ScimContext, key: string): (rec: SourceRecordDoc) => boolean {
-  return (rec) =>
-    !rec.deleted && typeof rawOf(rec).userName === 'string' && userNameKey(ctx.conn._id, rawOf(rec).userName as string) === key;
+/** Whether a stored user holds `userName` (live, and asserting it). */
+function holdsUserName(ctx: ScimContext, userName: string): (rec: SourceRecordDoc) => boolean {
+  return (rec) => !rec.deleted && assertsUserName(ctx.conn._id, rec, userName);
 }
 
 function claimOutcome(userName: string, claim: KeyClaim): Claim {
@@ -260,7 +259,7 @@ export async function createUser(ctx: ScimContext, body: unknown, query: Record<
   // The id derived from the userName when its key is new (src/store/scimIds.ts: lookups then read key and record at
   // once), else a random one.
   const derived = predictedScimUserId(ctx.conn._id, userName);
-  const claimed = await claimNewScimUserKey(ctx.conn, key, derived, holdsKey(ctx, key));
+  const claimed = await claimNewScimUserKey(ctx.conn, key, derived, holdsUserName(ctx, userName));
   let id = claimed.id;
   const claim = claimOutcome(userName, claimed.claim);
   if (!claim.ok) {

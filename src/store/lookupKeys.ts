@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import { findByIdsCoalesced } from './batchRead';
+import { findByIdCoalesced, findByIdsCoalesced } from './batchRead';
 import { isDuplicateKeyError } from './errors';
 import { SourceRecord, type SourceRecordDoc } from './models';
 
@@ -50,7 +50,7 @@ export function storedLookupKey(key: LookupKeyDoc): StoredKey {
  * which identity providers send ten at a time before their creates): one `_id $in` for all of them.
  */
 export async function readLookupKey(id: string): Promise<LookupKeyDoc | null> {
-  return fromStored(await findByIdsCoalesced(SourceRecord, [id])[0]);
+  return fromStored(await findByIdCoalesced(SourceRecord, id));
 }
 
 /** A key and a source record (the one the key probably names), in one read. */
