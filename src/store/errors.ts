@@ -50,10 +50,20 @@ export function isStoreUnavailable(err: unknown): boolean {
   return typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
 }
 
-/** A duplicate `_id` (or unique index) on insert: MongoDB's code 11000, also on FerretDB. */
+/**
+ * A duplicate `_id` (or unique index) on insert or upsert: MongoDB's code 11000, also on FerretDB. FerretDB v2.5 on
+ * DocumentDB answers a `findAndModify` upsert that collides (a lease claimed by two processes at once) with
+ * PostgreSQL's unique-violation text under code 1 (InternalError) instead; every other write there gives 11000.
+ */
 export function isDuplicateKeyError(err: unknown): boolean {
-  return Boolean(err && typeof err === 'object' && (err as { code?: number }).code === 11000);
+  if (!err || typeof err !== 'object') return false;
+  const { code, errmsg, message } = err as { code?: unknown; errmsg?: unknown; message?: unknown };
+  if (code === 11000) return true;
+  const text = typeof errmsg === 'string' ? errmsg : typeof message === 'string' ? message : '';
+  return code === 1 && POSTGRES_UNIQUE_VIOLATION.test(text);
 }
+
+const POSTGRES_UNIQUE_VIOLATION = /^duplicate key value violates unique constraint /;
 
 /** The per-document errors of a bulk write (`insertMany`, `bulkWrite`): the driver gives one or a list. */
 export function writeErrorsOf(err: unknown): { index: number; code: number }[] {
