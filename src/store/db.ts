@@ -130,6 +130,7 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
  * uniqueness there; the others would only cost writes and storage. (Indexes an earlier version created stay.)
  */
 export async function ensureIndexes(): Promise<void> {
+  await dropIndexes(models.SourceRecord.collection.collectionName, models.retiredSourceRecordIndexes);
   const onlyUnique = !storeCapabilities().secondaryIndexes;
   for (const m of Object.values(models)) {
     if (typeof m !== 'function' || !('createIndexes' in m)) continue;
@@ -143,6 +144,24 @@ export async function ensureIndexes(): Promise<void> {
     }
   }
   await ensureStoredFileIndexes();
+}
+
+/** Drops those of `names` that the collection has (indexes an earlier version created and a newer one replaced). */
+async function dropIndexes(collection: string, names: string[]): Promise<void> {
+  const col = mongoose.connection.db!.collection(collection);
+  const present = new Set(
+    (
+      await col.indexes().catch((err: unknown) => {
+        if ((err as { codeName?: string }).codeName === 'NamespaceNotFound') return [];
+        throw err;
+      })
+    ).map((ix) => ix.name),
+  );
+  for (const name of names) {
+    if (!present.has(name)) continue;
+    await col.dropIndex(name);
+    log?.info({ collection, index: name }, 'dropped an index an earlier version created');
+  }
 }
 
 export async function disconnectStore(): Promise<void> {

@@ -51,12 +51,34 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
   },
   { versionKey: false, minimize: false },
 );
-sourceRecordSchema.index({ orgId: 1, email: 1 });
-sourceRecordSchema.index({ connectionId: 1, key: 1 });
-sourceRecordSchema.index({ connectionId: 1, groups: 1 });
+/*
+ * The secondary indexes are partial. The collection also holds the SCIM userName keys and the merge journal's slots
+ * (src/store/lookupKeys.ts, mergeJournal.ts), which have no `orgId` or `connectionId`, and the records of HRIS, SFTP and
+ * CSV connections (most rows) have no `lookup`: none of them gets an entry it would never be found by. Every query these
+ * serve names the indexed field by value, which implies the filter, so the server still picks them (an equality or
+ * `$in` on a field implies `$exists: true`). Each index a write maintains costs: on FerretDB v2 with DocumentDB about as
+ * much as the insert itself. (FerretDB v1 keeps none of them: see ensureIndexes.)
+ */
+const hasConnection = { connectionId: { $exists: true } };
+sourceRecordSchema.index({ orgId: 1, email: 1 }, { name: 'records_org_email', partialFilterExpression: { orgId: { $exists: true } } });
+sourceRecordSchema.index({ connectionId: 1, key: 1 }, { name: 'records_connection_key', partialFilterExpression: hasConnection });
+sourceRecordSchema.index({ connectionId: 1, groups: 1 }, { name: 'records_connection_groups', partialFilterExpression: hasConnection });
 // SCIM lookups (userName, externalId, emails.value filters) on a real MongoDB; see src/scim/userSearch.ts.
-sourceRecordSchema.index({ connectionId: 1, 'lookup.userName': 1 });
-sourceRecordSchema.index({ connectionId: 1, 'lookup.externalId': 1 });
-sourceRecordSchema.index({ connectionId: 1, 'lookup.emails.value': 1 });
+for (const field of ['userName', 'externalId', 'emails.value']) {
+  sourceRecordSchema.index(
+    { connectionId: 1, [`lookup.${field}`]: 1 },
+    { name: `records_scim_${field}`, partialFilterExpression: { [`lookup.${field}`]: { $exists: true } } },
+  );
+}
+
+/** Indexes earlier versions created on the source records, dropped at connect (ensureIndexes): the partial ones above replace them. */
+export const retiredSourceRecordIndexes = [
+  'orgId_1_email_1',
+  'connectionId_1_key_1',
+  'connectionId_1_groups_1',
+  'connectionId_1_lookup.userName_1',
+  'connectionId_1_lookup.externalId_1',
+  'connectionId_1_lookup.emails.value_1',
+];
 
 export const SourceRecord = model<SourceRecordDoc>('SourceRecord', sourceRecordSchema, 'source_records');

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import mongoose from 'mongoose';
+import { storeCapabilities } from '../../src/store';
+import { ensureIndexes } from '../../src/store/db';
+import { closeTestStore, openTestStore } from '../helpers/store';
+
+const PARTIAL = [
+  'records_org_email',
+  'records_connection_key',
+  'records_connection_groups',
+  'records_scim_userName',
+  'records_scim_externalId',
+  'records_scim_emails.value',
+];
+
+type IndexInfo = { name: string; key: Record<string, unknown>; partialFilterExpression?: Record<string, unknown> };
+
+async function indexesOf(collection: string): Promise<Map<string, IndexInfo>> {
+  const list = (await mongoose.connection.db!.collection(collection).indexes()) as IndexInfo[];
+  return new Map(list.map((ix) => [ix.name, ix]));
+}
+
+describe('source record indexes (issue 15)', () => {
+  before(async () => {
+    await openTestStore('store_indexes');
+    // The collection exists with its first record (and the indexes the connect created).
+    await mongoose.connection.db!.collection('source_records').insertOne({ _id: 'c:seed' } as never);
+  });
+  after(closeTestStore);
+
+  test('indexes an earlier version created (whole-collection, named by mongoose) are dropped at connect', async () => {
+    const col = mongoose.connection.db!.collection('source_records');
+    await col.createIndex({ connectionId: 1, 'lookup.userName': 1 });
+    await col.createIndex({ orgId: 1, email: 1 });
+    assert.ok((await indexesOf('source_records')).has('connectionId_1_lookup.userName_1'));
+    await ensureIndexes();
+    const after = await indexesOf('source_records');
+    assert.equal(after.has('connectionId_1_lookup.userName_1'), false);
+    assert.equal(after.has('orgId_1_email_1'), false);
+    // Again: nothing left to drop, nothing fails.
+    await ensureIndexes();
+  });
+
+  test('where the store answers queries from secondary indexes they are partial; FerretDB v1 gets none', async () => {
+    const have = await indexesOf('source_records');
+    if (!storeCapabilities().secondaryIndexes) {
+      for (const name of PARTIAL) assert.equal(have.has(name), false, `${name} on a store that scans anyway`);
+      return;
+    }
+    for (const name of PARTIAL) {
+      const ix = have.get(name);
+      assert.ok(ix, `${name} exists`);
+      const [field] = Object.keys(ix.partialFilterExpression ?? {});
+      assert.ok(field && field in ix.key, `${name} is partial on one of its own fields (${JSON.stringify(ix.partialFilterExpression)})`);
+    }
+    // A query by an indexed field's value is answered from its partial index (with enough records that a cost-based
+    // planner, DocumentDB's, prefers the index to reading the whole table).
+    await mongoose.connection
+      .db!.collection('source_records')
+      .insertMany(
+        Array.from({ length: 2000 }, (_, i) => ({
+          _id: `c:u${i}`,
+          connectionId: 'c',
+          key: `u${i}`,
+          lookup: { userName: `u${i}@b.c` },
+        })) as never[],
+      );
+    const plan = JSON.stringify(
+      await mongoose.connection.db!.collection('source_records').find({ connectionId: 'c', 'lookup.userName': 'a@b.c' }).explain(),
+    );
+    assert.match(plan, /records_scim_userName/);
+  });
+});
