@@ -137,6 +137,8 @@ export interface CommandCount {
   total(): number;
   /** Commands of one name on one collection (e.g. `update` on `recipients`). */
   on(name: string, collection: string): number;
+  /** By `command:collection`: how many, and the milliseconds from send to reply summed (CommandCounter.storeMs). */
+  byType(): { counts: Record<string, number>; ms: Record<string, number> };
   stop(): void;
 }
 
@@ -154,6 +156,7 @@ export function countStoreCommands(): CommandCount {
     },
     total: () => counter.snapshot().total,
     on: (name, collection) => counter.snapshot().byType[`${name}:${collection}`] ?? 0,
+    byType: () => ({ counts: counter.snapshot().byType, ms: counter.storeMs() }),
     stop: () => counter.stop(),
   };
 }
