@@ -159,7 +159,13 @@ async function dropIndexes(collection: string, names: string[]): Promise<void> {
   );
   for (const name of names) {
     if (!present.has(name)) continue;
-    await col.dropIndex(name);
+    try {
+      await col.dropIndex(name);
+    } catch (err) {
+      // Another instance starting at the same time dropped it first.
+      if ((err as { codeName?: string }).codeName === 'IndexNotFound') continue;
+      throw err;
+    }
     log?.info({ collection, index: name }, 'dropped an index an earlier version created');
   }
 }
