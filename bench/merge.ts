@@ -499,6 +499,8 @@ async function main(): Promise<void> {
     mergeCommands = countStoreCommands();
   }
   const mergePerSec = merged / mergeSeconds;
+  // The merge's commands end here: the check and the storage figures below are the bench's own.
+  pauseCommands();
 
   // Check what the merge left: one source record per change, one recipient per distinct email merged.
   // Exact counts (estimatedDocumentCount answers from a statistic that DocumentDB keeps stale).
@@ -507,7 +509,6 @@ async function main(): Promise<void> {
     `store holds ${sourceRecords} source records and ${recipientDocs} recipients (expected ${merged} and ${recipients}); ${conflicts} conflicts`,
   );
 
-  pauseCommands();
   const storage = {
     recipient: await storageOf('recipients', (stored) => {
       const d = fromStored(stored as unknown as StoredRecipient);
