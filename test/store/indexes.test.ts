@@ -56,16 +56,14 @@ describe('source record indexes (issue 15)', () => {
     }
     // A query by an indexed field's value is answered from its partial index (with enough records that a cost-based
     // planner, DocumentDB's, prefers the index to reading the whole table).
-    await mongoose.connection
-      .db!.collection('source_records')
-      .insertMany(
-        Array.from({ length: 2000 }, (_, i) => ({
-          _id: `c:u${i}`,
-          connectionId: 'c',
-          key: `u${i}`,
-          lookup: { userName: `u${i}@b.c` },
-        })) as never[],
-      );
+    await mongoose.connection.db!.collection('source_records').insertMany(
+      Array.from({ length: 2000 }, (_, i) => ({
+        _id: `c:u${i}`,
+        connectionId: 'c',
+        key: `u${i}`,
+        lookup: { userName: `u${i}@b.c` },
+      })) as never[],
+    );
     const plan = JSON.stringify(
       await mongoose.connection.db!.collection('source_records').find({ connectionId: 'c', 'lookup.userName': 'a@b.c' }).explain(),
     );
