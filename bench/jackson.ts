@@ -25,6 +25,10 @@
  * flags come from BENCH_BASELINE_NODE_ARGS (BENCH_SERVICE_NODE_ARGS is ours'): `--baseline-dist dist` with other flags
  * measures node flags against each other.
  *
+ * CPU per operation is read from /proc for the service, the store and this generator: the store is the FerretDB process
+ * on the URI's port, plus, with BENCH_STORE_PROCESSES=TEXT, every process whose command line contains TEXT (e.g.
+ * `postgres:` for the PostgreSQL backends behind FerretDB v2, where the storage work is done).
+ *
  * Jackson runs with analytics off and no webhook; it sends nothing beyond loopback. Its one TTL index (unused by
  * directory sync) is skipped: FerretDB v1 has no TTL indexes. Every PATCH changes something (it flips the user's
  * `active`), so neither product can answer it as a no-op. Prints one JSON line per round and operation, then the
@@ -39,7 +43,7 @@ import { freePort } from '../test/helpers/ports';
 import { argValue, median, parseCount, round } from './lib/stats';
 import { runConcurrent, type LoadStats } from './lib/load';
 import { startServiceProcess } from './lib/service';
-import { cpuMeter, pidsByCommand } from './lib/cpu';
+import { cpuMeter, storeProcesses } from './lib/cpu';
 import { storeCommands, storeCommandsPerOp as perOp } from './lib/storeCommands';
 import { connectStore, createConnection, createOrganization, disconnectStore } from '../src/store';
 import { loadConfig } from '../src/config/config';
@@ -163,9 +167,8 @@ async function main(): Promise<void> {
 
   const config = loadConfig();
   await connectStore(config.MONGODB_URI);
-  // The local store's FerretDB process, when the store is one (for the CPU figures; absent on another server).
-  const storePort = new URL(config.MONGODB_URI).port;
-  const storePid = pidsByCommand(`--listen-addr=127.0.0.1:${storePort}`)[0];
+  // The local store's processes, when the store is one (for the CPU figures; none on another server).
+  const storePid = storeProcesses(new URL(config.MONGODB_URI).port);
   const org = await createOrganization(`jackson comparison ${Date.now()}`);
   const conn = await createConnection(
     { orgId: org.id, type: 'scim', provider: 'okta' },

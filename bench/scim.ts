@@ -24,7 +24,7 @@
 import { type AddressInfo } from 'node:net';
 import { runConcurrent, type LoadStats } from './lib/load';
 import { startServiceProcess } from './lib/service';
-import { cpuMeter, pidsByCommand } from './lib/cpu';
+import { cpuMeter, storeProcesses } from './lib/cpu';
 import { LoadClient } from './lib/http';
 import { storeCommands, storeCommandsPerOp } from './lib/storeCommands';
 import { randomUUID } from 'node:crypto';
@@ -80,7 +80,7 @@ interface Stats extends LoadStats {
 }
 
 /** The processes whose CPU each run reports (set once the service and the store are known). */
-const watched: Record<string, number | undefined> = { bench: process.pid };
+const watched: Record<string, number | (() => number[]) | undefined> = { bench: process.pid };
 
 /** With --commands: the service process's store command counts so far (it runs with STORE_COMMAND_METRICS=true). */
 let serviceCommands: (() => Promise<Map<string, number>>) | undefined;
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   }
 
   const storePort = new URL(config.MONGODB_URI).port;
-  if (storePort) watched.store = pidsByCommand(`--listen-addr=127.0.0.1:${storePort}`)[0];
+  watched.store = storeProcesses(storePort);
   const org = await createOrganization(`bench ${Date.now()}`);
   const created = await createConnection(
     { orgId: org.id, type: 'scim', provider: 'okta' },

@@ -28,15 +28,41 @@ export function pidsByCommand(needle: string): number[] {
   return pids;
 }
 
-/** CPU ms used by each named process between `start()` and the returned function's call. */
-export function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processCpuMs(pid)]));
+/**
+ * The store server's processes, for its CPU figures: the FerretDB process listening on `port` (the local store, or
+ * any FerretDB started with `--listen-addr=127.0.0.1:PORT`), plus every process whose command line contains
+ * BENCH_STORE_PROCESSES when set (e.g. `postgres:` for the PostgreSQL backends behind FerretDB v2, which do the
+ * storage work there and come and go with its connection pool). A function: the meter asks again at the end, and a
+ * process started meanwhile counts from zero. None when nothing matches (a remote store).
+ */
+export function storeProcesses(port: string): () => number[] {
+  const ferret = port ? pidsByCommand(`--listen-addr=127.0.0.1:${port}`).slice(0, 1) : [];
+  const extra = process.env.BENCH_STORE_PROCESSES;
+  return () => (extra ? [...ferret, ...pidsByCommand(extra)] : ferret);
+}
+
+type Watched = number | number[] | (() => number[]) | undefined;
+
+/**
+ * CPU ms used by each named process (or set of processes, summed) between this call and the returned function's
+ * call. A set given as a function is listed again at the end: a process that started in between counts from zero;
+ * one that ended in between is lost (its CPU can no longer be read).
+ */
+export function cpuMeter(pids: Record<string, Watched>): () => Record<string, number> {
+  const list = (p: Watched): number[] => (p === undefined ? [] : typeof p === 'function' ? p() : Array.isArray(p) ? p : [p]);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, new Map(list(p).map((pid) => [pid, processCpuMs(pid)]))]));
   return () => {
     const out: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) {
-      const a = before[k];
-      const b = pid === undefined ? undefined : processCpuMs(pid);
-      if (a !== undefined && b !== undefined) out[k] = b - a;
+    for (const [k, p] of Object.entries(pids)) {
+      const start = before[k]!;
+      const now = typeof p === 'function' ? [...new Set([...start.keys(), ...list(p)])] : list(p);
+      let sum: number | undefined;
+      for (const pid of now) {
+        const a = start.has(pid) ? start.get(pid) : 0;
+        const b = processCpuMs(pid);
+        if (a !== undefined && b !== undefined) sum = (sum ?? 0) + b - a;
+      }
+      if (sum !== undefined) out[k] = sum;
     }
     return out;
   };
