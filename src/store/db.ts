@@ -127,7 +127,8 @@ export async function connectStore(uri: string, opts: ConnectOptions = {}): Prom
  * Creates the models' indexes. Where the store answers no query from a secondary index (`secondaryIndexes` false:
  * FerretDB v1 on SQLite pushes down `_id` alone and scans for the rest) but still maintains every index on every write
  * (an SQLite expression index that re-parses the stored JSON), only the unique indexes are created: they enforce
- * uniqueness there; the others would only cost writes and storage. (Indexes an earlier version created stay.)
+ * uniqueness there; the others would only cost writes and storage. Indexes an earlier version created and a later one
+ * replaced (the models' retired lists) are dropped first, on every store; any other index an earlier version created stays.
  */
 export async function ensureIndexes(): Promise<void> {
   await dropIndexes(models.SourceRecord.collection.collectionName, models.retiredSourceRecordIndexes);
