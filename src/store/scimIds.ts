@@ -1,6 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import mongoose from 'mongoose';
-import { isDuplicateKeyError } from './errors';
+import { serviceValue } from './serviceInfo';
 
 /**
  * The SCIM id a new user is given: derived from its connection and userName, so that a lookup by userName can read the
@@ -18,19 +17,7 @@ let salt: Buffer | null = null;
 
 /** Reads (creating it on first use) the deployment's salt; part of connecting to the store. */
 export async function loadScimIdSalt(): Promise<void> {
-  const db = mongoose.connection.db;
-  if (!db) throw new Error('the store is not connected');
-  const col = db.collection<{ _id: string; value: { salt: string }; updatedAt: Date }>('service_info');
-  let doc = await col.findOne({ _id: SALT_DOC });
-  if (!doc) {
-    try {
-      await col.insertOne({ _id: SALT_DOC, value: { salt: randomBytes(32).toString('base64') }, updatedAt: new Date() });
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err; // another process created it first: read theirs
-    }
-    doc = await col.findOne({ _id: SALT_DOC });
-  }
-  const value = doc?.value?.salt;
+  const value = (await serviceValue(SALT_DOC, () => ({ salt: randomBytes(32).toString('base64') })))?.salt;
   salt = typeof value === 'string' && value.length > 0 ? Buffer.from(value, 'base64') : null;
 }
 
