@@ -35,7 +35,7 @@ import {
 import { rawCollection } from '../src/store/collections';
 import { Group, Recipient, SourceRecord } from '../src/store/models';
 import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
-import { contributionsOf } from '../src/store/recipientDocs';
+import { encodeContributions, storedContributions } from '../src/store/recipientDocs';
 import { recipientId } from '../src/store/ids';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
@@ -213,7 +213,11 @@ async function main(): Promise<void> {
           update: {
             $set: {
               groups: [...r.groups, 'raw-group'].sort(),
-              contribs: JSON.stringify(contributionsOf(r.contribs).map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() }))),
+              contribs: encodeContributions(
+                storedContributions(r).map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() })),
+                r.email,
+                r.attributes,
+              ),
               updatedAt: new Date(),
             },
             $inc: { v: 1 },

@@ -6,6 +6,7 @@ import {
   applySourceChanges,
   CommandCounter,
   countRecipients,
+  createConnection,
   exportRecipients,
   getRecipient,
   listedRecipientsQuery,
@@ -96,6 +97,101 @@ describe('recipient documents: stored slim, read whole, earlier documents read t
     const r = (await getRecipient(id))!;
     assert.equal(r.firstName, 'Maria');
     assert.equal(r.v, now.v + 1);
+  });
+
+  test('contributions hold once what the recipient holds: the attributes it shares are named, the rest kept', async () => {
+    const conn = await csvConnection('once');
+    const c = await createConnection(
+      { orgId: conn.orgId, type: 'csv' },
+      { publicUrl: 'http://localhost', secretKey: 'test-secret-key-0123456789' },
+    );
+    const other: ConnectionRef = { _id: c.id, orgId: conn.orgId, type: 'csv' };
+    await writePerson(conn, 'k1', 'Lin@Once.example', 'Lin');
+    await applySourceChanges(other, [
+      { op: 'upsert', key: 'o1', email: 'lin@once.example', active: true, attributes: { first_name: 'Linda', job_title: 'Pilot' } },
+    ]);
+    const id = recipientId(conn.orgId, 'lin@once.example');
+    const raw = (await recipients().findOne({ _id: id }))!;
+    assert.equal(typeof raw.contribs, 'string');
+    const stored = raw.contribs as string;
+    for (const held of ['London', 'Lovelace', 'Pilot', conn._id + ':k1', 'lin@once.example']) {
+      assert.ok(!stored.includes(held), `${held} is held by the recipient, not again by its contributions: ${stored}`);
+    }
+    // The value the recipient does not show (the lower-priority first name) is kept, as is the display form.
+    assert.ok(stored.includes('Linda') || stored.includes('"Lin"'), stored);
+    const r = (await getRecipient(id))!;
+    const byCid = new Map(r.contribs.map((c) => [c.cid, c]));
+    assert.deepEqual(byCid.get(conn._id)!.at, { first_name: 'Lin', last_name: 'Lovelace', city: 'London' });
+    assert.deepEqual(byCid.get(other._id)!.at, { first_name: 'Linda', job_title: 'Pilot' });
+    assert.equal(byCid.get(conn._id)!.e, 'Lin@Once.example');
+    assert.equal(byCid.get(other._id)!.sid, `${other._id}:o1`);
+
+    // The previous version's string of whole contributions reads the same.
+    await recipients().updateOne({ _id: id }, { $set: { contribs: JSON.stringify(r.contribs) } });
+    const { ev: _ev, ...withoutEvents } = r;
+    const { ev: _ev2, ...readBack } = (await getRecipient(id))!;
+    assert.deepEqual(readBack, withoutEvents);
+  });
+
+  test('toStored and fromStored are inverse on any contributions (random cases)', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      // mulberry32: small, and uniform enough for picking cases
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const names = ['first_name', 'last_name', 'city', 'job_title', 'department_name'] as const;
+    const values = ['a', 'b', 'A', ''];
+    const attrs = (): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const n of names) if (rand(3)) out[n] = values[rand(values.length)];
+      if (rand(2)) out.custom = rand(2) ? { team: 'x' } : { team: 'y', floor: '2' };
+      return out;
+    };
+    for (let i = 0; i < 300; i++) {
+      const attributes = attrs() as RecipientDoc['attributes'];
+      const contribs = Array.from({ length: rand(4) }, (_, j) => ({
+        sid: rand(5) ? `c${j}:key:${j}` : `odd-${j}`,
+        cid: `c${j}`,
+        ct: ['csv', 'scim', 'hris'][rand(3)]!,
+        a: rand(3) > 0,
+        d: rand(4) === 0,
+        s: rand(1000),
+        e: [null, 'x@y.io', 'X@y.io'][rand(3)]!,
+        at: [
+          () => ({ ...attributes }),
+          () => ({ ...attributes, ...attrs() }),
+          () => Object.fromEntries(Object.entries(attributes).filter(() => rand(4) > 0)),
+          attrs,
+        ][rand(4)]!(),
+        g: rand(2) ? [] : ['g1', 'g2'].slice(0, 1 + rand(2)),
+      }));
+      const doc: RecipientDoc = {
+        _id: 'o:x@y.io',
+        orgId: 'o',
+        email: 'x@y.io',
+        emailDisplay: 'x@y.io',
+        listed: true,
+        status: 'active',
+        firstName: attributes.first_name ?? null,
+        lastName: attributes.last_name ?? null,
+        attributes,
+        groups: [],
+        sources: contribs.filter((c) => !c.d).map((c) => ({ connectionId: c.cid, type: c.ct, active: c.a })),
+        contribs,
+        v: 1,
+        createdAt: new Date(1000),
+        updatedAt: new Date(2000),
+      };
+      const stored = toStored(doc);
+      assert.deepEqual(
+        fromStored(JSON.parse(JSON.stringify({ ...stored, createdAt: 0, updatedAt: 0 })) as StoredRecipient).contribs,
+        contribs,
+        `case ${i}`,
+      );
+    }
   });
 
   test('toStored and fromStored are inverse on what the code sees', () => {

@@ -54,7 +54,8 @@ export interface RecipientDoc {
  * store decodes and re-encodes the whole document on every write, and FerretDB v1 keeps a type schema beside every
  * field and every array element, so nested arrays of objects cost several times their data):
  * - `emailDisplay` only where it differs from `email`;
- * - `contribs` as one JSON string (no query reads inside it);
+ * - `contribs` as one JSON string (no query reads inside it), naming the recipient's own attribute values and email
+ *   rather than copying them (recipientDocs.ts);
  * - no `firstName`/`lastName` (the attributes' first_name/last_name) and no `sources` (the live contributions).
  * Documents written before keep those fields and an array of contributions; reads ignore the copies and derive them.
  */
