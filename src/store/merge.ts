@@ -170,12 +170,13 @@ export function nextRecord(
         statusSeq: statusChanged ? nextStatusSeq() : prev.statusSeq,
         attributes,
         groups,
-        raw: change.raw,
-        lookup: change.lookup,
         v: (prev?.v ?? 0) + 1,
         createdAt: prev?.createdAt ?? now,
         updatedAt: now,
       };
+      // Only the paths that have them (SCIM) store these: an absent field costs nothing, a null one its name and type.
+      if (change.raw !== undefined) next.raw = change.raw;
+      if (change.lookup !== undefined) next.lookup = change.lookup;
       if (!prev) return { next, outcome: 'created' };
       if (contentOf(prev) === contentOf(next)) return { next: prev, outcome: 'unchanged' };
       const outcome = prev.active && !prev.deleted && !next.active ? 'deactivated' : 'updated';
