@@ -292,6 +292,10 @@ interface StorageFigure {
   heldValueBytes: number;
   /** (avgObjSize + index bytes per doc) / held value bytes; target ≤ 2. */
   ratio: number;
+  /** The held fields as one BSON document of their own (names and values): the least a document store keeps of them. */
+  heldFieldBytes: number;
+  /** (avgObjSize + index bytes per doc) / held field bytes: the same target read with the fields' names counted. */
+  fieldRatio: number;
 }
 
 /**
@@ -299,7 +303,7 @@ interface StorageFigure {
  * its email, status, names, merged attributes, groups and the ids of its sources; for a source record, its key, email,
  * active flag, attributes and groups (what the connection said).
  */
-async function storageOf(collection: string, held: (d: Record<string, unknown>) => unknown): Promise<StorageFigure> {
+async function storageOf(collection: string, held: (d: Record<string, unknown>) => Record<string, unknown>): Promise<StorageFigure> {
   const db = mongoose.connection.db!;
   const st = (await db.command({ collStats: collection })) as {
     count?: number;
@@ -312,6 +316,7 @@ async function storageOf(collection: string, held: (d: Record<string, unknown>) 
   const sample = await db.collection<Record<string, unknown>>(collection).find({}).limit(1000).toArray();
   const bson = sample.reduce((n, d) => n + BSON.calculateObjectSize(d), 0) / Math.max(1, sample.length);
   const heldBytes = sample.reduce((n, d) => n + valueBytes(held(d)), 0) / Math.max(1, sample.length);
+  const fieldBytes = sample.reduce((n, d) => n + BSON.calculateObjectSize(held(d)), 0) / Math.max(1, sample.length);
   const avgObj = st.avgObjSize ?? (count ? (st.size ?? 0) / count : 0);
   const indexPerDoc = count ? (st.totalIndexSize ?? 0) / count : 0;
   return {
@@ -322,6 +327,8 @@ async function storageOf(collection: string, held: (d: Record<string, unknown>) 
     sampleBsonBytes: Math.round(bson),
     heldValueBytes: Math.round(heldBytes),
     ratio: round((avgObj + indexPerDoc) / Math.max(1, heldBytes), 2),
+    heldFieldBytes: Math.round(fieldBytes),
+    fieldRatio: round((avgObj + indexPerDoc) / Math.max(1, fieldBytes), 2),
   };
 }
 
@@ -512,9 +519,22 @@ async function main(): Promise<void> {
   const storage = {
     recipient: await storageOf('recipients', (stored) => {
       const d = fromStored(stored as unknown as StoredRecipient);
-      return [d.email, d.status, d.firstName, d.lastName, d.attributes, d.groups, d.sources.map((x) => x.connectionId)];
+      // The names are the attributes' first_name and last_name: counted once.
+      return {
+        email: d.email,
+        status: d.status,
+        attributes: d.attributes,
+        groups: d.groups,
+        sources: d.sources.map((x) => x.connectionId),
+      };
     }),
-    sourceRecord: await storageOf('source_records', (d) => [d.key, d.email, d.active, d.attributes, d.groups]),
+    sourceRecord: await storageOf('source_records', (d) => ({
+      key: d.key,
+      email: d.email,
+      active: d.active,
+      attributes: d.attributes,
+      groups: d.groups,
+    })),
   };
   log(`storage per document: ${JSON.stringify(storage)}`);
   for (let i = 0; i < rawAfter; i++) await sampleRaw(`after merge #${i + 1}`);
