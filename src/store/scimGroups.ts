@@ -4,7 +4,7 @@ import { findByIds } from './batchRead';
 import { recordGroupEvent } from './events';
 import type { MongoQuery } from '../filter';
 import { applySourceChanges, type ConnectionRef, type SourceChange } from './merge';
-import { Group, SourceRecord, type GroupDoc, type SourceRecordDoc } from './models';
+import { Group, inSomeGroup, SourceRecord, type GroupDoc, type SourceRecordDoc } from './models';
 import { sourceRecordId } from './ids';
 import { findSourceRecord } from './sourceRecords';
 
@@ -134,9 +134,16 @@ export async function readScimGroup(conn: ConnectionRef, id: string): Promise<Sc
   return finishIntent(g);
 }
 
+/** The live source records naming any of these groups, as a query the group index (`records_group_members`) answers. */
+export function groupMembersQuery(connectionId: string, groupIds: string[]): Record<string, unknown> {
+  return { connectionId, groups: groupIds.length === 1 ? groupIds[0] : { $in: groupIds }, ...inSomeGroup, deleted: false };
+}
+
 /** Person members are the live source records naming the group. */
 export async function scimGroupUserKeys(connectionId: string, groupId: string): Promise<string[]> {
-  const docs = await SourceRecord.find({ connectionId, groups: groupId, deleted: false }, { key: 1 }).lean().exec();
+  const docs = await SourceRecord.find(groupMembersQuery(connectionId, [groupId]), { key: 1 })
+    .lean()
+    .exec();
   return docs.map((d) => d.key);
 }
 
@@ -178,12 +185,7 @@ export async function scimGroupMembers(conn: ConnectionRef, page: Pick<GroupDoc,
   const users = new Map<string, ScimGroupUser[]>(ids.map((id) => [id, []]));
   if (!ids.length) return { users, nested: new Map() };
   const [records, nested] = await Promise.all([
-    SourceRecord.find(
-      { connectionId: conn._id, groups: ids.length === 1 ? ids[0] : { $in: ids }, deleted: false },
-      { key: 1, raw: 1, groups: 1 },
-    )
-      .lean()
-      .exec(),
+    SourceRecord.find(groupMembersQuery(conn._id, ids), { key: 1, raw: 1, groups: 1 }).lean().exec(),
     findByIds(
       Group,
       page.flatMap((g) => g.memberGroups ?? []),

@@ -56,13 +56,18 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
  * (src/store/lookupKeys.ts, mergeJournal.ts), which have no `orgId` or `connectionId`, and the records of HRIS, SFTP and
  * CSV connections (most rows) have no `lookup`: none of them gets an entry it would never be found by. Every query these
  * serve names the indexed field by value, which implies the filter, so the server still picks them (an equality or
- * `$in` on a field implies `$exists: true`). Each index a write maintains costs: on FerretDB v2 with DocumentDB about as
+ * `$in` on a field implies `$exists: true`; the group index is the exception, below). Each index a write maintains costs: on FerretDB v2 with DocumentDB about as
  * much as the insert itself. (FerretDB v1 keeps none of them: see ensureIndexes.)
  */
 const hasConnection = { connectionId: { $exists: true } };
+/** Part of every query of records by group, so that it can be answered from `records_group_members`. */
+export const inSomeGroup = { 'groups.0': { $exists: true } } as const;
 sourceRecordSchema.index({ orgId: 1, email: 1 }, { name: 'records_org_email', partialFilterExpression: { orgId: { $exists: true } } });
 sourceRecordSchema.index({ connectionId: 1, key: 1 }, { name: 'records_connection_key', partialFilterExpression: hasConnection });
-sourceRecordSchema.index({ connectionId: 1, groups: 1 }, { name: 'records_connection_groups', partialFilterExpression: hasConnection });
+// Only records in some group: most rows (HRIS, SFTP, CSV, and SCIM users in no group) have none, and an empty array
+// would still take an entry. A query by group names the filter itself (`inSomeGroup`): a planner does not infer
+// `groups.0` from `groups: id`.
+sourceRecordSchema.index({ connectionId: 1, groups: 1 }, { name: 'records_group_members', partialFilterExpression: inSomeGroup });
 // SCIM lookups (userName, externalId, emails.value filters) on a real MongoDB; see src/scim/userSearch.ts.
 for (const field of ['userName', 'externalId', 'emails.value']) {
   sourceRecordSchema.index(
@@ -79,6 +84,8 @@ export const retiredSourceRecordIndexes = [
   'connectionId_1_lookup.userName_1',
   'connectionId_1_lookup.externalId_1',
   'connectionId_1_lookup.emails.value_1',
+  // partial on connectionId alone, which still gave every record outside any group an entry: records_group_members
+  'records_connection_groups',
 ];
 
 export const SourceRecord = model<SourceRecordDoc>('SourceRecord', sourceRecordSchema, 'source_records');
