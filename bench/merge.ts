@@ -283,7 +283,9 @@ function valueBytes(v: unknown): number {
 
 interface StorageFigure {
   count: number;
-  /** collStats: average document size, data size and index size per document. */
+  /** The count collStats gave (a statistic on DocumentDB). */
+  statisticCount: number;
+  /** collStats' data size, index size and storage size, per document (exact count). */
   avgObjBytes: number;
   indexBytesPerDoc: number;
   storageBytesPerDoc: number;
@@ -312,15 +314,18 @@ async function storageOf(collection: string, held: (d: Record<string, unknown>) 
     storageSize?: number;
     totalIndexSize?: number;
   };
-  const count = st.count ?? 0;
+  // Per document by the exact count: DocumentDB's collStats count (and so its avgObjSize) is a statistic that lags the
+  // table by thousands of rows until PostgreSQL next analyzes it.
+  const count = await db.collection(collection).countDocuments({});
   const sample = await db.collection<Record<string, unknown>>(collection).find({}).limit(1000).toArray();
   const bson = sample.reduce((n, d) => n + BSON.calculateObjectSize(d), 0) / Math.max(1, sample.length);
   const heldBytes = sample.reduce((n, d) => n + valueBytes(held(d)), 0) / Math.max(1, sample.length);
   const fieldBytes = sample.reduce((n, d) => n + BSON.calculateObjectSize(held(d)), 0) / Math.max(1, sample.length);
-  const avgObj = st.avgObjSize ?? (count ? (st.size ?? 0) / count : 0);
+  const avgObj = st.size !== undefined && count ? st.size / count : (st.avgObjSize ?? 0);
   const indexPerDoc = count ? (st.totalIndexSize ?? 0) / count : 0;
   return {
     count,
+    statisticCount: st.count ?? 0,
     avgObjBytes: Math.round(avgObj),
     indexBytesPerDoc: Math.round(indexPerDoc),
     storageBytesPerDoc: count ? Math.round((st.storageSize ?? 0) / count) : 0,
