@@ -56,8 +56,8 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
  * (src/store/lookupKeys.ts, mergeJournal.ts), which have no `orgId` or `connectionId`, and the records of HRIS, SFTP and
  * CSV connections (most rows) have no `lookup`: none of them gets an entry it would never be found by. Every query these
  * serve names the indexed field by value, which implies the filter, so the server still picks them (an equality or
- * `$in` on a field implies `$exists: true`; the group index is the exception, below). Each index a write maintains costs: on FerretDB v2 with DocumentDB about as
- * much as the insert itself. (FerretDB v1 keeps none of them: see ensureIndexes.)
+ * `$in` on a field implies `$exists: true`; the group index is the exception, below). Each index a write maintains
+ * costs: on FerretDB v2 with DocumentDB about as much as the insert itself. (FerretDB v1 keeps none: see ensureIndexes.)
  */
 const hasConnection = { connectionId: { $exists: true } };
 /** Part of every query of records by group, so that it can be answered from `records_group_members`. */
