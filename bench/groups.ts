@@ -33,7 +33,8 @@ import {
   storeCapabilities,
 } from '../src/store';
 import { rawCollection } from '../src/store/collections';
-import { Group, inSomeGroup, Recipient, SourceRecord } from '../src/store/models';
+import { Group, Recipient, SourceRecord } from '../src/store/models';
+import { groupMembersQuery } from '../src/store/scimGroups';
 import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
 import { encodeContributions, storedContributions } from '../src/store/recipientDocs';
 import { recipientId } from '../src/store/ids';
@@ -135,17 +136,12 @@ async function main(): Promise<void> {
     log(`a page of ${GROUPS} groups holds ${members} members`);
     const http = await timed(PAGES, page);
     const batched = await timed(PAGES, async () => {
-      await SourceRecord.find(
-        { connectionId: conn.id, groups: { $in: groupIds }, ...inSomeGroup, deleted: false },
-        { key: 1, raw: 1, groups: 1 },
-      )
-        .lean()
-        .exec();
+      await SourceRecord.find(groupMembersQuery(conn.id, groupIds), { key: 1, raw: 1, groups: 1 }).lean().exec();
       await findByIds(Group, groupIds, { displayName: 1 });
     });
     const perGroup = await timed(PAGES, async () => {
       for (const id of groupIds) {
-        await SourceRecord.find({ connectionId: conn.id, groups: id, ...inSomeGroup, deleted: false }, { key: 1, raw: 1 })
+        await SourceRecord.find(groupMembersQuery(conn.id, [id]), { key: 1, raw: 1 })
           .lean()
           .exec();
         await Group.find({ _id: { $in: [id] } }, { displayName: 1 })

@@ -319,8 +319,9 @@ async function storageOf(collection: string, held: (d: Record<string, unknown>) 
   const count = await db.collection(collection).countDocuments({});
   const sample = await db.collection<Record<string, unknown>>(collection).find({}).limit(1000).toArray();
   const bson = sample.reduce((n, d) => n + BSON.calculateObjectSize(d), 0) / Math.max(1, sample.length);
-  const heldBytes = sample.reduce((n, d) => n + valueBytes(held(d)), 0) / Math.max(1, sample.length);
-  const fieldBytes = sample.reduce((n, d) => n + BSON.calculateObjectSize(held(d)), 0) / Math.max(1, sample.length);
+  const helds = sample.map(held);
+  const heldBytes = helds.reduce((n, h) => n + valueBytes(h), 0) / Math.max(1, sample.length);
+  const fieldBytes = helds.reduce((n, h) => n + BSON.calculateObjectSize(h), 0) / Math.max(1, sample.length);
   const avgObj = st.size !== undefined && count ? st.size / count : (st.avgObjSize ?? 0);
   const indexPerDoc = count ? (st.totalIndexSize ?? 0) / count : 0;
   return {
