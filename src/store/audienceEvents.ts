@@ -1,7 +1,7 @@
 import sift from 'sift';
 import { findByIds } from './batchRead';
 import { segmentQuery } from './audiences';
-import { readEvents, type EventDraft } from './events';
+import { readEvents, recipientEventKey, type EventDraft } from './events';
 import { findSegments } from './segments';
 import { stableJson } from './stableJson';
 import type { MongoQuery } from '../filter';
@@ -161,7 +161,7 @@ export function audienceEvents(
     if (was === is) continue;
     const type = is ? 'audience.recipient_entered' : 'audience.recipient_left';
     out.push({
-      key: `audience:${m.id}:${subject}:${at}:${type}`,
+      key: recipientEventKey(subject, at, type, { audienceId: m.id }),
       type,
       connectionId,
       data: { audienceId: m.id, recipientId: subject, email },

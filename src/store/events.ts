@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { EVENT_GAP_GRACE_MS, appendBlocks, readBlocks, sweepBlocks, walkBack, type Packed } from './eventBlocks';
 export { EVENT_APPEND_LINGER_MS, setEventAppendLinger, settleEventAppends } from './eventBlocks';
 import { SyncRun, type EventDoc, type RecipientDoc } from './models';
+import { stableJson } from './stableJson';
 
 /** Every event type of the feed (SPEC §4 Events), plus the endpoint notice the webhook worker writes. */
 export const EVENT_TYPES = [
@@ -188,6 +189,15 @@ export function changedAttributeNames(a: Record<string, unknown>, b: Record<stri
 }
 
 /**
+ * The key of a recipient's event: `at` names the version written (`${createdAt}:${v}`, or `${createdAt}:gone` for a
+ * removal by deletion); group membership events add the group, audience events lead with the audience.
+ */
+export function recipientEventKey(subject: string, at: string, type: EventType, data: Record<string, unknown>): string {
+  if (type.startsWith('audience.')) return `audience:${String(data.audienceId)}:${subject}:${at}:${type}`;
+  return `recipient:${subject}:${at}:${type}${type.startsWith('group.') ? `:${String(data.groupId)}` : ''}`;
+}
+
+/**
  * The events of one recipient write: `prev` as read, `next` as written (null: the document is deleted). A recipient
  * is in the feed while it is listed; group membership changes of a listed recipient are `group.member_*` events of
  * its groups (the groups it is created with are in recipient.created's `groups`).
@@ -206,9 +216,9 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
   const object = now ? recipientObject(now) : null;
   const out: EventDraft[] = [];
   // The full object rides on the recipient.* events only (group membership events name the group and the person).
-  const ev = (type: EventType, data: Record<string, unknown>, suffix = '') =>
+  const ev = (type: EventType, data: Record<string, unknown>) =>
     out.push({
-      key: `recipient:${subject}:${at}:${type}${suffix}`,
+      key: recipientEventKey(subject, at, type, data),
       type,
       connectionId,
       data: { ...base, ...data },
@@ -224,7 +234,7 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
     return out;
   }
   if (was && !now) {
-    for (const g of was.groups) ev('group.member_removed', { groupId: g }, `:${g}`);
+    for (const g of was.groups) ev('group.member_removed', { groupId: g });
     ev('recipient.removed', {});
     return out;
   }
@@ -238,8 +248,8 @@ export function recipientEvents(prev: RecipientDoc | undefined, next: RecipientD
   if (changed.length) ev('recipient.updated', { changed: changed.sort() });
   const ga = new Set(a.groups);
   const gb = new Set(b.groups);
-  for (const g of b.groups) if (!ga.has(g)) ev('group.member_added', { groupId: g }, `:${g}`);
-  for (const g of a.groups) if (!gb.has(g)) ev('group.member_removed', { groupId: g }, `:${g}`);
+  for (const g of b.groups) if (!ga.has(g)) ev('group.member_added', { groupId: g });
+  for (const g of a.groups) if (!gb.has(g)) ev('group.member_removed', { groupId: g });
   return out;
 }
 
@@ -294,7 +304,25 @@ export async function reemitRecipientEvents(
 }
 
 /** What a recipient document's own fields say about the events it keeps: they are this write's events of it. */
-type EventOwner = Pick<RecipientDoc, '_id' | 'email' | 'createdAt' | 'v'>;
+type EventOwner = Pick<RecipientDoc, '_id' | 'email' | 'createdAt' | 'v' | 'status' | 'groups'>;
+
+/**
+ * The data a recipient.* event takes from the recipient version the write made (recipientEvents): undefined where the
+ * event's data is its own. Stored in that recipient, such data is left out (`f` of the compact form).
+ */
+function ownerData(type: EventType, owner: Pick<RecipientDoc, 'status' | 'groups'>): Record<string, unknown> | undefined {
+  switch (type) {
+    case 'recipient.created':
+      return { status: owner.status, groups: owner.groups };
+    case 'recipient.reactivated':
+      return { status: owner.status };
+    case 'recipient.offboarded':
+    case 'recipient.removed':
+      return {};
+    default:
+      return undefined;
+  }
+}
 
 /** The events kept in a recipient document (`ev`, see withoutObjects; or the forms earlier versions wrote). */
 export function storedEvents(r: Pick<RecipientDoc, 'ev'> & Partial<EventOwner>): EventDraft[] {
@@ -311,24 +339,45 @@ export function storedEvents(r: Pick<RecipientDoc, 'ev'> & Partial<EventOwner>):
   const inc = owned ? r.createdAt!.getTime() : (parsed.i ?? null);
   const email = owned ? r.email : parsed.m;
   const at = owned ? `${inc}:${r.v}` : null;
-  const { c: connectionId, e } = parsed;
-  return e.map(([key, type, rest]) => {
-    const full = (at === null ? key : key.split(AT_MARK).join(at)).split(SUBJECT_MARK).join(subject);
-    return { key: full, type, connectionId, data: { recipientId: subject, email, ...rest }, object: null, subject, inc };
+  const { c: connectionId } = parsed;
+  const draft = (key: string, type: EventType, rest: Record<string, unknown>): EventDraft => ({
+    key,
+    type,
+    connectionId,
+    data: { recipientId: subject, email, ...rest },
+    object: null,
+    subject,
+    inc,
   });
+  if (parsed.f) {
+    if (at === null || r.status === undefined || r.groups === undefined) {
+      throw new Error('storedEvents: the compact form needs the recipient it was stored in');
+    }
+    const owner = { status: r.status, groups: r.groups };
+    return parsed.f.map(([type, rest]) => {
+      const data = rest ?? ownerData(type, owner) ?? {};
+      return draft(recipientEventKey(subject, at, type, data), type, data);
+    });
+  }
+  return (parsed.e ?? []).map(([key, type, rest]) =>
+    draft((at === null ? key : key.split(AT_MARK).join(at)).split(SUBJECT_MARK).join(subject), type, rest),
+  );
 }
 
 /**
  * The events of one recipient write, with what they share said once (they all name the same recipient). Written with
- * the recipient they name, `s`, `i` and `m` are left out (its `_id`, `createdAt` and `email`) and each key's
- * `${createdAt}:${v}` is AT_MARK.
+ * the recipient they name, `s`, `i` and `m` are left out (its `_id`, `createdAt` and `email`), and the events are `f`:
+ * each its type and, unless the recipient holds it (ownerData), its data; the key is derived (recipientEventKey).
+ * Otherwise `e`, each event with its key; earlier versions wrote `e` in the owned form too, each key's
+ * `${createdAt}:${v}` as AT_MARK and the subject as SUBJECT_MARK.
  */
 interface CompactEvents {
   s?: string;
   i?: number | null;
   c: string | null;
   m?: unknown;
-  e: [string, EventType, Record<string, unknown>][];
+  e?: [string, EventType, Record<string, unknown>][];
+  f?: ([EventType] | [EventType, Record<string, unknown>])[];
 }
 const SUBJECT_MARK = '\u0001';
 const AT_MARK = '\u0002';
@@ -336,8 +385,8 @@ const AT_MARK = '\u0002';
 /**
  * The copy of a write's events kept in the recipient document: without the full objects (the document is one), as
  * one compact JSON string (one field for the store to write, each shared value once, and none the document already
- * holds): the merge writes it with every recipient it changes, so its size is part of the feed's cost on the merge.
- * `owner`: the recipient document it is stored in.
+ * holds or its keys derive from): the merge writes it with every recipient it changes, so its size is part of the
+ * feed's cost on the merge and of every recipient's storage. `owner`: the recipient document it is stored in.
  */
 export function withoutObjects(drafts: EventDraft[], owner?: EventOwner): string | undefined {
   if (!drafts.length) return undefined;
@@ -357,17 +406,26 @@ export function withoutObjects(drafts: EventDraft[], owner?: EventOwner): string
     );
   if (!shared) return JSON.stringify(drafts.map((d) => (d.object ? { ...d, object: null } : d)));
   const owned = owner !== undefined && owner._id === subject && owner.email === email && owner.createdAt.getTime() === inc;
-  const at = owned ? `${owner.createdAt.getTime()}:${owner.v}` : null;
+  const rests = drafts.map((d) => {
+    const { recipientId: _r, email: _e, ...rest } = d.data;
+    return rest;
+  });
+  if (owned) {
+    const at = `${owner.createdAt.getTime()}:${owner.v}`;
+    if (drafts.every((d, i) => d.key === recipientEventKey(subject, at, d.type, rests[i]!))) {
+      const f = drafts.map((d, i): [EventType] | [EventType, Record<string, unknown>] => {
+        const own = ownerData(d.type, owner);
+        return own !== undefined && stableJson(own) === stableJson(rests[i]) ? [d.type] : [d.type, rests[i]!];
+      });
+      return JSON.stringify({ c: connectionId, f } satisfies CompactEvents);
+    }
+  }
   const compact: CompactEvents = {
-    ...(owned ? {} : { s: subject, i: inc ?? null }),
+    s: subject,
+    i: inc ?? null,
     c: connectionId,
-    ...(owned ? {} : { m: email }),
-    e: drafts.map((d) => {
-      const { recipientId: _r, email: _e, ...rest } = d.data;
-      let key = d.key.split(subject).join(SUBJECT_MARK);
-      if (at !== null) key = key.split(at).join(AT_MARK);
-      return [key, d.type, rest];
-    }),
+    m: email,
+    e: drafts.map((d, i) => [d.key.split(subject).join(SUBJECT_MARK), d.type, rests[i]!]),
   };
   return JSON.stringify(compact);
 }

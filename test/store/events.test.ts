@@ -18,7 +18,9 @@ import {
   type ConnectionRef,
   type EventDoc,
 } from '../../src/store';
-import { EventBlock, MergeJournal, Recipient } from '../../src/store/models';
+import { EventBlock, MergeJournal, Recipient, type RecipientDoc } from '../../src/store/models';
+import { recipientEvents } from '../../src/store/events';
+import { audienceEvents, type AudienceMatcher } from '../../src/store/audienceEvents';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 const env = { publicUrl: 'http://localhost:8080', secretKey: 'test-secret-key-0123456789' };
@@ -210,23 +212,97 @@ describe('events: written with the change', () => {
     );
     // Stored in the recipient they name, the form leaves out what the document holds (its id, email, incarnation
     // and version), and reads back the same from that document.
-    const owner = { _id: 'o:a@x.io', email: 'a@x.io', createdAt: new Date(1), v: 2 };
+    const owner = { _id: 'o:a@x.io', email: 'a@x.io', createdAt: new Date(1), v: 2, status: 'active' as const, groups: ['g1'] };
     const owned = withoutObjects(drafts, owner)!;
     assert.ok(owned.length < stored.length, `${owned.length} < ${stored.length}`);
-    assert.ok(!owned.includes('a@x.io') && !owned.includes(':1:2:'), owned);
+    // Nor the keys, which it derives from the types and data.
+    assert.ok(!owned.includes('a@x.io') && !owned.includes(':1:2') && !owned.includes('recipient:'), owned);
     assert.deepEqual(
       storedEvents({ ev: owned, ...owner }),
       drafts.map((d) => ({ ...d, object: null })),
     );
     assert.throws(() => storedEvents({ ev: owned }), /needs the recipient/);
+    assert.throws(
+      () => storedEvents({ ev: owned, _id: owner._id, email: owner.email, createdAt: owner.createdAt, v: 2 }),
+      /needs the recipient/,
+    );
+    // The form earlier versions wrote in the recipient (keys with the subject and version marked) reads the same.
+    const earlier = JSON.stringify({
+      c: 'c1',
+      e: [
+        ['recipient:\u0001:\u0002:recipient.updated', 'recipient.updated', { changed: ['city'] }],
+        ['audience:aud1:\u0001:\u0002:audience.recipient_left', 'audience.recipient_left', { audienceId: 'aud1' }],
+      ],
+    });
+    assert.deepEqual(
+      storedEvents({ ev: earlier, ...owner }),
+      drafts.map((d) => ({ ...d, object: null })),
+    );
     // Another recipient's events (not the document's own) keep the shared values.
     assert.ok(withoutObjects(drafts, { ...owner, _id: 'o:b@x.io', email: 'b@x.io' })!.includes('"s":'));
+    // A key that is not the one the type derives keeps the form with keys.
+    const odd = [{ ...drafts[0]!, key: 'recipient:o:a@x.io:1:2:recipient.updated:x' }];
+    assert.deepEqual(
+      storedEvents({ ev: withoutObjects(odd, owner), ...owner }),
+      odd.map((d) => ({ ...d, object: null })),
+    );
     // Drafts naming different recipients keep the plain form.
     const mixed = [drafts[0]!, { ...drafts[1]!, subject: 'o:b@x.io' }];
     assert.deepEqual(
       storedEvents({ ev: withoutObjects(mixed) }),
       mixed.map((d) => ('object' in d ? { ...d, object: null } : d)),
     );
+  });
+
+  test("each kind of recipient write's events, kept in the recipient it wrote, read back the same from it", () => {
+    const base: RecipientDoc = {
+      _id: 'o:a@x.io',
+      orgId: 'o',
+      email: 'a@x.io',
+      emailDisplay: 'A@x.io',
+      listed: true,
+      status: 'active',
+      firstName: 'A',
+      lastName: null,
+      attributes: { first_name: 'A', city: 'Oslo' },
+      groups: ['g1', 'g2'],
+      sources: [],
+      contribs: [],
+      v: 3,
+      createdAt: new Date(1_700_000_000_000),
+      updatedAt: new Date(1_700_000_000_500),
+    };
+    const next = (d: Partial<RecipientDoc>): RecipientDoc => ({ ...base, ...d, v: base.v + 1 });
+    const audience: AudienceMatcher = {
+      id: 'aud1',
+      match: (r) => r.listed && r.status === 'active' && r.groups.includes('g3'),
+      fields: ['groups', 'status', 'listed'],
+    };
+    const cases: [string, RecipientDoc | undefined, RecipientDoc][] = [
+      ['created', undefined, base],
+      ['created inactive, in no group', undefined, { ...base, status: 'inactive', groups: [] }],
+      ['offboarded', base, next({ status: 'offboarded' })],
+      ['reactivated', { ...base, status: 'offboarded' }, next({ status: 'inactive' })],
+      ['updated, groups changed, entered an audience', base, next({ attributes: { first_name: 'A', city: 'Rome' }, groups: ['g2', 'g3'] })],
+      ['left the feed: only tombstones', base, next({ listed: false, status: 'offboarded' })],
+    ];
+    for (const [name, prev, doc] of cases) {
+      const drafts = [...recipientEvents(prev, doc, 'c1'), ...audienceEvents([audience], prev, doc, 'c1')];
+      assert.ok(drafts.length, name);
+      const ev = withoutObjects(drafts, doc)!;
+      assert.ok(!ev.includes('"e"') && !ev.includes('a@x.io'), `${name}: ${ev}`);
+      assert.deepEqual(
+        storedEvents({ ...doc, ev }),
+        drafts.map((d) => ({ ...d, object: null })),
+        name,
+      );
+      // Each event of a write names a change of its own (the feed drops a key it has seen).
+      assert.equal(new Set(drafts.map((d) => d.key)).size, drafts.length, name);
+      // What the recipient holds is left out: the data of these kinds is the recipient's own.
+      for (const own of ['recipient.created', 'recipient.reactivated', 'recipient.offboarded', 'recipient.removed']) {
+        if (drafts.some((d) => d.type === own)) assert.ok(ev.includes(`["${own}"]`), `${name}: ${ev}`);
+      }
+    }
   });
 
   test('readers stop at a young hole, pass and seal it once it is older than the grace', async () => {
