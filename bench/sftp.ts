@@ -58,7 +58,7 @@ import {
   type SyncRunDoc,
 } from '../src/store';
 // The benchmark seeds and counts through the raw models: it measures the store itself beside the service.
-import { Recipient, SourceRecord, SyncRun } from '../src/store/models';
+import { ofConnection, Recipient, SourceRecord, SyncRun } from '../src/store/models';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
 import { serviceNodeArgs } from './lib/service';
 
@@ -200,7 +200,7 @@ async function scratchLike(like: string, prefix: string) {
  * load's own, with their own ids, keys and emails).
  */
 async function rawInserts(connectionId: string): Promise<{ rate: number; sources: string; recipients: string }> {
-  const src = (await SourceRecord.findOne({ connectionId }).lean().exec()) as unknown as Doc;
+  const src = (await SourceRecord.findOne(ofConnection(connectionId)).lean().exec()) as unknown as Doc;
   const rec = (await Recipient.findOne({ orgId: String(src.orgId) })
     .lean()
     .exec()) as unknown as Doc;

@@ -6,7 +6,7 @@ import { DEFAULT_MASS_REMOVAL_THRESHOLD, DEFAULT_MAX_DIRECTORY_CONNECTIONS } fro
 import { newId } from './ids';
 import { recordConnectionEvent } from './events';
 import { applySourceChanges, type ConnectionRef } from './merge';
-import { Connection, Group, Organization, SourceRecord, SyncRun, type ConnectionDoc } from './models';
+import { Connection, Group, Organization, ofConnection, SourceRecord, SyncRun, type ConnectionDoc } from './models';
 import { payConnectionRemerge } from './remerge';
 import { encryptSecret, hashPassword, hashToken, newToken, tokenMatches } from './secrets';
 import { invalidateMergeSettings } from './settings';
@@ -176,7 +176,7 @@ export async function deleteConnection(connectionId: string): Promise<boolean> {
     );
     keys = [];
   };
-  for await (const r of SourceRecord.find({ connectionId }, { key: 1 }).lean().cursor()) {
+  for await (const r of SourceRecord.find(ofConnection(connectionId), { key: 1 }).lean().cursor()) {
     keys.push(r.key);
     if (keys.length >= 1000) await flush();
   }

@@ -12,6 +12,7 @@ import { newId, nextStatusSeq, recipientId, sourceRecordId } from './ids';
 import {
   MergeJournal,
   Recipient,
+  ofConnection,
   SourceRecord,
   type Contribution,
   type RecipientDoc,
@@ -878,7 +879,7 @@ export async function replayJournalSlots(olderThanMs = 0): Promise<number> {
 export async function remergeConnection(orgId: string, connectionId: string): Promise<void> {
   const settings = await loadMergeSettings(orgId, { fresh: true });
   let batch: string[] = [];
-  for await (const r of SourceRecord.find({ connectionId }, { email: 1 }).lean().cursor()) {
+  for await (const r of SourceRecord.find(ofConnection(connectionId), { email: 1 }).lean().cursor()) {
     if (r.email) batch.push(r.email);
     if (batch.length >= 500) {
       await remergeEmails(orgId, batch, settings);

@@ -10,7 +10,7 @@ import {
 import { newUuid, sourceRecordId } from './ids';
 import type { MongoQuery } from '../filter';
 import type { ConnectionRef } from './merge';
-import { SourceRecord, type SourceRecordDoc } from './models';
+import { indexedLookupFields, ofConnection, SourceRecord, type SourceRecordDoc } from './models';
 import { findSourceRecord } from './sourceRecords';
 
 /**
@@ -158,14 +158,32 @@ export async function claimNewScimUserKey(
 /** Releases a key if `ref` holds it. */
 export const releaseScimKey = releaseLookupKey;
 
+const indexedLookupPaths = new Set<string>(indexedLookupFields.map((f) => `lookup.${f}`));
+
+/** True when a query names, anywhere in it, a SCIM lookup field with an index of its own. */
+function namesIndexedLookup(q: unknown): boolean {
+  if (Array.isArray(q)) return q.some(namesIndexedLookup);
+  if (!q || typeof q !== 'object') return false;
+  return Object.entries(q).some(([k, v]) => indexedLookupPaths.has(k) || namesIndexedLookup(v));
+}
+
+/**
+ * The live users of a connection matching a query: scoped by the connection's `_id` range, unless the query names an
+ * indexed lookup field, whose index narrows it better (ofConnection).
+ */
+export function scimUserQuery(conn: ConnectionRef, query: MongoQuery | undefined): MongoQuery {
+  // (No `orgId`: the connection names it, and a planner may take the organization's email index, all its records.)
+  const scope = { ...(query && namesIndexedLookup(query) ? { connectionId: conn._id } : ofConnection(conn._id)), deleted: false };
+  return query ? { ...scope, $and: [query] } : scope;
+}
+
 /** A page of a SCIM connection's live users matching a query (from the filter translator), with the total. */
 export async function searchScimUsers(
   conn: ConnectionRef,
   query: MongoQuery | undefined,
   page: { sort: Record<string, 1 | -1>; skip: number; limit: number },
 ): Promise<{ total: number; docs: SourceRecordDoc[] }> {
-  const scope = { connectionId: conn._id, orgId: conn.orgId, deleted: false };
-  const q = query ? { ...scope, $and: [query] } : scope;
+  const q = scimUserQuery(conn, query);
   const [total, docs] = await Promise.all([
     SourceRecord.countDocuments(q).exec(),
     page.limit === 0
@@ -177,5 +195,5 @@ export async function searchScimUsers(
 
 /** Every live user of a SCIM connection (for filters evaluated in memory, where the store cannot serve them). */
 export async function allScimUsers(conn: ConnectionRef): Promise<SourceRecordDoc[]> {
-  return SourceRecord.find({ connectionId: conn._id, orgId: conn.orgId, deleted: false }).lean<SourceRecordDoc[]>().exec();
+  return SourceRecord.find(scimUserQuery(conn, undefined)).lean<SourceRecordDoc[]>().exec();
 }

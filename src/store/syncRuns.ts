@@ -13,6 +13,7 @@ import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
   Connection,
+  ofConnection,
   SourceRecord,
   StagedRow,
   SyncRun,
@@ -590,7 +591,9 @@ async function stagedKeys(runId: string, total: number): Promise<Map<string, Sta
 /** Live people of the connection whose key is not in `keep`. */
 async function missingKeys(conn: SyncConnection, keep: Map<string, unknown>): Promise<string[]> {
   const missing: string[] = [];
-  for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1 }).lean().cursor()) {
+  for await (const r of SourceRecord.find({ ...ofConnection(conn._id), deleted: false }, { key: 1 })
+    .lean()
+    .cursor()) {
     if (!keep.has(r.key)) missing.push(r.key);
   }
   return missing;
@@ -738,7 +741,9 @@ export async function evaluateAndApply(
   }
 
   const existing = new Map<string, boolean>();
-  for await (const r of SourceRecord.find({ connectionId: conn._id, deleted: false }, { key: 1, active: 1 }).lean().cursor()) {
+  for await (const r of SourceRecord.find({ ...ofConnection(conn._id), deleted: false }, { key: 1, active: 1 })
+    .lean()
+    .cursor()) {
     existing.set(r.key, r.active);
   }
   const staged = await stagedKeys(runId, total);
@@ -769,12 +774,16 @@ export async function evaluateAndApply(
 async function mayHaveLiveRecords(conn: SyncConnection): Promise<boolean> {
   const bound = await liveBound(conn);
   if (bound !== null) return bound > 0;
-  return (await SourceRecord.findOne({ connectionId: conn._id, deleted: false }, { _id: 1 }).lean().exec()) !== null;
+  return (
+    (await SourceRecord.findOne({ ...ofConnection(conn._id), deleted: false }, { _id: 1 })
+      .lean()
+      .exec()) !== null
+  );
 }
 
 /** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */
 async function countLiveRecords(connectionId: string): Promise<number> {
-  return SourceRecord.countDocuments({ connectionId, deleted: false }).exec();
+  return SourceRecord.countDocuments({ ...ofConnection(connectionId), deleted: false }).exec();
 }
 
 async function startApply(

@@ -3,12 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import mongoose from 'mongoose';
 import { storeCapabilities } from '../../src/store';
 import { groupMembersQuery, scimGroupUserKeys } from '../../src/store/scimGroups';
+import { scimUserQuery } from '../../src/store/scimUsers';
+import { ofConnection } from '../../src/store/models';
 import { ensureIndexes } from '../../src/store/db';
 import { closeTestStore, openTestStore } from '../helpers/store';
 
 const PARTIAL = [
   'records_org_email',
-  'records_connection_key',
   'records_group_members',
   'records_scim_userName',
   'records_scim_externalId',
@@ -36,12 +37,14 @@ describe('source record indexes (issue 15)', () => {
     await col.createIndex({ orgId: 1, email: 1 });
     // (partial on connectionId where it was made; FerretDB v1 takes no partial index, and the name is what is dropped)
     await col.createIndex({ connectionId: 1, groups: 1 }, { name: 'records_connection_groups' });
+    await col.createIndex({ connectionId: 1, key: 1 }, { name: 'records_connection_key' });
     assert.ok((await indexesOf('source_records')).has('connectionId_1_lookup.userName_1'));
     await ensureIndexes();
     const after = await indexesOf('source_records');
     assert.equal(after.has('connectionId_1_lookup.userName_1'), false);
     assert.equal(after.has('orgId_1_email_1'), false);
     assert.equal(after.has('records_connection_groups'), false);
+    assert.equal(after.has('records_connection_key'), false);
     // Again: nothing left to drop, nothing fails.
     await ensureIndexes();
   });
@@ -96,5 +99,34 @@ describe('source record indexes (issue 15)', () => {
         .explain(),
     );
     assert.match(groupPlan, /records_group_members/);
+
+    // A connection's records are an `_id` range of the primary index: no secondary index lists them again. Its
+    // userName keys share the prefix and are not records of it.
+    const recordsCol = mongoose.connection.db!.collection<{ _id: string }>('source_records');
+    await recordsCol.insertMany([
+      { _id: 'd:u1', connectionId: 'd', key: 'u1', deleted: false },
+      { _id: 'd:u2', connectionId: 'd', key: 'u2', deleted: true },
+      { _id: 'd:k:u1@b.c', uk: { connectionId: 'd', ref: 'u1' } },
+      { _id: 'd;', connectionId: 'd', key: '' },
+      { _id: 'd', connectionId: 'd', key: '' },
+    ] as never[]);
+    assert.deepEqual(
+      (await recordsCol.find({ ...ofConnection('d'), deleted: false }).toArray()).map((d) => d._id),
+      ['d:u1'],
+    );
+    assert.equal(await recordsCol.countDocuments(ofConnection('c')), 4000);
+    const rangePlan = JSON.stringify(await recordsCol.find({ ...ofConnection('c'), deleted: false }).explain());
+    assert.match(rangePlan, /_id_/);
+    assert.doesNotMatch(rangePlan, /records_/);
+    // A SCIM search by an indexed lookup field keeps its index (a planner would take the range over it, as
+    // DocumentDB's does); any other search is scoped by the range.
+    const conn = { _id: 'c', orgId: 'o', type: 'scim' };
+    // (records of an organization, which has an index of its own, by email)
+    await recordsCol.updateMany({ connectionId: 'c' }, [{ $set: { orgId: 'o', email: '$key', deleted: false } }]);
+    const byName = JSON.stringify(await recordsCol.find(scimUserQuery(conn, { 'lookup.userName': 'u5@b.c' })).explain());
+    assert.match(byName, /records_scim_userName/);
+    const byOther = scimUserQuery(conn, { $or: [{ 'attributes.title': 'x' }, { active: false }] });
+    assert.match(JSON.stringify(await recordsCol.find(byOther).explain()), /_id_/);
+    assert.deepEqual(scimUserQuery(conn, undefined), { ...ofConnection('c'), deleted: false });
   });
 });

@@ -56,20 +56,32 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
  * (src/store/lookupKeys.ts, mergeJournal.ts), which have no `orgId` or `connectionId`, and the records of HRIS, SFTP and
  * CSV connections (most rows) have no `lookup`: none of them gets an entry it would never be found by. Every query these
  * serve names the indexed field by value, which implies the filter, so the server still picks them (an equality or
- * `$in` on a field implies `$exists: true`; the group index is the exception, below). Each index a write maintains
+ * `$in` on a field implies `$exists: true`; the group index is the exception, below). A connection's records need no
+ * index of their own (ofConnection). Each index a write maintains
  * costs: on FerretDB v2 with DocumentDB about as much as the insert itself. (FerretDB v1 keeps none: see ensureIndexes.)
  */
-const hasConnection = { connectionId: { $exists: true } };
 /** Part of every query of records by group, so that it can be answered from `records_group_members`. */
 export const inSomeGroup = { 'groups.0': { $exists: true } } as const;
+
+/**
+ * The records of one connection as a query the primary index answers. A record's `_id` is `${connectionId}:${key}`
+ * (ids.ts), so a connection's records are one `_id` range and no secondary index has to list them again (that index,
+ * `records_connection_key`, cost about 115 bytes and one more index write per record on DocumentDB). `connectionId`
+ * keeps out the connection's userName keys, whose `_id`s share the prefix (lookupKeys.ts). Only for queries no other
+ * index serves (not by group, not by an indexed SCIM lookup field): DocumentDB's planner takes the range over those.
+ */
+export function ofConnection(connectionId: string): { connectionId: string; _id: { $gte: string; $lt: string } } {
+  return { connectionId, _id: { $gte: `${connectionId}:`, $lt: `${connectionId};` } };
+}
+
 sourceRecordSchema.index({ orgId: 1, email: 1 }, { name: 'records_org_email', partialFilterExpression: { orgId: { $exists: true } } });
-sourceRecordSchema.index({ connectionId: 1, key: 1 }, { name: 'records_connection_key', partialFilterExpression: hasConnection });
 // Only records in some group: most rows (HRIS, SFTP, CSV, and SCIM users in no group) have none, and an empty array
 // would still take an entry. A query by group names the filter itself (`inSomeGroup`): a planner does not infer
 // `groups.0` from `groups: id`.
 sourceRecordSchema.index({ connectionId: 1, groups: 1 }, { name: 'records_group_members', partialFilterExpression: inSomeGroup });
-// SCIM lookups (userName, externalId, emails.value filters) on a real MongoDB; see src/scim/userSearch.ts.
-for (const field of ['userName', 'externalId', 'emails.value']) {
+/** The SCIM lookup fields with an index of their own (`lookup.<field>`): userName, externalId, emails.value filters. */
+export const indexedLookupFields = ['userName', 'externalId', 'emails.value'] as const;
+for (const field of indexedLookupFields) {
   sourceRecordSchema.index(
     { connectionId: 1, [`lookup.${field}`]: 1 },
     { name: `records_scim_${field}`, partialFilterExpression: { [`lookup.${field}`]: { $exists: true } } },
@@ -86,6 +98,8 @@ export const retiredSourceRecordIndexes = [
   'connectionId_1_lookup.emails.value_1',
   // partial on connectionId alone, which still gave every record outside any group an entry: records_group_members
   'records_connection_groups',
+  // a connection's records are an `_id` range (ofConnection)
+  'records_connection_key',
 ];
 
 export const SourceRecord = model<SourceRecordDoc>('SourceRecord', sourceRecordSchema, 'source_records');
