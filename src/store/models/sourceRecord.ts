@@ -57,8 +57,8 @@ const sourceRecordSchema = new Schema<SourceRecordDoc>(
  * CSV connections (most rows) have no `lookup`: none of them gets an entry it would never be found by. Every query these
  * serve names the indexed field by value, which implies the filter, so the server still picks them (an equality or
  * `$in` on a field implies `$exists: true`; the group index is the exception, below). A connection's records need no
- * index of their own (ofConnection). Each index a write maintains
- * costs: on FerretDB v2 with DocumentDB about as much as the insert itself. (FerretDB v1 keeps none: see ensureIndexes.)
+ * index of their own (ofConnection). Each index a write maintains costs: on FerretDB v2 with DocumentDB about as much
+ * as the insert itself. (FerretDB v1 keeps none: see ensureIndexes.)
  */
 /** Part of every query of records by group, so that it can be answered from `records_group_members`. */
 export const inSomeGroup = { 'groups.0': { $exists: true } } as const;
