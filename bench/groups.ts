@@ -36,7 +36,7 @@ import { rawCollection } from '../src/store/collections';
 import { Group, Recipient, SourceRecord } from '../src/store/models';
 import { groupMembersQuery } from '../src/store/scimGroups';
 import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
-import { encodeContributions, storedContributions } from '../src/store/recipientDocs';
+import { contribsWithGroup } from './lib/recipients';
 import { recipientId } from '../src/store/ids';
 import { createApp } from '../src/server/app';
 import { createLogger } from '../src/server/logger';
@@ -214,11 +214,7 @@ async function main(): Promise<void> {
           update: {
             $set: {
               groups: [...r.groups, 'raw-group'].sort(),
-              contribs: encodeContributions(
-                storedContributions(r).map((c) => ({ ...c, g: [...c.g, 'raw-group'].sort() })),
-                r.email,
-                r.attributes,
-              ),
+              contribs: contribsWithGroup(r, 'raw-group'),
               updatedAt: new Date(),
             },
             $inc: { v: 1 },

@@ -19,7 +19,7 @@ import { applySourceChanges, connectStore, createConnection, createOrganization,
 import { rawCollection } from '../src/store/collections';
 import { Recipient, SourceRecord } from '../src/store/models';
 import type { SourceRecordDoc, StoredRecipient } from '../src/store/types';
-import { encodeContributions, storedContributions } from '../src/store/recipientDocs';
+import { contribsWithGroup } from './lib/recipients';
 import { argValue, parseCount } from './lib/stats';
 
 const argv = process.argv.slice(2);
@@ -92,11 +92,7 @@ async function main(): Promise<void> {
               replacement: {
                 ...r,
                 groups: [...r.groups, `rep-${round}`].sort(),
-                contribs: encodeContributions(
-                  storedContributions(r).map((c) => ({ ...c, g: [...c.g, `rep-${round}`].sort() })),
-                  r.email,
-                  r.attributes,
-                ),
+                contribs: contribsWithGroup(r, `rep-${round}`),
                 v: r.v + 1,
                 updatedAt: new Date(),
                 ev: '[]',
@@ -116,11 +112,7 @@ async function main(): Promise<void> {
               update: {
                 $set: {
                   groups: [...r.groups, `set-${round}`].sort(),
-                  contribs: encodeContributions(
-                    storedContributions(r).map((c) => ({ ...c, g: [...c.g, `set-${round}`].sort() })),
-                    r.email,
-                    r.attributes,
-                  ),
+                  contribs: contribsWithGroup(r, `set-${round}`),
                   v: r.v + 1,
                   updatedAt: new Date(),
                   ev: '[]',

@@ -23,7 +23,7 @@ import {
   type SourceChange,
   type SyncConnection,
 } from '../src/store';
-import { ofConnection, Recipient, SourceRecord } from '../src/store/models';
+import { liveOfConnection, Recipient, SourceRecord } from '../src/store/models';
 import { argValue, MB, median, parseCount, round, startMemorySampler } from './lib/stats';
 
 const argv = process.argv.slice(2);
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     );
     // Exact checks: every person still a live source record and a listed recipient; the changed people updated.
     const [live, listed, moved] = await Promise.all([
-      SourceRecord.countDocuments({ ...ofConnection(conn._id), deleted: false }).exec(),
+      SourceRecord.countDocuments(liveOfConnection(conn._id)).exec(),
       Recipient.countDocuments({ orgId: org.id, listed: true }).exec(),
       Recipient.countDocuments({ orgId: org.id, 'attributes.city': `City-${r}` }).exec(),
     ]);

@@ -1,5 +1,14 @@
 import { connectionBasics, deleteConnection } from './connections';
-import { ApiToken, Connection, Organization, ofConnection, SourceRecord, SyncRun, type ApiTokenDoc, type ConnectionDoc } from './models';
+import {
+  ApiToken,
+  Connection,
+  Organization,
+  liveOfConnection,
+  SourceRecord,
+  SyncRun,
+  type ApiTokenDoc,
+  type ConnectionDoc,
+} from './models';
 
 /**
  * What the operator's command line lists and shows (`org list`, `token list`, `connection show`, ...): plain shapes
@@ -110,7 +119,7 @@ export async function showConnection(
 ): Promise<(ConnectionSummary & { people: number; lastSyncRun: Record<string, unknown> | null }) | null> {
   const c = (await Connection.findOne({ _id: id }, NO_SECRETS).lean().exec()) as ConnectionDoc | null;
   if (!c) return null;
-  const people = await SourceRecord.countDocuments({ ...ofConnection(id), deleted: false }).exec();
+  const people = await SourceRecord.countDocuments(liveOfConnection(id)).exec();
   const last = (
     await SyncRun.find({ connectionId: id }, { status: 1, mode: 1, counts: 1, createdAt: 1, finishedAt: 1 })
       .sort({ _id: -1 })

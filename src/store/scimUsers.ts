@@ -10,7 +10,7 @@ import {
 import { newUuid, sourceRecordId } from './ids';
 import type { MongoQuery } from '../filter';
 import type { ConnectionRef } from './merge';
-import { indexedLookupFields, ofConnection, SourceRecord, type SourceRecordDoc } from './models';
+import { indexedLookupFields, liveOfConnection, SourceRecord, type SourceRecordDoc } from './models';
 import { findSourceRecord } from './sourceRecords';
 
 /**
@@ -173,7 +173,7 @@ function namesIndexedLookup(q: unknown): boolean {
  */
 export function scimUserQuery(conn: ConnectionRef, query: MongoQuery | undefined): MongoQuery {
   // (No `orgId`: the connection names it, and a planner may take the organization's email index, all its records.)
-  const scope = { ...(query && namesIndexedLookup(query) ? { connectionId: conn._id } : ofConnection(conn._id)), deleted: false };
+  const scope = query && namesIndexedLookup(query) ? { connectionId: conn._id, deleted: false } : liveOfConnection(conn._id);
   return query ? { ...scope, $and: [query] } : scope;
 }
 

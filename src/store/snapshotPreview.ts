@@ -4,7 +4,8 @@ import { findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
 import { massRemovalVerdict, type MassRemovalReview } from './massRemovalGuard';
 import { nextRecord, type SourceChange } from './merge';
-import { ofConnection, SourceRecord, type SourceRecordDoc, type SyncCounts } from './models';
+import { SourceRecord, type SourceRecordDoc, type SyncCounts } from './models';
+import { liveRecordStates } from './sourceRecords';
 import { BATCH_SIZE, type SyncConnection } from './syncRuns';
 
 type RowChange = Extract<SourceChange, { op: 'upsert' } | { op: 'delete' }>;
@@ -42,13 +43,7 @@ export class SnapshotPreview {
   ) {}
 
   static async start(conn: SyncConnection, mode: 'full' | 'delta'): Promise<SnapshotPreview> {
-    const existing = new Map<string, boolean>();
-    for await (const r of SourceRecord.find({ ...ofConnection(conn._id), deleted: false }, { key: 1, active: 1 })
-      .lean()
-      .cursor()) {
-      existing.set(r.key, r.active);
-    }
-    return new SnapshotPreview(conn, mode, existing);
+    return new SnapshotPreview(conn, mode, await liveRecordStates(conn._id));
   }
 
   reject(line: number | null, reason: string): void {

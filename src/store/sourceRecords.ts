@@ -1,6 +1,6 @@
 import { findByIdCoalesced, findByIds } from './batchRead';
 import { sourceRecordId } from './ids';
-import { SourceRecord, type SourceRecordDoc } from './models';
+import { liveOfConnection, SourceRecord, type SourceRecordDoc } from './models';
 import { recordCache } from './writeBaseCache';
 
 /** What one connection says about one person (tombstones included), or null. */
@@ -14,6 +14,15 @@ export async function findSourceRecord(connectionId: string, key: string): Promi
  */
 export function cachedSourceRecord(connectionId: string, key: string): SourceRecordDoc | undefined {
   return recordCache.get(sourceRecordId(connectionId, key));
+}
+
+/** Each live record of a connection, its key → whether it is active: one scan of the connection's `_id` range. */
+export async function liveRecordStates(connectionId: string): Promise<Map<string, boolean>> {
+  const states = new Map<string, boolean>();
+  for await (const r of SourceRecord.find(liveOfConnection(connectionId), { key: 1, active: 1 }).lean().cursor()) {
+    states.set(r.key, r.active);
+  }
+  return states;
 }
 
 /** Several source records of one connection by key, in `_id` reads; the map is keyed by the connection's key. */

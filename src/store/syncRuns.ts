@@ -13,7 +13,7 @@ import { newId, sourceRecordId } from './ids';
 import { applySourceChanges, nextRecord, predictSourceChanges, type ChangeResult, type ConnectionRef, type SourceChange } from './merge';
 import {
   Connection,
-  ofConnection,
+  liveOfConnection,
   SourceRecord,
   StagedRow,
   SyncRun,
@@ -30,6 +30,7 @@ import {
   type StagedRowDoc,
   type SourceRecordDoc,
 } from './models';
+import { liveRecordStates } from './sourceRecords';
 import { mergeSettingsFor } from './settings';
 import {
   PROCESS_OWNER,
@@ -591,9 +592,7 @@ async function stagedKeys(runId: string, total: number): Promise<Map<string, Sta
 /** Live people of the connection whose key is not in `keep`. */
 async function missingKeys(conn: SyncConnection, keep: Map<string, unknown>): Promise<string[]> {
   const missing: string[] = [];
-  for await (const r of SourceRecord.find({ ...ofConnection(conn._id), deleted: false }, { key: 1 })
-    .lean()
-    .cursor()) {
+  for await (const r of SourceRecord.find(liveOfConnection(conn._id), { key: 1 }).lean().cursor()) {
     if (!keep.has(r.key)) missing.push(r.key);
   }
   return missing;
@@ -740,12 +739,7 @@ export async function evaluateAndApply(
     }
   }
 
-  const existing = new Map<string, boolean>();
-  for await (const r of SourceRecord.find({ ...ofConnection(conn._id), deleted: false }, { key: 1, active: 1 })
-    .lean()
-    .cursor()) {
-    existing.set(r.key, r.active);
-  }
+  const existing = await liveRecordStates(conn._id);
   const staged = await stagedKeys(runId, total);
   const list: { key: string; change: 'remove' | 'deactivate' }[] = [];
   for (const [key, rec] of staged) {
@@ -774,16 +768,12 @@ export async function evaluateAndApply(
 async function mayHaveLiveRecords(conn: SyncConnection): Promise<boolean> {
   const bound = await liveBound(conn);
   if (bound !== null) return bound > 0;
-  return (
-    (await SourceRecord.findOne({ ...ofConnection(conn._id), deleted: false }, { _id: 1 })
-      .lean()
-      .exec()) !== null
-  );
+  return (await SourceRecord.findOne(liveOfConnection(conn._id), { _id: 1 }).lean().exec()) !== null;
 }
 
 /** Live (not tombstoned) source records of a connection: an exact count, no documents sent. */
 async function countLiveRecords(connectionId: string): Promise<number> {
-  return SourceRecord.countDocuments({ ...ofConnection(connectionId), deleted: false }).exec();
+  return SourceRecord.countDocuments(liveOfConnection(connectionId)).exec();
 }
 
 async function startApply(

@@ -74,6 +74,11 @@ export function ofConnection(connectionId: string): { connectionId: string; _id:
   return { connectionId, _id: { $gte: `${connectionId}:`, $lt: `${connectionId};` } };
 }
 
+/** The live (not tombstoned) records of one connection, as ofConnection's range. */
+export function liveOfConnection(connectionId: string): ReturnType<typeof ofConnection> & { deleted: false } {
+  return { ...ofConnection(connectionId), deleted: false };
+}
+
 sourceRecordSchema.index({ orgId: 1, email: 1 }, { name: 'records_org_email', partialFilterExpression: { orgId: { $exists: true } } });
 // Only records in some group: most rows (HRIS, SFTP, CSV, and SCIM users in no group) have none, and an empty array
 // would still take an entry. A query by group names the filter itself (`inSomeGroup`): a planner does not infer
